@@ -1,0 +1,123 @@
+"""chainrule: neural networks trained by backpropagation, on NumPy, with PyTorch's API.
+
+>>> import chainrule as cr
+>>> w = cr.tensor([[0.5, -0.3]], requires_grad=True)
+>>> loss = (w @ cr.tensor([[1.0], [2.0]])).sigmoid().sum()
+>>> loss.backward()
+>>> w.grad.shape
+(1, 2)
+"""
+
+from chainrule.tensor import Tensor  # noqa: I001 - the tensor binds the operations on import
+from chainrule.autograd.engine import backward
+from chainrule.autograd.function import Function
+from chainrule.autograd.gradcheck import GradcheckError, gradcheck
+from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from chainrule.creation import (
+    arange,
+    as_tensor,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from chainrule.dtypes import (
+    bool_ as bool,  # noqa: A004 - PyTorch's name
+    double,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    set_default_dtype,
+    uint8,
+)
+from chainrule.dtypes import float as float  # noqa: A004, PLC0414
+from chainrule.dtypes import int as int  # noqa: A004, PLC0414
+from chainrule.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.ops.compare import (
+    allclose,
+    eq,
+    ge,
+    gt,
+    isfinite,
+    isnan,
+    le,
+    logical_and,
+    logical_not,
+    logical_or,
+    lt,
+    ne,
+    sign,
+)
+from chainrule.ops.conversion import clone
+from chainrule.ops.elementwise import (
+    abs,  # noqa: A004
+    add,
+    clamp,
+    cos,
+    div,
+    exp,
+    log,
+    maximum,
+    minimum,
+    mul,
+    neg,
+    pow,  # noqa: A004
+    sin,
+    sqrt,
+    sub,
+    where,
+)
+from chainrule.ops.linalg import dot, matmul, mm
+from chainrule.ops.movement import (
+    cat,
+    chunk,
+    concat,
+    flatten,
+    permute,
+    reshape,
+    split,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
+from chainrule.ops.reduce import (
+    argmax,
+    argmin,
+    logsumexp,
+    max,  # noqa: A004
+    mean,
+    min,  # noqa: A004
+    std,
+    sum,  # noqa: A004
+    var,
+)
+from chainrule.random import manual_seed, seed
+
+clip = clamp
+divide = div
+multiply = mul
+subtract = sub
+negative = neg
+
+__version__ = "0.1.0"

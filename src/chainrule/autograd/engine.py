@@ -1,0 +1,131 @@
+"""The reverse walk: one pass over the graph in reverse topological order.
+
+The engine knows no operation by name. For each node it asks the node's ``backward`` for the
+input gradients, checks their shapes, sums the contributions that reach the same tensor, and
+stores the totals in the leaves' ``.grad``. It recurses nowhere, so graphs of any depth work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import FREED
+from chainrule.tensor import Tensor
+
+
+def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root."""
+    if not root._requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad and has no grad_fn; did you forget "
+            "requires_grad=True on the parameters, or compute it under no_grad()?"
+        )
+    grad = _initial_gradient(root, gradient)
+    # Arrays already stored as a leaf's .grad: a second leaf receiving the same memory gets a
+    # copy, so that an in-place update of one gradient never changes another.
+    handed_out = {id(_owner(grad))}
+    if root._ctx is None:
+        _accumulate_leaf(root, grad, handed_out)
+        return
+
+    grads = {id(root): grad}
+    for tensor in _reverse_topological_order(root):
+        node = tensor._ctx
+        grad = grads.pop(id(tensor), None)
+        if grad is None:
+            continue
+        if tensor._retains_grad:
+            _accumulate_leaf(tensor, grad, handed_out)
+        if node.saved is FREED:
+            raise RuntimeError(
+                f"backward: trying to go through the graph a second time (at {node!r}); its "
+                "saved arrays were freed by the first backward. Pass retain_graph=True to the "
+                "first backward if you need to call it twice."
+            )
+        input_grads = node.backward(grad)
+        for value, input_grad in zip(node.inputs, input_grads):
+            if input_grad is None or not isinstance(value, Tensor) or not value._requires_grad:
+                continue
+            data = value.data
+            if input_grad.shape != data.shape:
+                raise RuntimeError(
+                    f"backward of {type(node).__name__}: gradient of shape {input_grad.shape} "
+                    f"for an input of shape {data.shape} (a bug in that operation)"
+                )
+            if input_grad.dtype != data.dtype:
+                input_grad = input_grad.astype(data.dtype)
+            if value._ctx is None:
+                _accumulate_leaf(value, input_grad, handed_out)
+            else:
+                key = id(value)
+                previous = grads.get(key)
+                grads[key] = input_grad if previous is None else previous + input_grad
+        if not retain_graph:
+            # Dropping the inputs too releases the intermediate activations at once, as
+            # PyTorch does, even while the caller still holds the output (e.g. the loss).
+            node.saved = FREED
+            node.inputs = ()
+
+
+def _initial_gradient(root: Tensor, gradient: Any) -> Any:
+    data = root.data
+    if gradient is None:
+        if data.size != 1:
+            raise RuntimeError(
+                f"backward: gradient can be implied only for a single-element output, this one "
+                f"has shape {data.shape}; pass gradient= with that shape (∂C/∂output)"
+            )
+        return backend.xp.ones_like(data)
+    grad = gradient.data if isinstance(gradient, Tensor) else backend.as_array(gradient)
+    if grad.shape != data.shape:
+        raise ValueError(
+            f"backward: gradient has shape {grad.shape} but the tensor has shape {data.shape}"
+        )
+    return grad.astype(data.dtype, copy=False)
+
+
+def _owner(array: Any) -> Any:
+    """The array that owns ``array``'s memory (itself, or the base it is a view of)."""
+    base = array.base
+    return array if base is None else base
+
+
+def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
+    current = tensor._grad
+    if current is None:
+        owner = _owner(grad)
+        if id(owner) in handed_out or not grad.flags.writeable or owner is tensor.data:
+            grad = grad.copy()
+        else:
+            handed_out.add(id(owner))
+        tensor._grad = Tensor._make(grad, False, None)
+    elif current.data.flags.writeable and current.data.shape == grad.shape:
+        current.data += grad
+    else:
+        current.data = current.data + grad
+
+
+def _reverse_topological_order(root: Tensor) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``root``, each before the tensors it was computed from.
+
+    An iterative depth-first search: the post-order lists inputs before their consumers, and
+    reversing it puts every consumer first.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        tensor, expanded = stack.pop()
+        if expanded:
+            order.append(tensor)
+            continue
+        if id(tensor) in visited:
+            continue
+        visited.add(id(tensor))
+        stack.append((tensor, True))
+        for value in tensor._ctx.inputs:
+            if isinstance(value, Tensor) and value._ctx is not None and id(value) not in visited:
+                stack.append((value, False))
+    order.reverse()
+    return order

@@ -1,0 +1,114 @@
+"""The base class of every differentiable operation: a forward and its vector-Jacobian product.
+
+An operation subclasses :class:`Function` and writes two methods side by side::
+
+    class Exp(Function):
+        '''d/dx exp(x) = exp(x)'''
+
+        def forward(self, x):
+            out = xp.exp(x)
+            self.saved = (out,)
+            return out
+
+        def backward(self, grad):
+            (out,) = self.saved
+            return (grad * out,)
+
+``forward`` receives arrays (and Python scalars or options) and returns one array; it keeps
+what ``backward`` needs in ``self.saved`` (freed after the backward pass) and small options as
+attributes. ``backward`` receives ∂C/∂out and returns ∂C/∂input for each forward input, or
+``None`` where ``self.needs_input_grad`` says no gradient is wanted. Both are pure functions of
+arrays: no global state, so the same code runs on NumPy and CuPy arrays.
+
+The instance itself is the graph node: it remembers its ``inputs`` (tensors and constants) so
+that the engine can walk backwards without knowing what any operation does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.grad_mode import GradMode
+from chainrule.tensor import Tensor
+
+
+class _Freed(tuple):
+    """Marks a node whose saved arrays were released by a backward pass."""
+
+
+FREED = _Freed()
+
+
+class Function:
+    """A differentiable operation and, once applied, the graph node that records it."""
+
+    saved: tuple = ()
+    inputs: tuple = ()
+    needs_input_grad: tuple = ()
+
+    def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no forward")
+
+    def backward(self, grad: Any) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no backward")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **options: Any) -> Tensor:
+        """Run ``forward`` on the arrays inside ``inputs``; record a node if a gradient is due."""
+        node = cls()
+        arrays = []
+        needs = []
+        any_needs = False
+        for value in inputs:
+            if isinstance(value, Tensor):
+                arrays.append(value.data)
+                flag = value._requires_grad
+                needs.append(flag)
+                any_needs = any_needs or flag
+            else:
+                arrays.append(value)
+                needs.append(False)
+        record = any_needs and GradMode.enabled
+        node.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
+        try:
+            out = node.forward(*arrays, **options)
+        except (ValueError, IndexError, TypeError) as error:
+            raise _with_context(cls, inputs, error) from error
+        if type(out) is not backend.ndarray:
+            out = backend.as_array(out)
+        if record:
+            node.inputs = inputs
+            return Tensor._make(out, True, node)
+        return Tensor._make(out, False, None)
+
+    @classmethod
+    def op_name(cls) -> str:
+        """The operation's name in messages: ``Mul`` -> ``mul``."""
+        return cls.__name__.lower()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}Backward>"
+
+
+class OpError(ValueError):
+    """A bad-input error that an operation raised with a message that already says where."""
+
+
+def _with_context(cls: type, inputs: tuple, error: Exception) -> Exception:
+    """Re-raise an array library's error with the operation's name and the input shapes."""
+    if isinstance(error, OpError) or getattr(error, "_chainrule_context", False):
+        return error
+    shapes = ", ".join(_describe(value) for value in inputs)
+    wrapped = type(error)(f"{cls.op_name()}: {error} (inputs: {shapes})")
+    wrapped._chainrule_context = True  # type: ignore[attr-defined]
+    return wrapped
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Tensor):
+        return str(tuple(value.shape))
+    if hasattr(value, "shape"):
+        return f"array of shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) < 80 else text[:77] + "..."

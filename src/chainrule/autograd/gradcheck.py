@@ -1,0 +1,100 @@
+"""Checking gradients against central finite differences in float64."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy
+
+from chainrule import backend
+from chainrule.autograd.grad_mode import enable_grad, no_grad
+from chainrule.tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """The autodiff gradient and the finite-difference estimate disagree."""
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Any,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+) -> bool:
+    """Compare the Jacobian that backward computes with central finite differences.
+
+    Every floating input that requires grad is copied to float64. For each element x_i of each
+    such input, (f(x + ε eᵢ) − f(x − ε eᵢ)) / 2ε estimates column i of the Jacobian; one
+    backward pass per output element gives the autodiff rows. Each pair must satisfy
+    |autodiff − numeric| ≤ atol + rtol·|numeric|.
+
+    Returns True, or raises :class:`GradcheckError` naming the input, the element, the output
+    element and both values.
+    """
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    inputs = tuple(_as_float64(x) for x in inputs)
+    checked = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad, so there is nothing to check")
+
+    with enable_grad():
+        output = fn(*inputs)
+    if not isinstance(output, Tensor):
+        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(output).__name__}")
+    output_size = output.numel()
+    analytic = {i: numpy.zeros((inputs[i].numel(), output_size)) for i in checked}
+    if output.requires_grad:
+        for j in range(output_size):
+            for i in checked:
+                inputs[i].grad = None
+            seed = numpy.zeros(output_size)
+            seed[j] = 1.0
+            output.backward(seed.reshape(output.shape), retain_graph=True)
+            for i in checked:
+                grad = inputs[i].grad
+                if grad is not None:
+                    analytic[i][:, j] = backend.to_numpy(grad.data).reshape(-1)
+
+    for i in checked:
+        numeric = _numeric_jacobian(fn, inputs, i, eps, output_size)
+        error = numpy.abs(analytic[i] - numeric)
+        bad = error > atol + rtol * numpy.abs(numeric)
+        if bad.any():
+            element, out_element = numpy.argwhere(bad)[0]
+            where = numpy.unravel_index(element, inputs[i].shape)
+            raise GradcheckError(
+                f"gradcheck: gradient of output element {out_element} with respect to input "
+                f"{i}, element {tuple(int(w) for w in where)}: autodiff gives "
+                f"{analytic[i][element, out_element]:.10g}, finite differences give "
+                f"{numeric[element, out_element]:.10g} "
+                f"({int(bad.sum())} of {bad.size} entries disagree)"
+            )
+    for i in checked:
+        inputs[i].grad = None
+    return True
+
+
+def _as_float64(value: Any) -> Any:
+    if isinstance(value, Tensor) and value.is_floating_point():
+        copy = Tensor._make(value.data.astype(numpy.float64), False, None)
+        copy.requires_grad = value.requires_grad
+        return copy
+    return value
+
+
+def _numeric_jacobian(
+    fn: Callable[..., Tensor], inputs: Sequence[Any], i: int, eps: float, output_size: int
+) -> numpy.ndarray:
+    flat = inputs[i].data.reshape(-1)  # a view: perturbations write through to the input
+    jacobian = numpy.zeros((flat.size, output_size))
+    with no_grad():
+        for k in range(flat.size):
+            original = flat[k].item()
+            flat[k] = original + eps
+            plus = backend.to_numpy(fn(*inputs).data).astype(numpy.float64).reshape(-1)
+            flat[k] = original - eps
+            minus = backend.to_numpy(fn(*inputs).data).astype(numpy.float64).reshape(-1)
+            flat[k] = original
+            jacobian[k] = (plus - minus) / (2 * eps)
+    return jacobian

@@ -1,0 +1,126 @@
+"""Activation functions and the softmax family, with derivatives taken from saved outputs.
+
+σ'(z) = σ(z)(1 − σ(z)) and tanh'(z) = 1 − tanh²(z) are cheaper from the output a = σ(z) than
+from z, so these operations save their output rather than their input.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.ops.elementwise import as_float
+from chainrule.tensor import Tensor
+
+# exp(-x) overflows for x below -log(max float); clipping there changes σ(x) by less than
+# the smallest normal number and spares a floating-point warning.
+_EXP_LIMIT = {"float16": 11.0, "float32": 88.0, "float64": 709.0}
+
+
+class Sigmoid(Function):
+    """d/dz σ(z) = σ(z)(1 − σ(z)), from the saved output"""
+
+    def forward(self, z: Any) -> Any:
+        z = as_float(z)
+        xp = backend.xp
+        out = xp.negative(z)
+        xp.minimum(out, _EXP_LIMIT.get(z.dtype.name, 88.0), out=out)
+        xp.exp(out, out=out)
+        out += 1
+        xp.reciprocal(out, out=out)
+        self.saved = (out,)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad * out * (1 - out),)
+
+
+class Tanh(Function):
+    """d/dz tanh(z) = 1 − tanh²(z), from the saved output"""
+
+    def forward(self, z: Any) -> Any:
+        out = backend.xp.tanh(as_float(z))
+        self.saved = (out,)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad * (1 - out * out),)
+
+
+class ReLU(Function):
+    """d/dz max(z, 0) = 1 where z > 0, else 0"""
+
+    def forward(self, z: Any) -> Any:
+        out = backend.xp.maximum(z, 0)
+        self.saved = (out,)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad * (out > 0),)
+
+
+class Softmax(Function):
+    """∂C/∂z = s ⊙ (g − Σ g⊙s), s = softmax(z) along dim (from the saved output)"""
+
+    def forward(self, z: Any, dim: int) -> Any:
+        z = as_float(z)
+        xp = backend.xp
+        shifted = z - z.max(axis=dim, keepdims=True)
+        out = xp.exp(shifted)
+        out /= out.sum(axis=dim, keepdims=True)
+        self.saved = (out,)
+        self.dim = dim
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        weighted = grad * out
+        return (weighted - out * weighted.sum(axis=self.dim, keepdims=True),)
+
+
+class LogSoftmax(Function):
+    """∂C/∂z = g − softmax(z) · Σ g along dim (softmax recovered as exp of the saved output)"""
+
+    def forward(self, z: Any, dim: int) -> Any:
+        z = as_float(z)
+        xp = backend.xp
+        shifted = z - z.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        self.saved = (out,)
+        self.dim = dim
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad - backend.xp.exp(out) * grad.sum(axis=self.dim, keepdims=True),)
+
+
+def sigmoid(input: Any) -> Tensor:  # noqa: A002
+    """σ(x) = 1 / (1 + e⁻ˣ), element-wise."""
+    return Sigmoid.apply(input)
+
+
+def tanh(input: Any) -> Tensor:  # noqa: A002
+    """tanh(x), element-wise."""
+    return Tanh.apply(input)
+
+
+def relu(input: Any) -> Tensor:  # noqa: A002
+    """max(x, 0), element-wise."""
+    return ReLU.apply(input)
+
+
+def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
+    """exp(x) / Σ exp(x) along ``dim``, computed from x − max(x) so it never overflows."""
+    x = input if dtype is None else input.to(dtype)
+    return Softmax.apply(x, dim=dim)
+
+
+def log_softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
+    """x − logsumexp(x) along ``dim``: the logarithm of softmax without forming softmax."""
+    x = input if dtype is None else input.to(dtype)
+    return LogSoftmax.apply(x, dim=dim)

@@ -1,0 +1,41 @@
+"""Undoing broadcasting: the one place where a gradient is summed back to its input's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend
+
+
+def shape_of(value: Any) -> tuple[int, ...]:
+    """The shape of an array, or ``()`` for a Python scalar."""
+    return getattr(value, "shape", ())
+
+
+def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast.
+
+    If ``x`` of shape (3, 1) was broadcast to (4, 3, 5), each element of ``x`` was used 4·5
+    times, so ∂C/∂x is ∂C/∂out summed over axes 0 and 2 and reshaped to (3, 1).
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    kept_ones = tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
+    )
+    if not kept_ones and grad.dtype.kind == "f" and _product(shape) > 0:
+        # Only leading axes are summed (the bias of a layer over a batch): a product with a
+        # vector of ones runs in BLAS, several times faster than sum(axis=0) on tall arrays.
+        rows = grad.reshape(-1, _product(shape))
+        ones = backend.xp.ones(rows.shape[0], dtype=grad.dtype)
+        return (ones @ rows).reshape(shape)
+    summed = grad.sum(axis=tuple(range(lead)) + kept_ones, keepdims=True)
+    return summed.reshape(shape)
+
+
+def _product(shape: tuple[int, ...]) -> int:
+    size = 1
+    for n in shape:
+        size *= n
+    return size

@@ -1,0 +1,83 @@
+"""Comparisons and logical operations: bool results, no gradient (they are piecewise constant)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from chainrule import backend, dtypes
+from chainrule.tensor import Tensor
+
+
+def _no_grad_binary(fn: Callable[[Any, Any], Any], name: str) -> Callable[[Any, Any], Tensor]:
+    def operation(input: Any, other: Any) -> Tensor:  # noqa: A002
+        a = input.data if isinstance(input, Tensor) else input
+        b = other.data if isinstance(other, Tensor) else other
+        if hasattr(a, "dtype") and hasattr(b, "dtype"):
+            a, b = dtypes.promote(a, b)
+        try:
+            out = fn(a, b)
+        except ValueError as error:
+            raise ValueError(
+                f"{name}: cannot compare shapes {getattr(a, 'shape', ())} and "
+                f"{getattr(b, 'shape', ())}: {error}"
+            ) from None
+        return Tensor._make(backend.as_array(out), False, None)
+
+    operation.__name__ = name
+    operation.__doc__ = f"Element-wise {name} (bool result, no gradient)."
+    return operation
+
+
+def _xp(name: str) -> Callable[[Any, Any], Any]:
+    # Looked up at call time, so that a change of backend reaches the comparisons too.
+    return lambda a, b: getattr(backend.xp, name)(a, b)
+
+
+eq = _no_grad_binary(_xp("equal"), "eq")
+ne = _no_grad_binary(_xp("not_equal"), "ne")
+lt = _no_grad_binary(_xp("less"), "lt")
+le = _no_grad_binary(_xp("less_equal"), "le")
+gt = _no_grad_binary(_xp("greater"), "gt")
+ge = _no_grad_binary(_xp("greater_equal"), "ge")
+logical_and = _no_grad_binary(_xp("logical_and"), "logical_and")
+logical_or = _no_grad_binary(_xp("logical_or"), "logical_or")
+logical_xor = _no_grad_binary(_xp("logical_xor"), "logical_xor")
+bitwise_and = _no_grad_binary(_xp("bitwise_and"), "bitwise_and")
+bitwise_or = _no_grad_binary(_xp("bitwise_or"), "bitwise_or")
+bitwise_xor = _no_grad_binary(_xp("bitwise_xor"), "bitwise_xor")
+
+
+def logical_not(input: Tensor) -> Tensor:  # noqa: A002
+    """Element-wise not (bool result)."""
+    return Tensor._make(backend.xp.logical_not(input.data), False, None)
+
+
+def bitwise_not(input: Tensor) -> Tensor:  # noqa: A002
+    """``~x``: logical not for bool tensors, bitwise not for integers."""
+    return Tensor._make(backend.xp.invert(input.data), False, None)
+
+
+def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._make(backend.xp.isnan(input.data), False, None)
+
+
+def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    return Tensor._make(backend.xp.isfinite(input.data), False, None)
+
+
+def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002
+    """True when |input − other| ≤ atol + rtol·|other| everywhere."""
+    return bool(backend.xp.allclose(input.data, other.data, rtol=rtol, atol=atol))
+
+
+def any(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    return Tensor._make(backend.as_array(input.data.any(axis=dim, keepdims=keepdim)), False, None)
+
+
+def all(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    return Tensor._make(backend.as_array(input.data.all(axis=dim, keepdims=keepdim)), False, None)
+
+
+def sign(input: Tensor) -> Tensor:  # noqa: A002
+    """−1, 0 or 1 by sign; its derivative is 0 almost everywhere, so it records no graph."""
+    return Tensor._make(backend.xp.sign(input.data), False, None)

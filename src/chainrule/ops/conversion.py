@@ -1,0 +1,60 @@
+"""Copies and dtype conversions: clone, contiguous, and casts such as float() and double()."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import dtypes
+from chainrule.autograd.function import Function
+from chainrule.tensor import Tensor
+
+
+class Cast(Function):
+    """∂C/∂x = ∂C/∂out converted back to x's dtype (the engine converts it)"""
+
+    def forward(self, x: Any, dtype: Any) -> Any:
+        return x.astype(dtype)
+
+    def backward(self, grad: Any) -> tuple:
+        return (grad,)
+
+
+class Clone(Function):
+    """∂C/∂x = ∂C/∂out (a copy is the identity)"""
+
+    def forward(self, x: Any, order: str) -> Any:
+        return x.copy(order=order)
+
+    def backward(self, grad: Any) -> tuple:
+        return (grad,)
+
+
+def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
+    """Convert to a dtype. Device names ("cpu") are accepted and ignored, so that PyTorch
+    scripts written for ``.to(device)`` run unchanged on the CPU."""
+    dtype = kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif not isinstance(arg, str):
+            dtype = arg
+    if dtype is None:
+        return input
+    dtype = dtypes.to_dtype(dtype)
+    if dtype == input.dtype:
+        return input
+    if input.requires_grad and dtype.kind != "f":
+        return Tensor._make(input.data.astype(dtype), False, None)
+    return Cast.apply(input, dtype=dtype)
+
+
+def clone(input: Tensor) -> Tensor:  # noqa: A002
+    """A copy of the data that stays in the graph."""
+    return Clone.apply(input, order="K")
+
+
+def contiguous(input: Tensor) -> Tensor:  # noqa: A002
+    """The tensor itself when its data is C-contiguous, else a C-contiguous copy."""
+    if input.data.flags.c_contiguous:
+        return input
+    return Clone.apply(input, order="C")

@@ -1,0 +1,90 @@
+"""Matrix products in all of PyTorch's forms: vector·vector, matrix·vector, vector·matrix,
+matrix·matrix, and batched stacks of matrices broadcast against each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.function import Function, OpError
+from chainrule.ops.broadcast import unbroadcast
+from chainrule.tensor import Tensor
+
+
+class MatMul(Function):
+    """∂C/∂A = ∂C/∂Y · Bᵀ, ∂C/∂B = Aᵀ · ∂C/∂Y  (for Y = A·B; batch axes summed when broadcast)"""
+
+    def forward(self, a: Any, b: Any) -> Any:
+        if not hasattr(a, "shape") or not hasattr(b, "shape"):
+            raise OpError(f"matmul: both arguments must be tensors, got {a!r} and {b!r}")
+        _check_shapes(a.shape, b.shape)
+        a, b = dtypes.promote(a, b)
+        self.saved = (a, b)
+        return a @ b
+
+    def backward(self, grad: Any) -> tuple:
+        a, b = self.saved
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the layer case, kept free of any reshaping
+            return (grad @ b.T if need_a else None, a.T @ grad if need_b else None)
+        xp = backend.xp
+        # Lift vectors to matrices as matmul does (a: 1×k, b: k×1) and the gradient with them.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        grad2 = grad
+        if a.ndim == 1:
+            grad2 = xp.expand_dims(grad2, -2)
+        if b.ndim == 1:
+            grad2 = xp.expand_dims(grad2, -1)
+        grad_a = grad_b = None
+        if need_a:
+            grad_a = unbroadcast(grad2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if need_b:
+            if b2.ndim == 2 and a2.ndim > 2:
+                # A batch of inputs times one weight matrix: one large product, not a batch of
+                # small ones summed afterwards.
+                k, n = b2.shape
+                grad_b = a2.reshape(-1, k).T @ grad2.reshape(-1, n)
+            else:
+                grad_b = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad2, b2.shape)
+            grad_b = grad_b.reshape(b.shape)
+        return grad_a, grad_b
+
+
+def _check_shapes(shape_a: tuple, shape_b: tuple) -> None:
+    if not shape_a or not shape_b:
+        raise OpError(
+            f"matmul: both arguments need at least 1 dimension, got shapes {shape_a} and {shape_b}"
+        )
+    inner_a = shape_a[-1]
+    inner_b = shape_b[0] if len(shape_b) == 1 else shape_b[-2]
+    if inner_a != inner_b:
+        raise OpError(
+            f"matmul: shapes {shape_a} and {shape_b} do not fit: the first has {inner_a} columns, "
+            f"the second {inner_b} rows"
+        )
+    batch_a, batch_b = shape_a[:-2], shape_b[:-2]
+    for n, m in zip(reversed(batch_a), reversed(batch_b)):
+        if n != m and n != 1 and m != 1:
+            raise OpError(
+                f"matmul: batch dimensions of shapes {shape_a} and {shape_b} cannot be broadcast"
+            )
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    """The matrix product ``input @ other`` with PyTorch's 1-D, 2-D and batched semantics."""
+    return MatMul.apply(input, other)
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
+    """Matrix times matrix (both 2-D)."""
+    if input.ndim != 2 or mat2.ndim != 2:
+        raise OpError(f"mm: expects two matrices, got shapes {input.shape} and {mat2.shape}")
+    return MatMul.apply(input, mat2)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
+    """The inner product of two vectors."""
+    if input.ndim != 1 or other.ndim != 1:
+        raise OpError(f"dot: expects two vectors, got shapes {input.shape} and {other.shape}")
+    return MatMul.apply(input, other)

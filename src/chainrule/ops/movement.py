@@ -1,0 +1,281 @@
+"""Operations that move elements without computing on them: reshape, permute, expand,
+concatenate, stack and indexing. Their gradients move the incoming gradient back."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from chainrule import backend
+from chainrule.autograd.function import Function, OpError
+from chainrule.ops.broadcast import unbroadcast
+from chainrule.tensor import Tensor
+
+
+class Reshape(Function):
+    """∂C/∂x = reshape(∂C/∂out, shape of x)"""
+
+    def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
+        self.shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise OpError(
+                f"reshape: cannot view a tensor of shape {x.shape} ({x.size} elements) as "
+                f"shape {tuple(shape)}"
+            ) from None
+
+    def backward(self, grad: Any) -> tuple:
+        return (grad.reshape(self.shape),)
+
+
+class Permute(Function):
+    """∂C/∂x = ∂C/∂out with its axes put back by the inverse permutation"""
+
+    def forward(self, x: Any, dims: tuple[int, ...]) -> Any:
+        self.inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return x.transpose(dims)
+
+    def backward(self, grad: Any) -> tuple:
+        return (grad.transpose(self.inverse),)
+
+
+class Expand(Function):
+    """∂C/∂x = ∂C/∂out summed over the expanded axes"""
+
+    def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
+        self.shape = x.shape
+        return backend.xp.broadcast_to(x, shape)
+
+    def backward(self, grad: Any) -> tuple:
+        return (unbroadcast(grad, self.shape),)
+
+
+class Cat(Function):
+    """∂C/∂xᵢ = the slice of ∂C/∂out that xᵢ occupies along dim"""
+
+    def forward(self, *xs: Any, dim: int) -> Any:
+        self.dim = dim
+        self.bounds = []
+        end = 0
+        for x in xs[:-1]:
+            end += x.shape[dim]
+            self.bounds.append(end)
+        return backend.xp.concatenate(xs, axis=dim)
+
+    def backward(self, grad: Any) -> tuple:
+        return tuple(backend.xp.split(grad, self.bounds, axis=self.dim))
+
+
+class Stack(Function):
+    """∂C/∂xᵢ = ∂C/∂out[..., i, ...], the i-th slice along the new dim"""
+
+    def forward(self, *xs: Any, dim: int) -> Any:
+        self.dim = dim
+        return backend.xp.stack(xs, axis=dim)
+
+    def backward(self, grad: Any) -> tuple:
+        return tuple(backend.xp.moveaxis(grad, self.dim, 0))
+
+
+class GetItem(Function):
+    """∂C/∂x = zeros with ∂C/∂out added at the indexed positions (repeats accumulate)"""
+
+    def forward(self, x: Any, index: Any) -> Any:
+        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        return x[index]
+
+    def backward(self, grad: Any) -> tuple:
+        xp = backend.xp
+        full = xp.zeros(self.shape, dtype=grad.dtype)
+        if _has_integer_arrays(self.index):
+            backend.scatter_add(full, self.index, grad)
+        else:  # slices, ints and masks never hit an element twice: plain assignment is exact
+            full[self.index] = grad
+        return (full, None)
+
+
+def _has_integer_arrays(index: Any) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(getattr(p, "dtype", None) is not None and p.dtype.kind in "iu" for p in parts)
+
+
+def normalise_index(index: Any) -> Any:
+    """Replace tensors (and lists) inside an index by arrays, as NumPy indexing expects."""
+    if isinstance(index, tuple):
+        return tuple(_index_part(p) for p in index)
+    return _index_part(index)
+
+
+def _index_part(part: Any) -> Any:
+    if isinstance(part, Tensor):
+        return part.data
+    if isinstance(part, list):
+        return backend.as_array(part)
+    return part
+
+
+# ---- the public functions ----------------------------------------------------------------------
+
+
+def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)), as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = shape[0]
+    return tuple(int(n) for n in shape)
+
+
+def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
+    """The same elements in a new shape (one entry may be -1, inferred)."""
+    return Reshape.apply(input, shape=_shape_args(shape))
+
+
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
+    """Merge dimensions start_dim..end_dim into one."""
+    shape = input.shape
+    if not shape:
+        return reshape(input, 1)
+    start, end = _axis(start_dim, len(shape), "flatten"), _axis(end_dim, len(shape), "flatten")
+    if start > end:
+        raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = 1
+    for n in shape[start : end + 1]:
+        merged *= n
+    return reshape(input, shape[:start] + (merged,) + shape[end + 1 :])
+
+
+def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
+    """Drop dimensions of size 1 (only those in ``dim`` when given; others are kept)."""
+    shape = input.shape
+    if dim is None:
+        dims = {i for i, n in enumerate(shape) if n == 1}
+    else:
+        wanted = (dim,) if isinstance(dim, int) else dim
+        dims = {_axis(d, len(shape), "squeeze") for d in wanted}
+        dims = {d for d in dims if shape[d] == 1}
+    return reshape(input, tuple(n for i, n in enumerate(shape) if i not in dims))
+
+
+def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """Insert a dimension of size 1 at ``dim``."""
+    shape = input.shape
+    axis = _axis(dim, len(shape) + 1, "unsqueeze")
+    return reshape(input, shape[:axis] + (1,) + shape[axis:])
+
+
+def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
+    """Reorder the dimensions: output dimension i is input dimension dims[i]."""
+    dims = _shape_args(dims)
+    ndim = input.ndim
+    axes = tuple(_axis(d, ndim, "permute") for d in dims)
+    if sorted(axes) != list(range(ndim)):
+        raise OpError(f"permute: {dims} is not a permutation of the {ndim} dimensions")
+    return Permute.apply(input, dims=axes)
+
+
+def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
+    """Swap two dimensions."""
+    ndim = input.ndim
+    if ndim == 0:
+        return reshape(input, ())
+    axes = list(range(ndim))
+    a, b = _axis(dim0, ndim, "transpose"), _axis(dim1, ndim, "transpose")
+    axes[a], axes[b] = axes[b], axes[a]
+    return Permute.apply(input, dims=tuple(axes))
+
+
+def t(input: Tensor) -> Tensor:  # noqa: A002
+    """Transpose a tensor of at most 2 dimensions."""
+    if input.ndim > 2:
+        raise OpError(f"t: expects a tensor with at most 2 dimensions, got shape {input.shape}")
+    return transpose(input, 0, -1) if input.ndim == 2 else reshape(input, input.shape)
+
+
+def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
+    """Broadcast to a larger shape without copying; -1 keeps a dimension's size."""
+    sizes = _shape_args(sizes)
+    shape = input.shape
+    lead = len(sizes) - len(shape)
+    if lead < 0:
+        raise OpError(f"expand: cannot expand shape {shape} to fewer dimensions {sizes}")
+    target = tuple(
+        shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(sizes)
+    )
+    for i, n in enumerate(shape):
+        if n != 1 and n != target[lead + i]:
+            raise OpError(f"expand: cannot expand shape {shape} to {sizes} (dimension {i})")
+    return Expand.apply(input, shape=target)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0].shape
+    axis = _axis(dim, len(first), "cat")
+    for i, x in enumerate(tensors[1:], 1):
+        if len(x.shape) != len(first) or any(
+            a != b for d, (a, b) in enumerate(zip(x.shape, first)) if d != axis
+        ):
+            raise OpError(
+                f"cat: tensor {i} has shape {x.shape}, which does not match tensor 0's shape "
+                f"{first} outside dimension {dim}"
+            )
+    return Cat.apply(*tensors, dim=axis)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors of one shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise OpError("stack: expected a non-empty sequence of tensors")
+    first = tensors[0].shape
+    for i, x in enumerate(tensors[1:], 1):
+        if x.shape != first:
+            raise OpError(f"stack: tensor {i} has shape {x.shape}, tensor 0 has {first}")
+    return Stack.apply(*tensors, dim=_axis(dim, len(first) + 1, "stack"))
+
+
+def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """Cut into pieces of ``split_size`` (the last may be smaller), or of the listed sizes."""
+    axis = _axis(dim, tensor.ndim, "split")
+    length = tensor.shape[axis]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        if step <= 0:
+            raise OpError(f"split: split_size must be positive, got {step}")
+        sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != length:
+            raise OpError(
+                f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {dim} has {length}"
+            )
+    pieces, start = [], 0
+    for size in sizes:
+        index = (slice(None),) * axis + (slice(start, start + size),)
+        pieces.append(GetItem.apply(tensor, index))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
+    """Cut into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch does."""
+    if chunks <= 0:
+        raise OpError(f"chunk: chunks must be positive, got {chunks}")
+    length = input.shape[_axis(dim, input.ndim, "chunk")]
+    return split(input, max(1, -(-length // chunks)), dim)
+
+
+def getitem(input: Tensor, index: Any) -> Tensor:  # noqa: A002
+    """``input[index]`` with ints, slices, None, Ellipsis, integer arrays and boolean masks."""
+    return GetItem.apply(input, normalise_index(index))
+
+
+def _axis(dim: int, ndim: int, op: str) -> int:
+    if not -ndim <= dim < ndim:
+        raise OpError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % ndim

@@ -1,0 +1,257 @@
+"""Reductions over ``dim`` (an int, a tuple of ints, or None for all), with ``keepdim``.
+
+The backward of a reduction broadcasts the incoming gradient back over the reduced axes; the
+reduced axes are re-inserted first when ``keepdim`` was false.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import Function, OpError
+from chainrule.ops.elementwise import maximum, minimum
+from chainrule.tensor import Tensor
+
+min_max_result = namedtuple("min_max_result", ["values", "indices"])
+
+
+def normalise_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
+    """``dim`` as a sorted tuple of non-negative axes (all axes for None)."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if not dims:  # PyTorch reads dim=() as "all dimensions"
+        return tuple(range(ndim))
+    rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1
+    axes = []
+    for d in dims:
+        if not -rank <= d < rank:
+            raise OpError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
+        axes.append(d % rank)
+    if len(set(axes)) != len(axes):
+        raise OpError(f"{op}: dim {dims} repeats a dimension")
+    return tuple(sorted(a for a in axes if a < ndim))
+
+
+def _regrow(grad: Any, axes: tuple[int, ...], keepdim: bool) -> Any:
+    """Put back the reduced axes (as size 1) so that ``grad`` broadcasts against the input."""
+    if keepdim or not axes:
+        return grad
+    return backend.xp.expand_dims(grad, axes)
+
+
+class Sum(Function):
+    """∂(Σ x)/∂x = 1 for every element summed"""
+
+    def forward(self, x: Any, axes: tuple, keepdim: bool) -> Any:
+        self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        if x.dtype.kind in "bi" and x.dtype.itemsize < 8:  # PyTorch sums bools and ints to int64
+            x = x.astype("int64")
+        return x.sum(axis=axes, keepdims=keepdim)
+
+    def backward(self, grad: Any) -> tuple:
+        grad = _regrow(grad, self.axes, self.keepdim)
+        return (backend.xp.broadcast_to(grad, self.shape),)
+
+
+class Mean(Function):
+    """∂(mean x)/∂x = 1/N for each of the N elements averaged"""
+
+    def forward(self, x: Any, axes: tuple, keepdim: bool) -> Any:
+        if x.dtype.kind != "f":
+            raise OpError(
+                f"mean: input dtype must be floating point, got {x.dtype}; use x.float().mean()"
+            )
+        self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        self.count = count
+        return x.mean(axis=axes, keepdims=keepdim)
+
+    def backward(self, grad: Any) -> tuple:
+        grad = _regrow(grad, self.axes, self.keepdim) / self.count
+        return (backend.xp.broadcast_to(grad, self.shape),)
+
+
+class Var(Function):
+    """∂ var(x)/∂x = 2(x − mean x) / (N − correction)"""
+
+    def forward(self, x: Any, axes: tuple, keepdim: bool, correction: float) -> Any:
+        if x.dtype.kind != "f":
+            raise OpError(f"var: input dtype must be floating point, got {x.dtype}")
+        count = 1
+        for a in axes:
+            count *= x.shape[a]
+        centred = x - x.mean(axis=axes, keepdims=True)
+        squares = (centred * centred).sum(axis=axes, keepdims=keepdim)
+        self.saved = (centred,)
+        self.axes, self.keepdim = axes, keepdim
+        self.denominator = count - correction
+        if self.denominator <= 0:
+            # PyTorch divides by max(N − correction, 0): inf, or nan where the sum is 0.
+            return backend.xp.where(squares > 0, x.dtype.type("inf"), x.dtype.type("nan"))
+        return squares / x.dtype.type(self.denominator)
+
+    def backward(self, grad: Any) -> tuple:
+        (centred,) = self.saved
+        if self.denominator <= 0:
+            return (backend.xp.full(centred.shape, float("nan"), dtype=centred.dtype),)
+        grad = _regrow(grad, self.axes, self.keepdim)
+        return (grad * centred * centred.dtype.type(2 / self.denominator),)
+
+
+class LogSumExp(Function):
+    """∂/∂x log Σ eˣ = softmax(x) = exp(x − logsumexp(x))"""
+
+    def forward(self, x: Any, axes: tuple, keepdim: bool) -> Any:
+        xp = backend.xp
+        peak = x.max(axis=axes, keepdims=True)
+        peak = xp.where(xp.isfinite(peak), peak, 0)  # all -inf (or inf) rows: avoid inf - inf
+        out = xp.log(xp.exp(x - peak).sum(axis=axes, keepdims=True)) + peak
+        self.saved = (x, out)
+        self.axes, self.keepdim = axes, keepdim
+        return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    def backward(self, grad: Any) -> tuple:
+        x, out = self.saved
+        grad = _regrow(grad, self.axes, self.keepdim)
+        return (grad * backend.xp.exp(x - out),)
+
+
+class Extreme(Function):
+    """∂ max(x)/∂x = 1/k at each of the k elements equal to the maximum, else 0 (same for min)"""
+
+    def forward(self, x: Any, largest: bool) -> Any:
+        out = x.max() if largest else x.min()
+        self.saved = (x, out)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        x, out = self.saved
+        hits = x == out
+        return (grad * hits / hits.sum(),)
+
+
+class TakeAlongDim(Function):
+    """∂C/∂x = ∂C/∂out placed at the taken index along dim, 0 elsewhere (the values of max/min)"""
+
+    def forward(self, x: Any, indices: Any, dim: int, keepdim: bool) -> Any:
+        xp = backend.xp
+        values = xp.take_along_axis(x, indices, axis=dim)
+        self.saved = (indices,)
+        self.shape, self.dim, self.keepdim = x.shape, dim, keepdim
+        return values if keepdim else xp.squeeze(values, axis=dim)
+
+    def backward(self, grad: Any) -> tuple:
+        (indices,) = self.saved
+        xp = backend.xp
+        grad = _regrow(grad, (self.dim,), self.keepdim)
+        position = xp.arange(self.shape[self.dim]).reshape(
+            [-1 if i == self.dim else 1 for i in range(len(self.shape))]
+        )
+        return (xp.where(position == indices, grad, xp.zeros((), dtype=grad.dtype)), None)
+
+
+# ---- the public functions ----------------------------------------------------------------------
+
+
+def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """Σ over ``dim`` (all elements by default)."""
+    return Sum.apply(input, axes=normalise_dims(dim, input.ndim, "sum"), keepdim=keepdim)
+
+
+def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The arithmetic mean over ``dim`` (all elements by default)."""
+    return Mean.apply(input, axes=normalise_dims(dim, input.ndim, "mean"), keepdim=keepdim)
+
+
+def var(
+    input: Tensor,  # noqa: A002
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
+    """Σ (x − mean)² / (N − correction) over ``dim``; correction 1 (Bessel's) by default."""
+    if isinstance(dim, bool):  # the old signature var(unbiased)
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = normalise_dims(dim, input.ndim, "var")
+    return Var.apply(input, axes=axes, keepdim=keepdim, correction=correction)
+
+
+def std(
+    input: Tensor,  # noqa: A002
+    dim: Any = None,
+    unbiased: bool | None = None,
+    keepdim: bool = False,
+    *,
+    correction: float | None = None,
+) -> Tensor:
+    """√var over ``dim``; see :func:`var`."""
+    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+
+
+def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """log Σ exp(x) over ``dim``, computed stably by shifting by the maximum."""
+    axes = normalise_dims(dim, input.ndim, "logsumexp")
+    return LogSumExp.apply(input, axes=axes, keepdim=keepdim)
+
+
+def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # noqa: A002
+    name = "max" if largest else "min"
+    if isinstance(dim, Tensor):  # max(a, b): the element-wise form
+        return (maximum if largest else minimum)(input, dim)
+    if input.numel() == 0:
+        raise ValueError(f"{name}: the tensor is empty, it has no {name}imum")
+    if dim is None:
+        return Extreme.apply(input, largest=largest)
+    (axis,) = normalise_dims(dim, input.ndim, name) or (0,)
+    xp = backend.xp
+    if input.ndim == 0:
+        return min_max_result(input * 1, Tensor._make(xp.zeros((), dtype="int64"), False, None))
+    indices = (xp.argmax if largest else xp.argmin)(input.data, axis=axis, keepdims=True)
+    values = TakeAlongDim.apply(input, indices, dim=axis, keepdim=keepdim)
+    if not keepdim:
+        indices = xp.squeeze(indices, axis=axis)
+    return min_max_result(values, Tensor._make(indices.astype("int64"), False, None))
+
+
+def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """The largest element; with ``dim``, ``(values, indices)`` along it; with a tensor, the
+    element-wise maximum."""
+    return _extreme(input, dim, keepdim, largest=True)
+
+
+def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
+    """The smallest element; with ``dim``, ``(values, indices)`` along it; with a tensor, the
+    element-wise minimum."""
+    return _extreme(input, dim, keepdim, largest=False)
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The index of the largest element (of the flattened tensor when ``dim`` is None)."""
+    return _arg_extreme(input, dim, keepdim, backend.xp.argmax, "argmax")
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
+    """The index of the smallest element (of the flattened tensor when ``dim`` is None)."""
+    return _arg_extreme(input, dim, keepdim, backend.xp.argmin, "argmin")
+
+
+def _arg_extreme(input: Tensor, dim: Any, keepdim: bool, fn: Any, name: str) -> Tensor:  # noqa: A002
+    if input.numel() == 0:
+        raise ValueError(f"{name}: the tensor is empty")
+    if dim is None:
+        index = fn(input.data)
+        if keepdim:
+            index = index.reshape((1,) * input.ndim)
+    else:
+        (axis,) = normalise_dims(dim, input.ndim, name) or (0,)
+        index = fn(input.data, axis=axis, keepdims=keepdim)
+    return Tensor._make(backend.as_array(index).astype("int64"), False, None)

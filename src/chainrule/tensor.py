@@ -1,0 +1,316 @@
+"""Tensor: an n-dimensional array that remembers how it was computed.
+
+A tensor wraps an array of the active array module (``.data``). When it is the result of an
+operation on tensors that require gradients, it points to that operation's graph node
+(``.grad_fn``); ``backward()`` walks those nodes in reverse and leaves ∂C/∂x in the ``.grad``
+of every leaf tensor that requires it.
+
+The operations themselves live in :mod:`chainrule.ops`; the methods bound to this class at the
+bottom of the file are thin names for them, with PyTorch's spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import numpy
+
+from chainrule import backend, dtypes
+from chainrule.autograd.grad_mode import GradMode
+
+
+class Tensor:
+    """An array with a gradient: ``data`` (the array), ``grad`` (a Tensor or None), and
+    ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends."""
+
+    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "__weakref__")
+
+    # NumPy must hand mixed expressions (ndarray + Tensor) to Tensor's reflected operators.
+    __array_ufunc__ = None
+
+    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        array = backend.as_array(data)
+        if type(data) is not backend.ndarray and array.dtype == numpy.float64:
+            array = array.astype(dtypes.get_default_dtype())
+        dtypes.check_dtype(array.dtype, "Tensor")
+        self.data = array
+        self._grad: Tensor | None = None
+        self._ctx = None
+        self._retains_grad = False
+        self._requires_grad = False
+        if requires_grad:
+            self.requires_grad = True
+
+    @classmethod
+    def _make(cls, data: Any, requires_grad: bool, ctx: Any) -> Tensor:
+        """Wrap an array without checks: the fast path for operation results."""
+        out = object.__new__(cls)
+        out.data = data
+        out._grad = None
+        out._requires_grad = requires_grad
+        out._ctx = ctx
+        out._retains_grad = False
+        return out
+
+    # ---- gradient bookkeeping -----------------------------------------------------------------
+
+    @property
+    def requires_grad(self) -> bool:
+        """Whether operations on this tensor record a graph and ``backward`` fills its grad."""
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag: bool) -> None:
+        if self._ctx is not None and not flag:
+            raise RuntimeError(
+                "requires_grad: only leaf tensors can stop requiring grad; use .detach() to get "
+                "a tensor outside the graph"
+            )
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require gradients, this one is "
+                f"{self.data.dtype}; convert it first, e.g. t.float()"
+            )
+        self._requires_grad = bool(flag)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        """Set ``requires_grad`` in place and return the tensor."""
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def grad(self) -> Tensor | None:
+        """∂C/∂self accumulated by ``backward`` (leaves, and tensors that ``retain_grad()``)."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ValueError(
+                    f"grad: assigned gradient has shape {value.shape} but the tensor has shape "
+                    f"{self.shape}"
+                )
+        self._grad = value
+
+    @property
+    def grad_fn(self) -> Any:
+        """The graph node of the operation that produced this tensor (None for a leaf)."""
+        return self._ctx
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors made by the user rather than by a recorded operation."""
+        return self._ctx is None
+
+    def retain_grad(self) -> None:
+        """Keep ∂C/∂self in ``.grad`` during backward even though this is not a leaf."""
+        if self._ctx is not None:
+            self._retains_grad = True
+
+    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate ∂self/∂leaf, weighted by ``gradient``, into every leaf's ``.grad``.
+
+        ``gradient`` (∂C/∂self) may be omitted for a single-element tensor, where it is 1.
+        The graph's saved arrays are freed afterwards unless ``retain_graph`` is true.
+        """
+        from chainrule.autograd.engine import backward
+
+        backward(self, gradient, retain_graph)
+
+    def detach(self) -> Tensor:
+        """The same data (shared, not copied) outside the graph."""
+        return Tensor._make(self.data, False, None)
+
+    # ---- array facts ---------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> numpy.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        """Where the data lives: ``"cpu"`` on the NumPy backend."""
+        return "cpu" if backend.xp is numpy else "cuda"
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def size(self, dim: int | None = None) -> Any:
+        """The shape, or its length along ``dim``."""
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    def numpy(self) -> numpy.ndarray:
+        """The data as a NumPy array (shared). As in PyTorch, call ``detach()`` first if the
+        tensor requires grad."""
+        if self._requires_grad:
+            raise RuntimeError(
+                "numpy(): this tensor requires grad; use tensor.detach().numpy() to get its data"
+            )
+        return backend.to_numpy(self.data)
+
+    def item(self) -> Any:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item: only one-element tensors can be converted to a Python number, this one "
+                f"has shape {self.shape}"
+            )
+        return self.data.item()
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
+        array = backend.to_numpy(self.data)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"bool(): a tensor with {self.data.size} values is ambiguous; use .any() or .all()"
+            )
+        return bool(self.data.item())
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "biu":
+            raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
+        return int(self.item())
+
+    def __format__(self, spec: str) -> str:
+        if self.data.size == 1 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        array = backend.to_numpy(self.data)
+        body = numpy.array2string(
+            array,
+            separator=", ",
+            prefix="tensor(",
+            precision=4,
+            floatmode="maxprec_equal" if array.dtype.kind == "f" else "maxprec",
+            threshold=1000,
+        )
+        extras = []
+        default_dtypes = (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_)
+        if array.dtype not in default_dtypes or array.size == 0:
+            extras.append(f"dtype=chainrule.{array.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn={self._ctx!r}")
+        elif self._requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # ---- in-place updates (parameter updates under no_grad) ------------------------------------
+
+    def _check_inplace(self, what: str) -> None:
+        if self._requires_grad and GradMode.enabled:
+            raise RuntimeError(
+                f"{what}: a tensor that requires grad cannot be changed in place while gradients "
+                "are recorded; do parameter updates inside `with chainrule.no_grad():`"
+            )
+
+    def _inplace(self, ufunc: Any, other: Any, what: str) -> Tensor:
+        self._check_inplace(what)
+        value = other.data if isinstance(other, Tensor) else other
+        try:
+            ufunc(self.data, value, out=self.data, casting="same_kind")
+        except (ValueError, TypeError) as error:
+            other_shape = getattr(value, "shape", ())
+            raise type(error)(
+                f"{what}: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in "
+                f"place with a value of shape {tuple(other_shape)}: {error}"
+            ) from error
+        return self
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace(backend.xp.add, other, "+=")
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace(backend.xp.subtract, other, "-=")
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace(backend.xp.multiply, other, "*=")
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace(backend.xp.true_divide, other, "/=")
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self += alpha * other`` in place."""
+        value = other if alpha == 1 else other * alpha
+        return self._inplace(backend.xp.add, value, "add_")
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """``self -= alpha * other`` in place."""
+        value = other if alpha == 1 else other * alpha
+        return self._inplace(backend.xp.subtract, value, "sub_")
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace(backend.xp.multiply, other, "mul_")
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace(backend.xp.true_divide, other, "div_")
+
+    def copy_(self, source: Any) -> Tensor:
+        """Overwrite the data with ``source`` (broadcast to this shape), in place."""
+        self._check_inplace("copy_")
+        value = source.data if isinstance(source, Tensor) else source
+        self.data[...] = value
+        return self
+
+    def fill_(self, value: float) -> Tensor:
+        self._check_inplace("fill_")
+        self.data.fill(value)
+        return self
+
+    def zero_(self) -> Tensor:
+        return self.fill_(0)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("setitem")
+        from chainrule.ops.movement import normalise_index
+
+        self.data[normalise_index(index)] = value.data if isinstance(value, Tensor) else value
+
+
+# The operations are defined in chainrule.ops, which needs this class: bind them last.
+from chainrule.ops import tensor_methods  # noqa: E402
+
+tensor_methods.bind(Tensor)
