@@ -81,9 +81,11 @@ class Div(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
+        if getattr(a, "dtype", getattr(b, "dtype", None)).kind != "f":
+            # Integer division is true division into the default float dtype, as in PyTorch.
+            a = as_float(a) if hasattr(a, "dtype") else a
+            b = as_float(b) if hasattr(b, "dtype") else b
         out = a / b
-        if out.dtype.kind != "f":  # integer division is true division, into the default float
-            out = out.astype(dtypes.get_default_dtype())
         self.saved = (shape_of(a), b, out)
         return out
 

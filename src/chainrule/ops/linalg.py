@@ -32,10 +32,10 @@ class MatMul(Function):
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         grad2 = grad
-        if a.ndim == 1:
-            grad2 = xp.expand_dims(grad2, -2)
         if b.ndim == 1:
-            grad2 = xp.expand_dims(grad2, -1)
+            grad2 = grad2[..., None]
+        if a.ndim == 1:
+            grad2 = grad2[..., None, :]
         grad_a = grad_b = None
         if need_a:
             grad_a = unbroadcast(grad2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)

@@ -6,6 +6,7 @@ reduced axes are re-inserted first when ``keepdim`` was false.
 
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 from typing import Any
 
@@ -24,7 +25,7 @@ def normalise_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     if not dims:  # PyTorch reads dim=() as "all dimensions"
         return tuple(range(ndim))
-    rank = max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1
+    rank = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1
     axes = []
     for d in dims:
         if not -rank <= d < rank:
