@@ -109,14 +109,23 @@ def result_type(*operands: Any) -> numpy.dtype:
             dimensioned.append(value.dtype)
         else:
             zero_dim.append(numpy.asarray(value).dtype)
-    dtype = reduce(numpy.promote_types, dimensioned) if dimensioned else None
+    dtype = _promote_within_top_category(dimensioned)
     if zero_dim:
-        zero = reduce(numpy.promote_types, zero_dim)
+        zero = _promote_within_top_category(zero_dim)
         if dtype is None or _CATEGORY[zero.kind] > _CATEGORY[dtype.kind]:
             dtype = zero
     if scalar_category >= 0 and (dtype is None or scalar_category > _CATEGORY[dtype.kind]):
         dtype = _default_for(scalar_category)
     return dtype
+
+
+def _promote_within_top_category(kinds: list) -> numpy.dtype | None:
+    """int64 with float32 is float32 in PyTorch (NumPy says float64): only the dtypes of the
+    highest category take part in choosing the width."""
+    if not kinds:
+        return None
+    top = max(_CATEGORY[k.kind] for k in kinds)
+    return reduce(numpy.promote_types, [k for k in kinds if _CATEGORY[k.kind] == top])
 
 
 def promote(a: Any, b: Any) -> tuple[Any, Any]:
