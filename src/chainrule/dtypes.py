@@ -83,15 +83,11 @@ def is_floating(dtype: numpy.dtype) -> bool:
     return dtype.kind == "f"
 
 
+_PY_CATEGORY = {_pybool: 0, _pyint: 1, _pyfloat: 2}
+
+
 def _scalar_category(value: Any) -> int | None:
-    kind = type(value)
-    if kind is _pybool:
-        return 0
-    if kind is _pyint:
-        return 1
-    if kind is _pyfloat:
-        return 2
-    return None
+    return _PY_CATEGORY.get(type(value))
 
 
 def _default_for(category: int) -> numpy.dtype:
@@ -132,20 +128,18 @@ def promote(a: Any, b: Any) -> tuple[Any, Any]:
     """Cast two operands (arrays or Python scalars) to PyTorch's common dtype.
 
     NumPy already agrees with PyTorch when both are arrays of one dtype, or when a Python
-    scalar meets an array of the same or a higher category; only the other cases cast.
+    scalar meets an array of the same or a higher category; only the other cases cast. This
+    runs on every binary operation, so the common cases return after a few lookups.
     """
-    a_scalar = _scalar_category(a)
-    b_scalar = _scalar_category(b)
-    if a_scalar is None and b_scalar is None:
-        if a.dtype == b.dtype:
+    a_scalar = _PY_CATEGORY.get(type(a))
+    b_scalar = _PY_CATEGORY.get(type(b))
+    if a_scalar is None:
+        if b_scalar is None:
+            if a.dtype is b.dtype or a.dtype == b.dtype:
+                return a, b
+        elif b_scalar <= _CATEGORY[a.dtype.kind]:
             return a, b
-    elif a_scalar is None:
-        if b_scalar <= _CATEGORY[a.dtype.kind]:
-            return a, b
-    elif b_scalar is None:
-        if a_scalar <= _CATEGORY[b.dtype.kind]:
-            return a, b
-    else:
+    elif b_scalar is not None or a_scalar <= _CATEGORY[b.dtype.kind]:
         return a, b
     # Python scalars stay Python scalars: NumPy treats them as weakly typed, so casting the
     # array operands to the common dtype is enough.

@@ -24,48 +24,58 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     grad = _initial_gradient(root, gradient)
     # Arrays already stored as a leaf's .grad: a second leaf receiving the same memory gets a
     # copy, so that an in-place update of one gradient never changes another.
-    handed_out = {id(_owner(grad))}
+    handed_out = {id(_owner(grad))} if gradient is not None else set()
     if root._ctx is None:
         _accumulate_leaf(root, grad, handed_out)
         return
 
-    grads = {id(root): grad}
-    for tensor in _reverse_topological_order(root):
-        node = tensor._ctx
-        grad = grads.pop(id(tensor), None)
-        if grad is None:
-            continue
-        if tensor._retains_grad:
-            _accumulate_leaf(tensor, grad, handed_out)
-        if node.saved is FREED:
-            raise RuntimeError(
-                f"backward: trying to go through the graph a second time (at {node!r}); its "
-                "saved arrays were freed by the first backward. Pass retain_graph=True to the "
-                "first backward if you need to call it twice."
-            )
-        input_grads = node.backward(grad)
-        for value, input_grad in zip(node.inputs, input_grads):
-            if input_grad is None or not isinstance(value, Tensor) or not value._requires_grad:
+    order = _reverse_topological_order(root)
+    # Each node holds the gradient summed so far for its output while the walk runs, so that
+    # accumulating needs no dictionary; the finally clause leaves no stale sums behind.
+    root._ctx.pending = grad
+    try:
+        for tensor in order:
+            node = tensor._ctx
+            grad = node.pending
+            if grad is None:
                 continue
-            data = value.data
-            if input_grad.shape != data.shape:
+            node.pending = None
+            if tensor._retains_grad:
+                _accumulate_leaf(tensor, grad, handed_out)
+            if node.saved is FREED:
                 raise RuntimeError(
-                    f"backward of {type(node).__name__}: gradient of shape {input_grad.shape} "
-                    f"for an input of shape {data.shape} (a bug in that operation)"
+                    f"backward: trying to go through the graph a second time (at {node!r}); "
+                    "its saved arrays were freed by the first backward. Pass retain_graph=True "
+                    "to the first backward if you need to call it twice."
                 )
-            if input_grad.dtype != data.dtype:
-                input_grad = input_grad.astype(data.dtype)
-            if value._ctx is None:
-                _accumulate_leaf(value, input_grad, handed_out)
-            else:
-                key = id(value)
-                previous = grads.get(key)
-                grads[key] = input_grad if previous is None else previous + input_grad
-        if not retain_graph:
-            # Dropping the inputs too releases the intermediate activations at once, as
-            # PyTorch does, even while the caller still holds the output (e.g. the loss).
-            node.saved = FREED
-            node.inputs = ()
+            input_grads = node.backward(grad)
+            for value, input_grad, needed in zip(node.inputs, input_grads, node.needs_input_grad):
+                if not needed or input_grad is None:
+                    continue
+                data = value.data
+                if input_grad.shape != data.shape:
+                    raise RuntimeError(
+                        f"backward of {type(node).__name__}: gradient of shape "
+                        f"{input_grad.shape} for an input of shape {data.shape} (a bug in that "
+                        "operation)"
+                    )
+                if input_grad.dtype is not data.dtype and input_grad.dtype != data.dtype:
+                    input_grad = input_grad.astype(data.dtype)
+                producer = value._ctx
+                if producer is None:
+                    _accumulate_leaf(value, input_grad, handed_out)
+                elif producer.pending is None:
+                    producer.pending = input_grad
+                else:
+                    producer.pending = producer.pending + input_grad
+            if not retain_graph:
+                # Dropping the inputs too releases the intermediate activations at once, as
+                # PyTorch does, even while the caller still holds the output (e.g. the loss).
+                node.saved = FREED
+                node.inputs = ()
+    finally:
+        for tensor in order:
+            tensor._ctx.pending = None
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> Any:
@@ -109,23 +119,24 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     """Non-leaf tensors reachable from ``root``, each before the tensors it was computed from.
 
-    An iterative depth-first search: the post-order lists inputs before their consumers, and
-    reversing it puts every consumer first.
+    Every node is numbered when it is created, after its inputs, so sorting the reachable
+    tensors by that number, newest first, puts each consumer before what it consumes.
     """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    visit = object()  # marks the nodes found in this search, without a set of ids
+    root._ctx.visit = visit
+    found = [root]
+    stack = [root]
     while stack:
-        tensor, expanded = stack.pop()
-        if expanded:
-            order.append(tensor)
-            continue
-        if id(tensor) in visited:
-            continue
-        visited.add(id(tensor))
-        stack.append((tensor, True))
-        for value in tensor._ctx.inputs:
-            if isinstance(value, Tensor) and value._ctx is not None and id(value) not in visited:
-                stack.append((value, False))
-    order.reverse()
-    return order
+        for value in stack.pop()._ctx.inputs:
+            if isinstance(value, Tensor):
+                node = value._ctx
+                if node is not None and node.visit is not visit:
+                    node.visit = visit
+                    found.append(value)
+                    stack.append(value)
+    found.sort(key=_creation_order, reverse=True)
+    return found
+
+
+def _creation_order(tensor: Tensor) -> int:
+    return tensor._ctx.sequence_number

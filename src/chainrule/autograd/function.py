@@ -26,6 +26,7 @@ that the engine can walk backwards without knowing what any operation does.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from chainrule import backend
@@ -39,6 +40,11 @@ class _Freed(tuple):
 
 FREED = _Freed()
 
+_new = object.__new__
+# Numbers nodes in creation order, so the engine can sort them topologically without a search.
+_sequence = itertools.count()
+_make_tensor = Tensor._make
+
 
 class Function:
     """A differentiable operation and, once applied, the graph node that records it."""
@@ -46,6 +52,10 @@ class Function:
     saved: tuple = ()
     inputs: tuple = ()
     needs_input_grad: tuple = ()
+    # Scratch space of the engine's reverse walk: the search mark and the gradient summed so
+    # far for this node's output.
+    visit: object = None
+    pending: Any = None
 
     def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -56,21 +66,17 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the arrays inside ``inputs``; record a node if a gradient is due."""
-        node = cls()
-        arrays = []
-        needs = []
-        any_needs = False
-        for value in inputs:
-            if isinstance(value, Tensor):
-                arrays.append(value.data)
-                flag = value._requires_grad
-                needs.append(flag)
-                any_needs = any_needs or flag
-            else:
-                arrays.append(value)
-                needs.append(False)
-        record = any_needs and GradMode.enabled
-        node.needs_input_grad = tuple(needs) if record else (False,) * len(needs)
+        node = _new(cls)
+        arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
+        record = False
+        if GradMode.enabled:
+            needs = tuple(
+                [isinstance(value, Tensor) and value._requires_grad for value in inputs]
+            )
+            record = True in needs
+            if record:
+                node.needs_input_grad = needs
+                node.sequence_number = next(_sequence)
         try:
             out = node.forward(*arrays, **options)
         except (ValueError, IndexError, TypeError) as error:
@@ -79,8 +85,8 @@ class Function:
             out = backend.as_array(out)
         if record:
             node.inputs = inputs
-            return Tensor._make(out, True, node)
-        return Tensor._make(out, False, None)
+            return _make_tensor(out, True, node)
+        return _make_tensor(out, False, None)
 
     @classmethod
     def op_name(cls) -> str:

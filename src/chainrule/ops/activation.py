@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops.elementwise import as_float
@@ -15,7 +17,11 @@ from chainrule.tensor import Tensor
 
 # exp(-x) overflows for x below -log(max float); clipping there changes σ(x) by less than
 # the smallest normal number and spares a floating-point warning.
-_EXP_LIMIT = {"float16": 11.0, "float32": 88.0, "float64": 709.0}
+_EXP_LIMIT = {
+    numpy.dtype("float16"): 11.0,
+    numpy.dtype("float32"): 88.0,
+    numpy.dtype("float64"): 709.0,
+}
 
 
 class Sigmoid(Function):
@@ -25,7 +31,7 @@ class Sigmoid(Function):
         z = as_float(z)
         xp = backend.xp
         out = xp.negative(z)
-        xp.minimum(out, _EXP_LIMIT.get(z.dtype.name, 88.0), out=out)
+        xp.minimum(out, _EXP_LIMIT.get(z.dtype, 88.0), out=out)
         xp.exp(out, out=out)
         out += 1
         xp.reciprocal(out, out=out)

@@ -12,6 +12,20 @@ def shape_of(value: Any) -> tuple[int, ...]:
     return getattr(value, "shape", ())
 
 
+# Below this many rows a plain sum is cheaper than setting up the product with ones.
+_BLAS_MIN = 32
+
+
+def expand_to(grad: Any, shape: tuple[int, ...]) -> Any:
+    """``grad`` broadcast to ``shape`` as a new, writable array (the backward of a reduction).
+
+    A fresh array rather than a broadcast view: on the small arrays where per-call cost
+    dominates, ``full`` is three times cheaper than ``broadcast_to``, and the result can be
+    stored as a leaf's gradient without a copy.
+    """
+    return backend.xp.full(shape, grad, dtype=grad.dtype)
+
+
 def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     """Sum ``grad`` over the axes along which an input of ``shape`` was broadcast.
 
@@ -24,10 +38,11 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     kept_ones = tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
     )
-    if not kept_ones and grad.dtype.kind == "f" and _product(shape) > 0:
+    size = _product(shape)
+    if not kept_ones and grad.dtype.kind == "f" and size > 0 and grad.size >= _BLAS_MIN * size:
         # Only leading axes are summed (the bias of a layer over a batch): a product with a
         # vector of ones runs in BLAS, several times faster than sum(axis=0) on tall arrays.
-        rows = grad.reshape(-1, _product(shape))
+        rows = grad.reshape(-1, size)
         ones = backend.xp.ones(rows.shape[0], dtype=grad.dtype)
         return (ones @ rows).reshape(shape)
     summed = grad.sum(axis=tuple(range(lead)) + kept_ones, keepdims=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError
+from chainrule.ops.broadcast import expand_to
 from chainrule.ops.elementwise import maximum, minimum
 from chainrule.tensor import Tensor
 
@@ -43,18 +44,23 @@ def _regrow(grad: Any, axes: tuple[int, ...], keepdim: bool) -> Any:
     return backend.xp.expand_dims(grad, axes)
 
 
+def _kept_shape(shape: tuple[int, ...], axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced axes set to 1: the shape of a keepdim reduction."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
 class Sum(Function):
     """∂(Σ x)/∂x = 1 for every element summed"""
 
     def forward(self, x: Any, axes: tuple, keepdim: bool) -> Any:
-        self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        self.shape = x.shape
+        self.kept = _kept_shape(x.shape, axes)
         if x.dtype.kind in "bi" and x.dtype.itemsize < 8:  # PyTorch sums bools and ints to int64
             x = x.astype("int64")
         return x.sum(axis=axes, keepdims=keepdim)
 
     def backward(self, grad: Any) -> tuple:
-        grad = _regrow(grad, self.axes, self.keepdim)
-        return (backend.xp.broadcast_to(grad, self.shape),)
+        return (expand_to(grad.reshape(self.kept), self.shape),)
 
 
 class Mean(Function):
@@ -65,16 +71,17 @@ class Mean(Function):
             raise OpError(
                 f"mean: input dtype must be floating point, got {x.dtype}; use x.float().mean()"
             )
-        self.shape, self.axes, self.keepdim = x.shape, axes, keepdim
+        self.shape = x.shape
+        self.kept = _kept_shape(x.shape, axes)
         count = 1
         for a in axes:
             count *= x.shape[a]
         self.count = count
-        return x.mean(axis=axes, keepdims=keepdim)
+        # sum / N rather than x.mean(): the same arithmetic without NumPy's Python-level wrapper
+        return x.sum(axis=axes, keepdims=keepdim) / count
 
     def backward(self, grad: Any) -> tuple:
-        grad = _regrow(grad, self.axes, self.keepdim) / self.count
-        return (backend.xp.broadcast_to(grad, self.shape),)
+        return (expand_to(grad.reshape(self.kept) / self.count, self.shape),)
 
 
 class Var(Function):

@@ -30,11 +30,11 @@ def bind(tensor_class: type) -> None:
     methods = {
         # arithmetic operators
         "__add__": e.add,
-        "__radd__": _reflected(e.add),
+        "__radd__": e.add,  # addition and multiplication commute: no argument swap needed
         "__sub__": e.sub,
         "__rsub__": _reflected(e.sub),
         "__mul__": e.mul,
-        "__rmul__": _reflected(e.mul),
+        "__rmul__": e.mul,
         "__truediv__": e.div,
         "__rtruediv__": _reflected(e.div),
         "__pow__": e.pow,

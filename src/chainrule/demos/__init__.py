@@ -1,0 +1,1 @@
+"""Small complete programs behind ``chainrule demo NAME``."""
