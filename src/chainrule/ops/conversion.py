@@ -29,14 +29,22 @@ class Clone(Function):
         return (grad,)
 
 
+_DEVICE_NAMES = {"cpu", "cuda", "mps", "meta"}
+
+
 def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
-    """Convert to a dtype. Device names ("cpu") are accepted and ignored, so that PyTorch
-    scripts written for ``.to(device)`` run unchanged on the CPU."""
+    """Convert to a dtype. The device name "cpu" is accepted and changes nothing, so that
+    PyTorch scripts written for ``.to(device)`` run unchanged; other devices are an error."""
     dtype = kwargs.get("dtype")
     for arg in args:
         if isinstance(arg, Tensor):
             dtype = arg.dtype
-        elif not isinstance(arg, str):
+        elif isinstance(arg, str) and arg.split(":")[0] in _DEVICE_NAMES:
+            if arg != "cpu":
+                raise ValueError(
+                    f"to: device {arg!r} is not available; this chainrule runs on the CPU (NumPy)"
+                )
+        else:
             dtype = arg
     if dtype is None:
         return input

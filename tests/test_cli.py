@@ -1,0 +1,72 @@
+"""The ``chainrule`` command: the XOR demo, good and bad arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from chainrule.cli import main
+from chainrule.demos.xor import train_xor
+
+
+def test_demo_xor_learns_and_prints_predictions(capsys: pytest.CaptureFixture) -> None:
+    assert main(["demo", "xor"]) == 0
+    out = capsys.readouterr().out
+    assert "step   5000  loss" in out
+    assert "0 XOR 1 = 1   network says 0.9" in out
+    assert "solved" in out and "not solved" not in out
+
+
+def test_demo_xor_options_change_the_run(capsys: pytest.CaptureFixture) -> None:
+    assert main(["demo", "xor", "--hidden", "3", "--steps", "4000", "--seed", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "2-3-1 sigmoid network" in out and "4000 steps, seed 5" in out
+
+
+def test_too_few_steps_do_not_solve_xor_and_exit_nonzero(capsys: pytest.CaptureFixture) -> None:
+    assert main(["demo", "xor", "--steps", "5"]) == 1
+    assert "not solved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "xor", "--steps", "0"], "expected a number of at least 1, got 0"),
+        (["demo", "xor", "--lr", "-1"], "expected a positive finite number, got -1"),
+        (["demo", "xor", "--lr", "abc"], "expected a number, got 'abc'"),
+        (["demo", "xor", "--hidden", "two"], "expected a whole number, got 'two'"),
+        (["demo", "xor", "--seed", "-3"], "expected a number of at least 0, got -3"),
+        (["demo", "spirals"], "invalid choice: 'spirals'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_installed_command_runs() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "chainrule.cli", "demo", "xor", "--steps", "3000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "network says" in done.stdout
+
+
+def test_train_xor_is_reproducible_and_validates() -> None:
+    quiet = lambda _line: None  # noqa: E731
+    first = train_xor(steps=200, log=quiet)
+    second = train_xor(steps=200, log=quiet)
+    assert first.losses == second.losses
+    assert first.losses[-1][1] < first.losses[0][1]
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        train_xor(lr=float("nan"), log=quiet)
