@@ -12,10 +12,11 @@ the ratio is chainrule's median over PyTorch's median (below 1: chainrule is fas
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ def mlp_shapes(sizes: list[int], seed: int) -> list[np.ndarray]:
     """Weights (in, out) and biases (out,) with PyTorch's default uniform initialisation."""
     rng = np.random.default_rng(seed)
     params = []
-    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+    for fan_in, fan_out in itertools.pairwise(sizes):
         bound = 1 / np.sqrt(fan_in)
         params.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(np.float32))
         params.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
@@ -102,26 +103,89 @@ def torch_step(
     return step
 
 
-def configuration(name: str) -> tuple[Callable[[], None], Callable[[], None], int]:
-    """The two step functions of a configuration and how many steps make one timed block."""
+def torch_tensor_step(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
+) -> Callable[[], None]:
+    """PyTorch running the very code of :func:`chainrule_step` (tensors, no nn.Module)."""
+    weights = [torch.tensor(p, requires_grad=True) for p in params]
+    rows = torch.arange(x.shape[0])
+    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step() -> None:
+        a = tx
+        for i in range(0, len(weights), 2):
+            z = a @ weights[i] + weights[i + 1]
+            if i < len(weights) - 2:
+                a = z.sigmoid() if hidden == "sigmoid" else z.relu()
+            else:
+                a = z.sigmoid() if loss == "mse" else z
+        if loss == "mse":
+            cost = ((a - ty) ** 2).mean()
+        else:
+            cost = -a.log_softmax(1)[rows, ty].mean()
+        cost.backward()
+        with torch.no_grad():
+            for p in weights:
+                p -= lr * p.grad
+                p.grad = None
+
+    return step
+
+
+def numpy_step(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
+) -> Callable[[], None]:
+    """The floor: the backprop equations written out by hand in NumPy, no autodiff at all."""
+    weights = [p.copy() for p in params]
+    n = x.shape[0]
+    onehot = None
+    if loss == "ce":
+        onehot = np.zeros((n, params[-1].shape[0]), dtype=np.float32)
+        onehot[np.arange(n), y] = 1.0
+    ones = np.ones(n, dtype=np.float32)
+
+    def step() -> None:
+        activations = [x]
+        for i in range(0, len(weights), 2):
+            z = activations[-1] @ weights[i] + weights[i + 1]
+            last = i == len(weights) - 2
+            if hidden == "sigmoid" or (last and loss == "mse"):
+                a = 1 / (1 + np.exp(-z))
+            elif last:
+                a = z
+            else:
+                a = np.maximum(z, 0)
+            activations.append(a)
+        out = activations[-1]
+        if loss == "mse":
+            delta = 2 * (out - y) / out.size * out * (1 - out)  # δᴸ = ∇ₐC ⊙ σ'(zᴸ)
+        else:
+            shifted = np.exp(out - out.max(axis=1, keepdims=True))
+            delta = (shifted / shifted.sum(axis=1, keepdims=True) - onehot) / n
+        for i in range(len(weights) - 2, -1, -2):
+            a_prev = activations[i // 2]
+            grad_w, grad_b = a_prev.T @ delta, ones @ delta
+            if i > 0:  # δˡ = δˡ⁺¹ Wᵀ ⊙ σ'(zˡ)
+                back = delta @ weights[i].T
+                delta = back * (a_prev * (1 - a_prev) if hidden == "sigmoid" else a_prev > 0)
+            weights[i] -= lr * grad_w
+            weights[i + 1] -= lr * grad_b
+
+    return step
+
+
+def configuration(name: str) -> tuple[dict[str, Callable[[], None]], int]:
+    """The step functions of a configuration, by implementation, and the steps in one block."""
     if name == "xor":
         x, y = xor_data()
         params = mlp_shapes([2, 2, 1], seed=0)
-        ours = chainrule_step(
-            [cr.tensor(p, requires_grad=True) for p in params],
-            cr.tensor(x), cr.tensor(y), "sigmoid", "mse", 0.5,
-        )
-        return ours, torch_step(params, x, y, "sigmoid", "mse", 0.5), 400
+        return _implementations(params, x, y, "sigmoid", "mse", 0.5), 400
     if name == "mlp":
         rng = np.random.default_rng(1)
         x = rng.standard_normal((128, 784)).astype(np.float32)
         y = rng.integers(0, 10, 128)
         params = mlp_shapes([784, 512, 512, 10], seed=0)
-        ours = chainrule_step(
-            [cr.tensor(p, requires_grad=True) for p in params],
-            cr.tensor(x), cr.tensor(y), "relu", "ce", 0.01,
-        )
-        return ours, torch_step(params, x, y, "relu", "ce", 0.01), 20
+        return _implementations(params, x, y, "relu", "ce", 0.01), 20
     if name == "add":
         a = cr.randn(4, 4, requires_grad=True)
         b = cr.randn(4, 4, requires_grad=True)
@@ -136,8 +200,27 @@ def configuration(name: str) -> tuple[Callable[[], None], Callable[[], None], in
         def theirs() -> None:
             (ta + tb).backward(tgradient)
 
-        return ours, theirs, 2000
+        return {"chainrule": ours, "torch": theirs}, 2000
     raise ValueError(f"unknown configuration {name!r}")
+
+
+def _implementations(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
+) -> dict[str, Callable[[], None]]:
+    ours = chainrule_step(
+        [cr.tensor(p, requires_grad=True) for p in params],
+        cr.tensor(x),
+        cr.tensor(y),
+        hidden,
+        loss,
+        lr,
+    )
+    return {
+        "chainrule": ours,
+        "torch": torch_step(params, x, y, hidden, loss, lr),
+        "torch_tensors": torch_tensor_step(params, x, y, hidden, loss, lr),
+        "numpy": numpy_step(params, x, y, hidden, loss, lr),
+    }
 
 
 # ---- timing ----------------------------------------------------------------------------------
@@ -150,25 +233,27 @@ def time_block(step: Callable[[], None], steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def compare(name: str, blocks: int) -> dict[str, float]:
-    ours, theirs, steps = configuration(name)
+def compare(name: str, blocks: int) -> dict[str, dict[str, float]]:
+    """Median time per step of every implementation, and its ratios to PyTorch per block."""
+    steps_by_impl, steps = configuration(name)
     for _ in range(3):  # warm-up: allocations, BLAS thread start, caches
-        time_block(ours, steps // 4 + 1)
-        time_block(theirs, steps // 4 + 1)
-    ours_times, theirs_times = [], []
+        for step in steps_by_impl.values():
+            time_block(step, steps // 4 + 1)
+    times: dict[str, list[float]] = {impl: [] for impl in steps_by_impl}
     for _ in range(blocks):
-        time.sleep(0.05)
-        ours_times.append(time_block(ours, steps))
-        time.sleep(0.05)
-        theirs_times.append(time_block(theirs, steps))
-    ratios = [a / b for a, b in zip(ours_times, theirs_times)]
-    return {
-        "ours": statistics.median(ours_times),
-        "theirs": statistics.median(theirs_times),
-        "ratio_min": min(ratios),
-        "ratio_median": statistics.median(ratios),
-        "ratio_max": max(ratios),
-    }
+        for impl, step in steps_by_impl.items():
+            time.sleep(0.05)
+            times[impl].append(time_block(step, steps))
+    results = {}
+    for impl, measured in times.items():
+        ratios = [a / b for a, b in zip(measured, times["torch"])]
+        results[impl] = {
+            "median": statistics.median(measured),
+            "ratio_min": min(ratios),
+            "ratio_median": statistics.median(ratios),
+            "ratio_max": max(ratios),
+        }
+    return results
 
 
 LABELS = {
@@ -188,16 +273,26 @@ def main() -> None:
         parser.error(f"unknown configuration(s) {sorted(unknown)}; choose from {list(LABELS)}")
     args.configs = args.configs or list(LABELS)
     blocks = 5 if args.quick else 15
-    print(f"machine: {platform.processor() or platform.machine()}, {platform.system()}, "
-          f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"chainrule {cr.__version__}")
-    print(f"{'configuration':48} {'chainrule':>11} {'PyTorch':>11}   ratio min / median / max")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {platform.system()}, "
+        f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"chainrule {cr.__version__}"
+    )
+    print("per-step median; ratio = implementation / PyTorch eager (nn.Linear + optim.SGD),")
+    print("per block, min / median / max")
+    names = {
+        "chainrule": "chainrule",
+        "torch": "PyTorch eager",
+        "torch_tensors": "PyTorch, same tensor code",
+        "numpy": "hand-written NumPy (floor)",
+    }
     for name in args.configs:
-        r = compare(name, blocks)
-        print(
-            f"{LABELS[name]:48} {r['ours'] * 1e6:9.1f}us {r['theirs'] * 1e6:9.1f}us   "
-            f"{r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"
-        )
+        print(f"\n{LABELS[name]}")
+        for impl, r in compare(name, blocks).items():
+            print(
+                f"  {names[impl]:28} {r['median'] * 1e6:9.1f} us   ratio "
+                f"{r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -94,7 +94,7 @@ def test_random_tensors_are_float32_and_reproducible_from_a_seed() -> None:
         assert a.tolist() == b.tolist()
     assert first[0].dtype == cr.float32 and first[1].dtype == cr.float32
     assert first[2].dtype == cr.int64 and sorted(first[3].tolist()) == [0, 1, 2, 3, 4]
-    assert 0.0 <= first[0].numpy().min() and first[0].numpy().max() < 1.0
+    assert first[0].numpy().min() >= 0.0 and first[0].numpy().max() < 1.0
     cr.manual_seed(43)
     assert cr.rand(3, 4).tolist() != first[0].tolist()
 

@@ -37,7 +37,7 @@ def test_second_backward_through_freed_graph_is_a_clear_error() -> None:
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     loss = (x * x).sum()
     loss.backward()
-    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+    with pytest.raises(RuntimeError, match=r"second time.*retain_graph=True"):
         loss.backward()
 
 
@@ -183,7 +183,7 @@ def test_backward_of_a_tensor_without_grad() -> None:
 
 
 def test_integer_tensor_cannot_require_grad() -> None:
-    with pytest.raises(TypeError, match="floating-point.*int64"):
+    with pytest.raises(TypeError, match=r"floating-point.*int64"):
         cr.tensor([1, 2, 3], requires_grad=True)
     with pytest.raises(TypeError, match="floating-point"):
         cr.arange(3).requires_grad_()

@@ -50,8 +50,8 @@ from chainrule.dtypes import (
     set_default_dtype,
     uint8,
 )
-from chainrule.dtypes import float as float  # noqa: A004, PLC0414
-from chainrule.dtypes import int as int  # noqa: A004, PLC0414
+from chainrule.dtypes import float as float  # noqa: A004
+from chainrule.dtypes import int as int  # noqa: A004
 from chainrule.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from chainrule.ops.compare import (
     allclose,

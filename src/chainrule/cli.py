@@ -1,14 +1,14 @@
 """The ``chainrule`` command line.
 
-    chainrule demo xor [--hidden 4] [--lr 2.0] [--steps 5000] [--seed 0]
-    chainrule --version
+chainrule demo xor [--hidden 4] [--lr 2.0] [--steps 5000] [--seed 0]
+chainrule --version
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 import chainrule
 

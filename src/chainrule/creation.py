@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy
 
@@ -76,9 +77,7 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     return Tensor._make(backend.as_array(array), False, None)
 
 
-def _filled(
-    fill: Any, size: Sequence[Any], dtype: Any, requires_grad: bool, where: str
-) -> Tensor:
+def _filled(fill: Any, size: Sequence[Any], dtype: Any, requires_grad: bool, where: str) -> Tensor:
     shape = _size(size, where)
     array = backend.xp.full(shape, fill, dtype=dtypes.to_dtype(dtype))
     return _finish(array, requires_grad)

@@ -11,7 +11,8 @@ bottom of the file are thin names for them, with PyTorch's spelling.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy
 
@@ -23,7 +24,7 @@ class Tensor:
     """An array with a gradient: ``data`` (the array), ``grad`` (a Tensor or None), and
     ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends."""
 
-    __slots__ = ("data", "_grad", "_requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("__weakref__", "_ctx", "_grad", "_requires_grad", "_retains_grad", "data")
 
     # NumPy must hand mixed expressions (ndarray + Tensor) to Tensor's reflected operators.
     __array_ufunc__ = None

@@ -51,7 +51,7 @@ class Function:
 
     saved: tuple = ()
     inputs: tuple = ()
-    needs_input_grad: tuple = ()
+    needs_input_grad: list = []  # noqa: RUF012 - replaced per node, never mutated
     # Scratch space of the engine's reverse walk: the search mark and the gradient summed so
     # far for this node's output.
     visit: object = None
@@ -67,23 +67,24 @@ class Function:
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the arrays inside ``inputs``; record a node if a gradient is due."""
         node = _new(cls)
-        arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
-        record = False
-        if GradMode.enabled:
-            needs = tuple(
-                [isinstance(value, Tensor) and value._requires_grad for value in inputs]
-            )
-            record = True in needs
-            if record:
-                node.needs_input_grad = needs
-                node.sequence_number = next(_sequence)
+        arrays = []
+        needs = []
+        for value in inputs:
+            if isinstance(value, Tensor):
+                arrays.append(value.data)
+                needs.append(value._requires_grad)
+            else:
+                arrays.append(value)
+                needs.append(False)
         try:
             out = node.forward(*arrays, **options)
         except (ValueError, IndexError, TypeError) as error:
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
             out = backend.as_array(out)
-        if record:
+        if GradMode.enabled and True in needs:
+            node.needs_input_grad = needs
+            node.sequence_number = next(_sequence)
             node.inputs = inputs
             return _make_tensor(out, True, node)
         return _make_tensor(out, False, None)

@@ -7,8 +7,8 @@ W ← W − η ∂C/∂W written out by hand under ``no_grad``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy
 
@@ -76,7 +76,11 @@ def train_xor(
     result.predictions = predictions.numpy()
     log("predictions:")
     for inputs, target, output in zip(INPUTS, TARGETS, result.predictions):
-        log(f"  {inputs[0]:.0f} XOR {inputs[1]:.0f} = {target[0]:.0f}   network says {output[0]:.4f}")
-    log("solved: every prediction is on the right side of 0.5" if result.solved else
-        "not solved: some prediction is on the wrong side of 0.5 (try more steps or another seed)")
+        question = f"{inputs[0]:.0f} XOR {inputs[1]:.0f} = {target[0]:.0f}"
+        log(f"  {question}   network says {output[0]:.4f}")
+    log(
+        "solved: every prediction is on the right side of 0.5"
+        if result.solved
+        else "not solved: some prediction is on the wrong side of 0.5 (try more steps or another seed)"
+    )
     return result

@@ -30,7 +30,7 @@ class Sigmoid(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         xp = backend.xp
-        out = xp.negative(z)
+        out = xp.negative(z, out=xp.empty_like(z))  # an array even for 0-d z (not a scalar)
         xp.minimum(out, _EXP_LIMIT.get(z.dtype, 88.0), out=out)
         xp.exp(out, out=out)
         out += 1

@@ -35,9 +35,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    kept_ones = tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1
-    )
+    kept_ones = tuple(lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     size = _product(shape)
     if not kept_ones and grad.dtype.kind == "f" and size > 0 and grad.size >= _BLAS_MIN * size:
         # Only leading axes are summed (the bias of a layer over a batch): a product with a

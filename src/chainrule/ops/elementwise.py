@@ -375,9 +375,9 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """
     if isinstance(min, Tensor) or isinstance(max, Tensor):
         out = input
-        if max is not None:
-            out = minimum(out, max)
         if min is not None:
             out = maximum(out, min)
+        if max is not None:  # applied last: where min > max the result is max, as in PyTorch
+            out = minimum(out, max)
         return out
     return Clamp.apply(input, min=min, max=max)

@@ -3,7 +3,8 @@ concatenate, stack and indexing. Their gradients move the incoming gradient back
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError
@@ -197,9 +198,7 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
     lead = len(sizes) - len(shape)
     if lead < 0:
         raise OpError(f"expand: cannot expand shape {shape} to fewer dimensions {sizes}")
-    target = tuple(
-        shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(sizes)
-    )
+    target = tuple(shape[i - lead] if (n == -1 and i >= lead) else n for i, n in enumerate(sizes))
     for i, n in enumerate(shape):
         if n != 1 and n != target[lead + i]:
             raise OpError(f"expand: cannot expand shape {shape} to {sizes} (dimension {i})")
