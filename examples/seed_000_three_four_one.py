@@ -25,6 +25,8 @@ What this script does
     article's ``W += d_W``.
 """
 
+# ruff: noqa: N803 - arguments keep the names of the math (W1, W2)
+
 from __future__ import annotations
 
 import numpy as np

@@ -7,6 +7,7 @@ stores the totals in the leaves' ``.grad``. It recurses nowhere, so graphs of an
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from chainrule import backend
@@ -31,7 +32,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
 
     order = _reverse_topological_order(root)
     # Each node holds the gradient summed so far for its output while the walk runs, so that
-    # accumulating needs no dictionary; the finally clause leaves no stale sums behind.
+    # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
+    # by an error clears them, so that no stale sum leaks into the next backward.
     root._ctx.pending = grad
     try:
         for tensor in order:
@@ -73,9 +75,10 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 # PyTorch does, even while the caller still holds the output (e.g. the loss).
                 node.saved = FREED
                 node.inputs = ()
-    finally:
+    except BaseException:
         for tensor in order:
             tensor._ctx.pending = None
+        raise
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> Any:
@@ -138,5 +141,4 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     return found
 
 
-def _creation_order(tensor: Tensor) -> int:
-    return tensor._ctx.sequence_number
+_creation_order = operator.attrgetter("_ctx.sequence_number")
