@@ -11,7 +11,7 @@ The article's program
 
 Bugs and oddities in the article
     * ``for epoch in range(1500): NN.train(epoch)`` calls train(0), train(1), …, train(1499),
-      and each call runs that many steps: 0 + 1 + … + 1499 = 1,123,750 steps in all, surely not
+      and each call runs that many steps: 0 + 1 + … + 1499 = 1,124,250 steps in all, surely not
       what was meant. This script takes 1500 steps.
     * ``sigmoid_derivative(x)`` returns ``x (1 − x)``: correct only because it is always called
       with the activation σ(z), not with z. Autodiff needs neither.
@@ -24,8 +24,6 @@ What this script does
     autodiff gives ∂L/∂W and the update is W −= 1 · ∂L/∂W under ``no_grad``, which is exactly the
     article's ``W += d_W``.
 """
-
-# ruff: noqa: N803 - arguments keep the names of the math (W1, W2)
 
 from __future__ import annotations
 

@@ -22,8 +22,6 @@ What this script does
     with W = [0.1, 0.2] + c·[1, 2], b = 0.3 + c, c = 2.2 / 6.
 """
 
-# ruff: noqa: N803 - arguments keep the names of the math (W)
-
 from __future__ import annotations
 
 import chainrule as cr
