@@ -288,3 +288,14 @@ def test_buggy_backward_shape_is_reported_by_the_engine() -> None:
     x = cr.randn(3, 2, requires_grad=True)
     with pytest.raises(RuntimeError, match=r"BadShape.*\(2,\).*\(3, 2\)"):
         BadShape.apply(x).sum().backward()
+
+
+def test_gradient_of_a_zero_dimensional_leaf_is_a_writable_tensor() -> None:
+    x = cr.tensor(2.0, requires_grad=True)
+    (x * 3).backward()
+    grad = x.grad
+    assert isinstance(grad.data, np.ndarray) and grad.shape == ()
+    grad += 1
+    assert x.grad.item() == 4.0
+    grad.zero_()
+    assert x.grad.item() == 0.0

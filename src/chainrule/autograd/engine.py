@@ -55,6 +55,9 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 if not needed or input_grad is None:
                     continue
                 data = value.data
+                if type(input_grad) is not backend.ndarray:
+                    # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
+                    input_grad = backend.as_array(input_grad)
                 if input_grad.shape != data.shape:
                     raise RuntimeError(
                         f"backward of {type(node).__name__}: gradient of shape "

@@ -81,6 +81,7 @@ def train_xor(
     log(
         "solved: every prediction is on the right side of 0.5"
         if result.solved
-        else "not solved: some prediction is on the wrong side of 0.5 (try more steps or another seed)"
+        else "not solved: some prediction is on the wrong side of 0.5 "
+        "(try more steps or another seed)"
     )
     return result

@@ -13,6 +13,7 @@ import numpy
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops.elementwise import as_float
+from chainrule.ops.movement import normalise_axis
 from chainrule.tensor import Tensor
 
 # exp(-x) overflows for x below -log(max float); clipping there changes σ(x) by less than
@@ -91,6 +92,10 @@ class Softmax(Function):
 class LogSoftmax(Function):
     """∂C/∂z = g − softmax(z) · Σ g along dim (softmax recovered as exp of the saved output)"""
 
+    @classmethod
+    def op_name(cls) -> str:
+        return "log_softmax"
+
     def forward(self, z: Any, dim: int) -> Any:
         z = as_float(z)
         xp = backend.xp
@@ -123,10 +128,10 @@ def relu(input: Any) -> Tensor:  # noqa: A002
 def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
     """exp(x) / Σ exp(x) along ``dim``, computed from x − max(x) so it never overflows."""
     x = input if dtype is None else input.to(dtype)
-    return Softmax.apply(x, dim=dim)
+    return Softmax.apply(x, dim=normalise_axis(dim, max(x.ndim, 1), "softmax"))
 
 
 def log_softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
     """x − logsumexp(x) along ``dim``: the logarithm of softmax without forming softmax."""
     x = input if dtype is None else input.to(dtype)
-    return LogSoftmax.apply(x, dim=dim)
+    return LogSoftmax.apply(x, dim=normalise_axis(dim, max(x.ndim, 1), "log_softmax"))

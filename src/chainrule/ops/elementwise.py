@@ -282,6 +282,9 @@ class Clamp(Function):
     def forward(self, x: Any, min: Any = None, max: Any = None) -> Any:  # noqa: A002
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        if x.dtype.kind != "f":  # an integer tensor clamped to a Python float becomes float32
+            bounds = [b for b in (min, max) if b is not None]
+            x = x.astype(dtypes.result_type(x, *bounds), copy=False)
         self.saved = (x,)
         self.bounds = (min, max)
         return backend.xp.clip(x, min, max)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, dtypes
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.tensor import Tensor
@@ -61,7 +61,7 @@ class Cat(Function):
         for x in xs[:-1]:
             end += x.shape[dim]
             self.bounds.append(end)
-        return backend.xp.concatenate(xs, axis=dim)
+        return backend.xp.concatenate(xs, axis=dim, dtype=_common_dtype(xs))
 
     def backward(self, grad: Any) -> tuple:
         return tuple(backend.xp.split(grad, self.bounds, axis=self.dim))
@@ -72,10 +72,18 @@ class Stack(Function):
 
     def forward(self, *xs: Any, dim: int) -> Any:
         self.dim = dim
-        return backend.xp.stack(xs, axis=dim)
+        return backend.xp.stack(xs, axis=dim, dtype=_common_dtype(xs))
 
     def backward(self, grad: Any) -> tuple:
         return tuple(backend.xp.moveaxis(grad, self.dim, 0))
+
+
+def _common_dtype(xs: Sequence[Any]) -> Any:
+    """PyTorch's promotion for cat and stack (int64 with float32 is float32, not float64)."""
+    first = xs[0].dtype
+    if all(x.dtype == first for x in xs):
+        return first
+    return dtypes.result_type(*xs)
 
 
 class GetItem(Function):
@@ -135,7 +143,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
     shape = input.shape
     if not shape:
         return reshape(input, 1)
-    start, end = _axis(start_dim, len(shape), "flatten"), _axis(end_dim, len(shape), "flatten")
+    start = normalise_axis(start_dim, len(shape), "flatten")
+    end = normalise_axis(end_dim, len(shape), "flatten")
     if start > end:
         raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     merged = 1
@@ -151,7 +160,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
         dims = {i for i, n in enumerate(shape) if n == 1}
     else:
         wanted = (dim,) if isinstance(dim, int) else dim
-        dims = {_axis(d, len(shape), "squeeze") for d in wanted}
+        dims = {normalise_axis(d, len(shape), "squeeze") for d in wanted}
         dims = {d for d in dims if shape[d] == 1}
     return reshape(input, tuple(n for i, n in enumerate(shape) if i not in dims))
 
@@ -159,7 +168,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """Insert a dimension of size 1 at ``dim``."""
     shape = input.shape
-    axis = _axis(dim, len(shape) + 1, "unsqueeze")
+    axis = normalise_axis(dim, len(shape) + 1, "unsqueeze")
     return reshape(input, shape[:axis] + (1,) + shape[axis:])
 
 
@@ -167,7 +176,7 @@ def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
     """Reorder the dimensions: output dimension i is input dimension dims[i]."""
     dims = _shape_args(dims)
     ndim = input.ndim
-    axes = tuple(_axis(d, ndim, "permute") for d in dims)
+    axes = tuple(normalise_axis(d, ndim, "permute") for d in dims)
     if sorted(axes) != list(range(ndim)):
         raise OpError(f"permute: {dims} is not a permutation of the {ndim} dimensions")
     return Permute.apply(input, dims=axes)
@@ -179,7 +188,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
     if ndim == 0:
         return reshape(input, ())
     axes = list(range(ndim))
-    a, b = _axis(dim0, ndim, "transpose"), _axis(dim1, ndim, "transpose")
+    a, b = normalise_axis(dim0, ndim, "transpose"), normalise_axis(dim1, ndim, "transpose")
     axes[a], axes[b] = axes[b], axes[a]
     return Permute.apply(input, dims=tuple(axes))
 
@@ -211,7 +220,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     if not tensors:
         raise OpError("cat: expected a non-empty sequence of tensors")
     first = tensors[0].shape
-    axis = _axis(dim, len(first), "cat")
+    axis = normalise_axis(dim, len(first), "cat")
     for i, x in enumerate(tensors[1:], 1):
         if len(x.shape) != len(first) or any(
             a != b for d, (a, b) in enumerate(zip(x.shape, first)) if d != axis
@@ -235,12 +244,12 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     for i, x in enumerate(tensors[1:], 1):
         if x.shape != first:
             raise OpError(f"stack: tensor {i} has shape {x.shape}, tensor 0 has {first}")
-    return Stack.apply(*tensors, dim=_axis(dim, len(first) + 1, "stack"))
+    return Stack.apply(*tensors, dim=normalise_axis(dim, len(first) + 1, "stack"))
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut into pieces of ``split_size`` (the last may be smaller), or of the listed sizes."""
-    axis = _axis(dim, tensor.ndim, "split")
+    axis = normalise_axis(dim, tensor.ndim, "split")
     length = tensor.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
@@ -265,7 +274,7 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # no
     """Cut into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch does."""
     if chunks <= 0:
         raise OpError(f"chunk: chunks must be positive, got {chunks}")
-    length = input.shape[_axis(dim, input.ndim, "chunk")]
+    length = input.shape[normalise_axis(dim, input.ndim, "chunk")]
     return split(input, max(1, -(-length // chunks)), dim)
 
 
@@ -274,7 +283,8 @@ def getitem(input: Tensor, index: Any) -> Tensor:  # noqa: A002
     return GetItem.apply(input, normalise_index(index))
 
 
-def _axis(dim: int, ndim: int, op: str) -> int:
+def normalise_axis(dim: int, ndim: int, op: str) -> int:
+    """``dim`` as a non-negative axis of a tensor with ``ndim`` dimensions, or a clear error."""
     if not -ndim <= dim < ndim:
         raise OpError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
     return dim % ndim

@@ -13,7 +13,7 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.broadcast import expand_to
-from chainrule.ops.elementwise import maximum, minimum
+from chainrule.ops.elementwise import as_float, maximum, minimum
 from chainrule.tensor import Tensor
 
 min_max_result = namedtuple("min_max_result", ["values", "indices"])
@@ -116,6 +116,7 @@ class LogSumExp(Function):
 
     def forward(self, x: Any, axes: tuple, keepdim: bool) -> Any:
         xp = backend.xp
+        x = as_float(x)  # integer input: the default float dtype, as PyTorch
         peak = x.max(axis=axes, keepdims=True)
         peak = xp.where(xp.isfinite(peak), peak, 0)  # all -inf (or inf) rows: avoid inf - inf
         out = xp.log(xp.exp(x - peak).sum(axis=axes, keepdims=True)) + peak
@@ -222,7 +223,7 @@ def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # n
     (axis,) = normalise_dims(dim, input.ndim, name) or (0,)
     xp = backend.xp
     if input.ndim == 0:
-        return min_max_result(input * 1, Tensor._make(xp.zeros((), dtype="int64"), False, None))
+        return min_max_result(input.clone(), Tensor._make(xp.zeros((), dtype="int64"), False, None))
     indices = (xp.argmax if largest else xp.argmin)(input.data, axis=axis, keepdims=True)
     values = TakeAlongDim.apply(input, indices, dim=axis, keepdim=keepdim)
     if not keepdim:
