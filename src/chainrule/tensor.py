@@ -88,14 +88,16 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: Tensor | None) -> None:
-        if value is not None:
-            if not isinstance(value, Tensor):
-                raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
-            if value.shape != self.shape:
-                raise ValueError(
-                    f"grad: assigned gradient has shape {value.shape} but the tensor has shape "
-                    f"{self.shape}"
-                )
+        if value is None:
+            self._grad = None
+            return
+        if not isinstance(value, Tensor):
+            raise TypeError(f"grad: expected a Tensor or None, got {type(value).__name__}")
+        if value.shape != self.shape:
+            raise ValueError(
+                f"grad: assigned gradient has shape {value.shape} but the tensor has shape "
+                f"{self.shape}"
+            )
         self._grad = value
 
     @property
@@ -252,7 +254,7 @@ class Tensor:
         self._check_inplace(what)
         value = other.data if isinstance(other, Tensor) else other
         try:
-            ufunc(self.data, value, out=self.data, casting="same_kind")
+            ufunc(self.data, value, out=self.data)  # same_kind casting, NumPy's default
         except (ValueError, TypeError) as error:
             other_shape = getattr(value, "shape", ())
             raise type(error)(

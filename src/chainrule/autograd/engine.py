@@ -31,6 +31,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         return
 
     order = _reverse_topological_order(root)
+    ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
     # by an error clears them, so that no stale sum leaks into the next backward.
@@ -44,7 +45,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             node.pending = None
             if tensor._retains_grad:
                 _accumulate_leaf(tensor, grad, handed_out)
-            if node.saved is FREED:
+            if node.saved is freed:
                 raise RuntimeError(
                     f"backward: trying to go through the graph a second time (at {node!r}); "
                     "its saved arrays were freed by the first backward. Pass retain_graph=True "
@@ -55,7 +56,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 if not needed or input_grad is None:
                     continue
                 data = value.data
-                if type(input_grad) is not backend.ndarray:
+                if type(input_grad) is not ndarray:
                     # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
                     input_grad = backend.as_array(input_grad)
                 if input_grad.shape != data.shape:
@@ -76,7 +77,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             if not retain_graph:
                 # Dropping the inputs too releases the intermediate activations at once, as
                 # PyTorch does, even while the caller still holds the output (e.g. the loss).
-                node.saved = FREED
+                node.saved = freed
                 node.inputs = ()
     except BaseException:
         for tensor in order:

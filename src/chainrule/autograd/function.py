@@ -67,22 +67,26 @@ class Function:
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the arrays inside ``inputs``; record a node if a gradient is due."""
         node = _new(cls)
-        arrays = []
-        needs = []
-        for value in inputs:
-            if isinstance(value, Tensor):
-                arrays.append(value.data)
-                needs.append(value._requires_grad)
-            else:
-                arrays.append(value)
-                needs.append(False)
+        if not GradMode.enabled:  # no graph: the arrays are all that forward needs
+            arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
+            needs = None
+        else:
+            arrays = []
+            needs = []
+            for value in inputs:
+                if isinstance(value, Tensor):
+                    arrays.append(value.data)
+                    needs.append(value._requires_grad)
+                else:
+                    arrays.append(value)
+                    needs.append(False)
         try:
             out = node.forward(*arrays, **options)
         except (ValueError, IndexError, TypeError) as error:
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
             out = backend.as_array(out)
-        if GradMode.enabled and True in needs:
+        if needs is not None and True in needs:
             node.needs_input_grad = needs
             node.sequence_number = next(_sequence)
             node.inputs = inputs
