@@ -17,6 +17,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -46,27 +47,38 @@ def mlp_shapes(sizes: list[int], seed: int) -> list[np.ndarray]:
     return params
 
 
-def chainrule_step(
-    params: list[cr.Tensor], x: cr.Tensor, y: cr.Tensor, hidden: str, loss: str, lr: float
+def tensor_step(
+    lib: Any,
+    params: list[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: str,
+    loss: str,
+    lr: float,
 ) -> Callable[[], None]:
-    """A step written with tensors only, as a PyTorch user would without nn.Module."""
-    rows = cr.arange(x.shape[0])
+    """A step written with tensors only, as a PyTorch user would without nn.Module.
+
+    ``lib`` is ``chainrule`` or ``torch``: the same code runs on both, which is the point.
+    """
+    weights = [lib.tensor(p, requires_grad=True) for p in params]
+    tx, ty = lib.tensor(x), lib.tensor(y)
+    rows = lib.arange(x.shape[0])
 
     def step() -> None:
-        a = x
-        for i in range(0, len(params), 2):
-            z = a @ params[i] + params[i + 1]
-            if i < len(params) - 2:
+        a = tx
+        for i in range(0, len(weights), 2):
+            z = a @ weights[i] + weights[i + 1]
+            if i < len(weights) - 2:
                 a = z.sigmoid() if hidden == "sigmoid" else z.relu()
             else:  # the output layer: sigmoid for MSE, raw logits for cross-entropy
                 a = z.sigmoid() if loss == "mse" else z
         if loss == "mse":
-            cost = ((a - y) ** 2).mean()
+            cost = ((a - ty) ** 2).mean()
         else:
-            cost = -a.log_softmax(1)[rows, y].mean()
+            cost = -a.log_softmax(1)[rows, ty].mean()
         cost.backward()
-        with cr.no_grad():
-            for p in params:
+        with lib.no_grad():
+            for p in weights:
                 p -= lr * p.grad
                 p.grad = None
 
@@ -99,35 +111,6 @@ def torch_step(
         cost = loss_fn(model(tx), ty)
         cost.backward()
         optimizer.step()
-
-    return step
-
-
-def torch_tensor_step(
-    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
-) -> Callable[[], None]:
-    """PyTorch running the very code of :func:`chainrule_step` (tensors, no nn.Module)."""
-    weights = [torch.tensor(p, requires_grad=True) for p in params]
-    rows = torch.arange(x.shape[0])
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-
-    def step() -> None:
-        a = tx
-        for i in range(0, len(weights), 2):
-            z = a @ weights[i] + weights[i + 1]
-            if i < len(weights) - 2:
-                a = z.sigmoid() if hidden == "sigmoid" else z.relu()
-            else:
-                a = z.sigmoid() if loss == "mse" else z
-        if loss == "mse":
-            cost = ((a - ty) ** 2).mean()
-        else:
-            cost = -a.log_softmax(1)[rows, ty].mean()
-        cost.backward()
-        with torch.no_grad():
-            for p in weights:
-                p -= lr * p.grad
-                p.grad = None
 
     return step
 
@@ -207,18 +190,10 @@ def configuration(name: str) -> tuple[dict[str, Callable[[], None]], int]:
 def _implementations(
     params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
 ) -> dict[str, Callable[[], None]]:
-    ours = chainrule_step(
-        [cr.tensor(p, requires_grad=True) for p in params],
-        cr.tensor(x),
-        cr.tensor(y),
-        hidden,
-        loss,
-        lr,
-    )
     return {
-        "chainrule": ours,
+        "chainrule": tensor_step(cr, params, x, y, hidden, loss, lr),
         "torch": torch_step(params, x, y, hidden, loss, lr),
-        "torch_tensors": torch_tensor_step(params, x, y, hidden, loss, lr),
+        "torch_tensors": tensor_step(torch, params, x, y, hidden, loss, lr),
         "numpy": numpy_step(params, x, y, hidden, loss, lr),
     }
 

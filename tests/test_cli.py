@@ -33,11 +33,11 @@ def test_too_few_steps_do_not_solve_xor_and_exit_nonzero(capsys: pytest.CaptureF
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["demo", "xor", "--steps", "0"], "expected a number of at least 1, got 0"),
-        (["demo", "xor", "--lr", "-1"], "expected a positive finite number, got -1"),
+        (["demo", "xor", "--steps", "0"], "expected a finite number of at least 1, got 0"),
+        (["demo", "xor", "--lr", "-1"], "expected a finite number above 0.0, got -1"),
         (["demo", "xor", "--lr", "abc"], "expected a number, got 'abc'"),
         (["demo", "xor", "--hidden", "two"], "expected a whole number, got 'two'"),
-        (["demo", "xor", "--seed", "-3"], "expected a number of at least 0, got -3"),
+        (["demo", "xor", "--seed", "-3"], "expected a finite number of at least 0, got -3"),
         (["demo", "spirals"], "invalid choice: 'spirals'"),
         ([], "the following arguments are required: COMMAND"),
     ],
