@@ -299,3 +299,14 @@ def test_gradient_of_a_zero_dimensional_leaf_is_a_writable_tensor() -> None:
     assert x.grad.item() == 4.0
     grad.zero_()
     assert x.grad.item() == 0.0
+
+
+def test_array_library_errors_that_need_special_constructors_still_get_context() -> None:
+    from chainrule.autograd.function import _with_context
+
+    dates = np.array(["2020-01-01"], dtype="datetime64[D]")
+    with pytest.raises(TypeError) as caught:
+        np.add(np.array([1.0]), dates)
+    wrapped = _with_context(_Cube, (cr.ones(1),), caught.value)
+    assert isinstance(wrapped, TypeError)
+    assert str(wrapped).startswith("_cube: ufunc 'add'") and "(1,)" in str(wrapped)

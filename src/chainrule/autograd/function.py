@@ -111,7 +111,14 @@ def _with_context(cls: type, inputs: tuple, error: Exception) -> Exception:
     if isinstance(error, OpError) or getattr(error, "_chainrule_context", False):
         return error
     shapes = ", ".join(_describe(value) for value in inputs)
-    wrapped = type(error)(f"{cls.op_name()}: {error} (inputs: {shapes})")
+    message = f"{cls.op_name()}: {error} (inputs: {shapes})"
+    # Keep the error's own class where it can be built from a message (NumPy's AxisError can);
+    # some NumPy errors need other constructor arguments, so fall back to the builtin base.
+    try:
+        wrapped = type(error)(message)
+    except TypeError:
+        base = next(k for k in (IndexError, ValueError, TypeError) if isinstance(error, k))
+        wrapped = base(message)
     wrapped._chainrule_context = True  # type: ignore[attr-defined]
     return wrapped
 
