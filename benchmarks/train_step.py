@@ -85,26 +85,35 @@ def tensor_step(
     return step
 
 
-def torch_step(
-    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
+def module_step(
+    lib: Any,
+    params: list[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: str,
+    loss: str,
+    lr: float,
 ) -> Callable[[], None]:
-    """Idiomatic PyTorch eager: nn.Linear layers, a built-in loss, torch.optim.SGD."""
+    """Idiomatic code: nn.Linear layers in nn.Sequential, a loss module, optim.SGD.
+
+    ``lib`` is ``chainrule`` or ``torch``; the code is PyTorch's and runs on both.
+    """
     layers = []
     for i in range(0, len(params), 2):
-        linear = torch.nn.Linear(*params[i].shape)
-        with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(params[i].T.copy()))
-            linear.bias.copy_(torch.from_numpy(params[i + 1]))
+        linear = lib.nn.Linear(*params[i].shape)
+        with lib.no_grad():
+            linear.weight.copy_(lib.from_numpy(params[i].T.copy()))
+            linear.bias.copy_(lib.from_numpy(params[i + 1]))
         layers.append(linear)
         last = i == len(params) - 2
         if not last:
-            layers.append(torch.nn.Sigmoid() if hidden == "sigmoid" else torch.nn.ReLU())
+            layers.append(lib.nn.Sigmoid() if hidden == "sigmoid" else lib.nn.ReLU())
         elif loss == "mse":
-            layers.append(torch.nn.Sigmoid())
-    model = torch.nn.Sequential(*layers)
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-    tx, ty = torch.from_numpy(x), torch.from_numpy(y)
-    loss_fn = torch.nn.MSELoss() if loss == "mse" else torch.nn.CrossEntropyLoss()
+            layers.append(lib.nn.Sigmoid())
+    model = lib.nn.Sequential(*layers)
+    optimizer = lib.optim.SGD(model.parameters(), lr=lr)
+    tx, ty = lib.from_numpy(x), lib.from_numpy(y)
+    loss_fn = lib.nn.MSELoss() if loss == "mse" else lib.nn.CrossEntropyLoss()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -191,8 +200,9 @@ def _implementations(
     params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
 ) -> dict[str, Callable[[], None]]:
     return {
-        "chainrule": tensor_step(cr, params, x, y, hidden, loss, lr),
-        "torch": torch_step(params, x, y, hidden, loss, lr),
+        "chainrule": module_step(cr, params, x, y, hidden, loss, lr),
+        "torch": module_step(torch, params, x, y, hidden, loss, lr),
+        "chainrule_tensors": tensor_step(cr, params, x, y, hidden, loss, lr),
         "torch_tensors": tensor_step(torch, params, x, y, hidden, loss, lr),
         "numpy": numpy_step(params, x, y, hidden, loss, lr),
     }
@@ -253,19 +263,25 @@ def main() -> None:
         f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
         f"chainrule {cr.__version__}"
     )
-    print("per-step median; ratio = implementation / PyTorch eager (nn.Linear + optim.SGD),")
+    print("per-step median; ratio = implementation / PyTorch eager (nn.Linear, optim.SGD),")
     print("per block, min / median / max")
     names = {
-        "chainrule": "chainrule",
-        "torch": "PyTorch eager",
-        "torch_tensors": "PyTorch, same tensor code",
+        "chainrule": "chainrule (nn, optim)",
+        "torch": "PyTorch eager (nn, optim)",
+        "chainrule_tensors": "chainrule, tensor code",
+        "torch_tensors": "PyTorch, tensor code",
         "numpy": "hand-written NumPy (floor)",
     }
     for name in args.configs:
         print(f"\n{LABELS[name]}")
         for impl, r in compare(name, blocks).items():
+            label = (
+                names[impl]
+                if name != "add"
+                else {"chainrule": "chainrule", "torch": "PyTorch"}[impl]
+            )
             print(
-                f"  {names[impl]:28} {r['median'] * 1e6:9.1f} us   ratio "
+                f"  {label:28} {r['median'] * 1e6:9.1f} us   ratio "
                 f"{r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"
             )
 

@@ -114,6 +114,8 @@ from chainrule.ops.reduce import (
 )
 from chainrule.random import manual_seed, seed
 
+from chainrule import nn, optim
+
 clip = clamp
 divide = div
 multiply = mul

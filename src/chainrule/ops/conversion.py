@@ -32,9 +32,8 @@ class Clone(Function):
 _DEVICE_NAMES = {"cpu", "cuda", "mps", "meta"}
 
 
-def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
-    """Convert to a dtype. The device name "cpu" is accepted and changes nothing, so that
-    PyTorch scripts written for ``.to(device)`` run unchanged; other devices are an error."""
+def parse_to_arguments(args: tuple, kwargs: dict) -> Any:
+    """The dtype asked for by ``.to(...)`` arguments (None if only a device was named)."""
     dtype = kwargs.get("dtype")
     for arg in args:
         if isinstance(arg, Tensor):
@@ -46,10 +45,14 @@ def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
                 )
         else:
             dtype = arg
-    if dtype is None:
-        return input
-    dtype = dtypes.to_dtype(dtype)
-    if dtype == input.dtype:
+    return None if dtype is None else dtypes.to_dtype(dtype)
+
+
+def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
+    """Convert to a dtype. The device name "cpu" is accepted and changes nothing, so that
+    PyTorch scripts written for ``.to(device)`` run unchanged; other devices are an error."""
+    dtype = parse_to_arguments(args, kwargs)
+    if dtype is None or dtype == input.dtype:
         return input
     if input.requires_grad and dtype.kind != "f":
         return Tensor._make(input.data.astype(dtype), False, None)

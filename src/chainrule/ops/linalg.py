@@ -88,3 +88,42 @@ def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     if input.ndim != 1 or other.ndim != 1:
         raise OpError(f"dot: expects two vectors, got shapes {input.shape} and {other.shape}")
     return MatMul.apply(input, other)
+
+
+class Linear(Function):
+    """∂C/∂x = ∂C/∂y · W, ∂C/∂W = (∂C/∂y)ᵀ · x, ∂C/∂b = Σ_batch ∂C/∂y  (for y = x Wᵀ + b)
+
+    One fused operation for a layer, rather than a transpose, a product and an addition:
+    a third of the graph nodes, and the bias added in place.
+    """
+
+    def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
+        if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:
+            raise OpError(
+                f"linear: input of shape {x.shape} does not fit a weight of shape "
+                f"{weight.shape}: the input's last dimension must be {weight.shape[-1]}"
+            )
+        if bias is not None and bias.shape != (weight.shape[0],):
+            raise OpError(
+                f"linear: bias of shape {bias.shape} does not fit a weight of shape "
+                f"{weight.shape}: it must be ({weight.shape[0]},)"
+            )
+        x, weight = dtypes.promote(x, weight)
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        self.saved = (x, weight)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        x, weight = self.saved
+        need_x, need_w, need_b = self.needs_input_grad
+        grad_x = grad @ weight if need_x else None
+        grad_w = grad_b = None
+        if need_w or need_b:
+            rows = grad.reshape(-1, grad.shape[-1])
+            if need_w:
+                grad_w = rows.T @ x.reshape(-1, x.shape[-1])
+            if need_b:
+                grad_b = unbroadcast(grad, (grad.shape[-1],))
+        return grad_x, grad_w, grad_b

@@ -1,0 +1,83 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.function import OpError
+from chainrule.nn import functional as F
+from chainrule.nn import init
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor
+
+
+class Linear(Module):
+    """y = x Wᵀ + b: x (*, in_features) → y (*, out_features).
+
+    ``weight`` (out_features, in_features) and ``bias`` (out_features,) start uniform in
+    ±1/√in_features, PyTorch's default, so a PyTorch state_dict loads and computes the same.
+    """
+
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, dtype: Any = None
+    ) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"Linear: {name} must be a non-negative int, got {value!r}")
+        self.in_features, self.out_features = in_features, out_features
+        dtype = dtypes.to_dtype(dtype)
+        self.weight = Parameter(backend.xp.empty((out_features, in_features), dtype=dtype))
+        if bias:
+            self.bias = Parameter(backend.xp.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # kaiming_uniform_ with a = √5 gives bounds ±1/√fan_in: PyTorch's long-standing default.
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if input.ndim == 0 or input.shape[-1] != self.in_features:
+            raise OpError(
+                f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
+                f"expected input of shape (*, {self.in_features}), got {input.shape}"
+            )
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder layer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return input
+
+
+class Flatten(Module):
+    """Merge dimensions start_dim..end_dim (by default all but the batch dimension)."""
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,0 +1,309 @@
+"""Module: the base class of every layer and network.
+
+A module holds state (parameters, buffers, submodules) and a ``forward`` that computes with it;
+the math itself lives in :mod:`chainrule.nn.functional`. Assigning a :class:`Parameter`, a
+module or (through :meth:`Module.register_buffer`) a buffer to an attribute registers it, which
+gives ``parameters()`` and dotted ``state_dict`` names such as ``"0.weight"``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor
+
+
+class Module:
+    """Base class of layers and networks; subclasses define ``forward``.
+
+    >>> class TwoLayer(Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = Linear(2, 4)
+    ...         self.out = Linear(4, 1)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).sigmoid())
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        # Registered things are kept in these dicts *and* in the instance dict, so that reading
+        # self.weight is a plain attribute lookup on the hot path.
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ---- registration ------------------------------------------------------------------------
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"{type(self).__name__}: call super().__init__() before assigning attributes"
+            )
+        if name in self._parameters and not (value is None or isinstance(value, Parameter)):
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
+                f"{name!r} (a Parameter or None is expected)"
+            )
+        if name in self._buffers and (value is None or isinstance(value, Tensor)):
+            self._buffers[name] = value  # a new value for a registered buffer stays a buffer
+        elif name in self._parameters and value is None:
+            self._parameters[name] = None
+        else:
+            self._forget(name)
+            if isinstance(value, Parameter):
+                self._parameters[name] = value
+            elif isinstance(value, Module):
+                self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        self._forget(name)
+        object.__delattr__(self, name)
+
+    def _forget(self, name: str) -> None:
+        for registry in (self._parameters, self._buffers, self._modules):
+            registry.pop(name, None)
+        self._non_persistent.discard(name)
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Register ``param`` (or None, a declared but absent parameter such as a bias)."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"{type(self).__name__}.register_parameter: {name!r} must be a Parameter or "
+                f"None, got {type(param).__name__}"
+            )
+        self._forget(name)
+        self._parameters[name] = param
+        object.__setattr__(self, name, param)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Register state that is saved with the model but not trained (e.g. running means)."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"{type(self).__name__}.register_buffer: {name!r} must be a Tensor or None, got "
+                f"{type(tensor).__name__}"
+            )
+        self._forget(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+        object.__setattr__(self, name, tensor)
+
+    def add_module(self, name: str, module: Module | None) -> None:
+        """Register a submodule under ``name``."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"add_module: {name!r} must be a Module, got {type(module).__name__}")
+        self._forget(name)
+        self._modules[name] = module
+        object.__setattr__(self, name, module)
+
+    register_module = add_module
+
+    # ---- traversal ---------------------------------------------------------------------------
+
+    def named_modules(
+        self, prefix: str = "", memo: set | None = None
+    ) -> Iterator[tuple[str, Module]]:
+        """This module and every submodule below it, each once, with dotted names."""
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is not None:
+                yield from module.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(
+        self, registry: str, prefix: str, recurse: bool
+    ) -> Iterator[tuple[str, Any]]:
+        seen: set[int] = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for module_prefix, module in modules:
+            for name, value in getattr(module, registry).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                yield (f"{module_prefix}.{name}" if module_prefix else name), value
+
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
+        """Every parameter (each once, even if shared) with its dotted name."""
+        return self._named_members("_parameters", prefix, recurse)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        return self._named_members("_buffers", prefix, recurse)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    # ---- state ---------------------------------------------------------------------------------
+
+    def state_dict(self, prefix: str = "") -> OrderedDict[str, Tensor]:
+        """Parameters and persistent buffers by dotted name, as tensors sharing memory."""
+        state: OrderedDict[str, Tensor] = OrderedDict()
+        for module_prefix, module in self.named_modules(prefix):
+            dot = f"{module_prefix}." if module_prefix else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    state[dot + name] = param.detach()
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    state[dot + name] = buffer.detach()
+        return state
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
+        """Copy values (tensors or arrays) into this module's parameters and buffers in place.
+
+        With ``strict``, a missing or unexpected key is an error naming the keys; a value of
+        the wrong shape is always an error naming the key and both shapes. Returns the missing
+        and unexpected keys.
+        """
+        own = self.state_dict()
+        missing = [key for key in own if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in own]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"load_state_dict for {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        with no_grad():
+            for key, target in own.items():
+                if key not in state_dict:
+                    continue
+                value = state_dict[key]
+                array = value.data if isinstance(value, Tensor) else backend.as_array(value)
+                if tuple(array.shape) != target.shape:
+                    raise ValueError(
+                        f"load_state_dict for {type(self).__name__}: {key!r} has shape "
+                        f"{tuple(array.shape)} in the state dict but {target.shape} in the model"
+                    )
+                target.data[...] = array
+        return _LoadResult(missing, unexpected)
+
+    # ---- modes and conversions -------------------------------------------------------------------
+
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (dropout active, batch norm uses batch statistics) recursively."""
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Set evaluation mode recursively."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear the gradients of every parameter (to None, or to zeros in place)."""
+        for param in self.parameters():
+            if set_to_none:
+                param.grad = None
+            elif param.grad is not None:
+                param.grad.zero_()
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule (children first) and on this module."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert floating parameters and buffers to a dtype, in place. The device "cpu" is
+        accepted and changes nothing; other devices are an error."""
+        from chainrule.ops.conversion import parse_to_arguments
+
+        dtype = parse_to_arguments(args, kwargs)
+        if dtype is not None:
+            self._cast(dtype)
+        return self
+
+    def _cast(self, dtype: Any) -> None:
+        for param in self.parameters():
+            if param.is_floating_point():
+                param.data = param.data.astype(dtype)
+                param.grad = None
+        for module in self.modules():
+            for buffer in module._buffers.values():
+                if buffer is not None and buffer.is_floating_point():
+                    buffer.data = buffer.data.astype(dtype)
+
+    def float(self) -> Module:
+        self._cast(dtypes.float32)
+        return self
+
+    def double(self) -> Module:
+        self._cast(dtypes.float64)
+        return self
+
+    # ---- printing ----------------------------------------------------------------------------
+
+    def extra_repr(self) -> str:
+        """The layer's own settings, shown inside its repr (e.g. ``in_features=2``)."""
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + _indent(repr(module)) for name, module in self.named_children()]
+        extra = self.extra_repr()
+        if not lines:
+            return f"{type(self).__name__}({extra})"
+        body = "\n  ".join(([extra] if extra else []) + lines)
+        return f"{type(self).__name__}(\n  {body}\n)"
+
+
+class _LoadResult(tuple):
+    """``(missing_keys, unexpected_keys)``, also readable by those names as in PyTorch."""
+
+    def __new__(cls, missing: list[str], unexpected: list[str]) -> _LoadResult:
+        return super().__new__(cls, (missing, unexpected))
+
+    @property
+    def missing_keys(self) -> list[str]:
+        return self[0]
+
+    @property
+    def unexpected_keys(self) -> list[str]:
+        return self[1]
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n  ")

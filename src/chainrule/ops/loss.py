@@ -1,0 +1,159 @@
+"""Losses as fused operations: one node each, with a closed-form gradient.
+
+Built from primitives, mean((x − y)²) is three nodes and cross-entropy is a log-softmax, an
+indexing and a mean; fused, each is one node, and cross-entropy's gradient is the stable
+softmax − target instead of a chain through log and exp.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.function import Function, OpError
+from chainrule.ops.broadcast import unbroadcast
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _reduce(values: Any, reduction: str, divisor: Any) -> Any:
+    if reduction == "none":
+        return values
+    total = values.sum()
+    return total / divisor if reduction == "mean" else total
+
+
+class SquaredError(Function):
+    """∂/∂x Σ(x − y)²/N = 2(x − y)/N, ∂/∂y = −2(x − y)/N  (N = 1 for reduction="sum")"""
+
+    def forward(self, x: Any, y: Any, reduction: str) -> Any:
+        x, y = dtypes.promote(x, y)
+        diff = x - y
+        self.saved = (diff,)
+        self.shapes, self.reduction = (x.shape, getattr(y, "shape", ())), reduction
+        return _reduce(diff * diff, reduction, diff.size)
+
+    def backward(self, grad: Any) -> tuple:
+        (diff,) = self.saved
+        scale = 2 / diff.size if self.reduction == "mean" else 2
+        grad_x = diff * (grad * scale)
+        need_x, need_y = self.needs_input_grad
+        shape_x, shape_y = self.shapes
+        return (
+            unbroadcast(grad_x, shape_x) if need_x else None,
+            unbroadcast(-grad_x, shape_y) if need_y else None,
+        )
+
+
+class AbsoluteError(Function):
+    """∂/∂x Σ|x − y|/N = sign(x − y)/N, ∂/∂y = −sign(x − y)/N"""
+
+    def forward(self, x: Any, y: Any, reduction: str) -> Any:
+        x, y = dtypes.promote(x, y)
+        diff = x - y
+        self.saved = (diff,)
+        self.shapes, self.reduction = (x.shape, getattr(y, "shape", ())), reduction
+        return _reduce(backend.xp.abs(diff), reduction, diff.size)
+
+    def backward(self, grad: Any) -> tuple:
+        (diff,) = self.saved
+        scale = 1 / diff.size if self.reduction == "mean" else 1
+        grad_x = backend.xp.sign(diff) * (grad * scale)
+        need_x, need_y = self.needs_input_grad
+        shape_x, shape_y = self.shapes
+        return (
+            unbroadcast(grad_x, shape_x) if need_x else None,
+            unbroadcast(-grad_x, shape_y) if need_y else None,
+        )
+
+
+class WeightedLogLikelihood(Function):
+    """∂/∂z (−Σ aᵢ log softmax(z)ᵢ) = softmax(z) Σ aᵢ − a  (from_logits), or ∂/∂p (−Σ a·p) = −a
+
+    The common core of cross-entropy (``from_logits``: z are logits) and the negative
+    log-likelihood (z are log-probabilities already). ``coefficients`` a has z's shape (N, C)
+    and holds, per sample, the target's one-hot row or probabilities, the class weights,
+    label smoothing, the ignored samples' zeros and the reduction's divisor: every variant of
+    these losses is -Σ a ⊙ log p with its own a.
+    """
+
+    def forward(self, z: Any, coefficients: Any, reduction: str, from_logits: bool) -> Any:
+        xp = backend.xp
+        if from_logits:
+            peak = z.max(axis=1, keepdims=True)
+            shifted = z - peak
+            log_total = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+            log_p = shifted - log_total
+        else:
+            log_p = z
+        per_sample = -(coefficients * log_p).sum(axis=1)
+        self.saved = (log_p, coefficients)
+        self.from_logits, self.reduction = from_logits, reduction
+        return per_sample if reduction == "none" else per_sample.sum()
+
+    def backward(self, grad: Any) -> tuple:
+        log_p, coefficients = self.saved
+        if self.reduction == "none":
+            grad = grad[:, None]
+        if self.from_logits:
+            probabilities = backend.xp.exp(log_p)
+            grad_z = probabilities * coefficients.sum(axis=1, keepdims=True) - coefficients
+        else:
+            grad_z = -coefficients
+        return (grad_z * grad, None)
+
+
+def class_coefficients(
+    target: Any,
+    num_classes: int,
+    dtype: Any,
+    weight: Any,
+    ignore_index: int,
+    label_smoothing: float,
+    reduction: str,
+    where: str,
+) -> Any:
+    """The coefficient matrix a (N, C) of -Σ a ⊙ log p for class-index targets (N,).
+
+    Row i is wᵧ·((1 − ε)·onehot(yᵢ) + ε/C) with per-class weights w (1 without weights);
+    rows of ignored samples are 0. For ``mean`` every row is divided by Σᵢ w[yᵢ] over the
+    samples not ignored, PyTorch's weighted mean.
+    """
+    xp = backend.xp
+    if target.dtype.kind not in "iu":
+        raise OpError(f"{where}: class-index targets must be integers, got {target.dtype}")
+    count = target.shape[0]
+    kept = target != ignore_index
+    safe = xp.where(kept, target, 0)
+    if count and (safe.min() < 0 or safe.max() >= num_classes):
+        bad = int(safe[(safe < 0) | (safe >= num_classes)][0])
+        raise OpError(
+            f"{where}: target class {bad} is out of range for {num_classes} classes "
+            f"(valid: 0..{num_classes - 1}, or ignore_index={ignore_index})"
+        )
+    class_weight = xp.ones(num_classes, dtype=dtype) if weight is None else weight.astype(dtype)
+    rows = xp.arange(count)
+    coefficients = xp.zeros((count, num_classes), dtype=dtype)
+    coefficients[rows, safe] = (1 - label_smoothing) * class_weight[safe]
+    if label_smoothing:
+        coefficients += (label_smoothing / num_classes) * class_weight
+    coefficients *= kept[:, None]
+    if reduction == "mean":
+        coefficients /= (class_weight[safe] * kept).sum()
+    return coefficients
+
+
+def probability_coefficients(
+    target: Any, dtype: Any, weight: Any, label_smoothing: float, reduction: str
+) -> Any:
+    """The coefficient matrix a (N, C) for probability targets: w ⊙ ((1 − ε) p + ε/C), divided
+    by N for ``mean``."""
+    count, num_classes = target.shape
+    coefficients = target.astype(dtype)
+    if label_smoothing:
+        coefficients = coefficients * (1 - label_smoothing) + label_smoothing / num_classes
+    if weight is not None:
+        coefficients = coefficients * weight.astype(dtype)
+    if reduction == "mean" and count:
+        coefficients = coefficients / count
+    return coefficients

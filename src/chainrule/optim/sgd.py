@@ -1,0 +1,73 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from chainrule.optim.optimizer import Optimizer
+
+
+class SGD(Optimizer):
+    """θ ← θ − lr·d, with, for gradient g (PyTorch's formulation):
+
+        g ← g + weight_decay·θ                        (L2 regularisation)
+        b ← momentum·b + (1 − dampening)·g            (b = g on the first step)
+        d = g + momentum·b if nesterov else b         (d = g without momentum)
+
+    and −d in place of d when ``maximize``. Updates are in place, one vectorised expression
+    per parameter.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: float = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "dampening": dampening,
+            "weight_decay": weight_decay,
+            "nesterov": nesterov,
+            "maximize": maximize,
+        }
+        super().__init__(params, defaults)
+
+    def _check_options(self, group: dict[str, Any]) -> None:
+        super()._check_options(group)
+        for name in ("momentum", "weight_decay", "dampening"):
+            if group[name] < 0:
+                raise ValueError(f"SGD: {name} must be non-negative, got {group[name]}")
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
+
+    def _update(self, group: dict[str, Any]) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        dampening, weight_decay = group["dampening"], group["weight_decay"]
+        nesterov, maximize = group["nesterov"], group["maximize"]
+        for p in group["params"]:
+            grad_tensor = p._grad
+            if grad_tensor is None:
+                continue
+            grad = grad_tensor.data
+            if maximize:
+                grad = -grad
+            if weight_decay:
+                grad = grad + weight_decay * p.data
+            if momentum:
+                state = self.state.setdefault(p, {})
+                buffer = state.get("momentum_buffer")
+                if buffer is None:
+                    buffer = state["momentum_buffer"] = grad.copy()
+                else:
+                    buffer *= momentum
+                    buffer += (1 - dampening) * grad
+                grad = grad + momentum * buffer if nesterov else buffer
+            p.data -= lr * grad
