@@ -272,14 +272,11 @@ def main() -> None:
         "torch_tensors": "PyTorch, tensor code",
         "numpy": "hand-written NumPy (floor)",
     }
+    plain = {"chainrule": "chainrule", "torch": "PyTorch"}
     for name in args.configs:
         print(f"\n{LABELS[name]}")
         for impl, r in compare(name, blocks).items():
-            label = (
-                names[impl]
-                if name != "add"
-                else {"chainrule": "chainrule", "torch": "PyTorch"}[impl]
-            )
+            label = names[impl] if name != "add" else plain[impl]
             print(
                 f"  {label:28} {r['median'] * 1e6:9.1f} us   ratio "
                 f"{r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"

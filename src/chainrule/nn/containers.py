@@ -22,9 +22,10 @@ class Sequential(Module):
                 self.add_module(str(index), _checked(module, str(index)))
 
     def forward(self, input: Any) -> Any:  # noqa: A002
+        output = input
         for module in self._modules.values():
-            input = module(input)
-        return input
+            output = module(output)
+        return output
 
     def __getitem__(self, index: int | slice) -> Any:
         modules = list(self._modules.values())
