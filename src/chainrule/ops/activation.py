@@ -16,8 +16,8 @@ from chainrule.ops.elementwise import as_float
 from chainrule.ops.movement import normalise_axis
 from chainrule.tensor import Tensor
 
-# exp(-x) overflows for x below -log(max float); clipping there changes σ(x) by less than
-# the smallest normal number and spares a floating-point warning.
+# exp(z) overflows above log(max float); capping z there leaves σ(z) = 1 unchanged and spares
+# a floating-point warning.
 _EXP_LIMIT = {
     numpy.dtype("float16"): 11.0,
     numpy.dtype("float32"): 88.0,
@@ -31,11 +31,13 @@ class Sigmoid(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         xp = backend.xp
-        out = xp.negative(z, out=xp.empty_like(z))  # an array even for 0-d z (not a scalar)
-        xp.minimum(out, _EXP_LIMIT.get(z.dtype, 88.0), out=out)
-        xp.exp(out, out=out)
-        out += 1
-        xp.reciprocal(out, out=out)
+        # σ(z) = eᶻ / (1 + eᶻ): accurate in both tails, four array passes. z is capped where
+        # eᶻ would overflow; σ is 1 to working precision long before that.
+        exp_z = xp.minimum(z, _EXP_LIMIT.get(z.dtype, 88.0))
+        if type(exp_z) is not backend.ndarray:  # NumPy gives a scalar for a 0-d input
+            exp_z = backend.as_array(exp_z)
+        xp.exp(exp_z, out=exp_z)
+        out = xp.divide(exp_z, exp_z + 1, out=exp_z)
         self.saved = (out,)
         return out
 

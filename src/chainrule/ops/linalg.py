@@ -7,7 +7,7 @@ from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd.function import Function, OpError
-from chainrule.ops.broadcast import unbroadcast
+from chainrule.ops.broadcast import sum_rows, unbroadcast
 from chainrule.tensor import Tensor
 
 
@@ -119,11 +119,9 @@ class Linear(Function):
         x, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
         grad_x = grad @ weight if need_x else None
-        grad_w = grad_b = None
-        if need_w or need_b:
-            rows = grad.reshape(-1, grad.shape[-1])
-            if need_w:
-                grad_w = rows.T @ x.reshape(-1, x.shape[-1])
-            if need_b:
-                grad_b = unbroadcast(grad, (grad.shape[-1],))
+        if grad.ndim != 2:  # (B, T, out): every leading position is a sample
+            grad = grad.reshape(-1, grad.shape[-1])
+            x = x.reshape(-1, x.shape[-1])
+        grad_w = grad.T @ x if need_w else None
+        grad_b = sum_rows(grad) if need_b else None
         return grad_x, grad_w, grad_b
