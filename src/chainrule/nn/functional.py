@@ -120,6 +120,11 @@ def _log_likelihood(
     unbatched = input.ndim == 1
     x = movement.unsqueeze(input, 0) if unbatched else input
     if unbatched:
+        if target_data.dtype.kind != "f" and target_data.shape not in ((), (1,)):
+            raise OpError(
+                f"{where}: for input of shape {input.shape} the class-index target must be one "
+                f"class, of shape () or (1,), got {tuple(target_data.shape)}"
+            )
         target_data = target_data[None] if target_data.dtype.kind == "f" else target_data.reshape(1)
     if x.ndim < 2:
         raise OpError(f"{where}: input must have shape (N, C) or (C,), got {input.shape}")
@@ -163,8 +168,12 @@ def _log_likelihood(
             reduction,
             where,
         )
+    # A mean over no samples (an empty batch, or every target ignored) is nan, as in PyTorch.
+    empty_mean = reduction == "mean" and (
+        x.shape[0] == 0 if probabilities else not (target_data != ignore_index).any()
+    )
     out = loss.WeightedLogLikelihood.apply(
-        x, coefficients, reduction=reduction, from_logits=from_logits
+        x, coefficients, reduction=reduction, from_logits=from_logits, empty_mean=empty_mean
     )
     if reduction == "none":
         out = out.reshape(input.shape[:1] + spatial) if not unbatched else out.reshape(())

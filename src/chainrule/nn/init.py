@@ -13,10 +13,14 @@ from chainrule import backend
 from chainrule.random import default_generator
 from chainrule.tensor import Tensor
 
+# Layers that are linear maps: gain 1.
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d")
+_LINEAR += ("conv_transpose3d",)
+
 
 def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
     """The recommended scale of weights before ``nonlinearity`` (PyTorch's table)."""
-    if nonlinearity in ("linear", "conv1d", "conv2d", "sigmoid", "identity"):
+    if nonlinearity in _LINEAR or nonlinearity in ("sigmoid", "identity"):
         return 1.0
     if nonlinearity == "tanh":
         return 5.0 / 3
@@ -93,6 +97,8 @@ def kaiming_uniform_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
     """U(−b, b) with b = gain·√(3 / fan) (He et al., 2015)."""
+    if tensor.numel() == 0:  # nothing to fill, and a fan of 0 (e.g. Linear(0, n)) has no std
+        return tensor
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_uniform_")
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
@@ -102,6 +108,8 @@ def kaiming_normal_(
     tensor: Tensor, a: float = 0.0, mode: str = "fan_in", nonlinearity: str = "leaky_relu"
 ) -> Tensor:
     """N(0, σ²) with σ = gain / √fan (He et al., 2015)."""
+    if tensor.numel() == 0:
+        return tensor
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_"))
 
 

@@ -54,22 +54,34 @@ class Module:
             raise AttributeError(
                 f"{type(self).__name__}: call super().__init__() before assigning attributes"
             )
-        if name in self._parameters and not (value is None or isinstance(value, Parameter)):
-            raise TypeError(
-                f"{type(self).__name__}: cannot assign {type(value).__name__} to parameter "
-                f"{name!r} (a Parameter or None is expected)"
-            )
-        if name in self._buffers and (value is None or isinstance(value, Tensor)):
-            self._buffers[name] = value  # a new value for a registered buffer stays a buffer
-        elif name in self._parameters and value is None:
-            self._parameters[name] = None
-        else:
-            self._forget(name)
-            if isinstance(value, Parameter):
-                self._parameters[name] = value
-            elif isinstance(value, Module):
-                self._modules[name] = value
+        # A new value for a registered name keeps the name's kind and its place in the order
+        # (as in PyTorch: replacing a layer does not move it to the end of the state_dict).
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        if isinstance(value, Parameter):
+            if name not in params:
+                self._forget(name)
+            params[name] = value
+        elif name in params:
+            self._check_assignment(name, value, (), "a Parameter")
+            params[name] = None
+        elif isinstance(value, Module):
+            if name not in modules:
+                self._forget(name)
+            modules[name] = value
+        elif name in modules:
+            self._check_assignment(name, value, (), "a Module")
+            modules[name] = None
+        elif name in buffers:
+            self._check_assignment(name, value, Tensor, "a Tensor")
+            buffers[name] = value
         object.__setattr__(self, name, value)
+
+    def _check_assignment(self, name: str, value: Any, allowed: Any, expected: str) -> None:
+        if value is not None and not isinstance(value, allowed):
+            raise TypeError(
+                f"{type(self).__name__}: cannot assign {type(value).__name__} to {name!r} "
+                f"({expected} or None is expected)"
+            )
 
     def __delattr__(self, name: str) -> None:
         self._forget(name)
@@ -134,8 +146,11 @@ class Module:
             yield module
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        """The direct submodules, each once (a module registered under two names: the first)."""
+        seen: set[int] = set()
         for name, module in self._modules.items():
-            if module is not None:
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
                 yield name, module
 
     def children(self) -> Iterator[Module]:
@@ -174,17 +189,26 @@ class Module:
     # ---- state ---------------------------------------------------------------------------------
 
     def state_dict(self, prefix: str = "") -> OrderedDict[str, Tensor]:
-        """Parameters and persistent buffers by dotted name, as tensors sharing memory."""
+        """Parameters and persistent buffers by dotted name, as tensors sharing memory.
+
+        Shared state appears under every name it has (as in PyTorch), so a model with tied
+        layers saves and loads the same keys as its PyTorch twin.
+        """
         state: OrderedDict[str, Tensor] = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix):
-            dot = f"{module_prefix}." if module_prefix else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    state[dot + name] = param.detach()
-            for name, buffer in module._buffers.items():
-                if buffer is not None and name not in module._non_persistent:
-                    state[dot + name] = buffer.detach()
+        self._save_to(state, prefix)
         return state
+
+    def _save_to(self, state: OrderedDict[str, Tensor], prefix: str) -> None:
+        dot = f"{prefix}." if prefix else ""
+        for name, param in self._parameters.items():
+            if param is not None:
+                state[dot + name] = param.detach()
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent:
+                state[dot + name] = buffer.detach()
+        for name, module in self._modules.items():
+            if module is not None:
+                module._save_to(state, dot + name)
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> Any:
         """Copy values (tensors or arrays) into this module's parameters and buffers in place.

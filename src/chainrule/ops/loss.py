@@ -75,9 +75,20 @@ class WeightedLogLikelihood(Function):
     and holds, per sample, the target's one-hot row or probabilities, the class weights,
     label smoothing, the ignored samples' zeros and the reduction's divisor: every variant of
     these losses is -Σ a ⊙ log p with its own a.
+
+    ``empty_mean`` marks a mean over nothing (an empty batch, every target ignored): the loss is
+    nan, as 0/0 and as in PyTorch, but the gradient is zero (a is all zeros), so that such a
+    batch leaves the parameters as they were instead of filling them with nan.
     """
 
-    def forward(self, z: Any, coefficients: Any, reduction: str, from_logits: bool) -> Any:
+    def forward(
+        self,
+        z: Any,
+        coefficients: Any,
+        reduction: str,
+        from_logits: bool,
+        empty_mean: bool = False,
+    ) -> Any:
         xp = backend.xp
         if from_logits:
             peak = z.max(axis=1, keepdims=True)
@@ -89,7 +100,10 @@ class WeightedLogLikelihood(Function):
         per_sample = -(coefficients * log_p).sum(axis=1)
         self.saved = (log_p, coefficients)
         self.from_logits, self.reduction = from_logits, reduction
-        return per_sample if reduction == "none" else per_sample.sum()
+        if reduction == "none":
+            return per_sample
+        total = per_sample.sum()
+        return total * xp.nan if empty_mean else total
 
     def backward(self, grad: Any) -> tuple:
         log_p, coefficients = self.saved
@@ -138,7 +152,7 @@ def class_coefficients(
     if label_smoothing:
         coefficients += (label_smoothing / num_classes) * class_weight
     coefficients *= kept[:, None]
-    if reduction == "mean":
+    if reduction == "mean" and kept.any():  # with nothing kept a stays 0: see empty_mean
         coefficients /= (class_weight[safe] * kept).sum()
     return coefficients
 

@@ -19,6 +19,11 @@ class Optimizer:
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
+        if isinstance(params, Tensor):  # list() would split it into rows no one trains
+            raise TypeError(
+                f"{type(self).__name__}: params must be an iterable of tensors or of dicts, "
+                "got a single tensor; pass [tensor]"
+            )
         params = list(params)
         if not params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")

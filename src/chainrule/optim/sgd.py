@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from chainrule import backend
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -65,7 +66,9 @@ class SGD(Optimizer):
                 state = self.state.setdefault(p, {})
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
-                    buffer = state["momentum_buffer"] = grad.copy()
+                    # An array even for a 0-d parameter, whose -g or g + λθ is a NumPy
+                    # scalar: the buffer is updated in place below.
+                    buffer = state["momentum_buffer"] = backend.xp.array(grad)
                 else:
                     buffer *= momentum
                     buffer += (1 - dampening) * grad
