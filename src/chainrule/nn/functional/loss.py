@@ -1,7 +1,4 @@
-"""The math of layers, activations and losses, as functions with PyTorch's names.
-
-Modules hold parameters and state and call these; every function here works on tensors alone.
-"""
+"""Losses: checks and target handling around the fused loss operations of ``ops.loss``."""
 
 from __future__ import annotations
 
@@ -10,30 +7,10 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import OpError
-from chainrule.ops import elementwise, linalg, loss, movement
-from chainrule.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.ops import loss, movement
 from chainrule.tensor import Tensor
 
-__all__ = [
-    "cross_entropy",
-    "identity",
-    "l1_loss",
-    "leaky_relu",
-    "linear",
-    "log_softmax",
-    "mse_loss",
-    "nll_loss",
-    "relu",
-    "sigmoid",
-    "softmax",
-    "tanh",
-]
-
-
-def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
-    """y = x Wᵀ + b for x of shape (*, in_features), W (out_features, in_features), b
-    (out_features,); y has shape (*, out_features)."""
-    return linalg.Linear.apply(input, weight, bias)
+__all__ = ["cross_entropy", "l1_loss", "mse_loss", "nll_loss"]
 
 
 def _check_reduction(reduction: str, where: str) -> None:
@@ -178,15 +155,3 @@ def _log_likelihood(
     if reduction == "none":
         out = out.reshape(input.shape[:1] + spatial) if not unbatched else out.reshape(())
     return out
-
-
-# Activations that have no operation of their own are compositions of primitives.
-
-
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
-    """x where x > 0, else negative_slope·x."""
-    return elementwise.where(input > 0, input, input * negative_slope)
-
-
-def identity(input: Tensor) -> Tensor:  # noqa: A002
-    return input
