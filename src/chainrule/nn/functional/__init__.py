@@ -6,6 +6,13 @@ read as in PyTorch.
 """
 
 from chainrule.nn.functional.activation import *  # noqa: F403
+from chainrule.nn.functional.conv import *  # noqa: F403
+from chainrule.nn.functional.dropout import *  # noqa: F403
+from chainrule.nn.functional.extra_activation import *  # noqa: F403
+from chainrule.nn.functional.extra_loss import *  # noqa: F403
 from chainrule.nn.functional.linear import *  # noqa: F403
 from chainrule.nn.functional.loss import *  # noqa: F403
 from chainrule.nn.functional.loss import _check_reduction  # noqa: F401 - used by loss modules
+from chainrule.nn.functional.normalization import *  # noqa: F403
+from chainrule.nn.functional.padding import *  # noqa: F403
+from chainrule.nn.functional.sparse import *  # noqa: F403

@@ -1,0 +1,140 @@
+"""Time one training step of a small CNN (forward, loss, backward, SGD update): chainrule vs
+PyTorch eager.
+
+The network is the issue's: batch 64 of 1×28×28 images, Conv2d 1→16 3×3 padding 1, ReLU,
+MaxPool2d 2, Conv2d 16→32 3×3 padding 1, ReLU, MaxPool2d 2, Flatten, Linear 32·7·7→10,
+CrossEntropyLoss, SGD. One function builds it for both libraries (``lib.nn...``) from the same
+float32 weights and batch. Blocks of steps alternate (A B A B ...) with a pause between them,
+because BLAS threads keep spinning for a moment after a call and would slow whichever library
+runs next. Figures are per step; the ratio is chainrule's time over PyTorch's in the same round.
+
+    python benchmarks/cnn_step.py            # 15 timed rounds
+    python benchmarks/cnn_step.py --quick    # 5 timed rounds
+
+For OpenBLAS's own choice of kernels on this machine, run it as
+``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/cnn_step.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+import chainrule as cr
+
+torch.set_num_threads(2)
+
+BATCH, STEPS_PER_BLOCK, LR = 64, 10, 0.01
+
+
+def build_step(lib: Any, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Any:
+    """The step as a PyTorch user writes it; ``lib`` is ``chainrule`` or ``torch``."""
+    nn = lib.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(32 * 7 * 7, 10),
+    )
+    model.load_state_dict({name: lib.from_numpy(value.copy()) for name, value in weights.items()})
+    optimizer = lib.optim.SGD(model.parameters(), lr=LR)
+    loss_fn = nn.CrossEntropyLoss()
+    images, labels = lib.from_numpy(x), lib.from_numpy(y)
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def implementations() -> dict[str, Callable[[], Any]]:
+    torch.manual_seed(0)
+    reference = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32 * 7 * 7, 10),
+    )
+    weights = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
+    y = rng.integers(0, 10, BATCH)
+    steps = {"chainrule": build_step(cr, weights, x, y), "torch": build_step(torch, weights, x, y)}
+    # Same weights and data: the first losses must agree, or the comparison means nothing.
+    first = {name: float(step().item()) for name, step in steps.items()}
+    second = {name: float(step().item()) for name, step in steps.items()}
+    for loss in (first, second):
+        if abs(loss["chainrule"] - loss["torch"]) > 1e-4 * max(1.0, abs(loss["torch"])):
+            raise SystemExit(f"the two steps disagree: losses {loss}")
+    return steps
+
+
+def time_block(step: Callable[[], Any], steps: int) -> float:
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def compare(rounds: int) -> dict[str, dict[str, float]]:
+    steps = implementations()
+    for _ in range(2):  # warm-up: allocations, BLAS threads, caches
+        for step in steps.values():
+            time_block(step, STEPS_PER_BLOCK)
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(rounds):
+        for name, step in steps.items():
+            time.sleep(0.05)
+            times[name].append(time_block(step, STEPS_PER_BLOCK))
+    results = {}
+    for name, measured in times.items():
+        ratios = [a / b for a, b in zip(measured, times["torch"])]
+        results[name] = {
+            "median": statistics.median(measured),
+            "ratio_min": min(ratios),
+            "ratio_median": statistics.median(ratios),
+            "ratio_max": max(ratios),
+        }
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 timed rounds instead of 15")
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {platform.system()}, "
+        f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"chainrule {cr.__version__}"
+    )
+    print(f"CNN step, batch {BATCH} of 1x28x28, {STEPS_PER_BLOCK} steps per block")
+    print("per-step median; ratio = implementation / PyTorch eager per round, min / median / max")
+    labels = {"chainrule": "chainrule (nn, optim)", "torch": "PyTorch eager (nn, optim)"}
+    for name, r in compare(5 if args.quick else 15).items():
+        print(
+            f"  {labels[name]:28} {r['median'] * 1e3:7.2f} ms   ratio "
+            f"{r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""Batch norm and layer norm: checks and running statistics around the fused operations of
+``ops.norm``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import OpError
+from chainrule.ops import norm
+from chainrule.tensor import Tensor
+
+__all__ = ["batch_norm", "layer_norm"]
+
+
+def _data(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _check_channels(value: Any, name: str, channels: int, shape: tuple, where: str) -> None:
+    if value is not None and tuple(value.shape) != (channels,):
+        raise OpError(
+            f"{where}: {name} must have shape ({channels},) for input of shape {shape} "
+            f"({channels} channels), got {tuple(value.shape)}"
+        )
+
+
+def batch_norm(
+    input: Tensor,  # noqa: A002
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = γ (x − μ)/√(σ² + ε) + β per channel, for x of shape (N, C, *).
+
+    In ``training`` mode μ and σ² are the batch's statistics over N and * (biased variance),
+    and the running statistics, where given, are updated in place:
+    r ← (1 − momentum)·r + momentum·s, with the unbiased variance σ²·M/(M − 1) for
+    ``running_var`` (M values per channel). Otherwise the running statistics are used, and the
+    gradient treats them as constants. ``weight`` γ and ``bias`` β are (C,) or None.
+    """
+    where = "batch_norm"
+    if input.ndim < 2:
+        raise OpError(f"{where}: expected input of shape (N, C, *), got {input.shape}")
+    channels = input.shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+        _check_channels(value, name, channels, input.shape, where)
+    for name, value in (("weight", weight), ("bias", bias)):
+        _check_channels(value, name, channels, input.shape, where)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                f"{where}: running_mean and running_var are required when training=False"
+            )
+        mean, var = _data(running_mean), _data(running_var)
+        return norm.BatchNorm.apply(input, mean, var, weight, bias, eps=eps, batch_stats=False)
+    count = input.data.size // channels if channels else 0
+    if count <= 1:
+        raise ValueError(
+            f"{where}: expected more than 1 value per channel when training, got input of "
+            f"shape {input.shape}"
+        )
+    mean, var = norm.batch_statistics(input.data)
+    if running_mean is not None or running_var is not None:
+        if momentum is None:
+            raise TypeError(
+                f"{where}: momentum must be a number, got {momentum!r} (a cumulative average "
+                "needs the batch count: BatchNorm modules handle momentum=None)"
+            )
+        _blend(running_mean, mean, momentum)
+        _blend(running_var, var * (count / (count - 1)), momentum)
+    return norm.BatchNorm.apply(input, mean, var, weight, bias, eps=eps, batch_stats=True)
+
+
+def _blend(running: Tensor | None, batch: Any, momentum: float) -> None:
+    """running ← (1 − momentum)·running + momentum·batch, in place (a buffer, no graph)."""
+    if running is None:
+        return
+    data = _data(running)
+    data *= 1 - momentum
+    data += backend.xp.asarray(batch * momentum, dtype=data.dtype)
+
+
+def layer_norm(
+    input: Tensor,  # noqa: A002
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) over the trailing ``normalized_shape``
+    dimensions of each sample; ``weight`` γ and ``bias`` β have shape ``normalized_shape``."""
+    where = "layer_norm"
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    count = len(shape)
+    if count == 0 or input.ndim < count or input.shape[input.ndim - count :] != shape:
+        raise OpError(
+            f"{where}: input of shape {input.shape} does not end with normalized_shape "
+            f"{list(shape)}; expected (*, {', '.join(map(str, shape))})"
+        )
+    for name, value in (("weight", weight), ("bias", bias)):
+        if value is not None and tuple(value.shape) != shape:
+            raise OpError(
+                f"{where}: {name} must have normalized_shape {shape}, got {tuple(value.shape)}"
+            )
+    if math.prod(shape) == 0:
+        raise OpError(f"{where}: normalized_shape {shape} has no elements to normalise")
+    return norm.LayerNorm.apply(input, weight, bias, normalized_ndim=count, eps=eps)

@@ -1,0 +1,99 @@
+"""Padding: ``pad`` with a constant (or cropping, with negative widths), or by reflecting,
+replicating or wrapping the border; the operations are in :mod:`chainrule.ops.padding`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import OpError
+from chainrule.ops.padding import ConstantPad, IndexPad
+from chainrule.tensor import Tensor
+
+__all__ = ["pad"]
+
+MODES = ("constant", "reflect", "replicate", "circular")
+
+
+def _index_map(size: int, before: int, after: int, mode: str) -> Any:
+    """For each output position along one axis, the input index it copies."""
+    xp = backend.xp
+    position = xp.arange(-before, size + after)
+    if mode == "replicate":
+        return xp.clip(position, 0, size - 1)
+    if mode == "circular":
+        return position % size
+    # reflect about the first and last elements (not repeating them): −1 → 1, size → size − 2
+    last = size - 1
+    return last - xp.abs(last - xp.abs(position))
+
+
+def pad(
+    input: Tensor,  # noqa: A002
+    pad: Sequence[int],
+    mode: str = "constant",
+    value: float | None = None,
+) -> Tensor:
+    """Pad the last len(pad)/2 dimensions of ``input``: ``pad`` = (left, right) for the last
+    dimension, then (top, bottom) for the one before, and so on, as PyTorch orders it.
+
+    ``constant`` fills with ``value`` (0 by default) and crops where a width is negative;
+    ``reflect`` mirrors about the edge, ``replicate`` repeats the edge, ``circular`` wraps
+    around. These three pad 1 to 3 trailing dimensions of an input with one or two leading
+    (batch, channel) dimensions more.
+    """
+    where = "pad"
+    widths = [int(w) for w in pad]
+    if len(widths) % 2:
+        raise OpError(f"{where}: pad must have an even length (pairs), got {len(widths)}")
+    padded = len(widths) // 2
+    if padded > input.ndim:
+        raise OpError(
+            f"{where}: pad {tuple(widths)} has {padded} pairs but the input has only "
+            f"{input.ndim} dimensions (shape {input.shape})"
+        )
+    pairs = [(0, 0)] * (input.ndim - padded)
+    pairs += [(widths[2 * k], widths[2 * k + 1]) for k in reversed(range(padded))]
+    if mode not in MODES:
+        raise ValueError(f"{where}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "constant":
+        for axis, (n, (before, after)) in enumerate(zip(input.shape, pairs)):
+            if n + before + after < 0:
+                raise OpError(
+                    f"{where}: padding {(before, after)} leaves dimension {axis} of input "
+                    f"{input.shape} with a negative size {n + before + after}"
+                )
+        return ConstantPad.apply(input, widths=tuple(pairs), value=0 if value is None else value)
+    if value not in (None, 0):
+        raise ValueError(f"{where}: value={value} is only meaningful for mode='constant'")
+    if not 1 <= padded <= 3 or input.ndim not in (padded + 1, padded + 2):
+        raise OpError(
+            f"{where}: mode {mode!r} pads 1 to 3 trailing dimensions of an input with one or two "
+            f"more (batch, channel) dimensions; got pad {tuple(widths)} for input {input.shape}"
+        )
+    maps = []
+    for axis, (size, (before, after)) in enumerate(zip(input.shape, pairs)):
+        if (before, after) == (0, 0):
+            continue
+        _check_mode_widths(mode, size, before, after, axis, input.shape)
+        maps.append((axis, _index_map(size, before, after, mode), before))
+    return IndexPad.apply(input, maps=tuple(maps))
+
+
+def _check_mode_widths(
+    mode: str, size: int, before: int, after: int, axis: int, shape: tuple
+) -> None:
+    problem = None
+    if before < 0 or after < 0:
+        problem = "negative widths (cropping) are only supported by mode='constant'"
+    elif mode == "reflect" and max(before, after) >= size:
+        problem = f"reflect needs widths smaller than the dimension's size {size}"
+    elif mode == "circular" and max(before, after) > size:
+        problem = f"circular needs widths no larger than the dimension's size {size}"
+    elif size == 0:
+        problem = "an empty dimension has no border to copy"
+    if problem:
+        raise OpError(
+            f"pad: widths {(before, after)} for dimension {axis} of input {shape}: {problem}"
+        )

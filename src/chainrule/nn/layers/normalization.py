@@ -1,0 +1,190 @@
+"""Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics) and LayerNorm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.function import OpError
+from chainrule.nn import functional as F
+from chainrule.nn import init
+from chainrule.nn.module import Module
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor
+
+
+class _BatchNorm(Module):
+    """y = γ (x − μ)/√(σ² + ε) + β per channel of x (N, C, *).
+
+    Training: μ, σ² are the batch's statistics, and the buffers ``running_mean`` and
+    ``running_var`` (unbiased) move towards them: r ← (1 − momentum)·r + momentum·s, or with
+    ``momentum=None`` the plain average of all batches so far (``num_batches_tracked`` counts
+    them). Eval: the running statistics are used, unless ``track_running_stats`` is false, in
+    which case there are none and the batch's own statistics are used in both modes.
+    ``weight`` γ starts at 1 and ``bias`` β at 0 (learnable if ``affine``).
+    """
+
+    _expected_shapes: tuple[tuple[str, ...], ...] = ()
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(num_features, int) or num_features <= 0:
+            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.has_bias = affine and bias
+        dtype = dtypes.to_dtype(dtype)
+        xp = backend.xp
+        if affine:
+            self.weight = Parameter(xp.empty(num_features, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(xp.empty(num_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
+            self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
+            count = Tensor(xp.zeros((), dtype=dtypes.int64))
+            self.register_buffer("num_batches_tracked", count)
+        else:
+            for buffer in ("running_mean", "running_var", "num_batches_tracked"):
+                self.register_buffer(buffer, None)
+        self.reset_parameters()
+
+    def reset_running_stats(self) -> None:
+        """Running mean 0, running variance 1, no batches seen."""
+        if self.track_running_stats:
+            self.running_mean.data[...] = 0
+            self.running_var.data[...] = 1
+            self.num_batches_tracked.data[...] = 0
+
+    def reset_parameters(self) -> None:
+        self.reset_running_stats()
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def _check_input(self, input: Tensor) -> None:  # noqa: A002
+        shapes = self._expected_shapes
+        if (
+            input.ndim not in [len(shape) for shape in shapes]
+            or input.shape[1] != self.num_features
+        ):
+            described = " or ".join(
+                "(" + ", ".join(shape).replace("C", str(self.num_features)) + ")"
+                for shape in shapes
+            )
+            raise OpError(
+                f"{type(self).__name__}({self.num_features}): expected input of shape "
+                f"{described}, got {input.shape}"
+            )
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        self._check_input(input)
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked.data += 1
+            if self.momentum is None:  # the cumulative average: batch k weighs 1/k
+                factor = 1.0 / int(self.num_batches_tracked.data)
+        # Without running statistics the batch's own are used in eval mode too.
+        use_batch = self.training or self.running_mean is None
+        return F.batch_norm(
+            input,
+            self.running_mean if not self.training or self.track_running_stats else None,
+            self.running_var if not self.training or self.track_running_stats else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            factor,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.has_bias}, "
+            f"track_running_stats={self.track_running_stats}"
+        )
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch norm over (N, C) or (N, C, L): statistics per channel over N (and L)."""
+
+    _expected_shapes = (("N", "C"), ("N", "C", "L"))
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch norm over (N, C, H, W): statistics per channel over N, H and W."""
+
+    _expected_shapes = (("N", "C", "H", "W"),)
+
+
+class LayerNorm(Module):
+    """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² over the trailing ``normalized_shape``
+    dimensions of each sample (Ba et al., 2016); γ, β of that shape start at 1 and 0."""
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        self.has_bias = elementwise_affine and bias
+        dtype = dtypes.to_dtype(dtype)
+        xp = backend.xp
+        if elementwise_affine:
+            self.weight = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if elementwise_affine and bias:
+            self.bias = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        count = len(self.normalized_shape)
+        if input.ndim < count or input.shape[input.ndim - count :] != self.normalized_shape:
+            raise OpError(
+                f"LayerNorm({self.normalized_shape}): expected input of shape "
+                f"(*, {', '.join(map(str, self.normalized_shape))}), got {input.shape}"
+            )
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.has_bias}"
+        )

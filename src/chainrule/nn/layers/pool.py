@@ -1,0 +1,209 @@
+"""Pooling layers: max, average and adaptive average pooling over 1 or 2 spatial dimensions.
+
+They hold only their options; the math is in :mod:`chainrule.nn.functional.conv`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.autograd.function import OpError
+from chainrule.nn import functional as F
+from chainrule.nn.module import Module
+from chainrule.tensor import Tensor
+
+_size = int | tuple[int, ...]
+
+
+class _Pool(Module):
+    """Checks the input's rank and names the layer; subclasses set ``_spatial`` and ``_dims``."""
+
+    _spatial: int
+    _dims: str
+
+    def _check(self, input: Tensor) -> None:  # noqa: A002
+        n = self._spatial
+        if not isinstance(input, Tensor) or input.ndim not in (n + 1, n + 2):
+            shape = getattr(input, "shape", type(input).__name__)
+            raise OpError(
+                f"{self!r}: expected input of shape (N, C, {self._dims}) or (C, {self._dims}), "
+                f"got {shape}"
+            )
+
+
+class _MaxPoolNd(_Pool):
+    def __init__(
+        self,
+        kernel_size: _size,
+        stride: _size | None = None,
+        padding: _size = 0,
+        dilation: _size = 1,
+        return_indices: bool = False,
+        ceil_mode: bool = False,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.dilation = padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def extra_repr(self) -> str:
+        return (
+            f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+            f"dilation={self.dilation}, ceil_mode={self.ceil_mode}"
+        )
+
+
+class MaxPool1d(_MaxPoolNd):
+    """The maximum of each window along L: (N, C, L) or (C, L) → (…, L_out)."""
+
+    _spatial, _dims = 1, "L"
+
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        self._check(input)
+        return F.max_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
+
+class MaxPool2d(_MaxPoolNd):
+    """The maximum of each window: (N, C, H, W) or (C, H, W) → (…, H_out, W_out).
+
+    ``stride`` defaults to ``kernel_size``; padding counts as −∞. Where windows overlap, an
+    element's gradient is the sum over the windows whose (first) maximum it is.
+
+    >>> MaxPool2d(2)(randn(64, 16, 28, 28)).shape
+    (64, 16, 14, 14)
+    """
+
+    _spatial, _dims = 2, "H, W"
+
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        self._check(input)
+        return F.max_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
+
+class AvgPool1d(_Pool):
+    """The mean of each window along L: (N, C, L) or (C, L) → (…, L_out)."""
+
+    _spatial, _dims = 1, "L"
+
+    def __init__(
+        self,
+        kernel_size: _size,
+        stride: _size | None = None,
+        padding: _size = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+    ) -> None:
+        super().__init__()
+        # PyTorch keeps AvgPool1d's sizes as 1-tuples, which shows in its repr.
+        self.kernel_size = _single(kernel_size)
+        self.stride = _single(stride if stride is not None else kernel_size)
+        self.padding = _single(padding)
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        self._check(input)
+        return F.avg_pool1d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool2d(_Pool):
+    """The mean of each window: (N, C, H, W) or (C, H, W) → (…, H_out, W_out).
+
+    Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
+    replaces the divisor.
+    """
+
+    _spatial, _dims = 2, "H, W"
+
+    def __init__(
+        self,
+        kernel_size: _size,
+        stride: _size | None = None,
+        padding: _size = 0,
+        ceil_mode: bool = False,
+        count_include_pad: bool = True,
+        divisor_override: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size
+        self.padding, self.ceil_mode = padding, ceil_mode
+        self.count_include_pad, self.divisor_override = count_include_pad, divisor_override
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        self._check(input)
+        return F.avg_pool2d(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.ceil_mode,
+            self.count_include_pad,
+            self.divisor_override,
+        )
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class _AdaptiveAvgPoolNd(_Pool):
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        self.output_size = output_size
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
+    """Average over ``output_size`` bins along L: (N, C, L) or (C, L) → (…, output_size)."""
+
+    _spatial, _dims = 1, "L"
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        self._check(input)
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+
+class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
+    """Average over a grid of bins: (N, C, H, W) or (C, H, W) → (…, *output_size).
+
+    ``AdaptiveAvgPool2d(1)`` is global average pooling; None in ``output_size`` keeps that
+    dimension's size.
+    """
+
+    _spatial, _dims = 2, "H, W"
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        self._check(input)
+        return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+def _single(value: Any) -> Any:
+    return (value,) if isinstance(value, int) else tuple(value)

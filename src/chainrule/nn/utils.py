@@ -1,0 +1,135 @@
+"""Utilities on parameters and their gradients: clipping, and flattening into one vector.
+
+The clipping functions change ``.grad`` in place between ``backward()`` and ``step()``::
+
+    loss.backward()
+    total = chainrule.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
+    optimizer.step()
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.ops.movement import cat
+from chainrule.tensor import Tensor
+
+__all__ = [
+    "clip_grad_norm_",
+    "clip_grad_value_",
+    "parameters_to_vector",
+    "vector_to_parameters",
+]
+
+# Added to the total norm before dividing, so that a zero gradient never divides by zero.
+_NORM_EPSILON = 1e-6
+
+
+def _gradients(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
+    """The ``.grad`` tensors of ``parameters`` (one tensor, or an iterable), skipping None."""
+    if isinstance(parameters, Tensor):
+        parameters = [parameters]
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+def _vector_norm(array: Any, norm_type: float) -> Any:
+    """The p-norm of all elements of ``array`` (0-d array, the array's dtype)."""
+    xp = backend.xp
+    flat = array.reshape(-1)
+    if norm_type == math.inf:
+        return xp.abs(flat).max() if flat.size else xp.zeros((), dtype=flat.dtype)
+    if norm_type == 2:
+        return xp.sqrt(flat @ flat)  # a dot product: BLAS, no temporary
+    if norm_type == 1:
+        return xp.abs(flat).sum()
+    return (xp.abs(flat) ** norm_type).sum() ** (1 / norm_type)
+
+
+def clip_grad_norm_(
+    parameters: Tensor | Iterable[Tensor],
+    max_norm: float,
+    norm_type: float = 2.0,
+    error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
+) -> Tensor:
+    """Scale all gradients together so that their joint ``norm_type``-norm is at most
+    ``max_norm``; return that norm, taken before clipping, as a 0-d tensor.
+
+    The norm is that of all gradients concatenated into one vector (``inf``: the largest
+    absolute value). Every gradient is multiplied, in place, by min(1, max_norm / (norm + 10⁻⁶)).
+    ``foreach`` is accepted for compatibility and changes nothing.
+    """
+    norm_type = float(norm_type)
+    if not (norm_type > 0 or norm_type == math.inf):
+        raise ValueError(f"clip_grad_norm_: norm_type must be positive or inf, got {norm_type}")
+    grads = _gradients(parameters)
+    if not grads:
+        return Tensor(backend.xp.zeros((), dtype=dtypes.get_default_dtype()))
+    xp, dtype = backend.xp, grads[0].dtype
+    norms = xp.stack([xp.asarray(_vector_norm(g.data, norm_type), dtype=dtype) for g in grads])
+    total = _vector_norm(norms, norm_type)  # the norm of the norms: the norm of everything
+    if error_if_nonfinite and not bool(xp.isfinite(total)):
+        raise RuntimeError(
+            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+            f"{float(total)}, so they cannot be clipped; pass error_if_nonfinite=False to "
+            "clip them anyway"
+        )
+    # Multiplied by min(1, ·) even when nothing needs clipping, as PyTorch: no branch on a
+    # value that would need to leave the GPU.
+    coefficient = xp.minimum(max_norm / (total + _NORM_EPSILON), 1.0)
+    for g in grads:
+        _scale_in_place(g, coefficient)
+    return Tensor(xp.asarray(total, dtype=dtype))
+
+
+def _scale_in_place(grad: Tensor, factor: Any) -> None:
+    data = grad.data
+    factor = backend.xp.asarray(factor, dtype=data.dtype)
+    if data.flags.writeable:
+        data *= factor
+    else:  # e.g. a broadcast view: a new array for the same tensor
+        grad.data = data * factor
+
+
+def clip_grad_value_(
+    parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
+) -> None:
+    """Clamp every gradient element to [−clip_value, clip_value], in place."""
+    clip_value = float(clip_value)
+    for g in _gradients(parameters):
+        if g.data.flags.writeable:
+            backend.xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        else:
+            g.data = backend.xp.clip(g.data, -clip_value, clip_value)
+
+
+def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
+    """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
+    flat = [p.reshape(-1) for p in parameters]
+    if not flat:
+        raise ValueError("parameters_to_vector: no parameters given")
+    return cat(flat)
+
+
+def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
+    """Set the parameters' data to consecutive slices of the 1-D ``vec``, in order.
+
+    As in PyTorch, each parameter then views ``vec``'s memory rather than holding a copy.
+    """
+    if not isinstance(vec, Tensor):
+        raise TypeError(f"vector_to_parameters: expected a Tensor, got {type(vec).__name__}")
+    parameters = list(parameters)
+    needed = sum(p.numel() for p in parameters)
+    if vec.ndim != 1 or vec.numel() != needed:
+        raise ValueError(
+            f"vector_to_parameters: vec must be 1-D with {needed} elements (one per parameter "
+            f"element), got shape {vec.shape}"
+        )
+    start = 0
+    for p in parameters:
+        count = p.numel()
+        p.data = vec.data[start : start + count].reshape(p.shape)
+        start += count

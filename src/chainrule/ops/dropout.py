@@ -1,0 +1,41 @@
+"""Dropout as an operation of two arrays: the input and a mask drawn outside it.
+
+Drawing the mask belongs to the caller (:func:`chainrule.nn.functional.dropout`, from the
+library's generator), so that forward and backward stay pure functions of arrays, as every
+operation must: the same code then runs on NumPy and CuPy, and a test can pass a known mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.function import Function
+from chainrule.random import default_generator
+
+
+class Dropout(Function):
+    """∂C/∂x = m ⊙ ∂C/∂y, where the mask m is 1/(1 − p) for kept units and 0 for dropped ones"""
+
+    def forward(self, x: Any, mask: Any) -> Any:
+        self.saved = (mask,)
+        return x * mask
+
+    def backward(self, grad: Any) -> tuple:
+        (mask,) = self.saved
+        return (grad * mask, None)
+
+
+def draw_mask(shape: tuple[int, ...], p: float, dtype: Any) -> Any:
+    """A dropout mask of ``shape``: each unit kept with probability 1 − p and then worth
+    1/(1 − p), so that the output's expectation equals the input; 0 for dropped units.
+
+    Drawn from the library-wide generator, so :func:`chainrule.manual_seed` reproduces it.
+    """
+    dtype = dtypes.to_dtype(dtype)
+    # A uniform u in [0, 1) is at least p with probability exactly 1 − p.
+    kept = default_generator().random(shape, dtype="float32") >= p
+    mask = backend.as_array(kept, dtype=dtype)
+    if p < 1:  # p = 1 drops everything: the mask stays all 0 rather than 0·∞
+        mask *= 1 / (1 - p)
+    return mask

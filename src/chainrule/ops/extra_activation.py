@@ -1,0 +1,290 @@
+"""More activations (ELU, GELU, SiLU, Softplus) and the error function they need.
+
+Each activation is one fused operation: built from primitives, GELU alone would be five nodes
+(a scale, erf, an addition and two products), each keeping its own temporaries.
+
+NumPy has no erf, so it is evaluated here, vectorised, to float64 precision:
+
+- |x| ≤ 1: the Maclaurin series erf(x) = 2/√π Σₙ (−1)ⁿ x²ⁿ⁺¹ / (n! (2n + 1)), whose
+  coefficients are computed below from that formula; 19 terms reach 10⁻¹⁸ at |x| = 1.
+- x > 1: erfc(x) = e^{−x²} R(x) / x with R(x) = x e^{x²} erfc(x), which varies slowly
+  (R → 1/√π as x → ∞). R is a Chebyshev series in x on [1, 2] and [2, 4], and in s = 1/x² on
+  x ≥ 4. The coefficients are Chebyshev interpolants of R at 32 points of the first kind,
+  computed with mpmath at 40 significant digits and cut where they fall below 10⁻¹⁸ · |c₀|;
+  ``tests/nn/test_extra_activations.py`` recomputes them. e^{−x²} is formed as
+  e^{−h²} e^{−(x − h)(x + h)} with h = x rounded down to 1/16, so that x² is never rounded.
+
+Measured against mpmath (40 digits) on 40 000 points in [−6, 6] plus tails: erf within 2 ulp
+(relative error 2.7·10⁻¹⁶; math.erf: 1 ulp), erfc within 6 ulp (10⁻¹⁵, worst where erfc is
+1 − erf, near x = 0.9), including the far tail up to x = 27 where erfc is 10⁻³¹⁸.
+Float32 inputs use the series cut to float32 precision.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.ops.elementwise import as_float
+from chainrule.tensor import Tensor
+
+# ---- the error function ------------------------------------------------------------------------
+
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+_MACLAURIN = [_TWO_OVER_SQRT_PI * (-1) ** n / (math.factorial(n) * (2 * n + 1)) for n in range(19)]
+# Chebyshev coefficients of R(x) = x e^{x²} erfc(x) in u = 2x − 3 (x in [1, 2]).
+_R_1_2 = [
+    0.4758903880324922, 0.04069821609497773, -0.006594115617041834, 0.0008937067291132675,
+    -0.00010758275571683853, 1.1847238617671451e-05, -1.2144505346525126e-06,
+    1.1722340109658288e-07, -1.0741333148148341e-08, 9.400665089854028e-10,
+    -7.895423508176425e-11, 6.387937539519675e-12, -4.994256472737516e-13, 3.7830454934589915e-14,
+    -2.782521762034884e-15, 1.9911045715470332e-16, -1.388459730658617e-17, 9.44918446098187e-19,
+]  # fmt: skip
+# ... in u = x − 3 (x in [2, 4]).
+_R_2_4 = [
+    0.5333154426603268, 0.017887606209849458, -0.0038017529381680153, 0.0006971114350563907,
+    -0.00011636884609523736, 1.8136767609171186e-05, -2.677199410014546e-06,
+    3.7770133634191684e-07, -5.124911931796586e-08, 6.718706248010856e-09, -8.540207848890683e-10,
+    1.055453513309396e-10, -1.2710917447088409e-11, 1.4944994204204674e-12,
+    -1.7182429039166698e-13, 1.9343506109979857e-14, -2.134826790256981e-15,
+    2.312170393005339e-16, -2.45985108702892e-17, 2.5727011271553835e-18,
+]  # fmt: skip
+# ... in u = 32/x² − 1 (x ≥ 4, s = 1/x² in [0, 1/16]).
+_R_4_INF = [
+    0.555925693425176, -0.008090332092115713, 0.00016776836928685166, -5.531041633808364e-06,
+    2.443693640463472e-07, -1.3327004395823597e-08, 8.550274891720148e-10, -6.254007601349521e-11,
+    5.101735166869338e-12, -4.56694847770334e-13, 4.4310635988433546e-14, -4.614610076462105e-15,
+    5.118030871866858e-16, -6.006459509411205e-17, 7.41914386314289e-18, -9.601559084317444e-19,
+]  # fmt: skip
+SERIES = {"maclaurin": _MACLAURIN, "r_1_2": _R_1_2, "r_2_4": _R_2_4, "r_4_inf": _R_4_INF}
+
+
+def _cut(coefficients: list[float], dtype: Any) -> list[float]:
+    """The shortest prefix whose dropped tail stays below a quarter ulp of the leading term:
+    float32 needs about half the terms of float64."""
+    limit = numpy.finfo(dtype).eps * abs(coefficients[0]) / 4
+    keep = len(coefficients)
+    while keep > 1 and sum(abs(c) for c in coefficients[keep - 1 :]) <= limit:
+        keep -= 1
+    return coefficients[:keep]
+
+
+_TERMS = {
+    numpy.dtype(d): {name: _cut(c, d) for name, c in SERIES.items()} for d in ("float32", "float64")
+}
+
+
+def _horner(z: Any, coefficients: list[float]) -> Any:
+    """Σ cₖ zᵏ, in place on one accumulator."""
+    total = backend.xp.full_like(z, coefficients[-1])
+    for c in coefficients[-2::-1]:
+        total *= z
+        total += c
+    return total
+
+
+def _clenshaw(u: Any, coefficients: list[float]) -> Any:
+    """Σ cₖ Tₖ(u) by Clenshaw's recurrence bₖ = cₖ + 2u bₖ₊₁ − bₖ₊₂ (stable for |u| ≤ 1)."""
+    xp = backend.xp
+    two_u = u + u
+    b1, b2, spare = xp.full_like(u, coefficients[-1]), xp.zeros_like(u), xp.empty_like(u)
+    for c in coefficients[-2:0:-1]:
+        xp.multiply(two_u, b1, out=spare)
+        spare -= b2
+        spare += c
+        b1, b2, spare = spare, b1, b2
+    xp.multiply(u, b1, out=spare)
+    spare -= b2
+    spare += coefficients[0]
+    return spare
+
+
+# The pieces of R on x > 1: (upper end, series, the map from x to the series' variable u).
+_TAIL_PIECES = (
+    (2.0, "r_1_2", lambda x: 2 * x - 3),
+    (4.0, "r_2_4", lambda x: x - 3),
+    (math.inf, "r_4_inf", lambda x: 32 / (x * x) - 1),
+)
+
+
+def _erfc_tail(x: Any, terms: dict) -> Any:
+    """erfc(x) for x > 1 (a 1-d array)."""
+    xp = backend.xp
+    x = xp.minimum(x, 30.0)  # erfc(30) = 0 in float64; the cap keeps inf out of x − h
+    r = xp.empty_like(x)
+    low = 1.0
+    for high, name, to_u in _TAIL_PIECES:
+        # Index arrays rather than boolean masks: NumPy's boolean gather and scatter branch per
+        # element and cost ~3.5 ms per million elements on unpredictable masks, 15× a take.
+        index = xp.flatnonzero((x > low) & (x <= high))
+        r[index] = _clenshaw(to_u(x.take(index)), terms[name])
+        low = high
+    h = xp.floor(x * 16) / 16  # h² is exact: 4 bits after the point, 10 before
+    r *= xp.exp(-h * h)
+    r *= xp.exp(-(x - h) * (x + h))
+    r /= x
+    return r
+
+
+def _split(x: Any) -> tuple[Any, Any, Any, dict, Any]:
+    """x flattened (index arrays then work for 0-d inputs too), in float32 for float16; the
+    Maclaurin series x·P(x²) evaluated everywhere (|x| capped at 1, where it converges); the
+    positions where |x| > 1; the series for the dtype; the dtype to return."""
+    xp = backend.xp
+    x = as_float(x)
+    dtype = x.dtype
+    flat = x.reshape(-1).astype(numpy.float32 if dtype.itemsize < 4 else dtype, copy=False)
+    terms = _TERMS[flat.dtype]
+    size = xp.abs(flat)
+    capped = xp.minimum(size, 1.0)
+    maclaurin = flat * _horner(capped * capped, terms["maclaurin"])
+    return flat, maclaurin, xp.flatnonzero(size > 1), terms, dtype
+
+
+def erf_array(x: Any) -> Any:
+    """erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise on an array (no graph)."""
+    flat, out, large, terms, dtype = _split(x)
+    part = flat.take(large)
+    out[large] = backend.xp.copysign(1 - _erfc_tail(backend.xp.abs(part), terms), part)
+    return out.reshape(x.shape).astype(dtype, copy=False)
+
+
+def erfc_array(x: Any) -> Any:
+    """erfc(x) = 1 − erf(x), accurate where it is tiny (x ≫ 1), element-wise on an array."""
+    flat, maclaurin, large, terms, dtype = _split(x)
+    out = 1 - maclaurin
+    part = flat.take(large)
+    sign = backend.xp.sign(part)  # erfc(−x) = 2 − erfc(x), written without a branch
+    out[large] = (1 - sign) + sign * _erfc_tail(backend.xp.abs(part), terms)
+    return out.reshape(x.shape).astype(dtype, copy=False)
+
+
+class Erf(Function):
+    """d/dx erf(x) = 2/√π · e^{−x²}"""
+
+    def forward(self, x: Any) -> Any:
+        x = as_float(x)
+        self.saved = (x,)
+        return erf_array(x)
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        return (grad * (_TWO_OVER_SQRT_PI * backend.xp.exp(-x * x)),)
+
+
+# ---- activations -------------------------------------------------------------------------------
+
+
+class ELU(Function):
+    """d/dx elu(x) = 1 where x > 0, else α eˣ = elu(x) + α"""
+
+    def forward(self, x: Any, alpha: float) -> Any:
+        xp = backend.xp
+        x = as_float(x)
+        # max(x, 0) + α(e^{min(x, 0)} − 1): one branch is always exactly 0, so no ``where``.
+        negative = alpha * xp.expm1(xp.minimum(x, 0))
+        self.saved = (x > 0, negative)
+        self.alpha = alpha
+        return xp.maximum(x, 0) + negative
+
+    def backward(self, grad: Any) -> tuple:
+        positive, negative = self.saved
+        slope = negative + self.alpha  # α e^{min(x, 0)}: the slope where x ≤ 0, α where x > 0
+        slope += positive * (1 - slope)
+        return (grad * slope,)
+
+
+# e^z overflows above log(max float); capping z there leaves 1/(1 + e^z) = 0 to working precision.
+_EXP_LIMIT = {
+    numpy.dtype(d): math.floor(math.log(numpy.finfo(d).max))
+    for d in ("float16", "float32", "float64")
+}
+
+
+def _sigmoid(x: Any) -> Any:
+    """σ(x) = 1/(1 + e^{−x}), accurate in both tails; e^{−x} capped so that it never
+    overflows. Arithmetic only: NumPy's ``where`` costs 35× an addition on an unpredictable
+    mask such as x ≥ 0."""
+    xp = backend.xp
+    return 1 / (1 + xp.exp(xp.minimum(-x, _EXP_LIMIT[x.dtype])))
+
+
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_TANH_CUBIC = 0.044715  # the cubic term of GELU's tanh approximation (Hendrycks & Gimpel)
+
+
+class GELU(Function):
+    """d/dx x Φ(x) = Φ(x) + x φ(x)  (Φ, φ: the standard normal cdf and density);
+    tanh form: ½x(1 + tanh u) = x σ(2u) with u = k(x + a x³), and
+    d/dx x σ(2u) = σ(2u) + 2x σ(2u)(1 − σ(2u)) k(1 + 3a x²)
+
+    The tanh form is computed through σ(2u) = ½(1 + tanh u): 1 + tanh u cancels to nothing in
+    float32 for x < −4, where σ keeps its relative accuracy.
+    """
+
+    def forward(self, x: Any, approximate: str) -> Any:
+        x = as_float(x)
+        self.approximate = approximate
+        if approximate == "tanh":
+            s = _sigmoid(2 * _SQRT_2_OVER_PI * (x + _TANH_CUBIC * x * x * x))
+            self.saved = (x, s)
+            return x * s
+        # Φ(x) = ½ erfc(−x/√2) rather than ½(1 + erf(x/√2)): exact in the left tail too.
+        cdf = 0.5 * erfc_array(-_SQRT_HALF * x)
+        self.saved = (x, cdf)
+        return x * cdf
+
+    def backward(self, grad: Any) -> tuple:
+        x, value = self.saved
+        if self.approximate == "tanh":
+            slope = 2 * _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
+            return (grad * (value + x * value * (1 - value) * slope),)
+        density = _INV_SQRT_2PI * backend.xp.exp(-0.5 * x * x)
+        return (grad * (value + x * density),)
+
+
+class SiLU(Function):
+    """d/dx x σ(x) = σ(x) (1 + x (1 − σ(x)))"""
+
+    def forward(self, x: Any) -> Any:
+        x = as_float(x)
+        s = _sigmoid(x)
+        self.saved = (x, s)
+        return x * s
+
+    def backward(self, grad: Any) -> tuple:
+        x, s = self.saved
+        return (grad * (s * (1 + x * (1 - s))),)
+
+
+class Softplus(Function):
+    """d/dx (1/β) log(1 + e^{βx}) = σ(βx), and 1 where βx > threshold (the linear branch)"""
+
+    def forward(self, x: Any, beta: float, threshold: float) -> Any:
+        xp = backend.xp
+        x = as_float(x)
+        z = x * beta
+        linear = z > threshold
+        # e^z only where it is used; capping z at the threshold keeps it finite elsewhere.
+        exp_z = xp.exp(xp.minimum(z, threshold))
+        out = xp.where(linear, x, xp.log1p(exp_z) / beta)
+        self.saved = (linear, exp_z)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        linear, exp_z = self.saved
+        return (grad * backend.xp.where(linear, 1, exp_z / (exp_z + 1)),)
+
+
+# ---- the public functions ----------------------------------------------------------------------
+
+
+def erf(input: Any) -> Tensor:  # noqa: A002
+    """The error function erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise."""
+    return Erf.apply(input)

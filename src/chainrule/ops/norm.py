@@ -1,0 +1,144 @@
+"""Batch norm and layer norm as fused operations, with the closed-form backward.
+
+Built from primitives, y = γ (x − μ)/√(σ² + ε) + β is a mean, a subtraction, a variance, a
+square root, a division, a product and a sum: eight nodes whose backward passes re-derive the
+same sums. In closed form, with x̂ = (x − μ)/σ normalised over M values per statistic and
+g = γ ⊙ ∂C/∂y, the whole backward is two reductions (Ioffe & Szegedy, 2015):
+
+    ∂C/∂x = (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / σ,   ∂C/∂γ = Σ ∂C/∂y ⊙ x̂,   ∂C/∂β = Σ ∂C/∂y
+
+The mean and variance terms vanish when the statistics are constants (batch norm in eval mode,
+with running statistics): then ∂C/∂x = g/σ.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.ops.broadcast import sum_rows
+from chainrule.ops.elementwise import as_float
+
+
+def _channel_view(x: Any) -> tuple[int, ...]:
+    """The shape (1, C, 1, ...) that a per-channel (C,) array takes to broadcast over x."""
+    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
+
+
+def _channel_sum(a: Any) -> Any:
+    """Σ over every axis but the channel axis 1 of (N, C, *): a (C,) array."""
+    if a.ndim == 2:
+        return sum_rows(a)
+    return a.sum(axis=(0, *range(2, a.ndim)))
+
+
+def batch_statistics(x: Any) -> tuple[Any, Any]:
+    """The per-channel mean and biased variance of x (N, C, *) over N and *: two (C,) arrays."""
+    x = as_float(x)
+    count = x.size // x.shape[1] if x.shape[1] else 0
+    view = _channel_view(x)
+    mean = _channel_sum(x) / count
+    centered = x - mean.reshape(view)
+    return mean, _channel_sum(centered * centered) / count
+
+
+class BatchNorm(Function):
+    """∂C/∂x = γ(∂C/∂y − mean(∂C/∂y) − x̂ mean(∂C/∂y x̂))/σ with batch statistics, γ ∂C/∂y / σ
+    with fixed ones; ∂C/∂γ = Σ ∂C/∂y x̂, ∂C/∂β = Σ ∂C/∂y  (means and sums over N and *)
+
+    x is (N, C, *); ``mean`` and ``var`` are (C,) arrays: the batch's own statistics
+    (``batch_stats``, computed by :func:`batch_statistics`) or the running ones.
+    """
+
+    def forward(
+        self,
+        x: Any,
+        mean: Any,
+        var: Any,
+        weight: Any,
+        bias: Any,
+        eps: float,
+        batch_stats: bool,
+    ) -> Any:
+        xp = backend.xp
+        x = as_float(x)
+        view = _channel_view(x)
+        # Copies: the running statistics are updated in place by later training steps.
+        mean = xp.array(mean, dtype=x.dtype)
+        inv_std = 1 / xp.sqrt(xp.asarray(var, dtype=x.dtype) + eps)
+        # y = x·scale + shift with scale = γ/σ and shift = β − μγ/σ: two passes over x.
+        scale = inv_std if weight is None else inv_std * weight.astype(x.dtype, copy=False)
+        shift = -mean * scale
+        if bias is not None:
+            shift += bias
+        self.saved = (x, mean, inv_std, scale)
+        self.batch_stats = batch_stats
+        return x * scale.reshape(view) + shift.reshape(view)
+
+    def backward(self, grad: Any) -> tuple:
+        x, mean, inv_std, scale = self.saved
+        need_x, _, _, need_weight, need_bias = self.needs_input_grad
+        view = _channel_view(x)
+        x_hat = (x - mean.reshape(view)) * inv_std.reshape(view)
+        sum_grad = _channel_sum(grad)
+        sum_grad_x_hat = _channel_sum(grad * x_hat) if need_weight or self.batch_stats else None
+        grad_x = None
+        if need_x and self.batch_stats:
+            count = x.size // x.shape[1]
+            grad_x = grad - (sum_grad / count).reshape(view)
+            grad_x -= x_hat * (sum_grad_x_hat / count).reshape(view)
+            grad_x *= scale.reshape(view)
+        elif need_x:
+            grad_x = grad * scale.reshape(view)
+        return (
+            grad_x,
+            None,
+            None,
+            sum_grad_x_hat if need_weight else None,
+            sum_grad if need_bias else None,
+        )
+
+
+class LayerNorm(Function):
+    """∂C/∂x = (g − mean(g) − x̂ mean(g x̂))/σ with g = γ ∂C/∂y; ∂C/∂γ = Σ ∂C/∂y x̂,
+    ∂C/∂β = Σ ∂C/∂y  (means over the normalised trailing dimensions, sums over the rest)"""
+
+    def forward(self, x: Any, weight: Any, bias: Any, normalized_ndim: int, eps: float) -> Any:
+        xp = backend.xp
+        x = as_float(x)
+        # Every leading position is one row of D = prod(normalized_shape) values.
+        width = math.prod(x.shape[x.ndim - normalized_ndim :])
+        rows = x.reshape(-1, width)
+        centered = rows - rows.mean(axis=1, keepdims=True)
+        inv_std = 1 / xp.sqrt((centered * centered).mean(axis=1, keepdims=True) + eps)
+        x_hat = centered
+        x_hat *= inv_std
+        out = x_hat
+        if weight is not None:
+            out = x_hat * weight.reshape(-1).astype(x.dtype, copy=False)
+        if bias is not None:
+            out = out + bias.reshape(-1).astype(x.dtype, copy=False)
+        elif out is x_hat:
+            out = x_hat.copy()
+        self.saved = (x_hat, inv_std, weight)
+        self.shape, self.normalized_shape = x.shape, x.shape[x.ndim - normalized_ndim :]
+        return out.reshape(x.shape)
+
+    def backward(self, grad: Any) -> tuple:
+        x_hat, inv_std, weight = self.saved
+        need_x, need_weight, need_bias = self.needs_input_grad[:3]
+        rows = grad.reshape(x_hat.shape)
+        grad_weight = grad_bias = grad_x = None
+        if need_weight:
+            grad_weight = sum_rows(rows * x_hat).reshape(self.normalized_shape)
+        if need_bias:
+            grad_bias = sum_rows(rows).reshape(self.normalized_shape)
+        if need_x:
+            g = rows if weight is None else rows * weight.reshape(-1)
+            grad_x = g - g.mean(axis=1, keepdims=True)
+            grad_x -= x_hat * (g * x_hat).mean(axis=1, keepdims=True)
+            grad_x *= inv_std
+            grad_x = grad_x.reshape(self.shape)
+        return grad_x, grad_weight, grad_bias, None, None
