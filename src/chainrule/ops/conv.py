@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from typing import Any
 
 from chainrule import backend
@@ -33,6 +34,64 @@ def _strided(array: Any, shape: tuple, strides: tuple) -> Any:
     ``xp.lib.stride_tricks`` on NumPy and CuPy alike. Callers keep every element in bounds.
     """
     return backend.xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
+
+
+class _Recycler:
+    """Large arrays handed out again once nothing but this cache refers to them.
+
+    A fresh allocation of megabytes is paid for on first touch, one page fault per 4 KiB page
+    (about 2.5 µs each on the benchmark machine); a CNN training step that allocated its large
+    arrays afresh spent more time in fault handling than in its matrix products. An array is
+    reused only when its reference count shows that the cache holds the sole reference: no
+    tensor, view, saved value or user variable can see it any more.
+    """
+
+    def __init__(
+        self, per_shape: int = 4, limit_bytes: int = 256 * 2**20, minimum_bytes: int = 2**18
+    ) -> None:
+        self.kept: dict[tuple, list] = {}
+        self.per_shape, self.limit, self.minimum, self.held = (
+            per_shape,
+            limit_bytes,
+            minimum_bytes,
+            0,
+        )
+
+    def empty(self, shape: tuple, dtype: Any) -> Any:
+        xp = backend.xp
+        dtype = xp.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes < self.minimum:  # small arrays come cheaply from the allocator's free lists
+            return xp.empty(shape, dtype=dtype)
+        kept = self.kept.setdefault((shape, dtype), [])
+        for array, count in zip(kept, _reference_counts(kept)):
+            if count == _UNREFERENCED:
+                return array
+        array = xp.empty(shape, dtype=dtype)
+        if len(kept) < self.per_shape and self.held + nbytes <= self.limit:
+            kept.append(array)
+            self.held += nbytes
+        return array
+
+    def zeros(self, shape: tuple, dtype: Any) -> Any:
+        array = self.empty(shape, dtype)
+        array.fill(0)
+        return array
+
+    def clear(self) -> None:
+        """Drop every kept array (the memory returns once nothing else holds it)."""
+        self.kept.clear()
+        self.held = 0
+
+
+def _reference_counts(arrays: list) -> list[int]:
+    return [sys.getrefcount(array) for array in arrays]
+
+
+# The count of an array referred to by a cache list alone, measured through the same function
+# that checks kept arrays, so that it holds on any Python version.
+_UNREFERENCED = _reference_counts([object()])[0]
+_arrays = _Recycler()
 
 
 def output_length(
@@ -86,73 +145,111 @@ class ConvNd(Function):
         self.unbatched = x.ndim == weight.ndim - 1
         if self.unbatched:
             x = x[None]
-        batch, channels, *size = x.shape
-        kernel = weight.shape[2:]
-        padded = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
-        out_size = tuple(
-            output_length(n, k, s, (0, 0), d)
-            for n, k, s, d in zip(padded, kernel, stride, dilation)
-        )
-        # With stride 1 along the last axis, whole padded rows are computed: the few extra
-        # columns (garbage, dropped below) let im2col copy long contiguous runs instead of short
-        # rows, which decides its speed.
-        wide = stride[-1] == 1 and 3 * (padded[-1] - out_size[-1]) <= padded[-1]
-        cols_size = out_size[:-1] + ((padded[-1],) if wide else out_size[-1:])
-        tail = (kernel[-1] - 1) * dilation[-1] if wide else 0  # the last rows read this far on
-        buffer, grid = _channels_first_buffer(batch, channels, padded, tail, x.dtype)
-        grid[_interior(size, padding)] = x.swapaxes(0, 1)
-
-        window_strides = tuple(d * s for d, s in zip(dilation, grid.strides[2:]))
-        position_strides = tuple(t * s for t, s in zip(stride, grid.strides[2:]))
-        windows = _strided(
-            buffer,
-            (channels, *kernel, batch, *cols_size),
-            (grid.strides[0], *window_strides, grid.strides[1], *position_strides),
-        )
-        positions = batch * math.prod(cols_size)
-        cols = windows.reshape(groups, -1, positions)  # the im2col copy
-        out = _grouped_matmul(weight.reshape(groups, weight.shape[0] // groups, -1), cols)
-        out = out.reshape(weight.shape[0], batch, *cols_size)[..., : out_size[-1]]
-
-        result = xp.empty((batch, weight.shape[0], *out_size), dtype=out.dtype)
+        layout = _Layout(x.shape, weight.shape, stride, padding, dilation, groups)
+        cols = _im2col(x, layout)
+        out = _arrays.empty((groups, layout.group_out, cols.shape[-1]), cols.dtype)
+        _grouped_matmul(weight.reshape(groups, layout.group_out, -1), cols, out)
+        out_size = layout.out_size
+        valid = out.reshape(weight.shape[0], x.shape[0], *layout.cols_size)[..., : out_size[-1]]
+        result = _arrays.empty((x.shape[0], weight.shape[0], *out_size), out.dtype)
         if bias is None:
-            result[...] = out.swapaxes(0, 1)
+            result[...] = valid.swapaxes(0, 1)
         else:  # the bias rides along with the copy into (N, C_out, ...) order
-            xp.add(out.swapaxes(0, 1), bias.reshape(-1, *(1,) * len(size)), out=result)
+            xp.add(valid.swapaxes(0, 1), bias.reshape(-1, *(1,) * len(out_size)), out=result)
         self.saved = (cols, weight)
-        self.geometry = (x.shape, padding, padded, stride, dilation, cols_size, tail)
+        self.layout = layout
         return result[0] if self.unbatched else result
 
     def backward(self, grad: Any) -> tuple:
         xp = backend.xp
         cols, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
-        x_shape, padding, padded, stride, dilation, cols_size, tail = self.geometry
-        groups = cols.shape[0]
+        layout = self.layout
         if self.unbatched:
             grad = grad[None]
-        out_channels, batch = weight.shape[0], x_shape[0]
         # G in (C_out, N, *positions) order, zero in the garbage columns of a wide layout.
-        if cols_size[-1] != grad.shape[-1]:
-            g = xp.zeros((out_channels, batch, *cols_size), dtype=grad.dtype)
-            g[..., : grad.shape[-1]] = grad.swapaxes(0, 1)
-        else:
-            g = xp.ascontiguousarray(grad.swapaxes(0, 1))
-        g = g.reshape(groups, out_channels // groups, -1)
+        out_channels, batch = weight.shape[0], layout.x_shape[0]
+        g = _arrays.empty((out_channels, batch, *layout.cols_size), grad.dtype)
+        g[..., : grad.shape[-1]] = grad.swapaxes(0, 1)
+        g[..., grad.shape[-1] :] = 0  # the garbage columns of a wide layout
+        g3 = g.reshape(layout.groups, layout.group_out, -1)
 
         grad_b = grad_w = grad_x = None
         if need_b:
-            grad_b = g.reshape(out_channels, -1) @ xp.ones(g.shape[-1], dtype=g.dtype)
+            grad_b = g.reshape(out_channels, -1) @ xp.ones(g3.shape[-1], dtype=g.dtype)
         if need_w:
-            grad_w = _grouped_matmul(g, cols.swapaxes(1, 2)).reshape(weight.shape)
+            # (G·colsᵀ)ᵀ = cols·Gᵀ: OpenBLAS runs this orientation up to twice as fast here.
+            grad_w = xp.empty((layout.groups, cols.shape[1], layout.group_out), dtype=g.dtype)
+            _grouped_matmul(cols, g3.swapaxes(1, 2), grad_w)
+            grad_w = grad_w.swapaxes(1, 2).reshape(weight.shape)
         if need_x:
-            w = weight.reshape(groups, out_channels // groups, -1)
-            grad_cols = _grouped_matmul(w.swapaxes(1, 2), g)
-            grad_cols = grad_cols.reshape(x_shape[1], *weight.shape[2:], batch, *cols_size)
-            grad_x = _col2im(grad_cols, x_shape, padding, padded, stride, dilation, tail)
+            w = weight.reshape(layout.groups, layout.group_out, -1).swapaxes(1, 2)
+            grad_cols = _arrays.empty((layout.groups, w.shape[1], g3.shape[-1]), g.dtype)
+            _grouped_matmul(w, g3, grad_cols)
+            grad_x = _col2im(grad_cols, layout)
             if self.unbatched:
                 grad_x = grad_x[0]
         return grad_x, grad_w, grad_b
+
+
+class _Layout:
+    """Where im2col reads: the sizes and strides of a convolution, worked out once per call."""
+
+    def __init__(
+        self,
+        x_shape: tuple,
+        weight_shape: tuple,
+        stride: tuple,
+        padding: tuple,
+        dilation: tuple,
+        groups: int,
+    ) -> None:
+        self.x_shape, self.kernel = x_shape, weight_shape[2:]
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.groups, self.group_out = groups, weight_shape[0] // groups
+        size = x_shape[2:]
+        self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
+        self.out_size = tuple(
+            output_length(n, k, s, (0, 0), d)
+            for n, k, s, d in zip(self.padded, self.kernel, stride, dilation)
+        )
+        # With stride 1 along the last axis, whole padded rows are computed: the few extra
+        # columns (garbage, dropped afterwards) let im2col and col2im move long contiguous runs
+        # instead of short rows, which decides their speed.
+        last, out_last = self.padded[-1], self.out_size[-1]
+        wide = stride[-1] == 1 and 3 * (last - out_last) <= last
+        self.cols_size = self.out_size[:-1] + ((last,) if wide else (out_last,))
+        # Garbage columns of the last row read this far past the end of the padded input.
+        self.tail = (self.kernel[-1] - 1) * dilation[-1] if wide else 0
+
+    def windows(self, buffer: Any, grid: Any) -> tuple[tuple, tuple]:
+        """Shape and byte strides of the (C, *kernel, N, *positions) view of the padded input."""
+        channels, batch = self.x_shape[1], self.x_shape[0]
+        spatial = grid.strides[2:]
+        return (
+            (channels, *self.kernel, batch, *self.cols_size),
+            (
+                grid.strides[0],
+                *(d * s for d, s in zip(self.dilation, spatial)),
+                grid.strides[1],
+                *(t * s for t, s in zip(self.stride, spatial)),
+            ),
+        )
+
+
+def _im2col(x: Any, layout: _Layout) -> Any:
+    """The columns (groups, C/groups · prod(kernel), N · prod(positions)): one receptive field
+    per column, copied from a strided view of the zero-padded, channels-first input.
+
+    """
+    batch, channels = x.shape[:2]
+    buffer, grid = _channels_first_buffer(batch, channels, layout.padded, layout.tail, x.dtype)
+    grid[_interior(x.shape[2:], layout.padding)] = x.swapaxes(0, 1)
+    shape, strides = layout.windows(buffer, grid)
+    rows = channels // layout.groups * math.prod(layout.kernel)
+    cols = _arrays.empty((layout.groups, rows, batch * math.prod(layout.cols_size)), x.dtype)
+    cols.reshape(shape)[...] = _strided(buffer, shape, strides)
+    return cols
 
 
 def _channels_first_buffer(
@@ -164,8 +261,9 @@ def _channels_first_buffer(
     every window by the same number of elements; the tail is read by the garbage columns of the
     last rows.
     """
-    buffer = backend.xp.zeros((channels, batch * math.prod(padded) + tail), dtype=dtype)
-    return buffer, buffer[:, : buffer.shape[1] - tail].reshape(channels, batch, *padded)
+    shape = (channels, batch * math.prod(padded) + tail)
+    buffer = _arrays.zeros(shape, dtype)
+    return buffer, buffer[:, : shape[1] - tail].reshape(channels, batch, *padded)
 
 
 def _interior(size: tuple, padding: tuple) -> tuple:
@@ -173,40 +271,36 @@ def _interior(size: tuple, padding: tuple) -> tuple:
     return (slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(size, padding)))
 
 
-def _col2im(
-    grad_cols: Any,
-    x_shape: tuple,
-    padding: tuple,
-    padded: tuple,
-    stride: tuple,
-    dilation: tuple,
-    tail: int,
-) -> Any:
+def _col2im(grad_cols: Any, layout: _Layout) -> Any:
     """Add each column's gradient back where im2col read it: one addition per kernel offset.
 
-    grad_cols has shape (C, *kernel, N, *positions); within one offset no two positions share
-    an input element, so each in-place addition is exact and overlaps accumulate across offsets.
+    Within one offset no two positions share an input element, so each in-place addition is
+    exact, and overlapping windows accumulate across offsets. Returns a (N, C, *size) view.
     """
-    batch, channels = x_shape[:2]
-    buffer, grid = _channels_first_buffer(batch, channels, padded, tail, grad_cols.dtype)
-    item = buffer.itemsize
-    element_strides = tuple(s // item for s in grid.strides[2:])
-    target_shape = (channels, batch, *grad_cols.shape[len(padded) + 2 :])
-    target_strides = (grid.strides[0], grid.strides[1])
-    target_strides += tuple(t * s for t, s in zip(stride, grid.strides[2:]))
+    batch, channels = layout.x_shape[:2]
+    buffer, grid = _channels_first_buffer(
+        batch, channels, layout.padded, layout.tail, grad_cols.dtype
+    )
+    shape, strides = layout.windows(buffer, grid)
+    spatial = len(layout.kernel)
+    grad_cols = grad_cols.reshape(shape)
+    element_strides = [s // buffer.itemsize for s in grid.strides[2:]]
+    target_shape = (shape[0],) + shape[spatial + 1 :]
+    target_strides = (strides[0],) + strides[spatial + 1 :]
     flat = buffer.reshape(-1)
-    for offset in _offsets(grad_cols.shape[1 : 1 + len(padded)]):
-        start = sum(o * d * e for o, d, e in zip(offset, dilation, element_strides))
+    for offset in _offsets(layout.kernel):
+        start = sum(o * d * e for o, d, e in zip(offset, layout.dilation, element_strides))
         target = _strided(flat[start:], target_shape, target_strides)
         target += grad_cols[(slice(None), *offset)]
-    return grid[_interior(x_shape[2:], padding)].swapaxes(0, 1)
+    return grid[_interior(layout.x_shape[2:], layout.padding)].swapaxes(0, 1)
 
 
-def _grouped_matmul(a: Any, b: Any) -> Any:
-    """a @ b for stacks of one matrix per group; a plain 2-D product when there is one group."""
+def _grouped_matmul(a: Any, b: Any, out: Any) -> None:
+    """out = a @ b for stacks of one matrix per group; a plain 2-D product for one group."""
     if a.shape[0] == 1:
-        return (a[0] @ b[0])[None]
-    return a @ b
+        backend.xp.matmul(a[0], b[0], out=out[0])
+    else:
+        backend.xp.matmul(a, b, out=out)
 
 
 # ---- pooling -----------------------------------------------------------------------------------
@@ -259,7 +353,10 @@ class _PoolAlong(Function):
     def _scatter_start(self, grad: Any) -> Any:
         shape = list(grad.shape)
         shape[self.axis] = self.size + self.pad[0] + self.pad[1]
-        return (backend.xp.empty if self.covers else backend.xp.zeros)(shape, dtype=grad.dtype)
+        grad_x = _arrays.empty(tuple(shape), grad.dtype)
+        if not self.covers:
+            grad_x.fill(0)
+        return grad_x
 
     def _crop(self, grad_x: Any) -> Any:
         lo = self.pad[0]
@@ -290,10 +387,11 @@ class MaxPoolAlong(_PoolAlong):
         xp = backend.xp
         padded = self._setup(x, axis, kernel, stride, dilation, count, pad, _lowest(x.dtype))
         windows = self.windows
+        out = _arrays.empty(padded[windows[0]].shape, x.dtype)
         if kernel == 1:
-            out = padded[windows[0]].copy()
+            out[...] = padded[windows[0]]
         else:
-            out = xp.maximum(padded[windows[0]], padded[windows[1]])  # NaN propagates
+            xp.maximum(padded[windows[0]], padded[windows[1]], out=out)  # NaN propagates
             for index in windows[2:]:
                 xp.maximum(out, padded[index], out=out)
         self.saved = (padded, out)
@@ -309,7 +407,7 @@ class MaxPoolAlong(_PoolAlong):
             if o == last:  # the last offset holds the maximum wherever no earlier one did
                 first = True if taken is None else ~taken
             else:
-                first = padded[index] == out
+                first = xp.equal(padded[index], out, out=_arrays.empty(out.shape, bool))
                 if taken is not None:
                     first &= ~taken
             if self.disjoint:
@@ -340,7 +438,8 @@ class AvgPoolAlong(_PoolAlong):
         divisor: Any,
     ) -> Any:
         padded = self._setup(x, axis, kernel, stride, 1, count, pad, 0)
-        total = padded[self.windows[0]].copy()
+        total = _arrays.empty(padded[self.windows[0]].shape, x.dtype)
+        total[...] = padded[self.windows[0]]
         for index in self.windows[1:]:
             total += padded[index]
         # One divisor per window along this axis, broadcast over the others.
@@ -368,7 +467,8 @@ def _pad_axis(x: Any, axis: int, pad: tuple[int, int], fill: float) -> Any:
         return x
     shape = list(x.shape)
     shape[axis] += lo + hi
-    out = backend.xp.full(shape, fill, dtype=x.dtype)
+    out = _arrays.empty(tuple(shape), x.dtype)
+    out.fill(fill)
     out[(Ellipsis, slice(lo, lo + x.shape[axis])) + (slice(None),) * (-1 - axis)] = x
     return out
 
