@@ -149,13 +149,14 @@ class ConvNd(Function):
         cols = _im2col(x, layout)
         out = _arrays.empty((groups, layout.group_out, cols.shape[-1]), cols.dtype)
         _grouped_matmul(weight.reshape(groups, layout.group_out, -1), cols, out)
-        out_size = layout.out_size
-        valid = out.reshape(weight.shape[0], x.shape[0], *layout.cols_size)[..., : out_size[-1]]
-        result = _arrays.empty((x.shape[0], weight.shape[0], *out_size), out.dtype)
-        if bias is None:
-            result[...] = valid.swapaxes(0, 1)
-        else:  # the bias rides along with the copy into (N, C_out, ...) order
-            xp.add(valid.swapaxes(0, 1), bias.reshape(-1, *(1,) * len(out_size)), out=result)
+        if bias is not None:
+            out += bias.reshape(groups, -1, 1)
+        # The result is a view: (C_out, N, *positions) memory read as (N, C_out, *size), the
+        # garbage columns of a wide layout skipped. Copying it into (N, C_out, ...) order would
+        # cost a pass over short rows; the next operation makes that pass anyway, and leaves its
+        # own output in this channels-first memory order, which suits the next convolution.
+        result = out.reshape(weight.shape[0], x.shape[0], *layout.cols_size)
+        result = result[..., : layout.out_size[-1]].swapaxes(0, 1)
         self.saved = (cols, weight)
         self.layout = layout
         return result[0] if self.unbatched else result
