@@ -141,7 +141,6 @@ class ConvNd(Function):
         dilation: tuple,
         groups: int,
     ) -> Any:
-        xp = backend.xp
         self.unbatched = x.ndim == weight.ndim - 1
         if self.unbatched:
             x = x[None]
