@@ -8,11 +8,16 @@ float32 weights and batch. Blocks of steps alternate (A B A B ...) with a pause 
 because BLAS threads keep spinning for a moment after a call and would slow whichever library
 runs next. Figures are per step; the ratio is chainrule's time over PyTorch's in the same round.
 
-    python benchmarks/cnn_step.py            # 15 timed rounds
-    python benchmarks/cnn_step.py --quick    # 5 timed rounds
+    python benchmarks/cnn_step.py                     # 15 timed rounds
+    python benchmarks/cnn_step.py --quick             # 5 timed rounds
+    python benchmarks/cnn_step.py --only chainrule    # one library alone in this process
 
 For OpenBLAS's own choice of kernels on this machine, run it as
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/cnn_step.py``.
+
+Both libraries share this process's heap. glibc serves large blocks by mmap until one has been
+freed, and each fresh block costs a page fault per 4 KiB page on first touch, so one library's
+allocations change the other's time; ``--only`` measures each alone, in separate runs.
 """
 
 from __future__ import annotations
@@ -62,7 +67,7 @@ def build_step(lib: Any, weights: dict[str, np.ndarray], x: np.ndarray, y: np.nd
     return step
 
 
-def implementations() -> dict[str, Callable[[], Any]]:
+def implementations(only: str | None = None) -> dict[str, Callable[[], Any]]:
     torch.manual_seed(0)
     reference = torch.nn.Sequential(
         torch.nn.Conv2d(1, 16, 3, padding=1),
@@ -78,6 +83,8 @@ def implementations() -> dict[str, Callable[[], Any]]:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     y = rng.integers(0, 10, BATCH)
+    if only is not None:
+        return {only: build_step(cr if only == "chainrule" else torch, weights, x, y)}
     steps = {"chainrule": build_step(cr, weights, x, y), "torch": build_step(torch, weights, x, y)}
     # Same weights and data: the first losses must agree, or the comparison means nothing.
     first = {name: float(step().item()) for name, step in steps.items()}
@@ -95,8 +102,8 @@ def time_block(step: Callable[[], Any], steps: int) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def compare(rounds: int) -> dict[str, dict[str, float]]:
-    steps = implementations()
+def compare(rounds: int, only: str | None = None) -> dict[str, dict[str, float]]:
+    steps = implementations(only)
     for _ in range(2):  # warm-up: allocations, BLAS threads, caches
         for step in steps.values():
             time_block(step, STEPS_PER_BLOCK)
@@ -106,8 +113,9 @@ def compare(rounds: int) -> dict[str, dict[str, float]]:
             time.sleep(0.05)
             times[name].append(time_block(step, STEPS_PER_BLOCK))
     results = {}
+    reference = times.get("torch", next(iter(times.values())))
     for name, measured in times.items():
-        ratios = [a / b for a, b in zip(measured, times["torch"])]
+        ratios = [a / b for a, b in zip(measured, reference)]
         results[name] = {
             "median": statistics.median(measured),
             "ratio_min": min(ratios),
@@ -120,6 +128,7 @@ def compare(rounds: int) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="5 timed rounds instead of 15")
+    parser.add_argument("--only", choices=["chainrule", "torch"], help="time one library alone")
     args = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {platform.system()}, "
@@ -129,11 +138,9 @@ def main() -> None:
     print(f"CNN step, batch {BATCH} of 1x28x28, {STEPS_PER_BLOCK} steps per block")
     print("per-step median; ratio = implementation / PyTorch eager per round, min / median / max")
     labels = {"chainrule": "chainrule (nn, optim)", "torch": "PyTorch eager (nn, optim)"}
-    for name, r in compare(5 if args.quick else 15).items():
-        print(
-            f"  {labels[name]:28} {r['median'] * 1e3:7.2f} ms   ratio "
-            f"{r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"
-        )
+    for name, r in compare(5 if args.quick else 15, args.only).items():
+        ratio = f"   ratio {r['ratio_min']:.3f} / {r['ratio_median']:.3f} / {r['ratio_max']:.3f}"
+        print(f"  {labels[name]:28} {r['median'] * 1e3:7.2f} ms" + ("" if args.only else ratio))
 
 
 if __name__ == "__main__":

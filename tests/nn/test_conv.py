@@ -188,6 +188,73 @@ def test_gradcheck(name: str, bias: bool) -> None:
     assert cr.gradcheck(lambda *a: fn(*a, **options), inputs) is True
 
 
+# ---- memory: strided inputs, recycled arrays ---------------------------------------------------
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("kind", ["permuted", "sliced"])
+def test_strided_inputs_match_torch(kind: str, padding: int) -> None:
+    """A channels-last batch seen as (N, C, H, W), and every other channel of a wider batch:
+    im2col reads their windows through the strides, without a contiguous copy first."""
+    rng = seeded("strided", kind, padding)
+    if kind == "permuted":
+        base, view = rng.standard_normal((3, 6, 7, 4)), (lambda t: t.permute(0, 3, 1, 2))
+    else:
+        base, view = rng.standard_normal((3, 8, 6, 7)), (lambda t: t[:, ::2])
+    weight = rng.standard_normal((5, 4, 3, 3))
+    xc, xt = cr.tensor(base, requires_grad=True), torch.tensor(base, requires_grad=True)
+    wc, wt = cr.tensor(weight, requires_grad=True), torch.tensor(weight, requires_grad=True)
+    out = F.conv2d(view(xc), wc, padding=padding)
+    expected = torch.nn.functional.conv2d(view(xt), wt, padding=padding)
+    assert_close(out, expected, "float64", "forward")
+    upstream = rng.standard_normal(out.shape)
+    out.backward(cr.tensor(upstream))
+    expected.backward(torch.tensor(upstream))
+    assert_close(xc.grad, xt.grad, "float64", "input gradient")
+    assert_close(wc.grad, wt.grad, "float64", "weight gradient")
+
+
+def test_outputs_and_gradients_stay_valid_while_later_calls_reuse_memory() -> None:
+    # Large arrays are handed out again once nothing refers to them; whatever is still held
+    # (an output, a gradient) must keep its values through later calls of the same shapes.
+    rng = seeded("reuse")
+    layer = cr.nn.Conv2d(4, 8, 3, padding=1)
+    pool = cr.nn.MaxPool2d(2)
+    x = cr.tensor(rng.standard_normal((16, 4, 32, 32)).astype(np.float32), requires_grad=True)
+    out = pool(layer(x))
+    kept_out = to_numpy(out).copy()
+    out.backward(cr.tensor(rng.standard_normal(out.shape).astype(np.float32)))
+    kept_grads = [to_numpy(t.grad).copy() for t in (x, layer.weight, layer.bias)]
+    for _ in range(3):
+        other = cr.randn(16, 4, 32, 32, requires_grad=True)
+        pool(layer(other)).sum().backward()
+    np.testing.assert_array_equal(to_numpy(out), kept_out)
+    np.testing.assert_array_equal(to_numpy(x.grad), kept_grads[0])
+
+
+def test_recycler_hands_an_array_out_again_only_when_nothing_else_holds_it() -> None:
+    from chainrule.ops.conv import _Recycler
+
+    recycler = _Recycler(minimum_bytes=0)
+    first = recycler.empty((4, 5), np.float32)
+    first_id = id(first)
+    second = recycler.empty((4, 5), np.float32)
+    assert second is not first  # first is still held
+    view = first[1:]
+    del first
+    assert id(recycler.empty((4, 5), np.float32)) != first_id  # a view keeps it alive
+    del view
+    assert id(recycler.empty((4, 5), np.float32)) == first_id
+    # Laid out like another array: the same axes order in memory.
+    like = np.empty((3, 4, 2)).transpose(1, 0, 2)
+    array = recycler.empty((4, 3, 2), np.float64, like=like)
+    assert array.shape == (4, 3, 2)
+    assert np.argsort(array.strides).tolist() == np.argsort(like.strides).tolist()
+    assert recycler.held > 0
+    recycler.clear()
+    assert recycler.held == 0
+
+
 # ---- initialisation, options, repr -------------------------------------------------------------
 
 

@@ -146,6 +146,22 @@ def test_max_pool_gradcheck(name: str) -> None:
     assert cr.gradcheck(getattr(cr.nn, kind)(**args), [x]) is True
 
 
+@pytest.mark.parametrize("kind", ["MaxPool2d", "AvgPool2d"])
+def test_channels_first_memory_and_any_gradient_layout_match_torch(kind: str) -> None:
+    # After a convolution the input is channels-first in memory while the upstream gradient
+    # (through a Flatten) is not; both orders must give PyTorch's result.
+    rng = seeded("layout", kind)
+    base = rng.standard_normal((6, 4, 8, 8))  # (C, N, H, W) in memory
+    xc, xt = cr.tensor(base, requires_grad=True), torch.tensor(base, requires_grad=True)
+    out = getattr(cr.nn, kind)(2)(xc.permute(1, 0, 2, 3))
+    expected = getattr(torch.nn, kind)(2)(xt.permute(1, 0, 2, 3))
+    assert_close(out, expected, "float64", "forward")
+    upstream = rng.standard_normal(out.shape)
+    out.backward(cr.tensor(upstream))
+    expected.backward(torch.tensor(upstream))
+    assert_close(xc.grad, xt.grad, "float64", "input gradient")
+
+
 # ---- average pooling ---------------------------------------------------------------------------
 
 AVG_CASES = {

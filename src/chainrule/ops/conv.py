@@ -9,10 +9,16 @@ strided view of a padded, channels-first copy of the input, and the weight multi
 columns at once. Its backward is two products (weight gradient and column gradient) and col2im,
 which adds the column gradient back with one whole-array addition per kernel offset.
 
-Pooling runs one axis at a time and loops over kernel offsets: each offset selects one element
-of every window as a strided slice, so a 2×2 pool is a few whole-array operations per axis,
-never a loop over windows.
+The convolution's output is the product's (C_out, N, *size) memory seen as (N, C_out, *size),
+not a transposed copy; element-wise operations keep that channels-first order, so the next
+layer's im2col and this layer's backward read it without transposing.
 
+Pooling reduces one axis at a time, the outer axes first (their slices are whole rows), and
+each kernel offset selects one element of every window as a strided slice: a 2×2 pool is a few
+whole-array operations, never a loop over windows.
+
+Large arrays come from ``_arrays``, which hands an array out again once nothing else refers to
+it: fresh memory costs a page fault per 4 KiB page on first touch, more than the arithmetic.
 ``as_strided`` is the one call beyond NumPy's common API (see ``_strided``); CuPy has it too.
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 import sys
+import threading
 from typing import Any
 
 from chainrule import backend
@@ -34,64 +41,6 @@ def _strided(array: Any, shape: tuple, strides: tuple) -> Any:
     ``xp.lib.stride_tricks`` on NumPy and CuPy alike. Callers keep every element in bounds.
     """
     return backend.xp.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
-
-
-class _Recycler:
-    """Large arrays handed out again once nothing but this cache refers to them.
-
-    A fresh allocation of megabytes is paid for on first touch, one page fault per 4 KiB page
-    (about 2.5 µs each on the benchmark machine); a CNN training step that allocated its large
-    arrays afresh spent more time in fault handling than in its matrix products. An array is
-    reused only when its reference count shows that the cache holds the sole reference: no
-    tensor, view, saved value or user variable can see it any more.
-    """
-
-    def __init__(
-        self, per_shape: int = 4, limit_bytes: int = 256 * 2**20, minimum_bytes: int = 2**18
-    ) -> None:
-        self.kept: dict[tuple, list] = {}
-        self.per_shape, self.limit, self.minimum, self.held = (
-            per_shape,
-            limit_bytes,
-            minimum_bytes,
-            0,
-        )
-
-    def empty(self, shape: tuple, dtype: Any) -> Any:
-        xp = backend.xp
-        dtype = xp.dtype(dtype)
-        nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes < self.minimum:  # small arrays come cheaply from the allocator's free lists
-            return xp.empty(shape, dtype=dtype)
-        kept = self.kept.setdefault((shape, dtype), [])
-        for array, count in zip(kept, _reference_counts(kept)):
-            if count == _UNREFERENCED:
-                return array
-        array = xp.empty(shape, dtype=dtype)
-        if len(kept) < self.per_shape and self.held + nbytes <= self.limit:
-            kept.append(array)
-            self.held += nbytes
-        return array
-
-    def zeros(self, shape: tuple, dtype: Any) -> Any:
-        array = self.empty(shape, dtype)
-        array.fill(0)
-        return array
-
-    def clear(self) -> None:
-        """Drop every kept array (the memory returns once nothing else holds it)."""
-        self.kept.clear()
-        self.held = 0
-
-
-def _reference_counts(arrays: list) -> list[int]:
-    return [sys.getrefcount(array) for array in arrays]
-
-
-# The count of an array referred to by a cache list alone, measured through the same function
-# that checks kept arrays, so that it holds on any Python version.
-_UNREFERENCED = _reference_counts([object()])[0]
-_arrays = _Recycler()
 
 
 def output_length(
@@ -150,12 +99,10 @@ class ConvNd(Function):
         _grouped_matmul(weight.reshape(groups, layout.group_out, -1), cols, out)
         if bias is not None:
             out += bias.reshape(groups, -1, 1)
-        # The result is a view: (C_out, N, *positions) memory read as (N, C_out, *size), the
-        # garbage columns of a wide layout skipped. Copying it into (N, C_out, ...) order would
-        # cost a pass over short rows; the next operation makes that pass anyway, and leaves its
-        # own output in this channels-first memory order, which suits the next convolution.
-        result = out.reshape(weight.shape[0], x.shape[0], *layout.cols_size)
-        result = result[..., : layout.out_size[-1]].swapaxes(0, 1)
+        # The product is (C_out, N, *size) in memory; it is handed on as a (N, C_out, *size)
+        # view rather than copied. Element-wise operations keep that memory order, and the
+        # next convolution's im2col and this backward's G read it without transposing.
+        result = out.reshape(weight.shape[0], x.shape[0], *layout.out_size).swapaxes(0, 1)
         self.saved = (cols, weight)
         self.layout = layout
         return result[0] if self.unbatched else result
@@ -167,25 +114,25 @@ class ConvNd(Function):
         layout = self.layout
         if self.unbatched:
             grad = grad[None]
-        # G in (C_out, N, *positions) order, zero in the garbage columns of a wide layout.
-        out_channels, batch = weight.shape[0], layout.x_shape[0]
-        g = _arrays.empty((out_channels, batch, *layout.cols_size), grad.dtype)
-        g[..., : grad.shape[-1]] = grad.swapaxes(0, 1)
-        g[..., grad.shape[-1] :] = 0  # the garbage columns of a wide layout
-        g3 = g.reshape(layout.groups, layout.group_out, -1)
+        # G as a (C_out, N·positions) matrix: a view when the gradient arrives in the
+        # channels-first memory order that the forward handed out.
+        g = grad.swapaxes(0, 1)
+        if not g.flags.c_contiguous:
+            g = _arrays.copy(g)
+        g = g.reshape(layout.groups, layout.group_out, -1)
 
         grad_b = grad_w = grad_x = None
         if need_b:
-            grad_b = g.reshape(out_channels, -1) @ xp.ones(g3.shape[-1], dtype=g.dtype)
+            grad_b = g.reshape(weight.shape[0], -1) @ xp.ones(g.shape[-1], dtype=g.dtype)
         if need_w:
             # (G·colsᵀ)ᵀ = cols·Gᵀ: OpenBLAS runs this orientation up to twice as fast here.
             grad_w = xp.empty((layout.groups, cols.shape[1], layout.group_out), dtype=g.dtype)
-            _grouped_matmul(cols, g3.swapaxes(1, 2), grad_w)
+            _grouped_matmul(cols, g.swapaxes(1, 2), grad_w)
             grad_w = grad_w.swapaxes(1, 2).reshape(weight.shape)
         if need_x:
             w = weight.reshape(layout.groups, layout.group_out, -1).swapaxes(1, 2)
-            grad_cols = _arrays.empty((layout.groups, w.shape[1], g3.shape[-1]), g.dtype)
-            _grouped_matmul(w, g3, grad_cols)
+            grad_cols = _arrays.empty((layout.groups, w.shape[1], g.shape[-1]), g.dtype)
+            _grouped_matmul(w, g, grad_cols)
             grad_x = _col2im(grad_cols, layout)
             if self.unbatched:
                 grad_x = grad_x[0]
@@ -193,7 +140,7 @@ class ConvNd(Function):
 
 
 class _Layout:
-    """Where im2col reads: the sizes and strides of a convolution, worked out once per call."""
+    """The sizes of a convolution, and where im2col reads each column's elements."""
 
     def __init__(
         self,
@@ -207,27 +154,19 @@ class _Layout:
         self.x_shape, self.kernel = x_shape, weight_shape[2:]
         self.stride, self.padding, self.dilation = stride, padding, dilation
         self.groups, self.group_out = groups, weight_shape[0] // groups
-        size = x_shape[2:]
-        self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(size, padding))
+        self.padded = tuple(n + lo + hi for n, (lo, hi) in zip(x_shape[2:], padding))
         self.out_size = tuple(
             output_length(n, k, s, (0, 0), d)
             for n, k, s, d in zip(self.padded, self.kernel, stride, dilation)
         )
-        # With stride 1 along the last axis, whole padded rows are computed: the few extra
-        # columns (garbage, dropped afterwards) let im2col and col2im move long contiguous runs
-        # instead of short rows, which decides their speed.
-        last, out_last = self.padded[-1], self.out_size[-1]
-        wide = stride[-1] == 1 and 3 * (last - out_last) <= last
-        self.cols_size = self.out_size[:-1] + ((last,) if wide else (out_last,))
-        # Garbage columns of the last row read this far past the end of the padded input.
-        self.tail = (self.kernel[-1] - 1) * dilation[-1] if wide else 0
 
-    def windows(self, buffer: Any, grid: Any) -> tuple[tuple, tuple]:
-        """Shape and byte strides of the (C, *kernel, N, *positions) view of the padded input."""
-        channels, batch = self.x_shape[1], self.x_shape[0]
+    def windows(self, grid: Any) -> Any:
+        """The (C, *kernel, N, *out_size) view of a (C, N, *padded) grid: element [c, i, j, n,
+        h, w] is input channel c at kernel offset (i, j) of output position (h, w) of image n."""
         spatial = grid.strides[2:]
-        return (
-            (channels, *self.kernel, batch, *self.cols_size),
+        return _strided(
+            grid,
+            (grid.shape[0], *self.kernel, grid.shape[1], *self.out_size),
             (
                 grid.strides[0],
                 *(d * s for d, s in zip(self.dilation, spatial)),
@@ -236,63 +175,46 @@ class _Layout:
             ),
         )
 
+    def inner(self) -> tuple:
+        """The index of the unpadded input inside a (C, N, *padded) grid."""
+        size = self.x_shape[2:]
+        return (slice(None), slice(None)) + tuple(
+            slice(lo, lo + n) for n, (lo, _) in zip(size, self.padding)
+        )
+
 
 def _im2col(x: Any, layout: _Layout) -> Any:
-    """The columns (groups, C/groups · prod(kernel), N · prod(positions)): one receptive field
-    per column, copied from a strided view of the zero-padded, channels-first input.
-
+    """The columns (groups, C/groups · prod(kernel), N · prod(out_size)): one receptive field
+    per column, copied in one go from a strided view of the channels-first, zero-padded input.
     """
-    batch, channels = x.shape[:2]
-    buffer, grid = _channels_first_buffer(batch, channels, layout.padded, layout.tail, x.dtype)
-    grid[_interior(x.shape[2:], layout.padding)] = x.swapaxes(0, 1)
-    shape, strides = layout.windows(buffer, grid)
-    rows = channels // layout.groups * math.prod(layout.kernel)
-    cols = _arrays.empty((layout.groups, rows, batch * math.prod(layout.cols_size)), x.dtype)
-    cols.reshape(shape)[...] = _strided(buffer, shape, strides)
+    grid = x.swapaxes(0, 1)  # (C, N, *size): the windows are read straight from x if unpadded
+    if any(lo or hi for lo, hi in layout.padding):
+        grid = _arrays.zeros((x.shape[1], x.shape[0], *layout.padded), x.dtype)
+        grid[layout.inner()] = x.swapaxes(0, 1)
+    windows = layout.windows(grid)
+    rows = x.shape[1] // layout.groups * math.prod(layout.kernel)
+    cols = _arrays.empty((layout.groups, rows, x.shape[0] * math.prod(layout.out_size)), x.dtype)
+    cols.reshape(windows.shape)[...] = windows
     return cols
-
-
-def _channels_first_buffer(
-    batch: int, channels: int, padded: tuple, tail: int, dtype: Any
-) -> tuple[Any, Any]:
-    """A zero buffer (C, N·prod(padded) + tail) and its (C, N, *padded) view.
-
-    Channels first, so that each channel's whole batch is one block and a kernel offset moves
-    every window by the same number of elements; the tail is read by the garbage columns of the
-    last rows.
-    """
-    shape = (channels, batch * math.prod(padded) + tail)
-    buffer = _arrays.zeros(shape, dtype)
-    return buffer, buffer[:, : shape[1] - tail].reshape(channels, batch, *padded)
-
-
-def _interior(size: tuple, padding: tuple) -> tuple:
-    """The index of the unpadded input inside a (C, N, *padded) grid."""
-    return (slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(size, padding)))
 
 
 def _col2im(grad_cols: Any, layout: _Layout) -> Any:
     """Add each column's gradient back where im2col read it: one addition per kernel offset.
 
     Within one offset no two positions share an input element, so each in-place addition is
-    exact, and overlapping windows accumulate across offsets. Returns a (N, C, *size) view.
+    exact, and overlapping windows accumulate across offsets. Returns a (N, C, *size) view of
+    channels-first memory.
     """
     batch, channels = layout.x_shape[:2]
-    buffer, grid = _channels_first_buffer(
-        batch, channels, layout.padded, layout.tail, grad_cols.dtype
-    )
-    shape, strides = layout.windows(buffer, grid)
-    spatial = len(layout.kernel)
-    grad_cols = grad_cols.reshape(shape)
-    element_strides = [s // buffer.itemsize for s in grid.strides[2:]]
-    target_shape = (shape[0],) + shape[spatial + 1 :]
-    target_strides = (strides[0],) + strides[spatial + 1 :]
-    flat = buffer.reshape(-1)
+    grid = _arrays.zeros((channels, batch, *layout.padded), grad_cols.dtype)
+    grad_cols = grad_cols.reshape(channels, *layout.kernel, batch, *layout.out_size)
     for offset in _offsets(layout.kernel):
-        start = sum(o * d * e for o, d, e in zip(offset, layout.dilation, element_strides))
-        target = _strided(flat[start:], target_shape, target_strides)
-        target += grad_cols[(slice(None), *offset)]
-    return grid[_interior(layout.x_shape[2:], layout.padding)].swapaxes(0, 1)
+        target = (slice(None), slice(None)) + tuple(
+            _window(o, s, d, n)
+            for o, s, d, n in zip(offset, layout.stride, layout.dilation, layout.out_size)
+        )
+        grid[target] += grad_cols[(slice(None), *offset)]
+    return grid[layout.inner()].swapaxes(0, 1)
 
 
 def _grouped_matmul(a: Any, b: Any, out: Any) -> None:
@@ -305,14 +227,12 @@ def _grouped_matmul(a: Any, b: Any, out: Any) -> None:
 
 # ---- pooling -----------------------------------------------------------------------------------
 #
-# A 2-D window's maximum (or sum) is the maximum over rows of the maxima within rows, so pooling
-# runs as one 1-D pooling per axis, the last axis first. That reads the input once instead of
-# once per kernel offset, and the later stages work on whole contiguous rows. It also keeps
-# PyTorch's tie-breaking: the first row holding the maximum, then the first column within it,
-# is the first maximum in row-major order.
+# A window's maximum (or sum) over two axes is the maximum over one axis of the maxima over the
+# other, so the forward passes pool one axis at a time: the input is read once instead of once
+# per kernel offset, and pooling the outer axes first works on whole contiguous rows.
 
 
-def pool_geometry(
+def _pool_geometry(
     size: int, kernel: int, stride: int, padding: int, dilation: int, ceil: bool
 ) -> tuple[int, tuple[int, int]]:
     """Windows along one axis, and the (before, after) padding that reading them all needs."""
@@ -322,106 +242,89 @@ def pool_geometry(
     return count, (padding, after)
 
 
-class _PoolAlong(Function):
-    """The windows of one axis: ``self.windows`` holds one index per kernel offset, each
-    picking that element of every window; a gradient is scattered back through them."""
-
-    def _setup(
-        self,
-        x: Any,
-        axis: int,
-        kernel: int,
-        stride: int,
-        dilation: int,
-        count: int,
-        pad: tuple[int, int],
-        fill: float,
-    ) -> Any:
-        self.axis, self.pad, self.size = axis, pad, x.shape[axis]
-        self.windows = [
-            (Ellipsis, slice(o * dilation, o * dilation + stride * (count - 1) + 1, stride))
-            + (slice(None),) * (-1 - axis)
-            for o in range(kernel)
-        ]
-        self.disjoint = dilation * (kernel - 1) < stride  # no element in two windows
-        # Windows side by side over the whole padded axis: each element is written exactly once.
-        self.covers = (
-            dilation == 1 and stride == kernel and count * kernel == x.shape[axis] + sum(pad)
-        )
-        return _pad_axis(x, axis, pad, fill)
-
-    def _scatter_start(self, grad: Any) -> Any:
-        shape = list(grad.shape)
-        shape[self.axis] = self.size + self.pad[0] + self.pad[1]
-        grad_x = _arrays.empty(tuple(shape), grad.dtype)
-        if not self.covers:
-            grad_x.fill(0)
-        return grad_x
-
-    def _crop(self, grad_x: Any) -> Any:
-        lo = self.pad[0]
-        if lo == 0 and grad_x.shape[self.axis] == self.size:
-            return grad_x
-        index = (Ellipsis, slice(lo, lo + self.size)) + (slice(None),) * (-1 - self.axis)
-        return grad_x[index]
-
-
-class MaxPoolAlong(_PoolAlong):
-    """∂C/∂x = ∂C/∂y routed to the first maximum of each window along one axis, summed where
-    windows overlap"""
+class MaxPoolNd(Function):
+    """∂C/∂x = ∂C/∂y routed to the first maximum of each window (in row-major order, as PyTorch
+    scans it), summed where windows overlap"""
 
     @classmethod
     def op_name(cls) -> str:
         return "max_pool"
 
     def forward(
-        self,
-        x: Any,
-        axis: int,
-        kernel: int,
-        stride: int,
-        dilation: int,
-        count: int,
-        pad: tuple[int, int],
+        self, x: Any, kernel: tuple, stride: tuple, dilation: tuple, counts: tuple, pads: tuple
     ) -> Any:
         xp = backend.xp
-        padded = self._setup(x, axis, kernel, stride, dilation, count, pad, _lowest(x.dtype))
-        windows = self.windows
-        out = _arrays.empty(padded[windows[0]].shape, x.dtype)
-        if kernel == 1:
-            out[...] = padded[windows[0]]
-        else:
-            xp.maximum(padded[windows[0]], padded[windows[1]], out=out)  # NaN propagates
-            for index in windows[2:]:
-                xp.maximum(out, padded[index], out=out)
+        spatial = len(kernel)
+        padded = x
+        for axis, pad in zip(range(-spatial, 0), pads):
+            padded = _pad_axis(padded, axis, pad, _lowest(x.dtype))
+        out = padded
+        for axis in range(-spatial, 0):  # outer axes first: their slices are whole rows
+            k, s, d, n = kernel[axis], stride[axis], dilation[axis], counts[axis]
+            index = [_along(axis, _window(o, s, d, n)) for o in range(k)]
+            stage = _arrays.empty(out[index[0]].shape, x.dtype, like=out)
+            if k == 1:
+                stage[...] = out[index[0]]
+            else:
+                xp.maximum(out[index[0]], out[index[1]], out=stage)  # NaN propagates
+                for i in index[2:]:
+                    xp.maximum(stage, out[i], out=stage)
+            out = stage
         self.saved = (padded, out)
+        self.geometry = (x.shape[-spatial:], kernel, stride, dilation, pads)
         return out
 
     def backward(self, grad: Any) -> tuple:
         xp = backend.xp
         padded, out = self.saved
-        grad_x = self._scatter_start(grad)
-        last = len(self.windows) - 1
-        taken = None  # windows whose maximum an earlier offset already took
-        for o, index in enumerate(self.windows):
-            if o == last:  # the last offset holds the maximum wherever no earlier one did
+        size, kernel, stride, dilation, pads = self.geometry
+        if _axis_order(grad) != _axis_order(out):
+            # Element-wise work between arrays laid out differently runs on short strided rows,
+            # several times slower than one copy into the saved arrays' order.
+            grad = _arrays.copy(grad, like=out)
+        disjoint = all(d * (k - 1) < s for k, s, d in zip(kernel, stride, dilation))
+        tiles = all(  # windows side by side over the whole padded input: every element written
+            d == 1 and s == k and m * k == n
+            for k, s, d, m, n in zip(
+                kernel, stride, dilation, out.shape[-len(size) :], padded.shape[-len(size) :]
+            )
+        )
+        grad_x = _arrays.empty(padded.shape, grad.dtype, like=padded)
+        if not tiles:
+            grad_x.fill(0)
+        offsets = list(_offsets(kernel))
+        taken = None  # windows whose maximum an earlier offset (in scan order) already took
+        for i, offset in enumerate(offsets):
+            index = (Ellipsis,) + tuple(
+                _window(o, s, d, n)
+                for o, s, d, n in zip(offset, stride, dilation, out.shape[-len(size) :])
+            )
+            if i == len(offsets) - 1:  # the last offset holds the maximum wherever no other did
                 first = True if taken is None else ~taken
             else:
-                first = xp.equal(padded[index], out, out=_arrays.empty(out.shape, bool))
+                first = _arrays.empty(out.shape, bool, like=out)
+                xp.equal(padded[index], out, out=first)
                 if taken is not None:
                     first &= ~taken
-            if self.disjoint:
+            if disjoint:
                 xp.multiply(first, grad, out=grad_x[index])
             else:
                 grad_x[index] += first * grad
-            if o < last:
+            if i < len(offsets) - 1:
                 taken = first if taken is None else xp.bitwise_or(taken, first, out=taken)
-        return (self._crop(grad_x),)
+        inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(size, pads))
+        return (grad_x[(Ellipsis, *inner)],)
 
 
-class AvgPoolAlong(_PoolAlong):
-    """∂C/∂x = ∂C/∂y / divisor, spread over each window along one axis (summed where windows
-    overlap)"""
+def _window(offset: int, stride: int, dilation: int, count: int) -> slice:
+    """The slice that picks element ``offset`` of each of ``count`` windows along an axis."""
+    start = offset * dilation
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
+class AvgPoolAlong(Function):
+    """∂C/∂x = ∂C/∂y / divisor, spread back over each window along one axis (summed where
+    windows overlap)"""
 
     @classmethod
     def op_name(cls) -> str:
@@ -437,27 +340,41 @@ class AvgPoolAlong(_PoolAlong):
         pad: tuple[int, int],
         divisor: Any,
     ) -> Any:
-        padded = self._setup(x, axis, kernel, stride, 1, count, pad, 0)
-        total = _arrays.empty(padded[self.windows[0]].shape, x.dtype)
+        self.axis, self.size, self.pad = axis, x.shape[axis], pad
+        self.windows = [_along(axis, _window(o, stride, 1, count)) for o in range(kernel)]
+        self.disjoint = kernel <= stride
+        self.tiles = kernel == stride and count * kernel == x.shape[axis] + sum(pad)
+        # One divisor per window along this axis, broadcast over the others.
+        if not isinstance(divisor, int):
+            divisor = divisor.reshape((-1,) + (1,) * (-1 - axis))
+        self.divisor = divisor
+        padded = _pad_axis(x, axis, pad, 0)
+        total = _arrays.empty(padded[self.windows[0]].shape, x.dtype, like=padded)
         total[...] = padded[self.windows[0]]
         for index in self.windows[1:]:
             total += padded[index]
-        # One divisor per window along this axis, broadcast over the others.
-        self.divisor = (
-            divisor if isinstance(divisor, int) else divisor.reshape((-1,) + (1,) * (-1 - axis))
-        )
-        total /= self.divisor
+        total /= divisor
         return total
 
     def backward(self, grad: Any) -> tuple:
         share = grad / self.divisor
-        grad_x = self._scatter_start(grad)
+        shape = list(grad.shape)
+        shape[self.axis] = self.size + sum(self.pad)
+        grad_x = _arrays.empty(tuple(shape), grad.dtype, like=grad)
+        if not self.tiles:
+            grad_x.fill(0)
         for index in self.windows:
             if self.disjoint:
                 grad_x[index] = share
             else:
                 grad_x[index] += share
-        return (self._crop(grad_x),)
+        lo = self.pad[0]
+        return (grad_x[_along(self.axis, slice(lo, lo + self.size))],)
+
+
+def _along(axis: int, index: slice) -> tuple:
+    """An index applying ``index`` to one axis (counted from the end) and no other."""
+    return (Ellipsis, index) + (slice(None),) * (-1 - axis)
 
 
 def _pad_axis(x: Any, axis: int, pad: tuple[int, int], fill: float) -> Any:
@@ -467,9 +384,9 @@ def _pad_axis(x: Any, axis: int, pad: tuple[int, int], fill: float) -> Any:
         return x
     shape = list(x.shape)
     shape[axis] += lo + hi
-    out = _arrays.empty(tuple(shape), x.dtype)
+    out = _arrays.empty(tuple(shape), x.dtype, like=x)
     out.fill(fill)
-    out[(Ellipsis, slice(lo, lo + x.shape[axis])) + (slice(None),) * (-1 - axis)] = x
+    out[_along(axis, slice(lo, lo + x.shape[axis]))] = x
     return out
 
 
@@ -481,13 +398,14 @@ def _lowest(dtype: Any) -> Any:
 def max_pool(
     x: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, ceil: bool
 ) -> Any:
-    """Max pooling over the trailing len(kernel) axes of a tensor, one axis at a time."""
-    spatial = len(kernel)
-    for axis in range(-1, -spatial - 1, -1):
-        k, s, p, d = kernel[axis], stride[axis], padding[axis], dilation[axis]
-        count, pad = pool_geometry(x.shape[axis], k, s, p, d, ceil)
-        x = MaxPoolAlong.apply(x, axis, k, s, d, count, pad)
-    return x
+    """Max pooling over the trailing len(kernel) axes of a tensor."""
+    geometry = [
+        _pool_geometry(n, k, s, p, d, ceil)
+        for n, k, s, p, d in zip(x.shape[-len(kernel) :], kernel, stride, padding, dilation)
+    ]
+    counts = tuple(count for count, _ in geometry)
+    pads = tuple(pad for _, pad in geometry)
+    return MaxPoolNd.apply(x, kernel, stride, dilation, counts, pads)
 
 
 def avg_pool(
@@ -505,12 +423,12 @@ def avg_pool(
     inside the padded input, or inside the input itself), so each axis divides by its own.
     """
     spatial = len(kernel)
-    for axis in range(-1, -spatial - 1, -1):
+    for axis in range(-spatial, 0):  # outer axes first: their slices are whole rows
         k, s, p = kernel[axis], stride[axis], padding[axis]
         n = x.shape[axis]
-        count, pad = pool_geometry(n, k, s, p, 1, ceil)
+        count, pad = _pool_geometry(n, k, s, p, 1, ceil)
         if divisor_override:
-            divisor = divisor_override if axis == -spatial else 1
+            divisor = divisor_override if axis == -1 else 1
         else:
             divisor = _window_counts(n, k, s, p, count, count_include_pad, x.dtype)
         x = AvgPoolAlong.apply(x, axis, k, s, count, pad, divisor)
@@ -544,24 +462,25 @@ def max_pool_indices(
     xp = backend.xp
     spatial = len(kernel)
     size = x.shape[-spatial:]
-    geometry = [pool_geometry(*args, ceil) for args in zip(size, kernel, stride, padding, dilation)]
+    geometry = [
+        _pool_geometry(*args, ceil) for args in zip(size, kernel, stride, padding, dilation)
+    ]
     padded = x
     for axis, (_, pad) in zip(range(-spatial, 0), geometry):
         padded = _pad_axis(padded, axis, pad, _lowest(x.dtype))
     indices = xp.zeros(out.shape, dtype=xp.int64)
     found = xp.zeros(out.shape, dtype=bool)
-    for offset in itertools.product(*(range(k) for k in kernel)):
-        index = [Ellipsis]
+    counts = [count for count, _ in geometry]
+    for offset in _offsets(kernel):  # scan order: the first maximum found is the one kept
+        index = (Ellipsis,) + tuple(
+            _window(o, s, d, n) for o, s, d, n in zip(offset, stride, dilation, counts)
+        )
+        # Flat position = Σ coordinate · (product of the later axes' sizes).
         position = 0
-        for axis, (o, s, p, d, (n, _)) in enumerate(
-            zip(offset, stride, padding, dilation, geometry)
-        ):
-            index.append(slice(o * d, o * d + s * (n - 1) + 1, s))
-            coordinate = xp.arange(n) * s - p + o * d
-            # Flat position = Σ coordinate · (product of the later axes' sizes).
-            place = math.prod(size[axis + 1 :])
-            position = position + (coordinate * place).reshape((n,) + (1,) * (spatial - 1 - axis))
-        hit = (padded[tuple(index)] == out) & ~found
+        for axis, (o, s, p, d, n) in enumerate(zip(offset, stride, padding, dilation, counts)):
+            coordinate = (xp.arange(n) * s - p + o * d) * math.prod(size[axis + 1 :])
+            position = position + coordinate.reshape((n,) + (1,) * (spatial - 1 - axis))
+        hit = (padded[index] == out) & ~found
         xp.copyto(indices, position, where=hit)
         found |= hit
     return indices
@@ -571,7 +490,7 @@ class AdaptiveAvgPoolNd(Function):
     """∂C/∂x = ∂C/∂y · A along each pooled axis (y = x · Aᵀ, A the (out, in) bin-average matrix)
 
     For bins of unequal size (input not a multiple of the output); equal bins go through
-    AvgPoolNd. Each axis is one matrix product with the matrix of bin averages.
+    ``avg_pool``. Each axis is one matrix product with the matrix of bin averages.
     """
 
     @classmethod
@@ -583,13 +502,13 @@ class AdaptiveAvgPoolNd(Function):
         self.matrices = [_bin_matrix(n, m, x.dtype) for n, m in zip(size, output_size)]
         out = x
         for axis, matrix in enumerate(self.matrices):
-            out = _along(out, axis - len(size), matrix.T)
+            out = _map_axis(out, axis - len(size), matrix.T)
         return out
 
     def backward(self, grad: Any) -> tuple:
         spatial = len(self.matrices)
         for axis, matrix in enumerate(self.matrices):
-            grad = _along(grad, axis - spatial, matrix)
+            grad = _map_axis(grad, axis - spatial, matrix)
         return (grad,)
 
 
@@ -604,9 +523,99 @@ def _bin_matrix(size: int, out: int, dtype: Any) -> Any:
     return (inside / (end - start)[:, None]).astype(dtype)
 
 
-def _along(x: Any, axis: int, matrix: Any) -> Any:
+def _map_axis(x: Any, axis: int, matrix: Any) -> Any:
     """x with ``axis`` mapped through ``matrix`` (n, m): one 2-D product over all other axes."""
     xp = backend.xp
     moved = xp.moveaxis(x, axis, -1)
     out = moved.reshape(-1, moved.shape[-1]) @ matrix
     return xp.moveaxis(out.reshape(*moved.shape[:-1], matrix.shape[1]), -1, axis)
+
+
+# ---- memory ------------------------------------------------------------------------------------
+
+
+class _Recycler:
+    """Large arrays handed out again once nothing but this cache refers to them.
+
+    A fresh allocation of megabytes is paid for on first touch, one page fault per 4 KiB page
+    (about 2.5 µs each on the benchmark machine); a CNN training step that allocated its large
+    arrays afresh spent more time in fault handling than in its matrix products. An array is
+    reused only when its reference count shows that the cache holds the sole reference: no
+    tensor, view, saved value or user variable can see it any more.
+    """
+
+    def __init__(
+        self, per_shape: int = 4, limit_bytes: int = 256 * 2**20, minimum_bytes: int = 2**18
+    ) -> None:
+        self.kept: dict[tuple, list] = {}
+        self.per_shape, self.limit, self.minimum = per_shape, limit_bytes, minimum_bytes
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def empty(self, shape: tuple, dtype: Any, like: Any = None) -> Any:
+        """An uninitialised array; with ``like``, laid out in memory in the order of its axes
+        (so that element-wise work between the two runs over contiguous memory)."""
+        if like is None or like.ndim != len(shape):
+            return self._take(tuple(shape), dtype)
+        order = _axis_order(like)
+        base = self._take(tuple(shape[axis] for axis in order), dtype)
+        return base.transpose(sorted(range(len(order)), key=order.__getitem__))
+
+    def zeros(self, shape: tuple, dtype: Any, like: Any = None) -> Any:
+        array = self.empty(shape, dtype, like)
+        array.fill(0)
+        return array
+
+    def copy(self, array: Any, like: Any = None) -> Any:
+        """A copy of ``array``, C-contiguous or laid out like ``like``."""
+        out = self.empty(array.shape, array.dtype, like)
+        out[...] = array
+        return out
+
+    def _take(self, shape: tuple, dtype: Any) -> Any:
+        xp = backend.xp
+        dtype = xp.dtype(dtype)
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes < self.minimum:  # small arrays come cheaply from the allocator's free lists
+            return xp.empty(shape, dtype=dtype)
+        with self.lock:  # two threads must not both find the same array unreferenced
+            kept = self.kept.setdefault((shape, dtype), [])
+            for array, count in zip(kept, _reference_counts(kept)):
+                if count == _UNREFERENCED:
+                    return array
+            if len(kept) >= self.per_shape or self.held + nbytes > self.limit:
+                return xp.empty(shape, dtype=dtype)
+            return self._keep(kept, shape, dtype, nbytes)
+
+    def _keep(self, kept: list, shape: tuple, dtype: Any, nbytes: int) -> Any:
+        xp = backend.xp
+        # Allocate and free a block of this size first: glibc then raises its mmap threshold to
+        # it (up to 32 MiB; mallopt(3), "dynamic mmap threshold") and serves such blocks from
+        # its heap, whose pages are reused, instead of mapping fresh pages for every large
+        # array that any operation allocates. Elsewhere this is one harmless extra allocation.
+        xp.empty(shape, dtype=dtype)
+        array = xp.empty(shape, dtype=dtype)
+        kept.append(array)
+        self.held += nbytes
+        return array
+
+    def clear(self) -> None:
+        """Drop every kept array (its memory returns once nothing else holds it)."""
+        with self.lock:
+            self.kept.clear()
+            self.held = 0
+
+
+def _axis_order(array: Any) -> list[int]:
+    """The axes of ``array`` from the slowest-varying in memory to the fastest."""
+    return sorted(range(array.ndim), key=lambda axis: -abs(array.strides[axis]))
+
+
+def _reference_counts(arrays: list) -> list[int]:
+    return [sys.getrefcount(array) for array in arrays]
+
+
+# The count of an array referred to by a cache list alone, measured through the same function
+# that checks kept arrays, so that it holds on any Python version.
+_UNREFERENCED = _reference_counts([object()])[0]
+_arrays = _Recycler()

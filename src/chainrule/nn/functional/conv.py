@@ -59,7 +59,8 @@ def conv2d(
 
     out[n, o] = b[o] + Σ_c Σ_(i,j) W[o, c, i, j] · x_padded[n, g·C_in/groups + c, h·s + i·d,
     w·s + j·d] over the input channels of o's group; each output size is ⌊(size + 2·padding −
-    dilation·(k − 1) − 1) / stride⌋ + 1.
+    dilation·(k − 1) − 1) / stride⌋ + 1. The result's memory is channels-first (C_out, N, ...),
+    which the next layers read fastest; its values and shape are PyTorch's.
 
     >>> conv2d(randn(8, 3, 32, 32), randn(16, 3, 3, 3), padding=1).shape
     (8, 16, 32, 32)
