@@ -32,4 +32,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return importlib.import_module(f"chainrule.cli.{args.command}").run(args)
-
