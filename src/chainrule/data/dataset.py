@@ -1,0 +1,134 @@
+"""Map-style data sets: a length and an item for every index, as ``torch.utils.data`` has them.
+
+A :class:`TensorDataset` also hands out whole batches through :meth:`TensorDataset.get_batch`,
+one fancy-indexing of each tensor, so that a :class:`~chainrule.data.DataLoader` over array data
+does no Python work per sample.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy
+
+from chainrule import backend
+from chainrule.creation import as_tensor
+from chainrule.tensor import Tensor
+
+
+class Dataset:
+    """A map-style data set: ``dataset[i]`` is sample i, for 0 <= i < ``len(dataset)``.
+
+    Subclasses define ``__getitem__`` and ``__len__``. ``a + b`` chains two data sets into a
+    :class:`ConcatDataset`.
+    """
+
+    def __getitem__(self, index: int) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
+
+    def __len__(self) -> int:
+        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+
+    def __add__(self, other: Dataset) -> ConcatDataset:
+        return ConcatDataset([self, other])
+
+
+class TensorDataset(Dataset):
+    """Samples that are rows of tensors: ``dataset[i] == (t[i] for t in tensors)``.
+
+    Every tensor must have the same size in its first dimension, the number of samples.
+    NumPy arrays are accepted and wrapped (without a copy) as tensors.
+
+    A :class:`~chainrule.data.DataLoader` reads batches through :meth:`get_batch`, not
+    ``__getitem__``: a subclass that changes samples must override ``get_batch`` too.
+
+    >>> import chainrule as cr
+    >>> data = TensorDataset(cr.zeros(5, 3), cr.arange(5))
+    >>> len(data), data[1][0].shape, data.get_batch([0, 4])[1].tolist()
+    (5, (3,), [0, 4])
+    """
+
+    def __init__(self, *tensors: Any) -> None:
+        if not tensors:
+            raise ValueError("TensorDataset: expected at least one tensor")
+        converted = []
+        for position, value in enumerate(tensors):
+            if not isinstance(value, (Tensor, numpy.ndarray)):
+                raise TypeError(
+                    f"TensorDataset: argument {position} must be a Tensor or a NumPy array, "
+                    f"got {type(value).__name__}"
+                )
+            if value.ndim == 0:
+                raise ValueError(
+                    f"TensorDataset: argument {position} is 0-dimensional; every tensor needs "
+                    "a first dimension that counts the samples"
+                )
+            converted.append(as_tensor(value))
+        sizes = [t.shape[0] for t in converted]
+        if len(set(sizes)) > 1:
+            raise ValueError(
+                "TensorDataset: every tensor must have the same size in dimension 0 (the "
+                f"number of samples), got sizes {sizes} for shapes "
+                f"{[t.shape for t in converted]}"
+            )
+        self.tensors: tuple[Tensor, ...] = tuple(converted)
+
+    def __getitem__(self, index: Any) -> tuple[Tensor, ...]:
+        return tuple(t[index] for t in self.tensors)
+
+    def __len__(self) -> int:
+        return self.tensors[0].shape[0]
+
+    def get_batch(self, indices: Any) -> list[Tensor]:
+        """The samples at ``indices`` (B,), already collated: one (B, ...) tensor per tensor.
+
+        The same list that ``default_collate([dataset[i] for i in indices])`` builds, from one
+        fancy-indexing of each tensor instead of B lookups and a stack.
+        """
+        index = backend.as_array(indices, dtype=numpy.int64)
+        return [t[index] for t in self.tensors]
+
+
+class Subset(Dataset):
+    """The samples of ``dataset`` at ``indices``: ``subset[i] == dataset[indices[i]]``."""
+
+    def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
+        self.dataset = dataset
+        self.indices = indices
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, list):
+            return self.dataset[[self.indices[i] for i in index]]
+        return self.dataset[self.indices[index]]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+class ConcatDataset(Dataset):
+    """Several data sets one after the other: the samples of the first, then the second, ..."""
+
+    def __init__(self, datasets: Iterable[Dataset]) -> None:
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: expected at least one data set, got none")
+        self.cumulative_sizes: list[int] = []
+        total = 0
+        for dataset in self.datasets:
+            total += len(dataset)
+            self.cumulative_sizes.append(total)
+
+    def __len__(self) -> int:
+        return self.cumulative_sizes[-1]
+
+    def __getitem__(self, index: int) -> Any:
+        length = len(self)
+        if index < 0:
+            index += length
+        if not 0 <= index < length:
+            raise IndexError(f"ConcatDataset: index {index} is out of range for {length} samples")
+        which = bisect.bisect_right(self.cumulative_sizes, index)
+        start = self.cumulative_sizes[which - 1] if which > 0 else 0
+        return self.datasets[which][index - start]
