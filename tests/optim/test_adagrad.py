@@ -150,7 +150,6 @@ def test_updates_are_in_place() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lr": 0.0}, "lr"),
         ({"lr": -0.01}, "lr"),
         ({"lr": float("inf")}, "lr"),
         ({"lr_decay": -0.1}, "lr_decay"),
@@ -196,3 +195,15 @@ def test_minimises_the_rosenbrock_function() -> None:
     # crawls along the valley's floor.
     np.testing.assert_allclose(to_numpy(xy), [1.0, 1.0], atol=2e-2)
     assert loss.item() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"])
+def test_a_zero_learning_rate_is_accepted_and_freezes_the_weights(name: str) -> None:
+    # PyTorch rejects only negative rates; lr=0 is a legitimate frozen group.
+    torch_w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    getattr(torch.optim, name)([torch_w], lr=0.0)
+    w = cr.tensor([1.0, -2.0], requires_grad=True)
+    optimizer = getattr(cr.optim, name)([w], lr=0.0)
+    (w * w).sum().backward()
+    optimizer.step()
+    np.testing.assert_array_equal(w.detach().numpy(), [1.0, -2.0])

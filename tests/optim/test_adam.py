@@ -195,7 +195,6 @@ def test_updates_are_in_place() -> None:
 
 
 BAD_OPTIONS = [
-    ({"lr": 0.0}, "lr"),
     ({"lr": -1e-3}, "lr"),
     ({"lr": float("nan")}, "lr"),
     ({"lr": float("inf")}, "lr"),

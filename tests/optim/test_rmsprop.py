@@ -157,7 +157,6 @@ def test_updates_are_in_place() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lr": 0.0}, "lr"),
         ({"lr": -0.01}, "lr"),
         ({"lr": float("nan")}, "lr"),
         ({"alpha": -0.1}, "alpha"),

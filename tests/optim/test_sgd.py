@@ -268,7 +268,6 @@ def test_updates_are_in_place_and_outside_the_graph() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"lr": 0.0}, "lr"),
         ({"lr": -0.1}, "lr"),
         ({"lr": float("nan")}, "lr"),
         ({"lr": 0.1, "momentum": -0.5}, "momentum"),

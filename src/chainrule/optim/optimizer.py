@@ -51,8 +51,9 @@ class Optimizer:
 
     def _check_options(self, group: dict[str, Any]) -> None:
         lr = group.get("lr")
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"{type(self).__name__}: lr must be a positive number, got {lr!r}")
+        # PyTorch accepts lr=0 (a frozen group); only a negative or non-finite rate is wrong.
+        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+            raise ValueError(f"{type(self).__name__}: lr must be a number >= 0, got {lr!r}")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros in place)."""

@@ -1,0 +1,31 @@
+"""Training as a user runs it: ``fit`` with callbacks and a progress bar, ``evaluate``,
+``predict`` and the learning-rate range test ``lr_find``."""
+
+from chainrule.train.callback import Callback, TrainingState
+from chainrule.train.callbacks import (
+    CSVLogger,
+    EarlyStopping,
+    LambdaCallback,
+    LearningRateScheduler,
+    ModelCheckpoint,
+)
+from chainrule.train.history import History
+from chainrule.train.loop import TrainingDivergedError, evaluate, fit, predict
+from chainrule.train.lr_finder import LRFinderResult, lr_find
+
+__all__ = [
+    "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
+    "LRFinderResult",
+    "LambdaCallback",
+    "LearningRateScheduler",
+    "ModelCheckpoint",
+    "TrainingDivergedError",
+    "TrainingState",
+    "evaluate",
+    "fit",
+    "lr_find",
+    "predict",
+]

@@ -1,0 +1,338 @@
+"""``fit``, ``evaluate`` and ``predict``: the training process of the seed articles as one call.
+
+Repeat forward pass, loss, backward pass and update until a stop condition holds — the epoch
+budget (``epochs``), a step budget (``max_steps``), a loss threshold (``stop_at_loss``) or a
+callback such as EarlyStopping. Per-sample training is ``batch_size=1``; full-batch training is
+``batch_size=len(data)``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy
+
+from chainrule import backend
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.tensor import Tensor
+from chainrule.train.callback import CallbackList, TrainingState
+from chainrule.train.checks import preflight
+from chainrule.train.history import History
+from chainrule.train.inputs import as_loader, check_batch_size
+from chainrule.train.scoring import resolve, score
+
+
+class TrainingDivergedError(FloatingPointError):
+    """The loss became NaN or infinite during ``fit``; ``.history`` holds the finished epochs."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def _takes_logits(loss_fn: Any) -> bool:
+    return type(loss_fn).__name__ in ("BCEWithLogitsLoss", "CrossEntropyLoss")
+
+
+def _numpy(tensor: Tensor) -> numpy.ndarray:
+    return backend.to_numpy(tensor.data)
+
+
+def _split(batch: Any) -> tuple[list[Any], Any]:
+    items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+    return items[:-1], items[-1]
+
+
+def _progress_wanted(progress: bool | str) -> bool:
+    if progress == "auto":
+        return sys.stderr.isatty()
+    if not isinstance(progress, bool):
+        raise ValueError(f"fit: progress must be True, False or 'auto', got {progress!r}")
+    return progress
+
+
+def fit(
+    model: Any,
+    loss_fn: Any,
+    optimizer: Any,
+    train_data: Any,
+    epochs: int = 1,
+    val_data: Any = None,
+    batch_size: int = 32,
+    scheduler: Any = None,
+    callbacks: Sequence[Any] = (),
+    metrics: Sequence[Any] = (),
+    stop_at_loss: float | None = None,
+    max_steps: int | None = None,
+    progress: bool | str = True,
+    shuffle: bool = True,
+    seed: int | None = None,
+    scheduler_interval: str = "epoch",
+) -> History:
+    """Train ``model`` on ``train_data`` and return a :class:`History` of per-epoch figures.
+
+    Args:
+        train_data, val_data: a DataLoader, a Dataset of ``(inputs..., target)`` samples, or a
+            pair ``(x, y)`` of arrays/tensors (batched with ``batch_size``, shuffled each epoch
+            when ``shuffle``, reproducibly from ``seed`` or from ``chainrule.manual_seed``).
+        epochs: the epoch budget. ``max_steps``: a budget of optimizer steps, checked after
+            every step. ``stop_at_loss``: stop once an epoch's mean training loss is at or below it.
+        scheduler: a learning-rate scheduler stepped after every epoch (``scheduler_interval=
+            "step"``: after every optimizer step); ``ReduceLROnPlateau`` gets ``val_loss`` when
+            there are validation data, else ``loss``.
+        metrics: names (``"accuracy"``, ``"f1"``, ``"precision"``, ``"recall"``, ``"mse"``,
+            ``"mae"``, ``"r2"``) or functions ``f(y_true, y_pred)``; see
+            :mod:`chainrule.train.scoring`.
+        callbacks: objects with the hooks of :class:`chainrule.train.Callback`.
+        progress: a tqdm progress bar over all steps on stderr with the loss and metrics;
+            ``False`` is silent, ``"auto"`` shows it only when stderr is a terminal.
+
+    The data are checked before the first step (finite values, the model's input size, labels
+    within the model's classes, target shapes the loss can take). A loss that becomes NaN or
+    infinite stops training with :class:`TrainingDivergedError` naming the step, the epoch and
+    the last finite loss; the update that would have used it is not made.
+    """
+    where = "fit"
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs must be a positive integer, got {epochs!r}")
+    if max_steps is not None and (
+        isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1
+    ):
+        raise ValueError(f"fit: max_steps must be a positive integer or None, got {max_steps!r}")
+    if stop_at_loss is not None and not (
+        isinstance(stop_at_loss, (int, float)) and math.isfinite(stop_at_loss)
+    ):
+        raise ValueError(f"fit: stop_at_loss must be a finite number or None, got {stop_at_loss!r}")
+    if scheduler_interval not in ("epoch", "step"):
+        raise ValueError(
+            f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
+        )
+    batch_size = check_batch_size(batch_size, where)
+    show_progress = _progress_wanted(progress)
+    chosen_metrics = resolve(metrics, where)
+    loader = as_loader(train_data, "train_data", where, batch_size, shuffle, seed)
+    val_loader = (
+        None
+        if val_data is None
+        else as_loader(val_data, "val_data", where, batch_size, False, None)
+    )
+    preflight(model, loss_fn, loader, "train_data", where)
+    if val_loader is not None:
+        preflight(model, loss_fn, val_loader, "val_data", where)
+
+    history = History()
+    history.params = {
+        "epochs": epochs,
+        "batch_size": loader.batch_size,
+        "steps_per_epoch": len(loader),
+        "samples": len(loader.dataset),
+    }
+    state = TrainingState(model, optimizer, loss_fn, history=history, scheduler=scheduler)
+    hooks = CallbackList(callbacks, state)
+    logits = _takes_logits(loss_fn)
+    total = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=0.2, file=sys.stderr)
+    last_finite: tuple[int, float] | None = None
+    try:
+        hooks.call("on_train_begin", {})
+        for epoch in range(epochs):
+            state.epoch = epoch
+            model.train()
+            hooks.call("on_epoch_begin", epoch, {})
+            lr = float(optimizer.param_groups[0]["lr"])
+            started = time.perf_counter()
+            loss_sum, seen = 0.0, 0
+            outputs: list[numpy.ndarray] = []
+            targets: list[numpy.ndarray] = []
+            next_postfix = 0.0
+            for batch in loader:
+                step = state.step
+                inputs, target = _split(batch)
+                hooks.call("on_batch_begin", step, {})
+                optimizer.zero_grad()
+                output = model(*inputs)
+                loss = loss_fn(output, target)
+                value = float(loss.item())
+                if not math.isfinite(value):
+                    history.stop_reason = f"the loss became {value} at step {step}"
+                    hooks.call("on_train_end", {"loss": value})
+                    raise TrainingDivergedError(
+                        _divergence_message(value, step, epoch, last_finite, callbacks), history
+                    )
+                last_finite = (step, value)
+                loss.backward()
+                count = len(target)
+                logs = {"loss": value, "lr": lr, "batch_size": count}
+                hooks.call("on_backward_end", step, logs)
+                optimizer.step()
+                if scheduler is not None and scheduler_interval == "step":
+                    _step_scheduler(scheduler, value)
+                loss_sum += value * count
+                seen += count
+                if chosen_metrics:
+                    outputs.append(_numpy(output.detach()))
+                    targets.append(_numpy(target) if isinstance(target, Tensor) else target)
+                state.step = history.steps = step + 1
+                hooks.call("on_batch_end", step, logs)
+                if bar is not None:
+                    bar.update(1)
+                    now = time.perf_counter()
+                    if now >= next_postfix:
+                        bar.set_postfix(epoch=epoch + 1, loss=f"{value:.4g}", refresh=False)
+                        next_postfix = now + 0.2
+                if max_steps is not None and state.step >= max_steps:
+                    state.stop_training = True
+                    state.stop_reason = state.stop_reason or f"reached max_steps={max_steps}"
+                if state.stop_training:
+                    break
+            epoch_logs = {"loss": loss_sum / seen}
+            if chosen_metrics:
+                epoch_logs.update(
+                    score(
+                        chosen_metrics,
+                        numpy.concatenate(outputs),
+                        numpy.concatenate(targets),
+                        logits,
+                    )
+                )
+            if val_loader is not None:
+                figures = evaluate(model, val_loader, chosen_metrics, loss_fn=loss_fn)
+                epoch_logs.update({f"val_{name}": value for name, value in figures.items()})
+            epoch_logs["lr"] = lr
+            epoch_logs["time"] = time.perf_counter() - started
+            if scheduler is not None and scheduler_interval == "epoch":
+                _step_scheduler(scheduler, epoch_logs.get("val_loss", epoch_logs["loss"]))
+            history.append(epoch, epoch_logs)
+            hooks.call("on_epoch_end", epoch, epoch_logs)
+            if bar is not None:
+                bar.set_postfix(_postfix(epoch, epoch_logs), refresh=False)
+            if stop_at_loss is not None and epoch_logs["loss"] <= stop_at_loss:
+                state.stop_training = True
+                state.stop_reason = state.stop_reason or (
+                    f"the loss {epoch_logs['loss']:.6g} reached stop_at_loss={stop_at_loss} "
+                    f"at epoch {epoch + 1}"
+                )
+            if state.stop_training:
+                break
+        history.stop_reason = state.stop_reason or f"finished {len(history)} epochs"
+        hooks.call("on_train_end", history.last())
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
+
+
+def _postfix(epoch: int, logs: dict[str, float]) -> dict[str, str]:
+    shown = {"epoch": str(epoch + 1)}
+    shown.update({k: f"{v:.4g}" for k, v in logs.items() if k not in ("lr", "time")})
+    return shown
+
+
+def _step_scheduler(scheduler: Any, figure: float) -> None:
+    from chainrule.optim.lr_scheduler import ReduceLROnPlateau
+
+    if isinstance(scheduler, ReduceLROnPlateau):
+        scheduler.step(figure)
+    else:
+        scheduler.step()
+
+
+def _divergence_message(
+    value: float, step: int, epoch: int, last: tuple[int, float] | None, callbacks: Sequence[Any]
+) -> str:
+    before = (
+        f"the last finite loss was {last[1]:.6g} at step {last[0]}"
+        if last is not None
+        else "no step had a finite loss"
+    )
+    message = (
+        f"fit: the loss became {value} at step {step} (epoch {epoch + 1}); {before}. "
+        "Training stopped before this step's update. Try a lower learning rate, gradient "
+        "clipping (chainrule.nn.utils.clip_grad_norm_), or check the data and the loss."
+    )
+    saved = [path for cb in callbacks for path in getattr(cb, "saved", [])]
+    if saved:
+        message += f" The last good checkpoint is {saved[-1]}."
+    return message
+
+
+def evaluate(
+    model: Any,
+    data: Any,
+    metrics: Sequence[Any] = (),
+    loss_fn: Any = None,
+    batch_size: int = 256,
+) -> dict[str, float]:
+    """The model's mean loss (when ``loss_fn`` is given) and metrics on ``data``, in eval mode
+    without a graph. ``data`` as for :func:`fit`. Returns ``{"loss": ..., name: ...}``; the loss
+    is the mean over samples of a ``reduction="mean"`` loss's batch values."""
+    where = "evaluate"
+    chosen = metrics if metrics and hasattr(metrics[0], "wants_labels") else resolve(metrics, where)
+    loader = as_loader(data, "data", where, check_batch_size(batch_size, where), False, None)
+    outputs, targets = [], []
+    loss_sum, seen = 0.0, 0
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for batch in loader:
+                inputs, target = _split(batch)
+                output = model(*inputs)
+                count = len(target)
+                if loss_fn is not None:
+                    loss_sum += float(loss_fn(output, target).item()) * count
+                seen += count
+                if chosen:
+                    outputs.append(_numpy(output))
+                    targets.append(_numpy(target) if isinstance(target, Tensor) else target)
+    finally:
+        model.train(was_training)
+    figures = {} if loss_fn is None else {"loss": loss_sum / seen}
+    if chosen:
+        figures.update(
+            score(
+                chosen,
+                numpy.concatenate(outputs),
+                numpy.concatenate(targets),
+                _takes_logits(loss_fn),
+            )
+        )
+    return figures
+
+
+def predict(model: Any, data: Any, batch_size: int = 256) -> numpy.ndarray:
+    """The model's outputs on ``data`` as one NumPy array (N, ...), in eval mode, no graph.
+
+    ``data``: an array or tensor of inputs; a Dataset or DataLoader whose samples are
+    ``(inputs..., target)`` (the target is ignored) or a single input tensor.
+    """
+    where = "predict"
+    batch_size = check_batch_size(batch_size, where)
+    if isinstance(data, (Tensor, numpy.ndarray)) or (
+        isinstance(data, list) and not hasattr(data, "dataset")
+    ):
+        data = (data, numpy.zeros(len(data), dtype=numpy.int8))
+        strip_target = True
+    else:
+        strip_target = None
+    loader = as_loader(data, "data", where, batch_size, False, None)
+    results = []
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            for batch in loader:
+                items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
+                inputs = items[:-1] if (strip_target or len(items) > 1) else items
+                results.append(_numpy(model(*inputs)))
+    finally:
+        model.train(was_training)
+    return numpy.concatenate(results)
