@@ -1,0 +1,40 @@
+"""scikit-learn estimators trained by chainrule: ``MLPClassifier`` and ``MLPRegressor``.
+
+    from chainrule.sklearn import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=(64,), random_state=0).fit(X, y)
+
+They take scikit-learn's parameters with its defaults, set its fitted attributes, pass its
+estimator checks and work in ``Pipeline`` and ``GridSearchCV``; the network, the loss, the
+gradients and the updates are chainrule's. Needs scikit-learn:
+``pip install "chainrule[sklearn]"``.
+
+Where they match scikit-learn's own MLPs:
+    - the same initial weights for the same ``random_state`` (Glorot uniform, drawn in the
+      same order), the same shuffles and the same early-stopping split;
+    - the same updates: 'adam' and 'sgd' (momentum, Nesterov, the 'invscaling' and 'adaptive'
+      schedules) take scikit-learn's steps, not PyTorch's (see
+      :mod:`chainrule.sklearn.optimizers`), so in float64 ``loss_curve_`` and ``coefs_``
+      agree with scikit-learn's to rounding;
+    - the same loss, L2 penalty α/(2·Σ sample_weight in the batch)·Σ‖W‖², stopping rule
+      (tol, n_iter_no_change) and ConvergenceWarning; precision follows the input's
+      (float32 arrays train in float32, anything else in float64).
+
+Where they differ:
+    - log-probabilities come from the logits (``predict_log_proba`` is finite where
+      ``predict_proba`` underflows), and the reported log-loss is not clipped at machine ε;
+    - negative sample weights are refused; a batch whose weights are all zero is skipped;
+    - 'lbfgs' goes through ``chainrule.optim.scipy_minimize`` (SciPy's L-BFGS-B) with the
+      gradient of the reported loss; for several regression outputs scikit-learn reports the
+      squared error averaged over outputs but differentiates its sum, and so does this, but
+      'lbfgs' here minimises the sum consistently (loss_ is still reported as the average).
+"""
+
+from chainrule.optional import require
+
+require("sklearn", "chainrule.sklearn")
+
+from chainrule.sklearn.classifier import MLPClassifier  # noqa: E402
+from chainrule.sklearn.parameters import InvalidParameterError  # noqa: E402
+from chainrule.sklearn.regressor import MLPRegressor  # noqa: E402
+
+__all__ = ["InvalidParameterError", "MLPClassifier", "MLPRegressor"]

@@ -1,0 +1,142 @@
+"""The multilayer perceptron behind the estimators, as a chainrule module.
+
+A network of L fully connected layers maps x (n, n_features) to the logits z_L (n, n_outputs):
+
+    a_0 = x,   z_l = a_{l-1} W_l + b_l,   a_l = f(z_l) for l < L
+
+with one hidden activation f. The output activation (softmax, logistic, identity, exp) belongs
+to the loss, see :mod:`chainrule.sklearn.objectives`.
+
+scikit-learn stores W_l as ``coefs_[l - 1]`` of shape (fan_in, fan_out); ``nn.Linear`` stores
+its transpose (fan_out, fan_in). The functions here convert between the two layouts.
+"""
+
+# ruff: noqa: N803 - X: scikit-learn's name for the data matrix
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import numpy
+
+from chainrule import nn
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.creation import from_numpy
+from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
+from chainrule.tensor import Tensor
+
+# scikit-learn's names for the hidden activations, and the chainrule modules that compute them.
+HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "identity": nn.Identity,
+    "logistic": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+}
+
+# Rows densified at a time when a sparse matrix goes through the network.
+SPARSE_CHUNK_ROWS = 1024
+
+
+def build_network(layer_units: list[int], activation: str, dtype: Any) -> nn.Sequential:
+    """Linear, f, Linear, f, ..., Linear for ``layer_units`` = [n_features, *hidden, n_outputs].
+
+    The weights are left at ``nn.Linear``'s initialisation; :func:`glorot_init` replaces them.
+    """
+    modules: list[nn.Module] = []
+    for fan_in, fan_out in pairwise(layer_units):
+        if modules:
+            modules.append(HIDDEN_ACTIVATIONS[activation]())
+        modules.append(nn.Linear(fan_in, fan_out, dtype=dtype))
+    return nn.Sequential(*modules)
+
+
+def linear_layers(network: nn.Sequential) -> list[nn.Linear]:
+    """The fully connected layers of ``network``, input side first."""
+    return [module for module in network if isinstance(module, nn.Linear)]
+
+
+def glorot_init(
+    layer_units: list[int], activation: str, rng: numpy.random.RandomState, dtype: Any
+) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
+    """Weights and biases drawn uniform in ±√(k / (fan_in + fan_out)) (Glorot & Bengio, 2010).
+
+    k = 2 for the logistic activation and 6 otherwise, as scikit-learn does. The draws come
+    from ``rng`` in scikit-learn's order (W_1, b_1, W_2, b_2, ...), so that an estimator
+    seeded with ``random_state`` starts from the same weights as scikit-learn's.
+
+    Returns:
+        (coefs, intercepts): lists of arrays of shape (fan_in, fan_out) and (fan_out,).
+    """
+    gain = 2.0 if activation == "logistic" else 6.0
+    coefs, intercepts = [], []
+    for fan_in, fan_out in pairwise(layer_units):
+        bound = numpy.sqrt(gain / (fan_in + fan_out))
+        coefs.append(rng.uniform(-bound, bound, (fan_in, fan_out)).astype(dtype, copy=False))
+        intercepts.append(rng.uniform(-bound, bound, fan_out).astype(dtype, copy=False))
+    return coefs, intercepts
+
+
+def read_weights(network: nn.Sequential) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
+    """Copies of the network's weights in scikit-learn's layout: (coefs, intercepts)."""
+    layers = linear_layers(network)
+    coefs = [numpy.ascontiguousarray(layer.weight.data.T) for layer in layers]
+    intercepts = [layer.bias.data.copy() for layer in layers]
+    return coefs, intercepts
+
+
+def write_weights(
+    network: nn.Sequential, coefs: list[numpy.ndarray], intercepts: list[numpy.ndarray]
+) -> None:
+    """Copy scikit-learn-layout weights into the network's parameters, in place (so that an
+    optimiser's state, keyed by parameter, stays attached)."""
+    layers = linear_layers(network)
+    if len(coefs) != len(layers) or len(intercepts) != len(layers):
+        raise ValueError(
+            f"coefs_ and intercepts_ must hold {len(layers)} arrays each (one per layer), "
+            f"got {len(coefs)} and {len(intercepts)}"
+        )
+    for index, (layer, coef, intercept) in enumerate(zip(layers, coefs, intercepts)):
+        expected = (layer.in_features, layer.out_features)
+        if numpy.shape(coef) != expected or numpy.shape(intercept) != expected[1:]:
+            raise ValueError(
+                f"coefs_[{index}] and intercepts_[{index}] must have shapes {expected} and "
+                f"{expected[1:]}, got {numpy.shape(coef)} and {numpy.shape(intercept)}"
+            )
+        layer.weight.data[...] = numpy.asarray(coef).T
+        layer.bias.data[...] = intercept
+
+
+def dense_rows(X: Any, rows: slice | numpy.ndarray) -> numpy.ndarray:
+    """X[rows] as a dense array; a sparse X is densified one batch at a time, never whole."""
+    batch = X[rows]
+    return batch.toarray() if hasattr(batch, "toarray") else batch
+
+
+def logits(
+    coefs: list[numpy.ndarray], intercepts: list[numpy.ndarray], activation: str, X: Any
+) -> numpy.ndarray:
+    """z_L (n, n_outputs) for X (n, n_features), computed with chainrule from arrays in
+    scikit-learn's layout (so predictions follow ``coefs_`` even if a user edits them)."""
+    if not hasattr(X, "toarray"):
+        return _logits(coefs, intercepts, activation, X)
+    chunks = [
+        _logits(
+            coefs, intercepts, activation, dense_rows(X, slice(start, start + SPARSE_CHUNK_ROWS))
+        )
+        for start in range(0, X.shape[0], SPARSE_CHUNK_ROWS)
+    ]
+    return numpy.concatenate(chunks) if chunks else numpy.empty((0, len(intercepts[-1])))
+
+
+def _logits(
+    coefs: list[numpy.ndarray], intercepts: list[numpy.ndarray], activation: str, X: Any
+) -> numpy.ndarray:
+    hidden = HIDDEN_ACTIVATIONS[activation]()
+    with no_grad():
+        a: Tensor = from_numpy(numpy.asarray(X))
+        for index, (coef, intercept) in enumerate(zip(coefs, intercepts)):
+            if index:
+                a = hidden(a)
+            a = F.linear(a, from_numpy(numpy.asarray(coef).T), from_numpy(numpy.asarray(intercept)))
+        return a.numpy()
