@@ -30,7 +30,8 @@ class LRFinderResult:
     ``lrs[i]`` is the rate used at step i and ``losses[i]`` the loss of that step's batch;
     ``smoothed`` is their exponential moving average (bias-corrected), on which the suggestion
     is made: the rate where the smoothed loss falls fastest per decade of rate, taken before
-    the minimum of the curve. ``stopped_early`` tells whether the loss blew up before ``steps``.
+    the minimum of the curve (and after the first tenth of the sweep). ``stopped_early`` tells
+    whether the loss blew up before ``steps``.
     """
 
     lrs: list[float] = field(default_factory=list)
@@ -170,12 +171,15 @@ def lr_find(
 
 def _suggest(lrs: list[float], smoothed: list[float]) -> float | None:
     """The rate of steepest descent of the smoothed loss against log10(rate), before its
-    minimum; None when the curve is too short or never falls."""
+    minimum; None when the curve is too short or never falls. The first tenth of the sweep is
+    skipped: there the moving average still settles, and its wobble is not a real descent."""
     values = numpy.asarray(smoothed, dtype=float)
     finite = numpy.isfinite(values)
-    if finite.sum() < 5:
-        return None
     values, rates = values[finite], numpy.asarray(lrs)[finite]
+    skip = max(3, len(values) // 10)
+    if len(values) - skip < 5:
+        return None
+    values, rates = values[skip:], rates[skip:]
     lowest = int(numpy.argmin(values))
     if lowest < 2:
         return None
