@@ -124,7 +124,7 @@ def _numbers(
     # spelling that Python's float() reads and NumPy's does not.
     table = numpy.empty(cells.shape)
     for i, (row, line) in enumerate(zip(cells, line_numbers)):
-        for j, (name, cell) in enumerate(zip(header, row)):
+        for j, (name, cell) in enumerate(zip(header, row.tolist())):
             where = f"from_csv: {path}, row {line}, column {name!r}"
             if not cell:
                 raise ValueError(f"{where}: the cell is empty")

@@ -125,10 +125,9 @@ class ConcatDataset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         length = len(self)
-        if index < 0:
-            index += length
-        if not 0 <= index < length:
+        if not -length <= index < length:
             raise IndexError(f"ConcatDataset: index {index} is out of range for {length} samples")
+        index %= length
         which = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[which - 1] if which > 0 else 0
         return self.datasets[which][index - start]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import numbers
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy
@@ -21,7 +21,7 @@ from chainrule.random import default_generator
 from chainrule.tensor import Tensor
 
 
-def default_collate(batch: list[Any]) -> Any:
+def default_collate(batch: Sequence[Any]) -> Any:
     """Join a list of B samples into one batch, the way PyTorch's ``default_collate`` does.
 
     Tensors and NumPy arrays of one shape stack into a (B, ...) tensor; Python ints become an
@@ -56,7 +56,7 @@ def default_collate(batch: list[Any]) -> Any:
                 f"default_collate: the samples of a batch have different numbers of fields "
                 f"{sorted(sizes)}; every sample must have the same"
             )
-        fields = [default_collate(list(column)) for column in zip(*batch)]
+        fields = [default_collate(column) for column in zip(*batch)]
         if isinstance(first, tuple) and hasattr(first, "_fields"):
             return type(first)(*fields)
         return fields

@@ -59,10 +59,11 @@ def spirals(
 ) -> tuple[TensorDataset, TensorDataset]:
     """Interleaved spiral arms, one per class: ``(train, test)`` with x (N, 2), y (N,) int64.
 
-    The ``n`` points are shared out between the arms as evenly as possible. Along arm k the
-    radius r grows evenly from 0 to 1 while the angle turns through 4 radians from 2πk/classes,
-    plus Gaussian noise of standard deviation ``noise`` (radians) on the angle; the point is
-    r·(cos angle, sin angle). The test part is a stratified ``test_fraction`` of the points.
+    The ``n`` points are shared out between the arms as evenly as possible. Along arm k of m
+    points the radius r steps evenly through 1/m, 2/m, ..., 1 while the angle turns through
+    4 radians from 2πk/classes, plus Gaussian noise of standard deviation ``noise`` (radians);
+    the point is r·(cos angle, sin angle). The test part is a stratified ``test_fraction``
+    of the points.
     """
     _check_count(classes, 2, "classes", "spirals")
     _check_count(n, 2 * classes, "n", "spirals")
@@ -71,7 +72,8 @@ def spirals(
     sizes = [n // classes + (k < n % classes) for k in range(classes)]
     points, labels = [], []
     for k, size in enumerate(sizes):
-        radius = numpy.linspace(0.0, 1.0, size)
+        # Starting at 1/size rather than 0 keeps the arms from sharing a point at the centre.
+        radius = numpy.arange(1, size + 1) / size
         angle = 2 * math.pi * k / classes + 4.0 * radius + rng.normal(0.0, noise, size)
         points.append(numpy.stack([radius * numpy.cos(angle), radius * numpy.sin(angle)], 1))
         labels.append(numpy.full(size, k))
