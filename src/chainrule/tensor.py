@@ -11,20 +11,22 @@ bottom of the file are thin names for them, with PyTorch's spelling.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy
 
 from chainrule import backend, dtypes
 from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.hooks import RemovableHandle, TensorHooks
 
 
 class Tensor:
     """An array with a gradient: ``data`` (the array), ``grad`` (a Tensor or None), and
     ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends."""
 
-    __slots__ = ("__weakref__", "_ctx", "_grad", "_requires_grad", "_retains_grad", "data")
+    # _hooks: None, or the TensorHooks (hooks, retain_grad) that the engine applies to the grad.
+    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
 
     # NumPy must hand mixed expressions (ndarray + Tensor) to Tensor's reflected operators.
     __array_ufunc__ = None
@@ -39,7 +41,7 @@ class Tensor:
         self.data = array
         self._grad: Tensor | None = None
         self._ctx = None
-        self._retains_grad = False
+        self._hooks = None
         self._requires_grad = False
         if requires_grad:
             self.requires_grad = True
@@ -52,7 +54,7 @@ class Tensor:
         out._grad = None
         out._requires_grad = requires_grad
         out._ctx = ctx
-        out._retains_grad = False
+        out._hooks = None
         return out
 
     # ---- gradient bookkeeping -----------------------------------------------------------------
@@ -111,9 +113,40 @@ class Tensor:
         return self._ctx is None
 
     def retain_grad(self) -> None:
-        """Keep ∂C/∂self in ``.grad`` during backward even though this is not a leaf."""
+        """Keep ∂C/∂self in ``.grad`` during backward even though this is not a leaf.
+
+        The gradient kept is the one after this tensor's hooks have run (as in PyTorch).
+        """
         if self._ctx is not None:
-            self._retains_grad = True
+            self._hook_table().retains_grad = True
+
+    @property
+    def retains_grad(self) -> bool:
+        """True for a non-leaf tensor whose ``.grad`` backward fills (see ``retain_grad``)."""
+        return self._hooks is not None and self._hooks.retains_grad
+
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
+        """Call ``hook(grad)`` each time backward has computed ∂C/∂self in full.
+
+        For a leaf the hook runs before the gradient is added to ``.grad``; for a non-leaf it
+        runs before the gradient flows on into the operation that made this tensor. A returned
+        tensor (same shape and dtype) replaces the gradient; ``None`` keeps it. Hooks run in
+        the order they were registered. Returns a handle whose ``remove()`` unregisters it.
+
+        >>> w = chainrule.tensor([1.0, 2.0], requires_grad=True)
+        >>> handle = w.register_hook(lambda grad: grad * 2)
+        >>> (3 * w).sum().backward()  # w.grad is [6, 6]
+        """
+        if not self._requires_grad:
+            raise RuntimeError(
+                "register_hook: cannot register a hook on a tensor that doesn't require gradient"
+            )
+        return self._hook_table().add(hook)
+
+    def _hook_table(self) -> TensorHooks:
+        if self._hooks is None:
+            self._hooks = TensorHooks()
+        return self._hooks
 
     def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
         """Accumulate ∂self/∂leaf, weighted by ``gradient``, into every leaf's ``.grad``.

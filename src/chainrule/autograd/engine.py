@@ -3,6 +3,10 @@
 The engine knows no operation by name. For each node it asks the node's ``backward`` for the
 input gradients, checks their shapes, sums the contributions that reach the same tensor, and
 stores the totals in the leaves' ``.grad``. It recurses nowhere, so graphs of any depth work.
+
+Tensor hooks (``Tensor.register_hook``) run on a tensor's gradient once it is complete: for a
+non-leaf when the walk reaches it, for a leaf after the last operation that uses it (a
+stand-in node, sorted just after that operation, sums the leaf's contributions first).
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import operator
 from typing import Any
 
 from chainrule import backend
-from chainrule.autograd.function import FREED
+from chainrule.autograd.function import FREED, Function
+from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.hooks import TensorHooks, hook_name
 from chainrule.tensor import Tensor
 
 
@@ -27,10 +33,13 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     # copy, so that an in-place update of one gradient never changes another.
     handed_out = {id(_owner(grad))} if gradient is not None else set()
     if root._ctx is None:
-        _accumulate_leaf(root, grad, handed_out)
+        if root._hooks is not None:
+            grad = _run_tensor_hooks(root, root._hooks, grad, handed_out)
+        _store_grad(root, grad, handed_out)
         return
 
-    order = _reverse_topological_order(root)
+    gathered: list[TensorHooks] = []
+    order = _reverse_topological_order(root, gathered)
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
@@ -43,8 +52,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             if grad is None:
                 continue
             node.pending = None
-            if tensor._retains_grad:
-                _accumulate_leaf(tensor, grad, handed_out)
+            if tensor._hooks is not None:
+                grad = _run_tensor_hooks(tensor, tensor._hooks, grad, handed_out)
             if node.saved is freed:
                 raise RuntimeError(
                     f"backward: trying to go through the graph a second time (at {node!r}); "
@@ -83,6 +92,9 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         for tensor in order:
             tensor._ctx.pending = None
         raise
+    finally:
+        for hooks in gathered:
+            hooks.gather = None
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> Any:
@@ -111,6 +123,17 @@ def _owner(array: Any) -> Any:
 
 
 def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
+    hooks = tensor._hooks
+    if hooks is not None and hooks.gather is not None:
+        # A hooked leaf: its hooks must see the total gradient once, so sum it on the stand-in.
+        gather = hooks.gather
+        gather.pending = grad if gather.pending is None else gather.pending + grad
+        return
+    _store_grad(tensor, grad, handed_out)
+
+
+def _store_grad(tensor: Tensor, grad: Any, handed_out: set) -> None:
+    """Add ``grad`` to ``tensor.grad``, never sharing memory with another tensor's grad."""
     current = tensor._grad
     if current is None:
         owner = _owner(grad)
@@ -125,21 +148,27 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
         current.data = current.data + grad
 
 
-def _reverse_topological_order(root: Tensor) -> list[Tensor]:
+def _reverse_topological_order(root: Tensor, gathered: list[TensorHooks]) -> list[Tensor]:
     """Non-leaf tensors reachable from ``root``, each before the tensors it was computed from.
 
     Every node is numbered when it is created, after its inputs, so sorting the reachable
-    tensors by that number, newest first, puts each consumer before what it consumes.
+    tensors by that number, newest first, puts each consumer before what it consumes. Leaves
+    with hooks get a stand-in numbered just below their oldest consumer (listed in
+    ``gathered``), which puts it after every operation that sends the leaf a gradient.
     """
     visit = object()  # marks the nodes found in this search, without a set of ids
     root._ctx.visit = visit
     found = [root]
     stack = [root]
     while stack:
-        for value in stack.pop()._ctx.inputs:
+        consumer = stack.pop()._ctx
+        for value in consumer.inputs:
             if isinstance(value, Tensor):
                 node = value._ctx
-                if node is not None and node.visit is not visit:
+                if node is None:
+                    if value._hooks is not None:
+                        _gather_leaf(value, consumer.sequence_number, found, gathered)
+                elif node.visit is not visit:
                     node.visit = visit
                     found.append(value)
                     stack.append(value)
@@ -148,3 +177,77 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
 
 
 _creation_order = operator.attrgetter("_ctx.sequence_number")
+
+
+# ---- hooks -----------------------------------------------------------------------------------
+
+
+class LeafGradient(Function):
+    """The stand-in for a hooked leaf during one backward (PyTorch's AccumulateGrad): the walk
+    sums the leaf's gradient here, runs the leaf's hooks on the total, and this node hands it
+    to the leaf's ``.grad``."""
+
+    def backward(self, grad: Any) -> tuple:
+        self.hooks.gather = None  # the sum is complete: the leaf takes its gradient directly
+        return (grad,)
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def _gather_leaf(leaf: Tensor, consumer: float, found: list, gathered: list) -> None:
+    hooks = leaf._hooks
+    if not hooks.functions:
+        return
+    if hooks.gather is None:
+        stand_in = object.__new__(LeafGradient)
+        stand_in.hooks = hooks
+        stand_in.inputs = (leaf,)
+        stand_in.needs_input_grad = [True]
+        stand_in.sequence_number = consumer - 0.5
+        hooks.gather = stand_in
+        gathered.append(hooks)
+        proxy = Tensor._make(leaf.data, True, stand_in)
+        proxy._hooks = hooks  # the walk runs the leaf's hooks when it reaches the stand-in
+        found.append(proxy)
+    elif consumer - 0.5 < hooks.gather.sequence_number:
+        hooks.gather.sequence_number = consumer - 0.5
+
+
+def _run_tensor_hooks(tensor: Tensor, hooks: TensorHooks, grad: Any, handed_out: set) -> Any:
+    """Pass ∂C/∂tensor through its hooks in order; keep it in ``.grad`` if it is retained."""
+    enabled = GradMode.enabled
+    GradMode.enabled = False  # hooks run outside the graph, as the rest of backward does
+    try:
+        for hook in list(hooks.functions.values()):
+            # The hook may keep the tensor it is given: its memory must never become a .grad.
+            handed_out.add(id(_owner(grad)))
+            result = hook(Tensor._make(grad, False, None))
+            if result is not None:
+                grad = _replacement_gradient(hook, result, grad)
+    finally:
+        GradMode.enabled = enabled
+    handed_out.add(id(_owner(grad)))  # a replacement may be memory that the hook's author keeps
+    if hooks.retains_grad:
+        _store_grad(tensor, grad, handed_out)
+    return grad
+
+
+def _replacement_gradient(hook: Any, result: Any, grad: Any) -> Any:
+    if not isinstance(result, Tensor):
+        raise TypeError(
+            f"register_hook: hook {hook_name(hook)!r} returned {type(result).__name__}; a "
+            "tensor hook must return a Tensor (the new gradient) or None"
+        )
+    new = result.data
+    if new.shape != grad.shape:
+        raise RuntimeError(
+            f"register_hook: hook {hook_name(hook)!r} changed the gradient's shape from "
+            f"{grad.shape} to {new.shape}; a hook must return a gradient of the same shape"
+        )
+    if new.dtype != grad.dtype:
+        raise RuntimeError(
+            f"register_hook: hook {hook_name(hook)!r} changed the gradient's dtype from "
+            f"{grad.dtype} to {new.dtype}; a hook must return a gradient of the same dtype"
+        )
+    return new

@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from chainrule import backend, dtypes
+from chainrule.autograd import module_hooks
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.autograd.hooks import RemovableHandle
+from chainrule.autograd.module_hooks import ModuleHooks
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
@@ -31,6 +34,8 @@ class Module:
     """
 
     training: bool
+    # None, or the ModuleHooks of a module with hooks: __call__ pays one test for the others.
+    _call_hooks: ModuleHooks | None = None
 
     def __init__(self) -> None:
         # Registered things are kept in these dicts *and* in the instance dict, so that reading
@@ -45,7 +50,48 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
+        if self._call_hooks is None:
+            return self.forward(*args, **kwargs)
+        return self._call_hooks.call(self, args, kwargs)
+
+    # ---- hooks (PyTorch's signatures; each returns a handle whose remove() unregisters) -------
+
+    def register_forward_pre_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward``; a returned value (a tuple, or
+        one value that is wrapped in a tuple) replaces the positional arguments. With
+        ``with_kwargs``: ``hook(module, args, kwargs)`` returning None or ``(args, kwargs)``."""
+        return module_hooks.register(self, "forward_pre", hook, prepend, with_kwargs)
+
+    def register_forward_hook(
+        self, hook: Callable[..., Any], *, prepend: bool = False, with_kwargs: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward``; a returned value
+        replaces the output. With ``with_kwargs``: ``hook(module, args, kwargs, output)``."""
+        return module_hooks.register(self, "forward", hook, prepend, with_kwargs)
+
+    def register_full_backward_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when backward has computed the
+        gradients with respect to this call's inputs.
+
+        ``grad_input`` has one entry per positional argument: ∂C/∂input for a tensor (zeros if
+        none reached it), None for anything else, or all None when no input requires grad
+        (then the hook runs as soon as ``grad_output`` is known). ``grad_output`` has one entry
+        per output tensor (None where no gradient reached it). A returned tuple replaces
+        ``grad_input`` in the rest of the backward pass. A module called twice runs it twice.
+        """
+        return module_hooks.register(self, "backward", hook, prepend, False)
+
+    def register_full_backward_pre_hook(
+        self, hook: Callable[..., Any], prepend: bool = False
+    ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when backward has computed the gradients with
+        respect to this call's outputs, before they flow into the module; a returned tuple
+        replaces ``grad_output``."""
+        return module_hooks.register(self, "backward_pre", hook, prepend, False)
 
     # ---- registration ------------------------------------------------------------------------
 
