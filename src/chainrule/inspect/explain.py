@@ -218,14 +218,14 @@ def _convention(record: LayerRecord) -> str:
     this, prev = sup(record.number), sup(record.number - 1)
     if record.kind == "linear":
         return (
-            f"Samples are rows: a{prev} is {_shape(record.a_in)}, z{this} and δ{this} are "
-            f"{_shape(record.z)}, and z{this} = a{prev} (W{this})ᵀ + b{this}. Each equation "
+            f"Samples are rows: a{prev} is {shape_text(record.a_in)}, z{this} and δ{this} are "
+            f"{shape_text(record.z)}, and z{this} = a{prev} (W{this})ᵀ + b{this}. Each equation "
             f"holds for every sample n; ∂C/∂W{this} and ∂C/∂b{this} sum it over the batch (a "
             f"mean loss's 1/N is already inside δ{this})."
         )
     options = record.options
     return (
-        f"a{prev} is {_shape(record.a_in)} and z{this}, δ{this} are {_shape(record.z)} "
+        f"a{prev} is {shape_text(record.a_in)} and z{this}, δ{this} are {shape_text(record.z)} "
         f"(samples, channels, positions); z{this} = W{this} ⋆ a{prev} + b{this}, a "
         f"cross-correlation with stride {options['stride']}, padding {options['padding']}, "
         f"dilation {options['dilation']}, groups {options['groups']}. ∂C/∂W{this} and "
@@ -352,7 +352,7 @@ def format_array(array: numpy.ndarray) -> str:
         )
     values = array.astype(numpy.float64)
     return (
-        f"{_shape(array)} array: mean {values.mean():.4g}, std {values.std():.4g}, "
+        f"{shape_text(array)} array: mean {values.mean():.4g}, std {values.std():.4g}, "
         f"min {values.min():.4g}, max {values.max():.4g}, ‖·‖ {numpy.linalg.norm(values):.4g}"
     )
 
@@ -368,7 +368,7 @@ def format_text(explanation: LayerExplanation) -> str:
             terms.append(("right-hand side, computed in NumPy", equation.check.computed))
             terms.append(("autodiff (backward)", equation.check.autodiff))
         for label, array in terms:
-            lines.append(f"    {label} [{_shape(array)}] =")
+            lines.append(f"    {label} [{shape_text(array)}] =")
             lines += ["      " + row for row in format_array(array).splitlines()]
         if equation.note:
             lines += _wrap(equation.note, 96, "    ")
@@ -382,6 +382,7 @@ def _wrap(text: str, width: int, indent: str) -> list[str]:
     return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=indent)
 
 
-def _shape(array: numpy.ndarray) -> str:
+def shape_text(array: numpy.ndarray) -> str:
+    """(4, 2) → ``4×2``."""
     shape = numpy.shape(array)
     return "×".join(str(n) for n in shape) if shape else "scalar"

@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import numpy
 
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.inspect.explain import explain_layer, format_text, sup
+from chainrule.inspect.explain import explain_layer, format_text, shape_text, sup
 from chainrule.nn.activations import LogSoftmax, Softmax
 from chainrule.nn.layers.conv import Conv1d, Conv2d
 from chainrule.nn.layers.linear import Linear
@@ -139,6 +139,7 @@ class Trace:
     grad_output: numpy.ndarray
     skipped: list[str] = field(default_factory=list)
     loss_reduction: str | None = None
+    model: str = ""  # repr of the traced model
     # Kept only with trace(..., keep_graph=True): the loss tensor, its graph intact, and the
     # named parameters, for drawing the computational graph.
     graph_root: Tensor | None = None
@@ -202,15 +203,11 @@ def table_rows(trace: Trace) -> tuple[list[str], list[list[str]]]:
     for r in trace.layers:
         kind = r.module.split("(")[0]
         norms = [r.norm(name) for name in ("a_in", "z", "delta", "grad_weight", "grad_bias")]
-        cells = [str(r.number), r.name, kind, _shape_text(r.a_in), _shape_text(r.z)]
+        cells = [str(r.number), r.name, kind, shape_text(r.a_in), shape_text(r.z)]
         cells += ["-" if n is None else f"{n:.4g}" for n in norms]
         cells.append(f"{r.activation} ({r.activation_name})" if r.activation else "none")
         rows.append(cells)
     return header, rows
-
-
-def _shape_text(array: numpy.ndarray) -> str:
-    return "×".join(str(n) for n in array.shape) or "scalar"
 
 
 def trace(
@@ -280,6 +277,7 @@ def _run(
         grad_output=_loss_gradient(loss_fn, output, y),
         skipped=skipped,
         loss_reduction=getattr(loss_fn, "reduction", None),
+        model=repr(model),
     )
     if keep_graph:
         result.graph_root, result.params = loss, dict(model.named_parameters())
