@@ -78,7 +78,8 @@ class DataLoader:
         dataset: a map-style data set (``__getitem__`` and ``__len__``), not empty.
         batch_size: samples per batch, a positive int; the last batch may be smaller.
         shuffle: a new random order every epoch instead of 0, 1, 2, ...
-        drop_last: leave out a last batch smaller than ``batch_size``.
+        drop_last: leave out a last batch smaller than ``batch_size``; a data set smaller
+            than one batch is then an error rather than (as in PyTorch) an empty epoch.
         seed: the seed of the shuffling; None uses the global generator.
         collate_fn: joins a list of samples into a batch; None means :func:`default_collate`,
             and for a :class:`TensorDataset` (or a :class:`Subset` of one) reading whole
@@ -101,33 +102,7 @@ class DataLoader:
         num_workers: int = 0,
         pin_memory: bool = False,
     ) -> None:
-        if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
-            raise TypeError(
-                "DataLoader: dataset must be a map-style data set with __getitem__ and "
-                f"__len__, got {type(dataset).__name__}"
-            )
-        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
-        if batch_size <= 0:
-            raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size}")
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
-        ):
-            raise ValueError(f"DataLoader: seed must be a non-negative int or None, got {seed!r}")
-        if collate_fn is not None and not callable(collate_fn):
-            raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(
-                f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}"
-            )
-        n = len(dataset)
-        if n == 0:
-            raise ValueError("DataLoader: the data set is empty (len(dataset) == 0)")
-        if drop_last and n < batch_size:
-            raise ValueError(
-                f"DataLoader: drop_last=True with batch_size {batch_size} larger than the "
-                f"{n} samples of the data set would give no batches at all"
-            )
+        _check_arguments(dataset, batch_size, drop_last, seed, collate_fn, num_workers)
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = bool(shuffle)
@@ -188,6 +163,41 @@ class _Epoch:
         start = self.next_batch * self.batch_size
         self.next_batch += 1
         return self.read(self.order[start : start + self.batch_size])
+
+
+def _check_arguments(
+    dataset: Any,
+    batch_size: Any,
+    drop_last: bool,
+    seed: Any,
+    collate_fn: Any,
+    num_workers: Any,
+) -> None:
+    if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+        raise TypeError(
+            "DataLoader: dataset must be a map-style data set with __getitem__ and "
+            f"__len__, got {type(dataset).__name__}"
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
+        raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size!r}")
+    if batch_size <= 0:
+        raise ValueError(f"DataLoader: batch_size must be a positive int, got {batch_size}")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0
+    ):
+        raise ValueError(f"DataLoader: seed must be a non-negative int or None, got {seed!r}")
+    if collate_fn is not None and not callable(collate_fn):
+        raise TypeError(f"DataLoader: collate_fn must be callable, got {collate_fn!r}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"DataLoader: num_workers must be a non-negative int, got {num_workers!r}")
+    n = len(dataset)
+    if n == 0:
+        raise ValueError("DataLoader: the data set is empty (len(dataset) == 0)")
+    if drop_last and n < batch_size:
+        raise ValueError(
+            f"DataLoader: drop_last=True with batch_size {batch_size} larger than the "
+            f"{n} samples of the data set would give no batches at all"
+        )
 
 
 def _batch_reader(dataset: Any) -> Callable[[numpy.ndarray], Any] | None:
