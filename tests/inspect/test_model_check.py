@@ -163,3 +163,13 @@ def test_bad_inputs_are_clear_errors():
         gradcheck_model(model, x, y, nn.MSELoss(), max_elements=0)
     with pytest.raises(ValueError, match="eps must be positive"):
         gradcheck_model(model, x, y, nn.MSELoss(), eps=0.0)
+
+
+def test_the_models_hooks_do_not_see_the_check():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    calls = []
+    model[0].register_forward_hook(lambda module, args, output: calls.append(output.shape))
+    gradcheck_model(model, cr.randn(4, 3), cr.randn(4, 1), nn.MSELoss())
+    assert calls == []
+    model(cr.randn(2, 3))  # the hook is still registered on the model itself
+    assert calls == [(2, 4)]

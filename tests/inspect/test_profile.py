@@ -175,3 +175,13 @@ def test_bad_arguments_are_clear_errors():
         profile(object(), x, y, nn.MSELoss())
     with pytest.raises(ValueError, match="single-element Tensor"):
         profile(nn.Linear(3, 1), x, y, nn.MSELoss(reduction="none"))
+
+
+def test_the_models_hooks_do_not_see_the_profile():
+    model = _mlp()
+    calls = []
+    model[2].register_forward_hook(lambda module, args, output: calls.append(output.shape))
+    profile(model, cr.randn(4, 16), cr.randint(0, 3, (4,)), nn.CrossEntropyLoss(), repeat=2)
+    assert calls == []
+    model(cr.randn(2, 16))
+    assert calls == [(2, 8)]

@@ -6,8 +6,8 @@ computes it through every layer, against central differences of the loss itself:
 
     ∂L/∂θ_k ≈ (L(θ + ε e_k) − L(θ − ε e_k)) / 2ε
 
-The check runs on a float64 deep copy of the model, so the model passed in (its weights, dtype,
-gradients and mode) is never touched.
+The check runs on a float64 deep copy of the model (without the model's hooks), so the model
+passed in (its weights, dtype, gradients and mode) is never touched.
 """
 
 from __future__ import annotations
@@ -152,7 +152,7 @@ def gradcheck_model(
         raise ValueError(
             f"gradcheck_model: max_elements must be a positive int or None, got {max_elements!r}"
         )
-    checked = copy.deepcopy(model).double().eval()
+    checked = copy_without_hooks(model).double().eval()
     params = [(name, p) for name, p in checked.named_parameters() if p.requires_grad]
     if not params:
         raise ValueError("gradcheck_model: the model has no parameter that requires grad")
@@ -190,6 +190,21 @@ def gradcheck_model(
         names = ", ".join(row.name for row in report.failures)
         raise GradcheckError(f"gradcheck_model: gradients of {names} are wrong\n{report}")
     return report
+
+
+def copy_without_hooks(model: Module) -> Module:
+    """A deep copy of ``model`` with no forward or backward hooks.
+
+    ``copy.deepcopy`` would copy the hooks too (as in PyTorch), and hooks that close over an
+    outside object (a :class:`~chainrule.inspect.monitor.GradientMonitor`, a logger) would
+    then see the many private forward passes of a check or a profile.
+    """
+    memo: dict[int, Any] = {}
+    for module in model.modules():
+        hooks = module.__dict__.get("_call_hooks")
+        if hooks is not None:
+            memo[id(hooks)] = None  # deepcopy takes memo entries as already-made copies
+    return copy.deepcopy(model, memo)
 
 
 def _to_float64(value: Any) -> Any:

@@ -20,7 +20,6 @@ elementwise work are not counted, so layers without weights show no FLOPs):
 
 from __future__ import annotations
 
-import copy
 import math
 import statistics
 import time
@@ -30,6 +29,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.grad_mode import enable_grad
+from chainrule.inspect.model_check import copy_without_hooks
 from chainrule.nn.layers.conv import _ConvNd
 from chainrule.nn.layers.linear import Linear
 from chainrule.nn.layers.recurrent import RNNBase, RNNCellBase
@@ -162,8 +162,8 @@ def profile(
     The layers are the leaf modules (no submodules) that own parameters, and with
     ``activations`` also the parameter-free leaves (activations, pooling, dropout, reshapes).
 
-    Method. The profile runs on a deep copy of the model, so the model's gradients, batch-norm
-    statistics and weights are not changed.
+    Method. The profile runs on a deep copy of the model without its hooks, so the model's
+    gradients, batch-norm statistics and weights are not changed and its hooks do not fire.
 
     1. Whole model: after one warm-up run, ``repeat`` runs of forward + loss and of
        ``loss.backward()``, each timed with ``time.perf_counter``; the medians are reported.
@@ -188,7 +188,7 @@ def profile(
         raise TypeError(f"profile: model must be a Module, got {type(model).__name__}")
     if not isinstance(repeat, int) or repeat < 1:
         raise ValueError(f"profile: repeat must be a positive int, got {repeat!r}")
-    model = copy.deepcopy(model)
+    model = copy_without_hooks(model)
     layers = [
         (name, module)
         for name, module in model.named_modules()
