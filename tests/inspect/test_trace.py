@@ -137,6 +137,17 @@ def test_trace_leaves_weights_and_grads_as_they_were() -> None:
     numpy.testing.assert_allclose(t.layers[0].grad_weight, model[0].weight.grad.numpy())
 
 
+def test_the_models_hooks_and_batch_norm_statistics_do_not_see_the_trace() -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 1))
+    calls = []
+    model[0].register_forward_hook(lambda _module, _args, output: calls.append(output.shape))
+    t = trace(model, cr.randn(8, 3), cr.randn(8, 1), nn.MSELoss())
+    assert calls == [] and len(t.layers) == 2
+    numpy.testing.assert_array_equal(model[1].running_mean.numpy(), numpy.zeros(4))
+    model(cr.randn(2, 3))  # the hook is still there on the model itself
+    assert calls == [(2, 4)]
+
+
 def test_table_has_one_aligned_row_per_layer_with_the_norms() -> None:
     t = trace(xor_net(), cr.tensor(X), cr.tensor(Y), nn.MSELoss())
     table = t.table()

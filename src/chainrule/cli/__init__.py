@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import chainrule
 
 # Subcommand modules under chainrule.cli, in the order --help lists them.
-COMMANDS = ("demo",)
+COMMANDS = ("demo", "train", "explain")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,9 +16,9 @@ Batch convention: chainrule's ``Linear`` computes z = a Wᵀ + b with one sample
 whole batch's loss C, so a mean-reduced loss's 1/N is already inside it, and ∂C/∂W, ∂C/∂b are
 sums over the batch of the per-sample terms.
 
-The model's weights are not changed, and neither are the parameters' ``.grad``: a trace
-computes its gradients from zero and puts back whatever ``.grad`` held before, so tracing in
-the middle of a training loop (even between two accumulating backward passes) changes nothing.
+The trace runs on a copy of the model without its hooks, so the model's weights, its
+parameters' ``.grad``, batch-norm running statistics and hooks are untouched: tracing in the
+middle of a training loop (even between two accumulating backward passes) changes nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import numpy
 
 from chainrule.autograd.grad_mode import enable_grad
 from chainrule.inspect.explain import explain_layer, format_text, shape_text, sup
+from chainrule.inspect.model_check import copy_without_hooks
 from chainrule.nn.activations import LogSoftmax, Softmax
 from chainrule.nn.layers.conv import Conv1d, Conv2d
 from chainrule.nn.layers.linear import Linear
@@ -233,18 +234,14 @@ def trace(
     """
     if not isinstance(model, Module):
         raise TypeError(f"trace: model must be a chainrule Module, got {type(model).__name__}")
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    # A private copy: the caller's weights, .grad, batch-norm statistics stay as they are, and
+    # the caller's hooks (a GradientMonitor, a logger) do not see this extra pass.
+    model = copy_without_hooks(model)
+    model.zero_grad(set_to_none=True)
+    x = x.detach() if isinstance(x, Tensor) else Tensor(x)
     target = y.data if isinstance(y, Tensor) else numpy.asarray(y)
-    leaves = [*model.parameters(), x]
-    saved_grads = [leaf.grad for leaf in leaves]
-    try:
-        for leaf in leaves:
-            leaf.grad = None
-        with enable_grad():
-            return _run(model, x, y, target, loss_fn, keep_graph)
-    finally:
-        for leaf, grad in zip(leaves, saved_grads):
-            leaf.grad = grad
+    with enable_grad():
+        return _run(model, x, y, target, loss_fn, keep_graph)
 
 
 def _run(
