@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import os
+import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -240,14 +241,22 @@ class LearningRateScheduler(Callback):
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: ``epoch`` then every logged figure (Keras's CSVLogger).
 
-    The whole file is rewritten atomically at each epoch end, so it is never half a row; with
-    ``append=True`` the rows of an existing file (same columns) are kept in front.
+    The whole file is rewritten atomically, so it is never half a row: after the first epoch,
+    then at most once per ``interval`` seconds (thousands of one-millisecond epochs must not
+    mean thousands of fsyncs), and always when training ends. With ``append=True`` the rows of
+    an existing file are kept in front.
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], separator: str = ",", append: bool = False
+        self,
+        path: str | os.PathLike[str],
+        separator: str = ",",
+        append: bool = False,
+        interval: float = 1.0,
     ) -> None:
         self.path = Path(path)
+        self.interval = interval
+        self._written_at = -math.inf
         self.separator = separator
         self.append = append
         self.rows: list[dict[str, Any]] = []
@@ -255,6 +264,7 @@ class CSVLogger(Callback):
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
         self.rows, self.columns = [], []
+        self._written_at = -math.inf
         if self.append and self.path.exists():
             with open(self.path, newline="", encoding="utf-8") as handle:
                 reader = csv.DictReader(handle, delimiter=self.separator)
@@ -267,6 +277,14 @@ class CSVLogger(Callback):
             if name not in self.columns:
                 self.columns.append(name)
         self.rows.append({"epoch": epoch, **logs})
+        if time.monotonic() - self._written_at >= self.interval:
+            self._write()
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self._write()
+
+    def _write(self) -> None:
+        self._written_at = time.monotonic()
         buffer = io.StringIO()
         writer = csv.DictWriter(
             buffer, ["epoch", *self.columns], delimiter=self.separator, lineterminator="\n"

@@ -1,0 +1,237 @@
+"""``chainrule train``: train an MLP on a built-in data set or a CSV file, chosen by flags or a
+TOML/YAML config; show progress, print the final metrics, save the model and the loss plot.
+
+With no arguments it trains on scikit-learn's digits (spirals without scikit-learn) in seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from chainrule.cli.arguments import non_negative_int, number, positive_float, positive_int
+from chainrule.train.recipe import (
+    ACTIVATIONS,
+    BUILT_IN,
+    LOSSES,
+    OPTIMIZERS,
+    SCHEDULES,
+    Recipe,
+    check,
+    load_config,
+)
+
+_fraction = number(float, 0.0, strict=False)
+
+
+def _sizes(text: str) -> list[int]:
+    """'64,32' -> [64, 32]; '' or 'none' -> [] (no hidden layer)."""
+    if text.strip().lower() in ("", "none"):
+        return []
+    try:
+        sizes = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected layer sizes such as 64,32, got {text!r}"
+        ) from None
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"layer sizes must be positive, got {text!r}")
+    return sizes
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    train = commands.add_parser(
+        "train",
+        help="train a network on a built-in data set or a CSV file",
+        description=(
+            "Train an MLP (Linear-activation-...-Linear) with chainrule.train.fit. Settings come "
+            "from the defaults, then --config FILE, then the flags given here."
+        ),
+        argument_default=argparse.SUPPRESS,  # absent flags must not override the config file
+    )
+    add = train.add_argument
+    add("--config", metavar="FILE", help="TOML (or YAML, with PyYAML) file of settings")
+    add(
+        "--data",
+        metavar="NAME|FILE.csv",
+        help=f"{', '.join(BUILT_IN)}, or a CSV file (default: digits, or spirals without "
+        "scikit-learn)",
+    )
+    add("--target", metavar="COLUMN", help="the target column of a CSV file")
+    add("--hidden", type=_sizes, metavar="N,N,...", help="hidden layer sizes (default 64)")
+    add("--activation", choices=ACTIVATIONS, help="hidden activation (default relu)")
+    add("--loss", choices=LOSSES, help="loss (default auto: by the kind of target)")
+    add("--optimizer", choices=OPTIMIZERS, help="optimiser (default adam)")
+    add("--lr", type=positive_float, help="learning rate (default 0.001)")
+    add("--momentum", type=_fraction, help="momentum for sgd/rmsprop (default 0.9)")
+    add("--weight-decay", dest="weight_decay", type=_fraction, help="L2 penalty (default 0)")
+    add("--schedule", choices=SCHEDULES, help="learning-rate schedule per epoch (default constant)")
+    add("--gamma", type=positive_float, help="decay factor of exponential/step/plateau (0.5)")
+    add("--step-size", dest="step_size", type=positive_int, help="epochs per step decay (10)")
+    add("--epochs", type=positive_int, help="epoch budget (default 30)")
+    add("--batch-size", dest="batch_size", type=positive_int, help="batch size (default 32)")
+    add("--seed", type=non_negative_int, help="random seed (default 0)")
+    add(
+        "--val-fraction",
+        dest="val_fraction",
+        type=_fraction,
+        help="share of the training data held out for validation (default 0.1)",
+    )
+    add(
+        "--test-fraction",
+        dest="test_fraction",
+        type=_fraction,
+        help="share of the data kept for the final test (default 0.2)",
+    )
+    add(
+        "--stop-at-loss",
+        dest="stop_at_loss",
+        type=_fraction,
+        help="stop once an epoch's training loss is at or below this",
+    )
+    add("--max-steps", dest="max_steps", type=positive_int, help="stop after this many steps")
+    add(
+        "--patience",
+        type=non_negative_int,
+        help="early stopping: epochs without a better validation loss",
+    )
+    add(
+        "--out",
+        metavar="DIR",
+        help="folder for the model, plot, log and recipe (default chainrule-run)",
+    )
+    add("--save", metavar="FILE", help="model file (default DIR/model.safetensors)")
+    add("--plot", metavar="FILE", help="loss plot (default DIR/loss.png)")
+    add(
+        "--find-lr",
+        dest="find_lr",
+        action="store_true",
+        help="run the learning-rate range test, plot it, print a suggestion, and stop",
+    )
+    add("--no-progress", dest="no_progress", action="store_true", help="no progress bar")
+
+
+def _recipe(args: argparse.Namespace) -> Recipe:
+    settings: dict[str, Any] = {}
+    if "config" in args:
+        settings.update(load_config(args.config))
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    settings.update({k: v for k, v in vars(args).items() if k in fields})
+    recipe = Recipe(**settings)
+    if isinstance(recipe.hidden, int):
+        recipe.hidden = [recipe.hidden]
+    check(recipe)
+    return recipe
+
+
+def _table(rows: dict[str, dict[str, float]]) -> str:
+    names = list(dict.fromkeys(name for figures in rows.values() for name in figures))
+    width = max(10, *(len(n) + 2 for n in names))
+    lines = ["".ljust(8) + "".join(name.rjust(width) for name in names)]
+    for label, figures in rows.items():
+        cells = "".join(
+            (f"{figures[name]:.4f}" if name in figures else "-").rjust(width) for name in names
+        )
+        lines.append(label.ljust(8) + cells)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    from chainrule.data import random_split
+    from chainrule.train import CSVLogger, EarlyStopping, evaluate, fit, lr_find
+    from chainrule.train.recipe import build, load_data, task_of
+
+    try:
+        recipe = _recipe(args)
+        recipe.data = recipe.resolved_data()  # the saved recipe must name what was used
+        train, test = load_data(recipe)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"chainrule train: {error}", file=sys.stderr)
+        return 2
+    task, features, outputs = task_of(train)
+    model, loss_fn, optimizer, scheduler = build(recipe, task, features, outputs)
+    metrics = {"classification": ["accuracy", "f1"], "binary": ["accuracy"]}.get(
+        task, ["mae", "r2"]
+    )
+    out = Path(getattr(args, "out", "chainrule-run"))
+    out.mkdir(parents=True, exist_ok=True)
+    print(
+        f"chainrule train: {recipe.resolved_data()} ({len(train)} training samples, "
+        f"{features} features, {task}{f', {outputs} classes' if task == 'classification' else ''})"
+    )
+    print(f"model: {model!r}".replace("\n", "\n       "))
+    print(f"loss: {type(loss_fn).__name__}, optimiser: {type(optimizer).__name__} lr={recipe.lr}")
+
+    if getattr(args, "find_lr", False):
+        result = lr_find(
+            model, loss_fn, optimizer, train, batch_size=recipe.batch_size, seed=recipe.seed
+        )
+        plot = out / "lr_find.png"
+        _try_plot(lambda: result.plot(plot), plot)
+        if result.suggestion is None:
+            print("lr_find: no clear descent in the loss; try a wider range or more data")
+            return 1
+        print(f"lr_find: {result.reason}; suggested learning rate {result.suggestion:.3g}")
+        print(f"train with it: chainrule train ... --lr {result.suggestion:.3g}")
+        return 0
+
+    val = None
+    if recipe.val_fraction > 0 and len(train) >= 10:
+        held = max(1, round(len(train) * recipe.val_fraction))
+        train, val = random_split(train, [len(train) - held, held], seed=recipe.seed)
+    callbacks: list[Any] = [CSVLogger(out / "history.csv")]
+    if recipe.patience is not None:
+        monitor = "val_loss" if val is not None else "loss"
+        callbacks.append(EarlyStopping(monitor, patience=recipe.patience, restore_best=True))
+    history = fit(
+        model,
+        loss_fn,
+        optimizer,
+        train,
+        epochs=recipe.epochs,
+        val_data=val,
+        batch_size=recipe.batch_size,
+        scheduler=scheduler,
+        callbacks=callbacks,
+        metrics=metrics,
+        stop_at_loss=recipe.stop_at_loss,
+        max_steps=recipe.max_steps,
+        progress=not getattr(args, "no_progress", False),
+        seed=recipe.seed,
+    )
+    print(f"stopped: {history.stop_reason} ({history.steps} steps)")
+    rows = {"train": evaluate(model, train, metrics, loss_fn=loss_fn)}
+    if val is not None:
+        rows["val"] = evaluate(model, val, metrics, loss_fn=loss_fn)
+    if test is not None:
+        rows["test"] = evaluate(model, test, metrics, loss_fn=loss_fn)
+    print(_table(rows))
+
+    from chainrule.files import write_text_atomic
+    from chainrule.io import save
+
+    model_path = Path(getattr(args, "save", out / "model.safetensors"))
+    try:
+        save(model.state_dict(), model_path)
+    except ImportError as error:
+        print(f"model not saved: {error}", file=sys.stderr)
+    else:
+        recipe_path = model_path.with_suffix(".toml")
+        write_text_atomic(recipe_path, recipe.to_toml())
+        print(f"saved the model to {model_path} (recipe: {recipe_path})")
+    plot_path = Path(getattr(args, "plot", out / "loss.png"))
+    _try_plot(lambda: history.plot(plot_path), plot_path)
+    print(f"per-epoch log: {out / 'history.csv'}")
+    return 0
+
+
+def _try_plot(draw: Any, path: Path) -> None:
+    try:
+        draw()
+    except ImportError as error:
+        print(f"no plot: {error}", file=sys.stderr)
+    else:
+        print(f"wrote the plot {path}")
