@@ -70,14 +70,13 @@ def render_report(trace: Trace, title: str = "One backpropagation step, layer by
         if not failed
         else f'<span class="bad">{failed} of {len(checks)} checked equations differ ✗</span>'
     )
-    batch = trace.output.shape[0] if trace.output.ndim > 1 else 1
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body><main>",
         f"<h1>{_e(title)}</h1>",
-        f'<p class="summary">Loss ({_e(trace.loss_name)}) = {trace.loss:.6g} on a batch of '
-        f"{batch}; {verdict}.</p>",
+        f'<p class="summary">Loss ({_e(trace.loss_name)}) = {trace.loss:.6g} on '
+        f"{trace.batch_text}; {verdict}.</p>",
         f"<pre>{_e(trace.model)}</pre>" if trace.model else "",
         _notation(),
         "<h2>The trace</h2>",

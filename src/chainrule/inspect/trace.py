@@ -141,6 +141,16 @@ class Trace:
     skipped: list[str] = field(default_factory=list)
     loss_reduction: str | None = None
     model: str = ""  # repr of the traced model
+    input_shape: tuple[int, ...] = ()
+
+    @property
+    def batch_text(self) -> str:
+        """ "a batch of N" (N = the input's first dimension), or "one sample" when unbatched."""
+        batched = len(self.input_shape) >= 2 and not (
+            self.layers and self.layers[0].kind == "conv" and len(self.input_shape) == 2
+        )
+        return f"a batch of {self.input_shape[0]}" if batched else "one sample"
+
     # Kept only with trace(..., keep_graph=True): the loss tensor, its graph intact, and the
     # named parameters, for drawing the computational graph.
     graph_root: Tensor | None = None
@@ -171,8 +181,7 @@ class Trace:
             ]
             return "  ".join(parts).rstrip()
 
-        batch = self.output.shape[0] if self.output.ndim > 1 else 1
-        lines = [f"loss ({self.loss_name}) = {self.loss:.6g} on a batch of {batch}", ""]
+        lines = [f"loss ({self.loss_name}) = {self.loss:.6g} on {self.batch_text}", ""]
         lines += [line(header), line(["-" * w for w in widths])]
         lines += [line(row) for row in rows]
         lines += [f"skipped: {note}" for note in self.skipped]
@@ -247,24 +256,26 @@ def trace(
 def _run(
     model: Module, x: Tensor, y: Any, target: numpy.ndarray, loss_fn: Callable, keep_graph: bool
 ) -> Trace:
-    calls, skipped = _forward_calls(model, x)
-    output = calls.output
+    layers, output, skipped = _forward_calls(model, x)
     if not isinstance(output, Tensor):
         raise TypeError(f"trace: the model must return one Tensor, got {type(output).__name__}")
     loss = loss_fn(output, y)
     if not isinstance(loss, Tensor) or loss.numel() != 1:
         shape = loss.shape if isinstance(loss, Tensor) else type(loss).__name__
         raise ValueError(f"trace: loss_fn must return a single-element Tensor, got {shape}")
-    if not loss.requires_grad:
-        raise RuntimeError("trace: the loss does not require grad; are the parameters frozen?")
-    layers = _check_layers(calls.records, output)
-    for tensor in [r.output for r in layers] + [r.activation_out for r in layers]:
-        if tensor is not None and tensor.grad_fn is not None:
-            tensor.retain_grad()
+    for call in layers:
+        if not isinstance(call.output, Tensor) or not call.output.requires_grad:
+            raise RuntimeError(
+                f"trace: the output of layer {call.name!r} ({type(call.module).__name__}) does "
+                "not require grad; the trace needs the layer's weights to require grad"
+            )
+        call.output.retain_grad()  # δ = ∂C/∂z
+        if call.activation is not None:
+            call.activation.output.retain_grad()  # ∂C/∂a
     uses = _count_uses(loss)
     loss.backward(retain_graph=keep_graph)
 
-    records = [_record(i, pending, layers, uses, output) for i, pending in enumerate(layers)]
+    records = [_record(i, call, layers, uses, output) for i, call in enumerate(layers)]
     result = Trace(
         loss=float(loss.item()),
         loss_name=type(loss_fn).__name__,
@@ -275,6 +286,7 @@ def _run(
         skipped=skipped,
         loss_reduction=getattr(loss_fn, "reduction", None),
         model=repr(model),
+        input_shape=tuple(x.shape),
     )
     if keep_graph:
         result.graph_root, result.params = loss, dict(model.named_parameters())
@@ -291,19 +303,13 @@ class _Call:
     output: Any
     activation: _Call | None = None  # for a traced layer: the activation call right after it
 
-    @property
-    def activation_out(self) -> Tensor | None:
-        return None if self.activation is None else self.activation.output
 
+def _forward_calls(model: Module, x: Tensor) -> tuple[list[_Call], Any, list[str]]:
+    """Run the model once, hooking its leaf modules and its modules with weights.
 
-@dataclass
-class _Calls:
-    records: list[_Call]
-    output: Any
-
-
-def _forward_calls(model: Module, x: Tensor) -> tuple[_Calls, list[str]]:
-    """Run the model once with forward hooks on its leaf modules and its layers with weights."""
+    Returns the traced layers' calls in forward order (each with the activation call that
+    directly follows it, if any), the model's output, and notes on the layers left out.
+    """
     calls: list[_Call] = []
     skipped: list[str] = []
     handles = []
@@ -328,21 +334,21 @@ def _forward_calls(model: Module, x: Tensor) -> tuple[_Calls, list[str]]:
     finally:
         for handle in handles:
             handle.remove()
-    traced = [c for c in calls if isinstance(c.module, TRACED_LAYERS)]
-    for name, count in Counter(c.name for c in traced).items():
+
+    counts = Counter(c.name for c in calls if isinstance(c.module, TRACED_LAYERS))
+    for name, count in counts.items():
         if count > 1:
             skipped.append(
                 f"{name!r}: called {count} times in one forward (shared weights); its ∂C/∂W "
                 "sums over the calls, so the trace leaves it out"
             )
-    shared = {c.name for c in traced if sum(d.name == c.name for d in traced) > 1}
-    for position, call in enumerate(calls):
-        if isinstance(call.module, TRACED_LAYERS) and call.name not in shared:
-            after = calls[position + 1] if position + 1 < len(calls) else None
+    layers = []
+    for call, after in zip(calls, [*calls[1:], None]):
+        if isinstance(call.module, TRACED_LAYERS) and counts[call.name] == 1:
             if after is not None and _is_activation(after, call.output):
                 call.activation = after
-    records = [c for c in calls if isinstance(c.module, TRACED_LAYERS) and c.name not in shared]
-    return _Calls(records, output), skipped
+            layers.append(call)
+    return layers, output, skipped
 
 
 def _is_activation(call: _Call, z: Any) -> bool:
@@ -355,16 +361,6 @@ def _is_activation(call: _Call, z: Any) -> bool:
         and isinstance(call.output, Tensor)
         and call.output.shape == z.shape
     )
-
-
-def _check_layers(records: list[_Call], output: Tensor) -> list[_Call]:
-    for call in records:
-        if not isinstance(call.output, Tensor) or not call.output.requires_grad:
-            raise RuntimeError(
-                f"trace: layer {call.name!r} ({type(call.module).__name__}) has an output that "
-                "does not require grad; trace needs its weights to require grad"
-            )
-    return records
 
 
 def _count_uses(root: Tensor) -> Counter:
@@ -387,7 +383,7 @@ def _record(
 ) -> LayerRecord:
     module = call.module
     z = call.output
-    a_out = call.activation_out if call.activation is not None else z
+    a_out = z if call.activation is None else call.activation.output
     delta = z.grad
     grad_a = a_out.grad if a_out.grad is not None else delta
     record = LayerRecord(
@@ -441,14 +437,8 @@ def _recursion(
 
 def _activation_derivative(module: Module, z: Tensor) -> numpy.ndarray:
     """σ'(z) by autodiff on the activation module alone: ∂/∂z Σ σ(z) for an elementwise σ."""
-    params = list(module.parameters())
-    saved = [p.grad for p in params]
     leaf = Tensor(z.data.copy(), requires_grad=True)
-    try:
-        module(leaf).sum().backward()
-    finally:
-        for p, grad in zip(params, saved):
-            p.grad = grad
+    module(leaf).sum().backward()  # the module belongs to the trace's private copy
     return leaf.grad.data.copy()
 
 
