@@ -38,7 +38,7 @@ def test_too_few_steps_do_not_solve_xor_and_exit_nonzero(capsys: pytest.CaptureF
         (["demo", "xor", "--lr", "abc"], "expected a number, got 'abc'"),
         (["demo", "xor", "--hidden", "two"], "expected a whole number, got 'two'"),
         (["demo", "xor", "--seed", "-3"], "expected a finite number of at least 0, got -3"),
-        (["demo", "spirals"], "invalid choice: 'spirals'"),
+        (["demo", "cifar"], "invalid choice: 'cifar'"),
         ([], "the following arguments are required: COMMAND"),
     ],
 )
@@ -70,3 +70,34 @@ def test_train_xor_is_reproducible_and_validates() -> None:
     assert first.losses[-1][1] < first.losses[0][1]
     with pytest.raises(ValueError, match="lr must be a positive number"):
         train_xor(lr=float("nan"), log=quiet)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("three-four-one", "loss"),
+        ("linear-model", "loss"),
+        ("two-two-one", "loss"),
+        ("linear-regression", "loss"),
+        ("xor-no-bias", "loss"),
+    ],
+)
+def test_every_seed_program_runs_as_a_demo(name, expected, capsys) -> None:
+    assert main(["demo", name]) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_a_classic_demo_trains_and_draws_its_regions(tmp_path, capsys) -> None:
+    picture = tmp_path / "moons.png"
+    assert main(["demo", "moons", "--epochs", "40", "--no-progress", "--plot", str(picture)]) == 0
+    out = capsys.readouterr().out
+    accuracy = float(out.split("test accuracy ")[1].split(",")[0])
+    assert accuracy > 0.85
+    assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_digits_demo_draws_a_confusion_matrix(tmp_path, capsys) -> None:
+    picture = tmp_path / "digits.png"
+    assert main(["demo", "digits", "--epochs", "3", "--no-progress", "--plot", str(picture)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert picture.read_bytes()[:4] == b"\x89PNG"

@@ -1,13 +1,12 @@
-"""The seed-article examples: each runs, reaches what its docstring claims, and its gradients
-agree with the backpropagation formulas the articles write by hand."""
+"""The seed-article programs (chainrule.demos.seed_*): each runs, reaches what its docstring
+claims, and its gradients agree with the backpropagation formulas the articles write by hand."""
 
 from __future__ import annotations
 
 import functools
-import importlib.util
+import importlib
 import subprocess
 import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -15,7 +14,6 @@ import pytest
 
 import chainrule as cr
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SCRIPTS = [
     "seed_000_three_four_one",
     "seed_001_linear_model",
@@ -28,10 +26,7 @@ XOR_TARGETS = np.array([0.0, 1.0, 1.0, 0.0])
 
 @functools.cache
 def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"chainrule.demos.{name}")
 
 
 @functools.cache
@@ -69,7 +64,7 @@ def backprop(x, y, w1, w2, b1=None, b2=None, loss_grad=None):
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_script_runs_and_prints(name: str) -> None:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        [sys.executable, "-m", f"chainrule.demos.{name}"],
         capture_output=True,
         text=True,
         timeout=120,
