@@ -101,3 +101,13 @@ def test_the_digits_demo_draws_a_confusion_matrix(tmp_path, capsys) -> None:
     assert main(["demo", "digits", "--epochs", "3", "--no-progress", "--plot", str(picture)]) == 0
     assert "test accuracy" in capsys.readouterr().out
     assert picture.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_import_chainrule_loads_no_optional_package() -> None:
+    code = (
+        "import sys, chainrule, chainrule.data, chainrule.train, chainrule.plot, chainrule.io;"
+        "print(sorted(m for m in ('sklearn', 'matplotlib', 'safetensors', 'scipy', 'mnist1d',"
+        " 'torch', 'tqdm') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
