@@ -1,17 +1,24 @@
-"""``chainrule explain``: one backprop step of the seed articles' XOR network, equation by equation.
+"""``chainrule explain``: one backprop step, equation by equation.
 
-The network is the articles' 2-2-1 sigmoid net on the four XOR points with mean squared error.
+By default the network is the seed articles' 2-2-1 sigmoid net on the four XOR points with mean
+squared error. ``--model run/model.safetensors`` explains a model saved by ``chainrule train``
+instead: the recipe beside it (``run/model.toml``) says how to rebuild the network, which data
+set it learned and its loss; the step runs on the first ``--batch`` training samples of that
+data set, or of ``--data NAME_OR_CSV``.
+
 The command runs one forward and backward pass (the weights are not updated), prints the trace
 table, then for each layer the backprop equations with this step's numbers and a check of each
 against autodiff. ``--html PATH`` also writes the same content as one self-contained page with
 the computational graph and a chart of the per-layer gradient norms. Exit status 1 means some
-equation did not match autodiff.
+equation did not match autodiff; 2, bad arguments or a model that cannot be loaded.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any
 
 from chainrule.cli.arguments import non_negative_int, positive_int
 
@@ -32,14 +39,32 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "explain",
         help="show one backprop step of the XOR network, equation by equation",
         description=(
-            "Run one forward and backward pass of the seed articles' 2-H-1 sigmoid XOR network "
-            "(MSE loss, weights not updated) and print, for every layer, a, z, δ and the "
-            "gradients, the backprop equations with the numbers of this step, and a check of "
-            "each equation against autodiff."
+            "Run one forward and backward pass (weights not updated) of the seed articles' "
+            "2-H-1 sigmoid XOR network with MSE, or of a model saved by chainrule train, and "
+            "print, for every layer, a, z, δ and the gradients, the backprop equations with the "
+            "numbers of this step, and a check of each equation against autodiff."
         ),
     )
-    explain.add_argument("--hidden", type=positive_int, default=2, help="hidden units (default 2)")
-    explain.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    # Combinations of options are checked in run(), with the same usage message as argparse's.
+    explain.set_defaults(usage_error=explain.error)
+    xor = explain.add_argument_group("the XOR network (the default)")
+    xor.add_argument("--hidden", type=positive_int, help="hidden units (default 2)")
+    xor.add_argument("--seed", type=non_negative_int, help="random seed (default 0)")
+    saved = explain.add_argument_group("a model saved by chainrule train")
+    saved.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE.safetensors",
+        help="the saved weights; the recipe FILE.toml beside them describes the network",
+    )
+    saved.add_argument(
+        "--data",
+        metavar="NAME|FILE.csv",
+        help="a built-in data set or a CSV file for the step (default: the recipe's)",
+    )
+    saved.add_argument(
+        "--batch", type=positive_int, default=8, help="training samples in the step (default 8)"
+    )
     explain.add_argument(
         "--html",
         type=html_path,
@@ -49,19 +74,25 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import chainrule as cr
-    from chainrule import nn
-    from chainrule.demos.xor import INPUTS, TARGETS
     from chainrule.inspect.explain import explain_layer, format_text
     from chainrule.inspect.trace import trace
 
-    cr.manual_seed(args.seed)
-    hidden = args.hidden
-    model = nn.Sequential(nn.Linear(2, hidden), nn.Sigmoid(), nn.Linear(hidden, 1), nn.Sigmoid())
+    if args.model is None:
+        if args.data is not None:
+            args.usage_error("--data needs --model (the XOR network has its own four points)")
+        title, model, x, y, loss_fn = _xor(args)
+    else:
+        if args.hidden is not None or args.seed is not None:
+            args.usage_error("--hidden and --seed set up the XOR network; --model brings its own")
+        try:
+            title, model, x, y, loss_fn = _saved_model(args)
+        except (ValueError, FileNotFoundError, ImportError, RuntimeError, KeyError) as error:
+            print(f"chainrule explain: {error}", file=sys.stderr)
+            return 2
     keep_graph = args.html is not None
-    step = trace(model, cr.tensor(INPUTS), cr.tensor(TARGETS), nn.MSELoss(), keep_graph)
+    step = trace(model, x, y, loss_fn, keep_graph=keep_graph)
 
-    print(f"One backprop step of a 2-{args.hidden}-1 sigmoid network on XOR (seed {args.seed})")
+    print(title)
     print(model)
     print()
     print(step.table())
@@ -79,6 +110,56 @@ def run(args: argparse.Namespace) -> int:
     if keep_graph:
         from chainrule.inspect.report import write_report
 
-        write_report(step, args.html)
+        write_report(step, args.html, title=title)
         print(f"wrote {args.html}")
     return 1 if failed else 0
+
+
+def _xor(args: argparse.Namespace) -> tuple[str, Any, Any, Any, Any]:
+    """The seed articles' 2-H-1 sigmoid network on the four XOR points, with MSE."""
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.demos.xor import INPUTS, TARGETS
+
+    hidden = 2 if args.hidden is None else args.hidden
+    seed = 0 if args.seed is None else args.seed
+    cr.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(2, hidden), nn.Sigmoid(), nn.Linear(hidden, 1), nn.Sigmoid())
+    title = f"One backprop step of a 2-{hidden}-1 sigmoid network on XOR (seed {seed})"
+    return title, model, cr.tensor(INPUTS), cr.tensor(TARGETS), nn.MSELoss()
+
+
+def _saved_model(args: argparse.Namespace) -> tuple[str, Any, Any, Any, Any]:
+    """The network of a ``chainrule train`` run, its weights, loss and a batch of its data."""
+    import chainrule as cr
+    from chainrule.io import load
+    from chainrule.train.inputs import tensor_columns
+    from chainrule.train.recipe import Recipe, build, check, load_config, load_data, task_of
+
+    recipe_path = args.model.with_suffix(".toml")
+    if not recipe_path.is_file():
+        raise FileNotFoundError(
+            f"no recipe {str(recipe_path)!r} beside {str(args.model)!r}: a model file holds "
+            "weights only, and the recipe that chainrule train writes says which network they fit"
+        )
+    recipe = Recipe(**load_config(recipe_path))
+    if args.data is not None:
+        recipe.data = args.data
+    check(recipe)
+    train, _test = load_data(recipe)
+    task, features, outputs = task_of(train)
+    model, loss_fn, _optimizer, _scheduler = build(recipe, task, features, outputs)
+    try:
+        model.load_state_dict(load(args.model))
+    except (RuntimeError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"the weights in {str(args.model)!r} do not fit the network its recipe describes "
+            f"for {recipe.resolved_data()!r} ({features} features, {outputs} outputs): {error}"
+        ) from None
+    x, y = tensor_columns(train)[0], tensor_columns(train)[-1]
+    count = min(args.batch, len(x))
+    title = (
+        f"One backprop step of the model {str(args.model)!r} on the first {count} training "
+        f"samples of {recipe.resolved_data()!r}"
+    )
+    return title, model, cr.tensor(x[:count]), cr.tensor(y[:count]), loss_fn
