@@ -30,6 +30,7 @@ import itertools
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd.anomaly_mode import AnomalyMode
 from chainrule.autograd.grad_mode import GradMode
 from chainrule.tensor import Tensor
 
@@ -86,6 +87,8 @@ class Function:
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
             out = backend.as_array(out)
+        if AnomalyMode.enabled:
+            AnomalyMode.watch(node, inputs, out)
         if needs is not None and True in needs:
             node.needs_input_grad = needs
             node.sequence_number = next(_sequence)
