@@ -15,6 +15,7 @@ lists). Pass float32 arrays to train in float32, chainrule's default and about t
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any, ClassVar
 
@@ -128,7 +129,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if sample_weight is None:
             return None
         n = X.shape[0]
-        if numpy.ndim(sample_weight) == 0:
+        if isinstance(sample_weight, numbers.Real):
             sample_weight = numpy.full(n, sample_weight)
         weight = check_array(
             sample_weight, ensure_2d=False, dtype=X.dtype, input_name="sample_weight"

@@ -80,7 +80,7 @@ def glorot_init(
 def read_weights(network: nn.Sequential) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
     """Copies of the network's weights in scikit-learn's layout: (coefs, intercepts)."""
     layers = linear_layers(network)
-    coefs = [numpy.ascontiguousarray(layer.weight.data.T) for layer in layers]
+    coefs = [layer.weight.data.T.copy() for layer in layers]  # C order, never a view
     intercepts = [layer.bias.data.copy() for layer in layers]
     return coefs, intercepts
 
