@@ -14,8 +14,6 @@ import io
 import os
 import re
 import shutil
-import tempfile
-from pathlib import Path
 
 import numpy
 
@@ -147,16 +145,17 @@ def _graph_section(trace: Trace) -> str:
     from chainrule.inspect.graph import graph
 
     drawing = graph(trace.graph_root, params=trace.params)
+    source = f"<pre>{_e(drawing.dot)}</pre>"
     if shutil.which("dot") is None:
         return (
             '<p class="note">Graphviz\'s <code>dot</code> is not installed, so the graph is '
             "shown as its DOT source (apt-get install graphviz, or paste it into any Graphviz "
-            f"viewer).</p><pre>{_e(drawing.dot)}</pre>"
+            f"viewer).</p>{source}"
         )
-    with tempfile.TemporaryDirectory() as directory:
-        target = Path(directory) / "graph.svg"
-        drawing.save(target)
-        svg = target.read_text(encoding="utf-8")
+    try:
+        svg = drawing.render("svg").decode("utf-8")
+    except RuntimeError as error:
+        return f'<p class="note">{_e(error)}</p>{source}'
     # Inline SVG must not carry an XML prolog or DOCTYPE; comments only add bytes.
     svg = re.sub(r"<\?xml.*?\?>|<!DOCTYPE.*?>|<!--.*?-->", "", svg, flags=re.S).strip()
     return f'<div class="picture graph">{svg}</div>'

@@ -151,8 +151,8 @@ class Trace:
         )
         return f"a batch of {self.input_shape[0]}" if batched else "one sample"
 
-    # Kept only with trace(..., keep_graph=True): the loss tensor, its graph intact, and the
-    # named parameters, for drawing the computational graph.
+    # Kept only with trace(..., keep_graph=True): the loss tensor, its graph intact, and names
+    # for its leaves (parameters, input and target), for drawing the computational graph.
     graph_root: Tensor | None = None
     params: dict[str, Tensor] | None = None
 
@@ -290,6 +290,9 @@ def _run(
     )
     if keep_graph:
         result.graph_root, result.params = loss, dict(model.named_parameters())
+        result.params["x (input)"] = x
+        if isinstance(y, Tensor):
+            result.params["y (target)"] = y
     return result
 
 
