@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import matplotlib.image
 import numpy
 import pytest
 import torch
@@ -83,8 +84,7 @@ def test_html_page_is_self_contained(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "<svg" in page and 'class="node"' in page and "<?xml" not in page
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 1
-    matplotlib_image = pytest.importorskip("matplotlib.image")
-    picture = matplotlib_image.imread(io.BytesIO(base64.b64decode(images[0])), format="png")
+    picture = matplotlib.image.imread(io.BytesIO(base64.b64decode(images[0])), format="png")
     assert picture.shape[0] > 100 and picture.shape[1] > 300
 
 
@@ -105,6 +105,18 @@ def test_without_graphviz_the_page_shows_the_dot_source(monkeypatch: pytest.Monk
     assert "made without keep_graph=True" in no_graph and "<img src=" in no_graph
 
 
+def test_without_matplotlib_the_page_says_so_in_place_of_the_chart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def missing(module: str, purpose: str) -> None:
+        raise ImportError(f"{purpose} needs the optional package 'matplotlib' ({module})")
+
+    monkeypatch.setattr(report, "require", missing)
+    page = report.render_report(xor_trace(keep_graph=False))
+    assert "<img" not in page and "No chart: the gradient-norm chart of the explain page" in page
+    assert page.count("✓ matches autodiff") == 6
+
+
 def test_a_failing_check_is_marked_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(explain, "output_delta", lambda grad_a, _sigma_prime: grad_a)
     page = report.render_report(xor_trace(keep_graph=False))
@@ -118,6 +130,7 @@ def test_norm_chart_bars_are_the_trace_norms() -> None:
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     expected = [numpy.linalg.norm(t.layers[0].delta), numpy.linalg.norm(t.layers[1].grad_bias)]
     assert [t.layers[0].norm("delta"), t.layers[1].norm("grad_bias")] == pytest.approx(expected)
+    assert t.layers[0].norms["delta"] == t.layers[0].norm("delta")
 
 
 @pytest.fixture

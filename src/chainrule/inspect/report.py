@@ -162,7 +162,10 @@ def _graph_section(trace: Trace) -> str:
 
 
 def _norms_section(trace: Trace) -> str:
-    png = norms_chart_png(trace)
+    try:
+        png = norms_chart_png(trace)
+    except ImportError as error:  # the rest of the page needs no matplotlib
+        return f'<p class="note">No chart: {_e(error)}</p>'
     data = base64.b64encode(png).decode("ascii")
     alt = "bar chart of ‖δ‖, ‖∂C/∂W‖ and ‖∂C/∂b‖ for each layer"
     return f'<div class="picture"><img src="data:image/png;base64,{data}" alt="{alt}"></div>'

@@ -117,6 +117,11 @@ class LayerRecord:
         """Summary statistics of every recorded array."""
         return {name: summarize(array) for name, array in self.arrays().items()}
 
+    @property
+    def norms(self) -> dict[str, float]:
+        """‖array‖ of every recorded array, by field name."""
+        return {name: summary.norm for name, summary in self.stats().items()}
+
     def norm(self, field_name: str) -> float | None:
         """‖array‖ of one field (``"delta"``, ``"grad_weight"``...), None where it is absent."""
         array = getattr(self, field_name)
