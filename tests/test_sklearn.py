@@ -98,6 +98,21 @@ TRAJECTORIES = {
         },
         None,
     ),
+    "sgd diverging: log-loss of clipped probabilities": (
+        "classifier",
+        load_iris().data,  # unscaled, with a large step: some probabilities fall below ε
+        IRIS_Y,
+        {
+            "solver": "sgd",
+            "learning_rate": "adaptive",
+            "learning_rate_init": 0.5,
+            "activation": "tanh",
+            "tol": 0.01,
+            "n_iter_no_change": 2,
+            "max_iter": 40,
+        },
+        None,
+    ),
     "binary logistic, two layers": (
         "classifier",
         IRIS_X,

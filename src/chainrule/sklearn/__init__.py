@@ -20,13 +20,16 @@ Where they match scikit-learn's own MLPs:
       (float32 arrays train in float32, anything else in float64).
 
 Where they differ:
-    - log-probabilities come from the logits (``predict_log_proba`` is finite where
-      ``predict_proba`` underflows), and the reported log-loss is not clipped at machine ε;
-    - negative sample weights are refused; a batch whose weights are all zero is skipped;
-    - 'lbfgs' goes through ``chainrule.optim.scipy_minimize`` (SciPy's L-BFGS-B) with the
-      gradient of the reported loss; for several regression outputs scikit-learn reports the
-      squared error averaged over outputs but differentiates its sum, and so does this, but
-      'lbfgs' here minimises the sum consistently (loss_ is still reported as the average).
+    - ``predict_log_proba`` is computed from the logits, so it stays finite where
+      ``predict_proba`` underflows to 0 (scikit-learn returns log(predict_proba), −inf there);
+    - 'lbfgs' minimises the exact loss, whose gradient it is given; scikit-learn hands L-BFGS
+      its reported loss (log-loss of clipped probabilities, squared error averaged over the
+      outputs) with the gradient of the exact one. ``loss_`` is reported as scikit-learn's;
+    - negative sample weights are refused, and a batch whose weights are all zero is skipped
+      (scikit-learn divides by their zero sum);
+    - bad parameters raise :class:`InvalidParameterError` (a ValueError and a TypeError, as
+      scikit-learn's is) with chainrule's wording; the tags declare multi-output support
+      (multilabel classification, several regression targets), which both have.
 """
 
 from chainrule.optional import require

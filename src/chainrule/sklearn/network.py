@@ -15,6 +15,7 @@ its transpose (fan_out, fan_in). The functions here convert between the two layo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -24,7 +25,6 @@ from chainrule import nn
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
-from chainrule.tensor import Tensor
 
 # scikit-learn's names for the hidden activations, and the chainrule modules that compute them.
 HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -113,30 +113,36 @@ def dense_rows(X: Any, rows: slice | numpy.ndarray) -> numpy.ndarray:
     return batch.toarray() if hasattr(batch, "toarray") else batch
 
 
+def evaluate(network: nn.Sequential, X: Any) -> numpy.ndarray:
+    """The logits (n, n_outputs) of the training network for X, without recording a graph."""
+    with no_grad():
+        return _in_chunks(lambda rows: network(from_numpy(rows)).numpy(), X)
+
+
 def logits(
     coefs: list[numpy.ndarray], intercepts: list[numpy.ndarray], activation: str, X: Any
 ) -> numpy.ndarray:
     """z_L (n, n_outputs) for X (n, n_features), computed with chainrule from arrays in
     scikit-learn's layout (so predictions follow ``coefs_`` even if a user edits them)."""
-    if not hasattr(X, "toarray"):
-        return _logits(coefs, intercepts, activation, X)
-    chunks = [
-        _logits(
-            coefs, intercepts, activation, dense_rows(X, slice(start, start + SPARSE_CHUNK_ROWS))
-        )
-        for start in range(0, X.shape[0], SPARSE_CHUNK_ROWS)
-    ]
-    return numpy.concatenate(chunks) if chunks else numpy.empty((0, len(intercepts[-1])))
-
-
-def _logits(
-    coefs: list[numpy.ndarray], intercepts: list[numpy.ndarray], activation: str, X: Any
-) -> numpy.ndarray:
     hidden = HIDDEN_ACTIVATIONS[activation]()
-    with no_grad():
-        a: Tensor = from_numpy(numpy.asarray(X))
-        for index, (coef, intercept) in enumerate(zip(coefs, intercepts)):
-            if index:
-                a = hidden(a)
-            a = F.linear(a, from_numpy(numpy.asarray(coef).T), from_numpy(numpy.asarray(intercept)))
+    weights = [from_numpy(numpy.asarray(coef).T) for coef in coefs]
+    biases = [from_numpy(numpy.asarray(intercept)) for intercept in intercepts]
+
+    def forward(rows: numpy.ndarray) -> numpy.ndarray:
+        a = from_numpy(rows)
+        for index, (weight, bias) in enumerate(zip(weights, biases)):
+            a = F.linear(hidden(a) if index else a, weight, bias)
         return a.numpy()
+
+    with no_grad():
+        return _in_chunks(forward, X)
+
+
+def _in_chunks(forward: Callable[[numpy.ndarray], numpy.ndarray], X: Any) -> numpy.ndarray:
+    """forward(X) for a dense X; for a sparse X, forward over dense chunks of rows, joined."""
+    if not hasattr(X, "toarray"):
+        return forward(numpy.asarray(X))
+    starts = range(0, X.shape[0], SPARSE_CHUNK_ROWS)
+    return numpy.concatenate(
+        [forward(dense_rows(X, slice(start, start + SPARSE_CHUNK_ROWS))) for start in starts]
+    )

@@ -3,26 +3,34 @@
 Each pair is canonical (output activation g matched to its loss), so the gradient of the
 loss with respect to the logits z is g(z) − y for every one of them, as in scikit-learn:
 
-    softmax + cross-entropy        multiclass           out_activation_ = 'softmax'
-    logistic + binary cross-entropy binary, multilabel   out_activation_ = 'logistic'
-    identity + ½ squared error     regression           out_activation_ = 'identity'
-    exp + ½ Poisson deviance       count regression     out_activation_ = 'exp'
+    softmax + cross-entropy          multiclass          out_activation_ = 'softmax'
+    logistic + binary cross-entropy  binary, multilabel  out_activation_ = 'logistic'
+    identity + ½ squared error       regression          out_activation_ = 'identity'
+    exp + ½ Poisson deviance         count regression    out_activation_ = 'exp'
 
-``loss`` returns the training objective as a chainrule tensor: the (sample-weighted) mean
-over samples of the per-sample loss summed over outputs. Its gradient is scikit-learn's.
-``reported`` turns that value into the number scikit-learn reports in ``loss_curve_``, which
-for the squared error is averaged over the outputs rather than summed (the two agree for one
-output; scikit-learn's gradient is that of the sum).
+``loss(z, target, weight)`` returns two things:
+
+- the training objective, a chainrule tensor: the (sample-weighted) mean over samples of the
+  per-sample loss summed over outputs, computed from the logits; its gradient is
+  scikit-learn's;
+- the value scikit-learn reports for the same batch in ``loss_curve_``, a float. It differs
+  from the objective in two of scikit-learn's conventions, kept so that the stopping rule
+  sees the same numbers: the log-losses are computed from probabilities clipped to
+  [ε, 1 − ε] (machine ε), which caps each entry at −log ε (36.04 in float64); the squared
+  error is averaged over the outputs where the objective sums them (its gradient is that of
+  the sum); and the Poisson deviance includes the terms in y alone.
 """
 
 from __future__ import annotations
 
 import numpy
 
+from chainrule import nn
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
 from chainrule.ops.activation import log_softmax, sigmoid, softmax
 from chainrule.ops.elementwise import exp
+from chainrule.sklearn.network import linear_layers
 from chainrule.tensor import Tensor
 
 
@@ -33,8 +41,28 @@ def weighted_mean(per_sample: Tensor, weight: numpy.ndarray | None) -> Tensor:
     return (per_sample * from_numpy(weight)).sum() / float(weight.sum())
 
 
+def l2_penalty(network: nn.Sequential, alpha: float, weight_total: float) -> Tensor | None:
+    """α / (2·Σw) · Σ_l ‖W_l‖²: L2 on the weights, not the biases, scaled by the batch's total
+    sample weight Σw (its size when unweighted), as scikit-learn scales it; None when α = 0."""
+    if alpha == 0:
+        return None
+    squares = None
+    for layer in linear_layers(network):
+        square = (layer.weight * layer.weight).sum()
+        squares = square if squares is None else squares + square
+    return squares * (alpha / (2.0 * weight_total))
+
+
 def _tensor(array: numpy.ndarray) -> Tensor:
     return from_numpy(numpy.ascontiguousarray(array))
+
+
+def _capped_log_loss(per_entry: numpy.ndarray, weight: numpy.ndarray | None) -> float:
+    """scikit-learn's reported log-loss from exact per-entry losses (n, k): each entry capped
+    at −log ε, as clipping the probabilities to [ε, 1 − ε] caps it, summed over k, averaged."""
+    cap = -numpy.log(numpy.finfo(per_entry.dtype).eps)
+    per_sample = numpy.minimum(per_entry, cap).reshape(len(per_entry), -1).sum(axis=1)
+    return float(numpy.average(per_sample, weights=weight))
 
 
 class SoftmaxCrossEntropy:
@@ -46,13 +74,11 @@ class SoftmaxCrossEntropy:
         """Class indices (n,) from the one-hot indicator matrix (n, C)."""
         return indicator.argmax(axis=1)
 
-    def loss(self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None) -> Tensor:
-        if weight is None:
-            return F.cross_entropy(z, _tensor(target))
-        return weighted_mean(F.cross_entropy(z, _tensor(target), reduction="none"), weight)
-
-    def reported(self, value: float, target: numpy.ndarray, weight: numpy.ndarray | None) -> float:
-        return value
+    def loss(
+        self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
+    ) -> tuple[Tensor, float]:
+        per_sample = F.cross_entropy(z, _tensor(target), reduction="none")
+        return weighted_mean(per_sample, weight), _capped_log_loss(per_sample.data, weight)
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
         """Class probabilities (n, C)."""
@@ -71,16 +97,12 @@ class LogisticCrossEntropy:
     def target(self, indicator: numpy.ndarray, dtype: numpy.dtype) -> numpy.ndarray:
         return indicator.astype(dtype)
 
-    def loss(self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None) -> Tensor:
-        if weight is None:
-            return F.binary_cross_entropy_with_logits(z, _tensor(target), reduction="sum") / len(
-                target
-            )
+    def loss(
+        self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
+    ) -> tuple[Tensor, float]:
         per_entry = F.binary_cross_entropy_with_logits(z, _tensor(target), reduction="none")
-        return weighted_mean(per_entry.sum(dim=1), weight)
-
-    def reported(self, value: float, target: numpy.ndarray, weight: numpy.ndarray | None) -> float:
-        return value
+        objective = weighted_mean(per_entry.sum(dim=1), weight)
+        return objective, _capped_log_loss(per_entry.data, weight)
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
         """σ(z) (n, n_outputs): the probability of the positive class of each output."""
@@ -108,14 +130,15 @@ class HalfSquaredError:
     def target(self, values: numpy.ndarray, dtype: numpy.dtype) -> numpy.ndarray:
         return values.astype(dtype, copy=False)
 
-    def loss(self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None) -> Tensor:
+    def loss(
+        self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
+    ) -> tuple[Tensor, float]:
         if weight is None:
-            return F.mse_loss(z, _tensor(target), reduction="sum") * (0.5 / len(target))
-        per_entry = F.mse_loss(z, _tensor(target), reduction="none")
-        return weighted_mean(per_entry.sum(dim=1), weight) * 0.5
-
-    def reported(self, value: float, target: numpy.ndarray, weight: numpy.ndarray | None) -> float:
-        return value / target.shape[1]  # scikit-learn averages over the outputs
+            objective = F.mse_loss(z, _tensor(target), reduction="sum") * (0.5 / len(target))
+        else:
+            per_entry = F.mse_loss(z, _tensor(target), reduction="none")
+            objective = weighted_mean(per_entry.sum(dim=1), weight) * 0.5
+        return objective, objective.item() / target.shape[1]  # scikit-learn: mean over outputs
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
         return z
@@ -124,8 +147,8 @@ class HalfSquaredError:
 class HalfPoissonDeviance:
     """Σ_k [y_k log(y_k / μ_k) − y_k + μ_k] with μ = exp(z): counts, y ≥ 0 (log link).
 
-    The objective drops Σ_k (y_k log y_k − y_k), which does not depend on the weights;
-    ``reported`` adds it back, so the reported value is the deviance scikit-learn reports.
+    The objective drops Σ_k (y_k log y_k − y_k), which does not depend on the weights; the
+    reported value adds it back: it is the deviance scikit-learn reports.
     """
 
     out_activation = "exp"
@@ -133,15 +156,15 @@ class HalfPoissonDeviance:
     def target(self, values: numpy.ndarray, dtype: numpy.dtype) -> numpy.ndarray:
         return values.astype(dtype, copy=False)
 
-    def loss(self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None) -> Tensor:
+    def loss(
+        self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
+    ) -> tuple[Tensor, float]:
         y = _tensor(target)
-        return weighted_mean((exp(z) - y * z).sum(dim=1), weight)
-
-    def reported(self, value: float, target: numpy.ndarray, weight: numpy.ndarray | None) -> float:
+        objective = weighted_mean((exp(z) - y * z).sum(dim=1), weight)
         with numpy.errstate(divide="ignore", invalid="ignore"):
             y_log_y = numpy.where(target > 0, target * numpy.log(target), 0.0)
         constant = numpy.average(y_log_y - target, weights=weight, axis=0).sum()
-        return value + float(constant)
+        return objective, objective.item() + float(constant)
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
         return exp(_tensor(z)).numpy()
