@@ -35,3 +35,15 @@ def test_a_missing_directory_is_named(tmp_path):
 def test_only_write_modes(tmp_path):
     with pytest.raises(ValueError, match="mode must be"), atomic_write(tmp_path / "a", "a"):
         pass
+
+
+def test_the_file_gets_the_permissions_open_would_give(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "page.html", "<p>hi</p>")
+        with open(tmp_path / "plain.html", "w") as handle:
+            handle.write("<p>hi</p>")
+    finally:
+        os.umask(umask)
+    mode = os.stat(tmp_path / "page.html").st_mode & 0o777
+    assert mode == os.stat(tmp_path / "plain.html").st_mode & 0o777 == 0o644

@@ -42,6 +42,11 @@ def atomic_write(
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); a saved model or page should get the usual
+        # permissions of a new file, as open() would give it.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
