@@ -29,6 +29,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import chainrule
 from chainrule.sklearn import InvalidParameterError, MLPClassifier, MLPRegressor
 
 IRIS_X, IRIS_Y = load_iris(return_X_y=True)
@@ -401,6 +402,14 @@ def test_random_state_makes_fits_reproducible():
     np.testing.assert_array_equal(first.coefs_[0], fits[0])
 
 
+def test_fitting_leaves_chainrules_random_stream_alone():
+    chainrule.manual_seed(0)
+    expected = chainrule.rand(4).numpy()
+    chainrule.manual_seed(0)
+    MLPClassifier((6,), max_iter=2, random_state=0).fit(IRIS_X, IRIS_Y)
+    np.testing.assert_array_equal(chainrule.rand(4).numpy(), expected)
+
+
 def test_lbfgs_converges_on_a_small_problem_like_scikit_learn():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # must converge within max_iter
@@ -558,3 +567,12 @@ def test_missing_scikit_learn_names_the_extra():
     result = _run("import sys; sys.modules['sklearn'] = None; import chainrule.sklearn")
     assert result.returncode != 0
     assert 'pip install "chainrule[sklearn]"' in result.stderr
+
+
+def test_too_old_scikit_learn_is_refused_with_the_version_needed():
+    result = _run(
+        "import sys, types; old = types.ModuleType('sklearn'); old.__version__ = '1.5.2'; "
+        "sys.modules['sklearn'] = old; import chainrule.sklearn"
+    )
+    assert result.returncode != 0
+    assert "needs scikit-learn >= 1.6, found 1.5.2" in result.stderr

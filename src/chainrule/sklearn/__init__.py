@@ -32,9 +32,18 @@ Where they differ:
       (multilabel classification, several regression targets), which both have.
 """
 
+import re
+
 from chainrule.optional import require
 
-require("sklearn", "chainrule.sklearn")
+_sklearn = require("sklearn", "chainrule.sklearn")
+# validate_data and __sklearn_tags__, which the estimators rely on, arrived in 1.6.
+_version = re.match(r"(\d+)\.(\d+)", _sklearn.__version__)
+if _version is None or tuple(map(int, _version.groups())) < (1, 6):
+    raise ImportError(
+        f"chainrule.sklearn needs scikit-learn >= 1.6, found {_sklearn.__version__}: "
+        'pip install -U "chainrule[sklearn]"'
+    )
 
 from chainrule.sklearn.classifier import MLPClassifier  # noqa: E402
 from chainrule.sklearn.parameters import InvalidParameterError  # noqa: E402

@@ -97,7 +97,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         rng = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, X.dtype, rng)
-        network = self._training_network(layer_units)
+        network = self._training_network(layer_units, incremental)
         objective = self._make_objective()
         target = objective.target(Y, X.dtype)
         if self.solver in STOCHASTIC_SOLVERS:
@@ -157,8 +157,6 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [b.copy() for b in self.intercepts_]
         for stale in (
-            "_network",
-            "_optimizer",
             "loss_curve_",
             "best_loss_",
             "validation_scores_",
@@ -177,7 +175,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _training_network(self, layer_units: list[int]) -> nn.Sequential:
+    def _training_network(self, layer_units: list[int], incremental: bool) -> nn.Sequential:
         """The chainrule network, holding the current ``coefs_`` and ``intercepts_``."""
         fitted_units = [self.coefs_[0].shape[0], *(b.shape[0] for b in self.intercepts_)]
         if layer_units != fitted_units:
@@ -187,9 +185,16 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 "fit from scratch (warm_start=False) to change them"
             )
         network = getattr(self, "_network", None)
-        if network is None:
+        # partial_fit keeps the network, whose parameters key the optimizer's state; fit starts
+        # a new optimizer, as scikit-learn does, and so may build a new network.
+        if (
+            network is None
+            or not incremental
+            or not mlp_network.uses_activation(network, self.activation)
+        ):
             network = mlp_network.build_network(layer_units, self.activation, self.coefs_[0].dtype)
             self._network = network
+            self.__dict__.pop("_optimizer", None)
         mlp_network.write_weights(network, self.coefs_, self.intercepts_)
         return network
 

@@ -25,6 +25,7 @@ from chainrule import nn
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
+from chainrule.random import default_generator
 
 # scikit-learn's names for the hidden activations, and the chainrule modules that compute them.
 HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -41,14 +42,27 @@ SPARSE_CHUNK_ROWS = 1024
 def build_network(layer_units: list[int], activation: str, dtype: Any) -> nn.Sequential:
     """Linear, f, Linear, f, ..., Linear for ``layer_units`` = [n_features, *hidden, n_outputs].
 
-    The weights are left at ``nn.Linear``'s initialisation; :func:`glorot_init` replaces them.
+    The weights are placeholders for :func:`write_weights`. ``nn.Linear`` draws its own
+    initial weights from chainrule's generator; its state is restored afterwards, so that
+    fitting an estimator leaves the user's ``chainrule.manual_seed`` stream untouched.
     """
-    modules: list[nn.Module] = []
-    for fan_in, fan_out in pairwise(layer_units):
-        if modules:
-            modules.append(HIDDEN_ACTIVATIONS[activation]())
-        modules.append(nn.Linear(fan_in, fan_out, dtype=dtype))
+    generator = default_generator().bit_generator
+    state = generator.state
+    try:
+        modules: list[nn.Module] = []
+        for fan_in, fan_out in pairwise(layer_units):
+            if modules:
+                modules.append(HIDDEN_ACTIVATIONS[activation]())
+            modules.append(nn.Linear(fan_in, fan_out, dtype=dtype))
+    finally:
+        generator.state = state
     return nn.Sequential(*modules)
+
+
+def uses_activation(network: nn.Sequential, activation: str) -> bool:
+    """Whether the hidden activations of ``network`` are ``activation``."""
+    kind = HIDDEN_ACTIVATIONS[activation]
+    return all(isinstance(m, kind) for m in network if not isinstance(m, nn.Linear))
 
 
 def linear_layers(network: nn.Sequential) -> list[nn.Linear]:
