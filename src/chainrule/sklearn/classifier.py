@@ -1,6 +1,5 @@
 """MLPClassifier: scikit-learn's multilayer-perceptron classifier, trained by chainrule."""
 
-# ruff: noqa: N803, N806 - X, Y, X_val: scikit-learn's names for the data matrices
 
 from __future__ import annotations
 

@@ -14,7 +14,6 @@ improvement when the training loss is not below the best by ``tol`` (or, with
 otherwise training stops. ``max_iter`` epochs without stopping raise a ConvergenceWarning.
 """
 
-# ruff: noqa: N803, N806 - X, X_val: scikit-learn's names for the data matrices
 
 from __future__ import annotations
 
