@@ -11,7 +11,6 @@ given, float32 for float32 arrays and float64 for everything else (float64 array
 lists). Pass float32 arrays to train in float32, chainrule's default and about twice as fast.
 """
 
-
 from __future__ import annotations
 
 import numbers

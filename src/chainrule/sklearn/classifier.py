@@ -1,6 +1,5 @@
 """MLPClassifier: scikit-learn's multilayer-perceptron classifier, trained by chainrule."""
 
-
 from __future__ import annotations
 
 from typing import Any

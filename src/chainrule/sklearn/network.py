@@ -11,7 +11,6 @@ scikit-learn stores W_l as ``coefs_[l - 1]`` of shape (fan_in, fan_out); ``nn.Li
 its transpose (fan_out, fan_in). The functions here convert between the two layouts.
 """
 
-
 from __future__ import annotations
 
 from collections.abc import Callable

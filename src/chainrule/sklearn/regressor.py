@@ -1,6 +1,5 @@
 """MLPRegressor: scikit-learn's multilayer-perceptron regressor, trained by chainrule."""
 
-
 from __future__ import annotations
 
 from typing import Any, ClassVar

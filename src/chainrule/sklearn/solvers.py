@@ -14,7 +14,6 @@ improvement when the training loss is not below the best by ``tol`` (or, with
 otherwise training stops. ``max_iter`` epochs without stopping raise a ConvergenceWarning.
 """
 
-
 from __future__ import annotations
 
 import warnings
