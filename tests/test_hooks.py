@@ -6,6 +6,8 @@ runs it in both and compares what the hooks saw and the gradients that came out.
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -472,3 +474,53 @@ def test_bad_backward_hook_results_are_errors_naming_the_module() -> None:
     frozen_input.register_full_backward_hook(lambda mod, gi, go: (go[0],))
     with pytest.raises(RuntimeError, match="no input of this call requires grad"):
         frozen_input(cr.tensor(X)).sum().backward()
+
+
+def test_hooks_fire_on_every_backward_through_a_retained_graph() -> None:
+    def scenario(m: Any) -> list:
+        layer = linear(m, 3, 2, seed=13)
+        log: list = []
+        layer.register_full_backward_hook(recorder(log, "layer"))
+        x = m.tensor(X, requires_grad=True)
+        seen = []
+        handle = x.register_hook(lambda grad: seen.append(to_numpy(grad)))
+        out = layer(x)
+        out.backward(m.tensor(UPSTREAM), retain_graph=True)
+        handle.remove()
+        out.backward(m.tensor(UPSTREAM * 2))
+        return [log, seen, x.grad]
+
+    both(scenario)
+
+
+def test_a_backward_cut_short_by_a_hook_leaves_the_next_one_correct() -> None:
+    def scenario(m: Any) -> list:
+        x = m.tensor([1.0, 2.0], requires_grad=True)
+        calls = []
+
+        def fails_once(grad: Any) -> None:
+            calls.append(to_numpy(grad))
+            if len(calls) == 1:
+                raise ValueError("first call fails")
+
+        x.register_hook(fails_once)
+        with pytest.raises(ValueError, match="first call fails"):
+            (x * x).sum().backward()
+        (x * 3 + x).sum().backward()
+        return [calls, x.grad]
+
+    both(scenario)
+
+
+def test_a_hooked_call_frees_its_graph_without_waiting_for_the_garbage_collector() -> None:
+    layer = linear(cr, 3, 2, seed=14)
+    layer.register_full_backward_hook(lambda mod, gi, go: None)
+    layer.register_full_backward_pre_hook(lambda mod, go: None)
+    gc.disable()
+    try:
+        out = layer(cr.tensor(X, requires_grad=True))
+        nodes = [weakref.ref(out.grad_fn), weakref.ref(out.grad_fn.inputs[0].grad_fn)]
+        del out
+        assert [ref() for ref in nodes] == [None, None]  # freed by reference counting alone
+    finally:
+        gc.enable()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 import warnings
+import weakref
 
 import numpy as np
 import pytest
@@ -191,3 +193,22 @@ def test_other_backward_errors_get_the_creation_site_as_a_note() -> None:
     notes = "\n".join(getattr(error.value, "__notes__", []))
     if sys.version_info >= (3, 11):
         assert f"line {line}" in notes and "Broken.apply(x)" in notes
+
+
+def test_pytorch_spelling_under_chainrule_autograd() -> None:
+    assert cr.autograd.detect_anomaly is detect_anomaly
+    assert cr.autograd.set_detect_anomaly is set_detect_anomaly
+    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
+        cr.autograd.not_there  # noqa: B018
+
+
+def test_watched_nodes_are_freed_without_the_garbage_collector() -> None:
+    gc.disable()
+    try:
+        with detect_anomaly():
+            y = cr.tensor([1.0, 2.0], requires_grad=True).exp()
+        node = weakref.ref(y.grad_fn)
+        del y
+        assert node() is None
+    finally:
+        gc.enable()

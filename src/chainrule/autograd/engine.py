@@ -35,11 +35,10 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     if root._ctx is None:
         if root._hooks is not None:
             grad = _run_tensor_hooks(root, root._hooks, grad, handed_out)
-        _store_grad(root, grad, handed_out)
+        _accumulate_leaf(root, grad, handed_out)
         return
 
-    gathered: list[TensorHooks] = []
-    order = _reverse_topological_order(root, gathered)
+    order = _reverse_topological_order(root)
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
@@ -78,7 +77,10 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                     input_grad = input_grad.astype(data.dtype)
                 producer = value._ctx
                 if producer is None:
-                    _accumulate_leaf(value, input_grad, handed_out)
+                    if value._hooks is None:
+                        _accumulate_leaf(value, input_grad, handed_out)
+                    else:
+                        _accumulate_hooked_leaf(value, input_grad, handed_out)
                 elif producer.pending is None:
                     producer.pending = input_grad
                 else:
@@ -92,9 +94,6 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         for tensor in order:
             tensor._ctx.pending = None
         raise
-    finally:
-        for hooks in gathered:
-            hooks.gather = None
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> Any:
@@ -123,16 +122,6 @@ def _owner(array: Any) -> Any:
 
 
 def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
-    hooks = tensor._hooks
-    if hooks is not None and hooks.gather is not None:
-        # A hooked leaf: its hooks must see the total gradient once, so sum it on the stand-in.
-        gather = hooks.gather
-        gather.pending = grad if gather.pending is None else gather.pending + grad
-        return
-    _store_grad(tensor, grad, handed_out)
-
-
-def _store_grad(tensor: Tensor, grad: Any, handed_out: set) -> None:
     """Add ``grad`` to ``tensor.grad``, never sharing memory with another tensor's grad."""
     current = tensor._grad
     if current is None:
@@ -148,13 +137,13 @@ def _store_grad(tensor: Tensor, grad: Any, handed_out: set) -> None:
         current.data = current.data + grad
 
 
-def _reverse_topological_order(root: Tensor, gathered: list[TensorHooks]) -> list[Tensor]:
+def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     """Non-leaf tensors reachable from ``root``, each before the tensors it was computed from.
 
     Every node is numbered when it is created, after its inputs, so sorting the reachable
     tensors by that number, newest first, puts each consumer before what it consumes. Leaves
-    with hooks get a stand-in numbered just below their oldest consumer (listed in
-    ``gathered``), which puts it after every operation that sends the leaf a gradient.
+    with hooks get a stand-in numbered just below their oldest consumer, which puts it after
+    every operation that sends the leaf a gradient.
     """
     visit = object()  # marks the nodes found in this search, without a set of ids
     root._ctx.visit = visit
@@ -167,7 +156,7 @@ def _reverse_topological_order(root: Tensor, gathered: list[TensorHooks]) -> lis
                 node = value._ctx
                 if node is None:
                     if value._hooks is not None:
-                        _gather_leaf(value, consumer.sequence_number, found, gathered)
+                        _gather_leaf(value, consumer.sequence_number, found, visit)
                 elif node.visit is not visit:
                     node.visit = visit
                     found.append(value)
@@ -195,18 +184,21 @@ class LeafGradient(Function):
         return "<AccumulateGrad>"
 
 
-def _gather_leaf(leaf: Tensor, consumer: float, found: list, gathered: list) -> None:
+def _gather_leaf(leaf: Tensor, consumer: float, found: list, visit: object) -> None:
+    # A stand-in left by an earlier walk (one cut short, or that never reached it) is stale:
+    # every leaf that this walk will send a gradient to passes here first and replaces it.
     hooks = leaf._hooks
     if not hooks.functions:
+        hooks.gather = None
         return
-    if hooks.gather is None:
+    if hooks.gather is None or hooks.gather.visit is not visit:
         stand_in = object.__new__(LeafGradient)
+        stand_in.visit = visit
         stand_in.hooks = hooks
         stand_in.inputs = (leaf,)
         stand_in.needs_input_grad = [True]
         stand_in.sequence_number = consumer - 0.5
         hooks.gather = stand_in
-        gathered.append(hooks)
         proxy = Tensor._make(leaf.data, True, stand_in)
         proxy._hooks = hooks  # the walk runs the leaf's hooks when it reaches the stand-in
         found.append(proxy)
@@ -229,8 +221,16 @@ def _run_tensor_hooks(tensor: Tensor, hooks: TensorHooks, grad: Any, handed_out:
         GradMode.enabled = enabled
     handed_out.add(id(_owner(grad)))  # a replacement may be memory that the hook's author keeps
     if hooks.retains_grad:
-        _store_grad(tensor, grad, handed_out)
+        _accumulate_leaf(tensor, grad, handed_out)
     return grad
+
+
+def _accumulate_hooked_leaf(leaf: Tensor, grad: Any, handed_out: set) -> None:
+    gather = leaf._hooks.gather
+    if gather is None:  # no hook functions (retain_grad alone does nothing on a leaf)
+        _accumulate_leaf(leaf, grad, handed_out)
+    else:  # the hooks must see the leaf's total gradient once: sum it on the stand-in first
+        gather.pending = grad if gather.pending is None else gather.pending + grad
 
 
 def _replacement_gradient(hook: Any, result: Any, grad: Any) -> Any:

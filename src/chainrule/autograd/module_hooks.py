@@ -15,6 +15,7 @@ complete, and the module's hooks can see them together and replace them.
 from __future__ import annotations
 
 import functools
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -85,14 +86,20 @@ class BackwardHookFunction(Function):
 
 
 class _Boundary:
-    """One call's identities and the gradients seen at them during one backward pass."""
+    """One call's identity nodes and the gradients seen at them during one backward pass.
+
+    It keeps the identity nodes, not the tensors they made, and the output side's only weakly:
+    those tensors' hooks refer to this object, and the graph leads from the outputs back to
+    the inputs, so strong references would make a cycle that holds the graph until a GC pass.
+    """
 
     def __init__(self, module: Any, hooks: list, pre_hooks: HookTable) -> None:
         self.module = module
         self.hooks = hooks
         self.pre_hooks = list(pre_hooks.values())
-        self.marked_inputs: tuple = ()
-        self.marked_outputs: tuple = ()
+        self.inputs: tuple = ()
+        self.input_nodes: tuple = ()
+        self.output_refs: tuple = ()
         self.grad_output: tuple = ()
         # How many watched tensors of each side are still to be reached in this backward.
         self.inputs_left = 0
@@ -101,15 +108,15 @@ class _Boundary:
     # ---- forward: mark the tensors ---------------------------------------------------------------
 
     def wrap_inputs(self, args: tuple) -> tuple:
-        self.marked_inputs = _mark(args, self._on_input)
-        return self.marked_inputs
+        self.inputs = args
+        marked, self.input_nodes = _mark(args, self._on_input)
+        return marked
 
     def wrap_outputs(self, output: Any) -> Any:
         several = isinstance(output, (tuple, list))
-        self.marked_outputs = _mark(tuple(output) if several else (output,), self._on_output)
-        if several:
-            return type(output)(self.marked_outputs)
-        return self.marked_outputs[0]
+        marked, nodes = _mark(tuple(output) if several else (output,), self._on_output)
+        self.output_refs = tuple(None if node is None else weakref.ref(node) for node in nodes)
+        return type(output)(marked) if several else marked[0]
 
     # ---- backward: see the gradients -------------------------------------------------------------
 
@@ -117,15 +124,16 @@ class _Boundary:
         if self.outputs_left:  # a later output of the same pass: its gradient was seen already
             self.outputs_left -= 1
             return None
-        grads = _gradients(self.marked_outputs, position, grad, zeros_if_missing=False)
+        nodes = tuple(None if ref is None else ref() for ref in self.output_refs)
+        grads = _gradients(nodes, position, grad, None)
         for hook in self.pre_hooks:
             result = hook(self.module, grads)
             if result is not None:
                 grads = _check_replacement(hook, result, grads, "grad_output", self.module)
         self.grad_output = grads
-        if not any(_is_watched(value) for value in self.marked_inputs):
+        if not any(self.input_nodes):
             # No input wants a gradient: the hooks fire now, as PyTorch's do.
-            grad_input = (None,) * len(self.marked_inputs)
+            grad_input = (None,) * len(self.inputs)
             for hook in self.hooks:
                 result = hook(self.module, grad_input, grads)
                 if result is not None and any(g is not None for g in result):
@@ -133,66 +141,66 @@ class _Boundary:
                         f"full backward hook {hook_name(hook)!r} of {type(self.module).__name__}: "
                         "no input of this call requires grad, so the hook must return None"
                     )
-        self.outputs_left = _apply(self.marked_outputs, position, grads)
+        self.outputs_left = _apply(nodes, position, grads)
         return grads[position]
 
     def _on_input(self, position: int, grad: Tensor) -> Tensor | None:
         if self.inputs_left:
             self.inputs_left -= 1
             return None
-        grads = _gradients(self.marked_inputs, position, grad, zeros_if_missing=True)
+        grads = _gradients(self.input_nodes, position, grad, self.inputs)
         for hook in self.hooks:
             result = hook(self.module, grads, self.grad_output)
             if result is not None:
                 grads = _check_replacement(hook, result, grads, "grad_input", self.module)
-        self.inputs_left = _apply(self.marked_inputs, position, grads)
+        self.inputs_left = _apply(self.input_nodes, position, grads)
         return grads[position]
 
 
-def _is_watched(value: Any) -> bool:
-    return isinstance(value, Tensor) and type(value._ctx) is BackwardHookFunction
-
-
-def _mark(values: tuple, on_grad: Callable) -> tuple:
-    """Each tensor that requires grad replaced by its identity, watched by ``on_grad``."""
-    marked = []
+def _mark(values: tuple, on_grad: Callable) -> tuple[tuple, tuple]:
+    """Each tensor that requires grad replaced by its identity, watched by ``on_grad``; and the
+    identity nodes (None where a value was left as it is)."""
+    marked, nodes = [], []
     for position, value in enumerate(values):
+        node = None
         if isinstance(value, Tensor) and value.requires_grad:
             value = BackwardHookFunction.apply(value)
             value.register_hook(functools.partial(on_grad, position))
+            node = value._ctx
         marked.append(value)
-    return tuple(marked)
+        nodes.append(node)
+    return tuple(marked), tuple(nodes)
 
 
-def _gradients(marked: tuple, position: int, grad: Tensor, zeros_if_missing: bool) -> tuple:
-    """The gradients of all marked tensors, read when the first of them is reached.
+def _gradients(nodes: tuple, position: int, grad: Tensor, inputs: tuple | None) -> tuple:
+    """The gradients at all identity nodes of one side, read when the first is reached.
 
-    The others' gradients are complete but still waiting on their identity node (the engine
-    keeps a node's summed gradient in ``pending``). A tensor that is not watched, or that
-    received nothing, gets None, or zeros on the input side (PyTorch materialises those).
+    The others' gradients are complete but still waiting on their node (the engine keeps a
+    node's summed gradient in ``pending``). Where nothing arrived the entry is None, or, for
+    a tensor among the ``inputs``, zeros (PyTorch materialises those).
     """
     grads: list[Tensor | None] = []
-    for i, value in enumerate(marked):
+    for i, node in enumerate(nodes):
         if i == position:
             grads.append(grad)
-        elif _is_watched(value) and value._ctx.pending is not None:
+        elif node is not None and node.pending is not None:
             # A copy: the hook may keep it, and the engine may later store the original as .grad.
-            grads.append(Tensor._make(value._ctx.pending.copy(), False, None))
-        elif zeros_if_missing and isinstance(value, Tensor):
-            grads.append(Tensor._make(backend.xp.zeros_like(value.data), False, None))
+            grads.append(Tensor._make(node.pending.copy(), False, None))
+        elif inputs is not None and isinstance(inputs[i], Tensor):
+            grads.append(Tensor._make(backend.xp.zeros_like(inputs[i].data), False, None))
         else:
             grads.append(None)
     return tuple(grads)
 
 
-def _apply(marked: tuple, position: int, grads: tuple) -> int:
+def _apply(nodes: tuple, position: int, grads: tuple) -> int:
     """Put the (possibly replaced) gradients back on the waiting identity nodes; return how
     many of those the walk will still reach."""
     waiting = 0
-    for i, value in enumerate(marked):
-        if i != position and _is_watched(value) and value._ctx.pending is not None:
+    for i, node in enumerate(nodes):
+        if i != position and node is not None and node.pending is not None:
             new = grads[i]
-            value._ctx.pending = None if new is None else new.data
+            node.pending = None if new is None else new.data
             waiting += new is not None
     return waiting
 
