@@ -193,3 +193,18 @@ def test_svg_and_png_are_drawn_by_graphviz(tmp_path: Path) -> None:
 def test_graphviz_errors_are_reported() -> None:
     with pytest.raises(RuntimeError, match="Graphviz's dot failed"):
         Graph("digraph { this is not dot").render("svg")
+
+
+def test_the_marks_of_module_backward_hooks_are_left_out() -> None:
+    def loss_text(hooked: bool) -> str:
+        cr.manual_seed(5)
+        model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1))
+        if hooked:
+            for module in model.modules():
+                module.register_full_backward_hook(lambda mod, gi, go: None)
+        x = cr.randn(3, 2, requires_grad=True)
+        return graph(model(x).sum(), params=model).dot
+
+    hooked = loss_text(hooked=True)
+    assert "backwardhook" not in hooked
+    assert hooked == loss_text(hooked=False)

@@ -24,6 +24,7 @@ from typing import Any
 
 from chainrule import dtypes
 from chainrule.autograd.function import FREED
+from chainrule.autograd.module_hooks import BackwardHookFunction
 from chainrule.files import write_bytes_atomic, write_text_atomic
 from chainrule.tensor import Tensor
 
@@ -102,6 +103,7 @@ def graph(tensor: Tensor, params: Any = None) -> Graph:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"graph: expected the Tensor to draw, got {type(tensor).__name__}")
     names = _names(params)
+    tensor = _unmarked(tensor)
     operations, leaves = _collect(tensor)
     lines = [_HEADER]
     ids: dict[int, str] = {}
@@ -112,9 +114,8 @@ def graph(tensor: Tensor, params: Any = None) -> Graph:
         ids[key] = f"op{i}"
         lines.append(_operation_line(ids[key], value, value is tensor))
     for key, value in operations.items():
-        for argument in value._ctx.inputs:
-            if isinstance(argument, Tensor):
-                lines.append(f"  {ids[_key(argument)]} -> {ids[key]};")
+        for argument in _tensor_inputs(value):
+            lines.append(f"  {ids[_key(argument)]} -> {ids[key]};")
     lines.append("}")
     return Graph("\n".join(lines) + "\n")
 
@@ -134,11 +135,8 @@ def _collect(root: Tensor) -> tuple[dict[int, Tensor], dict[int, Tensor]]:
     found: dict[int, Tensor] = {_key(root): root}
     stack = [root]
     while stack:
-        node = stack.pop()._ctx
-        if node is None:
-            continue
-        for argument in node.inputs:
-            if isinstance(argument, Tensor) and _key(argument) not in found:
+        for argument in _tensor_inputs(stack.pop()):
+            if _key(argument) not in found:
                 found[_key(argument)] = argument
                 stack.append(argument)
     operations = [t for t in found.values() if t._ctx is not None]
@@ -149,10 +147,25 @@ def _collect(root: Tensor) -> tuple[dict[int, Tensor], dict[int, Tensor]]:
     if root._ctx is None:
         leaves[_key(root)] = root
     for output in operations:
-        for argument in output._ctx.inputs:
-            if isinstance(argument, Tensor) and argument._ctx is None:
+        for argument in _tensor_inputs(output):
+            if argument._ctx is None:
                 leaves.setdefault(_key(argument), argument)
     return {_key(t): t for t in operations}, leaves
+
+
+def _tensor_inputs(output: Tensor) -> list[Tensor]:
+    """The tensors an operation's output was computed from, in argument order."""
+    if output._ctx is None:
+        return []
+    return [_unmarked(v) for v in output._ctx.inputs if isinstance(v, Tensor)]
+
+
+def _unmarked(tensor: Tensor) -> Tensor:
+    """The tensor behind the identities that module backward hooks put on inputs and outputs
+    (they are bookkeeping, not computation, so the picture leaves them out)."""
+    while type(tensor._ctx) is BackwardHookFunction:
+        tensor = tensor._ctx.inputs[0]
+    return tensor
 
 
 def _names(params: Any) -> dict[int, str]:
