@@ -114,7 +114,7 @@ from chainrule.ops.reduce import (
 )
 from chainrule.random import manual_seed, seed
 
-from chainrule import data, metrics, nn, optim, plot, train
+from chainrule import data, inspect, metrics, nn, optim, plot, train
 from chainrule.io import load, save
 
 clip = clamp

@@ -18,7 +18,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.cli import main
 from chainrule.inspect import explain, report
-from chainrule.inspect.trace import trace
+from chainrule.inspect.tracer import trace
 
 
 def run_explain(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str]:

@@ -12,8 +12,8 @@ import torch
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.inspect import graph as graph_module
-from chainrule.inspect.graph import Graph, graph
+from chainrule.inspect import computational_graph as graph_module
+from chainrule.inspect.computational_graph import Graph, graph
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot is not installed"

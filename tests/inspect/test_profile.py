@@ -9,7 +9,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.inspect.profile import LayerProfile, Profile, layer_flops, profile
+from chainrule.inspect.profiler import LayerProfile, Profile, layer_flops, profile
 
 
 class Twice(nn.Module):

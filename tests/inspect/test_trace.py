@@ -1,4 +1,4 @@
-"""chainrule.inspect.trace: the recorded a, z, δ and gradients against hand-derived formulas and
+"""chainrule.inspect.tracer: the recorded a, z, δ and gradients against hand-derived formulas and
 PyTorch; the explanation's checks; what the trace leaves unchanged; layers it cannot explain."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import torch
 import chainrule as cr
 from chainrule import nn
 from chainrule.inspect import explain
-from chainrule.inspect.trace import summarize, trace
+from chainrule.inspect.tracer import summarize, trace
 
 X = numpy.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], dtype=numpy.float32)
 Y = numpy.array([[0.0], [1.0], [1.0], [0.0]], dtype=numpy.float32)

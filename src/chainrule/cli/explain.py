@@ -75,7 +75,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from chainrule.inspect.explain import explain_layer, format_text
-    from chainrule.inspect.trace import trace
+    from chainrule.inspect.tracer import trace
 
     if args.model is None:
         if args.data is not None:

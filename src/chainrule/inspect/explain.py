@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy
 
 if TYPE_CHECKING:
-    from chainrule.inspect.trace import LayerRecord, Trace
+    from chainrule.inspect.tracer import LayerRecord, Trace
 
 # Arrays up to this many elements are printed in full; bigger ones as summary statistics.
 FULL_PRINT_LIMIT = 32

@@ -25,7 +25,7 @@ from chainrule.inspect.explain import (
     format_array,
     shape_text,
 )
-from chainrule.inspect.trace import Trace, table_rows
+from chainrule.inspect.tracer import Trace, table_rows
 from chainrule.optional import require
 
 STYLE = """
@@ -142,7 +142,7 @@ def _table(trace: Trace) -> str:
 def _graph_section(trace: Trace) -> str:
     if trace.graph_root is None:
         return '<p class="note">The trace was made without keep_graph=True: no graph.</p>'
-    from chainrule.inspect.graph import graph
+    from chainrule.inspect.computational_graph import graph
 
     drawing = graph(trace.graph_root, params=trace.params)
     source = f"<pre>{_e(drawing.dot)}</pre>"
