@@ -1,6 +1,9 @@
 """The ``chainrule`` command line: one module per subcommand, each with ``add_parser`` and ``run``.
 
-chainrule demo xor [--hidden 4] [--lr 2.0] [--steps 5000] [--seed 0]
+chainrule demo NAME              the seed programs and classic problems (--help lists them)
+chainrule train [--config FILE] [--data NAME|FILE.csv] ... [--find-lr]
+chainrule explain [--hidden 2] [--seed 0] [--html out.html]
+chainrule explain --model run/model.safetensors [--data NAME|FILE.csv] [--batch 8]
 chainrule --version
 """
 
@@ -8,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 from collections.abc import Sequence
 
 import chainrule
@@ -31,4 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return importlib.import_module(f"chainrule.cli.{args.command}").run(args)
+    try:
+        return importlib.import_module(f"chainrule.cli.{args.command}").run(args)
+    except BrokenPipeError:
+        # The reader went away (`chainrule explain | head`): stop quietly, as Unix tools do,
+        # and keep Python from complaining again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
