@@ -149,3 +149,14 @@ def test_the_recipe_round_trips_through_toml(in_tmp):
     (in_tmp / "r.toml").write_text(recipe.to_toml())
     assert Recipe(**load_config(in_tmp / "r.toml")) == recipe
     cr.manual_seed(0)
+
+
+def test_a_yaml_config_is_read(capsys, in_tmp):
+    (in_tmp / "run.yaml").write_text("data: moons\nhidden: [8]\nepochs: 2\nlr: 0.01\n")
+    assert main(["train", "--config", "run.yaml", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "moons" in out and "Linear(in_features=2, out_features=8" in out
+    assert load_config(in_tmp / "chainrule-run" / "model.toml")["lr"] == 0.01
+    (in_tmp / "bad.yaml").write_text("data: [unclosed\n")
+    assert main(["train", "--config", "bad.yaml"]) == 2
+    assert "is not valid YAML" in capsys.readouterr().err
