@@ -160,3 +160,14 @@ def test_a_yaml_config_is_read(capsys, in_tmp):
     (in_tmp / "bad.yaml").write_text("data: [unclosed\n")
     assert main(["train", "--config", "bad.yaml"]) == 2
     assert "is not valid YAML" in capsys.readouterr().err
+
+
+def test_monitor_flags_a_deep_sigmoid_network_and_plots_its_gradients(capsys, in_tmp):
+    argv = ["train", "--data", "spirals", "--hidden", "32,32,32,32,32,32", "--activation",
+            "sigmoid", "--optimizer", "sgd", "--lr", "0.1", "--epochs", "2", "--no-progress",
+            "--monitor", "gradients.png"]  # fmt: skip
+    with pytest.warns(UserWarning, match="vanishing gradients"):
+        assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "GradientMonitor:" in out and "wrote the plot gradients.png" in out
+    assert (in_tmp / "gradients.png").read_bytes()[:4] == b"\x89PNG"

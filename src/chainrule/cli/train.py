@@ -106,6 +106,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     add("--save", metavar="FILE", help="model file (default DIR/model.safetensors)")
     add("--plot", metavar="FILE", help="loss plot (default DIR/loss.png)")
     add(
+        "--monitor",
+        metavar="FILE.png",
+        help="watch every layer's gradients (GradientMonitor): warn on vanishing or exploding "
+        "gradients and dead units, and plot the gradient norms to FILE.png",
+    )
+    add(
         "--find-lr",
         dest="find_lr",
         action="store_true",
@@ -183,6 +189,12 @@ def run(args: argparse.Namespace) -> int:
         held = max(1, round(len(train) * recipe.val_fraction))
         train, val = random_split(train, [len(train) - held, held], seed=recipe.seed)
     callbacks: list[Any] = [CSVLogger(out / "history.csv")]
+    gradient_monitor = None
+    if "monitor" in args:
+        from chainrule.inspect import GradientMonitor
+
+        gradient_monitor = GradientMonitor(model)
+        callbacks.append(gradient_monitor)
     if recipe.patience is not None:
         monitor = "val_loss" if val is not None else "loss"
         callbacks.append(EarlyStopping(monitor, patience=recipe.patience, restore_best=True))
@@ -224,6 +236,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved the model to {model_path} (recipe: {recipe_path})")
     plot_path = Path(getattr(args, "plot", out / "loss.png"))
     _try_plot(lambda: history.plot(plot_path), plot_path)
+    if gradient_monitor is not None:
+        print(gradient_monitor.summary())
+        _try_plot(lambda: gradient_monitor.plot(args.monitor), Path(args.monitor))
     print(f"per-epoch log: {out / 'history.csv'}")
     return 0
 
