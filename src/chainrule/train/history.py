@@ -29,7 +29,9 @@ class History:
         """Record one epoch's figures; a name first seen late is padded with NaN before."""
         self.epoch.append(epoch)
         for name, value in logs.items():
-            column = self.history.setdefault(name, [math.nan] * (len(self.epoch) - 1))
+            column = self.history.get(name)
+            if column is None:
+                column = self.history[name] = [math.nan] * (len(self.epoch) - 1)
             column.append(float(value))
         for column in self.history.values():
             if len(column) < len(self.epoch):

@@ -145,7 +145,8 @@ def fit(
         hooks.call("on_train_begin", {})
         for epoch in range(epochs):
             state.epoch = epoch
-            model.train()
+            if epoch == 0 or not model.training:  # evaluate() restores the mode it found
+                model.train()
             hooks.call("on_epoch_begin", epoch, {})
             lr = float(optimizer.param_groups[0]["lr"])
             started = time.perf_counter()
