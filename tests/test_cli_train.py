@@ -92,7 +92,8 @@ def test_a_csv_file_trains_a_regression(capsys, in_tmp):
     assert "regression" in out and "MSELoss" in out
     _, _, r2 = table_row(out, "test")
     assert r2 > 0.9
-    assert set(load(in_tmp / "price.safetensors")) == {"0.weight", "0.bias", "2.weight", "2.bias"}
+    names = {f"{i}.{kind}" for i in (0, 2, 4) for kind in ("weight", "bias")}
+    assert set(load(in_tmp / "price.safetensors")) == names  # two hidden layers by default
 
 
 def test_find_lr_plots_and_suggests_without_training(capsys, in_tmp):

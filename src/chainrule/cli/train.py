@@ -61,11 +61,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "scikit-learn)",
     )
     add("--target", metavar="COLUMN", help="the target column of a CSV file")
-    add("--hidden", type=_sizes, metavar="N,N,...", help="hidden layer sizes (default 64)")
+    add("--hidden", type=_sizes, metavar="N,N,...", help="hidden layer sizes (default 64,64)")
     add("--activation", choices=ACTIVATIONS, help="hidden activation (default relu)")
     add("--loss", choices=LOSSES, help="loss (default auto: by the kind of target)")
     add("--optimizer", choices=OPTIMIZERS, help="optimiser (default adam)")
-    add("--lr", type=positive_float, help="learning rate (default 0.001)")
+    add("--lr", type=positive_float, help="learning rate (default 0.01)")
     add("--momentum", type=_fraction, help="momentum for sgd/rmsprop (default 0.9)")
     add("--weight-decay", dest="weight_decay", type=_fraction, help="L2 penalty (default 0)")
     add("--schedule", choices=SCHEDULES, help="learning-rate schedule per epoch (default constant)")

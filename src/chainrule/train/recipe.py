@@ -31,11 +31,11 @@ class Recipe:
 
     data: str = "auto"  # a built-in name, a CSV path, or "auto" (digits, else spirals)
     target: str | None = None  # the target column of a CSV file
-    hidden: list[int] = field(default_factory=lambda: [64])
+    hidden: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "relu"
     loss: str = "auto"
     optimizer: str = "adam"
-    lr: float = 1e-3
+    lr: float = 1e-2  # Adam at 1e-2 trains every built-in data set in 30 epochs
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = "constant"
