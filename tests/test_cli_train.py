@@ -172,3 +172,14 @@ def test_monitor_flags_a_deep_sigmoid_network_and_plots_its_gradients(capsys, in
     out = capsys.readouterr().out
     assert "GradientMonitor:" in out and "wrote the plot gradients.png" in out
     assert (in_tmp / "gradients.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_without_scikit_learn_the_default_run_is_spirals_and_still_learns(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
+    assert main(["train", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "chainrule train: spirals" in out
+    _, accuracy, _ = table_row(out, "test")
+    assert accuracy > 0.9
