@@ -541,6 +541,7 @@ def test_pickled_model_predicts_and_continues_training_alike():
 
 def test_feature_names_are_recorded_from_a_dataframe():
     import pandas  # a test dependency: scikit-learn's own checks of feature names need it
+
     frame = pandas.DataFrame(IRIS_X, columns=["a", "b", "c", "d"])
     model = MLPClassifier((4,), max_iter=2).fit(frame, IRIS_Y)
     np.testing.assert_array_equal(model.feature_names_in_, ["a", "b", "c", "d"])

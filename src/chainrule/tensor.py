@@ -154,9 +154,7 @@ class Tensor:
         ``gradient`` (∂C/∂self) may be omitted for a single-element tensor, where it is 1.
         The graph's saved arrays are freed afterwards unless ``retain_graph`` is true.
         """
-        from chainrule.autograd.engine import backward
-
-        backward(self, gradient, retain_graph)
+        _engine.backward(self, gradient, retain_graph)
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) outside the graph."""
@@ -346,7 +344,8 @@ class Tensor:
         self.data[normalise_index(index)] = value.data if isinstance(value, Tensor) else value
 
 
-# The operations are defined in chainrule.ops, which needs this class: bind them last.
+# The operations and the engine are defined in modules that need this class: import them last.
+from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.ops import tensor_methods  # noqa: E402
 
 tensor_methods.bind(Tensor)

@@ -217,6 +217,7 @@ def test_as_a_fit_callback():
 
 def test_summary_and_plot(tmp_path):
     from matplotlib import image  # a test dependency
+
     monitor, _ = _train(_deep(nn.Sigmoid, depth=20), steps=4)
     text = monitor.summary()
     assert "4 steps" in text and "vanishing gradients" in text

@@ -39,7 +39,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         return
 
     order = _reverse_topological_order(root)
-    ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
+    # locals: this loop is the hot path of backward
+    ndarray, freed, make_tensor = backend.ndarray, FREED, Tensor._make
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
     # by an error clears them, so that no stale sum leaks into the next backward.
@@ -64,23 +65,29 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 if not needed or input_grad is None:
                     continue
                 data = value.data
-                if type(input_grad) is not ndarray:
-                    # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
-                    input_grad = backend.as_array(input_grad)
-                if input_grad.shape != data.shape:
-                    raise RuntimeError(
-                        f"backward of {type(node).__name__}: gradient of shape "
-                        f"{input_grad.shape} for an input of shape {data.shape} (a bug in that "
-                        "operation)"
-                    )
-                if input_grad.dtype is not data.dtype and input_grad.dtype != data.dtype:
-                    input_grad = input_grad.astype(data.dtype)
+                if (
+                    type(input_grad) is not ndarray
+                    or input_grad.shape != data.shape
+                    or input_grad.dtype is not data.dtype
+                ):
+                    input_grad = _conform(node, input_grad, data)
                 producer = value._ctx
                 if producer is None:
-                    if value._hooks is None:
-                        _accumulate_leaf(value, input_grad, handed_out)
-                    else:
+                    if value._hooks is not None:
                         _accumulate_hooked_leaf(value, input_grad, handed_out)
+                    elif (
+                        value._grad is None
+                        and input_grad.base is None
+                        and id(input_grad) not in handed_out
+                        and input_grad is not data
+                        and input_grad.flags.writeable
+                    ):
+                        # The common first gradient of a parameter: an array of its own that no
+                        # other leaf holds, kept without a copy (_accumulate_leaf's fast case).
+                        handed_out.add(id(input_grad))
+                        value._grad = make_tensor(input_grad, False, None)
+                    else:
+                        _accumulate_leaf(value, input_grad, handed_out)
                 elif producer.pending is None:
                     producer.pending = input_grad
                 else:
@@ -94,6 +101,21 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         for tensor in order:
             tensor._ctx.pending = None
         raise
+
+
+def _conform(node: Function, grad: Any, data: Any) -> Any:
+    """``grad`` as an array of ``data``'s dtype, after checking that the shapes agree."""
+    if type(grad) is not backend.ndarray:
+        # NumPy returns scalars, not 0-d arrays, from ufuncs on 0-d inputs.
+        grad = backend.as_array(grad)
+    if grad.shape != data.shape:
+        raise RuntimeError(
+            f"backward of {type(node).__name__}: gradient of shape {grad.shape} for an input "
+            f"of shape {data.shape} (a bug in that operation)"
+        )
+    if grad.dtype != data.dtype:
+        grad = grad.astype(data.dtype)
+    return grad
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> Any:

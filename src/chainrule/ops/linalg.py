@@ -108,8 +108,11 @@ class Linear(Function):
                 f"linear: bias of shape {bias.shape} does not fit a weight of shape "
                 f"{weight.shape}: it must be ({weight.shape[0]},)"
             )
-        x, weight = dtypes.promote(x, weight)
-        out = x @ weight.T
+        if x.dtype is not weight.dtype:
+            x, weight = dtypes.promote(x, weight)
+        # dot, not @, for the 2-D case: the same BLAS call, a third less overhead on the tiny
+        # matrices where per-call cost decides the step time.
+        out = backend.xp.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
         if bias is not None:
             out += bias
         self.saved = (x, weight)
@@ -118,10 +121,13 @@ class Linear(Function):
     def backward(self, grad: Any) -> tuple:
         x, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
-        grad_x = grad @ weight if need_x else None
+        dot = backend.xp.dot
         if grad.ndim != 2:  # (B, T, out): every leading position is a sample
+            grad_x = grad @ weight if need_x else None
             grad = grad.reshape(-1, grad.shape[-1])
             x = x.reshape(-1, x.shape[-1])
-        grad_w = grad.T @ x if need_w else None
+        else:
+            grad_x = dot(grad, weight) if need_x else None
+        grad_w = dot(grad.T, x) if need_w else None
         grad_b = sum_rows(grad) if need_b else None
         return grad_x, grad_w, grad_b

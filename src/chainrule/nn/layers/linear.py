@@ -45,12 +45,17 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        if input.ndim == 0 or input.shape[-1] != self.in_features:
-            raise OpError(
-                f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
-                f"expected input of shape (*, {self.in_features}), got {input.shape}"
-            )
-        return F.linear(input, self.weight, self.bias)
+        try:
+            return F.linear(input, self.weight, self.bias)
+        except OpError:
+            # The operation checks the shapes; the layer names itself only when it failed,
+            # which keeps a second check off the hot path.
+            if input.ndim == 0 or input.shape[-1] != self.in_features:
+                raise OpError(
+                    f"Linear(in_features={self.in_features}, out_features={self.out_features}): "
+                    f"expected input of shape (*, {self.in_features}), got {input.shape}"
+                ) from None
+            raise
 
     def extra_repr(self) -> str:
         return (
