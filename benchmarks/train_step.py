@@ -85,6 +85,24 @@ def tensor_step(
     return step
 
 
+def build_model(lib: Any, params: list[np.ndarray], hidden: str, loss: str) -> tuple[Any, Any]:
+    """nn.Linear layers (weights copied from ``params``) in nn.Sequential, and the loss module."""
+    layers = []
+    for i in range(0, len(params), 2):
+        linear = lib.nn.Linear(*params[i].shape)
+        with lib.no_grad():
+            linear.weight.copy_(lib.from_numpy(params[i].T.copy()))
+            linear.bias.copy_(lib.from_numpy(params[i + 1]))
+        layers.append(linear)
+        last = i == len(params) - 2
+        if not last:
+            layers.append(lib.nn.Sigmoid() if hidden == "sigmoid" else lib.nn.ReLU())
+        elif loss == "mse":
+            layers.append(lib.nn.Sigmoid())
+    loss_fn = lib.nn.MSELoss() if loss == "mse" else lib.nn.CrossEntropyLoss()
+    return lib.nn.Sequential(*layers), loss_fn
+
+
 def module_step(
     lib: Any,
     params: list[np.ndarray],
@@ -98,22 +116,9 @@ def module_step(
 
     ``lib`` is ``chainrule`` or ``torch``; the code is PyTorch's and runs on both.
     """
-    layers = []
-    for i in range(0, len(params), 2):
-        linear = lib.nn.Linear(*params[i].shape)
-        with lib.no_grad():
-            linear.weight.copy_(lib.from_numpy(params[i].T.copy()))
-            linear.bias.copy_(lib.from_numpy(params[i + 1]))
-        layers.append(linear)
-        last = i == len(params) - 2
-        if not last:
-            layers.append(lib.nn.Sigmoid() if hidden == "sigmoid" else lib.nn.ReLU())
-        elif loss == "mse":
-            layers.append(lib.nn.Sigmoid())
-    model = lib.nn.Sequential(*layers)
+    model, loss_fn = build_model(lib, params, hidden, loss)
     optimizer = lib.optim.SGD(model.parameters(), lr=lr)
     tx, ty = lib.from_numpy(x), lib.from_numpy(y)
-    loss_fn = lib.nn.MSELoss() if loss == "mse" else lib.nn.CrossEntropyLoss()
 
     def step() -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -122,6 +127,16 @@ def module_step(
         optimizer.step()
 
     return step
+
+
+def train_step(
+    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
+) -> Callable[[], Any]:
+    """The same model, loss and optimiser, the step run by chainrule.train.TrainStep."""
+    model, loss_fn = build_model(cr, params, hidden, loss)
+    step = cr.train.TrainStep(model, loss_fn, cr.optim.SGD(model.parameters(), lr=lr))
+    tx, ty = cr.from_numpy(x), cr.from_numpy(y)
+    return lambda: step(tx, ty)
 
 
 def numpy_step(
@@ -202,6 +217,7 @@ def _implementations(
     return {
         "chainrule": module_step(cr, params, x, y, hidden, loss, lr),
         "torch": module_step(torch, params, x, y, hidden, loss, lr),
+        "chainrule_trainstep": train_step(params, x, y, hidden, loss, lr),
         "chainrule_tensors": tensor_step(cr, params, x, y, hidden, loss, lr),
         "torch_tensors": tensor_step(torch, params, x, y, hidden, loss, lr),
         "numpy": numpy_step(params, x, y, hidden, loss, lr),
@@ -268,6 +284,7 @@ def main() -> None:
     names = {
         "chainrule": "chainrule (nn, optim)",
         "torch": "PyTorch eager (nn, optim)",
+        "chainrule_trainstep": "chainrule TrainStep",
         "chainrule_tensors": "chainrule, tensor code",
         "torch_tensors": "PyTorch, tensor code",
         "numpy": "hand-written NumPy (floor)",

@@ -39,8 +39,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         return
 
     order = _reverse_topological_order(root)
-    # locals: this loop is the hot path of backward
-    ndarray, freed, make_tensor = backend.ndarray, FREED, Tensor._make
+    ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
     # by an error clears them, so that no stale sum leaks into the next backward.
@@ -73,21 +72,10 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                     input_grad = _conform(node, input_grad, data)
                 producer = value._ctx
                 if producer is None:
-                    if value._hooks is not None:
-                        _accumulate_hooked_leaf(value, input_grad, handed_out)
-                    elif (
-                        value._grad is None
-                        and input_grad.base is None
-                        and id(input_grad) not in handed_out
-                        and input_grad is not data
-                        and input_grad.flags.writeable
-                    ):
-                        # The common first gradient of a parameter: an array of its own that no
-                        # other leaf holds, kept without a copy (_accumulate_leaf's fast case).
-                        handed_out.add(id(input_grad))
-                        value._grad = make_tensor(input_grad, False, None)
-                    else:
+                    if value._hooks is None:
                         _accumulate_leaf(value, input_grad, handed_out)
+                    else:
+                        _accumulate_hooked_leaf(value, input_grad, handed_out)
                 elif producer.pending is None:
                     producer.pending = input_grad
                 else:
@@ -115,6 +103,31 @@ def _conform(node: Function, grad: Any, data: Any) -> Any:
         )
     if grad.dtype != data.dtype:
         grad = grad.astype(data.dtype)
+    return grad
+
+
+def deliver_to_leaf(leaf: Tensor, grad: Any, node: Function, handed_out: set) -> None:
+    """Add ``grad``, the contribution of ``node`` to ∂C/∂leaf, to ``leaf.grad`` exactly as the
+    reverse walk does for a leaf without hooks: shape checked, dtype matched, and memory never
+    shared with another leaf's gradient (``handed_out`` holds the arrays given out so far)."""
+    data = leaf.data
+    if (
+        type(grad) is not backend.ndarray
+        or grad.shape != data.shape
+        or grad.dtype is not data.dtype
+    ):
+        grad = _conform(node, grad, data)
+    _accumulate_leaf(leaf, grad, handed_out)
+
+
+def conform_gradient(node: Function, grad: Any, data: Any) -> Any:
+    """``grad`` from ``node`` as an array of ``data``'s shape (checked) and dtype."""
+    if (
+        type(grad) is not backend.ndarray
+        or grad.shape != data.shape
+        or grad.dtype is not data.dtype
+    ):
+        grad = _conform(node, grad, data)
     return grad
 
 
@@ -147,16 +160,31 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
     """Add ``grad`` to ``tensor.grad``, never sharing memory with another tensor's grad."""
     current = tensor._grad
     if current is None:
-        owner = _owner(grad)
+        base = grad.base
+        # The common case first: a parameter's first gradient, an array of its own that no
+        # other leaf holds, is kept without a copy.
+        if (
+            base is None
+            and id(grad) not in handed_out
+            and grad is not tensor.data
+            and grad.flags.writeable
+        ):
+            handed_out.add(id(grad))
+            tensor._grad = _make_tensor(grad, False, None)
+            return
+        owner = grad if base is None else base
         if id(owner) in handed_out or not grad.flags.writeable or owner is tensor.data:
             grad = grad.copy()
         else:
             handed_out.add(id(owner))
-        tensor._grad = Tensor._make(grad, False, None)
+        tensor._grad = _make_tensor(grad, False, None)
     elif current.data.flags.writeable and current.data.shape == grad.shape:
         current.data += grad
     else:
         current.data = current.data + grad
+
+
+_make_tensor = Tensor._make
 
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:

@@ -26,7 +26,7 @@ _EXP_LIMIT = {
 
 
 class Sigmoid(Function):
-    """d/dz σ(z) = σ(z)(1 − σ(z)), from the saved output"""
+    """d/dz σ(z) = σ(z)(1 − σ(z)) = σ(z) / (1 + eᶻ), from the saved output and denominator"""
 
     def forward(self, z: Any) -> Any:
         z = as_float(z)
@@ -37,13 +37,16 @@ class Sigmoid(Function):
         if type(exp_z) is not backend.ndarray:  # NumPy gives a scalar for a 0-d input
             exp_z = backend.as_array(exp_z)
         xp.exp(exp_z, out=exp_z)
-        out = xp.divide(exp_z, exp_z + 1, out=exp_z)
-        self.saved = (out,)
+        denominator = exp_z + 1
+        out = xp.divide(exp_z, denominator, out=exp_z)
+        # Keeping 1 + eᶻ makes σ' one division, σ/(1 + eᶻ), instead of σ·(1 − σ): one array
+        # pass fewer, and no cancellation in 1 − σ where σ rounds to 1.
+        self.saved = (out, denominator)
         return out
 
     def backward(self, grad: Any) -> tuple:
-        (out,) = self.saved
-        return (grad * out * (1 - out),)
+        out, denominator = self.saved
+        return (grad * out / denominator,)
 
 
 class Tanh(Function):

@@ -1,5 +1,6 @@
 """Training as a user runs it: ``fit`` with callbacks and a progress bar, ``evaluate``,
-``predict`` and the learning-rate range test ``lr_find``."""
+``predict``, the learning-rate range test ``lr_find``, and ``TrainStep``, one whole step
+without eager mode's bookkeeping."""
 
 from chainrule.train.callback import Callback, TrainingState
 from chainrule.train.callbacks import (
@@ -12,6 +13,7 @@ from chainrule.train.callbacks import (
 from chainrule.train.history import History
 from chainrule.train.loop import TrainingDivergedError, evaluate, fit, predict
 from chainrule.train.lr_finder import LRFinderResult, lr_find
+from chainrule.train.step import TrainStep
 
 __all__ = [
     "CSVLogger",
@@ -22,6 +24,7 @@ __all__ = [
     "LambdaCallback",
     "LearningRateScheduler",
     "ModelCheckpoint",
+    "TrainStep",
     "TrainingDivergedError",
     "TrainingState",
     "evaluate",
