@@ -40,7 +40,8 @@ class SquaredError(Function):
     def backward(self, grad: Any) -> tuple:
         (diff,) = self.saved
         scale = 2 / diff.size if self.reduction == "mean" else 2
-        grad_x = diff * (grad * scale)
+        # A scalar loss's gradient as a Python number: one array operation instead of two.
+        grad_x = diff * (float(grad) * scale if grad.ndim == 0 else grad * scale)
         need_x, need_y = self.needs_input_grad
         shape_x, shape_y = self.shapes
         return (

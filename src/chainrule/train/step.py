@@ -167,9 +167,11 @@ class TrainStep:
                     f"TrainStep: {type(layer).__name__} returned {type(out).__name__}; the "
                     "layers of a Sequential must each return one tensor"
                 )
-            if out._requires_grad:
+            # A piece whose output needs no gradient (a detach, a no_grad inside) cuts the
+            # chain: nothing before it gets a gradient through it, as in eager mode.
+            upstream = out._requires_grad
+            if upstream:
                 tape.append((None, leaf, out))
-                upstream = True
             a = out.data
         return tape, a, upstream
 
