@@ -23,9 +23,9 @@ class CountingStep(TrainStep):
 
     fallbacks = 0
 
-    def eager(self, input, target):  # noqa: A002
+    def eager_forward(self, inputs, target):
         self.fallbacks += 1
-        return super().eager(input, target)
+        return super().eager_forward(inputs, target)
 
 
 class Shift(nn.Module):
@@ -380,3 +380,68 @@ def test_agrees_with_pytorch() -> None:
     assert step.fallbacks == 0
     for (name, mine), theirs in zip(model.state_dict().items(), reference.state_dict().values()):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+# ---- the forward pass on its own, and fit -------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_loss", [nn.MSELoss, nn.L1Loss], ids=["fast", "eager"])
+def test_forward_gives_eager_output_and_loss_and_waits_for_backward(make_loss) -> None:
+    x, y = batches(1, shape=(5, 4))[0]
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+    cr.manual_seed(0)
+    twin = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 1))
+    step = CountingStep(model, make_loss(), sgd()(model.parameters()))
+    run = step.forward(x, y)
+    output = twin(x)
+    loss = make_loss()(output, y)
+    assert np.array_equal(run.output.numpy(), output.detach().numpy())
+    assert run.loss.item() == loss.item()
+    assert all(p.grad is None for p in model.parameters())  # nothing flows back yet
+    run.backward()
+    loss.backward()
+    for mine, theirs in zip(model.parameters(), twin.parameters()):
+        assert np.array_equal(mine.grad.numpy(), theirs.grad.numpy())
+    with pytest.raises(RuntimeError, match="already"):
+        run.backward()
+    assert step.fallbacks == 0
+
+
+def test_fit_takes_the_fast_path_and_keeps_eager_results(monkeypatch) -> None:
+    from chainrule.data import TensorDataset
+    from chainrule.train import fit
+
+    x, y = batches(1, shape=(32, 4), classes=3)[0]
+    results = []
+    for fast in (True, False):
+        fallbacks = []
+        original = TrainStep.eager_forward
+
+        def counted(self, inputs, target, original=original, fallbacks=fallbacks):
+            fallbacks.append(1)
+            return original(self, inputs, target)
+
+        monkeypatch.setattr(TrainStep, "eager_forward", counted)
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+        if not fast:  # a hook on the container that changes nothing: every step runs eagerly
+            model.register_forward_hook(lambda module, args, out: None)
+        history = fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.Adam(model.parameters(), lr=0.01),
+            TensorDataset(x, y),
+            epochs=3,
+            batch_size=8,
+            seed=0,
+            metrics=["accuracy"],
+            progress=False,
+        )
+        assert len(fallbacks) == (0 if fast else 12)
+        results.append((history.history, [p.detach().numpy().copy() for p in model.parameters()]))
+    (fast_history, fast_params), (eager_history, eager_params) = results
+    for key in ("loss", "accuracy"):
+        assert fast_history[key] == eager_history[key]
+    for a, b in zip(fast_params, eager_params):
+        assert np.array_equal(a, b)

@@ -24,6 +24,7 @@ from chainrule.train.checks import preflight
 from chainrule.train.history import History
 from chainrule.train.inputs import as_loader, check_batch_size
 from chainrule.train.scoring import resolve, score
+from chainrule.train.step import TrainStep
 
 
 class TrainingDivergedError(FloatingPointError):
@@ -132,6 +133,7 @@ def fit(
         "samples": len(loader.dataset),
     }
     state = TrainingState(model, optimizer, loss_fn, history=history, scheduler=scheduler)
+    runner = TrainStep(model, loss_fn, optimizer)
     hooks = CallbackList(callbacks, state)
     logits = _takes_logits(loss_fn)
     total = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
@@ -158,9 +160,10 @@ def fit(
                 step = state.step
                 inputs, target = _split(batch)
                 hooks.call("on_batch_begin", step, {})
-                optimizer.zero_grad()
-                output = model(*inputs)
-                loss = loss_fn(output, target)
+                # zero_grad, forward and loss; TrainStep gives eager mode's result bit for bit,
+                # without its per-operation bookkeeping where the model is a Sequential.
+                run = runner.begin(inputs, target)
+                loss = run.loss
                 value = float(loss.item())
                 if not math.isfinite(value):
                     history.stop_reason = f"the loss became {value} at step {step}"
@@ -169,7 +172,7 @@ def fit(
                         _divergence_message(value, step, epoch, last_finite, callbacks), history
                     )
                 last_finite = (step, value)
-                loss.backward()
+                run.backward()
                 count = len(target)
                 logs = {"loss": value, "lr": lr, "batch_size": count}
                 hooks.call("on_backward_end", step, logs)
@@ -179,7 +182,7 @@ def fit(
                 loss_sum += value * count
                 seen += count
                 if chosen_metrics:
-                    outputs.append(_numpy(output.detach()))
+                    outputs.append(_numpy(run.output))
                     targets.append(_numpy(target) if isinstance(target, Tensor) else target)
                 state.step = history.steps = step + 1
                 hooks.call("on_batch_end", step, logs)
