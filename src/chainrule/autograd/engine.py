@@ -110,14 +110,7 @@ def deliver_to_leaf(leaf: Tensor, grad: Any, node: Function, handed_out: set) ->
     """Add ``grad``, the contribution of ``node`` to ∂C/∂leaf, to ``leaf.grad`` exactly as the
     reverse walk does for a leaf without hooks: shape checked, dtype matched, and memory never
     shared with another leaf's gradient (``handed_out`` holds the arrays given out so far)."""
-    data = leaf.data
-    if (
-        type(grad) is not backend.ndarray
-        or grad.shape != data.shape
-        or grad.dtype is not data.dtype
-    ):
-        grad = _conform(node, grad, data)
-    _accumulate_leaf(leaf, grad, handed_out)
+    _accumulate_leaf(leaf, conform_gradient(node, grad, leaf.data), handed_out)
 
 
 def conform_gradient(node: Function, grad: Any, data: Any) -> Any:
