@@ -20,11 +20,17 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 
 import chainrule as cr
 
-torch.set_num_threads(2)
+
+def torch_module() -> Any:
+    """PyTorch, imported only by the runs that time it (solo_step.py times one library per
+    process), on two threads like NumPy's BLAS here."""
+    import torch
+
+    torch.set_num_threads(2)
+    return torch
 
 
 # ---- the configurations ----------------------------------------------------------------------
@@ -181,47 +187,59 @@ def numpy_step(
     return step
 
 
-def configuration(name: str) -> tuple[dict[str, Callable[[], None]], int]:
-    """The step functions of a configuration, by implementation, and the steps in one block."""
+def configuration(name: str, only: str | None = None) -> tuple[dict[str, Callable[[], None]], int]:
+    """The step functions of a configuration, by implementation, and the steps in one block.
+
+    ``only`` builds that one implementation alone, so that a process timing it never imports
+    the other library (see solo_step.py).
+    """
+    if name == "add":
+        return _add_steps(only), 2000
     if name == "xor":
         x, y = xor_data()
         params = mlp_shapes([2, 2, 1], seed=0)
-        return _implementations(params, x, y, "sigmoid", "mse", 0.5), 400
-    if name == "mlp":
+        setup, steps = (params, x, y, "sigmoid", "mse", 0.5), 400
+    elif name == "digits":
+        rng = np.random.default_rng(2)
+        x = rng.standard_normal((64, 64)).astype(np.float32)
+        y = rng.integers(0, 10, 64)
+        setup, steps = (mlp_shapes([64, 128, 10], seed=0), x, y, "relu", "ce", 0.01), 200
+    elif name == "mlp":
         rng = np.random.default_rng(1)
         x = rng.standard_normal((128, 784)).astype(np.float32)
         y = rng.integers(0, 10, 128)
-        params = mlp_shapes([784, 512, 512, 10], seed=0)
-        return _implementations(params, x, y, "relu", "ce", 0.01), 20
-    if name == "add":
+        setup, steps = (mlp_shapes([784, 512, 512, 10], seed=0), x, y, "relu", "ce", 0.01), 20
+    else:
+        raise ValueError(f"unknown configuration {name!r}")
+    builders = {
+        "chainrule": lambda: module_step(cr, *setup),
+        "torch": lambda: module_step(torch_module(), *setup),
+        "chainrule_trainstep": lambda: train_step(*setup),
+        "chainrule_tensors": lambda: tensor_step(cr, *setup),
+        "torch_tensors": lambda: tensor_step(torch_module(), *setup),
+        "numpy": lambda: numpy_step(*setup),
+    }
+    if only is not None:
+        if only not in builders:
+            raise ValueError(f"unknown implementation {only!r}; choose from {list(builders)}")
+        builders = {only: builders[only]}
+    return {impl: build() for impl, build in builders.items()}, steps
+
+
+def _add_steps(only: str | None) -> dict[str, Callable[[], None]]:
+    steps = {}
+    if only in (None, "chainrule"):
         a = cr.randn(4, 4, requires_grad=True)
         b = cr.randn(4, 4, requires_grad=True)
+        gradient = cr.ones(4, 4)
+        steps["chainrule"] = lambda: (a + b).backward(gradient)
+    if only in (None, "torch"):
+        torch = torch_module()
         ta = torch.randn(4, 4, requires_grad=True)
         tb = torch.randn(4, 4, requires_grad=True)
-        gradient = cr.ones(4, 4)
         tgradient = torch.ones(4, 4)
-
-        def ours() -> None:
-            (a + b).backward(gradient)
-
-        def theirs() -> None:
-            (ta + tb).backward(tgradient)
-
-        return {"chainrule": ours, "torch": theirs}, 2000
-    raise ValueError(f"unknown configuration {name!r}")
-
-
-def _implementations(
-    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
-) -> dict[str, Callable[[], None]]:
-    return {
-        "chainrule": module_step(cr, params, x, y, hidden, loss, lr),
-        "torch": module_step(torch, params, x, y, hidden, loss, lr),
-        "chainrule_trainstep": train_step(params, x, y, hidden, loss, lr),
-        "chainrule_tensors": tensor_step(cr, params, x, y, hidden, loss, lr),
-        "torch_tensors": tensor_step(torch, params, x, y, hidden, loss, lr),
-        "numpy": numpy_step(params, x, y, hidden, loss, lr),
-    }
+        steps["torch"] = lambda: (ta + tb).backward(tgradient)
+    return steps
 
 
 # ---- timing ----------------------------------------------------------------------------------
@@ -259,6 +277,7 @@ def compare(name: str, blocks: int) -> dict[str, dict[str, float]]:
 
 LABELS = {
     "xor": "XOR 2-2-1 sigmoid, MSE, batch 4",
+    "digits": "64-128-10 ReLU, cross-entropy, batch 64",
     "mlp": "784-512-512-10 ReLU, cross-entropy, batch 128",
     "add": "one 4x4 add, forward + backward",
 }
@@ -276,7 +295,8 @@ def main() -> None:
     blocks = 5 if args.quick else 15
     print(
         f"machine: {platform.processor() or platform.machine()}, {platform.system()}, "
-        f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"python {platform.python_version()}, numpy {np.__version__}, "
+        f"torch {torch_module().__version__}, "
         f"chainrule {cr.__version__}"
     )
     print("per-step median; ratio = implementation / PyTorch eager (nn.Linear, optim.SGD),")

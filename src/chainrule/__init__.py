@@ -12,7 +12,14 @@ from chainrule.tensor import Tensor  # noqa: I001 - the tensor binds the operati
 from chainrule.autograd.engine import backward
 from chainrule.autograd.function import Function
 from chainrule.autograd.gradcheck import GradcheckError, gradcheck
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 from chainrule.creation import (
     arange,
     as_tensor,

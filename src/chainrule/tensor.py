@@ -17,7 +17,6 @@ from typing import Any
 import numpy
 
 from chainrule import backend, dtypes
-from chainrule.autograd.grad_mode import GradMode
 from chainrule.autograd.hooks import RemovableHandle, TensorHooks
 
 
@@ -26,7 +25,18 @@ class Tensor:
     ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends."""
 
     # _hooks: None, or the TensorHooks (hooks, retain_grad) that the engine applies to the grad.
-    __slots__ = ("__weakref__", "_ctx", "_grad", "_hooks", "_requires_grad", "data")
+    # _view_link and _live_views are set only on views and on their bases (autograd/views.py);
+    # the others are set on every tensor.
+    __slots__ = (
+        "__weakref__",
+        "_ctx",
+        "_grad",
+        "_hooks",
+        "_live_views",
+        "_requires_grad",
+        "_view_link",
+        "data",
+    )
 
     # NumPy must hand mixed expressions (ndarray + Tensor) to Tensor's reflected operators.
     __array_ufunc__ = None
@@ -271,77 +281,6 @@ class Tensor:
         elif self._requires_grad:
             extras.append("requires_grad=True")
         return "tensor(" + ", ".join([body, *extras]) + ")"
-
-    # ---- in-place updates (parameter updates under no_grad) ------------------------------------
-
-    def _check_inplace(self, what: str) -> None:
-        if self._requires_grad and GradMode.enabled:
-            raise RuntimeError(
-                f"{what}: a tensor that requires grad cannot be changed in place while gradients "
-                "are recorded; do parameter updates inside `with chainrule.no_grad():`"
-            )
-
-    def _inplace(self, ufunc: Any, other: Any, what: str) -> Tensor:
-        self._check_inplace(what)
-        value = other.data if isinstance(other, Tensor) else other
-        try:
-            ufunc(self.data, value, out=self.data)  # same_kind casting, NumPy's default
-        except (ValueError, TypeError) as error:
-            other_shape = getattr(value, "shape", ())
-            raise type(error)(
-                f"{what}: cannot update a tensor of shape {self.shape} and dtype {self.dtype} in "
-                f"place with a value of shape {tuple(other_shape)}: {error}"
-            ) from error
-        return self
-
-    def __iadd__(self, other: Any) -> Tensor:
-        return self._inplace(backend.xp.add, other, "+=")
-
-    def __isub__(self, other: Any) -> Tensor:
-        return self._inplace(backend.xp.subtract, other, "-=")
-
-    def __imul__(self, other: Any) -> Tensor:
-        return self._inplace(backend.xp.multiply, other, "*=")
-
-    def __itruediv__(self, other: Any) -> Tensor:
-        return self._inplace(backend.xp.true_divide, other, "/=")
-
-    def add_(self, other: Any, alpha: float = 1) -> Tensor:
-        """``self += alpha * other`` in place."""
-        value = other if alpha == 1 else other * alpha
-        return self._inplace(backend.xp.add, value, "add_")
-
-    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
-        """``self -= alpha * other`` in place."""
-        value = other if alpha == 1 else other * alpha
-        return self._inplace(backend.xp.subtract, value, "sub_")
-
-    def mul_(self, other: Any) -> Tensor:
-        return self._inplace(backend.xp.multiply, other, "mul_")
-
-    def div_(self, other: Any) -> Tensor:
-        return self._inplace(backend.xp.true_divide, other, "div_")
-
-    def copy_(self, source: Any) -> Tensor:
-        """Overwrite the data with ``source`` (broadcast to this shape), in place."""
-        self._check_inplace("copy_")
-        value = source.data if isinstance(source, Tensor) else source
-        self.data[...] = value
-        return self
-
-    def fill_(self, value: float) -> Tensor:
-        self._check_inplace("fill_")
-        self.data.fill(value)
-        return self
-
-    def zero_(self) -> Tensor:
-        return self.fill_(0)
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        self._check_inplace("setitem")
-        from chainrule.ops.movement import normalise_index
-
-        self.data[normalise_index(index)] = value.data if isinstance(value, Tensor) else value
 
 
 # The operations and the engine are defined in modules that need this class: import them last.

@@ -6,9 +6,25 @@
 
 from typing import Any
 
-from chainrule.autograd.grad_mode import enable_grad, is_grad_enabled, no_grad
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    is_inference_mode_enabled,
+    no_grad,
+    set_grad_enabled,
+)
 
-__all__ = ["detect_anomaly", "enable_grad", "is_grad_enabled", "no_grad", "set_detect_anomaly"]
+__all__ = [
+    "detect_anomaly",
+    "enable_grad",
+    "inference_mode",
+    "is_grad_enabled",
+    "is_inference_mode_enabled",
+    "no_grad",
+    "set_detect_anomaly",
+    "set_grad_enabled",
+]
 
 _ANOMALY_NAMES = ("detect_anomaly", "set_detect_anomaly")
 

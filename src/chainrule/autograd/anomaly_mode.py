@@ -1,7 +1,8 @@
-"""The switch of anomaly detection, read by every operation (``Function.apply``).
+"""The hook of anomaly detection, called by every operation while detection is on.
 
-The detection itself lives in :mod:`chainrule.inspect.anomaly`, which sets ``watch``; the core
-only holds the switch, so that with detection off an operation pays one attribute test.
+Whether detection is on is part of the thread's mode (:mod:`chainrule.autograd.grad_mode`);
+the detection itself lives in :mod:`chainrule.inspect.anomaly`, which sets ``watch``. The core
+only holds the hook, so that with detection off an operation pays one attribute test.
 """
 
 from __future__ import annotations
@@ -11,12 +12,7 @@ from typing import Any
 
 
 class AnomalyMode:
-    """Whether operations are watched for NaN and infinity (a class attribute, read cheaply).
+    """``watch(node, inputs, out)`` is called by each operation after its forward while the
+    thread's mode has ``anomaly`` set (``check_nan`` false: only creation sites are recorded)."""
 
-    ``watch(node, inputs, out)`` is called by each operation after its forward while
-    ``enabled`` is true; ``check_nan`` is false when only the creation sites are recorded.
-    """
-
-    enabled = False
-    check_nan = True
     watch: Callable[[Any, tuple, Any], None] | None = None

@@ -7,6 +7,19 @@ stores the totals in the leaves' ``.grad``. It recurses nowhere, so graphs of an
 Tensor hooks (``Tensor.register_hook``) run on a tensor's gradient once it is complete: for a
 non-leaf when the walk reaches it, for a leaf after the last operation that uses it (a
 stand-in node, sorted just after that operation, sums the leaf's contributions first).
+
+Two rules keep every gradient right on graphs that reuse values and change them in place:
+
+- Ownership. A backward may hand one array to several places (``a + b`` passes ∂C/∂out to
+  both inputs unchanged), so an array that arrives at a leaf may still be waiting at another
+  node. A leaf takes its first gradient of a walk without a copy, but that array is only lent:
+  nothing writes into a lent array while the walk runs. A second contribution is summed into a
+  new array, which the leaf owns and into which later contributions are added in place.
+- Versions. An in-place operation gives its tensor a new history (a new node) whose
+  ``previous`` is the tensor as it was, so a node made before the change reaches the old
+  history and a node made after it the new one: the walk follows the version that each
+  consumer saw. A node whose saved arrays were overwritten after it saved them refuses to run
+  (:mod:`chainrule.autograd.versions`).
 """
 
 from __future__ import annotations
@@ -16,8 +29,9 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import FREED, Function
-from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.grad_mode import restore_mode, set_mode
 from chainrule.autograd.hooks import TensorHooks, hook_name
+from chainrule.autograd.versions import Writes, check_saved
 from chainrule.tensor import Tensor
 
 
@@ -29,17 +43,19 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             "requires_grad=True on the parameters, or compute it under no_grad()?"
         )
     grad = _initial_gradient(root, gradient)
-    # Arrays already stored as a leaf's .grad: a second leaf receiving the same memory gets a
-    # copy, so that an in-place update of one gradient never changes another.
-    handed_out = {id(_owner(grad))} if gradient is not None else set()
+    # The ids of the arrays lent in this walk (see the module's docstring): kept by a leaf
+    # without a copy, seen by a hook, or given by the caller. None of them is written in place,
+    # and a second leaf receiving one gets a copy.
+    lent = {id(_owner(grad))} if gradient is not None else set()
     if root._ctx is None:
         if root._hooks is not None:
-            grad = _run_tensor_hooks(root, root._hooks, grad, handed_out)
-        _accumulate_leaf(root, grad, handed_out)
+            grad = _run_tensor_hooks(root, root._hooks, grad, lent)
+        _accumulate_leaf(root, grad, lent)
         return
 
     order = _reverse_topological_order(root)
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
+    latest_write = Writes.latest  # nodes made after it saved nothing that has changed since
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
     # by an error clears them, so that no stale sum leaks into the next backward.
@@ -52,13 +68,16 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 continue
             node.pending = None
             if tensor._hooks is not None:
-                grad = _run_tensor_hooks(tensor, tensor._hooks, grad, handed_out)
+                grad = _run_tensor_hooks(tensor, tensor._hooks, grad, lent)
             if node.saved is freed:
                 raise RuntimeError(
                     f"backward: trying to go through the graph a second time (at {node!r}); "
                     "its saved arrays were freed by the first backward. Pass retain_graph=True "
                     "to the first backward if you need to call it twice."
                 )
+            born = node.sequence_number
+            if born < latest_write:
+                check_saved(node)
             input_grads = node.backward(grad)
             for value, input_grad, needed in zip(node.inputs, input_grads, node.needs_input_grad):
                 if not needed or input_grad is None:
@@ -71,11 +90,14 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 ):
                     input_grad = _conform(node, input_grad, data)
                 producer = value._ctx
+                if producer is not None and producer.sequence_number > born:
+                    value = version_at(value, born)  # changed in place after this node used it
+                    producer = value._ctx
                 if producer is None:
                     if value._hooks is None:
-                        _accumulate_leaf(value, input_grad, handed_out)
+                        _accumulate_leaf(value, input_grad, lent)
                     else:
-                        _accumulate_hooked_leaf(value, input_grad, handed_out)
+                        _accumulate_hooked_leaf(value, input_grad, lent)
                 elif producer.pending is None:
                     producer.pending = input_grad
                 else:
@@ -106,11 +128,11 @@ def _conform(node: Function, grad: Any, data: Any) -> Any:
     return grad
 
 
-def deliver_to_leaf(leaf: Tensor, grad: Any, node: Function, handed_out: set) -> None:
+def deliver_to_leaf(leaf: Tensor, grad: Any, node: Function, lent: set) -> None:
     """Add ``grad``, the contribution of ``node`` to ∂C/∂leaf, to ``leaf.grad`` exactly as the
     reverse walk does for a leaf without hooks: shape checked, dtype matched, and memory never
-    shared with another leaf's gradient (``handed_out`` holds the arrays given out so far)."""
-    _accumulate_leaf(leaf, conform_gradient(node, grad, leaf.data), handed_out)
+    shared with another leaf's gradient (``lent`` holds the ids of the arrays lent so far)."""
+    _accumulate_leaf(leaf, conform_gradient(node, grad, leaf.data), lent)
 
 
 def conform_gradient(node: Function, grad: Any, data: Any) -> Any:
@@ -149,32 +171,24 @@ def _owner(array: Any) -> Any:
     return array if base is None else base
 
 
-def _accumulate_leaf(tensor: Tensor, grad: Any, handed_out: set) -> None:
-    """Add ``grad`` to ``tensor.grad``, never sharing memory with another tensor's grad."""
+def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
+    """Add ``grad`` to ``tensor.grad``, writing in place only into memory the leaf owns."""
     current = tensor._grad
     if current is None:
-        base = grad.base
-        # The common case first: a parameter's first gradient, an array of its own that no
-        # other leaf holds, is kept without a copy.
-        if (
-            base is None
-            and id(grad) not in handed_out
-            and grad is not tensor.data
-            and grad.flags.writeable
-        ):
-            handed_out.add(id(grad))
-            tensor._grad = _make_tensor(grad, False, None)
-            return
-        owner = grad if base is None else base
-        if id(owner) in handed_out or not grad.flags.writeable or owner is tensor.data:
+        owner = _owner(grad)
+        if id(owner) in lent or not grad.flags.writeable or owner is _owner(tensor.data):
+            # Another leaf or a hook already holds this memory, or it is not an array of its
+            # own (a broadcast view, the tensor's own data): the leaf gets a copy.
             grad = grad.copy()
-        else:
-            handed_out.add(id(owner))
+        else:  # the common case: a parameter's first gradient, lent without a copy
+            lent.add(id(owner))
         tensor._grad = _make_tensor(grad, False, None)
-    elif current.data.flags.writeable and current.data.shape == grad.shape:
-        current.data += grad
+        return
+    data = current.data
+    if id(_owner(data)) not in lent and data.flags.writeable and data.shape == grad.shape:
+        data += grad  # memory the leaf owns: a sum made earlier, or a gradient of a past walk
     else:
-        current.data = current.data + grad
+        current.data = data + grad
 
 
 _make_tensor = Tensor._make
@@ -186,7 +200,8 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     Every node is numbered when it is created, after its inputs, so sorting the reachable
     tensors by that number, newest first, puts each consumer before what it consumes. Leaves
     with hooks get a stand-in numbered just below their oldest consumer, which puts it after
-    every operation that sends the leaf a gradient.
+    every operation that sends the leaf a gradient. A tensor changed in place since a consumer
+    used it is followed back to the version that consumer saw.
     """
     visit = object()  # marks the nodes found in this search, without a set of ids
     root._ctx.visit = visit
@@ -194,18 +209,33 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     stack = [root]
     while stack:
         consumer = stack.pop()._ctx
-        for value in consumer.inputs:
-            if isinstance(value, Tensor):
+        born = consumer.sequence_number
+        for value, needed in zip(consumer.inputs, consumer.needs_input_grad):
+            if not needed:
+                continue
+            node = value._ctx
+            if node is not None and node.sequence_number > born:
+                value = version_at(value, born)
                 node = value._ctx
-                if node is None:
-                    if value._hooks is not None:
-                        _gather_leaf(value, consumer.sequence_number, found, visit)
-                elif node.visit is not visit:
-                    node.visit = visit
-                    found.append(value)
-                    stack.append(value)
+            if node is None:
+                if value._hooks is not None:
+                    _gather_leaf(value, born, found, visit)
+            elif node.visit is not visit:
+                node.visit = visit
+                found.append(value)
+                stack.append(value)
     found.sort(key=_creation_order, reverse=True)
     return found
+
+
+def version_at(tensor: Tensor, born: float) -> Tensor:
+    """``tensor`` as the node numbered ``born`` saw it: each in-place change since then gave
+    the tensor a newer node, which keeps the tensor as it was before in ``previous``."""
+    node = tensor._ctx
+    while node is not None and node.sequence_number > born:
+        tensor = node.previous
+        node = tensor._ctx
+    return tensor
 
 
 _creation_order = operator.attrgetter("_ctx.sequence_number")
@@ -249,29 +279,28 @@ def _gather_leaf(leaf: Tensor, consumer: float, found: list, visit: object) -> N
         hooks.gather.sequence_number = consumer - 0.5
 
 
-def _run_tensor_hooks(tensor: Tensor, hooks: TensorHooks, grad: Any, handed_out: set) -> Any:
+def _run_tensor_hooks(tensor: Tensor, hooks: TensorHooks, grad: Any, lent: set) -> Any:
     """Pass ∂C/∂tensor through its hooks in order; keep it in ``.grad`` if it is retained."""
-    enabled = GradMode.enabled
-    GradMode.enabled = False  # hooks run outside the graph, as the rest of backward does
+    token = set_mode(grad=False)  # hooks run outside the graph, as the rest of backward does
     try:
         for hook in list(hooks.functions.values()):
             # The hook may keep the tensor it is given: its memory must never become a .grad.
-            handed_out.add(id(_owner(grad)))
+            lent.add(id(_owner(grad)))
             result = hook(Tensor._make(grad, False, None))
             if result is not None:
                 grad = _replacement_gradient(hook, result, grad)
     finally:
-        GradMode.enabled = enabled
-    handed_out.add(id(_owner(grad)))  # a replacement may be memory that the hook's author keeps
+        restore_mode(token)
+    lent.add(id(_owner(grad)))  # a replacement may be memory that the hook's author keeps
     if hooks.retains_grad:
-        _accumulate_leaf(tensor, grad, handed_out)
+        _accumulate_leaf(tensor, grad, lent)
     return grad
 
 
-def _accumulate_hooked_leaf(leaf: Tensor, grad: Any, handed_out: set) -> None:
+def _accumulate_hooked_leaf(leaf: Tensor, grad: Any, lent: set) -> None:
     gather = leaf._hooks.gather
     if gather is None:  # no hook functions (retain_grad alone does nothing on a leaf)
-        _accumulate_leaf(leaf, grad, handed_out)
+        _accumulate_leaf(leaf, grad, lent)
     else:  # the hooks must see the leaf's total gradient once: sum it on the stand-in first
         gather.pending = grad if gather.pending is None else gather.pending + grad
 

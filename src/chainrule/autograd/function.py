@@ -26,12 +26,12 @@ that the engine can walk backwards without knowing what any operation does.
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.anomaly_mode import AnomalyMode
-from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.grad_mode import current_mode
+from chainrule.autograd.versions import clock
 from chainrule.tensor import Tensor
 
 
@@ -42,8 +42,6 @@ class _Freed(tuple):
 FREED = _Freed()
 
 _new = object.__new__
-# Numbers nodes in creation order, so the engine can sort them topologically without a search.
-_sequence = itertools.count()
 
 
 class Function:
@@ -56,6 +54,8 @@ class Function:
     # far for this node's output.
     visit: object = None
     pending: Any = None
+    # Set on the node of an in-place change: the tensor as it was before (autograd/engine.py).
+    previous: Tensor | None = None
 
     def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -67,7 +67,8 @@ class Function:
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the arrays inside ``inputs``; record a node if a gradient is due."""
         node = _new(cls)
-        if GradMode.enabled:
+        mode = current_mode()
+        if mode.grad:
             arrays = []
             needs = []
             for value in inputs:
@@ -77,6 +78,9 @@ class Function:
                 else:
                     arrays.append(value)
                     needs.append(False)
+            # Set before forward, so that a forward saves only what the wanted gradients need
+            # (an array nobody saved may then be changed in place, as in PyTorch).
+            node.needs_input_grad = needs
         else:  # no graph: the arrays are all that forward needs
             arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
             needs = None
@@ -87,7 +91,7 @@ class Function:
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
             out = backend.as_array(out)
-        if AnomalyMode.enabled:
+        if mode.anomaly:
             AnomalyMode.watch(node, inputs, out)
         # Tensor._make written out: this runs once per operation.
         result = _new(Tensor)
@@ -95,8 +99,7 @@ class Function:
         result._grad = None
         result._hooks = None
         if needs is not None and True in needs:
-            node.needs_input_grad = needs
-            node.sequence_number = next(_sequence)
+            node.sequence_number = next(clock)
             node.inputs = inputs
             result._requires_grad = True
             result._ctx = node

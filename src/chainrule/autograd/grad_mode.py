@@ -1,58 +1,139 @@
-"""Switching gradient recording on and off: ``no_grad``, ``enable_grad``, ``is_grad_enabled``."""
+"""Switching gradient recording on and off, per thread: ``no_grad``, ``enable_grad``,
+``set_grad_enabled``, ``inference_mode``, and the switch of anomaly detection beside them.
+
+The modes live in one context variable, so each thread (and each asyncio task) has its own, as
+in PyTorch: an evaluation under ``no_grad`` in one thread leaves recording on in the others,
+and a new thread starts with recording on. Every operation reads the variable once
+(``current_mode()``); a read costs about as much as a class attribute's.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import functools
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class GradMode:
-    """Whether operations record the graph that ``backward`` walks (a class attribute, so the
-    hot path reads it with one attribute lookup)."""
+class Mode(NamedTuple):
+    """What operations do in this thread: record a graph (``grad``), watch for anomalies
+    (``anomaly``, with ``check_nan``), and whether ``inference_mode`` is on."""
 
-    enabled = True
+    grad: bool = True
+    anomaly: bool = False
+    check_nan: bool = True
+    inference: bool = False
+
+
+_MODES: dict[Mode, Mode] = {}
+
+
+def _interned(mode: Mode) -> Mode:
+    """One object per combination: modes are compared and stored without allocating."""
+    return _MODES.setdefault(mode, mode)
+
+
+DEFAULT = _interned(Mode())
+_mode = contextvars.ContextVar("chainrule_mode", default=DEFAULT)
+
+current_mode = _mode.get
+"""The calling thread's :class:`Mode` (a bound method: the cheapest way to read it)."""
+
+
+def set_mode(**changes: Any) -> contextvars.Token:
+    """Change the calling thread's mode; ``restore_mode(token)`` undoes it."""
+    return _mode.set(_interned(_mode.get()._replace(**changes)))
+
+
+def restore_mode(token: contextvars.Token) -> None:
+    """Undo the :func:`set_mode` that returned ``token``."""
+    _mode.reset(token)
 
 
 def is_grad_enabled() -> bool:
-    """True when operations on tensors that require grad record a graph."""
-    return GradMode.enabled
+    """True when operations on tensors that require grad record a graph (in this thread)."""
+    return _mode.get().grad
 
 
-class _SetGradMode:
-    """A context manager and decorator that sets :class:`GradMode` and restores it on exit."""
+def is_inference_mode_enabled() -> bool:
+    """True inside ``inference_mode()`` (in this thread)."""
+    return _mode.get().inference
 
-    mode: bool
+
+class _ModeSwitch:
+    """A context manager and decorator that changes the mode and restores it on exit."""
+
+    changes: dict[str, bool]
 
     def __enter__(self) -> None:
-        self._previous = GradMode.enabled
-        GradMode.enabled = self.mode
+        self.__dict__.setdefault("_tokens", []).append(set_mode(**self.changes))
 
     def __exit__(self, *exc_info: object) -> None:
-        GradMode.enabled = self._previous
+        restore_mode(self._tokens.pop())
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with self._copy():
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
+    def _copy(self) -> _ModeSwitch:
+        # A decorated function may run in several threads at once: each call gets its own
+        # switch, so that no two threads share a stack of tokens.
+        switch = object.__new__(type(self))
+        switch.changes = self.changes
+        return switch
 
-class no_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
+
+class no_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """Operations inside record no graph: for evaluation and for in-place parameter updates.
 
     >>> with no_grad():
     ...     w -= lr * w.grad
     """
 
-    mode = False
+    def __init__(self) -> None:
+        self.changes = {"grad": False}
 
 
-class enable_grad(_SetGradMode):  # noqa: N801 - PyTorch's name
+class enable_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """Turn recording back on inside a ``no_grad`` block."""
 
-    mode = True
+    def __init__(self) -> None:
+        self.changes = {"grad": True}
+
+
+class inference_mode(_ModeSwitch):  # noqa: N801 - PyTorch's name
+    """``no_grad`` for pure inference (PyTorch's name); ``inference_mode(False)`` does nothing."""
+
+    def __init__(self, mode: bool = True) -> None:
+        self.changes = {"grad": False, "inference": True} if mode else {}
+
+
+class set_grad_enabled(_ModeSwitch):  # noqa: N801 - PyTorch's name
+    """Turn recording on or off now, in this thread; in a ``with`` block, or as a decorator,
+    the previous setting comes back on exit.
+
+    >>> with set_grad_enabled(is_train):
+    ...     loss = loss_fn(model(x), y)
+    """
+
+    def __init__(self, mode: bool) -> None:
+        self.changes = {"grad": bool(mode)}
+        self._tokens = [set_mode(**self.changes)]
+
+    def __enter__(self) -> None:
+        return None  # the switch happened when the object was made
+
+    def __call__(self, fn: F) -> F:
+        restore_mode(self._tokens.pop())  # as a decorator it applies per call, not now
+        return super().__call__(fn)
+
+    def _copy(self) -> _ModeSwitch:
+        switch = object.__new__(_ModeSwitch)
+        switch.changes = self.changes
+        return switch

@@ -21,7 +21,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import HookTable, RemovableHandle, hook_name
 from chainrule.tensor import Tensor
 
@@ -59,7 +59,7 @@ class ModuleHooks:
                 if result is not None:
                     args = result if isinstance(result, tuple) else (result,)
         boundary = None
-        if (self.backward or self.backward_pre) and GradMode.enabled:
+        if (self.backward or self.backward_pre) and current_mode().grad:
             boundary = _Boundary(module, list(self.backward.values()), self.backward_pre)
             args = boundary.wrap_inputs(args)
         output = module.forward(*args, **kwargs)

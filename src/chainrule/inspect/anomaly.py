@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 import chainrule
 from chainrule import backend
 from chainrule.autograd.anomaly_mode import AnomalyMode
+from chainrule.autograd.grad_mode import current_mode, restore_mode, set_mode
 from chainrule.tensor import Tensor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,36 +48,36 @@ class AnomalyError(RuntimeError):
 
 
 def is_anomaly_enabled() -> bool:
-    """True while operations are watched (inside ``detect_anomaly`` or after enabling it)."""
-    return AnomalyMode.enabled
+    """True while operations are watched in this thread (inside ``detect_anomaly`` or after
+    enabling it)."""
+    return current_mode().anomaly
 
 
 def is_anomaly_check_nan_enabled() -> bool:
-    """True while watched operations are also checked for NaN and infinity."""
-    return AnomalyMode.enabled and AnomalyMode.check_nan
+    """True while watched operations are also checked for NaN and infinity (in this thread)."""
+    mode = current_mode()
+    return mode.anomaly and mode.check_nan
 
 
-def _set(enabled: bool, check_nan: bool) -> None:
+def _set(enabled: bool, check_nan: bool) -> Any:
     AnomalyMode.watch = _watch
-    AnomalyMode.check_nan = bool(check_nan)
-    AnomalyMode.enabled = bool(enabled)
+    return set_mode(anomaly=bool(enabled), check_nan=bool(check_nan))
 
 
 class detect_anomaly:  # noqa: N801 - PyTorch's name
     """Turn anomaly detection on inside a ``with`` block (or a decorated function), and restore
     the previous setting on exit. With ``check_nan=False`` only creation sites are recorded
-    (they are added to errors raised in backward)."""
+    (they are added to errors raised in backward). Like the gradient mode, it is per thread."""
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan
-        self._previous: list[tuple[bool, bool]] = []
+        self._tokens: list[Any] = []
 
     def __enter__(self) -> None:
-        self._previous.append((AnomalyMode.enabled, AnomalyMode.check_nan))
-        _set(True, self.check_nan)
+        self._tokens.append(_set(True, self.check_nan))
 
     def __exit__(self, *exc_info: object) -> None:
-        _set(*self._previous.pop())
+        restore_mode(self._tokens.pop())
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
@@ -88,18 +89,17 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
 
 
 class set_detect_anomaly:  # noqa: N801 - PyTorch's name
-    """Turn anomaly detection on or off now; used in a ``with`` block, the previous setting
-    comes back on exit."""
+    """Turn anomaly detection on or off now, in this thread; used in a ``with`` block, the
+    previous setting comes back on exit."""
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
-        self._previous = (AnomalyMode.enabled, AnomalyMode.check_nan)
-        _set(mode, check_nan)
+        self._token = _set(mode, check_nan)
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, *exc_info: object) -> None:
-        _set(*self._previous)
+        restore_mode(self._token)
 
 
 # ---- what each operation does while detection is on --------------------------------------------
@@ -109,7 +109,7 @@ def _watch(node: Any, inputs: tuple, out: Any) -> None:
     """Record where ``node`` was created; check its output; make its backward check itself."""
     frames = _user_frames(sys._getframe(2))  # above this function and Function.apply
     node.created_at = frames
-    check_nan = AnomalyMode.check_nan
+    check_nan = current_mode().check_nan
     if check_nan and not _is_finite(out):
         raise AnomalyError(_forward_message(node, inputs, out, frames))
     # An instance attribute shadows the class's backward for this node only: the engine calls

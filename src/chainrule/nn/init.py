@@ -10,6 +10,7 @@ import math
 from typing import Any
 
 from chainrule import backend
+from chainrule.autograd.versions import note_write
 from chainrule.random import default_generator
 from chainrule.tensor import Tensor
 
@@ -36,6 +37,7 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
     tensor.data[...] = backend.as_array(values).astype(tensor.dtype, copy=False)
+    note_write(tensor.data, "init")  # as PyTorch's init functions bump the version
     return tensor
 
 

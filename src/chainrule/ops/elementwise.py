@@ -64,15 +64,20 @@ class Mul(Function):
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
-        self.saved = (a, b)
+        need_a, need_b = self.needs_input_grad or (False, False)
+        # Each factor is kept only for the other's gradient, so that a factor that no gradient
+        # needs may change in place afterwards, as in PyTorch.
+        self.saved = (a if need_b else None, b if need_a else None)
+        self.shapes = shape_of(a), shape_of(b)
         return a * b
 
     def backward(self, grad: Any) -> tuple:
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
+        shape_a, shape_b = self.shapes
         return (
-            unbroadcast(grad * b, shape_of(a)) if need_a else None,
-            unbroadcast(grad * a, shape_of(b)) if need_b else None,
+            unbroadcast(grad * b, shape_a) if need_a else None,
+            unbroadcast(grad * a, shape_b) if need_b else None,
         )
 
 
@@ -86,7 +91,8 @@ class Div(Function):
             a = as_float(a) if hasattr(a, "dtype") else a
             b = as_float(b) if hasattr(b, "dtype") else b
         out = a / b
-        self.saved = (shape_of(a), b, out)
+        # The quotient is kept only for ∂C/∂b (see Mul).
+        self.saved = (shape_of(a), b, out if self.needs_input_grad[1:2] == [True] else None)
         return out
 
     def backward(self, grad: Any) -> tuple:

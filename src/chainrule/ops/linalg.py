@@ -19,35 +19,41 @@ class MatMul(Function):
             raise OpError(f"matmul: both arguments must be tensors, got {a!r} and {b!r}")
         _check_shapes(a.shape, b.shape)
         a, b = dtypes.promote(a, b)
-        self.saved = (a, b)
+        need_a, need_b = self.needs_input_grad or (False, False)
+        # Each factor is kept only for the other's gradient (see Mul); the shapes always.
+        self.saved = (a if need_b else None, b if need_a else None)
+        self.shapes = a.shape, b.shape
         return a @ b
 
     def backward(self, grad: Any) -> tuple:
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:  # the layer case, kept free of any reshaping
+        shape_a, shape_b = self.shapes
+        if len(shape_a) == 2 and len(shape_b) == 2:  # the layer case, kept free of reshaping
             return (grad @ b.T if need_a else None, a.T @ grad if need_b else None)
         xp = backend.xp
         # Lift vectors to matrices as matmul does (a: 1×k, b: k×1) and the gradient with them.
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
+        lifted_a = (1, *shape_a) if len(shape_a) == 1 else shape_a
+        lifted_b = (*shape_b, 1) if len(shape_b) == 1 else shape_b
         grad2 = grad
-        if b.ndim == 1:
+        if len(shape_b) == 1:
             grad2 = grad2[..., None]
-        if a.ndim == 1:
+        if len(shape_a) == 1:
             grad2 = grad2[..., None, :]
         grad_a = grad_b = None
         if need_a:
-            grad_a = unbroadcast(grad2 @ xp.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            b2 = b.reshape(lifted_b)
+            grad_a = unbroadcast(grad2 @ xp.swapaxes(b2, -1, -2), lifted_a).reshape(shape_a)
         if need_b:
-            if b2.ndim == 2 and a2.ndim > 2:
+            a2 = a.reshape(lifted_a)
+            if len(lifted_b) == 2 and len(lifted_a) > 2:
                 # A batch of inputs times one weight matrix: one large product, not a batch of
                 # small ones summed afterwards.
-                k, n = b2.shape
+                k, n = lifted_b
                 grad_b = a2.reshape(-1, k).T @ grad2.reshape(-1, n)
             else:
-                grad_b = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad2, b2.shape)
-            grad_b = grad_b.reshape(b.shape)
+                grad_b = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad2, lifted_b)
+            grad_b = grad_b.reshape(shape_b)
         return grad_a, grad_b
 
 

@@ -7,12 +7,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend, dtypes
+from chainrule.autograd import views
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.tensor import Tensor
 
 
-class Reshape(Function):
+class ViewFunction(Function):
+    """An operation whose output may share its input's memory (a NumPy view). Such outputs are
+    registered as views of their base, so that an in-place change of either updates the other's
+    history (:mod:`chainrule.autograd.views`)."""
+
+    @classmethod
+    def apply(cls, input: Any, *args: Any, **options: Any) -> Tensor:  # noqa: A002
+        out = Function.apply.__func__(cls, input, *args, **options)
+        if out.data.base is not None and isinstance(input, Tensor):
+            views.register(input, out, (cls, args, options))
+        return out
+
+    @classmethod
+    def untracked_apply(cls, input: Any, *args: Any, **options: Any) -> Tensor:  # noqa: A002
+        """``apply`` without registering the output as a view (to replay a view's history)."""
+        return Function.apply.__func__(cls, input, *args, **options)
+
+
+class Reshape(ViewFunction):
     """∂C/∂x = reshape(∂C/∂out, shape of x)"""
 
     def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
@@ -29,7 +48,7 @@ class Reshape(Function):
         return (grad.reshape(self.shape),)
 
 
-class Permute(Function):
+class Permute(ViewFunction):
     """∂C/∂x = ∂C/∂out with its axes put back by the inverse permutation"""
 
     def forward(self, x: Any, dims: tuple[int, ...]) -> Any:
@@ -40,7 +59,7 @@ class Permute(Function):
         return (grad.transpose(self.inverse),)
 
 
-class Expand(Function):
+class Expand(ViewFunction):
     """∂C/∂x = ∂C/∂out summed over the expanded axes"""
 
     def forward(self, x: Any, shape: tuple[int, ...]) -> Any:
@@ -86,7 +105,7 @@ def _common_dtype(xs: Sequence[Any]) -> Any:
     return dtypes.result_type(*xs)
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     """∂C/∂x = zeros with ∂C/∂out added at the indexed positions (repeats accumulate)"""
 
     def forward(self, x: Any, index: Any) -> Any:

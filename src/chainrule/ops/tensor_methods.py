@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule.ops import activation, compare, conversion, elementwise, linalg, movement, reduce
+from chainrule.ops import (
+    activation,
+    compare,
+    conversion,
+    elementwise,
+    inplace,
+    linalg,
+    movement,
+    reduce,
+)
 
 
 def _reflected(fn: Any) -> Any:
@@ -128,6 +137,7 @@ def bind(tensor_class: type) -> None:
         "int": _to_dtype("int32"),
         "bool": _to_dtype("bool"),
     }
+    methods.update(inplace.METHODS)
     for name, fn in methods.items():
         setattr(tensor_class, name, fn)
     tensor_class.T = property(lambda self: m.permute(self, tuple(reversed(range(self.ndim)))))

@@ -7,7 +7,8 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.grad_mode import restore_mode, set_mode
+from chainrule.autograd.versions import note_writes
 from chainrule.tensor import Tensor
 
 
@@ -74,13 +75,16 @@ class Optimizer:
                 loss = closure()
         # no_grad() by hand: the context manager's object costs more than this whole update
         # on a small network.
-        enabled = GradMode.enabled
-        GradMode.enabled = False
+        token = set_mode(grad=False)
         try:
             for group in self.param_groups:
                 self._update(group)
+                # The update wrote the parameters in place: a graph that saved them can no
+                # longer be carried back (as in PyTorch, where the step bumps their versions).
+                written = [p.data for p in group["params"] if p._grad is not None]
+                note_writes(written, f"{type(self).__name__}.step")
         finally:
-            GradMode.enabled = enabled
+            restore_mode(token)
         return loss
 
     def _update(self, group: dict[str, Any]) -> None:  # pragma: no cover - abstract

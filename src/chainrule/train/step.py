@@ -32,8 +32,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd import engine
-from chainrule.autograd.anomaly_mode import AnomalyMode
-from chainrule.autograd.grad_mode import GradMode
+from chainrule.autograd.grad_mode import Mode, current_mode
 from chainrule.nn.activations import ReLU, Sigmoid, Tanh
 from chainrule.nn.containers import Sequential
 from chainrule.nn.layers.linear import Identity, Linear
@@ -44,6 +43,11 @@ from chainrule.ops import loss as loss_ops
 from chainrule.tensor import Tensor
 
 _new = object.__new__
+
+
+def _recording_plainly(mode: Mode) -> bool:
+    """Gradients recorded and no anomaly detection: the fast path gives eager mode's result."""
+    return mode.grad and not mode.anomaly
 
 
 def _no_tensors(module: Module) -> tuple:
@@ -118,8 +122,7 @@ class TrainStep:
         """:meth:`forward` for a model that takes ``inputs`` as its positional arguments."""
         if (
             len(inputs) == 1
-            and GradMode.enabled
-            and not AnomalyMode.enabled
+            and _recording_plainly(current_mode())
             and isinstance(inputs[0], Tensor)
             and not inputs[0]._requires_grad
             and getattr(self.loss_fn, "_call_hooks", None) is None
@@ -166,6 +169,7 @@ class TrainStep:
                         break
                 else:
                     node = _new(operation)
+                    node.needs_input_grad = needs  # as Function.apply sets it, before forward
                     try:
                         out = node.forward(*arrays)
                     except (ValueError, IndexError, TypeError):
@@ -175,7 +179,6 @@ class TrainStep:
                     if type(out) is not ndarray:
                         out = backend.as_array(out)
                     if True in needs:
-                        node.needs_input_grad = needs
                         tape.append((node, tensors, a))
                         upstream = True
                     a = out
@@ -211,10 +214,10 @@ class TrainStep:
             and target.data.shape == output.shape
         ):
             node = _new(loss_ops.SquaredError)
+            node.needs_input_grad = [True, False]
             loss = node.forward(output, target.data, loss_fn.reduction)
             if type(loss) is not backend.ndarray:
                 loss = backend.as_array(loss)
-            node.needs_input_grad = [True, False]
 
             def squared_error_gradient() -> Any:
                 grad = node.backward(backend.xp.array(1, dtype=loss.dtype))[0]
@@ -233,7 +236,7 @@ class TrainStep:
 
         return loss_tensor.data, eager_gradient
 
-    def _backward(self, tape: list, grad: Any, handed_out: set) -> None:
+    def _backward(self, tape: list, grad: Any, lent: set) -> None:
         """Carry ∂C/∂output back through the tape, leaving every parameter's gradient."""
         deliver = engine.deliver_to_leaf
         for node, tensors, layer_input in reversed(tape):
@@ -241,7 +244,7 @@ class TrainStep:
                 return
             if node is None:  # an eager piece: tensors is its input leaf, layer_input its output
                 leaf, output = tensors, layer_input
-                handed_out.add(id(grad.base if grad.base is not None else grad))
+                lent.add(id(grad.base if grad.base is not None else grad))
                 engine.backward(output, grad)
                 grad = None if leaf._grad is None else leaf._grad.data
                 continue
@@ -249,7 +252,7 @@ class TrainStep:
             needs = node.needs_input_grad
             for index in range(1, len(needs)):
                 if needs[index] and grads[index] is not None:
-                    deliver(tensors[index - 1], grads[index], node, handed_out)
+                    deliver(tensors[index - 1], grads[index], node, lent)
             grad = grads[0] if needs[0] else None
             if grad is not None:
                 grad = engine.conform_gradient(node, grad, layer_input)

@@ -1,0 +1,312 @@
+"""In-place operations (``x.add_(y)``, ``x.relu_()``, ``x[i] = y``, ``x += y``...) with PyTorch's
+autograd semantics.
+
+Outside a graph (under ``no_grad``, or when no tensor involved requires grad) an in-place
+operation writes the tensor's memory and records the write (:mod:`chainrule.autograd.versions`),
+so that a graph which saved that memory refuses to run backward.
+
+Inside a graph, ``x.op_(y)`` on a tensor ``x`` that is not a leaf requiring grad:
+
+1. computes ``op(x_before, y)`` with the ordinary, differentiable operation, where
+   ``x_before`` is ``x`` as it is now (same memory, same history);
+2. writes the result into ``x``'s memory;
+3. gives ``x`` the new history: its node is the operation's, whose ``previous`` is
+   ``x_before``, so that nodes made earlier still reach the old history (the engine follows
+   each consumer to the version it saw);
+4. if ``x`` is a view of a base, records on the base that its view's place now holds the
+   result (:class:`~chainrule.ops.assignment.CopySlices`), and takes every other live view of
+   the base again from the base's new version (:mod:`chainrule.autograd.views`).
+
+An operation that saved ``x``'s memory (``x.mul_(w)`` needs the old x for ∂C/∂w) is computed on
+a copy of the old values, since the write would change them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd import views
+from chainrule.autograd.grad_mode import current_mode
+from chainrule.autograd.hooks import TensorHooks
+from chainrule.autograd.versions import memory_root, note_write, saved_arrays, version
+from chainrule.ops import activation, elementwise
+from chainrule.ops.assignment import CopySlices, SetItem
+from chainrule.ops.movement import normalise_index
+from chainrule.tensor import Tensor
+
+
+def modify(
+    target: Tensor, what: str, compute: Callable[..., Tensor], *args: Any, ufunc: Any = None
+) -> Tensor:
+    """``target ← compute(target, *args)`` in place, recorded in the graph when one is due.
+
+    ``compute`` is an out-of-place, differentiable function of tensors; ``what`` names the
+    in-place operation in errors. Outside a graph, a binary ``ufunc`` (``xp.add``...) writes
+    ``ufunc(target, args[0])`` straight into the memory, without a temporary.
+    """
+    if not _records_graph(target, args):
+        if ufunc is None:
+            _write(target, compute(target, *args), what)
+        else:
+            _write_ufunc(target, ufunc, args[0], what)
+        return target
+    link = views.link_of(target)
+    _check_allowed(target, link, what)
+    before = Tensor._make(target.data, target._requires_grad, target._ctx)
+    args = tuple(before if arg is target else arg for arg in args)
+    result = compute(before, *args)
+    node = result._ctx
+    if node is None:  # nothing that requires grad reached the result after all
+        _write(target, result, what)
+        return target
+    if result.data is not target.data and _saves_memory_of(node, target.data):
+        before.data = target.data.copy()  # the old values outlive the write
+        result = compute(before, *args)
+        node = result._ctx
+    _write(target, result, what)
+    _rebase(target, node, before)
+    if link is not None:
+        base = link.base
+        base_before = Tensor._make(base.data, base._requires_grad, base._ctx)
+        copied = CopySlices.apply(base_before, target, steps=link.steps)
+        _rebase(base, copied._ctx, base_before)
+    else:
+        base = target
+    _refresh_views(base, skip=target)
+    return target
+
+
+def _records_graph(target: Tensor, args: tuple) -> bool:
+    if not current_mode().grad:
+        return False
+    if target._requires_grad:
+        return True
+    link = views.link_of(target)
+    if link is not None and link.base._requires_grad:
+        return True
+    return any(isinstance(arg, Tensor) and arg._requires_grad for arg in args)
+
+
+def _check_allowed(target: Tensor, link: Any, what: str) -> None:
+    if target._ctx is None and target._requires_grad:
+        raise RuntimeError(
+            f"{what}: a leaf Variable that requires grad is being used in an in-place "
+            f"operation (shape {target.shape}); change parameters in place inside "
+            "`with chainrule.no_grad():`, or use the out-of-place form"
+        )
+    if link is not None:
+        base = link.base
+        if base._ctx is None and base._requires_grad:
+            raise RuntimeError(
+                f"{what}: a view of a leaf Variable that requires grad is being used in an "
+                f"in-place operation (a view of shape {target.shape} of a leaf of shape "
+                f"{base.shape}); use the out-of-place form, or clone() the leaf first"
+            )
+        if target._ctx is None and base._requires_grad:
+            raise RuntimeError(
+                f"{what}: a view was created in no_grad mode and is being modified in place "
+                f"with grad mode enabled (a view of shape {target.shape}); take the view "
+                "outside no_grad, or clone() it"
+            )
+    if not target.data.flags.writeable:
+        raise RuntimeError(
+            f"{what}: unsupported operation: more than one element of the written-to tensor "
+            f"(shape {target.shape}) refers to a single memory location (an expand()ed "
+            "tensor); clone() it before changing it in place"
+        )
+
+
+def _saves_memory_of(node: Any, array: Any) -> bool:
+    root = memory_root(array)
+    return any(memory_root(saved) is root for saved in saved_arrays(node.saved))
+
+
+def _write(target: Tensor, result: Tensor, what: str) -> None:
+    """Put ``result``'s values into ``target``'s memory, as PyTorch's in-place rules allow."""
+    data, new = target.data, result.data
+    if new.shape != data.shape:
+        raise RuntimeError(
+            f"{what}: output with shape {data.shape} doesn't match the broadcast shape {new.shape}"
+        )
+    if new is not data:
+        if not backend.xp.can_cast(new.dtype, data.dtype, "same_kind"):
+            raise RuntimeError(
+                f"{what}: result type {new.dtype} can't be cast to the desired output type "
+                f"{data.dtype} (the tensor changed in place)"
+            )
+        backend.xp.copyto(data, new, casting="same_kind")
+    note_write(data, what)
+
+
+def _write_ufunc(target: Tensor, ufunc: Any, other: Any, what: str) -> None:
+    data = target.data
+    value = other.data if isinstance(other, Tensor) else other
+    try:
+        ufunc(data, value, out=data)  # same_kind casting, as PyTorch's in-place rules
+    except (ValueError, TypeError) as error:
+        raise RuntimeError(
+            f"{what}: cannot update a tensor of shape {data.shape} and dtype {data.dtype} in "
+            f"place with a value of shape {tuple(getattr(value, 'shape', ()))}: {error}"
+        ) from error
+    note_write(data, what)
+
+
+def _rebase(tensor: Tensor, node: Any, before: Tensor) -> None:
+    """Make ``node`` the history of ``tensor``; ``before`` keeps the history it had."""
+    node.previous = before
+    hooks = tensor._hooks
+    if hooks is not None:
+        # As in PyTorch: hooks stay with the version they were registered on; retain_grad
+        # follows the tensor to its newest version.
+        if hooks.functions:
+            kept = TensorHooks()
+            kept.functions = hooks.functions
+            before._hooks = kept
+        if hooks.retains_grad:
+            tensor._hooks = TensorHooks()
+            tensor._hooks.retains_grad = True
+        else:
+            tensor._hooks = None
+    tensor._ctx = node
+    tensor._requires_grad = True
+
+
+def _refresh_views(base: Tensor, skip: Tensor) -> None:
+    """Take every live view of ``base`` (but ``skip``) again from the base's new version."""
+    for view in views.live_views(base):
+        if view is skip:
+            continue
+        again = views.replay(base, view._view_link.steps)
+        before = Tensor._make(view.data, view._requires_grad, view._ctx)
+        if again._ctx is not None:
+            _rebase(view, again._ctx, before)
+
+
+# ---- the operations ----------------------------------------------------------------------------
+
+
+def _scaled(other: Any, alpha: float) -> Any:
+    return other if alpha == 1 else other * alpha
+
+
+def add_(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
+    """``self += alpha * other`` in place."""
+    return modify(self, "add_", elementwise.add, _scaled(other, alpha), ufunc=backend.xp.add)
+
+
+def sub_(self: Tensor, other: Any, alpha: float = 1) -> Tensor:
+    """``self -= alpha * other`` in place."""
+    value = _scaled(other, alpha)
+    return modify(self, "sub_", elementwise.sub, value, ufunc=backend.xp.subtract)
+
+
+def mul_(self: Tensor, other: Any) -> Tensor:
+    return modify(self, "mul_", elementwise.mul, other, ufunc=backend.xp.multiply)
+
+
+def div_(self: Tensor, other: Any) -> Tensor:
+    return modify(self, "div_", elementwise.div, other, ufunc=backend.xp.true_divide)
+
+
+def pow_(self: Tensor, exponent: Any) -> Tensor:
+    return modify(self, "pow_", elementwise.pow, exponent)
+
+
+def clamp_(self: Tensor, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
+    return modify(self, "clamp_", lambda x, lo, hi: elementwise.clamp(x, lo, hi), min, max)
+
+
+def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
+    """Write ``value`` where ``mask`` (broadcast to this shape) is true."""
+    where = backend.xp.broadcast_to(_array(mask), self.shape)
+    if where.dtype.kind != "b":
+        raise TypeError(f"masked_fill_: mask must be a bool tensor, got {where.dtype}")
+    return _assign(self, where, value, "masked_fill_")
+
+
+def copy_(self: Tensor, source: Any) -> Tensor:
+    """Overwrite with ``source`` (broadcast to this shape, cast to this dtype); in a graph the
+    gradient flows to ``source``."""
+    return _assign(self, Ellipsis, source, "copy_")
+
+
+def fill_(self: Tensor, value: Any) -> Tensor:
+    return _assign(self, Ellipsis, value, "fill_")
+
+
+def zero_(self: Tensor) -> Tensor:
+    return _assign(self, Ellipsis, 0, "zero_")
+
+
+def setitem(self: Tensor, index: Any, value: Any) -> None:
+    """``self[index] = value``; in a graph the gradient flows to ``value``."""
+    _assign(self, normalise_index(index), value, "setitem")
+
+
+def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
+    if not _records_graph(target, (value,)):
+        target.data[index] = value.data if isinstance(value, Tensor) else value
+        note_write(target.data, what)
+        return target
+    return modify(target, what, lambda x, v: SetItem.apply(x, v, index), value)
+
+
+def _array(value: Any) -> Any:
+    return value.data if isinstance(value, Tensor) else backend.as_array(value)
+
+
+def _unary(name: str, function: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    def method(self: Tensor) -> Tensor:
+        return modify(self, name, function)
+
+    method.__name__ = name
+    method.__doc__ = f"``{name.rstrip('_')}`` of this tensor, in place."
+    return method
+
+
+def _augmented(name: str, function: Callable[..., Tensor], ufunc: Any) -> Callable[..., Tensor]:
+    symbol = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/="}[name]
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        return modify(self, symbol, function, other, ufunc=ufunc)
+
+    method.__name__ = f"__i{name}__"
+    return method
+
+
+def _version(self: Tensor) -> int:
+    """How many in-place changes this tensor's memory has had (PyTorch's ``_version``)."""
+    return version(self.data)
+
+
+METHODS: dict[str, Any] = {
+    "add_": add_,
+    "sub_": sub_,
+    "mul_": mul_,
+    "div_": div_,
+    "pow_": pow_,
+    "clamp_": clamp_,
+    "clip_": clamp_,
+    "masked_fill_": masked_fill_,
+    "copy_": copy_,
+    "fill_": fill_,
+    "zero_": zero_,
+    "__setitem__": setitem,
+    "neg_": _unary("neg_", elementwise.neg),
+    "abs_": _unary("abs_", elementwise.abs),
+    "exp_": _unary("exp_", elementwise.exp),
+    "log_": _unary("log_", elementwise.log),
+    "sqrt_": _unary("sqrt_", elementwise.sqrt),
+    "sin_": _unary("sin_", elementwise.sin),
+    "cos_": _unary("cos_", elementwise.cos),
+    "sigmoid_": _unary("sigmoid_", activation.sigmoid),
+    "tanh_": _unary("tanh_", activation.tanh),
+    "relu_": _unary("relu_", activation.relu),
+    "__iadd__": _augmented("add", elementwise.add, backend.xp.add),
+    "__isub__": _augmented("sub", elementwise.sub, backend.xp.subtract),
+    "__imul__": _augmented("mul", elementwise.mul, backend.xp.multiply),
+    "__itruediv__": _augmented("truediv", elementwise.div, backend.xp.true_divide),
+    "_version": property(_version),
+}
