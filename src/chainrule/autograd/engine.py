@@ -29,7 +29,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import FREED, Function
-from chainrule.autograd.grad_mode import restore_mode, set_mode
+from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.hooks import TensorHooks, hook_name
 from chainrule.autograd.versions import Writes, check_saved
 from chainrule.tensor import Tensor
@@ -90,14 +90,13 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
                 ):
                     input_grad = _conform(node, input_grad, data)
                 producer = value._ctx
-                if producer is not None and producer.sequence_number > born:
-                    value = version_at(value, born)  # changed in place after this node used it
-                    producer = value._ctx
                 if producer is None:
                     if value._hooks is None:
                         _accumulate_leaf(value, input_grad, lent)
                     else:
                         _accumulate_hooked_leaf(value, input_grad, lent)
+                elif producer.sequence_number > born:  # changed in place since node used it
+                    _deliver(version_at(value, born), input_grad, lent)
                 elif producer.pending is None:
                     producer.pending = input_grad
                 else:
@@ -111,6 +110,20 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
         for tensor in order:
             tensor._ctx.pending = None
         raise
+
+
+def _deliver(value: Tensor, grad: Any, lent: set) -> None:
+    """Add ``grad`` to the pending sum of ``value``'s node, or to its ``.grad`` for a leaf."""
+    producer = value._ctx
+    if producer is None:
+        if value._hooks is None:
+            _accumulate_leaf(value, grad, lent)
+        else:
+            _accumulate_hooked_leaf(value, grad, lent)
+    elif producer.pending is None:
+        producer.pending = grad
+    else:
+        producer.pending = producer.pending + grad
 
 
 def _conform(node: Function, grad: Any, data: Any) -> Any:
@@ -175,8 +188,9 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
     """Add ``grad`` to ``tensor.grad``, writing in place only into memory the leaf owns."""
     current = tensor._grad
     if current is None:
-        owner = _owner(grad)
-        if id(owner) in lent or not grad.flags.writeable or owner is _owner(tensor.data):
+        base = grad.base
+        owner = grad if base is None else base
+        if id(owner) in lent or owner is tensor.data or not grad.flags.writeable:
             # Another leaf or a hook already holds this memory, or it is not an array of its
             # own (a broadcast view, the tensor's own data): the leaf gets a copy.
             grad = grad.copy()
@@ -185,7 +199,8 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
         tensor._grad = _make_tensor(grad, False, None)
         return
     data = current.data
-    if id(_owner(data)) not in lent and data.flags.writeable and data.shape == grad.shape:
+    base = data.base
+    if id(data if base is None else base) not in lent and data.flags.writeable:
         data += grad  # memory the leaf owns: a sum made earlier, or a gradient of a past walk
     else:
         current.data = data + grad
@@ -281,7 +296,7 @@ def _gather_leaf(leaf: Tensor, consumer: float, found: list, visit: object) -> N
 
 def _run_tensor_hooks(tensor: Tensor, hooks: TensorHooks, grad: Any, lent: set) -> Any:
     """Pass ∂C/∂tensor through its hooks in order; keep it in ``.grad`` if it is retained."""
-    token = set_mode(grad=False)  # hooks run outside the graph, as the rest of backward does
+    token = pause_grad()  # hooks run outside the graph, as the rest of backward does
     try:
         for hook in list(hooks.functions.values()):
             # The hook may keep the tensor it is given: its memory must never become a .grad.

@@ -37,14 +37,32 @@ def _interned(mode: Mode) -> Mode:
 
 DEFAULT = _interned(Mode())
 _mode = contextvars.ContextVar("chainrule_mode", default=DEFAULT)
+_get, _set = _mode.get, _mode.set
 
-current_mode = _mode.get
+current_mode = _get
 """The calling thread's :class:`Mode` (a bound method: the cheapest way to read it)."""
+
+# (mode, changes) -> the changed mode: a switch costs a dictionary lookup, not a new tuple.
+_TRANSITIONS: dict[tuple, Mode] = {}
+_NO_GRAD = (("grad", False),)
+
+
+def _switch(changes: tuple) -> contextvars.Token:
+    mode = _get()
+    new = _TRANSITIONS.get((mode, changes))
+    if new is None:
+        new = _TRANSITIONS[mode, changes] = _interned(mode._replace(**dict(changes)))
+    return _set(new)
 
 
 def set_mode(**changes: Any) -> contextvars.Token:
     """Change the calling thread's mode; ``restore_mode(token)`` undoes it."""
-    return _mode.set(_interned(_mode.get()._replace(**changes)))
+    return _switch(tuple(sorted(changes.items())))
+
+
+def pause_grad() -> contextvars.Token:
+    """``set_mode(grad=False)`` at the least cost (the optimizer's step, hooks in backward)."""
+    return _switch(_NO_GRAD)
 
 
 def restore_mode(token: contextvars.Token) -> None:
@@ -65,10 +83,10 @@ def is_inference_mode_enabled() -> bool:
 class _ModeSwitch:
     """A context manager and decorator that changes the mode and restores it on exit."""
 
-    changes: dict[str, bool]
+    changes: tuple  # sorted (name, value) pairs, as _switch takes them
 
     def __enter__(self) -> None:
-        self.__dict__.setdefault("_tokens", []).append(set_mode(**self.changes))
+        self.__dict__.setdefault("_tokens", []).append(_switch(self.changes))
 
     def __exit__(self, *exc_info: object) -> None:
         restore_mode(self._tokens.pop())
@@ -97,21 +115,21 @@ class no_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """
 
     def __init__(self) -> None:
-        self.changes = {"grad": False}
+        self.changes = _NO_GRAD
 
 
 class enable_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """Turn recording back on inside a ``no_grad`` block."""
 
     def __init__(self) -> None:
-        self.changes = {"grad": True}
+        self.changes = (("grad", True),)
 
 
 class inference_mode(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """``no_grad`` for pure inference (PyTorch's name); ``inference_mode(False)`` does nothing."""
 
     def __init__(self, mode: bool = True) -> None:
-        self.changes = {"grad": False, "inference": True} if mode else {}
+        self.changes = (("grad", False), ("inference", True)) if mode else ()
 
 
 class set_grad_enabled(_ModeSwitch):  # noqa: N801 - PyTorch's name
@@ -123,8 +141,8 @@ class set_grad_enabled(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """
 
     def __init__(self, mode: bool) -> None:
-        self.changes = {"grad": bool(mode)}
-        self._tokens = [set_mode(**self.changes)]
+        self.changes = (("grad", bool(mode)),)
+        self._tokens = [_switch(self.changes)]
 
     def __enter__(self) -> None:
         return None  # the switch happened when the object was made

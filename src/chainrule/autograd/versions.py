@@ -44,8 +44,8 @@ class _Record:
         self.ref, self.stamp, self.count, self.what = ref, 0, 0, ""
 
 
-# id(root) -> _Record. The weak reference tells a live root from a dead one whose id was reused;
-# its callback drops the record when the root is freed, so the table only holds live memory.
+# id(root) -> _Record. A record lives as long as its root: the weak reference's callback drops
+# it when the root is freed, before the id can be reused by another object.
 _records: dict[int, _Record] = {}
 
 
@@ -64,20 +64,13 @@ def memory_root(array: Any) -> Any:
 def _record(root: Any) -> _Record:
     key = id(root)
     record = _records.get(key)
-    if record is not None and (record.ref is None or record.ref() is root):
-        return record
-    try:
-        ref = weakref.ref(root, lambda _, key=key: _forget(key))
-    except TypeError:  # a few buffer types cannot be weakly referenced; they are kept
-        ref = None
-    record = _records[key] = _Record(ref)
+    if record is None:
+        try:
+            ref = weakref.ref(root, lambda _, key=key: _records.pop(key, None))
+        except TypeError:  # a few buffer types cannot be weakly referenced; they are kept
+            ref = None
+        record = _records[key] = _Record(ref)
     return record
-
-
-def _forget(key: int) -> None:
-    record = _records.get(key)
-    if record is not None and record.ref is not None and record.ref() is None:
-        del _records[key]
 
 
 def note_write(array: Any, what: str) -> int:
@@ -93,8 +86,10 @@ def note_write(array: Any, what: str) -> int:
 def note_writes(arrays: Any, what: str) -> None:
     """:func:`note_write` for several arrays at once (an optimizer's parameters)."""
     stamp = next(clock)
+    records = _records
     for array in arrays:
-        record = _record(memory_root(array))
+        root = array if array.base is None else memory_root(array)
+        record = records.get(id(root)) or _record(root)
         record.stamp, record.what = stamp, what
         record.count += 1
     Writes.latest = stamp
@@ -103,9 +98,7 @@ def note_writes(arrays: Any, what: str) -> None:
 def version(array: Any) -> int:
     """How many in-place writes ``array``'s memory has had (PyTorch's ``Tensor._version``)."""
     record = _records.get(id(memory_root(array)))
-    if record is None or (record.ref is not None and record.ref() is None):
-        return 0
-    return record.count
+    return 0 if record is None else record.count
 
 
 def check_saved(node: Any) -> None:

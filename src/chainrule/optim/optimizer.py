@@ -7,7 +7,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chainrule.autograd.grad_mode import restore_mode, set_mode
+from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.versions import note_writes
 from chainrule.tensor import Tensor
 
@@ -75,7 +75,7 @@ class Optimizer:
                 loss = closure()
         # no_grad() by hand: the context manager's object costs more than this whole update
         # on a small network.
-        token = set_mode(grad=False)
+        token = pause_grad()
         try:
             for group in self.param_groups:
                 self._update(group)
