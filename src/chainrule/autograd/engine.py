@@ -27,7 +27,7 @@ from __future__ import annotations
 import operator
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, fp_errors
 from chainrule.autograd.function import FREED, Function
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.hooks import TensorHooks, hook_name
@@ -37,6 +37,16 @@ from chainrule.tensor import Tensor
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root."""
+    # inf and NaN in a gradient are results, as in PyTorch, not occasions for NumPy warnings;
+    # detect_anomaly is the tool that stops at them.
+    token = fp_errors.enter()
+    try:
+        _walk(root, gradient, retain_graph)
+    finally:
+        fp_errors.leave(token)
+
+
+def _walk(root: Tensor, gradient: Any, retain_graph: bool) -> None:
     if not root._requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn; did you forget "

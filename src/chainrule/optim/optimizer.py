@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from chainrule import fp_errors
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.versions import note_writes
 from chainrule.tensor import Tensor
@@ -75,7 +76,7 @@ class Optimizer:
                 loss = closure()
         # no_grad() by hand: the context manager's object costs more than this whole update
         # on a small network.
-        token = pause_grad()
+        token, quiet = pause_grad(), fp_errors.enter()
         try:
             for group in self.param_groups:
                 self._update(group)
@@ -84,6 +85,7 @@ class Optimizer:
                 written = [p.data for p in group["params"] if p._grad is not None]
                 note_writes(written, f"{type(self).__name__}.step")
         finally:
+            fp_errors.leave(quiet)
             restore_mode(token)
         return loss
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, fp_errors
 from chainrule.autograd import engine
 from chainrule.autograd.grad_mode import Mode, current_mode
 from chainrule.nn.activations import ReLU, Sigmoid, Tanh
@@ -130,14 +130,26 @@ class TrainStep:
             layers = self._chain()
             if layers is not None:
                 self.optimizer.zero_grad()
-                tape, output, upstream = self._forward(layers, inputs[0].data)
-                loss, output_gradient = self._loss(output, upstream, target)
+                # NumPy's warnings silenced as a module call and backward silence them.
+                token = fp_errors.enter()
+                try:
+                    tape, output, upstream = self._forward(layers, inputs[0].data)
+                    loss, output_gradient = self._loss(output, upstream, target)
+                finally:
+                    fp_errors.leave(token)
                 return ForwardPass(
                     Tensor._make(loss, False, None),
                     Tensor._make(output, False, None),
-                    lambda: self._backward(tape, output_gradient(), set()),
+                    lambda: self._quiet_backward(tape, output_gradient),
                 )
         return self.eager_forward(inputs, target)
+
+    def _quiet_backward(self, tape: list, output_gradient: Callable[[], Any]) -> None:
+        token = fp_errors.enter()
+        try:
+            self._backward(tape, output_gradient(), set())
+        finally:
+            fp_errors.leave(token)
 
     def eager_forward(self, inputs: tuple, target: Any) -> ForwardPass:
         """The same forward pass in eager mode: what every call falls back to."""
