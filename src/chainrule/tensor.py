@@ -224,8 +224,8 @@ class Tensor:
         return self.data.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
-        array = backend.to_numpy(self.data)
-        return array if dtype is None else array.astype(dtype, copy=False)
+        # NumPy 2 trusts an __array__ that takes ``copy`` to honour copy=True itself.
+        return numpy.array(backend.to_numpy(self.data), dtype=dtype, copy=copy)
 
     def __len__(self) -> int:
         if self.data.ndim == 0:

@@ -3,6 +3,7 @@ matrix·matrix, and batched stacks of matrices broadcast against each other."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule import backend, dtypes
@@ -121,7 +122,9 @@ class Linear(Function):
         out = backend.xp.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
         if bias is not None:
             out += bias
-        self.saved = (x, weight)
+        need_x, need_w = (self.needs_input_grad or (False, False))[:2]
+        # Each factor is kept only for the other's gradient (see MatMul).
+        self.saved = (x if need_w else None, weight if need_x else None)
         return out
 
     def backward(self, grad: Any) -> tuple:
@@ -130,8 +133,10 @@ class Linear(Function):
         dot = backend.xp.dot
         if grad.ndim != 2:  # (B, T, out): every leading position is a sample
             grad_x = grad @ weight if need_x else None
-            grad = grad.reshape(-1, grad.shape[-1])
-            x = x.reshape(-1, x.shape[-1])
+            samples = math.prod(grad.shape[:-1])  # not -1: a size-0 axis leaves it undefined
+            grad = grad.reshape(samples, grad.shape[-1])
+            if need_w:
+                x = x.reshape(samples, x.shape[-1])
         else:
             grad_x = dot(grad, weight) if need_x else None
         grad_w = dot(grad.T, x) if need_w else None

@@ -166,6 +166,8 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
     end = normalise_axis(end_dim, len(shape), "flatten")
     if start > end:
         raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    if start == end:
+        return input  # nothing to merge: PyTorch returns the input itself, not a view
     merged = 1
     for n in shape[start : end + 1]:
         merged *= n
@@ -294,7 +296,9 @@ def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # no
     if chunks <= 0:
         raise OpError(f"chunk: chunks must be positive, got {chunks}")
     length = input.shape[normalise_axis(dim, input.ndim, "chunk")]
-    return split(input, max(1, -(-length // chunks)), dim)
+    if length == 0:  # as PyTorch: the requested number of empty pieces
+        return split(input, [0] * chunks, dim)
+    return split(input, -(-length // chunks), dim)
 
 
 def getitem(input: Tensor, index: Any) -> Tensor:  # noqa: A002
