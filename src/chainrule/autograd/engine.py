@@ -110,7 +110,7 @@ def _walk(root: Tensor, gradient: Any, retain_graph: bool) -> None:
                 elif producer.pending is None:
                     producer.pending = input_grad
                 else:
-                    producer.pending = producer.pending + input_grad
+                    producer.pending = _sum(producer.pending, input_grad)
             if not retain_graph:
                 # Dropping the inputs too releases the intermediate activations at once, as
                 # PyTorch does, even while the caller still holds the output (e.g. the loss).
@@ -133,7 +133,14 @@ def _deliver(value: Tensor, grad: Any, lent: set) -> None:
     elif producer.pending is None:
         producer.pending = grad
     else:
-        producer.pending = producer.pending + grad
+        producer.pending = _sum(producer.pending, grad)
+
+
+def _sum(a: Any, b: Any) -> Any:
+    """a + b as an array: NumPy gives a scalar for two 0-d arrays, and a backward may write
+    into the gradient it receives."""
+    total = a + b
+    return total if type(total) is backend.ndarray else backend.as_array(total)
 
 
 def _conform(node: Function, grad: Any, data: Any) -> Any:
@@ -327,7 +334,7 @@ def _accumulate_hooked_leaf(leaf: Tensor, grad: Any, lent: set) -> None:
     if gather is None:  # no hook functions (retain_grad alone does nothing on a leaf)
         _accumulate_leaf(leaf, grad, lent)
     else:  # the hooks must see the leaf's total gradient once: sum it on the stand-in first
-        gather.pending = grad if gather.pending is None else gather.pending + grad
+        gather.pending = grad if gather.pending is None else _sum(gather.pending, grad)
 
 
 def _replacement_gradient(hook: Any, result: Any, grad: Any) -> Any:

@@ -17,6 +17,10 @@ from chainrule.autograd import module_hooks
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.hooks import RemovableHandle
 from chainrule.autograd.module_hooks import ModuleHooks
+from chainrule.fp_errors import SILENT as SILENT_FP
+from chainrule.fp_errors import restore as restore_fp
+from chainrule.fp_errors import silence as silence_fp
+from chainrule.fp_errors import state as fp_state
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
@@ -50,9 +54,20 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if self._call_hooks is None:
-            return self.forward(*args, **kwargs)
-        return self._call_hooks.call(self, args, kwargs)
+        if fp_state() is SILENT_FP:  # called by a module: the outermost call has silenced
+            if self._call_hooks is None:
+                return self.forward(*args, **kwargs)
+            return self._call_hooks.call(self, args, kwargs)
+        # The outermost call silences NumPy's floating-point warnings, as PyTorch computes 1/0
+        # and log 0 without a word, and gives the user's error state back on the way out.
+        # fp_errors.enter() inlined: this runs on every call of every layer.
+        token = silence_fp()
+        try:
+            if self._call_hooks is None:
+                return self.forward(*args, **kwargs)
+            return self._call_hooks.call(self, args, kwargs)
+        finally:
+            restore_fp(token)
 
     # ---- hooks (PyTorch's signatures; each returns a handle whose remove() unregisters) -------
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from chainrule import backend, dtypes
+from chainrule import backend, dtypes, fp_errors
 from chainrule.ops.movement import cat
 from chainrule.tensor import Tensor
 
@@ -69,19 +69,22 @@ def clip_grad_norm_(
     if not grads:
         return Tensor(backend.xp.zeros((), dtype=dtypes.get_default_dtype()))
     xp, dtype = backend.xp, grads[0].dtype
-    norms = xp.stack([xp.asarray(_vector_norm(g.data, norm_type), dtype=dtype) for g in grads])
-    total = _vector_norm(norms, norm_type)  # the norm of the norms: the norm of everything
-    if error_if_nonfinite and not bool(xp.isfinite(total)):
-        raise RuntimeError(
-            f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
-            f"{float(total)}, so they cannot be clipped; pass error_if_nonfinite=False to "
-            "clip them anyway"
-        )
-    # Multiplied by min(1, ·) even when nothing needs clipping, as PyTorch: no branch on a
-    # value that would need to leave the GPU.
-    coefficient = xp.minimum(max_norm / (total + _NORM_EPSILON), 1.0)
-    for g in grads:
-        _scale_in_place(g, coefficient)
+    # Silenced: the gradients clipping is for are those whose norm overflows to inf, or holds
+    # a nan, and PyTorch clips them (to 0 or nan) without a warning.
+    with fp_errors.silenced():
+        norms = [xp.asarray(_vector_norm(g.data, norm_type), dtype=dtype) for g in grads]
+        total = _vector_norm(xp.stack(norms), norm_type)  # the norm of the norms: of everything
+        if error_if_nonfinite and not bool(xp.isfinite(total)):
+            raise RuntimeError(
+                f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
+                f"{float(total)}, so they cannot be clipped; pass error_if_nonfinite=False to "
+                "clip them anyway"
+            )
+        # Multiplied by min(1, ·) even when nothing needs clipping, as PyTorch: no branch on a
+        # value that would need to leave the GPU.
+        coefficient = xp.minimum(max_norm / (total + _NORM_EPSILON), 1.0)
+        for g in grads:
+            _scale_in_place(g, coefficient)
     return Tensor(xp.asarray(total, dtype=dtype))
 
 

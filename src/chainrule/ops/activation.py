@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend
+from chainrule import backend, fp_errors
 from chainrule.autograd.function import Function
 from chainrule.ops.elementwise import as_float
 from chainrule.ops.movement import normalise_axis
@@ -63,7 +63,7 @@ class Tanh(Function):
 
 
 class ReLU(Function):
-    """d/dz max(z, 0) = 1 where z > 0, else 0"""
+    """d/dz max(z, 0) = 1 where z > 0 (and where z is nan, as in PyTorch), else 0"""
 
     def forward(self, z: Any) -> Any:
         out = backend.xp.maximum(z, 0)
@@ -72,7 +72,9 @@ class ReLU(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        return (grad * (out > 0),)
+        # out ≠ 0 rather than out > 0: the same test, in the same single pass, except at nan,
+        # which PyTorch's gradient lets through.
+        return (grad * (out != 0),)
 
 
 class Softmax(Function):
@@ -81,9 +83,14 @@ class Softmax(Function):
     def forward(self, z: Any, dim: int) -> Any:
         z = as_float(z)
         xp = backend.xp
-        shifted = z - z.max(axis=dim, keepdims=True)
-        out = xp.exp(shifted)
-        out /= out.sum(axis=dim, keepdims=True)
+        # Silenced: an all −∞ (fully masked) row is nan, as in PyTorch, without a warning.
+        token = fp_errors.enter()
+        try:
+            shifted = z - z.max(axis=dim, keepdims=True)
+            out = xp.exp(shifted)
+            out /= out.sum(axis=dim, keepdims=True)
+        finally:
+            fp_errors.leave(token)
         self.saved = (out,)
         self.dim = dim
         return out
@@ -104,8 +111,12 @@ class LogSoftmax(Function):
     def forward(self, z: Any, dim: int) -> Any:
         z = as_float(z)
         xp = backend.xp
-        shifted = z - z.max(axis=dim, keepdims=True)
-        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        token = fp_errors.enter()  # as in Softmax
+        try:
+            shifted = z - z.max(axis=dim, keepdims=True)
+            out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        finally:
+            fp_errors.leave(token)
         self.saved = (out,)
         self.dim = dim
         return out

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule import backend, dtypes
+from chainrule.ops.elementwise import sign_of
 from chainrule.tensor import Tensor
 
 
@@ -80,5 +81,9 @@ def all(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 
 def sign(input: Tensor) -> Tensor:  # noqa: A002
-    """−1, 0 or 1 by sign; its derivative is 0 almost everywhere, so it records no graph."""
-    return Tensor._make(backend.xp.sign(input.data), False, None)
+    """−1, 0 or 1 by sign (0 at nan, as in PyTorch); its derivative is 0 almost everywhere, so
+    it records no graph."""
+    data = input.data
+    if data.dtype.kind == "f":
+        return Tensor._make(sign_of(data), False, None)
+    return Tensor._make(backend.xp.sign(data), False, None)

@@ -106,11 +106,12 @@ class Div(Function):
 
 
 class Pow(Function):
-    """d(aᵇ)/da = b·aᵇ⁻¹, d(aᵇ)/db = aᵇ·ln a (taken as 0 where a = 0 and b ≥ 0)"""
+    """d(aᵇ)/da = b·aᵇ⁻¹ (taken as 0 where b = 0), d(aᵇ)/db = aᵇ·ln a (taken as 0 where a = 0
+    and b ≥ 0)"""
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
-        out = a**b
+        out = _power(a, b)
         self.saved = (a, b, out)
         return out
 
@@ -124,8 +125,12 @@ class Pow(Function):
                 grad_a = xp.zeros_like(a)
             elif isinstance(b, (int, float)) and b == 2:  # the square in every MSE
                 grad_a = grad * (2 * a)
+            elif isinstance(b, (int, float)):
+                grad_a = grad * (b * _power(a, b - 1))
             else:
-                grad_a = unbroadcast(grad * b * a ** (b - 1), shape_of(a))
+                # b·aᵇ⁻¹ is 0·(1/0) = nan at a = b = 0, where a constant 1 has slope 0.
+                slope = xp.where(b == 0, xp.zeros((), dtype=grad.dtype), b * a ** (b - 1))
+                grad_a = unbroadcast(grad * slope, shape_of(a))
         if need_b:
             undefined_log = (a == 0) & (b >= 0)
             log_a = xp.log(xp.where(undefined_log, 1, a))
@@ -133,8 +138,22 @@ class Pow(Function):
         return grad_a, grad_b
 
 
+def _power(a: Any, b: Any) -> Any:
+    """aᵇ, with exponents ½ and −½ taken as √a and 1/√a, as PyTorch (and NumPy for ½) does:
+    the C pow gives (−∞)^½ = ∞ and (−0)^−½ = +∞ where the roots give nan and −∞."""
+    if isinstance(b, float):
+        if b == 0.5:
+            return backend.xp.sqrt(a)
+        if b == -0.5:
+            return 1 / backend.xp.sqrt(a)
+    return a**b
+
+
 class Maximum(Function):
-    """d max(a, b)/da = 1 where a > b, ½ where a = b, else 0 (and symmetrically for b)"""
+    """d max(a, b)/da = 1 where a > b, ½ where a = b, 0 where a < b (and symmetrically for b)
+
+    Where a or b is nan, neither is below the other and both get the whole gradient, as in
+    PyTorch."""
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -142,11 +161,12 @@ class Maximum(Function):
         return backend.xp.maximum(a, b)
 
     def backward(self, grad: Any) -> tuple:
-        return _select_backward(self, grad, sign=1)
+        return _select_backward(self, grad, larger=True)
 
 
 class Minimum(Function):
-    """d min(a, b)/da = 1 where a < b, ½ where a = b, else 0 (and symmetrically for b)"""
+    """d min(a, b)/da = 1 where a < b, ½ where a = b, 0 where a > b (and symmetrically for b;
+    both get the whole gradient where either is nan)"""
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -154,20 +174,23 @@ class Minimum(Function):
         return backend.xp.minimum(a, b)
 
     def backward(self, grad: Any) -> tuple:
-        return _select_backward(self, grad, sign=-1)
+        return _select_backward(self, grad, larger=False)
 
 
-def _select_backward(node: Function, grad: Any, sign: int) -> tuple:
-    """Shared by maximum and minimum: route the gradient to the chosen operand, split ties."""
+def _select_backward(node: Function, grad: Any, larger: bool) -> tuple:
+    """Shared by maximum and minimum: the gradient, halved where a and b tie, to each operand
+    except where the other one was chosen (``larger``: the larger one is chosen)."""
     a, b = node.saved
     need_a, need_b = node.needs_input_grad
     xp = backend.xp
-    chosen_a = (a > b) if sign > 0 else (a < b)
-    share_a = xp.where(chosen_a, 1.0, xp.where(a == b, 0.5, 0.0)).astype(grad.dtype)
-    return (
-        unbroadcast(grad * share_a, shape_of(a)) if need_a else None,
-        unbroadcast(grad * (1 - share_a), shape_of(b)) if need_b else None,
-    )
+    zero = xp.zeros((), dtype=grad.dtype)
+    shared = xp.where(a == b, grad * 0.5, grad)
+    grad_a = grad_b = None
+    if need_a:
+        grad_a = unbroadcast(xp.where(a < b if larger else a > b, zero, shared), shape_of(a))
+    if need_b:
+        grad_b = unbroadcast(xp.where(b < a if larger else b > a, zero, shared), shape_of(b))
+    return grad_a, grad_b
 
 
 class Where(Function):
@@ -245,7 +268,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """d/dx |x| = sign(x) (0 at 0)"""
+    """d/dx |x| = sign(x) (0 at 0, and at nan as in PyTorch)"""
 
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
@@ -253,7 +276,17 @@ class Abs(Function):
 
     def backward(self, grad: Any) -> tuple:
         (x,) = self.saved
-        return (grad * backend.xp.sign(x),)
+        return (grad * sign_of(x),)
+
+
+def sign_of(x: Any) -> Any:
+    """−1, 0 or 1 by the sign of x, and 0 where x is nan (PyTorch's sign; NumPy's gives nan)."""
+    xp = backend.xp
+    sign = xp.sign(x, out=xp.empty_like(x))  # out: an array, also for a 0-d x
+    # copyto with a mask: two passes, and no mixed bool-float arithmetic, which NumPy runs
+    # through slow casting loops.
+    xp.copyto(sign, xp.zeros((), dtype=sign.dtype), where=x != x)
+    return sign
 
 
 class Sin(Function):
@@ -283,27 +316,51 @@ class Cos(Function):
 
 
 class Clamp(Function):
-    """d/dx clamp(x, lo, hi) = 1 where lo ≤ x ≤ hi, else 0"""
+    """d/dx clamp(x, lo, hi) = 1 where lo ≤ x ≤ hi, else 0; with tensor bounds d/dlo = 1 where
+    x < lo < hi, d/dhi = 1 where x > hi or hi < lo: the gradient goes to whichever of the
+    three is the result (PyTorch's convention, also at ties, where it is x, and at nan: none)"""
 
-    def forward(self, x: Any, min: Any = None, max: Any = None) -> Any:  # noqa: A002
-        if min is None and max is None:
+    def forward(self, x: Any, low: Any = None, high: Any = None) -> Any:
+        if low is None and high is None:
             raise ValueError("clamp: at least one of min and max must be given")
-        if x.dtype.kind != "f":  # an integer tensor clamped to a Python float becomes float32
-            bounds = [b for b in (min, max) if b is not None]
-            x = x.astype(dtypes.result_type(x, *bounds), copy=False)
-        self.saved = (x,)
-        self.bounds = (min, max)
-        return backend.xp.clip(x, min, max)
+        # An integer tensor clamped to a Python float becomes float32; tensor bounds promote.
+        if x.dtype.kind != "f" or hasattr(low, "dtype") or hasattr(high, "dtype"):
+            dtype = dtypes.result_type(x, *[b for b in (low, high) if b is not None])
+            x, low, high = (_cast(v, dtype) for v in (x, low, high))
+        self.saved = (x, low, high)
+        return backend.xp.clip(x, low, high)
 
     def backward(self, grad: Any) -> tuple:
-        (x,) = self.saved
-        low, high = self.bounds
-        inside = True
-        if low is not None:
-            inside = x >= low
-        if high is not None:
-            inside = inside & (x <= high)
-        return (grad * inside,)
+        x, low, high = self.saved
+        need_x, need_low, need_high = self.needs_input_grad
+        xp = backend.xp
+        grad_x = grad_low = grad_high = None
+        if need_x:
+            inside = True
+            if low is not None:
+                inside = x >= low
+            if high is not None:
+                inside = inside & (x <= high)
+            grad_x = grad * inside
+            if grad_x.shape != x.shape:  # tensor bounds broadcast x
+                grad_x = unbroadcast(grad_x, x.shape)
+        if not (need_low or need_high):
+            return grad_x, None, None
+        zero = xp.zeros((), dtype=grad.dtype)
+        if need_low:
+            below = x < low if high is None else (x < low) & (low < high)
+            grad_low = unbroadcast(xp.where(below, grad, zero), shape_of(low))
+        if need_high:
+            above = x > high if low is None else (x > high) | (high < low)
+            grad_high = unbroadcast(xp.where(above, grad, zero), shape_of(high))
+        return grad_x, grad_low, grad_high
+
+
+def _cast(value: Any, dtype: Any) -> Any:
+    """An array in ``dtype``; Python scalars and None as they are."""
+    if hasattr(value, "dtype") and value.dtype != dtype:
+        return value.astype(dtype)
+    return value
 
 
 # ---- the public functions ----------------------------------------------------------------------
@@ -378,15 +435,6 @@ def cos(input: Any) -> Tensor:  # noqa: A002
 
 
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
-    """Limit every element to [min, max]; either bound may be omitted.
-
-    Tensor bounds are supported by composing maximum and minimum.
-    """
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = input
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:  # applied last: where min > max the result is max, as in PyTorch
-            out = minimum(out, max)
-        return out
-    return Clamp.apply(input, min=min, max=max)
+    """Limit every element to [min, max]; either bound may be omitted, and either may be a
+    tensor (broadcast against the input). Where min > max the result is max, as in PyTorch."""
+    return Clamp.apply(input, min, max)

@@ -180,21 +180,25 @@ class Erf(Function):
 
 
 class ELU(Function):
-    """d/dx elu(x) = 1 where x > 0, else α eˣ = elu(x) + α"""
+    """d/dx elu(x) = 1 where x > 0 (and at nan, as in PyTorch), else α eˣ = elu(x) + α"""
 
     def forward(self, x: Any, alpha: float) -> Any:
         xp = backend.xp
         x = as_float(x)
         # max(x, 0) + α(e^{min(x, 0)} − 1): one branch is always exactly 0, so no ``where``.
-        negative = alpha * xp.expm1(xp.minimum(x, 0))
-        self.saved = (x > 0, negative)
+        # fmin, not minimum: it reads nan as missing, so the branch is 0 there too, and the
+        # slope below finite.
+        negative = alpha * xp.expm1(xp.fmin(x, 0))
+        self.saved = (x <= 0, negative)
         self.alpha = alpha
         return xp.maximum(x, 0) + negative
 
     def backward(self, grad: Any) -> tuple:
-        positive, negative = self.saved
-        slope = negative + self.alpha  # α e^{min(x, 0)}: the slope where x ≤ 0, α where x > 0
-        slope += positive * (1 - slope)
+        nonpositive, negative = self.saved
+        slope = negative + self.alpha  # α e^{min(x, 0)}: the slope where x ≤ 0
+        slope -= 1
+        slope *= nonpositive  # ... and 1 elsewhere
+        slope += 1
         return (grad * slope,)
 
 
@@ -206,11 +210,12 @@ _EXP_LIMIT = {
 
 
 def _sigmoid(x: Any) -> Any:
-    """σ(x) = 1/(1 + e^{−x}), accurate in both tails; e^{−x} capped so that it never
-    overflows. Arithmetic only: NumPy's ``where`` costs 35× an addition on an unpredictable
-    mask such as x ≥ 0."""
-    xp = backend.xp
-    return 1 / (1 + xp.exp(xp.minimum(-x, _EXP_LIMIT[x.dtype])))
+    """σ(x) = eˣ/(1 + eˣ), accurate in both tails; x capped where eˣ would overflow, a cap at
+    which σ is 1 to working precision. (Capping e^{−x} in 1/(1 + e^{−x}) instead would keep
+    σ(−∞) above 0, and x σ(x) at x = −10⁴ far from 0.) Arithmetic only: NumPy's ``where``
+    costs 35× an addition on an unpredictable mask such as x ≥ 0."""
+    exp_x = backend.xp.exp(backend.xp.minimum(x, _EXP_LIMIT[x.dtype]))
+    return exp_x / (exp_x + 1)
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -232,9 +237,12 @@ class GELU(Function):
         x = as_float(x)
         self.approximate = approximate
         if approximate == "tanh":
-            s = _sigmoid(2 * _SQRT_2_OVER_PI * (x + _TANH_CUBIC * x * x * x))
-            self.saved = (x, s)
-            return x * s
+            # float16 in float32, as PyTorch computes it: x³ overflows float16 from |x| = 40,
+            # and σ'·x³ is then 0·∞ in the gradient.
+            wide = x if x.dtype.itemsize > 2 else x.astype(numpy.float32)
+            s = _sigmoid(2 * _SQRT_2_OVER_PI * (wide + _TANH_CUBIC * wide * wide * wide))
+            self.saved = (wide, s)
+            return (wide * s).astype(x.dtype, copy=False)
         # Φ(x) = ½ erfc(−x/√2) rather than ½(1 + erf(x/√2)): exact in the left tail too.
         cdf = 0.5 * erfc_array(-_SQRT_HALF * x)
         self.saved = (x, cdf)
@@ -244,7 +252,8 @@ class GELU(Function):
         x, value = self.saved
         if self.approximate == "tanh":
             slope = 2 * _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
-            return (grad * (value + x * value * (1 - value) * slope),)
+            grad_x = grad * (value + x * value * (1 - value) * slope)
+            return (grad_x.astype(grad.dtype, copy=False),)
         density = _INV_SQRT_2PI * backend.xp.exp(-0.5 * x * x)
         return (grad * (value + x * density),)
 
@@ -269,17 +278,20 @@ class Softplus(Function):
     def forward(self, x: Any, beta: float, threshold: float) -> Any:
         xp = backend.xp
         x = as_float(x)
-        z = x * beta
+        # float16 in float32, as PyTorch computes it: e^z overflows float16 from z = 11.1, below
+        # the default threshold of 20.
+        z = (x if x.dtype.itemsize > 2 else x.astype(numpy.float32)) * beta
         linear = z > threshold
         # e^z only where it is used; capping z at the threshold keeps it finite elsewhere.
         exp_z = xp.exp(xp.minimum(z, threshold))
-        out = xp.where(linear, x, xp.log1p(exp_z) / beta)
+        out = xp.where(linear, x, (xp.log1p(exp_z) / beta).astype(x.dtype, copy=False))
         self.saved = (linear, exp_z)
         return out
 
     def backward(self, grad: Any) -> tuple:
         linear, exp_z = self.saved
-        return (grad * backend.xp.where(linear, 1, exp_z / (exp_z + 1)),)
+        slope = backend.xp.where(linear, 1, exp_z / (exp_z + 1))
+        return ((grad * slope).astype(grad.dtype, copy=False),)
 
 
 # ---- the public functions ----------------------------------------------------------------------

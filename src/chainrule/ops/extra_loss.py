@@ -82,10 +82,11 @@ def _clamped_logs(x: Any) -> tuple[Any, Any]:
 
 class BinaryCrossEntropy(Function):
     """∂/∂x −w(y log x + (1 − y) log(1 − x)) = w(x − y) / max(x(1 − x), 10⁻¹²),
-    ∂/∂y = w(log(1 − x) − log x)  (logs clamped at −100; ÷N for the mean)
+    ∂/∂y = w(log(1 − x) − log x) = −w logit(x)  (the loss's logs clamped at −100; ÷N for the
+    mean)
 
-    The target's gradient uses the clamped logs, so it is the derivative of the loss as
-    computed and stays finite where x is 0 or 1 (PyTorch's is ±inf there).
+    The target's gradient is that of the exact loss, as in PyTorch: ±inf where x is 0 or 1,
+    where the clamped loss is flat.
     """
 
     def forward(self, x: Any, y: Any, weight: Any, reduction: str) -> Any:
@@ -106,8 +107,7 @@ class BinaryCrossEntropy(Function):
             grad_x = (x - y) / xp.maximum(x * (1 - x), _GRAD_EPSILON)
             grad_x = _weighted(grad_x, weight) * scale
         if need_y:
-            log_x, log_rest = _clamped_logs(x)
-            grad_y = _weighted(log_rest - log_x, weight) * scale
+            grad_y = _weighted(-xp.log(x / (1 - x)), weight) * scale
         return (*_split_grad(self, grad_x, grad_y), None)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule import backend, dtypes
+from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.broadcast import unbroadcast
+from chainrule.ops.elementwise import sign_of
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -51,7 +52,7 @@ class SquaredError(Function):
 
 
 class AbsoluteError(Function):
-    """∂/∂x Σ|x − y|/N = sign(x − y)/N, ∂/∂y = −sign(x − y)/N"""
+    """∂/∂x Σ|x − y|/N = sign(x − y)/N, ∂/∂y = −sign(x − y)/N  (sign 0 at 0 and at nan)"""
 
     def forward(self, x: Any, y: Any, reduction: str) -> Any:
         x, y = dtypes.promote(x, y)
@@ -63,7 +64,7 @@ class AbsoluteError(Function):
     def backward(self, grad: Any) -> tuple:
         (diff,) = self.saved
         scale = 1 / diff.size if self.reduction == "mean" else 1
-        grad_x = backend.xp.sign(diff) * (grad * scale)
+        grad_x = sign_of(diff) * (grad * scale)
         need_x, need_y = self.needs_input_grad
         shape_x, shape_y = self.shapes
         return (
@@ -84,6 +85,12 @@ class WeightedLogLikelihood(Function):
     ``empty_mean`` marks a mean over nothing (an empty batch, every target ignored): the loss is
     nan, as 0/0 and as in PyTorch, but the gradient is zero (a is all zeros), so that such a
     batch leaves the parameters as they were instead of filling them with nan.
+
+    ``target`` (N,), for class-index targets, with ``ignore_index`` and ``label_smoothing``,
+    says which entries of a count: the target's (every class's, with label smoothing) of the
+    samples not ignored. The others are 0 in a, but where log p is −∞ there (a masked logit,
+    or a gap between logits beyond the dtype's range) 0·(−∞) would be nan; PyTorch picks the
+    entries that count instead of multiplying, and so does the loss here, when it meets a nan.
     """
 
     def forward(
@@ -93,21 +100,35 @@ class WeightedLogLikelihood(Function):
         reduction: str,
         from_logits: bool,
         empty_mean: bool = False,
+        target: Any = None,
+        ignore_index: int = -100,
+        label_smoothing: float = 0.0,
     ) -> Any:
         xp = backend.xp
-        if from_logits:
-            peak = z.max(axis=1, keepdims=True)
-            shifted = z - peak
-            log_total = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-            log_p = shifted - log_total
-        else:
-            log_p = z
-        per_sample = -(coefficients * log_p).sum(axis=1)
+        # Silenced: 0·(−∞) below is expected, and logits beyond the dtype's range overflow
+        # their differences to −∞, which PyTorch's loss meets as well, silently.
+        token = fp_errors.enter()
+        try:
+            if from_logits:
+                peak = z.max(axis=1, keepdims=True)
+                shifted = z - peak
+                log_total = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+                log_p = shifted - log_total
+            else:
+                log_p = z
+            terms = coefficients * log_p
+            per_sample = -terms.sum(axis=1)
+            total = per_sample.sum()
+            if total != total and target is not None:  # a nan: sum again, what counts only
+                counted = _counted(target, z.shape[1], ignore_index, label_smoothing)
+                per_sample = -xp.where(counted, terms, 0).sum(axis=1)
+                total = per_sample.sum()
+        finally:
+            fp_errors.leave(token)
         self.saved = (log_p, coefficients)
         self.from_logits, self.reduction = from_logits, reduction
         if reduction == "none":
             return per_sample
-        total = per_sample.sum()
         return total * xp.nan if empty_mean else total
 
     def backward(self, grad: Any) -> tuple:
@@ -120,6 +141,17 @@ class WeightedLogLikelihood(Function):
         else:
             grad_z = -coefficients
         return (grad_z * grad, None)
+
+
+def _counted(target: Any, num_classes: int, ignore_index: int, label_smoothing: float) -> Any:
+    """The entries of -Σ a ⊙ log p that count for class-index targets (N,): a bool array that
+    broadcasts to (N, C): the target's class, or every class with label smoothing, of each
+    sample not ignored."""
+    xp = backend.xp
+    kept = target != ignore_index
+    if label_smoothing:
+        return kept[:, None]
+    return xp.arange(num_classes) == xp.where(kept, target, -1)[:, None]
 
 
 def class_coefficients(

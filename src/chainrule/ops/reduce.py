@@ -7,10 +7,11 @@ reduced axes are re-inserted first when ``keepdim`` was false.
 from __future__ import annotations
 
 import builtins
+import math
 from collections import namedtuple
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, fp_errors
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.broadcast import expand_to
 from chainrule.ops.elementwise import as_float, maximum, minimum
@@ -77,26 +78,38 @@ class Mean(Function):
         for a in axes:
             count *= x.shape[a]
         self.count = count
+        if count == 0:  # the mean of nothing is nan, as in PyTorch (0/0, without the warning)
+            return x.sum(axis=axes, keepdims=keepdim) * x.dtype.type("nan")
         # sum / N rather than x.mean(): the same arithmetic without NumPy's Python-level wrapper
         return x.sum(axis=axes, keepdims=keepdim) / count
 
     def backward(self, grad: Any) -> tuple:
+        if self.count == 0:  # then x has no elements, and neither has its gradient
+            return (backend.xp.zeros(self.shape, dtype=grad.dtype),)
         return (expand_to(grad.reshape(self.kept) / self.count, self.shape),)
 
 
 class Var(Function):
-    """∂ var(x)/∂x = 2(x − mean x) / (N − correction)"""
+    """∂ var(x)/∂x = 2(x − mean x) / (N − correction)
 
-    def forward(self, x: Any, axes: tuple, keepdim: bool, correction: float) -> Any:
+    With N − correction ≤ 0 the variance is inf (nan where x is constant), as in PyTorch, and
+    so is the gradient: 2/0 = inf times x − mean x, or, for a negative N − correction, the
+    finite slope of the formula. Over all of x (``whole``: ``dim`` None) PyTorch instead gives
+    inf for every element, nan where it equals the mean.
+    """
+
+    def forward(
+        self, x: Any, axes: tuple, keepdim: bool, correction: float, whole: bool = False
+    ) -> Any:
         if x.dtype.kind != "f":
-            raise OpError(f"var: input dtype must be floating point, got {x.dtype}")
+            raise OpError(f"{self.op_name()}: input dtype must be floating point, got {x.dtype}")
         count = 1
         for a in axes:
             count *= x.shape[a]
         centred = x - x.mean(axis=axes, keepdims=True)
         squares = (centred * centred).sum(axis=axes, keepdims=keepdim)
         self.saved = (centred,)
-        self.axes, self.keepdim = axes, keepdim
+        self.axes, self.keepdim, self.whole = axes, keepdim, whole
         self.denominator = count - correction
         if self.denominator <= 0:
             # PyTorch divides by max(N − correction, 0): inf, or nan where the sum is 0.
@@ -104,11 +117,39 @@ class Var(Function):
         return squares / x.dtype.type(self.denominator)
 
     def backward(self, grad: Any) -> tuple:
-        (centred,) = self.saved
-        if self.denominator <= 0:
-            return (backend.xp.full(centred.shape, float("nan"), dtype=centred.dtype),)
+        centred = self.saved[0]
+        xp = backend.xp
         grad = _regrow(grad, self.axes, self.keepdim)
-        return (grad * centred * centred.dtype.type(2 / self.denominator),)
+        dof = self.denominator
+        if dof <= 0 and self.whole:
+            dtype = centred.dtype.type
+            return (grad * xp.where(centred == 0, dtype("nan"), dtype("inf")),)
+        slope = math.inf if dof == 0 else 2 / dof
+        return (grad * centred * centred.dtype.type(slope),)
+
+
+class Std(Var):
+    """∂ std(x)/∂x = ∂ var(x)/∂x / (2 std(x)), taken as 0 where std(x) = 0
+
+    At zero spread the quotient is 0/0; PyTorch defines it as 0, so that a constant input (a
+    batch of identical samples) gets a zero gradient instead of nan.
+    """
+
+    def forward(
+        self, x: Any, axes: tuple, keepdim: bool, correction: float, whole: bool = False
+    ) -> Any:
+        variance = super().forward(x, axes, keepdim, correction, whole)
+        out = backend.as_array(backend.xp.sqrt(variance))
+        self.saved = (*self.saved, out)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        out = self.saved[1]
+        xp = backend.xp
+        # ``where`` leaves the zeros in place, and divides nowhere else: no 0/0 is ever formed.
+        grad_var = xp.zeros(grad.shape, dtype=grad.dtype)
+        xp.divide(grad, out + out, out=grad_var, where=out != 0)
+        return super().backward(grad_var)
 
 
 class LogSumExp(Function):
@@ -117,9 +158,14 @@ class LogSumExp(Function):
     def forward(self, x: Any, axes: tuple, keepdim: bool) -> Any:
         xp = backend.xp
         x = as_float(x)  # integer input: the default float dtype, as PyTorch
-        peak = x.max(axis=axes, keepdims=True)
-        peak = xp.where(xp.isfinite(peak), peak, 0)  # all -inf (or inf) rows: avoid inf - inf
-        out = xp.log(xp.exp(x - peak).sum(axis=axes, keepdims=True)) + peak
+        # Silenced: log 0 = −∞ for an all −∞ (fully masked) row is the answer, as in PyTorch.
+        token = fp_errors.enter()
+        try:
+            peak = x.max(axis=axes, keepdims=True)
+            peak = xp.where(xp.isfinite(peak), peak, 0)  # all -inf (or inf) rows: no inf - inf
+            out = xp.log(xp.exp(x - peak).sum(axis=axes, keepdims=True)) + peak
+        finally:
+            fp_errors.leave(token)
         self.saved = (x, out)
         self.axes, self.keepdim = axes, keepdim
         return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
@@ -131,7 +177,8 @@ class LogSumExp(Function):
 
 
 class Extreme(Function):
-    """∂ max(x)/∂x = 1/k at each of the k elements equal to the maximum, else 0 (same for min)"""
+    """∂ max(x)/∂x = 1/k at each of the k elements equal to the maximum, else 0 (same for min;
+    a nan maximum is shared by the k nan elements, as in PyTorch)"""
 
     def forward(self, x: Any, largest: bool) -> Any:
         out = x.max() if largest else x.min()
@@ -140,7 +187,7 @@ class Extreme(Function):
 
     def backward(self, grad: Any) -> tuple:
         x, out = self.saved
-        hits = x == out
+        hits = x == out if out == out else backend.xp.isnan(x)
         return (grad * hits / hits.sum(),)
 
 
@@ -186,12 +233,7 @@ def var(
     correction: float | None = None,
 ) -> Tensor:
     """Σ (x − mean)² / (N − correction) over ``dim``; correction 1 (Bessel's) by default."""
-    if isinstance(dim, bool):  # the old signature var(unbiased)
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 0 if unbiased is False else 1
-    axes = normalise_dims(dim, input.ndim, "var")
-    return Var.apply(input, axes=axes, keepdim=keepdim, correction=correction)
+    return _moment(Var, input, dim, unbiased, keepdim, correction)
 
 
 def std(
@@ -202,8 +244,25 @@ def std(
     *,
     correction: float | None = None,
 ) -> Tensor:
-    """√var over ``dim``; see :func:`var`."""
-    return var(input, dim, unbiased, keepdim, correction=correction).sqrt()
+    """√var over ``dim``; see :func:`var`. Its gradient is 0, not nan, where var is 0."""
+    return _moment(Std, input, dim, unbiased, keepdim, correction)
+
+
+def _moment(
+    op: type,
+    input: Tensor,  # noqa: A002
+    dim: Any,
+    unbiased: bool | None,
+    keepdim: bool,
+    correction: float | None,
+) -> Tensor:
+    if isinstance(dim, bool):  # the old signature var(unbiased)
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    axes = normalise_dims(dim, input.ndim, op.op_name())
+    whole = dim is None or input.ndim == 0
+    return op.apply(input, axes=axes, keepdim=keepdim, correction=correction, whole=whole)
 
 
 def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002

@@ -150,7 +150,14 @@ def _log_likelihood(
         x.shape[0] == 0 if probabilities else not (target_data != ignore_index).any()
     )
     out = loss.WeightedLogLikelihood.apply(
-        x, coefficients, reduction=reduction, from_logits=from_logits, empty_mean=empty_mean
+        x,
+        coefficients,
+        reduction=reduction,
+        from_logits=from_logits,
+        empty_mean=empty_mean,
+        target=None if probabilities else target_data.reshape(-1),
+        ignore_index=ignore_index,
+        label_smoothing=label_smoothing,
     )
     if reduction == "none":
         out = out.reshape(input.shape[:1] + spatial) if not unbatched else out.reshape(())
