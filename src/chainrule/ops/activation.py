@@ -86,7 +86,7 @@ class Softmax(Function):
         # Silenced: an all −∞ (fully masked) row is nan, as in PyTorch, without a warning.
         token = fp_errors.enter()
         try:
-            shifted = z - z.max(axis=dim, keepdims=True)
+            shifted = z - z.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty
             out = xp.exp(shifted)
             out /= out.sum(axis=dim, keepdims=True)
         finally:
@@ -113,7 +113,7 @@ class LogSoftmax(Function):
         xp = backend.xp
         token = fp_errors.enter()  # as in Softmax
         try:
-            shifted = z - z.max(axis=dim, keepdims=True)
+            shifted = z - z.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty
             out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
         finally:
             fp_errors.leave(token)

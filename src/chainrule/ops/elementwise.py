@@ -112,7 +112,8 @@ class Pow(Function):
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
         out = _power(a, b)
-        self.saved = (a, b, out)
+        # The power itself only for ∂C/∂b (see Mul): a later in-place change of it is allowed.
+        self.saved = (a, b, out if self.needs_input_grad[1:2] == [True] else None)
         return out
 
     def backward(self, grad: Any) -> tuple:

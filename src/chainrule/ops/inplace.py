@@ -18,7 +18,11 @@ Inside a graph, ``x.op_(y)`` on a tensor ``x`` that is not a leaf requiring grad
    the base again from the base's new version (:mod:`chainrule.autograd.views`).
 
 An operation that saved ``x``'s memory (``x.mul_(w)`` needs the old x for ∂C/∂w) is computed on
-a copy of the old values, since the write would change them.
+a copy of the old values, since the write would change them; the operation that made ``x``
+(``exp`` saves its output) keeps a copy of what it saved. Any other node that saved the memory
+refuses to run backward afterwards, with PyTorch's error. So chainrule allows a few changes
+that PyTorch refuses (``x.exp().add_(1)``), always with exact gradients, and refuses none that
+PyTorch allows.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd import views
+from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import TensorHooks
 from chainrule.autograd.versions import memory_root, note_write, saved_arrays, version
@@ -65,6 +70,9 @@ def modify(
         before.data = target.data.copy()  # the old values outlive the write
         result = compute(before, *args)
         node = result._ctx
+    _keep_saved_values(target)
+    if link is not None:
+        _keep_saved_values(link.base)
     _write(target, result, what)
     _rebase(target, node, before)
     if link is not None:
@@ -121,6 +129,27 @@ def _check_allowed(target: Tensor, link: Any, what: str) -> None:
 def _saves_memory_of(node: Any, array: Any) -> bool:
     root = memory_root(array)
     return any(memory_root(saved) is root for saved in saved_arrays(node.saved))
+
+
+def _keep_saved_values(tensor: Tensor) -> None:
+    """Give the node that made ``tensor`` its own copy of what it saved of the tensor's memory
+    (``exp`` and ``relu`` save their output, max-pool the pooled values), so that the write
+    leaves its backward exact: an in-place change of an operation's own output is allowed.
+    Other nodes that saved the memory still refuse to run backward (versions.py)."""
+    node = tensor._ctx
+    if node is None or not node.saved or node.saved is FREED:
+        return
+    root = memory_root(tensor.data)
+    if any(memory_root(saved) is root for saved in saved_arrays(node.saved)):
+        node.saved = tuple(_private(value, root) for value in node.saved)
+
+
+def _private(value: Any, root: Any) -> Any:
+    if isinstance(value, (tuple, list)):
+        return type(value)(_private(item, root) for item in value)
+    if type(value) is backend.ndarray and memory_root(value) is root:
+        return value.copy()
+    return value
 
 
 def _write(target: Tensor, result: Tensor, what: str) -> None:

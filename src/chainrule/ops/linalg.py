@@ -21,10 +21,16 @@ class MatMul(Function):
         _check_shapes(a.shape, b.shape)
         a, b = dtypes.promote(a, b)
         need_a, need_b = self.needs_input_grad or (False, False)
+        out = a @ b
         # Each factor is kept only for the other's gradient (see Mul); the shapes always.
+        # Products that broadcast batch axes against a batch of matrices keep copies, as
+        # PyTorch's expanded operands are: an in-place change of a factor is allowed there.
+        private = b.ndim >= 3 and a.shape[:-2] != b.shape[:-2]
+        if private:
+            a, b = (a.copy() if need_b else a), (b.copy() if need_a else b)
         self.saved = (a if need_b else None, b if need_a else None)
         self.shapes = a.shape, b.shape
-        return a @ b
+        return out
 
     def backward(self, grad: Any) -> tuple:
         a, b = self.saved

@@ -74,7 +74,8 @@ class AbsoluteError(Function):
 
 
 class WeightedLogLikelihood(Function):
-    """∂/∂z (−Σ aᵢ log softmax(z)ᵢ) = softmax(z) Σ aᵢ − a  (from_logits), or ∂/∂p (−Σ a·p) = −a
+    """∂/∂z (−Σ aᵢ log softmax(z)ᵢ) = softmax(z) Σ aᵢ − a  (from_logits), or ∂/∂p (−Σ a·p) = −a;
+    ∂/∂a = −log softmax(z) (or −p)
 
     The common core of cross-entropy (``from_logits``: z are logits) and the negative
     log-likelihood (z are log-probabilities already). ``coefficients`` a has z's shape (N, C)
@@ -133,14 +134,20 @@ class WeightedLogLikelihood(Function):
 
     def backward(self, grad: Any) -> tuple:
         log_p, coefficients = self.saved
+        need_z, need_coefficients = self.needs_input_grad[:2]
         if self.reduction == "none":
             grad = grad[:, None]
-        if self.from_logits:
-            probabilities = backend.xp.exp(log_p)
-            grad_z = probabilities * coefficients.sum(axis=1, keepdims=True) - coefficients
-        else:
-            grad_z = -coefficients
-        return (grad_z * grad, None)
+        grad_z = grad_coefficients = None
+        if need_z:
+            if self.from_logits:
+                probabilities = backend.xp.exp(log_p)
+                grad_z = probabilities * coefficients.sum(axis=1, keepdims=True) - coefficients
+            else:
+                grad_z = -coefficients
+            grad_z = grad_z * grad
+        if need_coefficients:  # probability targets that require grad: ∂C/∂a = −log p
+            grad_coefficients = -log_p * grad
+        return grad_z, grad_coefficients
 
 
 def _counted(target: Any, num_classes: int, ignore_index: int, label_smoothing: float) -> Any:
@@ -200,7 +207,8 @@ def probability_coefficients(
     """The coefficient matrix a (N, C) for probability targets: w ⊙ ((1 − ε) p + ε/C), divided
     by N for ``mean``."""
     count, num_classes = target.shape
-    coefficients = target.astype(dtype)
+    # A tensor target (one that requires grad) arrives in dtype already; arrays are cast here.
+    coefficients = target if target.dtype == dtype else target.astype(dtype)
     if label_smoothing:
         coefficients = coefficients * (1 - label_smoothing) + label_smoothing / num_classes
     if weight is not None:

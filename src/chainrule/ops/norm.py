@@ -110,11 +110,14 @@ class LayerNorm(Function):
         x = as_float(x)
         # Every leading position is one row of D = prod(normalized_shape) values.
         width = math.prod(x.shape[x.ndim - normalized_ndim :])
-        rows = x.reshape(-1, width)
-        centered = rows - rows.mean(axis=1, keepdims=True)
-        inv_std = 1 / xp.sqrt((centered * centered).mean(axis=1, keepdims=True) + eps)
-        x_hat = centered
-        x_hat *= inv_std
+        rows = x.reshape(math.prod(x.shape[: x.ndim - normalized_ndim]), width)
+        if width == 0:  # nothing to normalise: an empty result, as in PyTorch
+            x_hat, inv_std = rows.copy(), xp.ones((rows.shape[0], 1), dtype=rows.dtype)
+        else:
+            centered = rows - rows.mean(axis=1, keepdims=True)
+            inv_std = 1 / xp.sqrt((centered * centered).mean(axis=1, keepdims=True) + eps)
+            x_hat = centered
+            x_hat *= inv_std
         out = x_hat
         if weight is not None:
             out = x_hat * weight.reshape(-1).astype(x.dtype, copy=False)
@@ -135,7 +138,9 @@ class LayerNorm(Function):
             grad_weight = sum_rows(rows * x_hat).reshape(self.normalized_shape)
         if need_bias:
             grad_bias = sum_rows(rows).reshape(self.normalized_shape)
-        if need_x:
+        if need_x and x_hat.shape[1] == 0:
+            grad_x = backend.xp.zeros(self.shape, dtype=grad.dtype)
+        elif need_x:
             g = rows if weight is None else rows * weight.reshape(-1)
             grad_x = g - g.mean(axis=1, keepdims=True)
             grad_x -= x_hat * (g * x_hat).mean(axis=1, keepdims=True)

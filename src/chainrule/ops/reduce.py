@@ -161,7 +161,7 @@ class LogSumExp(Function):
         # Silenced: log 0 = −∞ for an all −∞ (fully masked) row is the answer, as in PyTorch.
         token = fp_errors.enter()
         try:
-            peak = x.max(axis=axes, keepdims=True)
+            peak = x.max(axis=axes, keepdims=True, initial=-xp.inf)  # over nothing: −∞
             peak = xp.where(xp.isfinite(peak), peak, 0)  # all -inf (or inf) rows: no inf - inf
             out = xp.log(xp.exp(x - peak).sum(axis=axes, keepdims=True)) + peak
         finally:

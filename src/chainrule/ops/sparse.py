@@ -31,7 +31,7 @@ class EmbeddingLookup(Function):
         xp = backend.xp
         count, width = self.shape
         flat = self.indices.reshape(-1)
-        rows = grad.reshape(-1, width)
+        rows = grad.reshape(flat.size, width)  # not -1: undefined when width is 0
         if self.scale_grad_by_freq:
             frequency = xp.bincount(flat, minlength=count)
             rows = rows / frequency[flat][:, None]

@@ -125,8 +125,16 @@ def _log_likelihood(
             )
         if spatial:
             target_data = backend.xp.moveaxis(target_data, 1, -1).reshape(-1, num_classes)
+        probability_target: Any = target_data
+        if isinstance(target, Tensor) and target.requires_grad:
+            # The loss is linear in the target: its gradient flows through the coefficients.
+            probability_target = movement.unsqueeze(target, 0) if unbatched else target
+            if spatial:
+                probability_target = movement.permute(probability_target, order)
+                probability_target = probability_target.reshape(-1, num_classes)
+            probability_target = probability_target.to(dtype)
         coefficients = loss.probability_coefficients(
-            target_data, dtype, weight_data, label_smoothing, reduction
+            probability_target, dtype, weight_data, label_smoothing, reduction
         )
     else:
         expected = (input.shape[0], *spatial) if not unbatched else (1,)

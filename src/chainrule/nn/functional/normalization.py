@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -61,10 +60,17 @@ def batch_norm(
         mean, var = _data(running_mean), _data(running_var)
         return norm.BatchNorm.apply(input, mean, var, weight, bias, eps=eps, batch_stats=False)
     count = input.data.size // channels if channels else 0
-    if count <= 1:
+    if count == 1:
         raise ValueError(
             f"{where}: expected more than 1 value per channel when training, got input of "
             f"shape {input.shape}"
+        )
+    if count == 0:  # an empty batch: an empty result, running statistics untouched (PyTorch)
+        xp = backend.xp
+        neutral_mean = xp.zeros(channels, dtype=input.dtype)
+        neutral_var = xp.ones(channels, dtype=input.dtype)
+        return norm.BatchNorm.apply(
+            input, neutral_mean, neutral_var, weight, bias, eps=eps, batch_stats=False
         )
     mean, var = norm.batch_statistics(input.data)
     if running_mean is not None or running_var is not None:
@@ -109,6 +115,4 @@ def layer_norm(
             raise OpError(
                 f"{where}: {name} must have normalized_shape {shape}, got {tuple(value.shape)}"
             )
-    if math.prod(shape) == 0:
-        raise OpError(f"{where}: normalized_shape {shape} has no elements to normalise")
     return norm.LayerNorm.apply(input, weight, bias, normalized_ndim=count, eps=eps)
