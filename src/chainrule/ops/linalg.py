@@ -57,7 +57,8 @@ class MatMul(Function):
                 # A batch of inputs times one weight matrix: one large product, not a batch of
                 # small ones summed afterwards.
                 k, n = lifted_b
-                grad_b = a2.reshape(-1, k).T @ grad2.reshape(-1, n)
+                rows = math.prod(a2.shape[:-1])  # not -1: undefined when k or n is 0
+                grad_b = a2.reshape(rows, k).T @ grad2.reshape(rows, n)
             else:
                 grad_b = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad2, lifted_b)
             grad_b = grad_b.reshape(shape_b)

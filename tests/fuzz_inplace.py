@@ -1,0 +1,207 @@
+"""The in-place operations of the gradient fuzzer, kept apart so that they run as a test of
+their own (``test_random_inplace_graphs_match_torch``).
+
+Each builder updates an existing value in place: ``add_``, ``sub_``, ``mul_``, ``div_``,
+``+=`` and friends, ``relu_``, ``clamp_``, ``neg_``, ``exp_``, ``copy_``, ``fill_``, ``zero_``,
+``masked_fill_`` and ``x[index] = y``. The target is a tensor made by an operation (it may or
+may not require grad), a constant, or rarely a leaf that requires grad (PyTorch refuses that
+at the call). Targets are never views and never share memory with another value: in-place
+updates through views (PyTorch's CopySlices) are outside what is checked here.
+
+PyTorch decides what must happen: where it raises at the in-place call or at backward (a
+tensor saved for backward was modified: "one of the variables needed for gradient computation
+has been modified by an inplace operation"), chainrule must raise a RuntimeError at the same
+line; where it runs, chainrule must give the same values and gradients.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from fuzz_graphs import KINK_MARGIN, LIMIT, GraphBuilder, Value, partner_shapes, rarely
+from fuzz_movement import index_list, slice_source
+from fuzz_ops import Op, bool_tensor_source, choose, distance
+from fuzz_program import Step, expected_error
+
+
+def target(b: GraphBuilder) -> Value | None:
+    """A value to update in place: not a view, sharing memory with no other value."""
+    allow_leaf = rarely(b.draw, 25)
+
+    def fits(v: Value) -> bool:
+        t = b.tensor(v)
+        if v.numel == 0 or t._is_view() or (v.leaf and v.requires_grad and not allow_leaf):
+            return False
+        storage = t.untyped_storage().data_ptr()
+        return not any(
+            w is not v
+            and b.tensor(w).numel()
+            and b.tensor(w).untyped_storage().data_ptr() == storage
+            for w in b.values.values()
+        )
+
+    found = b.pick(fits)
+    if found is not None and not rarely(b.draw, 3):
+        return found
+    # A fresh tensor to update: clone() is PyTorch's idiom; exp and sigmoid save their output
+    # for backward, so updating it is an error there.
+    source = b.pick(lambda v: v.numel > 0)
+    if source is None:
+        return found
+    template = choose(b, ["{0}.clone()", "{0} * 2.0", "{0}.exp()", "m.sigmoid({0})", "{0} + {0}"])
+    made = b.emit(template, [source])
+    return made[0] if made else found
+
+
+def emit_inplace(
+    b: GraphBuilder, template: str, operands: list[Value], gap: float = math.inf
+) -> bool:
+    """Append the in-place statement ``template`` on ``operands[0]`` if PyTorch runs it to
+    acceptable values; if PyTorch refuses it as an in-place error, append it and end the
+    program there (the error is what the test compares)."""
+    step = Step((), template.format(*[v.name for v in operands]))
+    if not _result_acceptable(b, step, operands[0]):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(step.source(), b.namespace)
+        except RuntimeError as error:
+            try:
+                expected_error(error)  # an in-place error that the comparison knows
+            except AssertionError:
+                return False
+            b.statements.append(step)
+            b.stopped = b.updated = True
+            return True
+    b.statements.append(step)
+    b.updated = True
+    b.smooth &= gap >= KINK_MARGIN
+    b.consumed.update(v.name for v in operands[1:])
+    updated = operands[0]
+    tensor = b.namespace[updated.name]
+    updated.depth = 1 + max(v.depth for v in operands)
+    updated.requires_grad = tensor.requires_grad
+    updated.leaf = updated.leaf and tensor.grad_fn is None
+    return True
+
+
+def _result_acceptable(b: GraphBuilder, step: Step, updated: Value) -> bool:
+    """Run the statement on detached copies first: an in-place update cannot be taken back."""
+    scratch: dict[str, Any] = {"m": torch, "F": torch.nn.functional}
+    for name in b.values:
+        scratch[name] = b.namespace[name].detach().clone()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            exec(step.source(), scratch)
+        except (RuntimeError, IndexError, ValueError, TypeError):
+            return False
+    result = scratch[updated.name]
+    return bool(torch.isfinite(result).all()) and float(result.abs().max()) <= LIMIT
+
+
+def arithmetic(b: GraphBuilder) -> bool:
+    """add_, sub_, mul_, div_ and the augmented assignments, with a tensor or a scalar."""
+    t = target(b)
+    if t is None:
+        return False
+    if b.draw(st.booleans()):
+        options = ["{0}.add_(0.5)", "{0}.sub_(1.5)", "{0}.mul_(-2.0)", "{0}.div_(4)"]
+        options += ["{0} += 1.5", "{0} -= 0.25", "{0} *= 0.5", "{0} /= 2"]
+        return emit_inplace(b, choose(b, options), [t])
+    y = b.partner(t, to_shape=True)
+    options = ["{0}.add_({1})", "{0}.add_({1}, alpha=0.5)", "{0}.sub_({1})", "{0}.mul_({1})"]
+    options += ["{0}.div_({1} * {1} + 0.5)", "{0} += {1}", "{0} -= {1}", "{0} *= {1}"]
+    options += ["{0} /= {1} * {1} + 0.5"]
+    return emit_inplace(b, choose(b, options), [t, y])
+
+
+def unary(b: GraphBuilder) -> bool:
+    """relu_ and clamp_ (kinks), neg_ and exp_."""
+    t = target(b)
+    if t is None:
+        return False
+    options = {
+        "{0}.relu_()": (0.0,),
+        "{0}.clamp_(-0.5, 0.5)": (-0.5, 0.5),
+        "{0}.clamp_(min=0.1)": (0.1,),
+        "{0}.neg_()": (),
+        "{0}.exp_()": (),
+    }
+    template = choose(b, list(options))
+    kinks = options[template]
+    gap = distance(b.tensor(t), *kinks) if kinks else math.inf
+    return emit_inplace(b, template, [t], gap)
+
+
+def overwrite(b: GraphBuilder) -> bool:
+    """copy_ (broadcast), fill_, zero_ and masked_fill_ with a constant or computed mask."""
+    t = target(b)
+    if t is None:
+        return False
+    kind = b.draw(st.integers(0, 4))
+    if kind == 0:
+        return emit_inplace(b, "{0}.copy_({1})", [t, b.partner(t, to_shape=True)])
+    if kind == 1:
+        return emit_inplace(b, choose(b, ["{0}.fill_(0.25)", "{0}.zero_()"]), [t])
+    if kind == 2:
+        shape = b.draw(partner_shapes(t.shape, grow=False))
+        size = math.prod(shape)
+        flags = b.draw(st.lists(st.booleans(), min_size=size, max_size=size))
+        return emit_inplace(b, f"{{0}}.masked_fill_({bool_tensor_source(flags, shape)}, 0.5)", [t])
+    if kind == 3:
+        gap = distance(b.tensor(t), 0.2)
+        return emit_inplace(b, "{0}.masked_fill_({0} > 0.2, -1.0)", [t], gap)
+    y = b.operand_like(t, t.shape)
+    return emit_inplace(b, "{0}.masked_fill_({1} < 0, 0.0)", [t, y], distance(b.tensor(y), 0.0))
+
+
+def setitem(b: GraphBuilder) -> bool:
+    """``x[index] = y`` (the gradient flows to y) or ``= scalar``: slices, ints, distinct
+    integer lists and boolean masks."""
+    t = target(b)
+    if t is None:
+        return False
+    kind = b.draw(st.integers(0, 2))
+    n = t.shape[0] if t.ndim else 0
+    if kind == 0 or t.ndim == 0:
+        index = "..." if t.ndim == 0 else slice_source(b, n)
+        if t.ndim >= 2 and b.draw(st.booleans()):
+            index += f", {b.draw(st.integers(-t.shape[1], t.shape[1] - 1))}"
+    elif kind == 1:
+        # Distinct positions: with repeats, which write wins is unspecified in PyTorch.
+        rows = sorted({i % n for i in index_list(b, n)})
+        index = repr(b.draw(st.permutations(rows)))
+    else:
+        flags = b.draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        index = bool_tensor_source(flags, (n,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            selected = tuple(eval(f"t[{index}]", {"m": torch, "t": b.tensor(t)}).shape)
+        except (IndexError, RuntimeError, ValueError):
+            return False
+    if b.draw(st.integers(0, 2)) == 0:
+        return emit_inplace(b, f"{{0}}[{index}] = 0.5", [t])
+    y = b.leaf(b.draw(partner_shapes(selected, grow=False))) if b.draw(st.booleans()) else None
+    if y is None:
+        y = b.pick(lambda v: v is not t and _fits(v.shape, selected))
+        if y is None:
+            return False
+    return emit_inplace(b, f"{{0}}[{index}] = {{1}}", [t, y])
+
+
+def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
+    try:
+        return torch.broadcast_shapes(shape, into) == torch.Size(into)
+    except RuntimeError:
+        return False
+
+
+INPLACE: list[Op] = [arithmetic, unary, overwrite, setitem]

@@ -1,0 +1,335 @@
+"""The math operations of the gradient fuzzer: element-wise, activations, reductions and
+matrix products, each as a builder ``op(builder) -> bool``.
+
+A builder picks its operands from the builder's values (or makes new leaves), draws its
+arguments, and emits one statement; it returns False when the draw did not fit (the fuzzer
+then draws another operation). Inputs are kept in each function's smooth domain by
+construction: log, sqrt, non-integer powers and denominators take ``x * x + 0.5``, never x.
+The operations with kinks (relu at 0, ties of max, clamp at its bounds) report how far their
+inputs are from the kink, so that finite differences are skipped when they come too close.
+
+SMOOTH_MATH and KINKED_MATH are the tables; the helpers here serve the other tables too
+(fuzz_functional.py: losses and layers' functions; fuzz_movement.py: indexing and shapes).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from fuzz_graphs import GraphBuilder, Value, partner_shapes, rarely
+
+Op = Any  # Callable[[GraphBuilder], bool]
+
+
+def choose(b: GraphBuilder, options: list[str]) -> str:
+    return b.draw(st.sampled_from(options))
+
+
+def distance(t: torch.Tensor, *points: float) -> float:
+    """How close the elements of ``t`` come to any of ``points`` (inf for an empty tensor)."""
+    t = t.detach()
+    if t.numel() == 0:
+        return math.inf
+    return min(float((t - p).abs().min()) for p in points)
+
+
+def tie_gap(t: torch.Tensor, dim: int | None) -> float:
+    """The smallest gap between the largest two and the smallest two values along ``dim``
+    (all elements for None): how far max and min are from switching elements."""
+    t = t.detach()
+    t = t.reshape(-1) if dim is None or t.ndim == 0 else t.movedim(dim, -1)
+    if t.numel() == 0 or t.shape[-1] < 2:
+        return math.inf
+    ordered = t.sort(dim=-1).values
+    top = ordered[..., -1] - ordered[..., -2]
+    bottom = ordered[..., 1] - ordered[..., 0]
+    return float(min(top.min(), bottom.min()))
+
+
+def draw_dim(b: GraphBuilder, ndim: int) -> int:
+    """A dimension of a tensor with ``ndim`` axes, negative half of the time (0 or -1 for 0-d)."""
+    rank = max(ndim, 1)
+    return b.draw(st.integers(-rank, rank - 1))
+
+
+def draw_dims(b: GraphBuilder, ndim: int, *, empty: bool = False) -> int | tuple[int, ...]:
+    """The ``dim`` argument of a reduction: one axis or a tuple of distinct axes, or (if
+    ``empty``) sometimes ``()``, which PyTorch reads as every dimension. Only sum and mean
+    take it here: PyTorch's own var/std backward treats ``()`` as no dimension (torch 2.13)."""
+    if empty and rarely(b.draw, 8):
+        return ()
+    if ndim >= 2 and b.draw(st.booleans()):
+        axes = b.draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True))
+        negative = b.draw(st.booleans())
+        return tuple(a - ndim if negative else a for a in axes)
+    return draw_dim(b, ndim)
+
+
+def keepdim(b: GraphBuilder) -> str:
+    return choose(b, ["", ", keepdim=True", ", keepdim=False"])
+
+
+def positive_source(operand: int) -> str:
+    """``x * x + 0.5``: any value moved into the domain of log, sqrt and 1/x."""
+    return f"({{{operand}}} * {{{operand}}} + 0.5)"
+
+
+def emitted(b: GraphBuilder, template: str, operands: list[Value], gap: float = math.inf) -> bool:
+    return b.emit(template, operands, gap=gap) is not None
+
+
+# ---- element-wise, smooth ------------------------------------------------------------------------
+
+
+def binary_arithmetic(b: GraphBuilder) -> bool:
+    """+, -, * (and the alpha forms) between broadcast-compatible operands."""
+    x = b.pick()
+    y = b.partner(x)
+    template = choose(
+        b,
+        ["{0} + {1}", "{0} - {1}", "{0} * {1}", "m.add({0}, {1}, alpha=0.5)"]
+        + ["m.sub({0}, {1}, alpha=2)", "m.mul({0}, {1})", "{0}.add({1})", "{0}.sub({1})"],
+    )
+    return emitted(b, template, [x, y])
+
+
+def division(b: GraphBuilder) -> bool:
+    x = b.pick()
+    y = b.partner(x)
+    p = positive_source(1)
+    template = choose(b, ["{0} / " + p, "m.div({0}, " + p + ")", "{0}.div(" + p + ")"])
+    return emitted(b, template, [x, y])
+
+
+def scalar_arithmetic(b: GraphBuilder) -> bool:
+    """Python scalars on either side, and negation."""
+    options = ["{0} + 0.5", "1.5 - {0}", "{0} * -2.0", "3 * {0}", "{0} / 4", "{0} - 1"]
+    options += ["2.0 / " + positive_source(0), "-{0}", "m.neg({0})", "{0}.neg()"]
+    return emitted(b, choose(b, options), [b.pick()])
+
+
+def power(b: GraphBuilder) -> bool:
+    """Integer, fractional and negative powers, scalar bases and tensor exponents."""
+    x = b.pick()
+    p = positive_source(0)
+    options = ["{0} ** 2", "{0} ** 3", "{0}.pow(2)", "m.pow({0}, 3)", p + " ** 1.5"]
+    options += [p + " ** -0.5", "2.0 ** {0}", "m.pow(2.0, {0})", p + " ** {1}", p + ".pow({1})"]
+    template = choose(b, options)
+    operands = [x, b.partner(x)] if "{1}" in template else [x]
+    return emitted(b, template, operands)
+
+
+def unary_math(b: GraphBuilder) -> bool:
+    p = positive_source(0)
+    options = ["m.exp({0})", "{0}.exp()", "m.log" + p, p + ".log()", "m.sqrt" + p, p + ".sqrt()"]
+    options += ["m.sin({0})", "{0}.sin()", "m.cos({0})", "{0}.cos()", "m.tanh({0})"]
+    options += ["{0}.tanh()", "m.sigmoid({0})", "{0}.sigmoid()", "F.sigmoid({0})", "F.tanh({0})"]
+    return emitted(b, choose(b, options), [b.pick()])
+
+
+def smooth_activation(b: GraphBuilder) -> bool:
+    """GELU (both forms), SiLU, ELU with alpha 1 (continuously differentiable), softplus."""
+    x = b.pick()
+    template = choose(
+        b,
+        ["F.gelu({0})", "F.gelu({0}, approximate='tanh')", "F.silu({0})", "F.elu({0})"]
+        + ["F.softplus({0})", "F.softplus({0}, beta=2.0)", "F.softplus({0}, beta=0.5)"],
+    )
+    gap = math.inf
+    if "softplus" in template:  # softplus turns linear where beta·x passes the threshold 20
+        beta = 2.0 if "2.0" in template else 0.5 if "0.5" in template else 1.0
+        gap = distance(b.tensor(x) * beta, 20.0)
+    return emitted(b, template, [x], gap)
+
+
+def where_constant_mask(b: GraphBuilder) -> bool:
+    x = b.pick()
+    y = b.partner(x)
+    shape = b.draw(partner_shapes(x.shape, grow=False))
+    size = math.prod(shape)
+    flags = b.draw(st.lists(st.booleans(), min_size=size, max_size=size))
+    mask = bool_tensor_source(flags, shape)
+    return emitted(b, f"m.where({mask}, {{0}}, {{1}})", [x, y])
+
+
+def bool_tensor_source(flags: list[bool], shape: tuple[int, ...]) -> str:
+    if not flags:
+        return f"m.zeros({shape}, dtype=m.bool)"
+    return f"m.tensor({torch.tensor(flags).reshape(shape).tolist()!r})"
+
+
+# ---- element-wise, with kinks --------------------------------------------------------------------
+
+
+def kinked_unary(b: GraphBuilder) -> bool:
+    """relu, abs, leaky_relu, ELU with alpha != 1, clamp: kinks at 0 or at the bounds."""
+    x = b.pick()
+    options = {
+        "m.relu({0})": (0.0,),
+        "{0}.relu()": (0.0,),
+        "F.relu({0})": (0.0,),
+        "m.abs({0})": (0.0,),
+        "abs({0})": (0.0,),
+        "{0}.abs()": (0.0,),
+        "F.leaky_relu({0})": (0.0,),
+        "F.leaky_relu({0}, 0.2)": (0.0,),
+        "F.elu({0}, alpha=0.5)": (0.0,),
+        "{0}.clamp(-0.5, 0.5)": (-0.5, 0.5),
+        "m.clamp({0}, min=-0.3)": (-0.3,),
+        "{0}.clamp(max=0.2)": (0.2,),
+        "m.clip({0}, -1.0, 1.0)": (-1.0, 1.0),
+        "{0}.clamp(0.5, -0.5)": (0.5, -0.5),
+        "m.where({0} > 0, {0}, 0.0)": (0.0,),
+    }
+    template = choose(b, list(options))
+    return emitted(b, template, [x], distance(b.tensor(x), *options[template]))
+
+
+def selection(b: GraphBuilder) -> bool:
+    """maximum, minimum, max/min of two tensors, where(x > y), clamp with tensor bounds."""
+    x = b.pick()
+    template = choose(
+        b,
+        ["m.maximum({0}, {1})", "m.minimum({0}, {1})", "{0}.maximum({1})", "m.max({0}, {1})"]
+        + ["m.min({0}, {1})", "m.where({0} > {1}, {0}, {1})", "m.clamp({0}, min={1})"]
+        + ["{0}.clamp(max={1})"],
+    )
+    y = b.partner(x, to_shape="clamp" in template)
+    tx, ty = b.tensor(x), b.tensor(y)
+    gap = math.inf if tx.numel() * ty.numel() == 0 else distance(tx - ty, 0.0)
+    return emitted(b, template, [x, y], gap)
+
+
+# ---- reductions ----------------------------------------------------------------------------------
+
+
+def sum_mean(b: GraphBuilder) -> bool:
+    x = b.pick()
+    name = choose(b, ["sum", "mean"])
+    if b.draw(st.integers(0, 3)) == 0:
+        template = choose(b, ["{0}.NAME()", "m.NAME({0})"])
+    else:
+        args = repr(draw_dims(b, x.ndim, empty=True)) + keepdim(b)
+        template = choose(b, ["{0}.NAME(ARGS)", "m.NAME({0}, dim=ARGS)"]).replace("ARGS", args)
+    return emitted(b, template.replace("NAME", name), [x])
+
+
+def variance(b: GraphBuilder) -> bool:
+    """var and std with random dims, keepdim and correction (Bessel's, none, or 2)."""
+    x = b.pick()
+    name = choose(b, ["var", "std"])
+    correction = choose(b, ["", ", correction=0", ", correction=1", ", correction=2"])
+    if b.draw(st.integers(0, 3)) == 0:
+        template = "{0}.NAME(" + correction.removeprefix(", ") + ")"
+        variances = b.tensor(x).detach().reshape(-1).var(correction=0).reshape(1)
+    else:
+        dims = draw_dims(b, x.ndim)
+        template = "{0}.NAME(" + repr(dims) + keepdim(b) + correction + ")"
+        variances = b.tensor(x).detach().var(dim=dims, correction=0)
+    if name == "std" and variances.numel() and float(variances.min()) < 1e-4:
+        return False  # √ has an infinite slope at 0: both libraries give inf or nan gradients
+    return emitted(b, template.replace("NAME", name), [x])
+
+
+def log_sum_exp(b: GraphBuilder) -> bool:
+    x = b.pick()
+    args = repr(draw_dims(b, x.ndim)) + keepdim(b)
+    template = choose(b, ["{0}.logsumexp(ARGS)", "m.logsumexp({0}, ARGS)"])
+    return emitted(b, template.replace("ARGS", args), [x])
+
+
+def softmax_family(b: GraphBuilder) -> bool:
+    x = b.pick()
+    dim = draw_dim(b, x.ndim)
+    template = choose(
+        b,
+        ["{0}.softmax(D)", "m.softmax({0}, D)", "F.softmax({0}, dim=D)", "{0}.log_softmax(D)"]
+        + ["m.log_softmax({0}, D)", "F.log_softmax({0}, dim=D)"],
+    )
+    return emitted(b, template.replace("D", str(dim)), [x])
+
+
+def extremes(b: GraphBuilder) -> bool:
+    """max and min over all elements (ties share the gradient) or along a dim (values)."""
+    x = b.pick(lambda v: v.numel > 0)
+    if x is None:
+        return False
+    name = choose(b, ["max", "min"])
+    if b.draw(st.booleans()):
+        template = choose(b, ["{0}.NAME()", "m.NAME({0})"])
+        return emitted(b, template.replace("NAME", name), [x], tie_gap(b.tensor(x), None))
+    dim = draw_dim(b, x.ndim)
+    template = choose(
+        b,
+        ["{0}.NAME(dim=D).values", "{0}.NAME(D, keepdim=True)[0]", "m.NAME({0}, dim=D).values"]
+        + ["m.NAME({0}, D, True).values"],
+    )
+    template = template.replace("NAME", name).replace("D", str(dim))
+    return emitted(b, template, [x], tie_gap(b.tensor(x), dim))
+
+
+# ---- matrix products -----------------------------------------------------------------------------
+
+
+def matmul(b: GraphBuilder) -> bool:
+    """1-D·1-D, 1-D·2-D, 2-D·1-D, 2-D·2-D and batched products with broadcast batch axes, with
+    the operand on either side, and products of a tensor with itself."""
+    x = b.pick(lambda v: 1 <= v.ndim <= 4)
+    if x is None:
+        return False
+    form = b.draw(st.integers(0, 5))
+    if form == 0:  # the same tensor on both sides
+        options = ["{0} @ {0}", "m.dot({0}, {0})"] if x.ndim == 1 else ["{0} @ {0}.mT"]
+        options += ["{0}.mT @ {0}", "m.matmul({0}, {0}.transpose(-1, -2))"] if x.ndim > 1 else []
+        return emitted(b, choose(b, options), [x])
+    inner = x.shape[-1]
+    cols = b.draw(st.integers(0, 3))
+    if form == 1:  # matrix · vector or vector · vector
+        y = b.operand_like(x, (inner,))
+        options = ["{0} @ {1}", "m.matmul({0}, {1})", "{0}.matmul({1})"]
+        options += ["m.dot({0}, {1})"] if x.ndim == 1 else []
+    elif form == 2:  # times a matrix
+        y = b.operand_like(x, (inner, cols))
+        options = ["{0} @ {1}", "m.matmul({0}, {1})"] + (["m.mm({0}, {1})"] if x.ndim == 2 else [])
+    elif form == 3:  # batched, batch axes broadcast
+        batch = b.draw(partner_shapes(x.shape[:-2])) if x.ndim > 2 else (b.draw(st.integers(1, 2)),)
+        y = b.operand_like(x, (*batch, inner, cols))
+        options = ["{0} @ {1}", "m.matmul({0}, {1})"]
+    else:  # the new operand on the left: vector · matrix, or matrix (batch) · matrix
+        rows = x.shape[-2] if x.ndim > 1 else x.shape[0]
+        left = (rows,) if form == 4 else (*b.draw(partner_shapes(x.shape[:-2])), cols, rows)
+        y = b.operand_like(x, left)
+        options = ["{1} @ {0}", "m.matmul({1}, {0})", "{1}.matmul({0})"]
+    return emitted(b, choose(b, options), [x, y])
+
+
+def copies(b: GraphBuilder) -> bool:
+    """clone, contiguous, casts to float64 (no-ops), dropout outside training, detach."""
+    options = ["{0}.clone()", "m.clone({0})", "{0}.contiguous()", "{0}.double()"]
+    options += ["{0}.to(m.float64)", "F.dropout({0}, p=0.5, training=False)", "{0}.detach()"]
+    template = choose(b, options)
+    # A detached path changes the function but carries no gradient: no finite differences.
+    gap = 0.0 if "detach" in template else math.inf
+    return emitted(b, template, [b.pick()], gap)
+
+
+SMOOTH_MATH: list[Op] = [
+    binary_arithmetic,
+    scalar_arithmetic,
+    division,
+    power,
+    unary_math,
+    smooth_activation,
+    where_constant_mask,
+    sum_mean,
+    variance,
+    log_sum_exp,
+    softmax_family,
+    matmul,
+    copies,
+]
+KINKED_MATH: list[Op] = [kinked_unary, selection, extremes]

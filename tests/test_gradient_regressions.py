@@ -1,0 +1,456 @@
+"""Regression tests for the failures the gradient fuzzer (tests/test_gradient_fuzz.py) found.
+
+Each test is one minimal program, written once as ``program(m)`` and run with ``m = chainrule``
+and ``m = torch`` on the same float64 inputs; values and gradients must agree with PyTorch's.
+The write-up of each finding (the cause, where it sits) is in the fuzzer's report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+
+Program = Callable[[Any], dict[str, Any]]
+
+
+def as_array(value: Any) -> np.ndarray | None:
+    """A tensor (or its grad) as a NumPy array of its own; None stays None."""
+    return None if value is None else value.detach().numpy().copy()
+
+
+def run(program: Program, m: Any) -> dict[str, np.ndarray | None]:
+    """The program's named tensors, as arrays: ``name`` is the value, ``name.grad`` its grad."""
+    results = {}
+    for name, tensor in program(m).items():
+        results[name] = as_array(tensor)
+        if tensor.requires_grad and (tensor.is_leaf or tensor.retains_grad):
+            results[f"{name}.grad"] = as_array(tensor.grad)
+    return results
+
+
+def assert_matches_torch(program: Program) -> None:
+    expected = run(program, torch)
+    actual = run(program, cr)
+    assert actual.keys() == expected.keys()
+    for name, want in expected.items():
+        got = actual[name]
+        assert (got is None) == (want is None), f"{name}: {got} where PyTorch gives {want}"
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def f64(m: Any, values: Any, requires_grad: bool = False) -> Any:
+    return m.tensor(values, dtype=m.float64, requires_grad=requires_grad)
+
+
+# ---- the engine: a kept gradient must not change the gradients still pending ---------------------
+
+
+def test_leaf_gradient_kept_without_copy_is_not_changed_by_later_contributions() -> None:
+    """v1 reaches the output along four paths; the first contribution kept as v1.grad was the
+    very array still pending for v0 (Mul's backward), and adding the later ones into it in
+    place changed v0's gradient."""
+
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, [-2.2], requires_grad=True)
+        v1 = f64(m, [0.98], requires_grad=True)
+        v3 = m.relu(v1)
+        v4 = v0 * v1
+        v5 = v3 + v1
+        v9 = v4 + v1
+        out = (v9 - v5) + v3 * 0.5
+        out.sum().backward()
+        return {"v0": v0, "v1": v1}  # v0.grad [0.98], v1.grad [-2.7]
+
+    assert_matches_torch(program)
+
+
+def test_broadcast_leaf_gradient_is_not_changed_by_later_contributions() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, [0.2, 0.3, 0.0], requires_grad=True)
+        v2 = f64(m, [0.28], requires_grad=True)
+        v4 = v2.sum(dim=-1, keepdim=True)
+        ((v0 - v2) - (v4 + v2)).sum().backward()
+        return {"v0": v0, "v2": v2}  # v2.grad [-9.]
+
+    assert_matches_torch(program)
+
+
+# ---- NumPy interoperability ----------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation doesn't accept a copy")
+def test_numpy_array_with_copy_true_does_not_share_memory() -> None:
+    """NumPy 2 trusts ``__array__(copy=True)`` to return a copy; ignoring ``copy`` hands out
+    the tensor's own memory, and writing to the 'copy' changes the tensor."""
+    for m in (torch, cr):
+        t = f64(m, [1.0, 2.0])
+        snapshot = np.array(t, copy=True)
+        snapshot[0] = 99.0
+        assert t[0].item() == 1.0, f"{m.__name__}: np.array(t, copy=True) shares memory"
+
+
+# ---- operations ----------------------------------------------------------------------------------
+
+
+def test_linear_with_zero_output_features_backward() -> None:
+    """A (0, in) weight: the gradient (0,) for a 1-D input is reshaped with -1 next to a 0."""
+
+    def program(m: Any) -> dict[str, Any]:
+        x = f64(m, [0.5, 1.0], requires_grad=True)
+        weight = m.zeros((0, 2), dtype=m.float64, requires_grad=True)
+        bias = m.zeros((0,), dtype=m.float64, requires_grad=True)
+        y = m.nn.functional.linear(x, weight, bias)
+        (y.sum() + x.sum()).backward()
+        return {"x": x, "weight": weight, "bias": bias}
+
+    assert_matches_torch(program)
+
+
+def test_cross_entropy_differentiates_probability_targets() -> None:
+    """PyTorch's cross_entropy with class probabilities is differentiable in the target."""
+
+    def program(m: Any) -> dict[str, Any]:
+        logits = f64(m, [[0.3, -0.2, 0.5], [1.0, 0.1, -0.4]], requires_grad=True)
+        scores = f64(m, [[0.7, 0.2, -0.5], [0.1, 0.4, 0.3]], requires_grad=True)
+        loss = m.nn.functional.cross_entropy(logits, scores.softmax(1))
+        loss.backward()
+        return {"logits": logits, "scores": scores, "loss": loss}
+
+    assert_matches_torch(program)
+
+
+def test_cross_entropy_requires_grad_when_only_the_target_does() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        logits = f64(m, [[0.3, -0.2, 0.5]])
+        scores = f64(m, [[0.7, 0.2, -0.5]], requires_grad=True)
+        loss = m.nn.functional.cross_entropy(logits, scores.softmax(1), reduction="sum")
+        assert loss.requires_grad, m.__name__
+        loss.backward()
+        return {"scores": scores}
+
+    assert_matches_torch(program)
+
+
+def test_clamp_with_tensor_bounds_at_a_tie_passes_the_whole_gradient_to_the_input() -> None:
+    """clamp(x, min=lo, max=hi) with tensor bounds: where x equals a bound PyTorch treats x as
+    inside [lo, hi] (gradient 1 to x, 0 to the bound); maximum/minimum split ties ½ and ½."""
+
+    def program(m: Any) -> dict[str, Any]:
+        x = f64(m, [-1.61, 0.5, 0.0], requires_grad=True)
+        lo = f64(m, [-1.61, 0.2, 0.0], requires_grad=True)
+        hi = f64(m, [0.3, 0.5, 0.0], requires_grad=True)
+        (x.clamp(max=hi) + m.clamp(x, min=lo) + m.clamp(x, lo, hi)).sum().backward()
+        return {"x": x, "lo": lo, "hi": hi}
+
+    assert_matches_torch(program)
+
+
+def test_flatten_that_merges_nothing_returns_the_input_itself() -> None:
+    """PyTorch's flatten returns its input when no dimensions are merged, so ``y`` *is* the
+    leaf ``x``: retain_grad on it is a no-op and ``y.grad`` is the leaf's total gradient."""
+
+    def program(m: Any) -> dict[str, Any]:
+        x = f64(m, [[0.5], [2.0]], requires_grad=True)
+        y = x.flatten(1)
+        y.retain_grad()
+        (y.sum() + (x * 3).sum()).backward()
+        return {"x": x, "y": y}
+
+    assert_matches_torch(program)
+
+
+# ---- size-0 axes ---------------------------------------------------------------------------------
+
+
+def test_batch_times_a_matrix_with_zero_columns_backward() -> None:
+    """(1, 2, 3) @ (3, 0): the weight-gradient shortcut reshapes with -1 next to a 0."""
+
+    def program(m: Any) -> dict[str, Any]:
+        batch = f64(m, [[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]], requires_grad=True)
+        weight = m.zeros((3, 0), dtype=m.float64, requires_grad=True)
+        (batch @ weight).sum().backward()
+        return {"batch": batch, "weight": weight}
+
+    assert_matches_torch(program)
+
+
+def test_embedding_of_a_zero_width_table_backward() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        table = m.zeros((2, 0), dtype=m.float64, requires_grad=True)
+        rows = m.nn.functional.embedding(m.tensor([1, 0]), table)
+        rows.sum().backward()
+        return {"table": table, "rows": rows}
+
+    assert_matches_torch(program)
+
+
+def test_chunk_of_an_empty_axis_gives_the_requested_pieces() -> None:
+    for m in (torch, cr):
+        x = m.zeros((1, 0, 1), dtype=m.float64, requires_grad=True)
+        assert len(x.chunk(3, 1)) == 3, m.__name__
+
+
+def test_softmax_family_over_an_empty_axis() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        x = m.zeros((4, 0), dtype=m.float64, requires_grad=True)
+        soft, log_soft = x.softmax(-1), m.log_softmax(x, 1)
+        (soft.sum() + log_soft.sum()).backward()
+        return {"x": x, "soft": soft, "log_soft": log_soft}
+
+    assert_matches_torch(program)
+
+
+def test_logsumexp_over_an_empty_axis_is_minus_infinity() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        x = m.zeros((4, 0), dtype=m.float64, requires_grad=True)
+        y = x.logsumexp(1)
+        y.backward(f64(m, [1.0, 2.0, 3.0, 4.0]))
+        return {"x": x, "y": y}
+
+    assert_matches_torch(program)
+
+
+def test_layer_norm_over_an_empty_shape() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        x = m.zeros((2, 0), dtype=m.float64, requires_grad=True)
+        weight = m.zeros((0,), dtype=m.float64, requires_grad=True)
+        y = m.nn.functional.layer_norm(x, (0,), weight)
+        y.sum().backward()
+        return {"x": x, "weight": weight, "y": y}
+
+    assert_matches_torch(program)
+
+
+def test_batch_norm_of_an_empty_batch_in_training() -> None:
+    def program(m: Any) -> dict[str, Any]:
+        x = m.zeros((0, 2), dtype=m.float64, requires_grad=True)
+        y = m.nn.functional.batch_norm(x, None, None, training=True)
+        y.sum().backward()
+        return {"x": x, "y": y}
+
+    assert_matches_torch(program)
+
+
+# ---- in-place updates in a recorded graph -------------------------------------------------------
+#
+# Each program takes ``fresh``, applied to the tensor just before it is changed in place: the
+# identity for the program as written, ``clone`` for the same computation without any aliasing.
+# Where PyTorch runs the program, chainrule must give its values and gradients. Where PyTorch
+# refuses it (a value saved for backward was overwritten), chainrule may refuse it too, with the
+# same error, or run it if it kept its own copy of what its backward needs; then its gradients
+# must be those of the program as written, which PyTorch computes with ``fresh = clone``.
+
+INPLACE_ERROR = "modified by an inplace operation"
+InplaceProgram = Callable[[Any, Callable[[Any], Any]], dict[str, Any]]
+
+
+def outcome(program: Program, m: Any) -> dict[str, np.ndarray | None] | str:
+    """The program's results, or the message of the RuntimeError it raised."""
+    try:
+        return run(program, m)
+    except RuntimeError as error:
+        return str(error)
+
+
+def assert_close_results(actual: dict, expected: dict) -> None:
+    assert actual.keys() == expected.keys()
+    for name, want in expected.items():
+        got = actual[name]
+        assert (got is None) == (want is None), f"{name}: {got} where PyTorch gives {want}"
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+def assert_inplace_semantics_match_torch(program: InplaceProgram) -> str:
+    """Check ``program`` by the rule above; returns how chainrule and PyTorch ended, so that a
+    test can pin it: "same" (both ran alike), "refused" (both refused), or "exact" (PyTorch
+    refused, chainrule ran and its gradients are the program's own)."""
+    as_written = lambda m: program(m, lambda t: t)  # noqa: E731
+    expected = outcome(as_written, torch)
+    actual = outcome(as_written, cr)
+    if not isinstance(expected, str):
+        assert not isinstance(actual, str), f"PyTorch runs it; chainrule raises {actual!r}"
+        assert_close_results(actual, expected)
+        return "same"
+    assert INPLACE_ERROR in expected, expected
+    if isinstance(actual, str):
+        assert INPLACE_ERROR in actual, actual
+        return "refused"
+    assert_close_results(actual, run(lambda m: program(m, lambda t: t.clone()), torch))
+    return "exact"
+
+
+def test_inplace_product_of_a_tensor_with_itself() -> None:
+    """``v1.mul_(v1)``: PyTorch's Mul saved v1 (both factors) and then overwrote it, and
+    refuses; chainrule computes the product on a copy of the old values: d(v²)/dv = 2v."""
+    for m in (torch, cr):
+        v0 = f64(m, [0.5, 2.0], requires_grad=True)
+        v1 = v0.clone()
+        v1.mul_(v1)
+        if m is torch:
+            with pytest.raises(RuntimeError, match=INPLACE_ERROR):
+                v1.sum().backward()
+        else:
+            v1.sum().backward()
+            np.testing.assert_allclose(as_array(v0.grad), [1.0, 4.0], rtol=1e-12)
+            np.testing.assert_allclose(as_array(v1), [0.25, 4.0], rtol=1e-12)
+
+
+def test_inplace_updates_of_a_0d_tensor_backward() -> None:
+    """copy_ then add_ on a 0-d tensor: the two 0-d gradients summed for v1 are a NumPy
+    scalar, which SetItem's backward cannot assign into."""
+
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, 0.5, requires_grad=True)
+        v1 = v0.clone()
+        v1.copy_(v1)
+        v1.add_(v1)
+        v1.sum().backward()
+        return {"v0": v0, "v1": v1}
+
+    assert_matches_torch(program)
+
+
+# Operations whose backward PyTorch computes from the saved output. chainrule's operation keeps
+# a copy of its output when the output itself is changed in place, so it runs these exactly.
+SAVE_OUTPUT = {
+    "exp": lambda m, x: x.exp(),
+    "tanh": lambda m, x: m.tanh(x),
+    "sigmoid": lambda m, x: x.sigmoid(),
+    "relu": lambda m, x: m.relu(x),
+    "sqrt": lambda m, x: m.sqrt(x),
+    "softmax": lambda m, x: x.softmax(0),
+    "log_softmax": lambda m, x: x.log_softmax(0),
+    "logsumexp": lambda m, x: x.logsumexp(0),
+    "std": lambda m, x: x.std(correction=0),
+}
+
+
+@pytest.mark.parametrize("shape", ["0-d", "1-d"])
+@pytest.mark.parametrize("op", list(SAVE_OUTPUT))
+def test_output_changed_in_place_after_use(op: str, shape: str) -> None:
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v0 = f64(m, 0.25 if shape == "0-d" else [0.25, 0.5], requires_grad=True)
+        v1 = fresh(SAVE_OUTPUT[op](m, v0))
+        v1.add_(1.0)
+        v1.sum().backward()
+        return {"v0": v0}
+
+    assert assert_inplace_semantics_match_torch(program) == "exact"
+
+
+@pytest.mark.parametrize("op", ["relu_", "exp_", "sigmoid_"])
+def test_inplace_activation_changed_again(op: str) -> None:
+    """relu_, exp_ and sigmoid_ save their result in PyTorch, so a second in-place change is
+    refused there; chainrule keeps its own copy."""
+
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v0 = f64(m, [1.48, -1.0, -0.3], requires_grad=True)
+        v1 = v0.clone()
+        getattr(v1, op)()
+        v1 = fresh(v1)
+        v1.mul_(2.0)
+        v1.sum().backward()
+        return {"v0": v0}
+
+    assert assert_inplace_semantics_match_torch(program) == "exact"
+
+
+def test_quotient_and_power_may_be_changed_in_place() -> None:
+    """PyTorch's division and power save their inputs, not their output: changing a / b or
+    a ** 3 in place afterwards is allowed."""
+
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        a = f64(m, [0.3, -0.4], requires_grad=True)
+        b = f64(m, [2.0, 4.0], requires_grad=True)
+        quotient, cube = fresh(a / b), fresh(a**3)
+        quotient.add_(1.0)
+        cube.sub_(1.5)
+        (quotient.sum() + cube.sum()).backward()
+        return {"a": a, "b": b, "quotient": quotient, "cube": cube}
+
+    assert assert_inplace_semantics_match_torch(program) == "same"
+
+
+# Operations whose backward PyTorch computes from the saved input. chainrule's keep what they
+# need in another form (x − mean, the quotient for the denominator's gradient...).
+SAVE_INPUT = {
+    "var": lambda m, x: x.var(0),
+    "std": lambda m, x: x.std(0),
+    "mse_loss": lambda m, x: m.nn.functional.mse_loss(x, x.detach() * 0.5),
+    "huber_loss": lambda m, x: m.nn.functional.huber_loss(x, x.detach() * 0.5),
+    "bce_with_logits": lambda m, x: m.nn.functional.binary_cross_entropy_with_logits(
+        x, x.detach().sigmoid()
+    ),
+    "layer_norm": lambda m, x: m.nn.functional.layer_norm(x, (3,)),
+    "elu": lambda m, x: m.nn.functional.elu(x),
+    "softplus": lambda m, x: m.nn.functional.softplus(x),
+    "leaky_relu": lambda m, x: m.nn.functional.leaky_relu(x, 0.2),
+    "avg_pool1d": lambda m, x: m.nn.functional.avg_pool1d(x.reshape(1, 1, 3), 2, stride=1),
+    "numerator": lambda m, x: x / f64(m, [2.0, 4.0, 8.0], requires_grad=True),
+}
+
+
+@pytest.mark.parametrize("op", list(SAVE_INPUT))
+def test_input_changed_in_place_after_use(op: str) -> None:
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v0 = f64(m, [0.3, -0.8, 1.2], requires_grad=True)
+        x = v0 * 1.0
+        y = SAVE_INPUT[op](m, x)
+        x = fresh(x)
+        x.add_(0.5)
+        y.sum().backward()
+        return {"v0": v0}
+
+    assert assert_inplace_semantics_match_torch(program) == "exact"
+
+
+def test_convolution_input_changed_in_place_after_use() -> None:
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v0 = f64(m, [[[1.0, 2.0, 3.0]]], requires_grad=True)
+        x = v0 * 1.0
+        weight = f64(m, [[[0.5, -1.0]]], requires_grad=True)
+        y = m.nn.functional.conv1d(x, weight)
+        x = fresh(x)
+        x.fill_(0.25)
+        y.sum().backward()
+        return {"weight": weight}
+
+    assert assert_inplace_semantics_match_torch(program) == "exact"
+
+
+def test_max_pool_output_may_be_changed_in_place() -> None:
+    """PyTorch's max_pool backward needs the indices, not the output: changing the output in
+    place is allowed."""
+
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v0 = f64(m, [[[1.0, 2.0, 3.0, 0.5]]], requires_grad=True)
+        y = fresh(m.nn.functional.max_pool1d(v0, 2))
+        y.neg_()
+        y.sum().backward()
+        return {"v0": v0, "y": y}
+
+    assert assert_inplace_semantics_match_torch(program) == "same"
+
+
+def test_vector_times_batch_keeps_its_own_copy_of_the_batch() -> None:
+    """PyTorch's vector @ (batch of matrices) saves a copy of the batch, so a later in-place
+    change of the batch is allowed and the gradient uses the values at the product."""
+
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v = f64(m, [1.0, 2.0, -1.0], requires_grad=True)
+        batch = m.arange(12.0, dtype=m.float64).reshape(2, 3, 2)
+        y = v @ batch
+        batch = fresh(batch)
+        batch.mul_(2.0)
+        y.sum().backward()
+        return {"v": v, "y": y}
+
+    assert assert_inplace_semantics_match_torch(program) == "same"
