@@ -39,14 +39,6 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
     """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root."""
     # inf and NaN in a gradient are results, as in PyTorch, not occasions for NumPy warnings;
     # detect_anomaly is the tool that stops at them.
-    token = fp_errors.enter()
-    try:
-        _walk(root, gradient, retain_graph)
-    finally:
-        fp_errors.leave(token)
-
-
-def _walk(root: Tensor, gradient: Any, retain_graph: bool) -> None:
     if not root._requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn; did you forget "
@@ -65,6 +57,7 @@ def _walk(root: Tensor, gradient: Any, retain_graph: bool) -> None:
 
     order = _reverse_topological_order(root)
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
+    quiet = fp_errors.enter()
     latest_write = Writes.latest  # nodes made after it saved nothing that has changed since
     # Each node holds the gradient summed so far for its output while the walk runs, so that
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
@@ -120,6 +113,8 @@ def _walk(root: Tensor, gradient: Any, retain_graph: bool) -> None:
         for tensor in order:
             tensor._ctx.pending = None
         raise
+    finally:
+        fp_errors.leave(quiet)
 
 
 def _deliver(value: Tensor, grad: Any, lent: set) -> None:
@@ -242,11 +237,13 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     while stack:
         consumer = stack.pop()._ctx
         born = consumer.sequence_number
-        for value, needed in zip(consumer.inputs, consumer.needs_input_grad):
-            if not needed:
+        for value in consumer.inputs:
+            if not isinstance(value, Tensor):
                 continue
             node = value._ctx
             if node is not None and node.sequence_number > born:
+                # Changed in place after the consumer used it: the version it used (a constant
+                # then, if it was one: its node is None and the walk sends it nothing).
                 value = version_at(value, born)
                 node = value._ctx
             if node is None:

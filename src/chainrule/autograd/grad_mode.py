@@ -12,57 +12,91 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Mode(NamedTuple):
+class Mode:
     """What operations do in this thread: record a graph (``grad``), watch for anomalies
-    (``anomaly``, with ``check_nan``), and whether ``inference_mode`` is on."""
+    (``anomaly``, with ``check_nan``), and whether ``inference_mode`` is on.
 
-    grad: bool = True
-    anomaly: bool = False
-    check_nan: bool = True
-    inference: bool = False
+    There is one object per combination (``Mode.of``), and each remembers the modes that a
+    switch leads to, so that ``no_grad`` and the optimizer's step switch by one lookup.
+    """
+
+    __slots__ = ("anomaly", "check_nan", "grad", "inference", "switched", "without_grad")
+    _all: dict[tuple, Mode] = {}  # noqa: RUF012 - the registry of the combinations
+
+    def __init__(self, grad: bool, anomaly: bool, check_nan: bool, inference: bool) -> None:
+        self.grad, self.anomaly, self.check_nan, self.inference = (
+            grad,
+            anomaly,
+            check_nan,
+            inference,
+        )
+        self.switched: dict[tuple, Mode] = {}
+        self.without_grad: Mode = self if not grad else None  # type: ignore[assignment]
+
+    @classmethod
+    def of(
+        cls,
+        grad: bool = True,
+        anomaly: bool = False,
+        check_nan: bool = True,
+        inference: bool = False,
+    ) -> Mode:
+        key = (bool(grad), bool(anomaly), bool(check_nan), bool(inference))
+        mode = cls._all.get(key)
+        if mode is None:
+            mode = cls._all[key] = cls(*key)
+            if mode.grad:
+                mode.without_grad = mode.switch((("grad", False),))
+        return mode
+
+    def switch(self, changes: tuple) -> Mode:
+        """This mode with ``changes`` ((name, value) pairs) made."""
+        mode = self.switched.get(changes)
+        if mode is None:
+            fields = {
+                "grad": self.grad,
+                "anomaly": self.anomaly,
+                "check_nan": self.check_nan,
+                "inference": self.inference,
+                **dict(changes),
+            }
+            mode = self.switched[changes] = Mode.of(**fields)
+        return mode
+
+    def __repr__(self) -> str:
+        return (
+            f"Mode(grad={self.grad}, anomaly={self.anomaly}, check_nan={self.check_nan}, "
+            f"inference={self.inference})"
+        )
 
 
-_MODES: dict[Mode, Mode] = {}
-
-
-def _interned(mode: Mode) -> Mode:
-    """One object per combination: modes are compared and stored without allocating."""
-    return _MODES.setdefault(mode, mode)
-
-
-DEFAULT = _interned(Mode())
+DEFAULT = Mode.of()
 _mode = contextvars.ContextVar("chainrule_mode", default=DEFAULT)
 _get, _set = _mode.get, _mode.set
 
 current_mode = _get
 """The calling thread's :class:`Mode` (a bound method: the cheapest way to read it)."""
 
-# (mode, changes) -> the changed mode: a switch costs a dictionary lookup, not a new tuple.
-_TRANSITIONS: dict[tuple, Mode] = {}
 _NO_GRAD = (("grad", False),)
 
 
 def _switch(changes: tuple) -> contextvars.Token:
-    mode = _get()
-    new = _TRANSITIONS.get((mode, changes))
-    if new is None:
-        new = _TRANSITIONS[mode, changes] = _interned(mode._replace(**dict(changes)))
-    return _set(new)
+    return _set(_get().switch(changes))
+
+
+def pause_grad() -> contextvars.Token:
+    """``set_mode(grad=False)`` at the least cost (the optimizer's step, hooks in backward)."""
+    return _set(_get().without_grad)
 
 
 def set_mode(**changes: Any) -> contextvars.Token:
     """Change the calling thread's mode; ``restore_mode(token)`` undoes it."""
     return _switch(tuple(sorted(changes.items())))
-
-
-def pause_grad() -> contextvars.Token:
-    """``set_mode(grad=False)`` at the least cost (the optimizer's step, hooks in backward)."""
-    return _switch(_NO_GRAD)
 
 
 def restore_mode(token: contextvars.Token) -> None:

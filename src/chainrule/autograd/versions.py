@@ -83,11 +83,15 @@ def note_write(array: Any, what: str) -> int:
     return stamp
 
 
-def note_writes(arrays: Any, what: str) -> None:
-    """:func:`note_write` for several arrays at once (an optimizer's parameters)."""
+def note_parameter_writes(parameters: Any, what: str) -> None:
+    """:func:`note_write` for the parameters that an optimizer's step updated: those with a
+    gradient (the step skips the others, and PyTorch leaves their versions alone)."""
     stamp = next(clock)
     records = _records
-    for array in arrays:
+    for p in parameters:
+        if p._grad is None:
+            continue
+        array = p.data
         root = array if array.base is None else memory_root(array)
         record = records.get(id(root)) or _record(root)
         record.stamp, record.what = stamp, what

@@ -129,9 +129,10 @@ class Linear(Function):
         out = backend.xp.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
         if bias is not None:
             out += bias
-        need_x, need_w = (self.needs_input_grad or (False, False))[:2]
+        needs = self.needs_input_grad
         # Each factor is kept only for the other's gradient (see MatMul).
-        self.saved = (x if need_w else None, weight if need_x else None)
+        if needs:
+            self.saved = (x if needs[1] else None, weight if needs[0] else None)
         return out
 
     def backward(self, grad: Any) -> tuple:

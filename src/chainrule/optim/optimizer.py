@@ -9,7 +9,7 @@ from typing import Any
 
 from chainrule import fp_errors
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
-from chainrule.autograd.versions import note_writes
+from chainrule.autograd.versions import note_parameter_writes
 from chainrule.tensor import Tensor
 
 
@@ -66,6 +66,12 @@ class Optimizer:
                 elif p.grad is not None:
                     p.grad.zero_()
 
+    _step_name = "Optimizer.step"  # how version errors name the writer of the parameters
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._step_name = f"{cls.__name__}.step"
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; returns ``closure()`` if given."""
         loss = None
@@ -82,8 +88,7 @@ class Optimizer:
                 self._update(group)
                 # The update wrote the parameters in place: a graph that saved them can no
                 # longer be carried back (as in PyTorch, where the step bumps their versions).
-                written = [p.data for p in group["params"] if p._grad is not None]
-                note_writes(written, f"{type(self).__name__}.step")
+                note_parameter_writes(group["params"], self._step_name)
         finally:
             fp_errors.leave(quiet)
             restore_mode(token)
