@@ -82,6 +82,7 @@ class GraphBuilder:
         self.consumed: set[str] = set()
         self.retained: list[str] = []
         self.updated = False  # an in-place statement was emitted
+        self.views = False  # one of them updated a view of another value
         self.stopped = False  # an in-place call raised in PyTorch: the program ends there
 
     # ---- values ----------------------------------------------------------------------------------
@@ -251,6 +252,7 @@ class GraphBuilder:
             upstream=upstream,
             smooth=self.smooth,
             values=tuple(names),
+            views=self.views,
         )
 
 

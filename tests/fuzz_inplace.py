@@ -5,13 +5,14 @@ Each builder updates an existing value in place: ``add_``, ``sub_``, ``mul_``, `
 ``+=`` and friends, ``relu_``, ``clamp_``, ``neg_``, ``exp_``, ``copy_``, ``fill_``, ``zero_``,
 ``masked_fill_`` and ``x[index] = y``. The target is a tensor made by an operation (it may or
 may not require grad), a constant, or rarely a leaf that requires grad (PyTorch refuses that
-at the call). Targets are never views and never share memory with another value: in-place
-updates through views (PyTorch's CopySlices) are outside what is checked here.
+at the call), or a fresh view of a value.
 
-PyTorch decides what must happen: where it raises at the in-place call or at backward (a
-tensor saved for backward was modified: "one of the variables needed for gradient computation
-has been modified by an inplace operation"), chainrule must raise a RuntimeError at the same
-line; where it runs, chainrule must give the same values and gradients.
+One update in four goes through a view made for it (``v5 = v3[1:]; v5.mul_(v2)``), which
+changes the base too. PyTorch decides what must happen: where it runs the program, chainrule
+must give the same values and gradients; where it raises at the in-place call, chainrule must
+raise there too; where it raises at backward (a tensor saved for backward was modified: "one of
+the variables needed for gradient computation has been modified by an inplace operation"),
+chainrule may raise the same error or run the program exactly (see test_gradient_fuzz.check).
 """
 
 from __future__ import annotations
@@ -28,9 +29,30 @@ from fuzz_movement import index_list, slice_source
 from fuzz_ops import Op, bool_tensor_source, choose, distance
 from fuzz_program import Step, expected_error
 
+# Views that both libraries make without a copy, whatever the layout: the in-place update of
+# one also changes its base (PyTorch's CopySlices), and the base's later uses must see it.
+VIEWS = ["{0}[1:]", "{0}[0]", "{0}[..., ::2]", "{0}.unsqueeze(0)", "{0}.transpose(0, -1)"]
+
+
+def view_target(b: GraphBuilder) -> Value | None:
+    """A fresh view of a value that is not a leaf requiring grad (PyTorch refuses those)."""
+    source = b.pick(lambda v: v.ndim >= 1 and v.numel > 0 and not (v.leaf and v.requires_grad))
+    if source is None:
+        return None
+    made = b.emit(choose(b, VIEWS), [source])
+    if not made or not b.tensor(made[0])._is_view() or made[0].numel == 0:
+        return None
+    b.views = True
+    return made[0]
+
 
 def target(b: GraphBuilder) -> Value | None:
-    """A value to update in place: not a view, sharing memory with no other value."""
+    """A value to update in place: not a view, sharing memory with no other value, or (one
+    time in four) a view made for the purpose."""
+    if rarely(b.draw, 4):
+        view = view_target(b)
+        if view is not None:
+            return view
     allow_leaf = rarely(b.draw, 25)
 
     def fits(v: Value) -> bool:
@@ -84,10 +106,11 @@ def emit_inplace(
     b.smooth &= gap >= KINK_MARGIN
     b.consumed.update(v.name for v in operands[1:])
     updated = operands[0]
-    tensor = b.namespace[updated.name]
     updated.depth = 1 + max(v.depth for v in operands)
-    updated.requires_grad = tensor.requires_grad
-    updated.leaf = updated.leaf and tensor.grad_fn is None
+    for value in b.values.values():  # through a view, the base changed too
+        tensor = b.namespace[value.name]
+        value.requires_grad = tensor.requires_grad
+        value.leaf = value.leaf and tensor.grad_fn is None
     return True
 
 

@@ -78,6 +78,7 @@ class Program:
     upstream: np.ndarray | None = None
     smooth: bool = True
     values: tuple[str, ...] = ()  # the names compared after the forward
+    views: bool = False  # an in-place update went through a view (it also changed the base)
 
     def __repr__(self) -> str:
         return "\n" + self.source() + "\n"
@@ -238,12 +239,7 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
         raise AssertionError(
             f"chainrule raises at line {index} `{lines[index]}`: {error!r}; PyTorch runs it"
         ) from error
-    for name in program.values:
-        got, want = actual.namespace[name], expected.namespace[name]
-        assert got.requires_grad == want.requires_grad, (
-            f"{name}.requires_grad is {got.requires_grad}, PyTorch gives {want.requires_grad}"
-        )
-        assert_close(to_numpy(got), to_numpy(want), f"value of {name}", rtol)
+    assert_same_values(actual, expected, program, rtol)
     # The backward calls are identical, so after call k every gradient is k times the first.
     # PyTorch's own accumulated gradients are not the reference: it can hand two leaves one
     # buffer and then add into it in place (torch 2.13, a stack of 0-d leaves: after two calls
@@ -261,6 +257,16 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
                 )
                 continue
             assert_close(got, want, where, rtol)
+
+
+def assert_same_values(actual: Outcome, expected: Outcome, program: Program, rtol: float) -> None:
+    """Every value after the forward, and whether it requires grad, as PyTorch has them."""
+    for name in program.values:
+        got, want = actual.namespace[name], expected.namespace[name]
+        assert got.requires_grad == want.requires_grad, (
+            f"{name}.requires_grad is {got.requires_grad}, PyTorch gives {want.requires_grad}"
+        )
+        assert_close(to_numpy(got), to_numpy(want), f"value of {name}", rtol)
 
 
 # ---- finite differences --------------------------------------------------------------------------

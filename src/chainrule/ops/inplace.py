@@ -13,9 +13,10 @@ Inside a graph, ``x.op_(y)`` on a tensor ``x`` that is not a leaf requiring grad
 3. gives ``x`` the new history: its node is the operation's, whose ``previous`` is
    ``x_before``, so that nodes made earlier still reach the old history (the engine follows
    each consumer to the version it saw);
-4. if ``x`` is a view of a base, records on the base that its view's place now holds the
-   result (:class:`~chainrule.ops.assignment.CopySlices`), and takes every other live view of
-   the base again from the base's new version (:mod:`chainrule.autograd.views`).
+4. if ``x`` is a view of a base, the base is given the new history instead: its view's place
+   now holds the result (:class:`~chainrule.ops.assignment.CopySlices`), and every live view
+   of the base, ``x`` included, is taken again from the base's new version
+   (:mod:`chainrule.autograd.views`); otherwise the views of ``x`` are.
 
 An operation that saved ``x``'s memory (``x.mul_(w)`` needs the old x for ∂C/∂w) is computed on
 a copy of the old values, since the write would change them; the operation that made ``x``
@@ -74,15 +75,19 @@ def modify(
     if link is not None:
         _keep_saved_values(link.base)
     _write(target, result, what)
-    _rebase(target, node, before)
-    if link is not None:
-        base = link.base
-        base_before = Tensor._make(base.data, base._requires_grad, base._ctx)
-        copied = CopySlices.apply(base_before, target, steps=link.steps)
-        _rebase(base, copied._ctx, base_before)
-    else:
-        base = target
-    _refresh_views(base, skip=target)
+    if link is None:
+        _rebase(target, node, before)
+        _refresh_views(target)
+        return target
+    # Through a view, the base changes: it takes the new region (the result, as the node made
+    # it), and every view of it, this one included, is taken again from its new version, so
+    # that the view's history runs through the base as in PyTorch.
+    base = link.base
+    base_before = Tensor._make(base.data, base._requires_grad, base._ctx)
+    region = Tensor._make(target.data, True, node)
+    copied = CopySlices.apply(base_before, region, steps=link.steps)
+    _rebase(base, copied._ctx, base_before)
+    _refresh_views(base, {target: before})
     return target
 
 
@@ -202,13 +207,14 @@ def _rebase(tensor: Tensor, node: Any, before: Tensor) -> None:
     tensor._requires_grad = True
 
 
-def _refresh_views(base: Tensor, skip: Tensor) -> None:
-    """Take every live view of ``base`` (but ``skip``) again from the base's new version."""
+def _refresh_views(base: Tensor, known: dict | None = None) -> None:
+    """Take every live view of ``base`` again from the base's new version; ``known`` maps a
+    view to the tensor that already stands for its version before (one object per version)."""
     for view in views.live_views(base):
-        if view is skip:
-            continue
         again = views.replay(base, view._view_link.steps)
-        before = Tensor._make(view.data, view._requires_grad, view._ctx)
+        before = (known or {}).get(view)
+        if before is None:
+            before = Tensor._make(view.data, view._requires_grad, view._ctx)
         if again._ctx is not None:
             _rebase(view, again._ctx, before)
 

@@ -110,7 +110,12 @@ class GetItem(ViewFunction):
 
     def forward(self, x: Any, index: Any) -> Any:
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
-        return x[index]
+        out = x[index]
+        if type(out) is not backend.ndarray and not isinstance(index, backend.ndarray):
+            # Every axis taken by an integer: NumPy gives a scalar (a copy); PyTorch's x[0] is
+            # a 0-d view of x, which an Ellipsis also gives here.
+            out = x[(*index, Ellipsis) if isinstance(index, tuple) else (index, Ellipsis)]
+        return out
 
     def backward(self, grad: Any) -> tuple:
         xp = backend.xp

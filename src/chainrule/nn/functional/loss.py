@@ -168,5 +168,7 @@ def _log_likelihood(
         label_smoothing=label_smoothing,
     )
     if reduction == "none":
-        out = out.reshape(input.shape[:1] + spatial) if not unbatched else out.reshape(())
+        # A tensor of its own as PyTorch's, not a view of the per-sample row nothing else sees.
+        shape = input.shape[:1] + spatial if not unbatched else ()
+        out = movement.Reshape.untracked_apply(out, shape=shape)
     return out
