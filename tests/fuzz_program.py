@@ -209,13 +209,24 @@ def expected_error(error: BaseException) -> re.Pattern:
 
 
 def assert_close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float) -> None:
-    """Same shape, values within ``rtol`` (and ``rtol`` times the largest value, absolutely)."""
+    """Same shape, values within ``rtol`` (and ``rtol`` times the largest value, absolutely).
+
+    Where PyTorch's value is not finite, chainrule's must not be finite either, but nan and ±inf
+    count alike: a gradient of ∞·0 is nan or ±inf depending on how exactly the 0 was rounded
+    (σ'(40) is 0 in PyTorch's σ(1 − σ), 4e-18 in chainrule's σ/(1 + eᶻ)).
+    """
     assert actual.shape == expected.shape, (
         f"{what}: shape {actual.shape}, PyTorch gives {expected.shape}"
     )
-    finite = np.abs(expected[np.isfinite(expected)])
-    scale = max(1.0, float(finite.max())) if finite.size else 1.0
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale, err_msg=what)
+    finite = np.isfinite(expected)
+    np.testing.assert_array_equal(
+        np.isfinite(actual), finite, err_msg=f"{what}: finite where PyTorch's is"
+    )
+    magnitudes = np.abs(expected[finite])
+    scale = max(1.0, float(magnitudes.max())) if magnitudes.size else 1.0
+    np.testing.assert_allclose(
+        actual[finite], expected[finite], rtol=rtol, atol=rtol * scale, err_msg=what
+    )
 
 
 def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rtol: float) -> None:

@@ -454,3 +454,32 @@ def test_vector_times_batch_keeps_its_own_copy_of_the_batch() -> None:
         return {"v": v, "y": y}
 
     assert assert_inplace_semantics_match_torch(program) == "same"
+
+
+def test_masked_fill_of_an_output_that_a_product_already_used() -> None:
+    """masked_fill_ writes the memory while it computes: softmax must keep its own copy of its
+    output before that, or its backward reads the filled values (found by a long fuzz run)."""
+
+    def program(m: Any, fresh: Callable) -> dict[str, Any]:
+        v0 = f64(m, [0.0, 0.0], requires_grad=True)
+        v6 = v0.softmax(0)
+        v13 = f64(m, [[[0.0, 0.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.01]]], requires_grad=True)
+        v14 = v6 @ v13
+        v6 = fresh(v6)
+        v6.masked_fill_(v6 > 0.2, -1.0)
+        v14.sum().backward()
+        return {"v0": v0, "v13": v13}
+
+    assert assert_inplace_semantics_match_torch(program) == "exact"
+
+
+def test_gradient_through_a_saturated_sigmoid_is_not_finite_where_torch_s_is_not() -> None:
+    """∂/∂y of binary_cross_entropy(x, y) at x = σ(37.6) = 1 is −∞, times σ'(37.6): PyTorch's
+    σ(1 − σ) rounds σ' to 0 (nan), chainrule's σ/(1 + eᶻ) keeps 4.5e-17 (−∞). Both not finite."""
+    grads = []
+    for m in (torch, cr):
+        v0 = f64(m, 1.97, requires_grad=True)
+        v6 = 2 * ((v0 * v0 + 0.5) ** v0 + 0.5)
+        m.nn.functional.binary_cross_entropy(v6.sigmoid(), v6.sigmoid()).backward()
+        grads.append(float(as_array(v0.grad)))
+    assert not np.isfinite(grads[0]) and not np.isfinite(grads[1])

@@ -60,6 +60,10 @@ def modify(
         return target
     link = views.link_of(target)
     _check_allowed(target, link, what)
+    # Before computing: SetItem writes the memory as it computes.
+    _keep_saved_values(target)
+    if link is not None:
+        _keep_saved_values(link.base)
     before = Tensor._make(target.data, target._requires_grad, target._ctx)
     args = tuple(before if arg is target else arg for arg in args)
     result = compute(before, *args)
@@ -71,9 +75,6 @@ def modify(
         before.data = target.data.copy()  # the old values outlive the write
         result = compute(before, *args)
         node = result._ctx
-    _keep_saved_values(target)
-    if link is not None:
-        _keep_saved_values(link.base)
     _write(target, result, what)
     if link is None:
         _rebase(target, node, before)
