@@ -389,3 +389,26 @@ def test_version_counts_in_place_changes_of_the_memory() -> None:
         x[0] = 5.0
         assert x._version == v._version == 3
         assert (x + 1)._version == 0
+
+
+def test_expanded_tensor_without_repeated_elements_may_change_as_in_torch() -> None:
+    """expand of a size-1 axis to size 1, or one element of an expanded tensor, puts no element
+    in two places: PyTorch writes it (and so the expanded source), and so does chainrule."""
+    for m in (torch, cr):
+        base = m.tensor(2.0)
+        single = base.expand(1)
+        single.add_(1.0)
+        assert float(base) == 3.0, m.__name__
+        row = m.tensor([[5.0, 6.0]])
+        one = row.expand(3, 2)[1:2]
+        one.mul_(2.0)
+        np.testing.assert_array_equal(row.numpy(), [[10.0, 12.0]])
+        with pytest.raises(RuntimeError, match="more than one element"):
+            row.expand(3, 2).add_(1.0)  # under no graph as well
+
+
+def test_expanded_parameter_view_sums_its_gradient() -> None:
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    e = x.expand(3, 2)
+    (e * cr.arange(6.0).reshape(3, 2)).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 9.0])

@@ -33,6 +33,20 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
     xp.add.at(target, index, values)
 
 
+def expand_view(array: Any, shape: tuple[int, ...]) -> Any:
+    """``array`` broadcast to ``shape`` as a view that may be written where it is writable, as
+    PyTorch's ``expand``: an axis of size 1 stretched to n reads one element n times (stride
+    0). NumPy's ``broadcast_to`` marks every such view read-only, even one element of it."""
+    lead = len(shape) - array.ndim
+    strides = [0] * lead + [
+        0 if n == 1 and size != 1 else stride
+        for n, size, stride in zip(array.shape, shape[lead:], array.strides)
+    ]
+    return xp.lib.stride_tricks.as_strided(
+        array, shape=shape, strides=strides, writeable=array.flags.writeable
+    )
+
+
 def to_numpy(array: Any) -> numpy.ndarray:
     """Return ``array`` as a NumPy array (a no-op on the NumPy backend)."""
     return numpy.asarray(array)

@@ -37,8 +37,6 @@ from chainrule.tensor import Tensor
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root."""
-    # inf and NaN in a gradient are results, as in PyTorch, not occasions for NumPy warnings;
-    # detect_anomaly is the tool that stops at them.
     if not root._requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn; did you forget "
@@ -57,6 +55,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
 
     order = _reverse_topological_order(root)
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
+    # inf and NaN in a gradient are results, as in PyTorch, not occasions for NumPy warnings;
+    # detect_anomaly is the tool that stops at them.
     quiet = fp_errors.enter()
     latest_write = Writes.latest  # nodes made after it saved nothing that has changed since
     # Each node holds the gradient summed so far for its output while the walk runs, so that

@@ -52,6 +52,7 @@ def modify(
     in-place operation in errors. Outside a graph, a binary ``ufunc`` (``xp.add``...) writes
     ``ufunc(target, args[0])`` straight into the memory, without a temporary.
     """
+    _check_writable(target, what)
     if not _records_graph(target, args):
         if ufunc is None:
             _write(target, compute(target, *args), what)
@@ -124,11 +125,23 @@ def _check_allowed(target: Tensor, link: Any, what: str) -> None:
                 f"with grad mode enabled (a view of shape {target.shape}); take the view "
                 "outside no_grad, or clone() it"
             )
-    if not target.data.flags.writeable:
+
+
+def _check_writable(target: Tensor, what: str) -> None:
+    data = target.data
+    # An axis of stride 0 and size > 1 (an expand) puts one element in several places.
+    if 0 in data.strides and any(
+        stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape)
+    ):
         raise RuntimeError(
             f"{what}: unsupported operation: more than one element of the written-to tensor "
-            f"(shape {target.shape}) refers to a single memory location (an expand()ed "
-            "tensor); clone() it before changing it in place"
+            f"refers to a single memory location (an expand()ed tensor of shape "
+            f"{target.shape}); clone() it before changing it in place"
+        )
+    if not data.flags.writeable:
+        raise RuntimeError(
+            f"{what}: the tensor's memory (shape {target.shape}) is read-only (a NumPy array "
+            "marked so, shared by from_numpy); clone() it before changing it in place"
         )
 
 
@@ -283,6 +296,7 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
 
 def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
     if not _records_graph(target, (value,)):
+        _check_writable(target, what)
         target.data[index] = value.data if isinstance(value, Tensor) else value
         note_write(target.data, what)
         return target
