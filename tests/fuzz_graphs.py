@@ -180,7 +180,10 @@ class GraphBuilder:
             value = Value(name, tuple(tensor.shape), depth, False, tensor.requires_grad)
             self.values[name] = value
             made.append(value)
-            if tensor.requires_grad and rarely(self.draw, 4):
+            # Not on views: when its base changes through another view, PyTorch moves a view's
+            # retain_grad to its new history only if the view is used again (lazily), which
+            # chainrule (eagerly) does not copy; the leaves' gradients are the same either way.
+            if tensor.requires_grad and not tensor._is_view() and rarely(self.draw, 4):
                 self.statements.append(Step((), f"{name}.retain_grad()"))
                 self.namespace[name].retain_grad()
                 self.retained.append(name)

