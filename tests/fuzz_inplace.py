@@ -89,6 +89,8 @@ def emit_inplace(
     step = Step((), template.format(*[v.name for v in operands]))
     if not _result_acceptable(b, step, operands[0]):
         return False
+    if _shares_memory(b, operands[0]):
+        b.views = True  # the update reaches other values: cloning it would not do the same
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -112,6 +114,20 @@ def emit_inplace(
         value.requires_grad = tensor.requires_grad
         value.leaf = value.leaf and tensor.grad_fn is None
     return True
+
+
+def _shares_memory(b: GraphBuilder, updated: Value) -> bool:
+    """Whether another value of the program is a view of the same memory as ``updated``."""
+    t = b.tensor(updated)
+    if t._is_view():
+        return True
+    others = [b.tensor(v) for v in b.values.values() if v is not updated]
+    if any(w._is_view() and w._base is t for w in others):  # empty views included
+        return True
+    storage = t.untyped_storage().data_ptr()
+    return t.numel() > 0 and any(
+        w.numel() and w.untyped_storage().data_ptr() == storage for w in others
+    )
 
 
 def _result_acceptable(b: GraphBuilder, step: Step, updated: Value) -> bool:

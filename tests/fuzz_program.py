@@ -263,8 +263,15 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
     # buffer and then add into it in place (torch 2.13, a stack of 0-d leaves: after two calls
     # both gradients read 3 instead of 2).
     first = expected.grads[0] if expected.grads else {}
+    lazy = _bases_of_views(expected.namespace)
     for call, got_grads in enumerate(actual.grads):
         for name, want in first.items():
+            if name in lazy and name not in {leaf.name for leaf in program.leaves()}:
+                # A retained intermediate that has views: PyTorch gives a view a new history
+                # after its base changed only when the view is used again (lazily), so whether
+                # the base's .grad is set depends on that; chainrule does it at the change.
+                # Every leaf's gradient is still compared.
+                continue
             got = got_grads[name]
             want = None if want is None else want * (call + 1)
             where = f"{name}.grad after backward call {call + 1}"
@@ -275,6 +282,17 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
                 )
                 continue
             assert_close(got, want, where, rtol)
+
+
+def _bases_of_views(namespace: dict[str, Any]) -> set[str]:
+    """The names of PyTorch tensors in ``namespace`` that another tensor there is a view of."""
+    bases = {id(t._base) for t in namespace.values() if _is_torch_view(t)}
+    return {name for name, t in namespace.items() if id(t) in bases}
+
+
+def _is_torch_view(value: Any) -> bool:
+    """A PyTorch tensor that is a view (the namespace also holds the modules m and F)."""
+    return type(value).__name__ == "Tensor" and value._is_view() and value._base is not None
 
 
 def assert_same_values(actual: Outcome, expected: Outcome, program: Program, rtol: float) -> None:

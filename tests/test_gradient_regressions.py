@@ -506,3 +506,18 @@ def test_copy_from_itself_changes_nothing_even_where_an_expand_repeats_elements(
         repeated = row.expand(3, 3)[1:]
         repeated.copy_(repeated)  # PyTorch returns at once: nothing is written
         np.testing.assert_array_equal(as_array(row), [1.0, 2.0, 3.0])
+
+
+def test_pad_of_zero_width_is_a_tensor_of_its_own() -> None:
+    """F.pad(x, (0, 0), mode='reflect') returned x's own array: an in-place change of the result
+    changed x as well (found by a long fuzz run)."""
+
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, [[[0.5, -1.0, 2.0]]], requires_grad=True)
+        v2 = f64(m, [[[0.0, 0.0, 0.01]]])
+        v4 = m.nn.functional.pad(v2, (0, 0), mode="reflect")
+        v4.add_(v4)
+        (v4 * v0).sum().backward()
+        return {"v0": v0, "v2": v2, "v4": v4}
+
+    assert_matches_torch(program)

@@ -37,7 +37,7 @@ from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import TensorHooks
 from chainrule.autograd.versions import memory_root, note_write, saved_arrays, version
-from chainrule.ops import activation, elementwise
+from chainrule.ops import activation, conversion, elementwise
 from chainrule.ops.assignment import CopySlices, SetItem
 from chainrule.ops.movement import normalise_index
 from chainrule.tensor import Tensor
@@ -59,6 +59,11 @@ def modify(
         else:
             _write_ufunc(target, ufunc, args[0], what)
         return target
+    return _record(target, what, compute, args)
+
+
+def _record(target: Tensor, what: str, compute: Callable[..., Tensor], args: tuple) -> Tensor:
+    """The graph's part of :func:`modify`: the write, the new history, the views."""
     link = views.link_of(target)
     _check_allowed(target, link, what)
     # Before computing: SetItem writes the memory as it computes.
@@ -279,6 +284,11 @@ def copy_(self: Tensor, source: Any) -> Tensor:
     """Overwrite with ``source`` (broadcast to this shape, cast to this dtype); in a graph the
     gradient flows to ``source``. A copy from the tensor itself changes nothing (PyTorch)."""
     if source is self:
+        # Nothing to write (not even into memory an expand repeats), but a change all the same
+        # for autograd, as in PyTorch: a new version, and a new history in a graph.
+        if _records_graph(self, ()):
+            return _record(self, "copy_", conversion.clone, ())
+        note_write(self.data, "copy_")
         return self
     return _assign(self, Ellipsis, source, "copy_")
 

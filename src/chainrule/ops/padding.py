@@ -60,7 +60,8 @@ class IndexPad(Function):
             shapes.append(out.shape)
             out = backend.xp.take(out, index_map, axis=axis)
         self.maps, self.shapes = maps, shapes
-        return out
+        # Nothing padded: still a tensor of its own, as PyTorch's, not the input's memory.
+        return x.copy() if out is x else out
 
     def backward(self, grad: Any) -> tuple:
         for (axis, index_map, before), shape in zip(reversed(self.maps), reversed(self.shapes)):
