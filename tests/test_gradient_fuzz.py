@@ -10,7 +10,7 @@ two backward calls (``out.sum().backward()`` or a random ``gradient=``; twice wi
 ``m = chainrule`` in float64:
 
 - values, ``requires_grad`` and every watched ``.grad`` after each backward call must agree
-  with PyTorch to a relative 1e-9 (``.grad`` None exactly where PyTorch's is None);
+  with PyTorch to a relative 1e-8 (``.grad`` None exactly where PyTorch's is None);
 - where no operation met a kink, each leaf's gradient must match central finite differences
   of C = Σ out ⊙ gradient along a random direction (ε = 1e-6);
 - in the in-place test, where PyTorch raises (an in-place update of a tensor saved for
@@ -62,7 +62,10 @@ from fuzz_program import (
     run,
 )
 
-RTOL = 1e-9  # float64 against float64: only the order of the arithmetic differs
+# float64 against float64: only the order of the arithmetic differs, but an ill-conditioned
+# step (batch_norm of values whose variance is far below eps, then squared) amplifies that
+# rounding to a few 1e-9: a long run met 5.4e-9. A wrong derivative is off by far more.
+RTOL = 1e-8
 SMOOTH_OPS = SMOOTH_MATH + FUNCTIONAL + MOVEMENT
 KINKED_OPS = KINKED_MATH + KINKED_FUNCTIONAL + KINKED_MOVEMENT
 
