@@ -132,11 +132,13 @@ def _check_allowed(target: Tensor, link: Any, what: str) -> None:
             )
 
 
-def _check_writable(target: Tensor, what: str) -> None:
+def _check_writable(target: Tensor, what: str, repeats_allowed: bool = False) -> None:
     data = target.data
     # An axis of stride 0 and size > 1 (an expand) puts one element in several places.
-    if 0 in data.strides and any(
-        stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape)
+    if (
+        not repeats_allowed
+        and 0 in data.strides
+        and any(stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape))
     ):
         raise RuntimeError(
             f"{what}: unsupported operation: more than one element of the written-to tensor "
@@ -308,7 +310,10 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
 
 def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
     if not _records_graph(target, (value,)):
-        _check_writable(target, what)
+        # One value written everywhere is well defined where an expand repeats elements, and
+        # PyTorch's fill_ and zero_ allow it.
+        one_value = what in ("fill_", "zero_") and not isinstance(value, Tensor)
+        _check_writable(target, what, repeats_allowed=one_value)
         target.data[index] = value.data if isinstance(value, Tensor) else value
         note_write(target.data, what)
         return target
