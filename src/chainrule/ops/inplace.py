@@ -310,9 +310,9 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
 
 def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
     if not _records_graph(target, (value,)):
-        # One value written everywhere is well defined where an expand repeats elements, and
-        # PyTorch's fill_ and zero_ allow it.
-        one_value = what in ("fill_", "zero_") and not isinstance(value, Tensor)
+        # One value written where an expand repeats elements: PyTorch's fill_, zero_ and
+        # masked_fill_ allow it (fill_ and zero_ are well defined there).
+        one_value = what in ("fill_", "zero_", "masked_fill_") and not isinstance(value, Tensor)
         _check_writable(target, what, repeats_allowed=one_value)
         target.data[index] = value.data if isinstance(value, Tensor) else value
         note_write(target.data, what)
