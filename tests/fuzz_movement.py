@@ -10,6 +10,7 @@ selection changes where a value crosses the threshold).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hypothesis import strategies as st
 
@@ -249,7 +250,7 @@ def split(b: GraphBuilder) -> bool:
     if kind == 0:
         size = b.draw(st.integers(1, max(1, length)))
         template = choose(b, [f"{{0}}.split({size}, {dim})", f"m.split({{0}}, {size}, dim={dim})"])
-        pieces = len(b.tensor(x).split(size, dim))
+        pieces = _pieces(lambda: b.tensor(x).split(size, dim))
     elif kind == 1:
         cuts = sorted(b.draw(st.lists(st.integers(0, length), max_size=3)))
         sizes = [hi - lo for lo, hi in zip([0, *cuts], [*cuts, length])]
@@ -262,8 +263,19 @@ def split(b: GraphBuilder) -> bool:
         template = choose(
             b, [f"{{0}}.chunk({chunks}, {dim})", f"m.chunk({{0}}, {chunks}, dim={dim})"]
         )
-        pieces = len(b.tensor(x).chunk(chunks, dim))
+        pieces = _pieces(lambda: b.tensor(x).chunk(chunks, dim))
+    if pieces is None:
+        return False
     return b.emit(template, [x], outputs=pieces, unpack=True) is not None
+
+
+def _pieces(cut: Any) -> int | None:
+    """How many pieces ``cut()`` makes; None where PyTorch refuses to cut (a piece of an
+    earlier split whose base changed in place)."""
+    try:
+        return len(cut())
+    except RuntimeError:
+        return None
 
 
 MOVEMENT: list[Op] = [

@@ -127,6 +127,17 @@ def apply_one(draw: Any, builder: GraphBuilder, table: list) -> None:
             continue
 
 
+# PyTorch refuses to use a piece of split/chunk after its base changed in place (it does not
+# take such views again); chainrule does, and is held to finite differences there.
+MULTIPLE_VIEWS = "output of a function that returns multiple views"
+
+
+def _refused_for_a_change(message: str) -> bool:
+    return BACKWARD_INPLACE in message or (
+        MULTIPLE_VIEWS in message and "its base or another view of its base" in message
+    )
+
+
 def check(program: Program) -> None:
     """The program against PyTorch, and against finite differences where it is smooth.
 
@@ -142,10 +153,10 @@ def check(program: Program) -> None:
     rng = np.random.default_rng(zlib.crc32(program.source().encode()))
     if (
         expected.error is not None
-        and BACKWARD_INPLACE in str(expected.error[1])
+        and _refused_for_a_change(str(expected.error[1]))
         and actual.error is None
     ):
-        if program.views:
+        if program.views or MULTIPLE_VIEWS in str(expected.error[1]):
             # Cloning a view would cut it from its base: the forward values are PyTorch's, and
             # the gradients are held to the program's own finite differences.
             assert_same_values(actual, expected, program, RTOL)

@@ -412,3 +412,17 @@ def test_expanded_parameter_view_sums_its_gradient() -> None:
     e = x.expand(3, 2)
     (e * cr.arange(6.0).reshape(3, 2)).sum().backward()
     np.testing.assert_array_equal(x.grad.numpy(), [6.0, 9.0])
+
+
+def test_pieces_of_split_and_chunk_are_refused_in_place_in_a_graph_as_in_torch() -> None:
+    for m in (torch, cr):
+        x = m.zeros(4, requires_grad=True) * 1
+        first, _ = x.split(2)
+        with pytest.raises(RuntimeError, match="returns multiple views"):
+            first.add_(1)
+        piece, _ = x.chunk(2)
+        with pytest.raises(RuntimeError, match="returns multiple views"):
+            piece[0:1].mul_(2)  # a view of a piece inherits the rule
+        with m.no_grad():
+            first.add_(1)  # outside a graph a piece may change, and so does its base
+        np.testing.assert_array_equal(x.detach().numpy(), [1.0, 1.0, 0.0, 0.0])

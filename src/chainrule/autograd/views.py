@@ -18,12 +18,14 @@ from chainrule.autograd.versions import memory_root
 
 class ViewLink:
     """How a view was made: ``base`` (a tensor that is not itself a view) and ``steps``, each
-    ``(operation, args, options)``, applied to the base in order."""
+    ``(operation, args, options)``, applied to the base in order. ``pieces`` names the function
+    (split, chunk) when the view is one of several made at once, which PyTorch does not let
+    change in place in a graph."""
 
-    __slots__ = ("base", "steps")
+    __slots__ = ("base", "pieces", "steps")
 
-    def __init__(self, base: Any, steps: tuple) -> None:
-        self.base, self.steps = base, steps
+    def __init__(self, base: Any, steps: tuple, pieces: str = "") -> None:
+        self.base, self.steps, self.pieces = base, steps, pieces
 
 
 def link_of(tensor: Any) -> ViewLink | None:
@@ -38,14 +40,22 @@ def register(source: Any, view: Any, step: tuple) -> None:
         return  # a copy (fancy indexing, a reshape that had to copy): not a view
     link = link_of(source)
     if link is None:
-        base, steps = source, (step,)
+        base, steps, pieces = source, (step,), ""
     else:
-        base, steps = link.base, (*link.steps, step)
-    view._view_link = ViewLink(base, steps)
+        base, steps, pieces = link.base, (*link.steps, step), link.pieces
+    view._view_link = ViewLink(base, steps, pieces)
     live = getattr(base, "_live_views", None)
     if live is None:
         live = base._live_views = weakref.WeakSet()
     live.add(view)
+
+
+def mark_pieces(views: Any, function: str) -> None:
+    """Record that ``views`` were made together by ``function`` (split, chunk)."""
+    for view in views:
+        link = link_of(view)
+        if link is not None:
+            link.pieces = function
 
 
 def live_views(base: Any) -> list:

@@ -118,6 +118,13 @@ def _check_allowed(target: Tensor, link: Any, what: str) -> None:
         )
     if link is not None:
         base = link.base
+        if link.pieces:
+            raise RuntimeError(
+                f"{what}: a view made by {link.pieces} (shape {target.shape}) is being modified "
+                "inplace; it is the output of a function that returns multiple views, and such "
+                "outputs may not be modified inplace in a graph (as in PyTorch): use the "
+                "out-of-place form, or clone() the piece"
+            )
         if base._ctx is None and base._requires_grad:
             raise RuntimeError(
                 f"{what}: a view of a leaf Variable that requires grad is being used in an "

@@ -295,6 +295,7 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
         index = (slice(None),) * axis + (slice(start, start + size),)
         pieces.append(GetItem.apply(tensor, index))
         start += size
+    views.mark_pieces(pieces, "split")
     return tuple(pieces)
 
 
