@@ -521,3 +521,58 @@ def test_pad_of_zero_width_is_a_tensor_of_its_own() -> None:
         return {"v0": v0, "v2": v2, "v4": v4}
 
     assert_matches_torch(program)
+
+
+def test_copy_from_itself_is_a_new_version_in_a_graph() -> None:
+    """In PyTorch, v.copy_(v) writes nothing but gives v a new history, to which retain_grad
+    moves: v's .grad is then that of the unused new version, None (found by a long run)."""
+
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, [0.5, 2.0], requires_grad=True)
+        v2 = v0 * 3.0
+        v2.retain_grad()
+        v3 = v2 * 2.0  # keeps nothing of v2, so the new version breaks nothing
+        v2.copy_(v2)
+        v3.sum().backward()
+        return {"v0": v0, "v2": v2}
+
+    assert_matches_torch(program)
+
+
+def test_copy_from_itself_of_a_view_of_a_leaf_is_refused_as_in_torch() -> None:
+    for m in (torch, cr):
+        leaf = f64(m, 0.5, requires_grad=True)
+        view = leaf.unsqueeze(0)[0]
+        with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+            view.copy_(view)
+
+
+@pytest.mark.filterwarnings("ignore:Use of masked_fill_ on expanded tensors is deprecated")
+@pytest.mark.parametrize("change", ["fill_(0.25)", "zero_()", "masked_fill_(m.tensor(True), 1.5)"])
+def test_one_value_into_an_expanded_tensor_outside_a_graph(change: str) -> None:
+    """PyTorch's fill_, zero_ and masked_fill_ write one value where expand repeats an element
+    (the other in-place operations refuse there)."""
+    results = []
+    for m in (torch, cr):
+        base = f64(m, 0.0)
+        repeated = base.expand(3)[1:]
+        eval(f"repeated.{change}", {"m": m, "repeated": repeated})
+        results.append(float(as_array(base)))
+    assert results[0] == results[1]
+
+
+def test_cross_entropy_per_sample_is_a_tensor_of_its_own() -> None:
+    """reduction='none' returned a view of a hidden row; a retained grad after an in-place
+    change then differed from PyTorch's (found by a long run)."""
+
+    def program(m: Any) -> dict[str, Any]:
+        v0 = f64(m, [[0.2, -0.4], [1.0, 0.3]], requires_grad=True)
+        v1 = m.nn.functional.cross_entropy(v0, m.tensor([0, 1]), reduction="none")
+        v1.retain_grad()
+        v1.mul_(2.0)
+        v2 = v1[1:]
+        v2.add_(v2)
+        v1.sum().backward()
+        return {"v0": v0, "v1": v1}
+
+    assert_matches_torch(program)
