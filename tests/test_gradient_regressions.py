@@ -576,3 +576,26 @@ def test_cross_entropy_per_sample_is_a_tensor_of_its_own() -> None:
         return {"v0": v0, "v1": v1}
 
     assert_matches_torch(program)
+
+
+@pytest.mark.filterwarnings("ignore:Use of (index_put_|masked_fill_) on expanded tensors")
+@pytest.mark.parametrize(
+    "index", ["m.tensor([False, False])", "m.tensor([True, False])", "[1, 0]", "(0, m.tensor([1]))"]
+)
+def test_advanced_index_assignment_into_an_expanded_tensor_outside_a_graph(index: str) -> None:
+    """``x[tensor] = v`` is PyTorch's index_put_, which writes into memory an expand repeats
+    (found by a long run: a mask selecting nothing was refused)."""
+    results = []
+    for m in (torch, cr):
+        base = f64(m, [0.5])
+        repeated = base.expand(2, 3)
+        exec(f"repeated[{index}] = 1.5", {"m": m, "repeated": repeated})
+        results.append(as_array(base))
+    np.testing.assert_array_equal(results[1], results[0])
+
+
+def test_slice_assignment_into_an_expanded_tensor_is_refused_as_in_torch() -> None:
+    for m in (torch, cr):
+        repeated = f64(m, [0.5]).expand(3)
+        with pytest.raises(RuntimeError, match="more than one element"):
+            repeated[0:2] = 1.5

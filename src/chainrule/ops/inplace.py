@@ -317,14 +317,22 @@ def setitem(self: Tensor, index: Any, value: Any) -> None:
 
 def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
     if not _records_graph(target, (value,)):
-        # One value written where an expand repeats elements: PyTorch's fill_, zero_ and
-        # masked_fill_ allow it (fill_ and zero_ are well defined there).
+        # Writing where an expand repeats elements: PyTorch's fill_, zero_ and masked_fill_
+        # allow one value there, and its index_put_ (``x[tensor] = v``) allows any value outside
+        # a graph (deprecated, with a warning); basic slicing stays refused.
         one_value = what in ("fill_", "zero_", "masked_fill_") and not isinstance(value, Tensor)
-        _check_writable(target, what, repeats_allowed=one_value)
+        advanced = what == "setitem" and _is_advanced(index)
+        _check_writable(target, what, repeats_allowed=one_value or advanced)
         target.data[index] = value.data if isinstance(value, Tensor) else value
         note_write(target.data, what)
         return target
     return modify(target, what, lambda x, v: SetItem.apply(x, v, index), value)
+
+
+def _is_advanced(index: Any) -> bool:
+    """Whether a normalised index holds an array (integer or boolean), so NumPy copies."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(hasattr(part, "shape") and hasattr(part, "dtype") for part in parts)
 
 
 def _array(value: Any) -> Any:
