@@ -212,10 +212,7 @@ def _layer_section(explanation: LayerExplanation) -> str:
 
 
 def _equation(equation: Equation) -> str:
-    terms = list(equation.terms)
-    if equation.check is not None:
-        terms.append(("right-hand side, computed in NumPy", equation.check.computed))
-        terms.append(("autodiff (backward)", equation.check.autodiff))
+    terms = [*equation.terms, *equation.check_terms()]
     figures = "".join(
         f'<figure class="term"><figcaption>{_e(label)} [{_e(shape_text(array))}]</figcaption>'
         f"<pre>{_e(format_array(array))}</pre></figure>"
@@ -225,7 +222,8 @@ def _equation(equation: Equation) -> str:
     verdict = ""
     if equation.check is not None:
         style = "ok" if equation.check.ok else "bad"
-        verdict = f'<p class="verdict {style}">{_e(equation.check.verdict)}</p>'
+        every = " (every step)" if equation.shown is not None else ""
+        verdict = f'<p class="verdict {style}">{_e(equation.check.verdict + every)}</p>'
     return (
         f'<div class="equation"><h3>({_e(equation.label)}) {_e(equation.general)}</h3>'
         f'<p class="instance">{_e(equation.instance)}</p>'
@@ -234,14 +232,8 @@ def _equation(equation: Equation) -> str:
 
 
 def _stats_table(explanation: LayerExplanation) -> str:
-    names = {
-        "a_in": "a (input)",
-        "z": "z",
-        "a_out": "a (output)",
-        "delta": "δ",
-        "grad_weight": "∂C/∂W",
-        "grad_bias": "∂C/∂b",
-    }
+    record = explanation.record
+    names = {name: record.ARRAYS[name] for name in record.SUMMARY or record.ARRAYS}
     stats = explanation.record.stats()
     head = "<tr><th>array</th><th>shape</th><th>mean</th><th>std</th><th>min</th><th>max</th>"
     head += "<th>norm</th></tr>"
@@ -249,7 +241,7 @@ def _stats_table(explanation: LayerExplanation) -> str:
     for name, label in names.items():
         if name not in stats:
             continue
-        shape = shape_text(getattr(explanation.record, name))
+        shape = shape_text(record.arrays()[name])
         cells = "".join(f'<td class="num">{value:.4g}</td>' for value in stats[name])
         rows.append(f"<tr><td>{_e(label)}</td><td>{shape}</td>{cells}</tr>")
     caption = "<caption>Summary statistics of this layer's arrays</caption>"

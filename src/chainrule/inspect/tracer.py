@@ -1,15 +1,11 @@
-"""One backpropagation step, layer by layer: the a, z and δ of every layer, in the articles' names.
+"""One backpropagation step, layer by layer: what every layer saw and what came back to it.
 
-For the layer l of a network (counting only the layers with weights, in forward order)::
-
-    z^l = W^l a^{l-1} + b^l        the layer's output, before the activation
-    a^l = σ(z^l)                   the activation module that follows it (a^l = z^l if none)
-    δ^l = ∂C/∂z^l                  the error of layer l
-    ∂C/∂W^l, ∂C/∂b^l               what the optimiser uses
-
-:func:`trace` runs one forward and one backward pass through a model and records all of these as
-NumPy arrays; :meth:`Trace.explain` writes out the backprop equations for a layer with this
-step's numbers and checks each against autodiff (:mod:`chainrule.inspect.explain`).
+:func:`trace` runs one forward and one backward pass through a model and records, for each
+layer some family knows (:mod:`chainrule.inspect.families`: Linear and Conv; RNN, LSTM, GRU
+and their cells, per time step; BatchNorm, LayerNorm, GroupNorm; Embedding), its arrays as
+NumPy: for a dense layer l, a^{l-1}, z^l, a^l, δ^l = ∂C/∂z^l, ∂C/∂W^l and ∂C/∂b^l.
+:meth:`Trace.explain` writes out the backprop equations for a layer with this step's numbers
+and checks each against autodiff (:mod:`chainrule.inspect.explain`).
 
 Batch convention: chainrule's ``Linear`` computes z = a Wᵀ + b with one sample per row, so
 ``a_in`` is (N, in), ``z``, ``a_out`` and ``delta`` are (N, out). ``delta`` is ∂C/∂z for the
@@ -26,111 +22,31 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy
 
 from chainrule.autograd.grad_mode import enable_grad
-from chainrule.inspect.explain import explain_layer, format_text, shape_text, sup
+from chainrule.inspect.equations import format_text, shape_text
+from chainrule.inspect.explain import explain_layer
+from chainrule.inspect.families import Context, family_of, known_layers
+from chainrule.inspect.families.dense import LayerRecord
 from chainrule.inspect.model_check import copy_without_hooks
+from chainrule.inspect.records import Call, Record, Summary, summarize
 from chainrule.nn.activations import LogSoftmax, Softmax
-from chainrule.nn.layers.conv import Conv1d, Conv2d
-from chainrule.nn.layers.linear import Linear
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
-# Layers whose equations the trace knows; other modules with weights are listed as skipped.
-TRACED_LAYERS = (Linear, Conv1d, Conv2d)
 # Elementwise activations: σ'(z) is then the gradient of Σ σ(z). Softmax mixes its inputs.
 ACTIVATION_MODULES = ("chainrule.nn.activations", "chainrule.nn.extra_activations")
 NOT_ELEMENTWISE = (Softmax, LogSoftmax)
 
-
-class Summary(NamedTuple):
-    """Summary statistics of one array."""
-
-    mean: float
-    std: float
-    min: float
-    max: float
-    norm: float  # the Euclidean (Frobenius) norm of the whole array
-
-
-def summarize(array: numpy.ndarray) -> Summary:
-    """Mean, standard deviation, minimum, maximum and norm of ``array`` (computed in float64)."""
-    values = numpy.asarray(array, dtype=numpy.float64)
-    if values.size == 0:
-        return Summary(0.0, 0.0, 0.0, 0.0, 0.0)
-    return Summary(
-        float(values.mean()),
-        float(values.std()),
-        float(values.min()),
-        float(values.max()),
-        float(numpy.linalg.norm(values.ravel())),
-    )
-
-
-@dataclass
-class LayerRecord:
-    """What one layer with weights saw and received during the traced step.
-
-    Shapes for a Linear(in, out) on a batch of N: ``a_in`` (N, in); ``z``, ``a_out``,
-    ``delta``, ``grad_a_out`` (N, out); ``weight``, ``grad_weight`` (out, in); ``bias``,
-    ``grad_bias`` (out,) or None without a bias. A Conv's arrays keep their (N, C, ...) shapes.
-    """
-
-    index: int  # l − 1: the position among the traced layers, in forward order
-    name: str  # the module's path in model.named_modules()
-    module: str  # repr of the module, e.g. "Linear(in_features=2, out_features=2, bias=True)"
-    kind: str  # "linear" or "conv"
-    a_in: numpy.ndarray  # a^{l-1}
-    z: numpy.ndarray  # z^l
-    a_out: numpy.ndarray  # a^l = σ(z^l), or z^l when no activation follows
-    delta: numpy.ndarray  # δ^l = ∂C/∂z^l
-    grad_a_out: numpy.ndarray  # ∂C/∂a^l, from autodiff
-    weight: numpy.ndarray  # W^l as it was during the step
-    bias: numpy.ndarray | None
-    grad_weight: numpy.ndarray  # ∂C/∂W^l
-    grad_bias: numpy.ndarray | None  # ∂C/∂b^l
-    activation: str | None = None  # class name of the activation module, e.g. "Sigmoid"
-    activation_name: str | None = None  # its path in named_modules()
-    sigma_prime: numpy.ndarray | None = None  # σ'(z^l), by autodiff on the activation module
-    # Whether a^l flows only into the next traced layer, as its whole input: then that layer's
-    # δ comes back through its Wᵀ alone and the δ recursion holds. ``recursion_note`` says why not.
-    feeds_next: bool = False
-    recursion_note: str = ""
-    is_output: bool = False  # a^l is the model's output, the input of the loss
-    options: dict[str, Any] = field(default_factory=dict)  # conv stride, padding, ...
-
-    @property
-    def number(self) -> int:
-        """l, the layer's number in the equations (1 for the first layer with weights)."""
-        return self.index + 1
-
-    def arrays(self) -> dict[str, numpy.ndarray]:
-        """The recorded arrays by field name (absent bias and activation left out)."""
-        names = ("a_in", "z", "a_out", "delta", "grad_a_out", "weight", "bias")
-        names += ("grad_weight", "grad_bias", "sigma_prime")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
-
-    def stats(self) -> dict[str, Summary]:
-        """Summary statistics of every recorded array."""
-        return {name: summarize(array) for name, array in self.arrays().items()}
-
-    @property
-    def norms(self) -> dict[str, float]:
-        """‖array‖ of every recorded array, by field name."""
-        return {name: summary.norm for name, summary in self.stats().items()}
-
-    def norm(self, field_name: str) -> float | None:
-        """‖array‖ of one field (``"delta"``, ``"grad_weight"``...), None where it is absent."""
-        array = getattr(self, field_name)
-        return None if array is None else summarize(array).norm
+__all__ = ["LayerRecord", "Record", "Summary", "Trace", "summarize", "table_rows", "trace"]
 
 
 @dataclass
 class Trace:
-    """One traced step: the loss, one :class:`LayerRecord` per layer with weights, and notes.
+    """One traced step: the loss, one record per traced layer (in forward order), and notes.
 
     ``output`` is the model's output a^L (after any final activation), ``target`` the y it was
     compared with, and ``grad_output`` = ∇aC = ∂C/∂output, the gradient of the loss alone
@@ -139,7 +55,7 @@ class Trace:
 
     loss: float
     loss_name: str
-    layers: list[LayerRecord]
+    layers: list[Record]
     output: numpy.ndarray
     target: numpy.ndarray
     grad_output: numpy.ndarray
@@ -161,8 +77,9 @@ class Trace:
     graph_root: Tensor | None = None
     params: dict[str, Tensor] | None = None
 
-    def layer(self, key: int | str) -> LayerRecord:
-        """A layer by position (0 is the first layer with weights) or by module name."""
+    def layer(self, key: int | str) -> Record:
+        """A layer by position (0 is the first traced layer) or by name (its module's path; a
+        stacked or bidirectional recurrent layer's records add ``.l{k}`` and ``_reverse``)."""
         if isinstance(key, int) and not isinstance(key, bool):
             if -len(self.layers) <= key < len(self.layers):
                 return self.layers[key]
@@ -205,9 +122,12 @@ class Trace:
             "layers": {record.name: record.arrays() for record in self.layers},
         }
 
-    def explain(self, layer: int | str) -> str:
-        """The backprop equations of ``layer`` with this step's numbers, each checked."""
-        return format_text(explain_layer(self, layer))
+    def explain(self, layer: int | str, **options: Any) -> str:
+        """The backprop equations of ``layer`` with this step's numbers, each checked.
+
+        ``options`` go to the layer's family: a recurrent layer takes ``step=t``, the time
+        step whose numbers are printed (every step is checked either way)."""
+        return format_text(explain_layer(self, layer, **options))
 
 
 def table_rows(trace: Trace) -> tuple[list[str], list[list[str]]]:
@@ -216,11 +136,10 @@ def table_rows(trace: Trace) -> tuple[list[str], list[list[str]]]:
     header.append("activation")
     rows = []
     for r in trace.layers:
-        kind = r.module.split("(")[0]
         norms = [r.norm(name) for name in ("a_in", "z", "delta", "grad_weight", "grad_bias")]
-        cells = [str(r.number), r.name, kind, shape_text(r.a_in), shape_text(r.z)]
+        cells = [str(r.number), r.name, r.type_name, shape_text(r.a_in), shape_text(r.z)]
         cells += ["-" if n is None else f"{n:.4g}" for n in norms]
-        cells.append(f"{r.activation} ({r.activation_name})" if r.activation else "none")
+        cells.append(r.activation_text)
         rows.append(cells)
     return header, rows
 
@@ -238,8 +157,8 @@ def trace(
     (tensors or arrays); ``loss_fn`` returns a single-element loss. ``keep_graph=True`` keeps the
     loss's graph (``Trace.graph_root``) for drawing it, at the cost of the memory it holds.
 
-    Layers with weights that the trace does not know (anything but Linear, Conv1d, Conv2d:
-    normalisation, embeddings, recurrent layers...) are listed in ``Trace.skipped``.
+    Layers with weights that no family knows are listed in ``Trace.skipped``, as are layers
+    called more than once (shared weights; a recurrent cell's calls are its time steps).
 
     >>> model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid())
     >>> t = trace(model, x, y, nn.MSELoss())  # doctest: +SKIP
@@ -261,26 +180,24 @@ def trace(
 def _run(
     model: Module, x: Tensor, y: Any, target: numpy.ndarray, loss_fn: Callable, keep_graph: bool
 ) -> Trace:
-    layers, output, skipped = _forward_calls(model, x)
+    groups, output, skipped = _forward_calls(model, x)
     if not isinstance(output, Tensor):
         raise TypeError(f"trace: the model must return one Tensor, got {type(output).__name__}")
     loss = loss_fn(output, y)
     if not isinstance(loss, Tensor) or loss.numel() != 1:
         shape = loss.shape if isinstance(loss, Tensor) else type(loss).__name__
         raise ValueError(f"trace: loss_fn must return a single-element Tensor, got {shape}")
-    for call in layers:
-        if not isinstance(call.output, Tensor) or not call.output.requires_grad:
-            raise RuntimeError(
-                f"trace: the output of layer {call.name!r} ({type(call.module).__name__}) does "
-                "not require grad; the trace needs the layer's weights to require grad"
-            )
-        call.output.retain_grad()  # δ = ∂C/∂z
-        if call.activation is not None:
-            call.activation.output.retain_grad()  # ∂C/∂a
+    for family, calls in groups:
+        family.prepare(calls)
     uses = _count_uses(loss)
     loss.backward(retain_graph=keep_graph)
 
-    records = [_record(i, call, layers, uses, output) for i, call in enumerate(layers)]
+    records: list[Record] = []
+    for position, (family, calls) in enumerate(groups):
+        following = groups[position + 1][1][0] if position + 1 < len(groups) else None
+        context = Context(calls, following, uses, output, len(records))
+        records += family.record(context)
+        skipped += context.notes
     result = Trace(
         loss=float(loss.item()),
         loss_name=type(loss_fn).__name__,
@@ -301,39 +218,29 @@ def _run(
     return result
 
 
-@dataclass
-class _Call:
-    """One module call seen by a forward hook."""
-
-    name: str
-    module: Module
-    input: Any
-    output: Any
-    activation: _Call | None = None  # for a traced layer: the activation call right after it
-
-
-def _forward_calls(model: Module, x: Tensor) -> tuple[list[_Call], Any, list[str]]:
+def _forward_calls(model: Module, x: Tensor) -> tuple[list[tuple[Any, list[Call]]], Any, list[str]]:
     """Run the model once, hooking its leaf modules and its modules with weights.
 
-    Returns the traced layers' calls in forward order (each with the activation call that
-    directly follows it, if any), the model's output, and notes on the layers left out.
+    Returns, in forward order, each traced module's family and calls (a dense layer's call
+    carries the activation call that directly follows it, if any), the model's output, and
+    notes on the layers left out.
     """
-    calls: list[_Call] = []
+    calls: list[Call] = []
     skipped: list[str] = []
     handles = []
 
     def make_hook(name: str) -> Callable:
         def hook(module: Module, args: tuple, output: Any) -> None:
-            calls.append(_Call(name, module, args[0] if args else None, output))
+            calls.append(Call(name, module, args, output))
 
         return hook
 
     for name, module in model.named_modules():
         has_weights = any(True for _ in module.parameters(recurse=False))
-        if has_weights and not isinstance(module, TRACED_LAYERS):
+        if has_weights and family_of(module) is None:
             skipped.append(
                 f"{name or type(module).__name__!r} ({type(module).__name__}): has weights, but "
-                "the trace knows the equations of Linear, Conv1d and Conv2d only"
+                f"the trace knows the equations of {known_layers()} only"
             )
         if has_weights or not any(True for _ in module.children()):
             handles.append(module.register_forward_hook(make_hook(name)))
@@ -343,23 +250,27 @@ def _forward_calls(model: Module, x: Tensor) -> tuple[list[_Call], Any, list[str
         for handle in handles:
             handle.remove()
 
-    counts = Counter(c.name for c in calls if isinstance(c.module, TRACED_LAYERS))
-    for name, count in counts.items():
-        if count > 1:
-            skipped.append(
-                f"{name!r}: called {count} times in one forward (shared weights); its ∂C/∂W "
-                "sums over the calls, so the trace leaves it out"
-            )
-    layers = []
     for call, after in zip(calls, [*calls[1:], None]):
-        if isinstance(call.module, TRACED_LAYERS) and counts[call.name] == 1:
-            if after is not None and _is_activation(after, call.output):
-                call.activation = after
-            layers.append(call)
-    return layers, output, skipped
+        if after is not None and _is_activation(after, call.output):
+            call.activation = after
+    by_name: dict[str, list[Call]] = {}
+    for call in calls:
+        if family_of(call.module) is not None:
+            by_name.setdefault(call.name, []).append(call)
+    groups = []
+    for name, group in by_name.items():
+        family = family_of(group[0].module)
+        if len(group) > 1 and not family.calls_are_steps:
+            skipped.append(
+                f"{name!r}: called {len(group)} times in one forward (shared weights); its "
+                "∂C/∂W sums over the calls, so the trace leaves it out"
+            )
+            continue
+        groups.append((family, group))
+    return groups, output, skipped
 
 
-def _is_activation(call: _Call, z: Any) -> bool:
+def _is_activation(call: Call, z: Any) -> bool:
     """An elementwise activation module applied directly to ``z``."""
     module = call.module
     return (
@@ -386,89 +297,8 @@ def _count_uses(root: Tensor) -> Counter:
     return uses
 
 
-def _record(
-    index: int, call: _Call, layers: list[_Call], uses: Counter, output: Tensor
-) -> LayerRecord:
-    module = call.module
-    z = call.output
-    a_out = z if call.activation is None else call.activation.output
-    delta = z.grad
-    grad_a = a_out.grad if a_out.grad is not None else delta
-    record = LayerRecord(
-        index=index,
-        name=call.name,
-        module=repr(module),
-        kind="linear" if isinstance(module, Linear) else "conv",
-        a_in=_array(call.input),
-        z=z.data.copy(),
-        a_out=a_out.data.copy(),
-        delta=_array(delta, like=z),
-        grad_a_out=_array(grad_a, like=a_out),
-        weight=module.weight.data.copy(),
-        bias=None if module.bias is None else module.bias.data.copy(),
-        grad_weight=_array(module.weight.grad, like=module.weight),
-        grad_bias=None if module.bias is None else _array(module.bias.grad, like=module.bias),
-        is_output=a_out is output,
-    )
-    if call.activation is not None:
-        record.activation = type(call.activation.module).__name__
-        record.activation_name = call.activation.name
-        record.sigma_prime = _activation_derivative(call.activation.module, z)
-    if record.kind == "conv":
-        record.options = _conv_options(module)
-    record.feeds_next, record.recursion_note = _recursion(index, call, a_out, layers, uses)
-    return record
-
-
-def _recursion(
-    index: int, call: _Call, a_out: Tensor, layers: list[_Call], uses: Counter
-) -> tuple[bool, str]:
-    """Whether δ^l = (W^{l+1})ᵀ δ^{l+1} ⊙ σ'(z^l) holds as written, and if not, why."""
-    if index + 1 == len(layers):
-        return False, "the last layer with weights: δ comes from the loss, not from a next layer"
-    after = layers[index + 1]
-    label = f"{after.name!r} ({type(after.module).__name__})"
-    if not isinstance(after.module, Linear):
-        return False, f"the next layer {label} is not Linear, so its δ does not return through Wᵀ"
-    if after.input is not a_out:
-        return False, (
-            f"the next layer {label} does not take a{sup(index + 1)} itself as its input "
-            "(something else, such as a reshape or a function call, comes between them)"
-        )
-    if uses[id(a_out)] != 1 or (call.activation is None and uses[id(call.output)] != 1):
-        return False, (
-            f"a{sup(index + 1)} is also used outside the next layer (e.g. a residual "
-            "connection), so its gradient has more than the Wᵀδ term"
-        )
-    return True, ""
-
-
-def _activation_derivative(module: Module, z: Tensor) -> numpy.ndarray:
-    """σ'(z) by autodiff on the activation module alone: ∂/∂z Σ σ(z) for an elementwise σ."""
-    leaf = Tensor(z.data.copy(), requires_grad=True)
-    module(leaf).sum().backward()  # the module belongs to the trace's private copy
-    return leaf.grad.data.copy()
-
-
 def _loss_gradient(loss_fn: Callable, output: Tensor, y: Any) -> numpy.ndarray:
     """∇aC: the gradient of the loss alone at the network's output, by autodiff."""
     leaf = Tensor(output.data.copy(), requires_grad=True)
     loss_fn(leaf, y).backward()
     return leaf.grad.data.copy()
-
-
-def _conv_options(module: Module) -> dict[str, Any]:
-    return {
-        "stride": tuple(module.stride),
-        "padding": module.padding,
-        "dilation": tuple(module.dilation),
-        "groups": module.groups,
-        "kernel_size": tuple(module.kernel_size),
-    }
-
-
-def _array(value: Tensor | None, like: Tensor | None = None) -> numpy.ndarray:
-    """A copy of a tensor's data; zeros where no gradient reached it (shape of ``like``)."""
-    if value is None:
-        return numpy.zeros(like.shape, dtype=like.dtype)
-    return value.data.copy()
