@@ -1,5 +1,6 @@
-"""``chainrule train``: train an MLP on a built-in data set or a CSV file, chosen by flags or a
-TOML/YAML config; show progress, print the final metrics, save the model and the loss plot.
+"""``chainrule train``: train an MLP (or a recurrent network over the features read as a
+sequence) on a built-in data set or a CSV file, chosen by flags or a TOML/YAML config; show
+progress, print the final metrics, save the model and the loss plot.
 
 With no arguments it trains on scikit-learn's digits (spirals without scikit-learn) in seconds.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from chainrule.cli.arguments import non_negative_int, number, positive_float, positive_int
 from chainrule.train.recipe import (
     ACTIVATIONS,
+    ARCHITECTURES,
     BUILT_IN,
     LOSSES,
     OPTIMIZERS,
@@ -47,8 +49,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "train",
         help="train a network on a built-in data set or a CSV file",
         description=(
-            "Train an MLP (Linear-activation-...-Linear) with chainrule.train.fit. Settings come "
-            "from the defaults, then --config FILE, then the flags given here."
+            "Train an MLP (Linear-activation-...-Linear), or with --architecture rnn, lstm or gru "
+            "a recurrent network that reads each sample's features as a sequence, with "
+            "chainrule.train.fit. Settings come from the defaults, then --config FILE, then the "
+            "flags given here."
         ),
         argument_default=argparse.SUPPRESS,  # absent flags must not override the config file
     )
@@ -61,8 +65,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "scikit-learn)",
     )
     add("--target", metavar="COLUMN", help="the target column of a CSV file")
+    add(
+        "--architecture",
+        choices=ARCHITECTURES,
+        help="mlp: Linear and activation layers (the default); rnn, lstm, gru: the F features "
+        "of a sample as F time steps of one value (e.g. --data mnist1d), one recurrent layer "
+        "per --hidden size (equal sizes), and a Linear layer on the last step's hidden state",
+    )
     add("--hidden", type=_sizes, metavar="N,N,...", help="hidden layer sizes (default 64,64)")
-    add("--activation", choices=ACTIVATIONS, help="hidden activation (default relu)")
+    add("--activation", choices=ACTIVATIONS, help="hidden activation of an mlp (default relu)")
     add("--loss", choices=LOSSES, help="loss (default auto: by the kind of target)")
     add("--optimizer", choices=OPTIMIZERS, help="optimiser (default adam)")
     add("--lr", type=positive_float, help="learning rate (default 0.01)")

@@ -11,7 +11,7 @@ from chainrule.nn.extra_losses import BCELoss, BCEWithLogitsLoss, HuberLoss
 from chainrule.nn.layers.conv import Conv1d, Conv2d
 from chainrule.nn.layers.dropout import Dropout
 from chainrule.nn.layers.linear import Flatten, Identity, Linear
-from chainrule.nn.layers.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from chainrule.nn.layers.pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -48,6 +48,7 @@ __all__ = [
     "Embedding",
     "Flatten",
     "GRUCell",
+    "GroupNorm",
     "HuberLoss",
     "Identity",
     "L1Loss",

@@ -1,8 +1,9 @@
 """A training run described by plain values: what ``chainrule train`` builds from its flags or
 a TOML/YAML config file, and what it writes beside the model so the run can be rebuilt.
 
-A recipe names a data set (built-in or a CSV file), an MLP (hidden sizes and activation), the
-loss, the optimiser and its learning-rate schedule, and the stopping rules. Everything here is
+A recipe names a data set (built-in or a CSV file), the network (an MLP of hidden sizes and
+activation, or a recurrent network that reads the features as a sequence), the loss, the
+optimiser and its learning-rate schedule, and the stopping rules. Everything here is
 data; :func:`build` turns it into a model, a loss, an optimiser and a scheduler.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 import numpy
 
 BUILT_IN = ("digits", "spirals", "moons", "xor", "linear", "mnist1d")
+ARCHITECTURES = ("mlp", "rnn", "lstm", "gru")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "silu", "leaky_relu", "elu")
 LOSSES = ("auto", "cross_entropy", "mse", "l1", "huber", "bce")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -31,6 +33,9 @@ class Recipe:
 
     data: str = "auto"  # a built-in name, a CSV path, or "auto" (digits, else spirals)
     target: str | None = None  # the target column of a CSV file
+    # mlp: Linear-activation layers; rnn, lstm, gru: the F features as F steps of one value
+    # (see sequence_model.py), one recurrent layer per entry of hidden.
+    architecture: str = "mlp"
     hidden: list[int] = field(default_factory=lambda: [64, 64])
     activation: str = "relu"
     loss: str = "auto"
@@ -125,6 +130,7 @@ def check(recipe: Recipe) -> None:
         raise ValueError(f"setting {name} = {getattr(recipe, name)!r}: expected {expected}")
 
     for name, choices in (
+        ("architecture", ARCHITECTURES),
         ("activation", ACTIVATIONS),
         ("loss", LOSSES),
         ("optimizer", OPTIMIZERS),
@@ -136,6 +142,13 @@ def check(recipe: Recipe) -> None:
         isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in recipe.hidden
     ):
         fail("hidden", "a list of positive layer sizes such as [64, 64] (or [] for none)")
+    if recipe.architecture != "mlp" and (not recipe.hidden or len(set(recipe.hidden)) > 1):
+        # nn.RNN/LSTM/GRU stack num_layers layers of one hidden_size.
+        fail(
+            "hidden",
+            f"the size of the {recipe.architecture} layers, such as [64], or equal sizes such "
+            f"as [64, 64] for stacked layers (architecture = {recipe.architecture!r})",
+        )
     for name in ("epochs", "batch_size", "step_size"):
         value = getattr(recipe, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -202,27 +215,23 @@ def task_of(train: Any) -> tuple[str, int, int]:
 
 
 def build(recipe: Recipe, task: str, features: int, outputs: int) -> tuple[Any, Any, Any, Any]:
-    """(model, loss_fn, optimizer, scheduler) for the recipe; seeded from ``recipe.seed``."""
+    """(model, loss_fn, optimizer, scheduler) for the recipe; seeded from ``recipe.seed``.
+
+    The model maps (N, features) to (N, outputs): an ``nn.Sequential`` MLP, or for a recurrent
+    architecture a :class:`~chainrule.train.sequence_model.SequenceModel` that reads the
+    ``features`` values of each sample as that many steps."""
     import chainrule
     from chainrule import nn, optim
 
     chainrule.manual_seed(recipe.seed)
-    activation = {
-        "relu": nn.ReLU,
-        "tanh": nn.Tanh,
-        "sigmoid": nn.Sigmoid,
-        "gelu": nn.GELU,
-        "silu": nn.SiLU,
-        "leaky_relu": nn.LeakyReLU,
-        "elu": nn.ELU,
-    }[recipe.activation]
-    layers: list[Any] = []
-    width = features
-    for size in recipe.hidden:
-        layers += [nn.Linear(width, size), activation()]
-        width = size
-    layers.append(nn.Linear(width, outputs))
-    model = nn.Sequential(*layers)
+    if recipe.architecture == "mlp":
+        model = _mlp(recipe, features, outputs)
+    else:
+        from chainrule.train.sequence_model import SequenceModel
+
+        model = SequenceModel(
+            recipe.architecture, recipe.hidden[0], outputs, num_layers=len(recipe.hidden)
+        )
 
     loss = recipe.loss
     if loss == "auto":
@@ -259,3 +268,25 @@ def build(recipe: Recipe, task: str, features: int, outputs: int) -> tuple[Any, 
         "plateau": lambda: schedulers.ReduceLROnPlateau(optimizer, factor=recipe.gamma),
     }[recipe.schedule]()
     return model, loss_fn, optimizer, scheduler
+
+
+def _mlp(recipe: Recipe, features: int, outputs: int) -> Any:
+    """Linear(features, h₁), activation, ..., Linear(h_last, outputs) as an nn.Sequential."""
+    from chainrule import nn
+
+    activation = {
+        "relu": nn.ReLU,
+        "tanh": nn.Tanh,
+        "sigmoid": nn.Sigmoid,
+        "gelu": nn.GELU,
+        "silu": nn.SiLU,
+        "leaky_relu": nn.LeakyReLU,
+        "elu": nn.ELU,
+    }[recipe.activation]
+    layers: list[Any] = []
+    width = features
+    for size in recipe.hidden:
+        layers += [nn.Linear(width, size), activation()]
+        width = size
+    layers.append(nn.Linear(width, outputs))
+    return nn.Sequential(*layers)

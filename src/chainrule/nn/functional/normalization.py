@@ -1,8 +1,9 @@
-"""Batch norm and layer norm: checks and running statistics around the fused operations of
-``ops.norm``."""
+"""Batch norm, layer norm and group norm: checks and running statistics around the fused
+operations of ``ops.norm``."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,7 @@ from chainrule.autograd.function import OpError
 from chainrule.ops import norm
 from chainrule.tensor import Tensor
 
-__all__ = ["batch_norm", "layer_norm"]
+__all__ = ["batch_norm", "group_norm", "layer_norm"]
 
 
 def _data(value: Any) -> Any:
@@ -116,3 +117,43 @@ def layer_norm(
                 f"{where}: {name} must have normalized_shape {shape}, got {tuple(value.shape)}"
             )
     return norm.LayerNorm.apply(input, weight, bias, normalized_ndim=count, eps=eps)
+
+
+def group_norm(
+    input: Tensor,  # noqa: A002
+    num_groups: int,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = γ (x − μ)/√(σ² + ε) + β for x of shape (N, C, *), with μ and σ² (biased) per sample
+    and per group of C/G consecutive channels, over the group's channels and *; ``weight`` γ
+    and ``bias`` β are (C,) or None. The result has the shape of x.
+
+    ∂C/∂x = (g − mean(g) − x̂ mean(g x̂))/σ with g = γ ∂C/∂y and means over each group;
+    ∂C/∂γ = Σ ∂C/∂y x̂, ∂C/∂β = Σ ∂C/∂y with sums over N and *.
+    """
+    where = "group_norm"
+    if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
+        raise ValueError(f"{where}: num_groups must be a positive int, got {num_groups!r}")
+    if input.ndim < 2:
+        raise OpError(f"{where}: expected input of shape (N, C, *), got {input.shape}")
+    batch, channels = input.shape[0], input.shape[1]
+    if channels % num_groups:
+        raise OpError(
+            f"{where}: the {channels} channels of input of shape {input.shape} cannot be split "
+            f"into num_groups={num_groups} equal groups"
+        )
+    for name, value in (("weight", weight), ("bias", bias)):
+        _check_channels(value, name, channels, input.shape, where)
+    # Each (sample, group) is one row of its C/G channels times the trailing positions: layer
+    # norm over that row is group norm, and its fused backward is the closed form above.
+    width = channels // num_groups * math.prod(input.shape[2:])
+    rows = input.reshape(batch, num_groups, width)
+    out = norm.LayerNorm.apply(rows, None, None, normalized_ndim=1, eps=eps).reshape(input.shape)
+    view = (1, channels) + (1,) * (input.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(view)
+    if bias is not None:
+        out = out + bias.reshape(view)
+    return out

@@ -1,4 +1,5 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics) and LayerNorm."""
+"""Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics), LayerNorm and
+GroupNorm."""
 
 from __future__ import annotations
 
@@ -187,4 +188,73 @@ class LayerNorm(Module):
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.has_bias}"
+        )
+
+
+class GroupNorm(Module):
+    """y = γ (x − μ)/√(σ² + ε) + β for x of shape (N, C, *), with μ and σ² (biased) per sample
+    and per group of C/G consecutive channels (Wu & He, 2018); γ, β of shape (C,) start at 1
+    and 0. The same in training and eval mode: no running statistics.
+    """
+
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__()
+        for what, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"GroupNorm: {what} must be a positive int, got {value!r}")
+        if num_channels % num_groups:
+            raise ValueError(
+                f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                f"({num_groups})"
+            )
+        self.num_groups, self.num_channels = num_groups, num_channels
+        self.eps, self.affine = eps, affine
+        self.has_bias = affine and bias
+        dtype = dtypes.to_dtype(dtype)
+        xp = backend.xp
+        if affine:
+            self.weight = Parameter(xp.empty(num_channels, dtype=dtype))
+        else:
+            self.register_parameter("weight", None)
+        if affine and bias:
+            self.bias = Parameter(xp.empty(num_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if self.bias is not None:
+            init.zeros_(self.bias)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        name = f"GroupNorm({self.num_groups}, {self.num_channels})"
+        # PyTorch's conditions: at least (N, C); C must be num_channels only when there are
+        # per-channel weights to apply, and divisible by num_groups in any case.
+        if input.ndim < 2 or (self.affine and input.shape[1] != self.num_channels):
+            raise OpError(
+                f"{name}: expected input of shape (N, {self.num_channels}, *), got {input.shape}"
+            )
+        if input.shape[1] % self.num_groups:
+            raise OpError(
+                f"{name}: the {input.shape[1]} channels of input of shape {input.shape} cannot "
+                f"be split into {self.num_groups} equal groups"
+            )
+        return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_groups}, {self.num_channels}, eps={self.eps}, "
+            f"affine={self.affine}, bias={self.has_bias}"
         )
