@@ -105,3 +105,6 @@ def test_an_lstm_run_on_mnist1d_saves_a_model_that_loads_back(capsys, monkeypatc
     out = capsys.readouterr().out
     assert "(recurrent): LSTM(1, 16, batch_first=True)" in out and "'head' Linear" in out
     assert "checked equations match autodiff" in out
+    # The recurrent layer is traced step by step: backpropagation through time, every step checked.
+    assert "'recurrent' LSTM(1, 16, batch_first=True)" in out and "T = 40 steps" in out
+    assert "(BPTT1) δhₜ" in out and "(BPTT2) δcₜ" in out and "✗" not in out
