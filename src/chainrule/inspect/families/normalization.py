@@ -142,6 +142,12 @@ def record(context: Context) -> list[Record]:
     """x, y, δ, the statistics used, x̂, and ∂C/∂x by autodiff on a float64 rerun."""
     call = context.calls[0]
     module = call.module
+    if not call.output.requires_grad:
+        context.notes.append(
+            f"{call.name!r} ({type(module).__name__}): no gradient reaches it (it has no "
+            "weights and nothing before it requires grad), so there is no δ to show"
+        )
+        return []
     kind = _kind(module)
     x = numpy.asarray(call.input.data, numpy.float64)
     delta = grad_array(call.output)
