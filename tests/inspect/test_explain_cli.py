@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import html
 import io
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.cli import main
 from chainrule.inspect import explain, report
+from chainrule.inspect.families import dense
 from chainrule.inspect.tracer import trace
 
 
@@ -62,14 +65,22 @@ def test_the_printed_numbers_are_those_of_the_seeded_network(
 def test_a_failing_check_makes_the_command_exit_1(
     capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(explain, "linear_bias_gradient", lambda delta: delta.mean(axis=0))
+    monkeypatch.setattr(dense, "linear_bias_gradient", lambda delta: delta.mean(axis=0))
     code, out = run_explain([], capsys)
     assert code == 1
     assert out.count("✗ differs from autodiff") == 2
     assert "2 of 6 checked equations differ from autodiff" in out
 
 
-def test_html_page_is_self_contained(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+NO_DOT_NOTE = "dot</code> is not installed, so the graph is shown as its DOT source"
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None,
+    reason="Graphviz's dot is not installed: the page shows the graph's DOT source instead",
+)
+
+
+def write_page(tmp_path: Path, capsys: pytest.CaptureFixture) -> str:
+    """``chainrule explain --html`` into ``tmp_path``; the page, checked to be self-contained."""
     page_path = tmp_path / "explain.html"
     code, out = run_explain(["--html", str(page_path)], capsys)
     assert code == 0 and f"wrote {page_path}" in out
@@ -81,11 +92,41 @@ def test_html_page_is_self_contained(tmp_path: Path, capsys: pytest.CaptureFixtu
     # Nothing is fetched from elsewhere and nothing needs scripts.
     for outside in ("<script", "<link", 'src="http', 'href="http', "url(", "@import"):
         assert outside not in page
-    assert "<svg" in page and 'class="node"' in page and "<?xml" not in page
+    assert "<?xml" not in page
     images = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
     assert len(images) == 1
     picture = matplotlib.image.imread(io.BytesIO(base64.b64decode(images[0])), format="png")
     assert picture.shape[0] > 100 and picture.shape[1] > 300
+    return page
+
+
+def test_html_page_is_self_contained(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    page = write_page(tmp_path, capsys)
+    # The graph is drawn as SVG where Graphviz is installed, shown as DOT source where not.
+    assert ("<svg" in page) != (NO_DOT_NOTE in page)
+
+
+@needs_dot
+def test_html_page_draws_the_graph_as_inline_svg(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    page = write_page(tmp_path, capsys)
+    assert "<svg" in page and 'class="node"' in page and NO_DOT_NOTE not in page
+
+
+def test_html_page_without_graphviz_shows_the_graph_as_dot_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Runs everywhere: where dot is installed, it is hidden from the page's renderer.
+    real_which = shutil.which
+    monkeypatch.setattr(
+        report.shutil, "which", lambda name, *a, **k: None if name == "dot" else real_which(name)
+    )
+    page = write_page(tmp_path, capsys)
+    assert "<svg" not in page and NO_DOT_NOTE in page
+    source = re.search(r"<pre>(digraph.*?)</pre>", page, re.S)
+    assert source is not None  # the DOT source, escaped for HTML
+    assert re.search(r"^  leaf\d+ -> op\d+;$", html.unescape(source.group(1)), re.M)
 
 
 def xor_trace(keep_graph: bool) -> object:
@@ -118,7 +159,7 @@ def test_without_matplotlib_the_page_says_so_in_place_of_the_chart(
 
 
 def test_a_failing_check_is_marked_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(explain, "output_delta", lambda grad_a, _sigma_prime: grad_a)
+    monkeypatch.setattr(dense, "output_delta", lambda grad_a, _sigma_prime: grad_a)
     page = report.render_report(xor_trace(keep_graph=False))
     assert page.count('class="verdict bad"') == 1 and page.count('class="verdict ok"') == 5
     assert "1 of 6 checked equations differ ✗" in page

@@ -1,4 +1,5 @@
-"""gradcheck_model: passes on correct models, names the parameter whose backward is wrong."""
+"""gradcheck_model: passes on correct models, names the parameter (and the mode, eval or
+train) whose backward is wrong, and draws nothing from the caller's random stream."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from chainrule import nn
 from chainrule.autograd.function import Function
 from chainrule.inspect.model_check import GradcheckReport, gradcheck_model
 from chainrule.nn import functional
+from chainrule.ops import dropout, norm
 
 
 class WrongGradient(Function):
@@ -47,9 +49,15 @@ def test_mlp_with_dropout_passes_every_parameter():
     report = gradcheck_model(model, x, y, nn.CrossEntropyLoss())
     assert isinstance(report, GradcheckReport)
     assert report.ok and not report.failures
-    assert [row.name for row in report.rows] == ["0.weight", "0.bias", "3.weight", "3.bias"]
-    assert [row.shape for row in report.rows] == [(5, 3), (5,), (2, 5), (2,)]
-    assert [row.checked for row in report.rows] == [15, 5, 10, 2]
+    assert report.modes == ("eval", "train")
+    names = ["0.weight", "0.bias", "3.weight", "3.bias"]
+    assert [(row.mode, row.name) for row in report.rows] == [
+        *(("eval", name) for name in names),
+        *(("train", name) for name in names),
+    ]
+    for mode in report.modes:
+        assert [row.shape for row in report.rows_for(mode)] == [(5, 3), (5,), (2, 5), (2,)]
+        assert [row.checked for row in report.rows_for(mode)] == [15, 5, 10, 2]
     assert max(row.max_abs_error for row in report.rows) < 1e-7
 
 
@@ -88,12 +96,19 @@ def _broken_model() -> nn.Sequential:
 def test_broken_backward_fails_and_names_the_parameter():
     model = _broken_model()
     x, y = cr.randn(5, 3), cr.randn(5, 2)
-    with pytest.raises(cr.GradcheckError, match=r"gradients of 2\.weight are wrong"):
+    with pytest.raises(
+        cr.GradcheckError, match=r"gradients of 2\.weight are wrong in eval and train mode\n"
+    ):
         gradcheck_model(model, x, y, nn.MSELoss())
     report = gradcheck_model(model, x, y, nn.MSELoss(), raise_on_failure=False)
     assert not report.ok and not bool(report)
-    assert [row.name for row in report.failures] == ["2.weight"]
+    assert [(row.mode, row.name) for row in report.failures] == [
+        ("eval", "2.weight"),
+        ("train", "2.weight"),
+    ]
     assert "FAIL" in str(report) and "2.weight" in str(report)
+    summary = "2 of 8 checks FAIL in eval and train mode (checked: eval and train mode; eps=1e-06"
+    assert str(report).splitlines()[-1].startswith(summary)
 
 
 def test_reported_error_matches_the_true_gradient_from_pytorch():
@@ -133,7 +148,7 @@ def test_max_elements_samples_big_parameters_reproducibly():
     x, y = cr.randn(4, 8), cr.randn(4, 1)
     first = gradcheck_model(model, x, y, nn.MSELoss(), max_elements=5, seed=3)
     again = gradcheck_model(model, x, y, nn.MSELoss(), max_elements=5, seed=3)
-    assert [row.checked for row in first.rows] == [5, 5, 5, 1]
+    assert [row.checked for row in first.rows] == [5, 5, 5, 1] * 2
     assert first.ok
     assert [row.worst_index for row in first.rows] == [row.worst_index for row in again.rows]
     assert [row.max_abs_error for row in first.rows] == [row.max_abs_error for row in again.rows]
@@ -163,6 +178,9 @@ def test_bad_inputs_are_clear_errors():
         gradcheck_model(model, x, y, nn.MSELoss(), max_elements=0)
     with pytest.raises(ValueError, match="eps must be positive"):
         gradcheck_model(model, x, y, nn.MSELoss(), eps=0.0)
+    for modes in [(), ("test",), ("eval", "eval"), "training", 3]:
+        with pytest.raises(ValueError, match=r"modes must be one or both of 'eval' and 'train'"):
+            gradcheck_model(model, x, y, nn.MSELoss(), modes=modes)
 
 
 def test_the_models_hooks_do_not_see_the_check():
@@ -173,3 +191,100 @@ def test_the_models_hooks_do_not_see_the_check():
     assert calls == []
     model(cr.randn(2, 3))  # the hook is still registered on the model itself
     assert calls == [(2, 4)]
+
+
+# ---- training mode: batch statistics and dropout masks ---------------------------------------
+
+
+def bn_dropout_model() -> nn.Sequential:
+    cr.manual_seed(0)
+    return nn.Sequential(
+        nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 2)
+    )
+
+
+def bn_dropout_batch() -> tuple[cr.Tensor, cr.Tensor]:
+    cr.manual_seed(1)
+    return cr.randn(6, 3), cr.randint(0, 2, (6,))
+
+
+def test_batch_norm_and_dropout_pass_in_both_modes_and_the_report_names_them():
+    model = bn_dropout_model()
+    x, y = bn_dropout_batch()
+    report = gradcheck_model(model, x, y, nn.CrossEntropyLoss())
+    assert report.ok
+    assert report.modes == ("eval", "train")
+    names = ["0.weight", "0.bias", "1.weight", "1.bias", "4.weight", "4.bias"]
+    assert [row.name for row in report.rows_for("eval")] == names
+    assert [row.name for row in report.rows_for("train")] == names
+    text = str(report)
+    assert text.splitlines()[0].split()[:2] == ["parameter", "mode"]
+    assert [line.split()[1] for line in text.splitlines()[2:14]] == ["eval"] * 6 + ["train"] * 6
+    assert "all parameters pass in eval and train mode" in text
+    # The model passed in keeps its mode and its running statistics.
+    assert model.training
+    np.testing.assert_array_equal(model[1].running_mean.numpy(), np.zeros(5, np.float32))
+    np.testing.assert_array_equal(model[1].running_var.numpy(), np.ones(5, np.float32))
+
+
+def test_one_mode_can_be_chosen():
+    model = bn_dropout_model()
+    x, y = bn_dropout_batch()
+    for modes in ["train", ("train",), ["eval"]]:
+        report = gradcheck_model(model, x, y, nn.CrossEntropyLoss(), modes=modes)
+        wanted = (modes,) if isinstance(modes, str) else tuple(modes)
+        assert report.modes == wanted
+        assert {row.mode for row in report.rows} == set(wanted) and len(report.rows) == 6
+        assert f"all parameters pass in {wanted[0]} mode" in str(report)
+
+
+def test_a_broken_training_mode_batch_norm_backward_is_caught_in_train_mode_only(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    # Batch norm's input gradient, wrong by half again but only with batch statistics (the
+    # training-mode path): the evaluation-mode check cannot see it, the training-mode one must.
+    correct = norm.BatchNorm.backward
+
+    def broken(self, grad):
+        grads = correct(self, grad)
+        if not self.batch_stats:
+            return grads
+        return (grads[0] * 1.5, *grads[1:])
+
+    monkeypatch.setattr(norm.BatchNorm, "backward", broken)
+    model = bn_dropout_model()
+    x, y = bn_dropout_batch()
+    assert gradcheck_model(model, x, y, nn.CrossEntropyLoss(), modes=("eval",)).ok
+    report = gradcheck_model(model, x, y, nn.CrossEntropyLoss(), raise_on_failure=False)
+    assert not report.ok
+    assert all(row.passed for row in report.rows_for("eval"))
+    # ∂C/∂x of batch norm reaches only the first Linear's weight (its bias gets exactly 0:
+    # batch norm subtracts the batch mean), so that is the one parameter that fails.
+    assert [(row.mode, row.name) for row in report.failures] == [("train", "0.weight")]
+    assert "1 of 12 checks FAIL in train mode (checked: eval and train mode;" in str(report)
+    with pytest.raises(cr.GradcheckError, match=r"gradients of 0\.weight are wrong in train mode"):
+        gradcheck_model(model, x, y, nn.CrossEntropyLoss())
+
+
+def test_a_broken_dropout_backward_is_caught_in_train_mode_only(monkeypatch: pytest.MonkeyPatch):
+    # A backward that forgets the mask: only a training-mode forward applies dropout, and only
+    # a check whose every forward draws the same mask can tell the two gradients apart.
+    monkeypatch.setattr(dropout.Dropout, "backward", lambda self, grad: (grad, None))
+    model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Dropout(0.5), nn.Linear(5, 2))
+    x, y = cr.randn(6, 3), cr.randint(0, 2, (6,))
+    report = gradcheck_model(model, x, y, nn.CrossEntropyLoss(), raise_on_failure=False)
+    assert all(row.passed for row in report.rows_for("eval"))
+    assert {row.name for row in report.failures} == {"0.weight", "0.bias"}
+    assert {row.mode for row in report.failures} == {"train"}
+
+
+def test_the_check_draws_nothing_from_the_callers_random_stream():
+    model = bn_dropout_model()
+    x, y = bn_dropout_batch()
+    generator = cr.random.default_generator()
+    cr.manual_seed(42)
+    expected = cr.rand(3).numpy()
+    cr.manual_seed(42)
+    gradcheck_model(model, x, y, nn.CrossEntropyLoss(), max_elements=4)
+    assert cr.random.default_generator() is not generator  # manual_seed made a new one
+    np.testing.assert_array_equal(cr.rand(3).numpy(), expected)

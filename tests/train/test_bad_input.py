@@ -82,12 +82,17 @@ def test_validation_data_are_checked_too() -> None:
 
 def test_a_feature_count_mismatch_names_the_layer_and_both_sizes() -> None:
     model = classifier(features=4)
+    before = snapshot(model)
     x, y = data(features=5)
-    with pytest.raises(
-        ValueError,
-        match=r"first layer '0' \(Linear\) takes 4 features, but train_data's inputs have 5",
-    ):
+    with pytest.raises(ValueError) as caught:
         train(model, x, y)
+    message = str(caught.value)
+    # The data set and its shape, the layer by its path in the model, and the layer's own
+    # words: it takes 4 features and was given 5.
+    assert message.startswith("fit: the model cannot run on train_data's inputs of shape (20, 5)")
+    assert "its layer '0' (Linear) raised OpError" in message
+    assert "expected input of shape (*, 4), got (20, 5)" in message
+    assert untouched(model, before)
 
 
 def test_a_model_that_cannot_run_on_the_data_is_reported_with_shapes() -> None:
@@ -96,7 +101,11 @@ def test_a_model_that_cannot_run_on_the_data_is_reported_with_shapes() -> None:
             return x.reshape(3, -1, 7)
 
     x, y = data()
-    with pytest.raises(ValueError, match=r"cannot run on train_data's inputs of shape \(20, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"cannot run on train_data's inputs of shape \(20, 4\): the model raised "
+        r"OpError: reshape: cannot view",
+    ):
         train(
             Broken(),
             x,

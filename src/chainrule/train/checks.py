@@ -2,16 +2,20 @@
 
 A mistake in the data (NaN, a label outside the class range, the wrong number of features, an
 empty data set) should fail at once with a message naming the data set, the row and the layer,
-not as a shape error deep inside a matmul after minutes of training.
+not as a shape error deep inside a matmul after minutes of training. Whether the inputs fit the
+model is found by running the model on one batch (:func:`probe`), not by guessing its input
+layer; the checks draw no random numbers, so training after them is the same as without them.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy
 
-from chainrule import backend
+from chainrule import backend, random
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor
 from chainrule.train.inputs import check_finite, tensor_columns
@@ -21,49 +25,65 @@ def _array(value: Any) -> numpy.ndarray:
     return backend.to_numpy(value.data) if isinstance(value, Tensor) else numpy.asarray(value)
 
 
-def _first_layer(model: Any) -> tuple[str, Any] | None:
-    """The first module (in registration order) that has a weight: (path, module)."""
-    for name, module in model.named_modules():
-        if getattr(module, "weight", None) is not None and not module._modules:
-            return name, module
-    return None
+@contextlib.contextmanager
+def kept_random_state(*generators: Any) -> Iterator[None]:
+    """Run the block, then put chainrule's global generator and ``generators`` (NumPy
+    Generators, e.g. a seeded DataLoader's) back in the state they had before it.
+
+    A check before training must not shift the training run's random stream: a shuffled first
+    batch, a dropout mask or a custom forward's draw would otherwise make ``fit`` differ from
+    the same loop written by hand.
+    """
+    global_generator = random._Generator.rng
+    kept = [(g, g.bit_generator.state) for g in (global_generator, *generators) if g is not None]
+    try:
+        yield
+    finally:
+        random._Generator.rng = global_generator  # the block may have called manual_seed
+        for generator, state in kept:
+            generator.bit_generator.state = state
 
 
-def check_features(model: Any, inputs: list[Any], name: str, where: str) -> None:
-    """ValueError when the model's first Linear/Conv layer cannot take ``inputs[0]``."""
-    found = _first_layer(model)
-    if found is None or not inputs:
-        return
-    path, layer = found
-    shape = tuple(inputs[0].shape)
-    kind = type(layer).__name__
-    expected = getattr(layer, "in_features", None)
-    if expected is not None and kind == "Linear" and shape and shape[-1] != expected:
-        raise ValueError(
-            f"{where}: the model's first layer {path!r} ({kind}) takes {expected} features, "
-            f"but {name}'s inputs have {shape[-1]} (batch shape {shape})"
-        )
-    channels = getattr(layer, "in_channels", None)
-    if channels is not None and len(shape) >= 2 and shape[1] != channels:
-        raise ValueError(
-            f"{where}: the model's first layer {path!r} ({kind}) takes {channels} input "
-            f"channels, but {name}'s inputs have {shape[1]} (batch shape {shape}, channels "
-            "come second)"
-        )
+def _shape(value: Any) -> str:
+    shape = getattr(value, "shape", None)
+    return str(tuple(shape)) if shape is not None else type(value).__name__
+
+
+def _failing_layer(model: Any, error: BaseException) -> tuple[str, str] | None:
+    """(path, type name) of the innermost layer of ``model`` whose code was running when
+    ``error`` was raised, found in its traceback; None when it was the model itself or no
+    layer of it (e.g. a reshape in the model's own forward)."""
+    if not hasattr(model, "named_modules"):
+        return None
+    paths = {id(module): (path, module) for path, module in model.named_modules() if path}
+    found = None
+    frame = error.__traceback__
+    while frame is not None:  # outermost to innermost: the last layer seen is the innermost
+        owner = paths.get(id(frame.tb_frame.f_locals.get("self")))
+        if owner is not None:
+            found = (owner[0], type(owner[1]).__name__)
+        frame = frame.tb_next
+    return found
 
 
 def probe(model: Any, inputs: list[Any], name: str, where: str) -> numpy.ndarray:
-    """One forward pass on a batch in eval mode without a graph; errors name the data set."""
-    check_features(model, inputs, name, where)
+    """The model's output on one batch of ``inputs``, computed in eval mode without a graph and
+    without drawing from any random generator (the model's mode and the generator's state are
+    restored). A model that cannot run raises ValueError naming the data set, the input shapes,
+    the layer that raised (where it was one of the model's layers) and the model's own error."""
     was_training = model.training
     model.eval()  # a probe must not move BatchNorm's running statistics
     try:
-        with no_grad():
+        with kept_random_state(), no_grad():
             output = model(*inputs)
     except Exception as error:
-        shapes = ", ".join(str(tuple(x.shape)) for x in inputs)
+        shapes = ", ".join(_shape(x) for x in inputs)
+        noun = "shape" if len(inputs) == 1 else "shapes"
+        layer = _failing_layer(model, error)
+        who = "the model" if layer is None else f"its layer {layer[0]!r} ({layer[1]})"
         raise ValueError(
-            f"{where}: the model cannot run on {name}'s inputs of shape {shapes}: {error}"
+            f"{where}: the model cannot run on {name}'s inputs of {noun} {shapes}: {who} "
+            f"raised {type(error).__name__}: {error}"
         ) from error
     finally:
         model.train(was_training)
@@ -124,7 +144,9 @@ def preflight(model: Any, loss_fn: Any, loader: Any, name: str, where: str) -> N
     columns = tensor_columns(loader.dataset)
     if columns is not None:
         check_finite(columns, name, where)
-    first = next(iter(loader))
+    # Drawing a shuffled first batch must not use up the order of the first epoch.
+    with kept_random_state(getattr(loader, "_rng", None)):
+        first = next(iter(loader))
     batch = list(first) if isinstance(first, (tuple, list)) else [first]
     if len(batch) < 2:
         raise ValueError(
