@@ -254,6 +254,11 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
         return
     if actual.error is not None:
         index, error = actual.error
+        if OVERLAP in str(error) and "] = " in lines[index]:
+            # A deliberate refusal: in a graph chainrule refuses any write into a view whose
+            # memory an expand() repeats, where PyTorch lets a slice holding each element once
+            # through (test_a_slice_of_an_expanded_view_in_a_graph_is_refused).
+            return
         raise AssertionError(
             f"chainrule raises at line {index} `{lines[index]}`: {error!r}; PyTorch runs it"
         ) from error

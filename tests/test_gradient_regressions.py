@@ -599,3 +599,33 @@ def test_slice_assignment_into_an_expanded_tensor_is_refused_as_in_torch() -> No
         repeated = f64(m, [0.5]).expand(3)
         with pytest.raises(RuntimeError, match="more than one element"):
             repeated[0:2] = 1.5
+
+
+def test_a_slice_of_an_expanded_view_holding_each_element_once_may_be_assigned() -> None:
+    """Outside a graph PyTorch checks the region written, not the whole tensor: the last
+    element of an expand()ed row is one memory location (found by a long run)."""
+    results = []
+    for m in (torch, cr):
+        base = f64(m, 0.25)
+        row = base.expand(1, 3)[0]
+        row[-1:] = 0.5
+        results.append(as_array(row))
+    np.testing.assert_array_equal(results[1], results[0])
+
+
+def test_a_slice_of_an_expanded_view_in_a_graph_is_refused() -> None:
+    """A deliberate difference: in a graph PyTorch lets the write through and the positions
+    sharing that memory lose their gradient; chainrule refuses the write."""
+    v4 = f64(cr, 0.25, requires_grad=True).clone()
+    with pytest.raises(RuntimeError, match="more than one element of the written-to"):
+        v4.expand(1, 3)[0][-1:] = 0.5
+
+
+def test_copy_from_itself_of_an_expanded_view_in_a_graph_is_refused_in_backward() -> None:
+    """As PyTorch: the copy is allowed, the gradient through it refused (found by a long run)."""
+    for m in (torch, cr):
+        v4 = f64(m, 0.25, requires_grad=True).clone()
+        v7 = v4.expand(1, 3)[0]
+        with pytest.raises(RuntimeError, match="more than one element of the written-to"):
+            v7.copy_(v7)
+            v7.sum().backward()

@@ -79,3 +79,20 @@ class CopySlices(Function):
         copy = dense.transpose(sorted(range(len(order)), key=order.__getitem__))
         copy[...] = grad
         return copy
+
+
+class RepeatedSelfCopy(Function):
+    """``x.copy_(x)`` in a graph where an expand repeats x's elements: nothing changes, as in
+    PyTorch, and as in PyTorch the gradient through it is refused (written back to memory that
+    holds one element in several places, it would be ambiguous)."""
+
+    def forward(self, x: Any) -> Any:
+        self.shape = x.shape
+        return x.copy()
+
+    def backward(self, grad: Any) -> tuple:
+        raise RuntimeError(
+            f"copy_: unsupported operation: more than one element of the written-to tensor "
+            f"refers to a single memory location (an expand()ed tensor of shape {self.shape}, "
+            "copied into itself in a graph); clone() it before changing it in place"
+        )

@@ -38,21 +38,27 @@ from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import TensorHooks
 from chainrule.autograd.versions import memory_root, note_write, saved_arrays, version
 from chainrule.ops import activation, conversion, elementwise
-from chainrule.ops.assignment import CopySlices, SetItem
+from chainrule.ops.assignment import CopySlices, RepeatedSelfCopy, SetItem
 from chainrule.ops.movement import normalise_index
 from chainrule.tensor import Tensor
 
 
 def modify(
-    target: Tensor, what: str, compute: Callable[..., Tensor], *args: Any, ufunc: Any = None
+    target: Tensor,
+    what: str,
+    compute: Callable[..., Tensor],
+    *args: Any,
+    ufunc: Any = None,
+    region: Any = None,
 ) -> Tensor:
     """``target ← compute(target, *args)`` in place, recorded in the graph when one is due.
 
     ``compute`` is an out-of-place, differentiable function of tensors; ``what`` names the
     in-place operation in errors. Outside a graph, a binary ``ufunc`` (``xp.add``...) writes
-    ``ufunc(target, args[0])`` straight into the memory, without a temporary.
+    ``ufunc(target, args[0])`` straight into the memory, without a temporary. ``region`` is
+    the part of ``target.data`` actually written, where that is less than all of it.
     """
-    _check_writable(target, what)
+    _check_writable(target, what, region=region)
     if not _records_graph(target, args):
         if ufunc is None:
             _write(target, compute(target, *args), what)
@@ -139,14 +145,11 @@ def _check_allowed(target: Tensor, link: Any, what: str) -> None:
             )
 
 
-def _check_writable(target: Tensor, what: str, repeats_allowed: bool = False) -> None:
-    data = target.data
-    # An axis of stride 0 and size > 1 (an expand) puts one element in several places.
-    if (
-        not repeats_allowed
-        and 0 in data.strides
-        and any(stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape))
-    ):
+def _check_writable(
+    target: Tensor, what: str, repeats_allowed: bool = False, region: Any = None
+) -> None:
+    data = target.data if region is None else region
+    if not repeats_allowed and _repeats_elements(data):
         raise RuntimeError(
             f"{what}: unsupported operation: more than one element of the written-to tensor "
             f"refers to a single memory location (an expand()ed tensor of shape "
@@ -157,6 +160,13 @@ def _check_writable(target: Tensor, what: str, repeats_allowed: bool = False) ->
             f"{what}: the tensor's memory (shape {target.shape}) is read-only (a NumPy array "
             "marked so, shared by from_numpy); clone() it before changing it in place"
         )
+
+
+def _repeats_elements(data: Any) -> bool:
+    """An axis of stride 0 and size > 1 (an expand) puts one element in several places."""
+    return 0 in data.strides and any(
+        stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape)
+    )
 
 
 def _saves_memory_of(node: Any, array: Any) -> bool:
@@ -296,6 +306,8 @@ def copy_(self: Tensor, source: Any) -> Tensor:
         # Nothing to write (not even into memory an expand repeats), but a change all the same
         # for autograd, as in PyTorch: a new version, and a new history in a graph.
         if _records_graph(self, ()):
+            if _repeats_elements(self.data):
+                return _record(self, "copy_", RepeatedSelfCopy.apply, ())
             return _record(self, "copy_", conversion.clone, ())
         note_write(self.data, "copy_")
         return self
@@ -322,11 +334,23 @@ def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
         # a graph (deprecated, with a warning); basic slicing stays refused.
         one_value = what in ("fill_", "zero_", "masked_fill_") and not isinstance(value, Tensor)
         advanced = what == "setitem" and _is_advanced(index)
-        _check_writable(target, what, repeats_allowed=one_value or advanced)
+        region = _written_region(target, index)
+        _check_writable(target, what, repeats_allowed=one_value or advanced, region=region)
         target.data[index] = value.data if isinstance(value, Tensor) else value
         note_write(target.data, what)
         return target
+    # In a graph the whole target is checked: a write into part of an expanded view would
+    # leave the view's other positions, the same memory, with a gradient they no longer have.
     return modify(target, what, lambda x, v: SetItem.apply(x, v, index), value)
+
+
+def _written_region(target: Tensor, index: Any) -> Any:
+    """The view of ``target.data`` that ``target[index] = …`` writes, for basic indexing (a
+    slice of an expanded tensor may hold each element once); None for the whole tensor."""
+    if index is Ellipsis or _is_advanced(index):
+        return None
+    parts = index if isinstance(index, tuple) else (index,)
+    return target.data[(*parts, Ellipsis)]
 
 
 def _is_advanced(index: Any) -> bool:
