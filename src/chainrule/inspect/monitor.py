@@ -11,12 +11,18 @@ and ``Tanh`` modules of a model, and records per optimizer step:
   of a Linear layer, a (channel, position) of a convolution;
 - ``saturated_fraction`` per Sigmoid/Tanh module: the fraction of units saturated for more than
   half of the batch, where saturated means |tanh| > 0.99, or sigmoid < 0.01 or > 0.99 (the
-  ``saturation`` argument); there the derivative is below 0.02 and gradients barely pass.
+  ``saturation`` argument); there the derivative is below 0.02 and gradients barely pass;
+- ``time_norms`` per recurrent layer (RNN, LSTM, GRU and their cells): ‖δh_t‖ = ‖∂C/∂h_t‖ for
+  every time step t, and ‖δc_t‖ for an LSTM, each the total that reaches the state from the
+  output at t and from step t + 1 (:mod:`~chainrule.inspect.monitor_through_time`).
 
 It warns (a :class:`GradientWarning`, once per kind) when
 
 - gradients **vanish**: ‖∂C/∂W‖ of the first layer (in forward order) is below
   ``vanishing_ratio`` (1e-3) times that of the last layer;
+- gradients **vanish through time**: in a recurrent layer, ‖δh‖ at the step where backward
+  through time ends (t = 0; t = T − 1 in a reverse direction) is below ``vanishing_ratio``
+  times its norm where it starts (the other end);
 - gradients **explode**: a norm is inf or NaN, or the total gradient norm (over all monitored
   weights) exceeds ``explosion_factor`` (100) times its median over the previous
   ``window`` (10) steps;
@@ -40,13 +46,13 @@ or by hand::
 Activations are seen through forward hooks on the activation *modules*; ``F.relu`` called
 inside a ``forward`` is invisible to the monitor. The statistics of a step come from the last
 forward pass run with gradients enabled before ``record()`` (validation passes under
-``no_grad`` are ignored).
+``no_grad`` are ignored); ``time_norms`` come from the backward passes since the previous
+``record()``, and a cell's steps are its calls since then, in call order.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,18 +62,15 @@ import numpy
 
 from chainrule import backend
 from chainrule.autograd.grad_mode import is_grad_enabled
-from chainrule.files import atomic_write
+from chainrule.inspect import monitor_checks as checks
+from chainrule.inspect.monitor_checks import GradientWarning
+from chainrule.inspect.monitor_report import summary_text, write_plot
+from chainrule.inspect.monitor_through_time import ThroughTimeWatch, frobenius_norm
 from chainrule.nn.activations import ReLU, Sigmoid, Tanh
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
-from chainrule.optional import require
 from chainrule.tensor import Tensor
 from chainrule.train.callback import Callback
-
-
-class GradientWarning(UserWarning):
-    """A training pathology seen in gradients or activations: vanishing or exploding
-    gradients, or dead units. The message names the layer and suggests a remedy."""
 
 
 @dataclass
@@ -75,6 +78,9 @@ class StepRecord:
     """What the monitor saw at one optimizer step; every dict is keyed by dotted module name.
 
     ``update_ratio`` is filled by :meth:`GradientMonitor.after_step` (empty until then).
+    ``time_norms`` is keyed by recurrent layer (``lstm``; ``lstm.l1_reverse`` for one layer
+    and direction of a stacked or bidirectional module), then ``"h"`` (and ``"c"`` for an
+    LSTM) → one norm per time step, t = 0..T−1 in forward time whatever the direction.
     """
 
     step: int
@@ -83,23 +89,7 @@ class StepRecord:
     update_ratio: dict[str, float] = field(default_factory=dict)
     dead_fraction: dict[str, float] = field(default_factory=dict)
     saturated_fraction: dict[str, float] = field(default_factory=dict)
-
-
-_SUGGESTIONS = {
-    "vanishing": (
-        "use ReLU-family activations with He initialisation (nn.init.kaiming_normal_), add "
-        "normalisation layers (BatchNorm, LayerNorm) or residual connections, or use fewer "
-        "layers; each sigmoid multiplies the gradient by σ′ ≤ 0.25"
-    ),
-    "exploding": (
-        "lower the learning rate, clip gradients (nn.utils.clip_grad_norm_), or start from "
-        "smaller weights (nn.init.kaiming_normal_ or xavier_normal_ instead of a large scale)"
-    ),
-    "dead": (
-        "lower the learning rate, start biases at 0 or slightly positive, use He "
-        "initialisation, or try nn.LeakyReLU so that negative inputs still pass a gradient"
-    ),
-}
+    time_norms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
 
 class GradientMonitor(Callback):
@@ -110,7 +100,8 @@ class GradientMonitor(Callback):
     and detaches in ``on_train_end``). The thresholds are described in the module docstring.
 
     Attributes: ``history`` (a list of :class:`StepRecord`, one per ``record()``), ``warned``
-    (kind → message of each warning issued), ``layers`` (monitored layers, forward order).
+    (kind → message of each warning issued), ``layers`` (monitored layers, forward order),
+    ``recurrent_layers`` (the recurrent modules watched through time).
     """
 
     def __init__(
@@ -149,6 +140,7 @@ class GradientMonitor(Callback):
         self._forward_order: list[str] = []
         self._activations: dict[str, tuple[str, float]] = {}
         self._calls: dict[str, int] = {}
+        self._through_time = ThroughTimeWatch()
         if model is not None:
             self.attach(model)
 
@@ -159,7 +151,8 @@ class GradientMonitor(Callback):
         return self._model if self._model is not None else self.state.model
 
     def attach(self, model: Module) -> GradientMonitor:
-        """Start watching ``model``: hooks on its weight layers and activation modules."""
+        """Start watching ``model``: hooks on its weight layers, activation modules and
+        recurrent modules."""
         if not isinstance(model, Module):
             raise TypeError(f"GradientMonitor: model must be a Module, got {type(model).__name__}")
         self.close()
@@ -169,9 +162,12 @@ class GradientMonitor(Callback):
             for name, module in model.named_modules()
             if isinstance(module.__dict__.get("weight"), Parameter)
         ]
-        if not self._layers:
+        self._through_time.attach(model)
+        if not self._layers and not self._through_time.names:
+            self._through_time.close()
             raise ValueError(
-                f"GradientMonitor: {type(model).__name__} has no module with a weight parameter"
+                f"GradientMonitor: {type(model).__name__} has no module with a weight parameter "
+                "and no recurrent layer"
             )
         self._handles.append(model.register_forward_pre_hook(self._forward_begins))
         for name, module in self._layers:
@@ -186,6 +182,7 @@ class GradientMonitor(Callback):
         for handle in self._handles:
             handle.remove()
         self._handles = []
+        self._through_time.close()
 
     @property
     def layers(self) -> list[str]:
@@ -193,6 +190,17 @@ class GradientMonitor(Callback):
         names = [name for name, _ in self._layers]
         ran = [name for name in dict.fromkeys(self._forward_order) if name in names]
         return ran + [name for name in names if name not in ran]
+
+    @property
+    def recurrent_layers(self) -> list[str]:
+        """The names of the recurrent modules (RNN, LSTM, GRU and their cells) watched."""
+        return list(self._through_time.names)
+
+    @property
+    def reversed_layers(self) -> set[str]:
+        """The ``time_norms`` keys of reverse directions (bidirectional layers), whose
+        backward through time runs from t = 0 towards t = T − 1."""
+        return set(self._through_time.reversed)
 
     def _forward_begins(self, module: Module, args: tuple) -> None:
         if is_grad_enabled():
@@ -248,14 +256,15 @@ class GradientMonitor(Callback):
         for name, module in self._layers:
             weight = module.weight
             grad = weight.grad
-            grad_norm[name] = math.nan if grad is None else _norm(grad.data)
-            weight_norm[name] = _norm(weight.data)
+            grad_norm[name] = math.nan if grad is None else frobenius_norm(grad.data)
+            weight_norm[name] = frobenius_norm(weight.data)
             before[name] = weight.data.copy()
         self._weights_before = before
         record = StepRecord(len(self.history) if step is None else step, grad_norm, weight_norm)
         for key, (kind, fraction) in self._activations.items():
             (record.dead_fraction if kind == "dead" else record.saturated_fraction)[key] = fraction
         self._activations = {}  # they belong to this step's forward pass
+        record.time_norms = self._through_time.take()
         self.history.append(record)
         self._check(record)
         return record
@@ -270,8 +279,8 @@ class GradientMonitor(Callback):
         record = self.history[-1]
         for name, module in self._layers:
             before = self._weights_before[name]
-            scale = _norm(before)
-            change = _norm(module.weight.data - before)
+            scale = frobenius_norm(before)
+            change = frobenius_norm(module.weight.data - before)
             record.update_ratio[name] = change / scale if scale > 0 else math.inf
         self._weights_before = None
 
@@ -297,184 +306,36 @@ class GradientMonitor(Callback):
     # ---- checks ------------------------------------------------------------------------------
 
     def _check(self, record: StepRecord) -> None:
-        self._check_explosion(record)
-        self._check_vanishing(record)
-        for key, fraction in record.dead_fraction.items():
-            if fraction > self.dead_threshold:
-                self._warn(
-                    "dead",
-                    f"{fraction:.0%} of the units after {key!r} output 0 for every sample of "
-                    f"the batch at step {record.step} (dead ReLUs pass no gradient)",
-                )
-                break
-
-    def _check_explosion(self, record: StepRecord) -> None:
-        bad = [name for name, norm in record.grad_norm.items() if norm in (math.inf, -math.inf)]
-        bad += [name for name, norm in record.grad_norm.items() if norm != norm]  # NaN
-        if bad:
-            self._warn(
-                "exploding",
-                f"the gradient of {bad[0]!r} is not finite at step {record.step}",
-            )
-            return
-        total = _total(record.grad_norm)
-        previous = [_total(r.grad_norm) for r in self.history[-self.window - 1 : -1]]
-        previous = [value for value in previous if math.isfinite(value)]
-        if previous and total > self.explosion_factor * statistics.median(previous) > 0:
-            self._warn(
-                "exploding",
-                f"the total gradient norm grew to {total:.3g} at step {record.step}, "
-                f"{total / statistics.median(previous):.3g}x its median over the previous "
-                f"{len(previous)} steps",
-            )
-
-    def _check_vanishing(self, record: StepRecord) -> None:
-        order = [name for name in self.layers if math.isfinite(record.grad_norm[name])]
-        if len(order) < 2:
-            return
-        first, last = order[0], order[-1]
-        top = record.grad_norm[last]
-        if top > 0 and record.grad_norm[first] < self.vanishing_ratio * top:
-            self._warn(
-                "vanishing",
-                f"at step {record.step} the gradient norm of the first layer {first!r} "
-                f"({record.grad_norm[first]:.3g}) is {record.grad_norm[first] / top:.3g} times "
-                f"that of the last layer {last!r} ({top:.3g})",
-            )
-
-    def _warn(self, kind: str, message: str) -> None:
-        if kind in self.warned:
-            return
-        text = f"{kind} gradients: {message}; {_SUGGESTIONS[kind]}"
-        if kind == "dead":
-            text = f"dead units: {message}; {_SUGGESTIONS[kind]}"
-        self.warned[kind] = text
-        warnings.warn(text, GradientWarning, stacklevel=3)
+        found = {
+            "exploding": checks.exploding(
+                record, self.history[:-1], self.explosion_factor, self.window
+            ),
+            "vanishing": checks.vanishing(record, self.layers, self.vanishing_ratio),
+            "vanishing_through_time": checks.vanishing_through_time(
+                record, self._through_time.reversed, self.vanishing_ratio
+            ),
+            "dead": checks.dead_units(record, self.dead_threshold),
+        }
+        for kind, message in found.items():
+            if message is not None and kind not in self.warned:  # each kind once
+                self.warned[kind] = checks.warning_text(kind, message)
+                warnings.warn(self.warned[kind], GradientWarning, stacklevel=3)
 
     # ---- reporting ---------------------------------------------------------------------------
 
     def summary(self) -> str:
         """A text report: per layer the last and median gradient norm and update ratio, per
-        activation module the last dead or saturated fraction, and the warnings issued."""
-        if not self.history:
-            return "GradientMonitor: no step recorded yet"
-        last = self.history[-1]
-        header = ("layer", "grad norm (last)", "grad norm (median)", "update/weight (last)")
-        lines = [header]
-        for name in self.layers:
-            norms = [r.grad_norm[name] for r in self.history]
-            ratio = last.update_ratio.get(name)
-            lines.append(
-                (
-                    name,
-                    f"{norms[-1]:.3e}",
-                    f"{statistics.median(norms):.3e}",
-                    "-" if ratio is None else f"{ratio:.3e}",
-                )
-            )
-        text = [f"GradientMonitor: {len(self.history)} steps, last step {last.step}"]
-        text += _table(lines)
-        units = [(key, "dead ReLU", value) for key, value in last.dead_fraction.items()]
-        units += [(key, "saturated", value) for key, value in last.saturated_fraction.items()]
-        if units:
-            text.append("")
-            text += _table(
-                [("activation", "measure", "fraction of units (last step)")]
-                + [(key, what, f"{value:.1%}") for key, what, value in units]
-            )
-        text.append("")
-        if self.warned:
-            text += [f"warning: {message}" for message in self.warned.values()]
-        else:
-            text.append("no warnings")
-        return "\n".join(text)
+        activation module the last dead or saturated fraction, per recurrent layer ‖δh‖ at
+        the first and last time step and their ratio, and the warnings issued."""
+        return summary_text(self)
 
     def plot(self, path: str | Path) -> Path:
         """Write a PNG of each layer's gradient norm and update-to-weight ratio per step.
 
         Both panels have a logarithmic y axis; colour runs from the first layer (dark) to the
         last (light), red dashed lines mark steps with a non-finite gradient, and a dotted line
-        marks the customary update ratio of 1e-3. Needs matplotlib
-        (``pip install "chainrule[plot]"``). Returns the path written.
+        marks the customary update ratio of 1e-3. When the last step recorded recurrent layers,
+        a third panel shows ‖δh_t‖ (and ‖δc_t‖, dashed) against the time step t, log scale.
+        Needs matplotlib (``pip install "chainrule[plot]"``). Returns the path written.
         """
-        if not self.history:
-            raise ValueError("GradientMonitor.plot: no step recorded yet")
-        purpose = "GradientMonitor.plot"
-        figure_module = require("matplotlib.figure", purpose)
-        backend_agg = require("matplotlib.backends.backend_agg", purpose)
-        colors = require("matplotlib.colors", purpose)
-        colormap = require("matplotlib", purpose).colormaps["viridis"]
-        figure = figure_module.Figure(figsize=(11, 4.5), dpi=110, layout="constrained")
-        backend_agg.FigureCanvasAgg(figure)
-        norms_axis, ratio_axis = figure.subplots(1, 2)
-        steps = [r.step for r in self.history]
-        names = self.layers
-        # Stop short of viridis's yellow end, which is hard to see on white.
-        palette = colormap(numpy.linspace(0, 0.85, len(names)))
-        marker = "o" if len(steps) <= 40 else None
-        for colour, name in zip(palette, names):
-            norms = [_positive(r.grad_norm.get(name)) for r in self.history]
-            ratios = [_positive(r.update_ratio.get(name)) for r in self.history]
-            style = {"color": colour, "linewidth": 1.4, "marker": marker, "markersize": 3}
-            norms_axis.plot(steps, norms, label=name, **style)
-            ratio_axis.plot(steps, ratios, **style)
-        ratio_axis.axhline(1e-3, color="grey", linestyle=":", linewidth=1.2, label="1e-3")
-        ratio_axis.legend(fontsize="small", loc="best")
-        broken = [r.step for r in self.history if not all(map(math.isfinite, r.grad_norm.values()))]
-        for axis in (norms_axis, ratio_axis):
-            for position, step in enumerate(broken):
-                label = "non-finite gradient" if position == 0 and axis is norms_axis else None
-                axis.axvline(step, color="red", linestyle="--", linewidth=1, label=label)
-        for axis, title in (
-            (norms_axis, "gradient norm ‖∂C/∂W‖ per layer"),
-            (ratio_axis, "update-to-weight ratio ‖ΔW‖/‖W‖ per layer"),
-        ):
-            axis.set_yscale("log")
-            axis.set_xlabel("step")
-            axis.set_title(title)
-            axis.grid(True, which="major", alpha=0.3)
-        if len(names) <= 12:
-            norms_axis.legend(title="layer", fontsize="small", loc="best")
-        else:
-            discrete = colors.ListedColormap(palette)
-            bounds = colors.BoundaryNorm(numpy.arange(len(names) + 1) - 0.5, len(names))
-            mapping = require("matplotlib.cm", purpose).ScalarMappable(norm=bounds, cmap=discrete)
-            every = max(1, len(names) // 10)
-            ticks = list(range(0, len(names), every))
-            bar = figure.colorbar(mapping, ax=norms_axis, ticks=ticks)
-            bar.ax.set_yticklabels([names[i] for i in ticks])
-            bar.set_label("layer, first (bottom) to last (top)")
-            if broken:
-                norms_axis.legend(fontsize="small", loc="best")
-        path = Path(path)
-        with atomic_write(path, "wb") as handle:
-            figure.savefig(handle, format="png")
-        return path
-
-
-def _norm(array: Any) -> float:
-    return float(numpy.sqrt(numpy.sum(numpy.square(backend.to_numpy(array), dtype=numpy.float64))))
-
-
-def _total(norms: dict[str, float]) -> float:
-    return math.sqrt(sum(value * value for value in norms.values() if value == value))
-
-
-def _positive(value: float | None) -> float:
-    """A value a log axis can show: missing, zero or non-finite values become gaps (NaN)."""
-    if value is None or not math.isfinite(value) or value <= 0:
-        return math.nan
-    return value
-
-
-def _table(lines: list[tuple[str, ...]]) -> list[str]:
-    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
-    text = [
-        "  ".join(
-            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
-            for i, cell in enumerate(line)
-        ).rstrip()
-        for line in lines
-    ]
-    text.insert(1, "-" * len(text[0]))
-    return text
+        return write_plot(self, path)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from chainrule import backend
@@ -296,6 +297,29 @@ def _recurrent_weight_grad(grads: Any, out: Any, h0: Any, reverse: bool) -> Any:
     return grad_w.reshape(gates * hidden, hidden)
 
 
+# ---- watching backpropagation through time -------------------------------------------------------
+
+Observer = Callable[[int, Any, Any], None]
+
+
+class RecurrentLayer(Function):
+    """One recurrent layer over a sequence as one graph node, whose backward can be watched.
+
+    ``observer`` is None, or a callable that this node's backward calls once per time step t,
+    in the order it visits them (t falling for a forward direction), as
+    ``observer(t, delta_h, delta_c)``: ``delta_h`` (B, H) is δh_t = ∂C/∂h_t in full, from the
+    output at step t and from the step after it; ``delta_c`` (B, H) is δc_t = ∂C/∂c_t for an
+    LSTM, likewise in full, and None for the GRU and the RNN. The arrays are the loop's working
+    memory: read them during the call, never keep or change them.
+
+    Whoever watches sets ``observer`` on one node after its forward (GradientMonitor does, for
+    the nodes of a module call); nothing else is global. backward reads it once, so a node that
+    nobody watches pays one ``is not None`` test per step.
+    """
+
+    observer: Observer | None = None
+
+
 # ---- LSTM ----------------------------------------------------------------------------------------
 
 # The forward keeps the three sigmoid gates side by side (i, f, o, g), so that one pair of
@@ -304,7 +328,7 @@ def _recurrent_weight_grad(grads: Any, out: Any, h0: Any, reverse: bool) -> Any:
 _LSTM_ORDER = [0, 1, 3, 2]
 
 
-class LSTMLayer(Function):
+class LSTMLayer(RecurrentLayer):
     """One LSTM layer over a sequence: x (T, B, I) → (T + 1, B, H), rows h_1..h_T then c_T.
 
     Gates (PyTorch's order i, f, g, o): [i f g o] = [σ σ tanh σ](x_t W_ihᵀ + b_ih + h W_hhᵀ
@@ -398,12 +422,16 @@ class LSTMLayer(Function):
         work = xp.empty((batch, hidden), dtype=grad.dtype)
         rows = xp.empty((batch, 4 * hidden), dtype=grad.dtype)
         grad_h = None
+        observer = self.observer
         for t in reversed(_steps(n_steps, self.reverse)):
             dz = grad_gates[:, t]
+            # δh = ∂C/∂h_t in full: from the output at t and from step t + 1
             dh = grad[t] if grad_h is None else xp.add(grad[t], grad_h, out=grad_h)
             xp.multiply(dh, local[3, t], out=dz[3])
             xp.multiply(dh, k[t], out=work)
             grad_c += work  # δc = ∂C/∂c_t
+            if observer is not None:
+                observer(t, dh, grad_c)
             xp.multiply(grad_c, local[:3, t], out=dz[:3])  # δz_i, δz_f, δz_g at once
             grad_c *= f[t]  # ∂C/∂c_{t−1}
             grad_h = _row_major(rows, dz) @ w_hh  # ∂C/∂h_{t−1}
@@ -426,7 +454,7 @@ class LSTMLayer(Function):
 # ---- GRU -----------------------------------------------------------------------------------------
 
 
-class GRULayer(Function):
+class GRULayer(RecurrentLayer):
     """One GRU layer over a sequence: x (T, B, I) → h_1..h_T (T, B, H).
 
     Gates (PyTorch's order r, z, n): r = σ(x W_irᵀ + b_ir + h W_hrᵀ + b_hr), z likewise,
@@ -510,11 +538,14 @@ class GRULayer(Function):
         rows = xp.empty((batch, 3 * hidden), dtype=grad.dtype)
         grad_h = None
         steps = _steps(n_steps, self.reverse)
+        observer = self.observer
         for t in reversed(steps):
             d_in, d_rec = grad_in[:, t], grad_rec[:, t]
             r, update, n = gates[:, t]
             dr, dz, dn = d_in
-            dh = grad[t] if grad_h is None else xp.add(grad[t], grad_h)
+            dh = grad[t] if grad_h is None else xp.add(grad[t], grad_h)  # ∂C/∂h_t in full
+            if observer is not None:
+                observer(t, dh, None)
             h_prev = _previous(out, h0, t, steps)
             if h_prev is None:
                 xp.negative(n, out=dz)
@@ -542,7 +573,7 @@ class GRULayer(Function):
 # ---- Elman RNN -----------------------------------------------------------------------------------
 
 
-class RNNLayer(Function):
+class RNNLayer(RecurrentLayer):
     """One Elman RNN layer: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act tanh or relu;
     x (T, B, I) → h_1..h_T (T, B, H).
 
@@ -601,13 +632,14 @@ class RNNLayer(Function):
             xp.greater(out, 0, out=derivative)
         grad_pre = _pool.take(out.shape, out.dtype)
         grad_h = None
+        observer = self.observer
         for t in reversed(_steps(out.shape[0], self.reverse)):
             dz = grad_pre[t]
-            if grad_h is None:
-                xp.multiply(grad[t], derivative[t], out=dz)
-            else:
-                xp.add(grad[t], grad_h, out=dz)
-                dz *= derivative[t]
+            # δh = ∂C/∂h_t in full, summed in dz's memory, which then becomes δz_t
+            dh = grad[t] if grad_h is None else xp.add(grad[t], grad_h, out=dz)
+            if observer is not None:
+                observer(t, dh, None)
+            xp.multiply(dh, derivative[t], out=dz)
             grad_h = dz @ w_hh
         needs = (self.needs_input_grad[0], *self.needs_input_grad[2:])
         by_gate = grad_pre[None]  # one gate: (1, T, B, H)
