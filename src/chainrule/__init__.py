@@ -119,7 +119,7 @@ from chainrule.ops.reduce import (
     sum,  # noqa: A004
     var,
 )
-from chainrule.random import manual_seed, seed
+from chainrule.random import fork_rng, get_rng_state, manual_seed, seed, set_rng_state
 
 from chainrule import data, inspect, metrics, nn, optim, plot, train
 from chainrule.io import load, save

@@ -201,15 +201,13 @@ def gradcheck_model(
     x64, y64 = _to_float64(x), _to_float64(y)
     # Every loss evaluation starts from this generator and state, and the caller gets them
     # back at the end: the same dropout masks everywhere, and no number used up.
-    generator = random._Generator.rng
-    state = generator.bit_generator.state
+    state = random.get_rng_state()
 
     def same_random_numbers() -> None:
-        random._Generator.rng = generator
-        generator.bit_generator.state = state
+        random.set_rng_state(state)
 
     rows: list[ParameterCheck] = []
-    try:
+    with random.fork_rng():
         for mode in chosen:
             checked = copy_without_hooks(model).double().train(mode == "train")
             rows += _check_one_mode(
@@ -223,8 +221,6 @@ def gradcheck_model(
                 seed,
                 same_random_numbers,
             )
-    finally:
-        same_random_numbers()
     report = GradcheckReport(rows, atol, rtol, eps, chosen)
     if raise_on_failure and not report.ok:
         names = ", ".join(dict.fromkeys(row.name for row in report.failures))

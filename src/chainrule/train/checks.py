@@ -27,19 +27,18 @@ def _array(value: Any) -> numpy.ndarray:
 
 @contextlib.contextmanager
 def kept_random_state(*generators: Any) -> Iterator[None]:
-    """Run the block, then put chainrule's global generator and ``generators`` (NumPy
-    Generators, e.g. a seeded DataLoader's) back in the state they had before it.
+    """Run the block, then put chainrule's generator and ``generators`` (NumPy Generators, e.g.
+    a seeded DataLoader's) back in the state they had before it.
 
     A check before training must not shift the training run's random stream: a shuffled first
     batch, a dropout mask or a custom forward's draw would otherwise make ``fit`` differ from
     the same loop written by hand.
     """
-    global_generator = random._Generator.rng
-    kept = [(g, g.bit_generator.state) for g in (global_generator, *generators) if g is not None]
+    kept = [(g, g.bit_generator.state) for g in generators if g is not None]
     try:
-        yield
+        with random.fork_rng():
+            yield
     finally:
-        random._Generator.rng = global_generator  # the block may have called manual_seed
         for generator, state in kept:
             generator.bit_generator.state = state
 
