@@ -15,6 +15,29 @@ from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
 
+def _scale_and_shift(
+    module: Module, shape: tuple[int, ...], scale: bool, shift: bool, dtype: Any
+) -> None:
+    """Register γ (``weight``, ones) and β (``bias``, zeros) of ``shape``, or None for each
+    that the layer goes without, as PyTorch's normalisation layers do."""
+    dtype = dtypes.to_dtype(dtype)
+    if scale:
+        module.weight = Parameter(backend.xp.ones(shape, dtype=dtype))
+    else:
+        module.register_parameter("weight", None)
+    if scale and shift:
+        module.bias = Parameter(backend.xp.zeros(shape, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
+def _reset_scale_and_shift(module: Module) -> None:
+    if module.weight is not None:
+        init.ones_(module.weight)
+    if module.bias is not None:
+        init.zeros_(module.bias)
+
+
 class _BatchNorm(Module):
     """y = γ (x − μ)/√(σ² + ε) + β per channel of x (N, C, *).
 
@@ -49,16 +72,9 @@ class _BatchNorm(Module):
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
         self.has_bias = affine and bias
+        _scale_and_shift(self, (num_features,), affine, bias, dtype)
         dtype = dtypes.to_dtype(dtype)
         xp = backend.xp
-        if affine:
-            self.weight = Parameter(xp.empty(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(xp.empty(num_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
         if track_running_stats:
             self.register_buffer("running_mean", Tensor(xp.zeros(num_features, dtype=dtype)))
             self.register_buffer("running_var", Tensor(xp.ones(num_features, dtype=dtype)))
@@ -78,10 +94,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_scale_and_shift(self)
 
     def _check_input(self, input: Tensor) -> None:  # noqa: A002
         shapes = self._expected_shapes
@@ -157,23 +170,10 @@ class LayerNorm(Module):
         self.normalized_shape = tuple(int(n) for n in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.has_bias = elementwise_affine and bias
-        dtype = dtypes.to_dtype(dtype)
-        xp = backend.xp
-        if elementwise_affine:
-            self.weight = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if elementwise_affine and bias:
-            self.bias = Parameter(xp.empty(self.normalized_shape, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _scale_and_shift(self, self.normalized_shape, elementwise_affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_scale_and_shift(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         count = len(self.normalized_shape)
@@ -220,23 +220,10 @@ class GroupNorm(Module):
         self.num_groups, self.num_channels = num_groups, num_channels
         self.eps, self.affine = eps, affine
         self.has_bias = affine and bias
-        dtype = dtypes.to_dtype(dtype)
-        xp = backend.xp
-        if affine:
-            self.weight = Parameter(xp.empty(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(xp.empty(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
-        self.reset_parameters()
+        _scale_and_shift(self, (num_channels,), affine, bias, dtype)
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
-        if self.bias is not None:
-            init.zeros_(self.bias)
+        _reset_scale_and_shift(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         name = f"GroupNorm({self.num_groups}, {self.num_channels})"
