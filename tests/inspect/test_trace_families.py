@@ -726,3 +726,37 @@ def test_table_has_one_row_per_record_with_the_type_names() -> None:
         ["5", "head", "Linear"],
     ]
     assert_all_checks_ok(t)
+
+
+@pytest.mark.parametrize(
+    ("shape", "batch_first", "text"),
+    [
+        ((5, 2, 3), False, "a batch of 2"),
+        ((2, 5, 3), True, "a batch of 2"),
+        ((5, 3), False, "one sample"),
+    ],
+)
+def test_the_table_counts_a_sequence_batch_whatever_the_layout(
+    shape: tuple, batch_first: bool, text: str
+) -> None:
+    class LastStep(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rnn = nn.GRU(3, 4, batch_first=batch_first)
+            self.head = nn.Linear(4, 1)
+
+        def forward(self, x: cr.Tensor) -> cr.Tensor:
+            return self.head(self.rnn(x)[1][-1])
+
+    cr.manual_seed(0)
+    target = cr.randn(*([1] if len(shape) == 2 else [2, 1]))
+    t = trace(LastStep(), cr.randn(*shape), target, nn.MSELoss())
+    assert t.table().splitlines()[0].endswith(f"on {text}")
+
+
+def test_a_loss_that_is_not_finite_is_named_in_the_table() -> None:
+    cr.manual_seed(0)
+    x = cr.randn(4, 3)
+    x[1, 2] = float("nan")
+    t = trace(nn.Sequential(nn.Linear(3, 1)), x, cr.randn(4, 1), nn.MSELoss())
+    assert "the loss is nan" in t.table() and "detect_anomaly" in t.table()

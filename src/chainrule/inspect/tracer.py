@@ -19,6 +19,7 @@ middle of a training loop (even between two accumulating backward passes) change
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from chainrule.inspect.equations import format_text, shape_text
 from chainrule.inspect.explain import explain_layer
 from chainrule.inspect.families import Context, family_of, known_layers
 from chainrule.inspect.families.dense import LayerRecord
+from chainrule.inspect.families.recurrent import RecurrentRecord
 from chainrule.inspect.model_check import copy_without_hooks
 from chainrule.inspect.records import Call, Record, Summary, summarize
 from chainrule.nn.activations import LogSoftmax, Softmax
@@ -67,8 +69,13 @@ class Trace:
     @property
     def batch_text(self) -> str:
         """ "a batch of N" (N = the input's first dimension), or "one sample" when unbatched."""
+        first = self.layers[0] if self.layers else None
+        if isinstance(first, RecurrentRecord) and first.h_given is None:
+            # A sequence layer's input may be time-major; its record always is: (T, B, H).
+            batched = len(self.input_shape) == 3
+            return f"a batch of {first.z.shape[1]}" if batched else "one sample"
         batched = len(self.input_shape) >= 2 and not (
-            self.layers and self.layers[0].kind == "conv" and len(self.input_shape) == 2
+            first is not None and first.kind == "conv" and len(self.input_shape) == 2
         )
         return f"a batch of {self.input_shape[0]}" if batched else "one sample"
 
@@ -104,6 +111,12 @@ class Trace:
             return "  ".join(parts).rstrip()
 
         lines = [f"loss ({self.loss_name}) = {self.loss:.6g} on {self.batch_text}", ""]
+        if not math.isfinite(self.loss):
+            lines[1:1] = [
+                f"the loss is {self.loss}: a NaN or infinity in the input, the target or the "
+                "weights spreads through every δ (chainrule.inspect.detect_anomaly names the "
+                "first operation that makes one)"
+            ]
         lines += [line(header), line(["-" * w for w in widths])]
         lines += [line(row) for row in rows]
         lines += [f"skipped: {note}" for note in self.skipped]
