@@ -1,12 +1,13 @@
 """Does the per-time-step observer of the fused recurrent layers cost anything when unused?
 
-Times one LSTM forward and backward (T = 50, B = 32, I = H = 64, float32, no monitor) in two
-chainrule source trees, each run in its own process, alternating before, after, before, ...
-so that a drift of the shared machine falls on both. Each process times ``--blocks`` blocks
-of ``--repeat`` passes and reports the median per pass, both in wall-clock time and in the
-CPU time of the process (``--clock cpu``: steadier where other jobs share the cores; run with
-OPENBLAS_NUM_THREADS=1 so that one thread does all the work); the driver prints the medians
-of those and the after/before ratio per round (min / median / max).
+Times one LSTM (or ``--layer gru`` / ``rnn``) forward and backward (T = 50, B = 32,
+I = H = 64, float32, no monitor) in two chainrule source trees, each run in its own process,
+alternating before, after, before, ... so that a drift of the shared machine falls on both.
+Each process times ``--blocks`` blocks of ``--repeat`` passes and reports the median per pass,
+both in wall-clock time and in the CPU time of the process (``--clock cpu``: steadier where
+other jobs share the cores; run with OPENBLAS_NUM_THREADS=1 so that one thread does all the
+work); the driver prints the medians of those and the after/before ratio per round (min /
+median / max).
 
     mkdir -p /tmp/before && cp -r src /tmp/before/
     git show HEAD:src/chainrule/ops/recurrent.py > /tmp/before/src/chainrule/ops/recurrent.py
@@ -31,14 +32,14 @@ from pathlib import Path
 STEPS, BATCH, INPUT, HIDDEN = 50, 32, 64, 64
 
 
-def solo(blocks: int, repeat: int) -> dict:
+def solo(blocks: int, repeat: int, layer: str) -> dict:
     import numpy as np
 
     import chainrule as cr
     from chainrule import nn
 
     cr.manual_seed(0)
-    lstm = nn.LSTM(INPUT, HIDDEN)
+    lstm = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[layer](INPUT, HIDDEN)
     x = cr.tensor(np.random.default_rng(0).standard_normal((STEPS, BATCH, INPUT), np.float32))
 
     def one_pass() -> None:
@@ -58,9 +59,10 @@ def solo(blocks: int, repeat: int) -> dict:
     return {"wall": statistics.median(wall), "cpu": statistics.median(cpu), "tree": cr.__file__}
 
 
-def run_tree(tree: str, blocks: int, repeat: int, clock: str) -> float:
+def run_tree(tree: str, blocks: int, repeat: int, clock: str, layer: str) -> float:
     env = dict(os.environ, PYTHONPATH=str(Path(tree).resolve()))
     command = [sys.executable, __file__, "--solo", "--blocks", str(blocks), "--repeat", str(repeat)]
+    command += ["--layer", layer]
     out = subprocess.run(command, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise RuntimeError(f"the run in {tree} failed:\n{out.stderr}")
@@ -79,21 +81,22 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="passes per block")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="what to compare")
     parser.add_argument("--solo", action="store_true", help="time this process's tree only")
+    parser.add_argument("--layer", choices=("lstm", "gru", "rnn"), default="lstm")
     args = parser.parse_args()
     if args.solo:
-        print(json.dumps(solo(args.blocks, args.repeat)))
+        print(json.dumps(solo(args.blocks, args.repeat, args.layer)))
         return
     if args.before is None:
         parser.error("--before is required unless --solo")
     medians: dict[str, list[float]] = {"before": [], "after": []}
     for _ in range(args.rounds):
         for label, tree in (("before", args.before), ("after", args.after)):
-            medians[label].append(run_tree(tree, args.blocks, args.repeat, args.clock))
+            medians[label].append(run_tree(tree, args.blocks, args.repeat, args.clock, args.layer))
     ratios = [a / b for a, b in zip(medians["after"], medians["before"])]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(
-        f"LSTM T={STEPS} B={BATCH} I={INPUT} H={HIDDEN} float32, forward + backward per pass; "
-        f"{args.clock} time; OPENBLAS_NUM_THREADS={threads}"
+        f"{args.layer.upper()} T={STEPS} B={BATCH} I={INPUT} H={HIDDEN} float32, "
+        f"forward + backward per pass; {args.clock} time; OPENBLAS_NUM_THREADS={threads}"
     )
     for label, values in medians.items():
         listed = " ".join(f"{v * 1e3:.3f}" for v in values)
