@@ -232,10 +232,22 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: floa
     )
 
 
+def refused_repeated_memory(actual: Outcome, expected: Outcome) -> bool:
+    """Whether chainrule refused, at the write, an in-place change in a graph of memory that an
+    expand() repeats, where PyTorch ran on (it refuses only a backward through that write, and
+    only when one runs): a deliberate difference, see
+    test_gradient_regressions.py::test_a_write_into_an_expanded_view_in_a_graph_is_refused."""
+    if actual.error is None or OVERLAP not in str(actual.error[1]):
+        return False
+    return expected.error is None or expected.error[0] > actual.error[0]
+
+
 def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rtol: float) -> None:
     """chainrule's run (``actual``) against PyTorch's (``expected``): the same errors, values
     and gradients."""
     lines = program.lines()
+    if refused_repeated_memory(actual, expected):
+        return
     if expected.error is not None:
         index, error = expected.error
         pattern = expected_error(error)
@@ -254,11 +266,6 @@ def assert_same_outcome(actual: Outcome, expected: Outcome, program: Program, rt
         return
     if actual.error is not None:
         index, error = actual.error
-        if OVERLAP in str(error) and "] = " in lines[index]:
-            # A deliberate refusal: in a graph chainrule refuses any write into a view whose
-            # memory an expand() repeats, where PyTorch lets a slice holding each element once
-            # through (test_a_slice_of_an_expanded_view_in_a_graph_is_refused).
-            return
         raise AssertionError(
             f"chainrule raises at line {index} `{lines[index]}`: {error!r}; PyTorch runs it"
         ) from error
