@@ -101,12 +101,12 @@ def _stack(
                 c_finals.append(packed[n_steps:])
             elif kind == "gru":
                 packed = GRULayer.apply(layer_input, h_init, *weights[k], reverse=reverse)
-                outputs.append(packed[:n_steps])  # a node of its own, apart from h_n
+                outputs.append(packed.view(packed.shape))  # apart from h_n; a view, no copy
             else:
                 packed = RNNLayer.apply(
                     layer_input, h_init, *weights[k], nonlinearity=nonlinearity, reverse=reverse
                 )
-                outputs.append(packed[:n_steps])  # a node of its own, apart from h_n
+                outputs.append(packed.view(packed.shape))  # apart from h_n; a view, no copy
             h_finals.append(packed[last : last + 1])
         layer_input = outputs[0] if directions == 1 else cat(outputs, dim=2)
         if dropout > 0 and training and layer < num_layers - 1:
