@@ -547,5 +547,11 @@ for _name, _op in [
         **NOGRAD,
     )
 
+# Families kept in files of their own; each module adds its cases with case() when imported.
+import op_cases_indexing  # noqa: E402, F401
+import op_cases_linalg  # noqa: E402, F401
+import op_cases_nn  # noqa: E402, F401
+import op_cases_shape  # noqa: E402, F401
+
 _ids = [c.id for c in CASES]
 assert len(_ids) == len(set(_ids)), "case ids must be unique"

@@ -34,7 +34,7 @@ def test_tensor_copies_but_from_numpy_shares() -> None:
     copied, shared = cr.tensor(array), cr.from_numpy(array)
     array[0] = 1.0
     assert copied.tolist()[0] == 0.0 and shared.tolist()[0] == 1.0
-    assert cr.as_tensor(array).data is array
+    assert cr.as_tensor(array).array is array
 
 
 def test_tensor_rejects_bad_data() -> None:

@@ -120,7 +120,7 @@ def test_leaf_gradients_never_share_memory() -> None:
     a = cr.randn(3, requires_grad=True)
     b = cr.randn(3, requires_grad=True)
     (a + b).sum().backward()
-    assert not np.shares_memory(a.grad.data, b.grad.data)
+    assert not np.shares_memory(a.grad.array, b.grad.array)
     before = b.grad.numpy().copy()
     a.grad.mul_(10)
     np.testing.assert_array_equal(b.grad.numpy(), before)
@@ -197,7 +197,7 @@ def test_in_place_update_of_a_parameter_needs_no_grad() -> None:
     same = p
     with cr.no_grad():
         p -= 0.1 * p.grad
-        p.data[0] = 5.0
+        p.array[0] = 5.0
     assert p is same and p.requires_grad and p.is_leaf
     np.testing.assert_allclose(p.detach().numpy(), [5.0, 1.6], rtol=1e-6)
 
@@ -294,7 +294,7 @@ def test_gradient_of_a_zero_dimensional_leaf_is_a_writable_tensor() -> None:
     x = cr.tensor(2.0, requires_grad=True)
     (x * 3).backward()
     grad = x.grad
-    assert isinstance(grad.data, np.ndarray) and grad.shape == ()
+    assert isinstance(grad.array, np.ndarray) and grad.shape == ()
     grad += 1
     assert x.grad.item() == 4.0
     grad.zero_()

@@ -23,7 +23,7 @@ def test_attributes_match_torch() -> None:
 
 def test_conversions() -> None:
     t = cr.tensor([[1.5, 2.5]])
-    assert isinstance(t.data, np.ndarray)
+    assert isinstance(t.array, np.ndarray)
     np.testing.assert_array_equal(np.asarray(t), [[1.5, 2.5]])
     assert np.asarray(t, dtype=np.float64).dtype == np.float64
     assert t[0, 1].item() == 2.5 and float(t[0, 0]) == 1.5 and int(t[0, 1]) == 2
@@ -44,7 +44,7 @@ def test_detach_shares_memory_and_leaves_the_graph() -> None:
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
 
 
 def test_requires_grad_flag() -> None:

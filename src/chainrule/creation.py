@@ -43,7 +43,7 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     arrays keep their dtype unless ``dtype`` is given.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     try:
         array = numpy.array(backend.to_numpy(data) if hasattr(data, "__array__") else data)
     except ValueError as error:

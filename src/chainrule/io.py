@@ -43,7 +43,7 @@ def _as_array(key: Any, value: Any) -> np.ndarray:
     if not isinstance(key, str):
         raise TypeError(f"save: state dict keys must be str, got {type(key).__name__} key {key!r}")
     if isinstance(value, Tensor):
-        array = backend.to_numpy(value.data)
+        array = backend.to_numpy(value.array)
     elif isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
     else:

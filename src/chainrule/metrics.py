@@ -37,7 +37,7 @@ class UndefinedMetricWarning(UserWarning):
 
 def _array(values: Any, name: str, where: str) -> np.ndarray:
     if isinstance(values, Tensor):
-        return backend.to_numpy(values.data)
+        return backend.to_numpy(values.array)
     array = np.asarray(values)
     if array.dtype.kind not in "biufUSO":
         raise TypeError(f"{where}: {name} must hold labels or numbers, got dtype {array.dtype}")

@@ -46,7 +46,7 @@ def _write(fig: Any, path: str | os.PathLike[str]) -> Path:
 
 def _numpy(values: Any) -> np.ndarray:
     if isinstance(values, Tensor):
-        return backend.to_numpy(values.data)
+        return backend.to_numpy(values.array)
     return np.asarray(values)
 
 

@@ -1,6 +1,7 @@
 """Tensor: an n-dimensional array that remembers how it was computed.
 
-A tensor wraps an array of the active array module (``.data``). When it is the result of an
+A tensor wraps an array of the active array module (``.array``; ``.data`` is, as in PyTorch, a
+detached tensor on the same memory). When it is the result of an
 operation on tensors that require gradients, it points to that operation's graph node
 (``.grad_fn``); ``backward()`` walks those nodes in reverse and leaves ∂C/∂x in the ``.grad``
 of every leaf tensor that requires it.
@@ -35,7 +36,7 @@ class Tensor:
         "_live_views",
         "_requires_grad",
         "_view_link",
-        "data",
+        "array",
     )
 
     # NumPy must hand mixed expressions (ndarray + Tensor) to Tensor's reflected operators.
@@ -43,12 +44,12 @@ class Tensor:
 
     def __init__(self, data: Any, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         array = backend.as_array(data)
         if type(data) is not backend.ndarray and array.dtype == numpy.float64:
             array = array.astype(dtypes.get_default_dtype())
         dtypes.check_dtype(array.dtype, "Tensor")
-        self.data = array
+        self.array = array
         self._grad: Tensor | None = None
         self._ctx = None
         self._hooks = None
@@ -60,7 +61,7 @@ class Tensor:
     def _make(cls, data: Any, requires_grad: bool, ctx: Any) -> Tensor:
         """Wrap an array without checks: the fast path for operation results."""
         out = object.__new__(cls)
-        out.data = data
+        out.array = data
         out._grad = None
         out._requires_grad = requires_grad
         out._ctx = ctx
@@ -81,10 +82,10 @@ class Tensor:
                 "requires_grad: only leaf tensors can stop requiring grad; use .detach() to get "
                 "a tensor outside the graph"
             )
-        if flag and self.data.dtype.kind != "f":
+        if flag and self.array.dtype.kind != "f":
             raise TypeError(
                 f"requires_grad: only floating-point tensors can require gradients, this one is "
-                f"{self.data.dtype}; convert it first, e.g. t.float()"
+                f"{self.array.dtype}; convert it first, e.g. t.float()"
             )
         self._requires_grad = bool(flag)
 
@@ -168,21 +169,46 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) outside the graph."""
-        return Tensor._make(self.data, False, None)
+        return Tensor._make(self.array, False, None)
+
+    def detach_(self) -> Tensor:
+        """Make this tensor a leaf outside the graph, in place, and return it."""
+        if self._ctx is not None and getattr(self, "_view_link", None) is not None:
+            raise RuntimeError(
+                "detach_(): cannot detach a view in place; use .detach() for a new tensor"
+            )
+        self._ctx = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self) -> Tensor:
+        """PyTorch's ``.data``: a tensor on the same memory, outside the graph, that never
+        requires grad. ``p.data.add_(...)`` and ``p.grad.data.zero_()`` change ``p`` itself."""
+        return Tensor._make(self.array, False, None)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(
+                f"data: assigned data must be a Tensor, got {type(value).__name__}; wrap an "
+                "array with chainrule.tensor(...) first"
+            )
+        self.array = value.array
 
     # ---- array facts ---------------------------------------------------------------------------
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> numpy.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self) -> str:
@@ -190,17 +216,17 @@ class Tensor:
         return "cpu" if backend.xp is numpy else "cuda"
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def size(self, dim: int | None = None) -> Any:
         """The shape, or its length along ``dim``."""
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def numpy(self) -> numpy.ndarray:
         """The data as a NumPy array (shared). As in PyTorch, call ``detach()`` first if the
@@ -209,40 +235,40 @@ class Tensor:
             raise RuntimeError(
                 "numpy(): this tensor requires grad; use tensor.detach().numpy() to get its data"
             )
-        return backend.to_numpy(self.data)
+        return backend.to_numpy(self.array)
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, this one "
                 f"has shape {self.shape}"
             )
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
         # NumPy 2 trusts an __array__ that takes ``copy`` to honour copy=True itself.
-        return numpy.array(backend.to_numpy(self.data), dtype=dtype, copy=copy)
+        return numpy.array(backend.to_numpy(self.array), dtype=dtype, copy=copy)
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self) -> Iterator[Tensor]:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(
-                f"bool(): a tensor with {self.data.size} values is ambiguous; use .any() or .all()"
+                f"bool(): a tensor with {self.array.size} values is ambiguous; use .any() or .all()"
             )
-        return bool(self.data.item())
+        return bool(self.array.item())
 
     def __float__(self) -> float:
         return float(self.item())
@@ -251,19 +277,19 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "biu":
+        if self.array.dtype.kind not in "biu":
             raise TypeError(f"only integer tensors can be used as an index, not {self.dtype}")
         return int(self.item())
 
     def __format__(self, spec: str) -> str:
-        if self.data.size == 1 and spec:
+        if self.array.size == 1 and spec:
             return format(self.item(), spec)
         return format(repr(self), spec)
 
     __hash__ = object.__hash__
 
     def __repr__(self) -> str:
-        array = backend.to_numpy(self.data)
+        array = backend.to_numpy(self.array)
         body = numpy.array2string(
             array,
             separator=", ",

@@ -42,7 +42,7 @@ def rng_for(*keys: Any) -> np.random.Generator:
 def to_numpy(t: Any) -> np.ndarray:
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
-    return np.asarray(t.detach().data)
+    return np.asarray(t.detach().array)
 
 
 def assert_close(actual: Any, expected: Any, dtype: str, what: str) -> None:
@@ -286,7 +286,7 @@ def test_weights_in_any_memory_layout_give_the_same_result_and_stay_untouched() 
 
     def run(arrays: list[np.ndarray]) -> np.ndarray:
         tensors = [cr.tensor(a) for a in arrays]
-        assert tensors[1].data.flags.f_contiguous == arrays[1].flags.f_contiguous
+        assert tensors[1].array.flags.f_contiguous == arrays[1].flags.f_contiguous
         return to_numpy(recurrent.lstm(x, None, None, [(*tensors, None, None)], 1, False)[0])
 
     np.testing.assert_allclose(run(column_major), run(weights), rtol=1e-12)

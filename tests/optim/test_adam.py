@@ -186,11 +186,11 @@ def test_a_parameter_without_a_gradient_is_untouched() -> None:
 
 def test_updates_are_in_place() -> None:
     model = cr.nn.Linear(3, 2)
-    data = [p.data for p in model.parameters()]
+    data = [p.array for p in model.parameters()]
     optimizer = cr.optim.Adam(model.parameters(), lr=0.1, amsgrad=True, weight_decay=0.1)
     model(cr.randn(4, 3)).sum().backward()
     optimizer.step()
-    assert all(p.data is d for p, d in zip(model.parameters(), data))
+    assert all(p.array is d for p, d in zip(model.parameters(), data))
     assert all(p.is_leaf and p.grad_fn is None for p in model.parameters())
 
 

@@ -48,14 +48,14 @@ def linear_problem(dtype: Any = cr.float64) -> tuple[Any, Any]:
 )
 def test_linear_least_squares_matches_lstsq(method: str, options: dict, atol: float) -> None:
     model, loss_fn = linear_problem()
-    weight, bias = model.weight.data, model.bias.data
+    weight, bias = model.weight.array, model.bias.array
     result = cr.optim.scipy_minimize(model, loss_fn, method=method, **options)
     assert result.success, result.message
     expected = least_squares()
-    np.testing.assert_allclose(model.weight.data[0], expected[:5], atol=atol)
-    np.testing.assert_allclose(model.bias.data, expected[5:], atol=atol)
+    np.testing.assert_allclose(model.weight.array[0], expected[:5], atol=atol)
+    np.testing.assert_allclose(model.bias.array, expected[5:], atol=atol)
     # The optimum is written back, in place, in parameters() order; no stale gradients.
-    assert model.weight.data is weight and model.bias.data is bias
+    assert model.weight.array is weight and model.bias.array is bias
     np.testing.assert_array_equal(np.concatenate([weight.ravel(), bias]), result.x)
     assert result.x.dtype == np.float64 and result.jac.shape == (6,)
     assert loss_fn().item() == pytest.approx(result.fun, rel=1e-12)
@@ -95,28 +95,28 @@ def test_options_reach_scipy() -> None:
 def test_bounds_apply_to_the_flat_vector() -> None:
     model, loss_fn = linear_problem()
     cr.optim.scipy_minimize(model, loss_fn, bounds=[(0.0, None)] * 6)
-    assert (model.weight.data >= 0).all() and (model.bias.data >= 0).all()
-    assert (model.weight.data == 0).any(), "some least-squares weights are negative"
+    assert (model.weight.array >= 0).all() and (model.bias.array >= 0).all()
+    assert (model.weight.array == 0).any(), "some least-squares weights are negative"
 
 
 def test_frozen_and_listed_parameters() -> None:
     """Parameters that do not require grad are left alone; so are those not passed."""
     model, loss_fn = linear_problem()
     model.bias.requires_grad_(False)
-    bias = model.bias.data.copy()
+    bias = model.bias.array.copy()
     result = cr.optim.scipy_minimize(model, loss_fn)
-    np.testing.assert_array_equal(model.bias.data, bias)
+    np.testing.assert_array_equal(model.bias.array, bias)
     assert result.x.size == 5
     # The weights are then the least-squares fit of y − bias.
     x, y = regression_data()
     expected = np.linalg.lstsq(x, y - bias[0], rcond=None)[0]
-    np.testing.assert_allclose(model.weight.data[0], expected, atol=1e-5)
+    np.testing.assert_allclose(model.weight.array[0], expected, atol=1e-5)
 
     model, loss_fn = linear_problem()
-    weight = model.weight.data.copy()
+    weight = model.weight.array.copy()
     result = cr.optim.scipy_minimize([model.bias, model.bias], loss_fn)  # a tied parameter
     assert result.x.size == 1
-    np.testing.assert_array_equal(model.weight.data, weight)
+    np.testing.assert_array_equal(model.weight.array, weight)
 
 
 def test_an_unused_parameter_gets_a_zero_gradient_and_stays() -> None:
@@ -124,7 +124,7 @@ def test_an_unused_parameter_gets_a_zero_gradient_and_stays() -> None:
     unused = cr.nn.Parameter(cr.ones(3, dtype=cr.float64))
     result = cr.optim.scipy_minimize([model.weight, model.bias, unused], loss_fn)
     assert result.success
-    np.testing.assert_array_equal(unused.data, np.ones(3))
+    np.testing.assert_array_equal(unused.array, np.ones(3))
     np.testing.assert_array_equal(result.jac[6:], 0.0)
 
 
@@ -133,17 +133,17 @@ def test_works_under_no_grad() -> None:
     with cr.no_grad():
         result = cr.optim.scipy_minimize(model, loss_fn)
     assert result.success
-    np.testing.assert_allclose(model.bias.data, least_squares()[5:], atol=1e-5)
+    np.testing.assert_allclose(model.bias.array, least_squares()[5:], atol=1e-5)
 
 
 def test_missing_scipy_is_a_clear_import_error(monkeypatch: pytest.MonkeyPatch) -> None:
     model, loss_fn = linear_problem()
     monkeypatch.setitem(sys.modules, "scipy", None)  # `import scipy` now raises ImportError
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
-    weight = model.weight.data.copy()
+    weight = model.weight.array.copy()
     with pytest.raises(ImportError, match=r'pip install "chainrule\[scipy\]"'):
         cr.optim.scipy_minimize(model, loss_fn)
-    np.testing.assert_array_equal(model.weight.data, weight)
+    np.testing.assert_array_equal(model.weight.array, weight)
 
 
 def test_bad_losses_and_models_are_errors() -> None:

@@ -20,7 +20,7 @@ SHAPES = [(3, 4), (4,), ()]
 def to_numpy(t: Any) -> np.ndarray:
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
-    return np.asarray(t.detach().data)
+    return np.asarray(t.detach().array)
 
 
 def start(dtype: str = "float64") -> list[np.ndarray]:
@@ -256,11 +256,11 @@ def test_step_with_a_closure_returns_its_loss() -> None:
 def test_updates_are_in_place_and_outside_the_graph() -> None:
     model = cr.nn.Linear(3, 2)
     params = list(model.parameters())
-    data = [p.data for p in params]
+    data = [p.array for p in params]
     optimizer = cr.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     model(cr.randn(4, 3)).sum().backward()
     optimizer.step()
-    assert all(p.data is d for p, d in zip(params, data)), "the same arrays, updated in place"
+    assert all(p.array is d for p, d in zip(params, data)), "the same arrays, updated in place"
     assert not np.array_equal(data[0], to_numpy(cr.nn.Linear(3, 2).weight))
     assert all(p.is_leaf and p.grad_fn is None for p in params)
 

@@ -85,7 +85,7 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
             for value, input_grad, needed in zip(node.inputs, input_grads, node.needs_input_grad):
                 if not needed or input_grad is None:
                     continue
-                data = value.data
+                data = value.array
                 if (
                     type(input_grad) is not ndarray
                     or input_grad.shape != data.shape
@@ -157,7 +157,7 @@ def deliver_to_leaf(leaf: Tensor, grad: Any, node: Function, lent: set) -> None:
     """Add ``grad``, the contribution of ``node`` to ∂C/∂leaf, to ``leaf.grad`` exactly as the
     reverse walk does for a leaf without hooks: shape checked, dtype matched, and memory never
     shared with another leaf's gradient (``lent`` holds the ids of the arrays lent so far)."""
-    _accumulate_leaf(leaf, conform_gradient(node, grad, leaf.data), lent)
+    _accumulate_leaf(leaf, conform_gradient(node, grad, leaf.array), lent)
 
 
 def conform_gradient(node: Function, grad: Any, data: Any) -> Any:
@@ -172,7 +172,7 @@ def conform_gradient(node: Function, grad: Any, data: Any) -> Any:
 
 
 def _initial_gradient(root: Tensor, gradient: Any) -> Any:
-    data = root.data
+    data = root.array
     if gradient is None:
         if data.size != 1:
             raise RuntimeError(
@@ -182,7 +182,7 @@ def _initial_gradient(root: Tensor, gradient: Any) -> Any:
         if data.ndim == 0:  # the usual scalar loss: array() is five times cheaper than ones_like
             return backend.xp.array(1, dtype=data.dtype)
         return backend.xp.ones_like(data)
-    grad = gradient.data if isinstance(gradient, Tensor) else backend.as_array(gradient)
+    grad = gradient.array if isinstance(gradient, Tensor) else backend.as_array(gradient)
     if grad.shape != data.shape:
         raise ValueError(
             f"backward: gradient has shape {grad.shape} but the tensor has shape {data.shape}"
@@ -202,7 +202,7 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
     if current is None:
         base = grad.base
         owner = grad if base is None else base
-        if id(owner) in lent or owner is tensor.data or not grad.flags.writeable:
+        if id(owner) in lent or owner is tensor.array or not grad.flags.writeable:
             # Another leaf or a hook already holds this memory, or it is not an array of its
             # own (a broadcast view, the tensor's own data): the leaf gets a copy.
             grad = grad.copy()
@@ -210,12 +210,12 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
             lent.add(id(owner))
         tensor._grad = _make_tensor(grad, False, None)
         return
-    data = current.data
+    data = current.array
     base = data.base
     if id(data if base is None else base) not in lent and data.flags.writeable:
         data += grad  # memory the leaf owns: a sum made earlier, or a gradient of a past walk
     else:
-        current.data = data + grad
+        current.array = data + grad
 
 
 _make_tensor = Tensor._make
@@ -301,7 +301,7 @@ def _gather_leaf(leaf: Tensor, consumer: float, found: list, visit: object) -> N
         stand_in.needs_input_grad = [True]
         stand_in.sequence_number = consumer - 0.5
         hooks.gather = stand_in
-        proxy = Tensor._make(leaf.data, True, stand_in)
+        proxy = Tensor._make(leaf.array, True, stand_in)
         proxy._hooks = hooks  # the walk runs the leaf's hooks when it reaches the stand-in
         found.append(proxy)
     elif consumer - 0.5 < hooks.gather.sequence_number:
@@ -340,7 +340,7 @@ def _replacement_gradient(hook: Any, result: Any, grad: Any) -> Any:
             f"register_hook: hook {hook_name(hook)!r} returned {type(result).__name__}; a "
             "tensor hook must return a Tensor (the new gradient) or None"
         )
-    new = result.data
+    new = result.array
     if new.shape != grad.shape:
         raise RuntimeError(
             f"register_hook: hook {hook_name(hook)!r} changed the gradient's shape from "

@@ -73,7 +73,7 @@ class Function:
             needs = []
             for value in inputs:
                 if isinstance(value, Tensor):
-                    arrays.append(value.data)
+                    arrays.append(value.array)
                     needs.append(value._requires_grad)
                 else:
                     arrays.append(value)
@@ -82,7 +82,7 @@ class Function:
             # (an array nobody saved may then be changed in place, as in PyTorch).
             node.needs_input_grad = needs
         else:  # no graph: the arrays are all that forward needs
-            arrays = [value.data if isinstance(value, Tensor) else value for value in inputs]
+            arrays = [value.array if isinstance(value, Tensor) else value for value in inputs]
             needs = None
         try:
             # Most operations take no options, and a call without ** is measurably cheaper.
@@ -95,7 +95,7 @@ class Function:
             AnomalyMode.watch(node, inputs, out)
         # Tensor._make written out: this runs once per operation.
         result = _new(Tensor)
-        result.data = out
+        result.array = out
         result._grad = None
         result._hooks = None
         if needs is not None and True in needs:

@@ -55,7 +55,7 @@ def gradcheck(
             for i in checked:
                 grad = inputs[i].grad
                 if grad is not None:
-                    analytic[i][:, j] = backend.to_numpy(grad.data).reshape(-1)
+                    analytic[i][:, j] = backend.to_numpy(grad.array).reshape(-1)
 
     for i in checked:
         numeric = _numeric_jacobian(fn, inputs, i, eps, output_size)
@@ -78,7 +78,7 @@ def gradcheck(
 
 def _as_float64(value: Any) -> Any:
     if isinstance(value, Tensor) and value.is_floating_point():
-        copy = Tensor._make(value.data.astype(numpy.float64), False, None)
+        copy = Tensor._make(value.array.astype(numpy.float64), False, None)
         copy.requires_grad = value.requires_grad
         return copy
     return value
@@ -87,15 +87,15 @@ def _as_float64(value: Any) -> Any:
 def _numeric_jacobian(
     fn: Callable[..., Tensor], inputs: Sequence[Any], i: int, eps: float, output_size: int
 ) -> numpy.ndarray:
-    flat = inputs[i].data.reshape(-1)  # a view: perturbations write through to the input
+    flat = inputs[i].array.reshape(-1)  # a view: perturbations write through to the input
     jacobian = numpy.zeros((flat.size, output_size))
     with no_grad():
         for k in range(flat.size):
             original = flat[k].item()
             flat[k] = original + eps
-            plus = backend.to_numpy(fn(*inputs).data).astype(numpy.float64).reshape(-1)
+            plus = backend.to_numpy(fn(*inputs).array).astype(numpy.float64).reshape(-1)
             flat[k] = original - eps
-            minus = backend.to_numpy(fn(*inputs).data).astype(numpy.float64).reshape(-1)
+            minus = backend.to_numpy(fn(*inputs).array).astype(numpy.float64).reshape(-1)
             flat[k] = original
             jacobian[k] = (plus - minus) / (2 * eps)
     return jacobian

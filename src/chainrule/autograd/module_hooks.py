@@ -187,7 +187,7 @@ def _gradients(nodes: tuple, position: int, grad: Tensor, inputs: tuple | None) 
             # A copy: the hook may keep it, and the engine may later store the original as .grad.
             grads.append(Tensor._make(node.pending.copy(), False, None))
         elif inputs is not None and isinstance(inputs[i], Tensor):
-            grads.append(Tensor._make(backend.xp.zeros_like(inputs[i].data), False, None))
+            grads.append(Tensor._make(backend.xp.zeros_like(inputs[i].array), False, None))
         else:
             grads.append(None)
     return tuple(grads)
@@ -200,7 +200,7 @@ def _apply(nodes: tuple, position: int, grads: tuple) -> int:
     for i, node in enumerate(nodes):
         if i != position and node is not None and node.pending is not None:
             new = grads[i]
-            node.pending = None if new is None else new.data
+            node.pending = None if new is None else new.array
             waiting += new is not None
     return waiting
 

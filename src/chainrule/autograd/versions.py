@@ -13,7 +13,9 @@ written after the node saved it. A node newer than the latest write anywhere nee
 all, which is every node of an ordinary training step (the optimizer writes the parameters
 before the next forward pass starts).
 
-Writes straight into ``tensor.data`` with NumPy are invisible here, as PyTorch's ``.data`` is.
+Writes straight into ``tensor.array`` with NumPy are invisible here. Writes through ``tensor.data``
+(a detached tensor on the same memory) are seen, where PyTorch's ``.data`` hides them: a
+backward that would read the changed values raises instead of returning a wrong gradient.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def note_parameter_writes(parameters: Any, what: str) -> None:
     for p in parameters:
         if p._grad is None:
             continue
-        array = p.data
+        array = p.array
         root = array if array.base is None else memory_root(array)
         record = records.get(id(root)) or _record(root)
         record.stamp, record.what = stamp, what

@@ -35,8 +35,8 @@ def link_of(tensor: Any) -> ViewLink | None:
 
 def register(source: Any, view: Any, step: tuple) -> None:
     """Record that ``view`` is ``step`` applied to ``source``, if the two share memory."""
-    data = view.data
-    if data.base is None or memory_root(data) is not memory_root(source.data):
+    data = view.array
+    if data.base is None or memory_root(data) is not memory_root(source.array):
         return  # a copy (fancy indexing, a reshape that had to copy): not a view
     link = link_of(source)
     if link is None:

@@ -205,7 +205,7 @@ def _kinds(array: Any) -> str:
 
 
 def _forward_message(node: Any, inputs: tuple, out: Any, frames: list) -> str:
-    arrays = [v.data if isinstance(v, Tensor) else v for v in inputs]
+    arrays = [v.array if isinstance(v, Tensor) else v for v in inputs]
     tensor_inputs = [a for a in arrays if hasattr(a, "dtype")]
     if all(_is_finite(a) for a in tensor_inputs):
         cause = "its inputs were finite, so this operation made the anomaly"

@@ -285,7 +285,7 @@ def _check_one_mode(
         analytic = (
             numpy.zeros(param.numel())
             if grad is None
-            else backend.to_numpy(grad.data).astype(numpy.float64).reshape(-1)
+            else backend.to_numpy(grad.array).astype(numpy.float64).reshape(-1)
         )
         indices = numpy.arange(param.numel())
         if max_elements is not None and param.numel() > max_elements:
@@ -316,7 +316,7 @@ def _to_float64(value: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return tuple(_to_float64(v) for v in value)
     if isinstance(value, Tensor) and value.is_floating_point():
-        return Tensor._make(value.data.astype(numpy.float64), False, None)
+        return Tensor._make(value.array.astype(numpy.float64), False, None)
     return value
 
 
@@ -324,9 +324,9 @@ def _central_differences(
     loss_of_model: Callable[[], Tensor], param: Tensor, indices: numpy.ndarray, eps: float
 ) -> numpy.ndarray:
     """(L(θ + ε e_k) − L(θ − ε e_k)) / 2ε for each flat index k of ``param``."""
-    if not param.data.flags.c_contiguous:
-        param.data = backend.xp.ascontiguousarray(param.data)
-    flat = param.data.reshape(-1)  # a view: writing an element perturbs the parameter
+    if not param.array.flags.c_contiguous:
+        param.array = backend.xp.ascontiguousarray(param.array)
+    flat = param.array.reshape(-1)  # a view: writing an element perturbs the parameter
     numeric = numpy.empty(len(indices))
     with no_grad():
         for i, k in enumerate(indices):

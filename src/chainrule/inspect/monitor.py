@@ -224,7 +224,7 @@ class GradientMonitor(Callback):
             call = self._calls.get(name, 0)
             self._calls[name] = call + 1
             key = name if call == 0 else f"{name}[{call}]"
-            values = backend.to_numpy(output.data)
+            values = backend.to_numpy(output.array)
             values = values.reshape(1, -1) if values.ndim < 2 else values
             if isinstance(module, ReLU):
                 dead = ~(values != 0).any(axis=0)
@@ -256,9 +256,9 @@ class GradientMonitor(Callback):
         for name, module in self._layers:
             weight = module.weight
             grad = weight.grad
-            grad_norm[name] = math.nan if grad is None else frobenius_norm(grad.data)
-            weight_norm[name] = frobenius_norm(weight.data)
-            before[name] = weight.data.copy()
+            grad_norm[name] = math.nan if grad is None else frobenius_norm(grad.array)
+            weight_norm[name] = frobenius_norm(weight.array)
+            before[name] = weight.array.copy()
         self._weights_before = before
         record = StepRecord(len(self.history) if step is None else step, grad_norm, weight_norm)
         for key, (kind, fraction) in self._activations.items():
@@ -280,7 +280,7 @@ class GradientMonitor(Callback):
         for name, module in self._layers:
             before = self._weights_before[name]
             scale = frobenius_norm(before)
-            change = frobenius_norm(module.weight.data - before)
+            change = frobenius_norm(module.weight.array - before)
             record.update_ratio[name] = change / scale if scale > 0 else math.inf
         self._weights_before = None
 

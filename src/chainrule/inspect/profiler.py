@@ -330,7 +330,7 @@ def _tensors(value: Any) -> list[Tensor]:
 
 def _detached(value: Any) -> Any:
     if isinstance(value, Tensor):
-        copy_ = Tensor._make(value.data, False, None)
+        copy_ = Tensor._make(value.array, False, None)
         if value.requires_grad:
             copy_.requires_grad = True
         return copy_
@@ -343,8 +343,8 @@ def _gradient_of(tensor: Tensor) -> Any:
     if not tensor.requires_grad:
         return None
     if tensor.grad is None:  # an output the loss does not depend on (e.g. an LSTM's c_n)
-        return backend.xp.zeros_like(tensor.data)
-    return tensor.grad.data
+        return backend.xp.zeros_like(tensor.array)
+    return tensor.grad.array
 
 
 def _backward(outputs: list[Tensor], seeds: list[Any]) -> None:

@@ -185,7 +185,7 @@ def trace(
     model = copy_without_hooks(model)
     model.zero_grad(set_to_none=True)
     x = x.detach() if isinstance(x, Tensor) else Tensor(x)
-    target = y.data if isinstance(y, Tensor) else numpy.asarray(y)
+    target = y.array if isinstance(y, Tensor) else numpy.asarray(y)
     with enable_grad():
         return _run(model, x, y, target, loss_fn, keep_graph)
 
@@ -215,7 +215,7 @@ def _run(
         loss=float(loss.item()),
         loss_name=type(loss_fn).__name__,
         layers=records,
-        output=output.data.copy(),
+        output=output.array.copy(),
         target=numpy.array(target),
         grad_output=_loss_gradient(loss_fn, output, y),
         skipped=skipped,
@@ -312,6 +312,6 @@ def _count_uses(root: Tensor) -> Counter:
 
 def _loss_gradient(loss_fn: Callable, output: Tensor, y: Any) -> numpy.ndarray:
     """∇aC: the gradient of the loss alone at the network's output, by autodiff."""
-    leaf = Tensor(output.data.copy(), requires_grad=True)
+    leaf = Tensor(output.array.copy(), requires_grad=True)
     loss_fn(leaf, y).backward()
-    return leaf.grad.data.copy()
+    return leaf.grad.array.copy()

@@ -36,8 +36,8 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    tensor.data[...] = backend.as_array(values).astype(tensor.dtype, copy=False)
-    note_write(tensor.data, "init")  # as PyTorch's init functions bump the version
+    tensor.array[...] = backend.as_array(values).astype(tensor.dtype, copy=False)
+    note_write(tensor.array, "init")  # as PyTorch's init functions bump the version
     return tensor
 
 

@@ -291,13 +291,13 @@ class Module:
                 if key not in state_dict:
                     continue
                 value = state_dict[key]
-                array = value.data if isinstance(value, Tensor) else backend.as_array(value)
+                array = value.array if isinstance(value, Tensor) else backend.as_array(value)
                 if tuple(array.shape) != target.shape:
                     raise ValueError(
                         f"load_state_dict for {type(self).__name__}: {key!r} has shape "
                         f"{tuple(array.shape)} in the state dict but {target.shape} in the model"
                     )
-                target.data[...] = array
+                target.array[...] = array
         return _LoadResult(missing, unexpected)
 
     # ---- modes and conversions -------------------------------------------------------------------
@@ -345,12 +345,12 @@ class Module:
     def _cast(self, dtype: Any) -> None:
         for param in self.parameters():
             if param.is_floating_point():
-                param.data = param.data.astype(dtype)
+                param.array = param.array.astype(dtype)
                 param.grad = None
         for module in self.modules():
             for buffer in module._buffers.values():
                 if buffer is not None and buffer.is_floating_point():
-                    buffer.data = buffer.data.astype(dtype)
+                    buffer.array = buffer.array.astype(dtype)
 
     def float(self) -> Module:
         self._cast(dtypes.float32)

@@ -72,7 +72,7 @@ def clip_grad_norm_(
     # Silenced: the gradients clipping is for are those whose norm overflows to inf, or holds
     # a nan, and PyTorch clips them (to 0 or nan) without a warning.
     with fp_errors.silenced():
-        norms = [xp.asarray(_vector_norm(g.data, norm_type), dtype=dtype) for g in grads]
+        norms = [xp.asarray(_vector_norm(g.array, norm_type), dtype=dtype) for g in grads]
         total = _vector_norm(xp.stack(norms), norm_type)  # the norm of the norms: of everything
         if error_if_nonfinite and not bool(xp.isfinite(total)):
             raise RuntimeError(
@@ -89,12 +89,12 @@ def clip_grad_norm_(
 
 
 def _scale_in_place(grad: Tensor, factor: Any) -> None:
-    data = grad.data
+    data = grad.array
     factor = backend.xp.asarray(factor, dtype=data.dtype)
     if data.flags.writeable:
         data *= factor
     else:  # e.g. a broadcast view: a new array for the same tensor
-        grad.data = data * factor
+        grad.array = data * factor
 
 
 def clip_grad_value_(
@@ -103,10 +103,10 @@ def clip_grad_value_(
     """Clamp every gradient element to [−clip_value, clip_value], in place."""
     clip_value = float(clip_value)
     for g in _gradients(parameters):
-        if g.data.flags.writeable:
-            backend.xp.clip(g.data, -clip_value, clip_value, out=g.data)
+        if g.array.flags.writeable:
+            backend.xp.clip(g.array, -clip_value, clip_value, out=g.array)
         else:
-            g.data = backend.xp.clip(g.data, -clip_value, clip_value)
+            g.array = backend.xp.clip(g.array, -clip_value, clip_value)
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
@@ -134,5 +134,5 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     start = 0
     for p in parameters:
         count = p.numel()
-        p.data = vec.data[start : start + count].reshape(p.shape)
+        p.array = vec.array[start : start + count].reshape(p.shape)
         start += count

@@ -12,8 +12,8 @@ from chainrule.tensor import Tensor
 
 def _no_grad_binary(fn: Callable[[Any, Any], Any], name: str) -> Callable[[Any, Any], Tensor]:
     def operation(input: Any, other: Any) -> Tensor:  # noqa: A002
-        a = input.data if isinstance(input, Tensor) else input
-        b = other.data if isinstance(other, Tensor) else other
+        a = input.array if isinstance(input, Tensor) else input
+        b = other.array if isinstance(other, Tensor) else other
         if hasattr(a, "dtype") and hasattr(b, "dtype"):
             a, b = dtypes.promote(a, b)
         try:
@@ -51,39 +51,39 @@ bitwise_xor = _no_grad_binary(_xp("bitwise_xor"), "bitwise_xor")
 
 def logical_not(input: Tensor) -> Tensor:  # noqa: A002
     """Element-wise not (bool result)."""
-    return Tensor._make(backend.xp.logical_not(input.data), False, None)
+    return Tensor._make(backend.xp.logical_not(input.array), False, None)
 
 
 def bitwise_not(input: Tensor) -> Tensor:  # noqa: A002
     """``~x``: logical not for bool tensors, bitwise not for integers."""
-    return Tensor._make(backend.xp.invert(input.data), False, None)
+    return Tensor._make(backend.xp.invert(input.array), False, None)
 
 
 def isnan(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._make(backend.xp.isnan(input.data), False, None)
+    return Tensor._make(backend.xp.isnan(input.array), False, None)
 
 
 def isfinite(input: Tensor) -> Tensor:  # noqa: A002
-    return Tensor._make(backend.xp.isfinite(input.data), False, None)
+    return Tensor._make(backend.xp.isfinite(input.array), False, None)
 
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002
     """True when |input − other| ≤ atol + rtol·|other| everywhere."""
-    return bool(backend.xp.allclose(input.data, other.data, rtol=rtol, atol=atol))
+    return bool(backend.xp.allclose(input.array, other.array, rtol=rtol, atol=atol))
 
 
 def any(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
-    return Tensor._make(backend.as_array(input.data.any(axis=dim, keepdims=keepdim)), False, None)
+    return Tensor._make(backend.as_array(input.array.any(axis=dim, keepdims=keepdim)), False, None)
 
 
 def all(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
-    return Tensor._make(backend.as_array(input.data.all(axis=dim, keepdims=keepdim)), False, None)
+    return Tensor._make(backend.as_array(input.array.all(axis=dim, keepdims=keepdim)), False, None)
 
 
 def sign(input: Tensor) -> Tensor:  # noqa: A002
     """−1, 0 or 1 by sign (0 at nan, as in PyTorch); its derivative is 0 almost everywhere, so
     it records no graph."""
-    data = input.data
+    data = input.array
     if data.dtype.kind == "f":
         return Tensor._make(sign_of(data), False, None)
     return Tensor._make(backend.xp.sign(data), False, None)

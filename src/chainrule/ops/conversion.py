@@ -55,7 +55,7 @@ def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
     if dtype is None or dtype == input.dtype:
         return input
     if input.requires_grad and dtype.kind != "f":
-        return Tensor._make(input.data.astype(dtype), False, None)
+        return Tensor._make(input.array.astype(dtype), False, None)
     return Cast.apply(input, dtype=dtype)
 
 
@@ -66,6 +66,6 @@ def clone(input: Tensor) -> Tensor:  # noqa: A002
 
 def contiguous(input: Tensor) -> Tensor:  # noqa: A002
     """The tensor itself when its data is C-contiguous, else a C-contiguous copy."""
-    if input.data.flags.c_contiguous:
+    if input.array.flags.c_contiguous:
         return input
     return Clone.apply(input, order="C")

@@ -56,7 +56,7 @@ def modify(
     ``compute`` is an out-of-place, differentiable function of tensors; ``what`` names the
     in-place operation in errors. Outside a graph, a binary ``ufunc`` (``xp.add``...) writes
     ``ufunc(target, args[0])`` straight into the memory, without a temporary. ``region`` is
-    the part of ``target.data`` actually written, where that is less than all of it.
+    the part of ``target.array`` actually written, where that is less than all of it.
     """
     _check_writable(target, what, region=region)
     if not _records_graph(target, args):
@@ -76,15 +76,15 @@ def _record(target: Tensor, what: str, compute: Callable[..., Tensor], args: tup
     _keep_saved_values(target)
     if link is not None:
         _keep_saved_values(link.base)
-    before = Tensor._make(target.data, target._requires_grad, target._ctx)
+    before = Tensor._make(target.array, target._requires_grad, target._ctx)
     args = tuple(before if arg is target else arg for arg in args)
     result = compute(before, *args)
     node = result._ctx
     if node is None:  # nothing that requires grad reached the result after all
         _write(target, result, what)
         return target
-    if result.data is not target.data and _saves_memory_of(node, target.data):
-        before.data = target.data.copy()  # the old values outlive the write
+    if result.array is not target.array and _saves_memory_of(node, target.array):
+        before.array = target.array.copy()  # the old values outlive the write
         result = compute(before, *args)
         node = result._ctx
     _write(target, result, what)
@@ -96,8 +96,8 @@ def _record(target: Tensor, what: str, compute: Callable[..., Tensor], args: tup
     # it), and every view of it, this one included, is taken again from its new version, so
     # that the view's history runs through the base as in PyTorch.
     base = link.base
-    base_before = Tensor._make(base.data, base._requires_grad, base._ctx)
-    region = Tensor._make(target.data, True, node)
+    base_before = Tensor._make(base.array, base._requires_grad, base._ctx)
+    region = Tensor._make(target.array, True, node)
     copied = CopySlices.apply(base_before, region, steps=link.steps)
     _rebase(base, copied._ctx, base_before)
     _refresh_views(base, {target: before})
@@ -148,7 +148,7 @@ def _check_allowed(target: Tensor, link: Any, what: str) -> None:
 def _check_writable(
     target: Tensor, what: str, repeats_allowed: bool = False, region: Any = None
 ) -> None:
-    data = target.data if region is None else region
+    data = target.array if region is None else region
     if not repeats_allowed and _repeats_elements(data):
         raise RuntimeError(
             f"{what}: unsupported operation: more than one element of the written-to tensor "
@@ -182,7 +182,7 @@ def _keep_saved_values(tensor: Tensor) -> None:
     node = tensor._ctx
     if node is None or not node.saved or node.saved is FREED:
         return
-    root = memory_root(tensor.data)
+    root = memory_root(tensor.array)
     if any(memory_root(saved) is root for saved in saved_arrays(node.saved)):
         node.saved = tuple(_private(value, root) for value in node.saved)
 
@@ -197,7 +197,7 @@ def _private(value: Any, root: Any) -> Any:
 
 def _write(target: Tensor, result: Tensor, what: str) -> None:
     """Put ``result``'s values into ``target``'s memory, as PyTorch's in-place rules allow."""
-    data, new = target.data, result.data
+    data, new = target.array, result.array
     if new.shape != data.shape:
         raise RuntimeError(
             f"{what}: output with shape {data.shape} doesn't match the broadcast shape {new.shape}"
@@ -213,8 +213,8 @@ def _write(target: Tensor, result: Tensor, what: str) -> None:
 
 
 def _write_ufunc(target: Tensor, ufunc: Any, other: Any, what: str) -> None:
-    data = target.data
-    value = other.data if isinstance(other, Tensor) else other
+    data = target.array
+    value = other.array if isinstance(other, Tensor) else other
     try:
         ufunc(data, value, out=data)  # same_kind casting, as PyTorch's in-place rules
     except (ValueError, TypeError) as error:
@@ -252,7 +252,7 @@ def _refresh_views(base: Tensor, known: dict | None = None) -> None:
         again = views.replay(base, view._view_link.steps)
         before = (known or {}).get(view)
         if before is None:
-            before = Tensor._make(view.data, view._requires_grad, view._ctx)
+            before = Tensor._make(view.array, view._requires_grad, view._ctx)
         if again._ctx is not None:
             _rebase(view, again._ctx, before)
 
@@ -306,10 +306,10 @@ def copy_(self: Tensor, source: Any) -> Tensor:
         # Nothing to write (not even into memory an expand repeats), but a change all the same
         # for autograd, as in PyTorch: a new version, and a new history in a graph.
         if _records_graph(self, ()):
-            if _repeats_elements(self.data):
+            if _repeats_elements(self.array):
                 return _record(self, "copy_", RepeatedSelfCopy.apply, ())
             return _record(self, "copy_", conversion.clone, ())
-        note_write(self.data, "copy_")
+        note_write(self.array, "copy_")
         return self
     return _assign(self, Ellipsis, source, "copy_")
 
@@ -336,8 +336,8 @@ def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
         advanced = what == "setitem" and _is_advanced(index)
         region = _written_region(target, index)
         _check_writable(target, what, repeats_allowed=one_value or advanced, region=region)
-        target.data[index] = value.data if isinstance(value, Tensor) else value
-        note_write(target.data, what)
+        target.array[index] = value.array if isinstance(value, Tensor) else value
+        note_write(target.array, what)
         return target
     # In a graph the whole target is checked: a write into part of an expanded view would
     # leave the view's other positions, the same memory, with a gradient they no longer have.
@@ -345,12 +345,12 @@ def _assign(target: Tensor, index: Any, value: Any, what: str) -> Tensor:
 
 
 def _written_region(target: Tensor, index: Any) -> Any:
-    """The view of ``target.data`` that ``target[index] = …`` writes, for basic indexing (a
+    """The view of ``target.array`` that ``target[index] = …`` writes, for basic indexing (a
     slice of an expanded tensor may hold each element once); None for the whole tensor."""
     if index is Ellipsis or _is_advanced(index):
         return None
     parts = index if isinstance(index, tuple) else (index,)
-    return target.data[(*parts, Ellipsis)]
+    return target.array[(*parts, Ellipsis)]
 
 
 def _is_advanced(index: Any) -> bool:
@@ -360,7 +360,7 @@ def _is_advanced(index: Any) -> bool:
 
 
 def _array(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else backend.as_array(value)
+    return value.array if isinstance(value, Tensor) else backend.as_array(value)
 
 
 def _unary(name: str, function: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
@@ -384,7 +384,7 @@ def _augmented(name: str, function: Callable[..., Tensor], ufunc: Any) -> Callab
 
 def _version(self: Tensor) -> int:
     """How many in-place changes this tensor's memory has had (PyTorch's ``_version``)."""
-    return version(self.data)
+    return version(self.array)
 
 
 METHODS: dict[str, Any] = {

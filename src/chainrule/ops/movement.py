@@ -21,7 +21,7 @@ class ViewFunction(Function):
     @classmethod
     def apply(cls, input: Any, *args: Any, **options: Any) -> Tensor:  # noqa: A002
         out = Function.apply.__func__(cls, input, *args, **options)
-        if out.data.base is not None and isinstance(input, Tensor):
+        if out.array.base is not None and isinstance(input, Tensor):
             views.register(input, out, (cls, args, options))
         return out
 
@@ -141,9 +141,9 @@ def normalise_index(index: Any) -> Any:
 
 def _index_part(part: Any) -> Any:
     if isinstance(part, Tensor):
-        if part.data.ndim == 0 and part.data.dtype.kind in "iu":
-            return int(part.data)  # as PyTorch: a 0-d integer tensor indexes as an int (a view)
-        return part.data
+        if part.array.ndim == 0 and part.array.dtype.kind in "iu":
+            return int(part.array)  # as PyTorch: a 0-d integer tensor indexes as an int (a view)
+        return part.array
     if isinstance(part, list):
         return backend.as_array(part)
     return part

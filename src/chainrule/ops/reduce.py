@@ -283,7 +283,7 @@ def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # n
     xp = backend.xp
     if input.ndim == 0:
         return min_max_result(input.clone(), Tensor._make(xp.zeros((), dtype="int64"), False, None))
-    indices = (xp.argmax if largest else xp.argmin)(input.data, axis=axis, keepdims=True)
+    indices = (xp.argmax if largest else xp.argmin)(input.array, axis=axis, keepdims=True)
     values = TakeAlongDim.apply(input, indices, dim=axis, keepdim=keepdim)
     if not keepdim:
         indices = xp.squeeze(indices, axis=axis)
@@ -316,10 +316,10 @@ def _arg_extreme(input: Tensor, dim: Any, keepdim: bool, fn: Any, name: str) -> 
     if input.numel() == 0:
         raise ValueError(f"{name}: the tensor is empty")
     if dim is None:
-        index = fn(input.data)
+        index = fn(input.array)
         if keepdim:
             index = index.reshape((1,) * input.ndim)
     else:
         (axis,) = normalise_dims(dim, input.ndim, name) or (0,)
-        index = fn(input.data, axis=axis, keepdims=keepdim)
+        index = fn(input.array, axis=axis, keepdims=keepdim)
     return Tensor._make(backend.as_array(index).astype("int64"), False, None)

@@ -69,7 +69,7 @@ class Adagrad(Optimizer):
     @staticmethod
     def _initial_state(p: Any, group: dict[str, Any]) -> dict[str, Any]:
         value = group["initial_accumulator_value"]
-        return {"step": 0.0, "sum": backend.xp.full_like(p.data, value)}
+        return {"step": 0.0, "sum": backend.xp.full_like(p.array, value)}
 
     def _check_options(self, group: dict[str, Any]) -> None:
         super()._check_options(group)
@@ -85,17 +85,17 @@ class Adagrad(Optimizer):
         for p in group["params"]:
             if p._grad is None:
                 continue
-            grad = -p._grad.data if group["maximize"] else p._grad.data
+            grad = -p._grad.array if group["maximize"] else p._grad.array
             state = self.state.get(p)
             if not state:  # a state dict loaded without this parameter
                 state = self.state[p] = self._initial_state(p, group)
             state["step"] += 1
             if weight_decay:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p.array
             step_size = lr / (1 + (state["step"] - 1) * lr_decay)
 
             state_sum = state["sum"]
             state_sum += grad * grad
             denom = xp.sqrt(state_sum)
             denom += eps
-            p.data -= step_size * grad / denom
+            p.array -= step_size * grad / denom

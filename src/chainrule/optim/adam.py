@@ -84,22 +84,22 @@ class Adam(Optimizer):
         for p in group["params"]:
             if p._grad is None:
                 continue
-            grad = -p._grad.data if group["maximize"] else p._grad.data
+            grad = -p._grad.array if group["maximize"] else p._grad.array
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {
                     "step": 0.0,
-                    "exp_avg": xp.zeros_like(p.data),
-                    "exp_avg_sq": xp.zeros_like(p.data),
+                    "exp_avg": xp.zeros_like(p.array),
+                    "exp_avg_sq": xp.zeros_like(p.array),
                 }
                 if amsgrad:
-                    state["max_exp_avg_sq"] = xp.zeros_like(p.data)
+                    state["max_exp_avg_sq"] = xp.zeros_like(p.array)
             state["step"] += 1
             step = state["step"]
             if weight_decay and group["decoupled_weight_decay"]:
-                p.data *= 1 - lr * weight_decay
+                p.array *= 1 - lr * weight_decay
             elif weight_decay:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p.array
 
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             exp_avg *= beta1
@@ -116,7 +116,7 @@ class Adam(Optimizer):
             denom = xp.sqrt(second_moment)
             denom /= math.sqrt(1 - beta2**step)
             denom += eps
-            p.data -= (lr / (1 - beta1**step)) * exp_avg / denom
+            p.array -= (lr / (1 - beta1**step)) * exp_avg / denom
 
 
 class AdamW(Adam):

@@ -81,13 +81,13 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p._grad is None:
                 continue
-            grad = -p._grad.data if group["maximize"] else p._grad.data
+            grad = -p._grad.array if group["maximize"] else p._grad.array
             state = self.state.get(p)
             if not state:
-                state = self.state[p] = {"step": 0.0, "square_avg": xp.zeros_like(p.data)}
+                state = self.state[p] = {"step": 0.0, "square_avg": xp.zeros_like(p.array)}
             state["step"] += 1
             if weight_decay:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p.array
 
             square_avg = state["square_avg"]
             square_avg *= alpha
@@ -95,7 +95,7 @@ class RMSprop(Optimizer):
             if group["centered"]:
                 grad_avg = state.get("grad_avg")
                 if grad_avg is None:
-                    grad_avg = state["grad_avg"] = xp.zeros_like(p.data)
+                    grad_avg = state["grad_avg"] = xp.zeros_like(p.array)
                 grad_avg *= alpha
                 grad_avg += (1 - alpha) * grad
                 denom = xp.sqrt(square_avg - grad_avg * grad_avg)
@@ -106,9 +106,9 @@ class RMSprop(Optimizer):
             if momentum > 0:
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
-                    buffer = state["momentum_buffer"] = xp.zeros_like(p.data)
+                    buffer = state["momentum_buffer"] = xp.zeros_like(p.array)
                 buffer *= momentum
                 buffer += grad / denom
-                p.data -= lr * buffer
+                p.array -= lr * buffer
             else:
-                p.data -= lr * grad / denom
+                p.array -= lr * grad / denom

@@ -60,8 +60,8 @@ def scipy_minimize(
         ) from error
 
     params = _trainable_parameters(model)
-    sizes = [p.data.size for p in params]
-    x0 = numpy.concatenate([backend.to_numpy(p.data).ravel() for p in params]).astype(float)
+    sizes = [p.array.size for p in params]
+    x0 = numpy.concatenate([backend.to_numpy(p.array).ravel() for p in params]).astype(float)
 
     def loss_and_gradient(x: numpy.ndarray) -> tuple[float, numpy.ndarray]:
         _write(params, x)
@@ -75,7 +75,7 @@ def scipy_minimize(
         start = 0
         for p, size in zip(params, sizes):
             if p.grad is not None:
-                gradient[start : start + size] = backend.to_numpy(p.grad.data).ravel()
+                gradient[start : start + size] = backend.to_numpy(p.grad.array).ravel()
             start += size
         return float(loss.item()), gradient
 
@@ -108,13 +108,13 @@ def _write(params: list[Tensor], x: numpy.ndarray) -> None:
     """Copy consecutive slices of the flat vector x into the parameters, in place."""
     start = 0
     for p in params:
-        stop = start + p.data.size
-        p.data[...] = backend.as_array(x[start:stop].reshape(p.data.shape), dtype=p.data.dtype)
+        stop = start + p.array.size
+        p.array[...] = backend.as_array(x[start:stop].reshape(p.array.shape), dtype=p.array.dtype)
         start = stop
 
 
 def _check_loss(loss: Any) -> None:
-    if not isinstance(loss, Tensor) or loss.data.size != 1:
+    if not isinstance(loss, Tensor) or loss.array.size != 1:
         shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
         raise TypeError(f"scipy_minimize: loss_fn() must return a one-element tensor, got {shape}")
     if not loss.requires_grad:

@@ -57,11 +57,11 @@ class SGD(Optimizer):
             grad_tensor = p._grad
             if grad_tensor is None:
                 continue
-            grad = grad_tensor.data
+            grad = grad_tensor.array
             if maximize:
                 grad = -grad
             if weight_decay:
-                grad = grad + weight_decay * p.data
+                grad = grad + weight_decay * p.array
             if momentum:
                 state = self.state.setdefault(p, {})
                 buffer = state.get("momentum_buffer")
@@ -73,4 +73,4 @@ class SGD(Optimizer):
                     buffer *= momentum
                     buffer += (1 - dampening) * grad
                 grad = grad + momentum * buffer if nesterov else buffer
-            p.data -= lr * grad
+            p.array -= lr * grad

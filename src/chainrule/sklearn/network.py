@@ -92,8 +92,8 @@ def glorot_init(
 def read_weights(network: nn.Sequential) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
     """Copies of the network's weights in scikit-learn's layout: (coefs, intercepts)."""
     layers = linear_layers(network)
-    coefs = [layer.weight.data.T.copy() for layer in layers]  # C order, never a view
-    intercepts = [layer.bias.data.copy() for layer in layers]
+    coefs = [layer.weight.array.T.copy() for layer in layers]  # C order, never a view
+    intercepts = [layer.bias.array.copy() for layer in layers]
     return coefs, intercepts
 
 
@@ -115,8 +115,8 @@ def write_weights(
                 f"coefs_[{index}] and intercepts_[{index}] must have shapes {expected} and "
                 f"{expected[1:]}, got {numpy.shape(coef)} and {numpy.shape(intercept)}"
             )
-        layer.weight.data[...] = numpy.asarray(coef).T
-        layer.bias.data[...] = intercept
+        layer.weight.array[...] = numpy.asarray(coef).T
+        layer.bias.array[...] = intercept
 
 
 def dense_rows(X: Any, rows: slice | numpy.ndarray) -> numpy.ndarray:

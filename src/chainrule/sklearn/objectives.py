@@ -78,7 +78,7 @@ class SoftmaxCrossEntropy:
         self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
     ) -> tuple[Tensor, float]:
         per_sample = F.cross_entropy(z, _tensor(target), reduction="none")
-        return weighted_mean(per_sample, weight), _capped_log_loss(per_sample.data, weight)
+        return weighted_mean(per_sample, weight), _capped_log_loss(per_sample.array, weight)
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
         """Class probabilities (n, C)."""
@@ -102,7 +102,7 @@ class LogisticCrossEntropy:
     ) -> tuple[Tensor, float]:
         per_entry = F.binary_cross_entropy_with_logits(z, _tensor(target), reduction="none")
         objective = weighted_mean(per_entry.sum(dim=1), weight)
-        return objective, _capped_log_loss(per_entry.data, weight)
+        return objective, _capped_log_loss(per_entry.array, weight)
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
         """σ(z) (n, n_outputs): the probability of the positive class of each output."""

@@ -22,7 +22,7 @@ from chainrule.train.inputs import check_finite, tensor_columns
 
 
 def _array(value: Any) -> numpy.ndarray:
-    return backend.to_numpy(value.data) if isinstance(value, Tensor) else numpy.asarray(value)
+    return backend.to_numpy(value.array) if isinstance(value, Tensor) else numpy.asarray(value)
 
 
 @contextlib.contextmanager

@@ -79,7 +79,7 @@ def tensor_columns(dataset: Any) -> list[numpy.ndarray] | None:
         dataset = dataset.dataset
     if not isinstance(dataset, TensorDataset):
         return None
-    columns = [backend.to_numpy(t.data if isinstance(t, Tensor) else t) for t in dataset.tensors]
+    columns = [backend.to_numpy(t.array if isinstance(t, Tensor) else t) for t in dataset.tensors]
     return columns if indices is None else [column[indices] for column in columns]
 
 

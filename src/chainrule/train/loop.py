@@ -40,7 +40,7 @@ def _takes_logits(loss_fn: Any) -> bool:
 
 
 def _numpy(tensor: Tensor) -> numpy.ndarray:
-    return backend.to_numpy(tensor.data)
+    return backend.to_numpy(tensor.array)
 
 
 def _split(batch: Any) -> tuple[list[Any], Any]:

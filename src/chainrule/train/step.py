@@ -133,7 +133,7 @@ class TrainStep:
                 # NumPy's warnings silenced as a module call and backward silence them.
                 token = fp_errors.enter()
                 try:
-                    tape, output, upstream = self._forward(layers, inputs[0].data)
+                    tape, output, upstream = self._forward(layers, inputs[0].array)
                     loss, output_gradient = self._loss(output, upstream, target)
                 finally:
                     fp_errors.leave(token)
@@ -175,7 +175,7 @@ class TrainStep:
                         arrays.append(None)
                         needs.append(False)
                     elif tensor._hooks is None:
-                        arrays.append(tensor.data)
+                        arrays.append(tensor.array)
                         needs.append(tensor._requires_grad)
                     else:  # a hooked parameter: the hook runs in an eager piece
                         break
@@ -210,7 +210,7 @@ class TrainStep:
             upstream = out._requires_grad
             if upstream:
                 tape.append((None, leaf, out))
-            a = out.data
+            a = out.array
         return tape, a, upstream
 
     def _loss(self, output: Any, upstream: bool, target: Any) -> tuple[Any, Callable[[], Any]]:
@@ -223,11 +223,11 @@ class TrainStep:
             and loss_fn.reduction != "none"
             and isinstance(target, Tensor)
             and not target._requires_grad
-            and target.data.shape == output.shape
+            and target.array.shape == output.shape
         ):
             node = _new(loss_ops.SquaredError)
             node.needs_input_grad = [True, False]
-            loss = node.forward(output, target.data, loss_fn.reduction)
+            loss = node.forward(output, target.array, loss_fn.reduction)
             if type(loss) is not backend.ndarray:
                 loss = backend.as_array(loss)
 
@@ -244,9 +244,9 @@ class TrainStep:
         def eager_gradient() -> Any:
             loss_tensor.backward()
             grad = prediction._grad
-            return None if grad is None else grad.data
+            return None if grad is None else grad.array
 
-        return loss_tensor.data, eager_gradient
+        return loss_tensor.array, eager_gradient
 
     def _backward(self, tape: list, grad: Any, lent: set) -> None:
         """Carry ∂C/∂output back through the tape, leaving every parameter's gradient."""
@@ -258,7 +258,7 @@ class TrainStep:
                 leaf, output = tensors, layer_input
                 lent.add(id(grad.base if grad.base is not None else grad))
                 engine.backward(output, grad)
-                grad = None if leaf._grad is None else leaf._grad.data
+                grad = None if leaf._grad is None else leaf._grad.array
                 continue
             grads = node.backward(grad)
             needs = node.needs_input_grad

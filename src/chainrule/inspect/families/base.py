@@ -75,6 +75,6 @@ def grad_array(value: Any, like: Any = None) -> Any:
     from chainrule.tensor import Tensor
 
     if isinstance(value, Tensor) and value.grad is not None:
-        return value.grad.data.copy()
+        return value.grad.array.copy()
     shape_of = like if like is not None else value
     return numpy.zeros(shape_of.shape, dtype=shape_of.dtype)

@@ -135,12 +135,12 @@ def record(context: Context) -> list[Record]:
         module=repr(module),
         kind="linear" if isinstance(module, Linear) else "conv",
         a_in=_array(call.input),
-        z=z.data.copy(),
-        a_out=a_out.data.copy(),
+        z=z.array.copy(),
+        a_out=a_out.array.copy(),
         delta=_array(delta, like=z),
         grad_a_out=_array(grad_a, like=a_out),
-        weight=module.weight.data.copy(),
-        bias=None if module.bias is None else module.bias.data.copy(),
+        weight=module.weight.array.copy(),
+        bias=None if module.bias is None else module.bias.array.copy(),
         grad_weight=_array(module.weight.grad, like=module.weight),
         grad_bias=None if module.bias is None else _array(module.bias.grad, like=module.bias),
         is_output=a_out is output,
@@ -181,9 +181,9 @@ def _recursion(
 
 def _activation_derivative(module: Module, z: Tensor) -> numpy.ndarray:
     """σ'(z) by autodiff on the activation module alone: ∂/∂z Σ σ(z) for an elementwise σ."""
-    leaf = Tensor(z.data.copy(), requires_grad=True)
+    leaf = Tensor(z.array.copy(), requires_grad=True)
     module(leaf).sum().backward()  # the module belongs to the trace's private copy
-    return leaf.grad.data.copy()
+    return leaf.grad.array.copy()
 
 
 def _conv_options(module: Module) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def _array(value: Tensor | None, like: Tensor | None = None) -> numpy.ndarray:
     """A copy of a tensor's data; zeros where no gradient reached it (shape of ``like``)."""
     if value is None:
         return numpy.zeros(like.shape, dtype=like.dtype)
-    return value.data.copy()
+    return value.array.copy()
 
 
 def output_delta(grad_a: numpy.ndarray, sigma_prime: numpy.ndarray) -> numpy.ndarray:

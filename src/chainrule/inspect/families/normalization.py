@@ -149,7 +149,7 @@ def record(context: Context) -> list[Record]:
         )
         return []
     kind = _kind(module)
-    x = numpy.asarray(call.input.data, numpy.float64)
+    x = numpy.asarray(call.input.array, numpy.float64)
     delta = grad_array(call.output)
     weight = getattr(module, "weight", None)
     bias = getattr(module, "bias", None)
@@ -163,16 +163,16 @@ def record(context: Context) -> list[Record]:
         var = layout.var(axis=axes, keepdims=True)
     else:
         shape = scale_shape(kind, x, trailing)
-        mean = numpy.asarray(module.running_mean.data, numpy.float64).reshape(shape)
-        var = numpy.asarray(module.running_var.data, numpy.float64).reshape(shape)
+        mean = numpy.asarray(module.running_mean.array, numpy.float64).reshape(shape)
+        var = numpy.asarray(module.running_var.array, numpy.float64).reshape(shape)
     x_hat = ((layout - mean) / numpy.sqrt(var + module.eps)).reshape(x.shape)
     result = NormRecord(
         index=context.index,
         name=call.name,
         module=repr(module),
         kind=kind,
-        a_in=numpy.asarray(call.input.data).copy(),
-        z=call.output.data.copy(),
+        a_in=numpy.asarray(call.input.array).copy(),
+        z=call.output.array.copy(),
         delta=delta,
         grad_input=_input_gradient(module, kind, x, delta, batch_statistics),
         x_hat=x_hat,
@@ -182,8 +182,8 @@ def record(context: Context) -> list[Record]:
         batch_statistics=batch_statistics,
         groups=groups,
         trailing=trailing,
-        weight=None if weight is None else weight.data.copy(),
-        bias=None if bias is None else bias.data.copy(),
+        weight=None if weight is None else weight.array.copy(),
+        bias=None if bias is None else bias.array.copy(),
         grad_weight=None if weight is None else grad_array(weight),
         grad_bias=None if bias is None else grad_array(bias),
     )
@@ -196,7 +196,7 @@ def _input_gradient(
     """∂C/∂x by autodiff: the layer's function on a float64 leaf copy of x, backward from δ."""
 
     def copy(param: Any) -> Tensor | None:
-        return None if param is None else Tensor(numpy.asarray(param.data, numpy.float64))
+        return None if param is None else Tensor(numpy.asarray(param.array, numpy.float64))
 
     weight, bias = copy(getattr(module, "weight", None)), copy(getattr(module, "bias", None))
     leaf = Tensor(x.copy(), requires_grad=True)
@@ -213,7 +213,7 @@ def _input_gradient(
         else:
             y = F.group_norm(leaf, module.num_groups, weight, bias, module.eps)
         (y * Tensor(numpy.asarray(delta, numpy.float64))).sum().backward()
-    return leaf.grad.data.copy()
+    return leaf.grad.array.copy()
 
 
 # ---- the equations -------------------------------------------------------------------------------

@@ -211,7 +211,7 @@ def _constant(array: Any) -> Tensor:
 
 
 def _weights(group: tuple) -> list[Tensor | None]:
-    return [None if w is None else _leaf(w.data) for w in group]
+    return [None if w is None else _leaf(w.array) for w in group]
 
 
 class _Step:
@@ -256,7 +256,7 @@ def _time_major(array: Any, batched: bool, batch_first: bool) -> numpy.ndarray:
 
 def _states(value: Any, batched: bool) -> numpy.ndarray:
     """A (L·D, N, H) state (or unbatched (L·D, H)) as float64 (L·D, N, H)."""
-    array = numpy.asarray(value.data if isinstance(value, Tensor) else value, numpy.float64)
+    array = numpy.asarray(value.array if isinstance(value, Tensor) else value, numpy.float64)
     return array if batched else array[:, None]
 
 
@@ -274,7 +274,7 @@ def record_sequence(context: Context) -> list[Record]:
     kind = _cell_kind(module)
     x_in = call.input
     batched = x_in.ndim == 3
-    x = _time_major(x_in.data, batched, module.batch_first).astype(numpy.float64)
+    x = _time_major(x_in.array, batched, module.batch_first).astype(numpy.float64)
     steps, batch = x.shape[0], x.shape[1]
     output, state = call.output
     h_n, c_n = state if kind == "lstm" else (state, None)
@@ -288,7 +288,7 @@ def record_sequence(context: Context) -> list[Record]:
     grad_out = _time_major(grad_array(output), batched, module.batch_first)
     grad_h_n = _states(grad_array(h_n), batched)
     grad_c_n = None if c_n is None else _states(grad_array(c_n), batched)
-    fused_out = _time_major(output.data, batched, module.batch_first)
+    fused_out = _time_major(output.array, batched, module.batch_first)
 
     with enable_grad():
         runs = _unroll(kind, module, x, h0, c0, steps)
@@ -322,7 +322,7 @@ def record_sequence(context: Context) -> list[Record]:
             reverse=bool(direction),
             a_in=run["x"],
             h0=h0[k],
-            grad_from_above=run["seq"].grad.data.copy(),
+            grad_from_above=run["seq"].grad.array.copy(),
             grad_h_n=grad_h_n[k],
             fused_h=fused,
         )
@@ -357,7 +357,7 @@ def _unroll(kind: str, module: Any, x: numpy.ndarray, h0: Any, c0: Any, steps: i
             outputs.append(seq)
         layer_input = outputs[0] if directions == 1 else cat(outputs, dim=2)
     for run in runs:
-        run["x"] = run["x"].data.copy()
+        run["x"] = run["x"].array.copy()
     return runs
 
 
@@ -372,33 +372,33 @@ def _from_steps(steps: list[_Step], group: tuple, **fields: Any) -> RecurrentRec
     w_ih, w_hh, b_ih, b_hh = group
     record = RecurrentRecord(
         cell=kind,
-        z=series(lambda s: s.h.data),
-        delta=series(lambda s: s.h.grad.data),
-        delta_in=series(lambda s: s.xw.grad.data),
-        delta_rec=series(lambda s: s.hw.grad.data),
-        w_ih=w_ih.data.copy(),
-        w_hh=w_hh.data.copy(),
-        b_ih=None if b_ih is None else b_ih.data.copy(),
-        b_hh=None if b_hh is None else b_hh.data.copy(),
+        z=series(lambda s: s.h.array),
+        delta=series(lambda s: s.h.grad.array),
+        delta_in=series(lambda s: s.xw.grad.array),
+        delta_rec=series(lambda s: s.hw.grad.array),
+        w_ih=w_ih.array.copy(),
+        w_hh=w_hh.array.copy(),
+        b_ih=None if b_ih is None else b_ih.array.copy(),
+        b_hh=None if b_hh is None else b_hh.array.copy(),
         grad_w_ih=_param_grad(w_ih),
         grad_w_hh=_param_grad(w_hh),
         grad_b_ih=None if b_ih is None else _param_grad(b_ih),
         grad_b_hh=None if b_hh is None else _param_grad(b_hh),
-        gates={g: series(lambda s, g=g: s.gates[g].data) for g in GATES[kind]},
+        gates={g: series(lambda s, g=g: s.gates[g].array) for g in GATES[kind]},
         **fields,
     )
     if kind == "lstm":
-        record.c = series(lambda s: s.c.data)
-        record.delta_c = series(lambda s: s.c.grad.data)
+        record.c = series(lambda s: s.c.array)
+        record.delta_c = series(lambda s: s.c.grad.array)
     if kind == "gru":
-        record.hidden_n = series(lambda s: s.hidden_n.data)
+        record.hidden_n = series(lambda s: s.hidden_n.array)
     return record
 
 
 def _param_grad(param: Any) -> numpy.ndarray:
     if param.grad is None:
         return numpy.zeros(param.shape, param.dtype)
-    return param.grad.data.copy()
+    return param.grad.array.copy()
 
 
 def record_cells(context: Context) -> list[Record]:
@@ -411,14 +411,14 @@ def record_cells(context: Context) -> list[Record]:
     per_call = []
     with enable_grad():
         for call in calls:
-            x = numpy.asarray(call.input.data, numpy.float64)
+            x = numpy.asarray(call.input.array, numpy.float64)
             batched = x.ndim == 2
             x = x if batched else x[None]
             given = call.args[1] if len(call.args) > 1 else None
             h_in, c_in = given if kind == "lstm" and given is not None else (given, None)
             zeros = numpy.zeros((x.shape[0], hidden))
-            h_prev = zeros if h_in is None else numpy.asarray(h_in.data, numpy.float64)
-            c_prev = zeros if c_in is None else numpy.asarray(c_in.data, numpy.float64)
+            h_prev = zeros if h_in is None else numpy.asarray(h_in.array, numpy.float64)
+            c_prev = zeros if c_in is None else numpy.asarray(c_in.array, numpy.float64)
             h_prev, c_prev = (h_prev, c_prev) if batched else (h_prev[None], c_prev[None])
             step = _Step(kind, _constant(x), _leaf(h_prev), _leaf(c_prev), weights)
             h_out, c_out = call.output if kind == "lstm" else (call.output, None)
@@ -428,7 +428,7 @@ def record_cells(context: Context) -> list[Record]:
                 grad_c = grad_array(c_out).reshape(step.c.shape)
                 surrogate = surrogate + (step.c * _constant(grad_c)).sum()
             surrogate.backward()
-            fused = numpy.asarray(h_out.data).reshape(step.h.shape)
+            fused = numpy.asarray(h_out.array).reshape(step.h.shape)
             per_call.append((x, h_prev, c_prev, step, fused))
 
     def series(get: Any) -> numpy.ndarray:

@@ -309,7 +309,7 @@ def _max_pool(
     out = ops.max_pool(x, kernel, stride, padding, dilation, bool(ceil_mode))
     if not return_indices:
         return out
-    indices = ops.max_pool_indices(x.data, out.data, *args, bool(ceil_mode))
+    indices = ops.max_pool_indices(x.array, out.array, *args, bool(ceil_mode))
     return out, Tensor(indices)
 
 

@@ -33,7 +33,7 @@ def _array(value: Any, dtype: Any) -> Any:
     """A weight as a constant array of the input's dtype (None stays None)."""
     if value is None:
         return None
-    data = value.data if isinstance(value, Tensor) else backend.as_array(value)
+    data = value.array if isinstance(value, Tensor) else backend.as_array(value)
     return data.astype(dtype, copy=False)
 
 
@@ -97,7 +97,7 @@ def binary_cross_entropy(
     _check_reduction(reduction, where)
     _check_same_shape(input, target, where)
     for name, value in (("input", input), ("target", target)):
-        data = value.data if isinstance(value, Tensor) else backend.as_array(value)
+        data = value.array if isinstance(value, Tensor) else backend.as_array(value)
         # Written so that NaN fails too.
         if data.size and not ((data >= 0) & (data <= 1)).all():
             bad = data[~((data >= 0) & (data <= 1))].reshape(-1)[0]

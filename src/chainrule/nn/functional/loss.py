@@ -88,11 +88,11 @@ def _log_likelihood(
     _check_reduction(reduction, where)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing}")
-    target_data = target.data if isinstance(target, Tensor) else backend.as_array(target)
+    target_data = target.array if isinstance(target, Tensor) else backend.as_array(target)
     weight_data = (
         None
         if weight is None
-        else (weight.data if isinstance(weight, Tensor) else backend.as_array(weight))
+        else (weight.array if isinstance(weight, Tensor) else backend.as_array(weight))
     )
     unbatched = input.ndim == 1
     x = movement.unsqueeze(input, 0) if unbatched else input

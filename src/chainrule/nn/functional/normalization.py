@@ -16,7 +16,7 @@ __all__ = ["batch_norm", "group_norm", "layer_norm"]
 
 
 def _data(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+    return value.array if isinstance(value, Tensor) else value
 
 
 def _check_channels(value: Any, name: str, channels: int, shape: tuple, where: str) -> None:
@@ -60,7 +60,7 @@ def batch_norm(
             )
         mean, var = _data(running_mean), _data(running_var)
         return norm.BatchNorm.apply(input, mean, var, weight, bias, eps=eps, batch_stats=False)
-    count = input.data.size // channels if channels else 0
+    count = input.array.size // channels if channels else 0
     if count == 1:
         raise ValueError(
             f"{where}: expected more than 1 value per channel when training, got input of "
@@ -73,7 +73,7 @@ def batch_norm(
         return norm.BatchNorm.apply(
             input, neutral_mean, neutral_var, weight, bias, eps=eps, batch_stats=False
         )
-    mean, var = norm.batch_statistics(input.data)
+    mean, var = norm.batch_statistics(input.array)
     if running_mean is not None or running_var is not None:
         if momentum is None:
             raise TypeError(

@@ -14,7 +14,7 @@ __all__ = ["embedding", "one_hot"]
 
 
 def _index_array(indices: Any, where: str) -> Any:
-    data = indices.data if isinstance(indices, Tensor) else backend.as_array(indices)
+    data = indices.array if isinstance(indices, Tensor) else backend.as_array(indices)
     if data.dtype.kind not in "iu":
         raise TypeError(f"{where}: indices must be an integer tensor, got dtype {data.dtype}")
     return data
@@ -53,7 +53,7 @@ def embedding(
         )
     padding_idx = normalise_padding_idx(padding_idx, count, where)
     if max_norm is not None:
-        _renormalise(weight.data, indices, max_norm, norm_type)
+        _renormalise(weight.array, indices, max_norm, norm_type)
     return EmbeddingLookup.apply(
         weight, indices, padding_idx=padding_idx, scale_grad_by_freq=scale_grad_by_freq
     )
