@@ -1,0 +1,114 @@
+"""Running totals along a dimension: cumsum and cumprod.
+
+Output element k along ``dim`` depends on input elements 0..k, so the gradient of element k
+collects ∂C/∂out_j from every j ≥ k: a cumulative sum taken from the far end.
+
+As in PyTorch, bool and integer inputs give int64 results, and ``dtype`` converts the input
+before the running total is taken (the gradient comes back in the input's dtype).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend, dtypes
+from chainrule.autograd.function import Function
+from chainrule.ops.movement import normalise_axis
+from chainrule.tensor import Tensor
+
+
+def reverse_cumsum(array: Any, axis: int) -> Any:
+    """``out[k] = Σ_{j ≥ k} array[j]`` along ``axis``: the running sum from the far end."""
+    xp = backend.xp
+    return xp.flip(xp.cumsum(xp.flip(array, axis=axis), axis=axis), axis=axis)
+
+
+def _1d(array: Any) -> Any:
+    return array.reshape(1) if array.ndim == 0 else array
+
+
+class CumSum(Function):
+    """outₖ = Σ_{i ≤ k} xᵢ: ∂C/∂xₖ = Σ_{j ≥ k} ∂C/∂outⱼ"""
+
+    def forward(self, x: Any, dim: int, dtype: Any) -> Any:
+        self.dim = dim
+        x = x if dtype is None else x.astype(dtype)  # each element converted, then summed
+        return backend.xp.cumsum(_1d(x), axis=dim).reshape(x.shape)
+
+    def backward(self, grad: Any) -> tuple:
+        return (reverse_cumsum(_1d(grad), self.dim).reshape(grad.shape),)
+
+
+class CumProd(Function):
+    """outₖ = Π_{i ≤ k} xᵢ: ∂C/∂xₖ = Σ_{j ≥ k} ∂C/∂outⱼ · Π_{i ≤ j, i ≠ k} xᵢ
+
+    Without zeros the product that leaves xₖ out is outⱼ / xₖ. With zeros that quotient is
+    0/0, so the slice is split at its first zero z: before z the quotient still holds (every
+    factor up to z is nonzero, and outⱼ = 0 from z on); at z the product is the running
+    product with x_z taken as 1; after z every product keeps the zero x_z, so the gradient is 0.
+    """
+
+    def forward(self, x: Any, dim: int, dtype: Any) -> Any:
+        self.shape, self.dim = x.shape, dim
+        x = _1d(x) if dtype is None else _1d(x).astype(dtype)
+        out = backend.xp.cumprod(x, axis=dim)
+        self.saved = (x, out)
+        return out.reshape(self.shape)
+
+    def backward(self, grad: Any) -> tuple:
+        return (self._grad_of_x(_1d(grad)).reshape(self.shape),)
+
+    def _grad_of_x(self, grad: Any) -> Any:
+        x, out = self.saved
+        xp, axis = backend.xp, self.dim
+        zero = x == 0
+        if not zero.any():
+            return reverse_cumsum(grad * out, axis) / x
+        place = xp.arange(x.shape[axis]).reshape([-1 if a == axis else 1 for a in range(x.ndim)])
+        has_zero = zero.any(axis=axis, keepdims=True)
+        first = xp.where(has_zero, zero.argmax(axis=axis, keepdims=True), x.shape[axis])
+        before, at = place < first, place == first
+        one = xp.ones((), dtype=x.dtype)
+        quotient = reverse_cumsum(grad * out, axis) / xp.where(before, x, one)
+        without_zero = xp.cumprod(xp.where(at, one, x), axis=axis)
+        at_zero = xp.where(place >= first, grad * without_zero, 0).sum(axis=axis, keepdims=True)
+        return xp.where(before, quotient, xp.where(at, at_zero, 0))
+
+
+# ---- the public functions ----------------------------------------------------------------------
+
+
+def _checked(input: Tensor, dim: int, dtype: Any, op: str) -> tuple[int, Any]:  # noqa: A002
+    """The axis, and the dtype of the result: ``dtype``, else int64 for bools and integers."""
+    axis = normalise_axis(dim, max(input.ndim, 1), op)
+    if dtype is not None:
+        dtype = dtypes.to_dtype(dtype)
+        if input.requires_grad and dtype.kind != "f":
+            raise TypeError(
+                f"{op}: dtype {dtype} cannot carry a gradient, and the input requires grad; "
+                "compute it on input.detach()"
+            )
+    elif input.dtype.kind in "biu":
+        dtype = dtypes.int64
+    return axis, dtype
+
+
+def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """The running sum along ``dim``: ``out[k] = input[0] + … + input[k]``.
+
+    >>> cumsum(tensor([1.0, 2.0, 3.0]), 0).tolist()
+    [1.0, 3.0, 6.0]
+    """
+    axis, dtype = _checked(input, dim, dtype, "cumsum")
+    return CumSum.apply(input, dim=axis, dtype=dtype)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
+    """The running product along ``dim``: ``out[k] = input[0] · … · input[k]``. Its gradient
+    is exact where the input holds zeros.
+
+    >>> cumprod(tensor([1.0, 2.0, 3.0]), 0).tolist()
+    [1.0, 2.0, 6.0]
+    """
+    axis, dtype = _checked(input, dim, dtype, "cumprod")
+    return CumProd.apply(input, dim=axis, dtype=dtype)
