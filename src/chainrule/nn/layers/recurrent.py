@@ -17,8 +17,10 @@ from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.nn import init
 from chainrule.nn.functional import recurrent as R
+from chainrule.nn.layers.packed import run_packed
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.utils.rnn import PackedSequence
 from chainrule.tensor import Tensor
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -215,6 +217,8 @@ class RNN(RNNBase):
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        if isinstance(input, PackedSequence):
+            return run_packed(self, input, hx)
         x, batched = self._sequence(input)
         h0 = self._state(hx, "hx", x.shape[1], batched)
         output, h_n = R.rnn(
@@ -273,6 +277,8 @@ class LSTM(RNNBase):
         input: Tensor,  # noqa: A002
         hx: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        if isinstance(input, PackedSequence):
+            return run_packed(self, input, hx)
         x, batched = self._sequence(input)
         h0 = c0 = None
         if hx is not None:
@@ -325,6 +331,8 @@ class GRU(RNNBase):
         )
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:  # noqa: A002
+        if isinstance(input, PackedSequence):
+            return run_packed(self, input, hx)
         x, batched = self._sequence(input)
         h0 = self._state(hx, "hx", x.shape[1], batched)
         output, h_n = R.gru(

@@ -1,6 +1,6 @@
-"""Utilities on parameters and their gradients: clipping, and flattening into one vector.
+"""Gradient clipping: by the joint norm of all gradients, or element by element.
 
-The clipping functions change ``.grad`` in place between ``backward()`` and ``step()``::
+Both functions change ``.grad`` in place between ``backward()`` and ``step()``::
 
     loss.backward()
     total = chainrule.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)
@@ -14,15 +14,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend, dtypes, fp_errors
-from chainrule.ops.movement import cat
 from chainrule.tensor import Tensor
 
-__all__ = [
-    "clip_grad_norm_",
-    "clip_grad_value_",
-    "parameters_to_vector",
-    "vector_to_parameters",
-]
+__all__ = ["clip_grad_norm_", "clip_grad_value_"]
 
 # Added to the total norm before dividing, so that a zero gradient never divides by zero.
 _NORM_EPSILON = 1e-6
@@ -107,32 +101,3 @@ def clip_grad_value_(
             backend.xp.clip(g.array, -clip_value, clip_value, out=g.array)
         else:
             g.array = backend.xp.clip(g.array, -clip_value, clip_value)
-
-
-def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
-    """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
-    flat = [p.reshape(-1) for p in parameters]
-    if not flat:
-        raise ValueError("parameters_to_vector: no parameters given")
-    return cat(flat)
-
-
-def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
-    """Set the parameters' data to consecutive slices of the 1-D ``vec``, in order.
-
-    As in PyTorch, each parameter then views ``vec``'s memory rather than holding a copy.
-    """
-    if not isinstance(vec, Tensor):
-        raise TypeError(f"vector_to_parameters: expected a Tensor, got {type(vec).__name__}")
-    parameters = list(parameters)
-    needed = sum(p.numel() for p in parameters)
-    if vec.ndim != 1 or vec.numel() != needed:
-        raise ValueError(
-            f"vector_to_parameters: vec must be 1-D with {needed} elements (one per parameter "
-            f"element), got shape {vec.shape}"
-        )
-    start = 0
-    for p in parameters:
-        count = p.numel()
-        p.array = vec.array[start : start + count].reshape(p.shape)
-        start += count
