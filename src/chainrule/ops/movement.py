@@ -281,11 +281,13 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
     length = tensor.shape[axis]
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
-        if step <= 0:
-            raise OpError(f"split: split_size must be positive, got {step}")
-        sizes = [min(step, length - start) for start in range(0, length, step)] or [0]
+        if step < 0 or (step == 0 and length > 0):  # as PyTorch: 0 cuts only an empty dim
+            raise OpError(f"split: split_size must be positive, got {step} (dimension {dim})")
+        sizes = [min(step, length - start) for start in range(0, length, step or 1)] or [0]
     else:
         sizes = list(split_size_or_sections)
+        if any(size < 0 for size in sizes):
+            raise OpError(f"split: sizes {sizes} must be non-negative")
         if sum(sizes) != length:
             raise OpError(
                 f"split: sizes {sizes} add up to {sum(sizes)}, but dimension {dim} has {length}"
@@ -297,6 +299,11 @@ def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Te
         start += size
     views.mark_pieces(pieces, "split")
     return tuple(pieces)
+
+
+def split_method(self: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, ...]:
+    """``Tensor.split``: :func:`split`, under the method's argument name ``split_size``."""
+    return split(self, split_size, dim)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002

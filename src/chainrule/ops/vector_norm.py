@@ -1,0 +1,240 @@
+"""Norms: vector p-norms over any dimensions, matrix norms over two, the singular values they
+use, and ``norm``, PyTorch's older entry point that picks between them.
+
+Two primitives carry the gradients (:class:`VectorNorm` and :class:`SingularValues`); every
+matrix norm composes them. The max- and min-type norms take the ±∞-norm of non-negative values
+(column sums, singular values) rather than a max: its gradient shares ties evenly, as
+PyTorch's ``amax`` does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from chainrule import backend, dtypes, fp_errors
+from chainrule.autograd.function import Function, OpError
+from chainrule.ops import reduce
+from chainrule.ops.conversion import to
+from chainrule.ops.elementwise import sign_of
+from chainrule.ops.movement import normalise_axis, permute, reshape, squeeze
+from chainrule.tensor import Tensor
+
+_INF = math.inf
+
+
+class VectorNorm(Function):
+    """∂‖x‖ₚ/∂x = sign(x)·|x|^(p−1) / ‖x‖ₚ^(p−1)  (x/‖x‖ for p = 2), taken as 0 where ‖x‖ₚ = 0
+    (p > 1) or where x = 0 (p < 1); p = 1: sign(x); p = ±∞: sign(x) shared evenly by the
+    elements of largest (smallest) |x|; p = 0 counts the non-zeros and has no gradient"""
+
+    def forward(self, x: Any, ord: float, axes: tuple[int, ...], keepdim: bool) -> Any:  # noqa: A002
+        xp = backend.xp
+        size = xp.abs(x)
+        token = fp_errors.enter()  # |0|^p for p < 0 is inf: the norm is then 0, as in PyTorch
+        try:
+            if ord == 0:
+                out = (x != 0).sum(axis=axes, keepdims=True).astype(x.dtype)
+            elif ord == _INF or ord == -_INF:
+                out = (size.max if ord > 0 else size.min)(axis=axes, keepdims=True)
+            elif ord == 1:
+                out = size.sum(axis=axes, keepdims=True)
+            elif ord == 2:
+                out = xp.sqrt((x * x).sum(axis=axes, keepdims=True))
+            else:
+                out = ((size**ord).sum(axis=axes, keepdims=True)) ** (1 / ord)
+        finally:
+            fp_errors.leave(token)
+        self.saved = (x, out)
+        self.ord, self.axes = ord, axes
+        self.kept = out.shape  # the gradient broadcasts against x in this shape
+        if keepdim:
+            return out
+        return out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    def backward(self, grad: Any) -> tuple:
+        x, out = self.saved
+        p, xp = self.ord, backend.xp
+        if p == 0:
+            return (None,)  # a count: PyTorch leaves the gradient undefined
+        grad = grad.reshape(self.kept)
+        if p == 1:
+            return (sign_of(x) * grad,)
+        if p == _INF or p == -_INF:
+            hits = (xp.abs(x) == out) | xp.isnan(x)
+            return (sign_of(x) * hits * (grad / hits.sum(axis=self.axes, keepdims=True)),)
+        token = fp_errors.enter()
+        try:
+            if p < 1:  # |x|^(p−1) is infinite at x = 0: those elements get 0
+                slope = xp.where(x == 0, 0, sign_of(x) * xp.abs(x) ** (p - 1))
+                return (slope * grad * out ** (1 - p),)
+            # The norm's own factor is 0/0 where the norm is 0 (x = 0): taken as 0.
+            scale = xp.where(out == 0, 0, grad / out ** (p - 1))
+            slope = x if p == 2 else sign_of(x) * xp.abs(x) ** (p - 1)
+            return (slope * scale,)
+        finally:
+            fp_errors.leave(token)
+
+
+class SingularValues(Function):
+    """∂C/∂A = U·diag(∂C/∂σ)·Vᵀ  for A = U·diag(σ)·Vᵀ (exact where the σ are distinct)"""
+
+    def forward(self, x: Any) -> Any:
+        u, s, vh = backend.xp.linalg.svd(x, full_matrices=False)
+        self.saved = (u, vh)
+        return s
+
+    def backward(self, grad: Any) -> tuple:
+        u, vh = self.saved
+        return (u @ (grad[..., :, None] * vh),)
+
+
+# ---- the public functions ----------------------------------------------------------------------
+
+
+def _floating(x: Tensor, dtype: Any, op: str) -> Tensor:
+    """``x`` checked to be floating point, and cast to ``dtype`` (never narrower) if given."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expects a floating point tensor, got dtype {x.dtype}")
+    if dtype is None:
+        return x
+    target = dtypes.to_dtype(dtype)
+    if not numpy.can_cast(x.dtype, target, "safe"):
+        raise TypeError(f"{op}: cannot narrow the input's dtype {x.dtype} to dtype={target}")
+    return to(x, target)
+
+
+def vector_norm(
+    x: Tensor,
+    ord: float = 2,  # noqa: A002
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+) -> Tensor:
+    """The p-norm (Σ|x|ᵖ)^(1/p) over ``dim`` (all elements by default): ``ord`` 2 is the
+    Euclidean length, 1 the sum of |x|, ∞ (-∞) the largest (smallest) |x|, 0 the number of
+    non-zero elements; other values of p, negative ones too, follow the formula.
+
+    >>> import chainrule as cr
+    >>> cr.linalg.vector_norm(cr.tensor([[3.0, -4.0], [0.0, 1.0]]), dim=1).tolist()
+    [5.0, 1.0]
+    """
+    op = "linalg.vector_norm"
+    if isinstance(ord, str) or not isinstance(ord, (int, float)):
+        raise TypeError(f"{op}: ord must be a number, got {ord!r}")
+    x = _floating(x, dtype, op)
+    axes = reduce.normalise_dims(dim, x.ndim, op)
+    if abs(ord) == _INF:
+        for a in axes:
+            if x.shape[a] == 0:
+                raise OpError(
+                    f"{op}: the {ord} norm of nothing is not defined: dimension {a} of shape "
+                    f"{x.shape} is empty"
+                )
+    return VectorNorm.apply(x, ord=float(ord), axes=axes, keepdim=keepdim)
+
+
+def svdvals(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's name
+    """The singular values of each matrix in the last two dimensions, largest first:
+    shape (*, min(m, n)) for A of shape (*, m, n)."""
+    op = "linalg.svdvals"
+    if A.ndim < 2:
+        raise OpError(f"{op}: expects at least 2 dimensions, got shape {A.shape}")
+    return SingularValues.apply(_floating(A, None, op))
+
+
+def matrix_norm(
+    A: Tensor,  # noqa: N803 - PyTorch's name
+    ord: Any = "fro",  # noqa: A002
+    dim: tuple[int, int] = (-2, -1),
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+) -> Tensor:
+    """A norm of each matrix held in the two dimensions ``dim``: 'fro' (√Σ a²), 'nuc' (Σ σ),
+    2 and -2 (largest and smallest singular value), 1 and -1 (largest and smallest Σ|a| of a
+    column), ∞ and -∞ (the same over rows)."""
+    op = "linalg.matrix_norm"
+    if A.ndim < 2:
+        raise OpError(f"{op}: expects at least 2 dimensions, got shape {A.shape}")
+    if isinstance(dim, int) or len(dim) != 2:
+        raise OpError(f"{op}: dim must be a pair of dimensions, got {dim}")
+    rows, cols = (normalise_axis(d, A.ndim, op) for d in dim)
+    if rows == cols:
+        raise OpError(f"{op}: the two dims must differ, got {tuple(dim)}")
+    if ord not in ("fro", "nuc", 2, -2, 1, -1, _INF, -_INF):
+        raise OpError(f"{op}: ord {ord!r} is not supported ('fro', 'nuc', ±1, ±2 or ±inf)")
+    A = _floating(A, dtype, op)  # noqa: N806
+    if ord == "fro":
+        return vector_norm(A, 2, (rows, cols), keepdim)
+    kept = [1 if d in (rows, cols) else n for d, n in enumerate(A.shape)]
+    shape = kept if keepdim else [n for d, n in enumerate(A.shape) if d not in (rows, cols)]
+    if ord in (1, -1, _INF, -_INF):
+        inner, outer = (rows, cols) if abs(ord) == 1 else (cols, rows)
+        if ord > 0 and A.shape[outer] == 0:
+            return _zeros(shape, A.dtype)
+        sums = vector_norm(A, 1, inner, keepdim=True)
+        out = vector_norm(sums, math.copysign(_INF, ord), outer, keepdim=True)
+        return out if keepdim else squeeze(out, (rows, cols))
+    if ord == 2 and A.shape[rows] * A.shape[cols] == 0:
+        return _zeros(shape, A.dtype)
+    others = [d for d in range(A.ndim) if d not in (rows, cols)]
+    sigma = svdvals(permute(A, (*others, rows, cols)))
+    out = reduce.sum(sigma, -1) if ord == "nuc" else vector_norm(sigma, ord * _INF, -1)
+    return reshape(out, kept) if keepdim else out
+
+
+def _zeros(shape: list[int], dtype: Any) -> Tensor:
+    """The largest of no values, as PyTorch gives it for an empty matrix: 0, a constant."""
+    return Tensor._make(backend.xp.zeros(shape, dtype=dtype), False, None)
+
+
+def linalg_norm(
+    A: Tensor,  # noqa: N803 - PyTorch's name
+    ord: Any = None,  # noqa: A002
+    dim: Any = None,
+    keepdim: bool = False,
+    *,
+    dtype: Any = None,
+) -> Tensor:
+    """``linalg.norm``: a vector norm over one dimension (or over all of them when neither
+    ``ord`` nor ``dim`` is given), a matrix norm over two. Without ``dim`` but with ``ord``,
+    the input must be a vector or a matrix."""
+    op = "linalg.norm"
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is None and ord is not None:
+        if A.ndim not in (1, 2):
+            raise OpError(
+                f"{op}: without dim, an ord needs a vector or a matrix, got shape {A.shape}"
+            )
+        dim = tuple(range(A.ndim))
+    if dim is not None and len(dim) == 2:
+        return matrix_norm(A, "fro" if ord is None else ord, tuple(dim), keepdim, dtype=dtype)
+    if dim is not None and len(dim) != 1:
+        raise OpError(f"{op}: dim must hold 1 or 2 dimensions, got {tuple(dim)}")
+    if isinstance(ord, str):
+        raise OpError(f"{op}: ord {ord!r} is a matrix norm; it needs two dims, got {dim}")
+    return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+
+
+def norm(
+    input: Tensor,  # noqa: A002
+    p: Any = "fro",
+    dim: Any = None,
+    keepdim: bool = False,
+    dtype: Any = None,
+) -> Tensor:
+    """PyTorch's ``norm``: for a number p (or None: 2) the vector p-norm over ``dim`` (all
+    elements by default, whatever their number of dimensions); 'fro' the same 2-norm, over
+    at most two dims; 'nuc' the matrix nuclear norm over two dims (the input's two by
+    default)."""
+    if not isinstance(p, str):
+        return vector_norm(input, 2 if p is None else p, dim, keepdim, dtype=dtype)
+    if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):
+        return vector_norm(input, 2, dim, keepdim, dtype=dtype)
+    dims = tuple(range(input.ndim)) if dim is None else dim
+    return matrix_norm(input, p, dims, keepdim, dtype=dtype)
