@@ -1,4 +1,9 @@
-"""Making tensors: from data, filled with a value, ranges, and random numbers."""
+"""Making tensors: from data, filled with a value, ranges, and random numbers.
+
+Every function takes PyTorch's ``device=`` keyword: None or the CPU (``"cpu"``,
+``device("cpu")``); a GPU is an error that says this build has none (:mod:`chainrule.devices`).
+The random ones take ``generator=`` (a :class:`chainrule.Generator`; None is the default one).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +13,8 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend, dtypes
-from chainrule.random import default_generator
+from chainrule import backend, devices, dtypes
+from chainrule.random import Generator, numpy_generator
 from chainrule.tensor import Tensor
 
 
@@ -36,12 +41,19 @@ def _size(size: Sequence[Any], where: str) -> tuple[int, ...]:
     return tuple(shape)
 
 
-def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def tensor(
+    data: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+    pin_memory: bool = False,
+) -> Tensor:
     """A new tensor holding a copy of ``data`` (nested lists, scalars, arrays or a tensor).
 
     Python floats become the default dtype (float32), Python ints int64, bools bool; NumPy
     arrays keep their dtype unless ``dtype`` is given.
     """
+    devices.check(device, "tensor")
     if isinstance(data, Tensor):
         data = data.array
     try:
@@ -52,6 +64,8 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         ) from None
     if dtype is not None:
         target = dtypes.to_dtype(dtype)
+        if not hasattr(data, "__array__"):
+            dtypes.check_fits(array, target, "tensor")
     elif not isinstance(data, (numpy.ndarray, numpy.generic)) and array.dtype == numpy.float64:
         target = dtypes.get_default_dtype()
     else:
@@ -59,8 +73,9 @@ def tensor(data: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     return _finish(backend.as_array(array.astype(target, copy=False)), requires_grad)
 
 
-def as_tensor(data: Any, dtype: Any = None) -> Tensor:
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
     """Like :func:`tensor`, but shares memory with a NumPy array or tensor when it can."""
+    devices.check(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
         return data
     if isinstance(data, backend.ndarray) and (dtype is None or data.dtype == numpy.dtype(dtype)):
@@ -77,56 +92,95 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
     return Tensor._make(backend.as_array(array), False, None)
 
 
-def _filled(fill: Any, size: Sequence[Any], dtype: Any, requires_grad: bool, where: str) -> Tensor:
+def _filled(
+    fill: Any, size: Sequence[Any], dtype: Any, device: Any, requires_grad: bool, where: str
+) -> Tensor:
+    devices.check(device, where)
     shape = _size(size, where)
     array = backend.xp.full(shape, fill, dtype=dtypes.to_dtype(dtype))
     return _finish(array, requires_grad)
 
 
-def zeros(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros of the given size."""
-    return _filled(0, size, dtype, requires_grad, "zeros")
+    return _filled(0, size, dtype, device, requires_grad, "zeros")
 
 
-def ones(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """A tensor of ones of the given size."""
-    return _filled(1, size, dtype, requires_grad, "ones")
+    return _filled(1, size, dtype, device, requires_grad, "ones")
 
 
-def empty(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
     """An uninitialised tensor (here: zeros, which costs the same with NumPy)."""
-    return _filled(0, size, dtype, requires_grad, "empty")
+    return _filled(0, size, dtype, device, requires_grad, "empty")
 
 
 def full(
-    size: Sequence[int], fill_value: Any, dtype: Any = None, requires_grad: bool = False
+    size: Sequence[int],
+    fill_value: Any,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value``; its dtype follows the value's type."""
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
-    return _filled(fill_value, (size,), dtype, requires_grad, "full")
+    return _filled(fill_value, (size,), dtype, device, requires_grad, "full")
 
 
-def _like(input: Tensor, fill: Any, dtype: Any, requires_grad: bool) -> Tensor:  # noqa: A002
+def _like(
+    input: Tensor,  # noqa: A002
+    fill: Any,
+    dtype: Any,
+    device: Any,
+    requires_grad: bool,
+    where: str,
+) -> Tensor:
+    devices.check(device, where)
     dtype = input.dtype if dtype is None else dtypes.to_dtype(dtype)
     return _finish(backend.xp.full(input.shape, fill, dtype=dtype), requires_grad)
 
 
-def zeros_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return _like(input, 0, dtype, requires_grad)
+def zeros_like(
+    input: Tensor,  # noqa: A002
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Zeros of ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
-def ones_like(input: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:  # noqa: A002
-    return _like(input, 1, dtype, requires_grad)
+def ones_like(
+    input: Tensor,  # noqa: A002
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Ones of ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    return _like(input, 1, dtype, device, requires_grad, "ones_like")
+
+
+def empty_like(
+    input: Tensor,  # noqa: A002
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """An uninitialised tensor (zeros here) of ``input``'s shape and dtype."""
+    return _like(input, 0, dtype, device, requires_grad, "empty_like")
 
 
 def full_like(
     input: Tensor,  # noqa: A002
     fill_value: Any,
     dtype: Any = None,
+    device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    return _like(input, fill_value, dtype, requires_grad)
+    """``fill_value`` everywhere, in ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    return _like(input, fill_value, dtype, device, requires_grad, "full_like")
 
 
 def _check_finite(where: str, **values: Any) -> None:
@@ -138,12 +192,18 @@ def _check_finite(where: str, **values: Any) -> None:
 
 
 def arange(
-    start: Any, end: Any = None, step: Any = 1, dtype: Any = None, requires_grad: bool = False
+    start: Any,
+    end: Any = None,
+    step: Any = 1,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """Numbers from ``start`` up to (not including) ``end`` in steps of ``step``.
 
     Integers give int64; any float among the arguments gives the default float dtype.
     """
+    devices.check(device, "arange")
     if end is None:
         start, end = 0, start
     _check_finite("arange", start=start, end=end, step=step)
@@ -161,9 +221,15 @@ def arange(
 
 
 def linspace(
-    start: float, end: float, steps: int, dtype: Any = None, requires_grad: bool = False
+    start: float,
+    end: float,
+    steps: int,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
 ) -> Tensor:
     """``steps`` evenly spaced numbers from ``start`` to ``end``, both included."""
+    devices.check(device, "linspace")
     _check_finite("linspace", start=start, end=end)
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative integer, got {steps!r}")
@@ -171,64 +237,169 @@ def linspace(
     return _finish(array, requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(
+    n: int,
+    m: int | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """The n×m identity matrix (square when m is omitted)."""
+    devices.check(device, "eye")
     _size((n,) if m is None else (n, m), "eye")
     return _finish(backend.xp.eye(n, m, dtype=dtypes.to_dtype(dtype)), requires_grad)
 
 
 # ---- random ------------------------------------------------------------------------------------
+# The streams are reproducible from manual_seed or a Generator's seed, but are not PyTorch's.
 
 
-def _random(draw: Any, size: Sequence[Any], dtype: Any, requires_grad: bool, where: str) -> Tensor:
+def _random(
+    draw: Any,
+    size: Sequence[Any],
+    dtype: Any,
+    device: Any,
+    requires_grad: bool,
+    generator: Generator | None,
+    where: str,
+) -> Tensor:
+    devices.check(device, where)
     shape = _size(size, where)
     dtype = dtypes.to_dtype(dtype)
-    if dtype.kind != "f":
+    if not dtypes.is_floating(dtype):
         raise TypeError(f"{where}: dtype must be floating point, got {dtype}")
     # NumPy draws float32 and float64 directly; other floats are drawn in float64 and cast.
     native = dtype if dtype in (dtypes.float32, dtypes.float64) else dtypes.float64
-    array = draw(default_generator(), shape, native).astype(dtype, copy=False)
+    rng = numpy_generator(generator, where)
+    array = draw(rng, shape, native).astype(dtype, copy=False)
     return _finish(backend.as_array(array), requires_grad)
 
 
-def rand(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def _uniform(rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    return rng.random(shape, dtype=dtype)
+
+
+def _standard_normal(rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
+    return rng.standard_normal(shape, dtype=dtype)
+
+
+def rand(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Uniform random numbers in [0, 1)."""
-    return _random(lambda g, s, d: g.random(s, dtype=d), size, dtype, requires_grad, "rand")
+    return _random(_uniform, size, dtype, device, requires_grad, generator, "rand")
 
 
-def randn(*size: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(
+    *size: Any,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
     """Standard normal random numbers (mean 0, variance 1)."""
-    draw = lambda g, s, d: g.standard_normal(s, dtype=d)  # noqa: E731
-    return _random(draw, size, dtype, requires_grad, "randn")
+    return _random(_standard_normal, size, dtype, device, requires_grad, generator, "randn")
 
 
-def rand_like(input: Tensor, dtype: Any = None) -> Tensor:  # noqa: A002
-    return rand(input.shape, dtype=input.dtype if dtype is None else dtype)
+def rand_like(
+    input: Tensor,  # noqa: A002
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Uniform random numbers in [0, 1) of ``input``'s shape and (unless given) dtype."""
+    dtype = input.dtype if dtype is None else dtype
+    return _random(_uniform, input.shape, dtype, device, requires_grad, None, "rand_like")
 
 
-def randn_like(input: Tensor, dtype: Any = None) -> Tensor:  # noqa: A002
-    return randn(input.shape, dtype=input.dtype if dtype is None else dtype)
+def randn_like(
+    input: Tensor,  # noqa: A002
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Standard normal numbers of ``input``'s shape and (unless given) dtype."""
+    dtype = input.dtype if dtype is None else dtype
+    draw = _standard_normal
+    return _random(draw, input.shape, dtype, device, requires_grad, None, "randn_like")
 
 
-def randint(*args: Any, size: Any = None, dtype: Any = None) -> Tensor:
-    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``."""
-    if size is None:
-        *args, size = args
-    if len(args) == 1:
-        low, high = 0, args[0]
-    elif len(args) == 2:
-        low, high = args
-    else:
-        raise TypeError("randint: call as randint(high, size) or randint(low, high, size)")
+def _integers(
+    low: Any,
+    high: Any,
+    shape: tuple[int, ...],
+    generator: Generator | None,
+    dtype: Any,
+    requires_grad: bool,
+    where: str,
+) -> Tensor:
     if high <= low:
-        raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
+        raise ValueError(f"{where}: high ({high}) must be greater than low ({low})")
+    rng = numpy_generator(generator, where)
+    array = rng.integers(low, high, size=shape, dtype=numpy.int64)
+    return _finish(
+        backend.as_array(array.astype(dtypes.to_dtype(dtype), copy=False)), requires_grad
+    )
+
+
+def randint(
+    *args: Any,
+    size: Any = None,
+    low: Any = None,
+    high: Any = None,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``
+    (``low`` is 0 when omitted); int64 unless ``dtype`` is given."""
+    devices.check(device, "randint")
+    values = list(args)
+    if size is None and values:
+        size = values.pop()
+    if high is None and values:
+        high = values.pop()
+    if low is None:
+        low = values.pop() if values else 0
+    if values or size is None or high is None:
+        raise TypeError("randint: call as randint(high, size) or randint(low, high, size)")
     shape = _size((size,), "randint")
-    array = default_generator().integers(low, high, size=shape, dtype=numpy.int64)
-    target = dtypes.int64 if dtype is None else dtypes.to_dtype(dtype)
-    return Tensor._make(backend.as_array(array.astype(target, copy=False)), False, None)
+    dtype = dtypes.int64 if dtype is None else dtype
+    return _integers(low, high, shape, generator, dtype, requires_grad, "randint")
 
 
-def randperm(n: int, dtype: Any = None) -> Tensor:
-    """A random permutation of 0..n−1."""
-    array = default_generator().permutation(n).astype(dtypes.to_dtype(dtype or dtypes.int64))
-    return Tensor._make(backend.as_array(array), False, None)
+def randint_like(
+    input: Tensor,  # noqa: A002
+    low: Any = 0,
+    high: Any = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """Random integers in [low, high) of ``input``'s shape and (unless given) dtype;
+    ``randint_like(input, high)`` draws from [0, high)."""
+    devices.check(device, "randint_like")
+    if high is None:
+        low, high = 0, low
+    dtype = input.dtype if dtype is None else dtype
+    return _integers(low, high, input.shape, None, dtype, requires_grad, "randint_like")
+
+
+def randperm(
+    n: int,
+    generator: Generator | None = None,
+    dtype: Any = None,
+    device: Any = None,
+    requires_grad: bool = False,
+) -> Tensor:
+    """A random permutation of 0..n−1 (int64 unless ``dtype`` is given)."""
+    devices.check(device, "randperm")
+    _size((n,), "randperm")
+    permutation = numpy_generator(generator, "randperm").permutation(n)
+    array = permutation.astype(dtypes.to_dtype(dtype or dtypes.int64))
+    return _finish(backend.as_array(array), requires_grad)

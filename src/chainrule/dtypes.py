@@ -1,10 +1,12 @@
 """Data types and PyTorch's type-promotion rules.
 
 chainrule's dtypes are NumPy dtype objects, so ``t.dtype == chainrule.float32`` and
-``t.dtype == numpy.float32`` both hold. Promotion follows PyTorch, not NumPy: an integer tensor
-combined with a Python float gives the default float dtype (float32), and a zero-dimensional
-tensor only decides the result's dtype when its category (bool < integer < float) is higher than
-that of every dimensioned operand.
+``t.dtype == numpy.float32`` both hold. ``bfloat16``, which NumPy lacks, comes from the optional
+package ``ml_dtypes`` (``pip install ml_dtypes``), imported the first time it is asked for.
+
+Promotion follows PyTorch, not NumPy: an integer tensor combined with a Python float gives the
+default float dtype (float32), and a zero-dimensional tensor only decides the result's dtype
+when its category (bool < integer < float) is higher than that of every dimensioned operand.
 """
 
 from __future__ import annotations
@@ -33,7 +35,52 @@ half, float, double = float16, float32, float64  # noqa: A001
 short, int, long = int16, int32, int64  # noqa: A001
 
 _SUPPORTED_KINDS = "biuf"  # bool, signed and unsigned integers, floats
-_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+# ml_dtypes' bfloat16 is of NumPy's kind "V"; check_dtype lets no other "V" dtype through.
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2, "V": 2}
+
+# PyTorch's names of the dtypes, as its messages ("result type Float") and its legacy tensor
+# types ("torch.FloatTensor") spell them.
+TORCH_NAMES = {
+    "float16": "Half",
+    "bfloat16": "BFloat16",
+    "float32": "Float",
+    "float64": "Double",
+    "int8": "Char",
+    "int16": "Short",
+    "int32": "Int",
+    "int64": "Long",
+    "uint8": "Byte",
+    "uint16": "UInt16",
+    "uint32": "UInt32",
+    "uint64": "UInt64",
+    "bool": "Bool",
+}
+
+_BFLOAT16_MISSING = (
+    "bfloat16 needs the optional package ml_dtypes, which is not installed (NumPy has no "
+    "bfloat16 of its own): pip install ml_dtypes"
+)
+
+
+def bfloat16_dtype() -> numpy.dtype:
+    """The bfloat16 dtype of ``ml_dtypes``; an ImportError saying how to install it if the
+    package is missing. (Imported on first use: it takes a while to load.)"""
+    try:
+        import ml_dtypes
+    except ImportError as error:
+        raise ImportError(_BFLOAT16_MISSING) from error
+    return numpy.dtype(ml_dtypes.bfloat16)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "bfloat16":
+        return bfloat16_dtype()
+    raise AttributeError(f"module 'chainrule.dtypes' has no attribute {name!r}")
+
+
+def torch_name(dtype: numpy.dtype) -> str:
+    """PyTorch's name of ``dtype``: ``Float`` for float32, ``Long`` for int64..."""
+    return TORCH_NAMES.get(dtype.name, dtype.name)
 
 
 class _Defaults:
@@ -56,7 +103,7 @@ def set_default_dtype(dtype: Any) -> None:
 
 def check_dtype(dtype: numpy.dtype, where: str) -> numpy.dtype:
     """Return ``dtype`` if chainrule supports it, else raise a TypeError naming ``where``."""
-    if dtype.kind not in _SUPPORTED_KINDS:
+    if dtype.kind not in _SUPPORTED_KINDS and dtype.name != "bfloat16":
         raise TypeError(
             f"{where}: unsupported dtype {dtype}; chainrule tensors hold bool, integer or "
             "floating-point numbers (float32, float64, int64, bool, ...)"
@@ -65,13 +112,21 @@ def check_dtype(dtype: numpy.dtype, where: str) -> numpy.dtype:
 
 
 def to_dtype(dtype: Any) -> numpy.dtype:
-    """Normalise a dtype given as a chainrule/NumPy dtype, a type, or a name."""
-    if dtype is None or dtype is _pyfloat:
+    """Normalise a dtype given as a chainrule/NumPy dtype, a type, or a name.
+
+    None is the default float dtype; as in PyTorch, the Python types ``float``, ``int`` and
+    ``bool`` are float64, int64 and bool.
+    """
+    if dtype is None:
         return _Defaults.float_dtype
+    if dtype is _pyfloat:
+        return float64
     if dtype is _pyint:
         return int64
     if dtype is _pybool:
         return bool_
+    if isinstance(dtype, str) and dtype == "bfloat16":
+        return bfloat16_dtype()  # NumPy knows the name only once ml_dtypes is imported
     try:
         resolved = numpy.dtype(dtype)
     except TypeError as error:
@@ -79,8 +134,39 @@ def to_dtype(dtype: Any) -> numpy.dtype:
     return check_dtype(resolved, "dtype")
 
 
+def can_cast(source: numpy.dtype, target: numpy.dtype) -> bool:
+    """PyTorch's rule for writing a result of dtype ``source`` into a tensor of ``target``
+    in place: anything but floats into integers or bools, and numbers into bools (NumPy's
+    "same_kind" also refuses signed into unsigned integers, which PyTorch allows)."""
+    source_category, target_category = _CATEGORY[source.kind], _CATEGORY[target.kind]
+    if target_category == 0:
+        return source_category == 0
+    return not (source_category == 2 and target_category == 1)
+
+
+def check_fits(values: numpy.ndarray, target: numpy.dtype, where: str) -> None:
+    """Refuse to convert Python numbers to an integer dtype that cannot hold them, as PyTorch
+    does for data given as numbers (arrays are cast without the check, wrapping around).
+
+    Floats must lie within the dtype's range; ints may also be negative down to ``-max`` for
+    an unsigned dtype, where they wrap around (-1 is 255 in uint8), as in PyTorch.
+    """
+    if target.kind not in "iu" or values.dtype.kind not in "iuf" or values.size == 0:
+        return
+    info = numpy.iinfo(target)
+    low = -info.max if target.kind == "u" and values.dtype.kind != "f" else info.min
+    with numpy.errstate(invalid="ignore"):
+        bad = ~((values >= low) & (values <= info.max))  # NaN compares False: refused too
+    if bad.any():
+        value = values[bad].flat[0]
+        raise RuntimeError(
+            f"{where}: value {value} cannot be converted to type {target} without overflow"
+        )
+
+
 def is_floating(dtype: numpy.dtype) -> bool:
-    return dtype.kind == "f"
+    """Whether ``dtype`` is a floating-point dtype (bfloat16 included)."""
+    return dtype.kind == "f" or dtype.name == "bfloat16"
 
 
 _PY_CATEGORY = {_pybool: 0, _pyint: 1, _pyfloat: 2}

@@ -17,12 +17,16 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend, dtypes
+from chainrule import backend, devices, dtypes
 from chainrule.autograd.hooks import RemovableHandle, TensorHooks
+from chainrule.size import Size
+
+# A Size from an array's shape, known to hold ints: tuple's constructor, skipping Size's checks.
+_new_size = tuple.__new__
 
 
 class Tensor:
-    """An array with a gradient: ``data`` (the array), ``grad`` (a Tensor or None), and
+    """An array with a gradient: ``array`` (the data), ``grad`` (a Tensor or None), and
     ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends."""
 
     # _hooks: None, or the TensorHooks (hooks, retain_grad) that the engine applies to the grad.
@@ -42,12 +46,23 @@ class Tensor:
     # NumPy must hand mixed expressions (ndarray + Tensor) to Tensor's reflected operators.
     __array_ufunc__ = None
 
-    def __init__(self, data: Any, requires_grad: bool = False) -> None:
+    def __init__(self, *args: Any, requires_grad: bool = False, device: Any = None) -> None:
+        """PyTorch's legacy constructor, for scripts that call it: ``Tensor([1, 2])`` copies
+        data into the default float dtype, ``Tensor(2, 3)`` is an uninitialised 2×3 tensor
+        (zeros here), ``Tensor()`` is empty, ``Tensor(t)`` shares ``t``'s memory and dtype.
+        Prefer :func:`chainrule.tensor`, which infers the dtype.
+
+        An array (NumPy, or the backend's) keeps its dtype and its memory, unlike PyTorch,
+        which converts it to the default float dtype: chainrule's own code wraps arrays so.
+        """
+        devices.check(device, "Tensor")
+        data = args[0] if len(args) == 1 else None
         if isinstance(data, Tensor):
-            data = data.array
-        array = backend.as_array(data)
-        if type(data) is not backend.ndarray and array.dtype == numpy.float64:
-            array = array.astype(dtypes.get_default_dtype())
+            array = data.array
+        elif isinstance(data, (backend.ndarray, numpy.ndarray, numpy.generic)):
+            array = backend.as_array(data)
+        else:
+            array = _legacy.legacy_array(args, dtypes.get_default_dtype(), "Tensor")
         dtypes.check_dtype(array.dtype, "Tensor")
         self.array = array
         self._grad: Tensor | None = None
@@ -82,7 +97,7 @@ class Tensor:
                 "requires_grad: only leaf tensors can stop requiring grad; use .detach() to get "
                 "a tensor outside the graph"
             )
-        if flag and self.array.dtype.kind != "f":
+        if flag and not dtypes.is_floating(self.array.dtype):
             raise TypeError(
                 f"requires_grad: only floating-point tensors can require gradients, this one is "
                 f"{self.array.dtype}; convert it first, e.g. t.float()"
@@ -199,8 +214,9 @@ class Tensor:
     # ---- array facts ---------------------------------------------------------------------------
 
     @property
-    def shape(self) -> tuple[int, ...]:
-        return self.array.shape
+    def shape(self) -> Size:
+        """The size of each dimension, as a :class:`~chainrule.size.Size` (a tuple)."""
+        return _new_size(Size, self.array.shape)
 
     @property
     def dtype(self) -> numpy.dtype:
@@ -211,22 +227,45 @@ class Tensor:
         return self.array.ndim
 
     @property
-    def device(self) -> str:
-        """Where the data lives: ``"cpu"`` on the NumPy backend."""
-        return "cpu" if backend.xp is numpy else "cuda"
+    def device(self) -> devices.device:
+        """Where the data lives: ``device(type='cpu')`` on the NumPy backend. It equals the
+        string ``"cpu"`` too."""
+        return devices.CPU if backend.xp is numpy else devices.device("cuda", 0)
+
+    @property
+    def is_cuda(self) -> bool:
+        """Whether the data is on a CUDA GPU (never, on the NumPy backend)."""
+        return self.device.type == "cuda"
+
+    @property
+    def is_cpu(self) -> bool:
+        return self.device.type == "cpu"
+
+    def get_device(self) -> int:
+        """The index of the GPU holding the data, or -1 for the CPU (as PyTorch)."""
+        index = self.device.index
+        return -1 if index is None else index
+
+    def cpu(self, memory_format: Any = None) -> Tensor:
+        """The tensor on the CPU: itself, since the data is there already."""
+        return self
+
+    def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
+        """The tensor on a CUDA GPU: an error in this build, which has no GPU backend."""
+        raise RuntimeError(devices.no_gpu_message("cuda", devices.cuda_device(device)))
 
     def dim(self) -> int:
         return self.array.ndim
 
     def size(self, dim: int | None = None) -> Any:
-        """The shape, or its length along ``dim``."""
-        return self.array.shape if dim is None else self.array.shape[dim]
+        """The shape as a :class:`~chainrule.size.Size`, or its length along ``dim``."""
+        return _new_size(Size, self.array.shape) if dim is None else self.array.shape[dim]
 
     def numel(self) -> int:
         return int(self.array.size)
 
     def is_floating_point(self) -> bool:
-        return self.array.dtype.kind == "f"
+        return dtypes.is_floating(self.array.dtype)
 
     def numpy(self) -> numpy.ndarray:
         """The data as a NumPy array (shared). As in PyTorch, call ``detach()`` first if the
@@ -290,18 +329,30 @@ class Tensor:
 
     def __repr__(self) -> str:
         array = backend.to_numpy(self.array)
+        if array.dtype.itemsize == 2 and dtypes.is_floating(array.dtype):
+            # PyTorch prints half floats as floats of full width (NumPy prints float16 with
+            # fewer digits, and bfloat16 as if an integer type).
+            array = array.astype(numpy.float32)
         body = numpy.array2string(
             array,
             separator=", ",
             prefix="tensor(",
             precision=4,
-            floatmode="maxprec_equal" if array.dtype.kind == "f" else "maxprec",
+            floatmode="maxprec_equal" if dtypes.is_floating(array.dtype) else "maxprec",
             threshold=1000,
         )
         extras = []
         default_dtypes = (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_)
-        if array.dtype not in default_dtypes or array.size == 0:
-            extras.append(f"dtype=chainrule.{array.dtype}")
+        dtype = self.array.dtype
+        if array.size == 0:
+            # As PyTorch: an empty tensor shows its size unless 1-d, and any other dtype than
+            # the default float (an empty list of ints is not told from one of floats).
+            if array.ndim != 1:
+                extras.append(f"size={array.shape}")
+            if dtype != dtypes.get_default_dtype():
+                extras.append(f"dtype=chainrule.{dtype}")
+        elif dtype not in default_dtypes:
+            extras.append(f"dtype=chainrule.{dtype}")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
         elif self._requires_grad:
@@ -310,6 +361,7 @@ class Tensor:
 
 
 # The operations and the engine are defined in modules that need this class: import them last.
+from chainrule import legacy as _legacy  # noqa: E402
 from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.ops import tensor_methods  # noqa: E402
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import contextvars
 import functools
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Generator
 from typing import Any, TypeVar
+
+import numpy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,20 +24,33 @@ class Mode:
     """What operations do in this thread: record a graph (``grad``), watch for anomalies
     (``anomaly``, with ``check_nan``), and whether ``inference_mode`` is on.
 
+    ``grad_enabled`` is the setting that ``is_grad_enabled()`` reports; ``grad``, what
+    operations read, is that setting outside inference mode: inside, nothing is recorded even
+    under ``enable_grad``, as in PyTorch.
+
     There is one object per combination (``Mode.of``), and each remembers the modes that a
     switch leads to, so that ``no_grad`` and the optimizer's step switch by one lookup.
     """
 
-    __slots__ = ("anomaly", "check_nan", "grad", "inference", "switched", "without_grad")
+    __slots__ = (
+        "anomaly",
+        "check_nan",
+        "grad",
+        "grad_enabled",
+        "inference",
+        "switched",
+        "without_grad",
+    )
     _all: dict[tuple, Mode] = {}  # noqa: RUF012 - the registry of the combinations
 
     def __init__(self, grad: bool, anomaly: bool, check_nan: bool, inference: bool) -> None:
-        self.grad, self.anomaly, self.check_nan, self.inference = (
+        self.grad_enabled, self.anomaly, self.check_nan, self.inference = (
             grad,
             anomaly,
             check_nan,
             inference,
         )
+        self.grad = grad and not inference
         self.switched: dict[tuple, Mode] = {}
         self.without_grad: Mode = self if not grad else None  # type: ignore[assignment]
 
@@ -50,7 +66,7 @@ class Mode:
         mode = cls._all.get(key)
         if mode is None:
             mode = cls._all[key] = cls(*key)
-            if mode.grad:
+            if mode.grad_enabled:
                 mode.without_grad = mode.switch((("grad", False),))
         return mode
 
@@ -59,7 +75,7 @@ class Mode:
         mode = self.switched.get(changes)
         if mode is None:
             fields = {
-                "grad": self.grad,
+                "grad": self.grad_enabled,
                 "anomaly": self.anomaly,
                 "check_nan": self.check_nan,
                 "inference": self.inference,
@@ -70,7 +86,7 @@ class Mode:
 
     def __repr__(self) -> str:
         return (
-            f"Mode(grad={self.grad}, anomaly={self.anomaly}, check_nan={self.check_nan}, "
+            f"Mode(grad={self.grad_enabled}, anomaly={self.anomaly}, check_nan={self.check_nan}, "
             f"inference={self.inference})"
         )
 
@@ -105,8 +121,9 @@ def restore_mode(token: contextvars.Token) -> None:
 
 
 def is_grad_enabled() -> bool:
-    """True when operations on tensors that require grad record a graph (in this thread)."""
-    return _mode.get().grad
+    """True when gradient recording is switched on in this thread (operations record a graph
+    then, except inside ``inference_mode``)."""
+    return _mode.get().grad_enabled
 
 
 def is_inference_mode_enabled() -> bool:
@@ -115,7 +132,12 @@ def is_inference_mode_enabled() -> bool:
 
 
 class _ModeSwitch:
-    """A context manager and decorator that changes the mode and restores it on exit."""
+    """A context manager and decorator that changes the mode and restores it on exit.
+
+    A decorated function runs in the mode; a decorated generator function runs each of its
+    steps in the mode, and its caller's code between the steps in the caller's mode, as in
+    PyTorch.
+    """
 
     changes: tuple  # sorted (name, value) pairs, as _switch takes them
 
@@ -126,10 +148,38 @@ class _ModeSwitch:
         restore_mode(self._tokens.pop())
 
     def __call__(self, fn: F) -> F:
+        if inspect.isgeneratorfunction(fn):
+            return self._wrap_generator(fn)
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with self._copy():
                 return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    def _step(self, action: Callable[..., Any], *args: Any) -> Any:
+        with self._copy():
+            return action(*args)
+
+    def _wrap_generator(self, fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
+            steps = fn(*args, **kwargs)  # runs none of the body yet
+            try:
+                response = self._step(steps.send, None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        self._step(steps.close)
+                        raise
+                    except BaseException as error:
+                        response = self._step(steps.throw, error)
+                    else:
+                        response = self._step(steps.send, request)
+            except StopIteration as stop:
+                return stop.value
 
         return wrapper  # type: ignore[return-value]
 
@@ -141,8 +191,19 @@ class _ModeSwitch:
         return switch
 
 
-class no_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
+class _NoArgumentSwitch(_ModeSwitch):
+    """A switch that PyTorch lets decorate with or without parentheses: ``@no_grad()`` and
+    ``@no_grad`` both work."""
+
+    def __new__(cls, orig_func: Callable[..., Any] | None = None) -> Any:
+        if orig_func is None:
+            return super().__new__(cls)
+        return cls()(orig_func)
+
+
+class no_grad(_NoArgumentSwitch):  # noqa: N801 - PyTorch's name
     """Operations inside record no graph: for evaluation and for in-place parameter updates.
+    A context manager, or a decorator (``@no_grad()`` or ``@no_grad``).
 
     >>> with no_grad():
     ...     w -= lr * w.grad
@@ -152,18 +213,41 @@ class no_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
         self.changes = _NO_GRAD
 
 
-class enable_grad(_ModeSwitch):  # noqa: N801 - PyTorch's name
-    """Turn recording back on inside a ``no_grad`` block."""
+class enable_grad(_NoArgumentSwitch):  # noqa: N801 - PyTorch's name
+    """Turn recording back on inside a ``no_grad`` block (a context manager or decorator)."""
 
     def __init__(self) -> None:
         self.changes = (("grad", True),)
 
 
 class inference_mode(_ModeSwitch):  # noqa: N801 - PyTorch's name
-    """``no_grad`` for pure inference (PyTorch's name); ``inference_mode(False)`` does nothing."""
+    """``no_grad`` for pure inference, under PyTorch's name, and ``is_inference_mode_enabled()``
+    inside. ``inference_mode(False)`` turns recording on, as PyTorch's does. A context manager,
+    or a decorator (``@inference_mode()`` or ``@inference_mode``).
+
+    PyTorch also marks the tensors made inside as inference tensors, which refuse to join a
+    graph later; here they are ordinary tensors that require no grad.
+    """
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if callable(mode):  # used as @inference_mode, without parentheses
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True) -> None:
-        self.changes = (("grad", False), ("inference", True)) if mode else ()
+        if mode:
+            self.changes = (("grad", False), ("inference", True))
+        else:
+            self.changes = (("grad", True), ("inference", False))
+
+
+def _check_flag(mode: Any) -> bool:
+    if not isinstance(mode, (bool, numpy.bool_)):
+        raise TypeError(
+            f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not "
+            f"{type(mode).__name__}"
+        )
+    return bool(mode)
 
 
 class set_grad_enabled(_ModeSwitch):  # noqa: N801 - PyTorch's name
@@ -175,7 +259,7 @@ class set_grad_enabled(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """
 
     def __init__(self, mode: bool) -> None:
-        self.changes = (("grad", bool(mode)),)
+        self.changes = (("grad", _check_flag(mode)),)
         self._tokens = [_switch(self.changes)]
 
     def __enter__(self) -> None:

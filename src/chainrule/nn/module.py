@@ -333,12 +333,19 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Convert floating parameters and buffers to a dtype, in place. The device "cpu" is
-        accepted and changes nothing; other devices are an error."""
-        from chainrule.ops.conversion import parse_to_arguments
+        """Convert the floating parameters and buffers (and their gradients) to a dtype, in
+        place, with ``Tensor.to``'s arguments: ``to(dtype)``, ``to(device)``,
+        ``to(device, dtype)``, ``to(tensor)``. Returns the module. The device must be the CPU;
+        a GPU is an error that says this build has none."""
+        from chainrule.ops.conversion import parse_to
 
-        dtype = parse_to_arguments(args, kwargs)
+        dtype, _ = parse_to(args, kwargs, "Module.to")
         if dtype is not None:
+            if not dtypes.is_floating(dtype):
+                raise TypeError(
+                    f"nn.Module.to only accepts floating point dtypes, but got desired "
+                    f"dtype={dtype}"
+                )
             self._cast(dtype)
         return self
 
@@ -346,18 +353,41 @@ class Module:
         for param in self.parameters():
             if param.is_floating_point():
                 param.array = param.array.astype(dtype)
-                param.grad = None
+                if param.grad is not None:
+                    param.grad = param.grad.to(dtype)
         for module in self.modules():
             for buffer in module._buffers.values():
                 if buffer is not None and buffer.is_floating_point():
                     buffer.array = buffer.array.astype(dtype)
 
+    def cpu(self) -> Module:
+        """The module on the CPU: itself, where its tensors already are."""
+        return self
+
+    def cuda(self, device: Any = None) -> Module:
+        """Move the module to a CUDA GPU: an error in this build, which has no GPU backend."""
+        from chainrule.devices import cuda_device, no_gpu_message
+
+        raise RuntimeError(no_gpu_message("Module.cuda", cuda_device(device)))
+
     def float(self) -> Module:
+        """Floating parameters and buffers to float32, in place."""
         self._cast(dtypes.float32)
         return self
 
     def double(self) -> Module:
+        """Floating parameters and buffers to float64, in place."""
         self._cast(dtypes.float64)
+        return self
+
+    def half(self) -> Module:
+        """Floating parameters and buffers to float16, in place."""
+        self._cast(dtypes.float16)
+        return self
+
+    def bfloat16(self) -> Module:
+        """Floating parameters and buffers to bfloat16 (needs ``ml_dtypes``), in place."""
+        self._cast(dtypes.bfloat16_dtype())
         return self
 
     # ---- printing ----------------------------------------------------------------------------

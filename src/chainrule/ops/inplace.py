@@ -31,15 +31,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, dtypes
 from chainrule.autograd import views
 from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import TensorHooks
 from chainrule.autograd.versions import memory_root, note_write, saved_arrays, version
-from chainrule.ops import activation, conversion, elementwise
+from chainrule.ops import conversion, elementwise
 from chainrule.ops.assignment import CopySlices, RepeatedSelfCopy, SetItem
 from chainrule.ops.movement import normalise_index
+from chainrule.ops.rectifiers import relu
+from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.tensor import Tensor
 
 
@@ -203,12 +205,9 @@ def _write(target: Tensor, result: Tensor, what: str) -> None:
             f"{what}: output with shape {data.shape} doesn't match the broadcast shape {new.shape}"
         )
     if new is not data:
-        if not backend.xp.can_cast(new.dtype, data.dtype, "same_kind"):
-            raise RuntimeError(
-                f"{what}: result type {new.dtype} can't be cast to the desired output type "
-                f"{data.dtype} (the tensor changed in place)"
-            )
-        backend.xp.copyto(data, new, casting="same_kind")
+        if not dtypes.can_cast(new.dtype, data.dtype):
+            raise _cast_error(what, new.dtype, data)
+        backend.xp.copyto(data, new, casting="unsafe")  # PyTorch's rule was checked above
     note_write(data, what)
 
 
@@ -216,13 +215,35 @@ def _write_ufunc(target: Tensor, ufunc: Any, other: Any, what: str) -> None:
     data = target.array
     value = other.array if isinstance(other, Tensor) else other
     try:
-        ufunc(data, value, out=data)  # same_kind casting, as PyTorch's in-place rules
+        ufunc(data, value, out=data)  # same_kind casting: PyTorch's rule, nearly
     except (ValueError, TypeError) as error:
+        # NumPy's casting error is a TypeError subclass whose constructor takes more than a
+        # message: report it anew rather than rebuild it.
+        result = dtypes.result_type(data, value)
+        if ufunc is backend.xp.true_divide and not dtypes.is_floating(result):
+            result = dtypes.get_default_dtype()  # true division of integers gives floats
+        if result is not None and not dtypes.can_cast(result, data.dtype):
+            raise _cast_error(what, result, data) from None
+        if result is not None and data.dtype.kind == "u" and result.kind == "i":
+            # PyTorch writes signed results into unsigned tensors, wrapping around.
+            ufunc(data, value, out=data, casting="unsafe")
+            note_write(data, what)
+            return
         raise RuntimeError(
             f"{what}: cannot update a tensor of shape {data.shape} and dtype {data.dtype} in "
             f"place with a value of shape {tuple(getattr(value, 'shape', ()))}: {error}"
-        ) from error
+        ) from None
     note_write(data, what)
+
+
+def _cast_error(what: str, result: Any, data: Any) -> RuntimeError:
+    """PyTorch's error for an in-place result of a dtype the tensor cannot hold."""
+    return RuntimeError(
+        f"result type {dtypes.torch_name(result)} can't be cast to the desired output type "
+        f"{dtypes.torch_name(data.dtype)} (in-place {what} on a tensor of dtype {data.dtype} "
+        f"and shape {data.shape}; use the out-of-place form, or convert first, e.g. "
+        "t = t.float())"
+    )
 
 
 def _rebase(tensor: Tensor, node: Any, before: Tensor) -> None:
@@ -407,9 +428,9 @@ METHODS: dict[str, Any] = {
     "sqrt_": _unary("sqrt_", elementwise.sqrt),
     "sin_": _unary("sin_", elementwise.sin),
     "cos_": _unary("cos_", elementwise.cos),
-    "sigmoid_": _unary("sigmoid_", activation.sigmoid),
-    "tanh_": _unary("tanh_", activation.tanh),
-    "relu_": _unary("relu_", activation.relu),
+    "sigmoid_": _unary("sigmoid_", sigmoid),
+    "tanh_": _unary("tanh_", tanh),
+    "relu_": _unary("relu_", relu),
     "__iadd__": _augmented("add", elementwise.add, backend.xp.add),
     "__isub__": _augmented("sub", elementwise.sub, backend.xp.subtract),
     "__imul__": _augmented("mul", elementwise.mul, backend.xp.multiply),
