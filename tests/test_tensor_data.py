@@ -63,3 +63,19 @@ def test_detach_in_place_makes_a_leaf_as_torch() -> None:
         y = x * 2
         assert y.detach_() is y
         assert y.grad_fn is None and not y.requires_grad and y.is_leaf
+
+
+def test_new_methods_take_the_dtype_of_the_tensor_as_torch() -> None:
+    for m in (torch, cr):
+        base = m.zeros(2, dtype=m.float64)
+        assert base.new_zeros(2, 3).dtype == m.float64 and tuple(base.new_zeros(2, 3).shape) == (
+            2,
+            3,
+        )
+        assert base.new_ones((4,)).detach().numpy().tolist() == [1.0] * 4
+        assert base.new_full((2,), 7).dtype == m.float64
+        assert base.new_full((2,), 7).detach().numpy().tolist() == [7.0, 7.0]
+        assert base.new_tensor([1, 2]).dtype == m.float64
+        assert base.new_empty(3).shape == (3,)
+        assert base.new_zeros(2, dtype=m.int64).dtype == m.int64
+        assert base.new_zeros(2, requires_grad=True).requires_grad

@@ -182,6 +182,53 @@ class Tensor:
         """
         _engine.backward(self, gradient, retain_graph)
 
+    # ---- new tensors with this one's dtype (PyTorch's new_* methods) ---------------------------
+
+    def new_zeros(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Zeros of ``size``, with this tensor's dtype unless ``dtype`` is given."""
+        return _creation().zeros(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_ones(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """Ones of ``size``, with this tensor's dtype unless ``dtype`` is given."""
+        return _creation().ones(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_empty(
+        self, *size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """An uninitialised tensor of ``size``, with this tensor's dtype by default."""
+        return _creation().empty(
+            *size, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_full(
+        self,
+        size: Any,
+        fill_value: Any,
+        dtype: Any = None,
+        device: Any = None,
+        requires_grad: bool = False,
+    ) -> Tensor:
+        """``size`` filled with ``fill_value``, with this tensor's dtype by default."""
+        return _creation().full(
+            size, fill_value, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
+    def new_tensor(
+        self, data: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False
+    ) -> Tensor:
+        """A copy of ``data`` with this tensor's dtype by default."""
+        return _creation().tensor(
+            data, dtype=dtype or self.dtype, device=device, requires_grad=requires_grad
+        )
+
     def detach(self) -> Tensor:
         """The same data (shared, not copied) outside the graph."""
         return Tensor._make(self.array, False, None)
@@ -366,3 +413,10 @@ from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.ops import tensor_methods  # noqa: E402
 
 tensor_methods.bind(Tensor)
+
+
+def _creation() -> Any:
+    # creation.py builds on this module, so the new_* methods reach it at call time.
+    from chainrule import creation
+
+    return creation
