@@ -9,68 +9,13 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 
 import chainrule as cr
 import chainrule.optim.lr_scheduler as lr_scheduler_module
 
-STEPS = 25
-
-
-def make_optimizer(library: Any) -> tuple[Any, list]:
-    """SGD with two param groups at different rates (0.1 and 0.05)."""
-    if library is torch:
-        params = [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64)) for _ in range(2)]
-    else:
-        params = [cr.nn.Parameter(cr.zeros(2, dtype=cr.float64)) for _ in range(2)]
-    groups = [{"params": [params[0]]}, {"params": [params[1]], "lr": 0.05, "momentum": 0.9}]
-    return library.optim.SGD(groups, lr=0.1), params
-
-
-def optimizer_step(library: Any, optimizer: Any, params: list) -> None:
-    optimizer.zero_grad()
-    for p in params:
-        p.grad = library.tensor(np.ones(2))
-    optimizer.step()
-
-
-def trace(
-    library: Any,
-    build: Callable[[Any, Any], Any],
-    steps: int = STEPS,
-    metrics: list | None = None,
-) -> list[list[float]]:
-    """The rates after construction and after each of ``steps`` (optimizer step, scheduler
-    step) pairs: get_last_lr() and every group's lr, side by side. ``build`` gets the library's
-    lr_scheduler module and the optimizer, and returns a scheduler or a list of them to step
-    in order (stacked on one optimizer)."""
-    optimizer, params = make_optimizer(library)
-    built = build(library.optim.lr_scheduler, optimizer)
-    schedulers = built if isinstance(built, list) else [built]
-    rates = [record(schedulers[-1], optimizer)]
-    for step in range(steps):
-        optimizer_step(library, optimizer, params)
-        for scheduler in schedulers:
-            if metrics is None:
-                scheduler.step()
-            else:
-                scheduler.step(metrics[step])
-        rates.append(record(schedulers[-1], optimizer))
-    return rates
-
-
-def record(scheduler: Any, optimizer: Any) -> list[float]:
-    return [float(lr) for lr in scheduler.get_last_lr()] + [
-        float(group["lr"]) for group in optimizer.param_groups
-    ]
-
-
-def assert_same_rates(ours: list, theirs: list) -> None:
-    assert len(ours) == len(theirs)
-    np.testing.assert_allclose(np.array(ours), np.array(theirs), rtol=1e-12, atol=1e-18)
-
+from .schedule_traces import assert_same_rates, make_optimizer, optimizer_step, record, trace
 
 SCHEDULERS: dict[str, Callable[[Any, Any], Any]] = {
     "constant": lambda s, o: s.ConstantLR(o, factor=0.5, total_iters=4),

@@ -16,7 +16,7 @@ SHAPES = [(3, 4), (5,), ()]
 def to_numpy(t: Any) -> np.ndarray:
     if isinstance(t, torch.Tensor):
         return t.detach().numpy()
-    return np.asarray(t.detach().data)
+    return np.asarray(t.detach().array)
 
 
 def start(dtype: str = "float64") -> list[np.ndarray]:
@@ -53,3 +53,50 @@ def advance(library: Any, optimizer: Any, params: list, steps: Any) -> None:
         for p in params:
             p.grad = library.tensor(gradient(step, to_numpy(p)))
         optimizer.step()
+
+
+def assert_trajectory_matches_torch(
+    name: str, options: Any, steps: int, dtype: str, rtol: float, atol: float
+) -> tuple[Any, Any]:
+    """Run ``library.optim.<name>`` in both libraries from the same start with the same
+    gradients and check the parameters after ``steps`` steps, every option of every group,
+    and every entry of the per-parameter state (under PyTorch's names); returns the two
+    optimizers."""
+    ours, optimizer, params = run(cr, name, options, steps=steps, initial=start(dtype))
+    theirs, reference, tensors = run(torch, name, options, steps=steps, initial=start(dtype))
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert a.dtype == np.dtype(dtype), "the parameters keep their dtype"
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=f"parameter {i}")
+    assert not np.allclose(ours[0], start(dtype)[0], atol=1e-3), "the parameters moved"
+    for group, expected in zip(optimizer.param_groups, reference.param_groups):
+        assert set(group) == set(expected)
+        for key in set(expected) - {"params"}:
+            assert group[key] == expected[key], key
+    for p, t in zip(params, tensors):
+        state, expected = optimizer.state[p], reference.state[t]
+        assert set(state) == set(expected)
+        assert state["step"] == expected["step"].item() == steps
+        for key in set(state) - {"step"}:
+            value = np.asarray(state[key])
+            assert value.dtype == to_numpy(expected[key]).dtype, key
+            np.testing.assert_allclose(
+                value, to_numpy(expected[key]), rtol=rtol, atol=atol, err_msg=key
+            )
+    return optimizer, reference
+
+
+def assert_state_dict_round_trip(name: str, options: Any) -> None:
+    """Saving after 10 steps, going on with the original, and loading the save into a new
+    optimizer (built with another lr) gives the same next 10 steps as never stopping."""
+    uninterrupted, _, _ = run(cr, name, options, steps=20)
+    halfway, optimizer, params = run(cr, name, options, steps=10)
+    saved = optimizer.state_dict()
+    advance(cr, optimizer, params, range(10, 13))  # the original goes on: the save must not
+
+    fresh = [cr.nn.Parameter(cr.tensor(a.copy())) for a in halfway]
+    groups, kwargs = options(fresh) if callable(options) else (fresh, options)
+    restored = getattr(cr.optim, name)(groups, **{**kwargs, "lr": 1.0})
+    restored.load_state_dict(saved)
+    advance(cr, restored, fresh, range(10, 20))
+    for a, p in zip(uninterrupted, fresh):
+        np.testing.assert_array_equal(to_numpy(p), a)

@@ -28,6 +28,8 @@ class Adagrad(Optimizer):
         initial_accumulator_value: the starting value of every entry of ``sum``, ≥ 0.
         eps: added to the denominator for numerical stability, ≥ 0.
         maximize: ascend the objective instead of descending it.
+        foreach, differentiable, fused: PyTorch's choices of implementation; see
+            :class:`~chainrule.optim.Optimizer` (differentiable must be False).
 
     As in PyTorch, the state (``step`` and ``sum``) of every parameter exists from construction.
 
@@ -46,8 +48,11 @@ class Adagrad(Optimizer):
         weight_decay: float = 0.0,
         initial_accumulator_value: float = 0.0,
         eps: float = 1e-10,
+        foreach: bool | None = None,
         *,
         maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -55,7 +60,10 @@ class Adagrad(Optimizer):
             "eps": eps,
             "weight_decay": weight_decay,
             "initial_accumulator_value": initial_accumulator_value,
+            "foreach": foreach,
             "maximize": maximize,
+            "differentiable": differentiable,
+            "fused": fused,
         }
         super().__init__(params, defaults)
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import Optimizer, check_betas, check_range
 
 
 class Adam(Optimizer):
@@ -31,6 +31,8 @@ class Adam(Optimizer):
         amsgrad: normalise by the largest v seen so far (Reddi et al., 2018).
         maximize: ascend the objective instead of descending it.
         decoupled_weight_decay: decay θ directly, as AdamW does (Loshchilov & Hutter, 2019).
+        foreach, capturable, differentiable, fused: PyTorch's choices of implementation; see
+            :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
@@ -48,7 +50,11 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         *,
+        foreach: bool | None = None,
         maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
         defaults = {
@@ -58,6 +64,10 @@ class Adam(Optimizer):
             "weight_decay": weight_decay,
             "amsgrad": amsgrad,
             "maximize": maximize,
+            "foreach": foreach,
+            "capturable": capturable,
+            "differentiable": differentiable,
+            "fused": fused,
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
@@ -65,17 +75,9 @@ class Adam(Optimizer):
     def _check_options(self, group: dict[str, Any]) -> None:
         super()._check_options(group)
         name = type(self).__name__
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        for i, beta in enumerate(betas):
-            if not isinstance(beta, (int, float)) or not 0 <= beta < 1:
-                raise ValueError(f"{name}: betas[{i}] must be in [0, 1), got {beta!r}")
-        group["betas"] = tuple(float(beta) for beta in betas)
+        check_betas(name, group)
         for option in ("eps", "weight_decay"):
-            value = group[option]
-            if not isinstance(value, (int, float)) or not 0 <= value < math.inf:
-                raise ValueError(f"{name}: {option} must be finite and >= 0, got {value!r}")
+            check_range(name, option, group[option], 0.0)
 
     def _update(self, group: dict[str, Any]) -> None:
         xp = backend.xp
@@ -139,6 +141,10 @@ class AdamW(Adam):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         super().__init__(
             params,
@@ -147,7 +153,11 @@ class AdamW(Adam):
             eps,
             weight_decay,
             amsgrad,
+            foreach=foreach,
             maximize=maximize,
+            capturable=capturable,
+            differentiable=differentiable,
+            fused=fused,
             decoupled_weight_decay=True,
         )
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from chainrule import fp_errors
+from chainrule import dtypes, fp_errors
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.versions import note_parameter_writes
 from chainrule.tensor import Tensor
@@ -15,11 +17,23 @@ from chainrule.tensor import Tensor
 
 class Optimizer:
     """Holds ``param_groups`` (dicts of parameters and their options) and ``state`` (per
-    parameter, e.g. a momentum buffer). Subclasses implement ``_update`` for one group."""
+    parameter, e.g. a momentum buffer). Subclasses implement ``_update`` for one group.
+
+    ``params`` is an iterable of tensors, of ``(name, tensor)`` pairs (the names are kept in
+    the group's ``"param_names"``), or of dicts, one per group, holding ``"params"`` and the
+    options in which the group differs from the defaults. Any leaf tensor may be optimised,
+    whether or not it requires grad: a step skips every parameter whose ``.grad`` is None.
+
+    The options PyTorch uses to pick an implementation are accepted where PyTorch has them:
+    ``foreach`` and ``fused`` change nothing here (each parameter's update is already one
+    vectorised expression, and the result is the same), while ``capturable`` (CUDA-graph
+    capture) and ``differentiable`` (an update recorded by autograd) are refused when True.
+    """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = dict(defaults)
-        self.state: dict[Tensor, dict[str, Any]] = {}
+        # A missing parameter reads as an empty state, as in PyTorch.
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):  # list() would split it into rows no one trains
             raise TypeError(
@@ -33,29 +47,78 @@ class Optimizer:
         for group in groups:
             self.add_param_group(group)
 
-    def add_param_group(self, group: dict[str, Any]) -> None:
-        """Add a group of parameters with its own options (missing ones take the defaults)."""
-        params = group["params"]
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters with its own options (missing ones take the defaults).
+
+        Frozen layers can so be made trainable part way through training.
+        """
+        name = type(self).__name__
+        if not isinstance(param_group, dict):
+            raise TypeError(f"{name}: a param group must be a dict, got {type(param_group)}")
+        params = param_group["params"]
+        if isinstance(params, (set, frozenset)):
+            raise TypeError(
+                f"{name}: parameters must be in an ordered collection (a list), not a set: "
+                "a set's order changes between runs, and so would the saved state's"
+            )
         params = [params] if isinstance(params, Tensor) else list(params)
-        for p in params:
-            if not isinstance(p, Tensor):
-                raise TypeError(
-                    f"{type(self).__name__}: parameters must be tensors, got {type(p).__name__}"
-                )
-            if not p.requires_grad:
-                raise ValueError(f"{type(self).__name__}: a parameter does not require grad")
+        names = [p[0] for p in params if isinstance(p, tuple)]
+        params = [p[1] if isinstance(p, tuple) else p for p in params]
+        if names and len(names) != len(params):
+            raise ValueError(f"{name}: either every parameter has a name or none has")
+        self._check_parameters(params)
+        if any(("param_names" in group) != bool(names) for group in self.param_groups):
+            raise ValueError(
+                f"{name}: every param group must be with names or every one without; "
+                f"cannot add a group {'with' if names else 'without'} names"
+            )
         known = {id(p) for g in self.param_groups for p in g["params"]}
         if any(id(p) in known for p in params):
-            raise ValueError(f"{type(self).__name__}: a parameter appears in two groups")
-        full = {**self.defaults, **group, "params": params}
+            raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+
+        full = {**self.defaults, **param_group, "params": params}
+        if names:
+            full["param_names"] = names
         self._check_options(full)
         self.param_groups.append(full)
 
+    def _check_parameters(self, params: list[Any]) -> None:
+        name = type(self).__name__
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{name}: parameters must be tensors, got {type(p).__name__}")
+            # The step writes p in place, which would corrupt the graph that made a non-leaf.
+            if not (p.is_leaf or p.retains_grad):
+                raise ValueError(
+                    f"{name}: can't optimize a non-leaf Tensor (one made by an operation); "
+                    "optimise the leaf it was computed from, or a .detach()ed copy"
+                )
+        if len({id(p) for p in params}) != len(params):
+            warnings.warn(
+                f"{name}: a parameter group holds the same parameter twice; it is updated "
+                "twice per step (PyTorch will make this an error)",
+                UserWarning,
+                stacklevel=4,
+            )
+
     def _check_options(self, group: dict[str, Any]) -> None:
+        name = type(self).__name__
         lr = group.get("lr")
         # PyTorch accepts lr=0 (a frozen group); only a negative or non-finite rate is wrong.
-        if not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"{type(self).__name__}: lr must be a number >= 0, got {lr!r}")
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 <= lr < math.inf:
+            raise ValueError(f"{name}: lr must be a number >= 0, got {lr!r}")
+        if group.get("capturable"):
+            raise NotImplementedError(
+                f"{name}: capturable=True prepares the step for CUDA-graph capture, which "
+                "chainrule does not have; leave it False"
+            )
+        if group.get("differentiable"):
+            raise NotImplementedError(
+                f"{name}: differentiable=True (a step recorded by autograd) is not supported: "
+                "chainrule's steps write the parameters outside the graph"
+            )
+        if group.get("fused") and group.get("foreach"):
+            raise RuntimeError(f"{name}: fused and foreach cannot be True together")
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros in place)."""
@@ -134,10 +197,9 @@ class Optimizer:
             for position, p in zip(saved["params"], own["params"]):
                 by_position[position] = p
             own.update({k: v for k, v in saved.items() if k != "params"})
-        self.state = {
-            by_position[position]: copy.deepcopy(values)
-            for position, values in state_dict["state"].items()
-        }
+        self.state = defaultdict(dict)
+        for position, values in state_dict["state"].items():
+            self.state[by_position[position]] = copy.deepcopy(values)
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -145,3 +207,39 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join([*lines, ")"])
+
+
+# ---- checks shared by the optimisers ---------------------------------------------------------
+
+
+def check_range(
+    optimizer: str, option: str, value: Any, low: float, high: float = math.inf
+) -> None:
+    """Raise a ValueError unless ``low <= value < high`` (``<= high`` for a finite high)."""
+    in_range = (
+        not isinstance(value, bool)
+        and isinstance(value, (int, float))
+        and low <= value
+        and (value <= high if high < math.inf else value < high)
+    )
+    if not in_range:
+        upper = "finite" if high == math.inf else f"<= {high}"
+        raise ValueError(f"{optimizer}: {option} must be >= {low} and {upper}, got {value!r}")
+
+
+def check_betas(optimizer: str, group: dict[str, Any]) -> None:
+    """``group["betas"]`` must be a pair in [0, 1); stored back as a tuple of floats."""
+    betas = group["betas"]
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{optimizer}: betas must be a pair (beta1, beta2), got {betas!r}")
+    for i, beta in enumerate(betas):
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta < 1:
+            raise ValueError(f"{optimizer}: betas[{i}] must be in [0, 1), got {beta!r}")
+    group["betas"] = tuple(float(beta) for beta in betas)
+
+
+def scalar_dtype() -> Any:
+    """The dtype of the scalar state PyTorch keeps as 0-d tensors (NAdam's running product of
+    momenta, ASGD's step size): float64 under a float64 default dtype, else float32. Keeping
+    it in that precision reproduces PyTorch's rounding of it."""
+    return dtypes.float64 if dtypes.get_default_dtype() == dtypes.float64 else dtypes.float32

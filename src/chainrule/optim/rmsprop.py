@@ -33,6 +33,8 @@ class RMSprop(Optimizer):
         momentum: momentum factor, ≥ 0.
         centered: normalise by the centred second moment v − ḡ².
         maximize: ascend the objective instead of descending it.
+        capturable, foreach, differentiable: PyTorch's choices of implementation; see
+            :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
@@ -50,8 +52,10 @@ class RMSprop(Optimizer):
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
-        *,
+        capturable: bool = False,
+        foreach: bool | None = None,
         maximize: bool = False,
+        differentiable: bool = False,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -60,7 +64,10 @@ class RMSprop(Optimizer):
             "eps": eps,
             "centered": centered,
             "weight_decay": weight_decay,
+            "capturable": capturable,
+            "foreach": foreach,
             "maximize": maximize,
+            "differentiable": differentiable,
         }
         super().__init__(params, defaults)
 

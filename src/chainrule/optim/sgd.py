@@ -17,7 +17,8 @@ class SGD(Optimizer):
         d = g + momentum·b if nesterov else b         (d = g without momentum)
 
     and −d in place of d when ``maximize``. Updates are in place, one vectorised expression
-    per parameter.
+    per parameter. ``foreach``, ``differentiable`` and ``fused`` are PyTorch's choices of
+    implementation: see :class:`~chainrule.optim.Optimizer`.
     """
 
     def __init__(
@@ -30,6 +31,9 @@ class SGD(Optimizer):
         nesterov: bool = False,
         *,
         maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
         defaults = {
             "lr": lr,
@@ -38,6 +42,9 @@ class SGD(Optimizer):
             "weight_decay": weight_decay,
             "nesterov": nesterov,
             "maximize": maximize,
+            "foreach": foreach,
+            "differentiable": differentiable,
+            "fused": fused,
         }
         super().__init__(params, defaults)
 
