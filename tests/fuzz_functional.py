@@ -106,6 +106,128 @@ def binary_loss(b: GraphBuilder) -> bool:
     )
 
 
+def more_regression_losses(b: GraphBuilder) -> bool:
+    """smooth_l1_loss (continuously differentiable at beta, as Huber), poisson_nll_loss and
+    gaussian_nll_loss (positive rates and variances: x * x + 0.5)."""
+    x = b.pick()
+    y = b.operand_like(x, x.shape)
+    reduction = choose(b, ["", ", reduction='sum'", ", reduction='none'"])
+    kind = b.draw(st.integers(0, 3))
+    if kind == 0:
+        beta = choose(b, ["", ", beta=0.5", ", beta=2.0"])
+        return emitted(b, f"F.smooth_l1_loss({{0}}, {{1}}{reduction}{beta})", [x, y])
+    if kind == 1:
+        return emitted(b, f"F.poisson_nll_loss({{0}}, {{1}} * {{1}} + 0.5{reduction})", [x, y])
+    if kind == 2:
+        # full=True adds Stirling's term where the target passes 1: a jump there.
+        target = b.tensor(y) * b.tensor(y) + 0.5
+        template = "F.poisson_nll_loss({0} * {0} + 0.5, {1} * {1} + 0.5, log_input=False, full=True"
+        return emitted(b, template + reduction + ")", [x, y], distance(target, 1.0))
+    var = b.operand_like(x, x.shape)
+    full = choose(b, ["", ", full=True"])
+    return emitted(
+        b, f"F.gaussian_nll_loss({{0}}, {{1}}, {{2}} * {{2}} + 0.5{full}{reduction})", [x, y, var]
+    )
+
+
+def distribution_loss(b: GraphBuilder) -> bool:
+    """kl_div of log_softmax against a softmax (or log_softmax with log_target), every
+    reduction, and soft_margin_loss against constant labels ±1."""
+    x = b.pick(lambda v: v.ndim >= 1)
+    if x is None:
+        return False
+    if b.draw(st.booleans()):
+        signs = b.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=x.numel, max_size=x.numel))
+        labels = f"m.tensor({torch.tensor(signs).reshape(x.shape).tolist()!r})"
+        reduction = choose(b, ["", ", reduction='sum'", ", reduction='none'"])
+        return emitted(b, f"F.soft_margin_loss({{0}}, {labels}{reduction})", [x])
+    y = b.operand_like(x, x.shape)
+    reduction = choose(
+        b, ["", ", reduction='batchmean'", ", reduction='sum'", ", reduction='none'"]
+    )
+    target = choose(b, ["{1}.softmax(-1)", "{1}.log_softmax(-1), log_target=True"])
+    return emitted(b, f"F.kl_div({{0}}.log_softmax(-1), {target}{reduction})", [x, y])
+
+
+def similarity(b: GraphBuilder) -> bool:
+    """cosine_similarity, pairwise_distance and cosine_embedding_loss (with a margin below −1,
+    so that its hinge never bends): smooth away from zero vectors, where the norm is not."""
+    x = b.pick(lambda v: v.ndim >= 1 and v.numel > 0)
+    if x is None:
+        return False
+    y = b.operand_like(x, x.shape)
+    kind = b.draw(st.integers(0, 2))
+    if kind == 0:
+        vectors = [b.tensor(x), b.tensor(y)]
+        template = "F.cosine_similarity({0}, {1}, dim=-1)"
+    elif kind == 1:
+        vectors = [b.tensor(x) - b.tensor(y)]
+        p = choose(b, ["", ", p=1.5", ", p=3.0"])
+        template = f"F.pairwise_distance({{0}}, {{1}}{p})"
+    else:
+        if x.ndim > 2:
+            return False
+        vectors = [b.tensor(x), b.tensor(y)]
+        count = x.shape[0] if x.ndim == 2 else 1
+        signs = b.draw(st.lists(st.sampled_from([-1, 1]), min_size=count, max_size=count))
+        labels = f"m.tensor({signs if x.ndim == 2 else signs[0]!r})"
+        template = f"F.cosine_embedding_loss({{0}}, {{1}}, {labels}, margin=-1.5)"
+    # How far the shortest vector is from zero, where these functions are not smooth.
+    shortest = min(float(v.detach().reshape(-1, v.shape[-1]).norm(dim=-1).min()) for v in vectors)
+    return emitted(b, template, [x, y], shortest - 0.1)
+
+
+def margin_loss(b: GraphBuilder) -> bool:
+    """margin_ranking_loss and hinge_embedding_loss: hinges where the margin is met."""
+    x = b.pick(lambda v: v.numel > 0)
+    if x is None:
+        return False
+    signs = b.draw(st.lists(st.sampled_from([-1.0, 1.0]), min_size=x.numel, max_size=x.numel))
+    labels = torch.tensor(signs).reshape(x.shape)
+    source = f"m.tensor({labels.tolist()!r})"
+    reduction = choose(b, ["", ", reduction='sum'", ", reduction='none'"])
+    if b.draw(st.booleans()):
+        y = b.operand_like(x, x.shape)
+        hinge = -labels * (b.tensor(x) - b.tensor(y)) + 0.2
+        template = f"F.margin_ranking_loss({{0}}, {{1}}, {source}, margin=0.2{reduction})"
+        return emitted(b, template, [x, y], distance(hinge, 0.0))
+    template = f"F.hinge_embedding_loss({{0}}, {source}, margin=0.5{reduction})"
+    return emitted(b, template, [x], distance(b.tensor(x), 0.5))
+
+
+# ---- activations (the rest are in fuzz_ops.py) ---------------------------------------------------
+
+
+def smooth_activations(b: GraphBuilder) -> bool:
+    """mish, celu (continuously differentiable at 0 for any alpha), tanhshrink."""
+    options = ["F.mish({0})", "F.celu({0})", "F.celu({0}, 0.5)", "F.tanhshrink({0})"]
+    return emitted(b, choose(b, options), [b.pick()])
+
+
+def rectifiers(b: GraphBuilder) -> bool:
+    """relu6, hardtanh, hardsigmoid, hardswish, selu, softsign, leaky_relu with a negative
+    slope and prelu (a new leaf of one slope or one per channel): kinks where they bend."""
+    x = b.pick()
+    options = {
+        "F.relu6({0} * 3)": (3.0, (0.0, 6.0)),
+        "F.hardtanh({0})": (1.0, (-1.0, 1.0)),
+        "F.hardtanh({0}, -0.5, 2.0)": (1.0, (-0.5, 2.0)),
+        "F.hardsigmoid({0} * 2)": (2.0, (-3.0, 3.0)),
+        "F.hardswish({0} * 2)": (2.0, (-3.0, 3.0)),
+        "F.selu({0})": (1.0, (0.0,)),
+        "F.softsign({0})": (1.0, (0.0,)),
+        "F.leaky_relu({0}, -0.3)": (1.0, (0.0,)),
+        "F.prelu({0}, {1})": (1.0, (0.0,)),
+    }
+    template = choose(b, list(options))
+    scale, kinks = options[template]
+    operands = [x]
+    if "prelu" in template:
+        channels = x.shape[1] if x.ndim >= 2 else 1
+        operands.append(b.leaf((choose(b, [1, channels]),)))
+    return emitted(b, template, operands, distance(b.tensor(x) * scale, *kinks))
+
+
 # ---- layers' functions ---------------------------------------------------------------------------
 
 
@@ -158,6 +280,40 @@ def convolution(b: GraphBuilder) -> bool:
     return emitted(b, call, [x, weight])
 
 
+def transposed_convolution(b: GraphBuilder) -> bool:
+    """conv_transpose1d/2d with stride, padding, output_padding (below the stride) and
+    groups; the padding is kept small enough to leave an output."""
+    spatial = b.draw(st.integers(1, 2))
+    x = b.pick(lambda v: as_batch(v, spatial) is not None)
+    if x is None:
+        return False
+    view, shape = as_batch(x, spatial)
+    groups = 2 if shape[1] % 2 == 0 and b.draw(st.booleans()) else 1
+    kernel = tuple(b.draw(st.integers(1, 3)) for _ in shape[2:])
+    stride = b.draw(st.integers(1, 2))
+    padding = b.draw(st.integers(0, 1))
+    extra = b.draw(st.integers(0, stride - 1))
+    if any((n - 1) * stride - 2 * padding + k + extra <= 0 for n, k in zip(shape[2:], kernel)):
+        return False
+    weight = b.leaf((shape[1], b.draw(st.integers(1, 2)), *kernel))
+    call = (
+        f"F.conv_transpose{spatial}d({view}, {{1}}, stride={stride}, padding={padding}, "
+        f"output_padding={extra}, groups={groups})"
+    )
+    return emitted(b, call, [x, weight])
+
+
+def instance_normalization(b: GraphBuilder) -> bool:
+    """instance_norm over the trailing axes of (N, C, *) values, affine or not."""
+    x = b.pick(lambda v: v.ndim >= 3 and v.numel > 0 and math.prod(v.shape[2:]) > 1)
+    if x is None:
+        return False
+    if b.draw(st.booleans()):
+        return emitted(b, "F.instance_norm({0})", [x])
+    weight, bias = b.leaf((x.shape[1],)), b.leaf((x.shape[1],))
+    return emitted(b, "F.instance_norm({0}, weight={1}, bias={2})", [x, weight, bias])
+
+
 def pooling(b: GraphBuilder) -> bool:
     """avg_pool (smooth) and max_pool (kinked: ties inside a window) in 1-D and 2-D."""
     spatial = b.draw(st.integers(1, 2))
@@ -200,14 +356,38 @@ def embedding(b: GraphBuilder) -> bool:
     return emitted(b, f"F.embedding(m.tensor({indices!r}), {{0}}{pad})", [table], gap)
 
 
+def attention(b: GraphBuilder) -> bool:
+    """scaled_dot_product_attention with a value as the queries (*, L, E): attending to
+    itself, or to new keys and values (*, S, E) and (*, S, Ev); causal or rescaled."""
+    query = b.pick(lambda v: v.ndim >= 2 and v.shape[-1] > 0)
+    if query is None:
+        return False
+    options = choose(b, ["", ", is_causal=True", ", scale=0.5"])
+    if b.draw(st.booleans()):
+        template = "F.scaled_dot_product_attention({0}, {0}, {0}" + options + ")"
+        return emitted(b, template, [query])
+    keys = b.draw(st.integers(1, 3))
+    key = b.leaf((*query.shape[:-2], keys, query.shape[-1]))
+    value = b.leaf((*query.shape[:-2], keys, b.draw(st.integers(1, 3))))
+    template = "F.scaled_dot_product_attention({0}, {1}, {2}" + options + ")"
+    return emitted(b, template, [query, key, value])
+
+
 FUNCTIONAL: list[Op] = [
     linear,
     regression_loss,
+    more_regression_losses,
     classification_loss,
     binary_loss,
+    distribution_loss,
+    similarity,
+    smooth_activations,
     normalization,
     convolution,
+    transposed_convolution,
+    instance_normalization,
     padding,
     embedding,
+    attention,
 ]
-KINKED_FUNCTIONAL: list[Op] = [l1_loss, pooling]
+KINKED_FUNCTIONAL: list[Op] = [l1_loss, margin_loss, rectifiers, pooling]

@@ -3,9 +3,9 @@ their own (``test_random_inplace_graphs_match_torch``).
 
 Each builder updates an existing value in place: ``add_``, ``sub_``, ``mul_``, ``div_``,
 ``+=`` and friends, ``relu_``, ``clamp_``, ``neg_``, ``exp_``, ``copy_``, ``fill_``, ``zero_``,
-``masked_fill_`` and ``x[index] = y``. The target is a tensor made by an operation (it may or
-may not require grad), a constant, or rarely a leaf that requires grad (PyTorch refuses that
-at the call), or a fresh view of a value.
+``masked_fill_``, ``scatter_``, ``scatter_add_`` and ``x[index] = y``. The target is a tensor
+made by an operation (it may or may not require grad), a constant, or rarely a leaf that
+requires grad (PyTorch refuses that at the call), or a fresh view of a value.
 
 One update in four goes through a view made for it (``v5 = v3[1:]; v5.mul_(v2)``), which
 changes the base too. PyTorch decides what must happen: where it runs the program, chainrule
@@ -25,8 +25,9 @@ import torch
 from hypothesis import strategies as st
 
 from fuzz_graphs import KINK_MARGIN, LIMIT, GraphBuilder, Value, partner_shapes, rarely
+from fuzz_indexing import position_index
 from fuzz_movement import index_list, slice_source
-from fuzz_ops import Op, bool_tensor_source, choose, distance
+from fuzz_ops import Op, bool_tensor_source, choose, distance, draw_dim
 from fuzz_program import Step, expected_error
 
 # Views that both libraries make without a copy, whatever the layout: the in-place update of
@@ -162,7 +163,7 @@ def arithmetic(b: GraphBuilder) -> bool:
 
 
 def unary(b: GraphBuilder) -> bool:
-    """relu_ and clamp_ (kinks), neg_ and exp_."""
+    """relu_ and clamp_ (kinks), neg_ and exp_, and activations with inplace=True."""
     t = target(b)
     if t is None:
         return False
@@ -172,6 +173,13 @@ def unary(b: GraphBuilder) -> bool:
         "{0}.clamp_(min=0.1)": (0.1,),
         "{0}.neg_()": (),
         "{0}.exp_()": (),
+        # The activations' inplace=True (nn/functional/rectifiers.py, smooth_activations.py).
+        "F.relu({0}, inplace=True)": (0.0,),
+        "F.leaky_relu_({0}, 0.2)": (0.0,),
+        "F.elu({0}, 0.5, inplace=True)": (0.0,),
+        "F.hardtanh_({0})": (-1.0, 1.0),
+        "F.silu({0}, inplace=True)": (),
+        "F.mish({0}, inplace=True)": (),
     }
     template = choose(b, list(options))
     kinks = options[template]
@@ -236,6 +244,21 @@ def setitem(b: GraphBuilder) -> bool:
     return emit_inplace(b, f"{{0}}[{index}] = {{1}}", [t, y])
 
 
+def scatter_into(b: GraphBuilder) -> bool:
+    """scatter_ of a new leaf to distinct places (with repeats, which write wins is
+    unspecified) or of a number, and scatter_add_ (repeats accumulate)."""
+    t = target(b)
+    if t is None or t.ndim == 0:
+        return False
+    dim = draw_dim(b, t.ndim)
+    kind = b.draw(st.integers(0, 2))
+    index, shape = position_index(b, t.shape, dim % t.ndim, distinct=kind == 0)
+    if kind == 1:
+        return emit_inplace(b, f"{{0}}.scatter_({dim}, {index}, 0.5)", [t])
+    name = "scatter_" if kind == 0 else "scatter_add_"
+    return emit_inplace(b, f"{{0}}.{name}({dim}, {index}, {{1}})", [t, b.leaf(shape)])
+
+
 def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
     try:
         return torch.broadcast_shapes(shape, into) == torch.Size(into)
@@ -243,4 +266,4 @@ def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
         return False
 
 
-INPLACE: list[Op] = [arithmetic, unary, overwrite, setitem]
+INPLACE: list[Op] = [arithmetic, unary, overwrite, setitem, scatter_into]

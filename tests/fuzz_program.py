@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 HEADER = "# m = chainrule (or torch for the expected answer); F = m.nn.functional"
-# The target of an in-place statement: ``v3.add_(...)``, ``v3[...] = ...``, ``v3 += ...``.
-INPLACE_TARGET = re.compile(r"(v\d+)(?:\.[a-z_]+_\(|\[| [-+*/]= )")
+# The target of an in-place statement: ``v3.add_(...)``, ``v3[...] = ...``, ``v3 += ...``, or
+# the first argument of a function that changes it (``F.relu(v3, inplace=True)``).
+INPLACE_TARGET = re.compile(r"(?:F\.[a-z_0-9]+\()?(v\d+)(?:\.[a-z_]+_\(|\[| [-+*/]= |(?=[,)]))")
 
 
 @dataclass(frozen=True, eq=False)

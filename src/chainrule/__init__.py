@@ -24,6 +24,7 @@ from chainrule.creation import (
     arange,
     as_tensor,
     empty,
+    empty_like,
     eye,
     from_numpy,
     full,
@@ -34,6 +35,7 @@ from chainrule.creation import (
     rand,
     rand_like,
     randint,
+    randint_like,
     randn,
     randn_like,
     randperm,
@@ -55,11 +57,14 @@ from chainrule.dtypes import (
     int64,
     long,
     set_default_dtype,
+    short,
     uint8,
 )
 from chainrule.dtypes import float as float  # noqa: A004
 from chainrule.dtypes import int as int  # noqa: A004
-from chainrule.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from chainrule.ops.rectifiers import celu, prelu, relu, selu
+from chainrule.ops.smooth_activations import sigmoid, tanh
+from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.compare import (
     allclose,
     eq,
@@ -76,6 +81,7 @@ from chainrule.ops.compare import (
     sign,
 )
 from chainrule.ops.conversion import clone
+from chainrule.ops.cumulative import cumprod, cumsum
 from chainrule.ops.elementwise import (
     abs,  # noqa: A004
     add,
@@ -94,7 +100,16 @@ from chainrule.ops.elementwise import (
     sub,
     where,
 )
+from chainrule.ops.indexing import (
+    gather,
+    index_select,
+    masked_fill,
+    masked_select,
+    scatter,
+    scatter_add,
+)
 from chainrule.ops.linalg import dot, matmul, mm
+from chainrule.ops.matrix import addmm, baddbmm, bmm, diag, einsum, outer, tril, triu
 from chainrule.ops.movement import (
     cat,
     chunk,
@@ -108,6 +123,7 @@ from chainrule.ops.movement import (
     transpose,
     unsqueeze,
 )
+from chainrule.ops.rearrange import flip, fliplr, flipud, repeat_interleave, roll, tile
 from chainrule.ops.reduce import (
     argmax,
     argmin,
@@ -119,10 +135,37 @@ from chainrule.ops.reduce import (
     sum,  # noqa: A004
     var,
 )
-from chainrule.random import fork_rng, get_rng_state, manual_seed, seed, set_rng_state
+from chainrule.ops.sorting import argsort, kthvalue, sort, topk
+from chainrule.ops.vector_norm import norm
+from chainrule.ops.sampling import bernoulli, multinomial, normal
+from chainrule.random import (
+    Generator,
+    fork_rng,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from chainrule.devices import device, get_default_device, set_default_device
+from chainrule.legacy import (
+    BFloat16Tensor,
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
+from chainrule.size import Size
 
-from chainrule import data, inspect, metrics, nn, optim, plot, train
+from chainrule import accelerator, cuda, data, inspect, linalg, metrics, nn, optim, plot, train
+from chainrule import utils
 from chainrule.io import load, save
+from chainrule.inspect.summary import summary
 
 clip = clamp
 divide = div
@@ -131,3 +174,12 @@ subtract = sub
 negative = neg
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # bfloat16 comes from the optional package ml_dtypes, slow to import: only on first use.
+    if name == "bfloat16":
+        from chainrule.dtypes import bfloat16_dtype
+
+        return bfloat16_dtype()
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")

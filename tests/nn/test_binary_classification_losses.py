@@ -1,5 +1,6 @@
-"""huber_loss, binary_cross_entropy, binary_cross_entropy_with_logits and their modules, against
-PyTorch (loss, input and target gradients) and finite differences."""
+"""The binary classification losses: binary_cross_entropy, binary_cross_entropy_with_logits,
+soft_margin_loss and their modules, against PyTorch (loss, input and target gradients) and
+finite differences."""
 
 from __future__ import annotations
 
@@ -58,48 +59,6 @@ def compare(
     expected.backward(torch.tensor(upstream))
     for name, a, t in zip(("input", "target"), xs, ts):
         assert_close(a.grad, t.grad, dtype, f"{what}: {name} gradient")
-
-
-# ---- Huber -------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("delta", [0.5, 1.0, 2.5])
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_huber_matches_torch(reduction: str, delta: float, dtype: str) -> None:
-    rng = rng_for("huber", reduction, delta, dtype)
-    x, y = (
-        (rng.standard_normal((6, 5)) * 2).astype(dtype),
-        rng.standard_normal((6, 5)).astype(dtype),
-    )
-    weight = rng.uniform(0, 2, (6, 5)).astype(dtype)
-    for w in (None, weight):
-        compare(
-            lambda a, b, w: F.huber_loss(a, b, reduction, delta, weight=w),
-            lambda a, b, w: TF.huber_loss(a, b, reduction, delta, weight=w),
-            [x, y],
-            [w],
-            reduction,
-            f"huber {reduction} δ={delta} weighted={w is not None}",
-        )
-
-
-def test_huber_is_squared_then_linear_and_gradchecks() -> None:
-    diff = np.array([-3.0, -1.0, -0.5, 0.0, 0.5, 0.99, 3.0])
-    loss = to_numpy(F.huber_loss(cr.tensor(diff), cr.zeros(7, dtype=cr.float64), "none", 1.0))
-    np.testing.assert_allclose(loss, np.where(np.abs(diff) < 1, diff**2 / 2, np.abs(diff) - 0.5))
-    rng = np.random.default_rng(0)
-    x = cr.tensor(rng.standard_normal((3, 4)) * 2, requires_grad=True)
-    y = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
-    assert cr.gradcheck(lambda a, b: F.huber_loss(a, b, delta=0.7), [x, y])
-    # A broadcast target warns (as mse_loss does) and its gradient is summed back.
-    y_row = cr.tensor(rng.standard_normal(4), requires_grad=True)
-    with pytest.warns(UserWarning, match="broadcast"):
-        assert cr.gradcheck(lambda a, b: F.huber_loss(a, b, "sum"), [x, y_row])
-    with pytest.raises(ValueError, match="delta must be positive"):
-        F.huber_loss(x, y, delta=0.0)
-    with pytest.raises(ValueError, match="weight of shape"):
-        F.huber_loss(x, y, weight=cr.ones(4))
 
 
 # ---- binary cross-entropy ------------------------------------------------------------------------
@@ -233,6 +192,50 @@ def test_bce_with_logits_gradcheck_and_errors() -> None:
         F.binary_cross_entropy_with_logits(x, y, pos_weight=cr.ones(4))
 
 
+# ---- soft margin ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_soft_margin_matches_torch(reduction: str, dtype: str) -> None:
+    rng = rng_for("soft_margin", reduction, dtype)
+    x = (rng.standard_normal((5, 3)) * 3).astype(dtype)
+    labels = rng.choice([-1.0, 1.0], (5, 3)).astype(dtype)
+    upstream = rng.standard_normal(() if reduction != "none" else (5, 3)).astype(dtype)
+    # Real-valued targets too; the target is a constant: PyTorch does not differentiate it.
+    for y in (labels, rng.standard_normal((5, 3)).astype(dtype)):
+        xc, xt = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        out = F.soft_margin_loss(xc, cr.tensor(y), reduction=reduction)
+        expected = TF.soft_margin_loss(xt, torch.tensor(y), reduction=reduction)
+        assert_close(out, expected, dtype, f"soft_margin {reduction}: loss")
+        out.backward(cr.tensor(upstream))
+        expected.backward(torch.tensor(upstream))
+        assert_close(xc.grad, xt.grad, dtype, f"soft_margin {reduction}: input gradient")
+
+
+def test_soft_margin_is_stable_and_gradchecks() -> None:
+    # log(1 + e^{−yx}) where e^{−yx} overflows: the loss is −yx, the gradient −y.
+    x = cr.tensor([-1000.0, 1000.0, 30.0], requires_grad=True)
+    y = cr.tensor([1.0, -1.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = F.soft_margin_loss(x, y, reduction="none")
+        loss.sum().backward()
+    np.testing.assert_allclose(to_numpy(loss), [1000.0, 1000.0, np.log1p(np.exp(-30.0))])
+    np.testing.assert_allclose(to_numpy(x.grad), [-1.0, 1.0, -1 / (1 + np.exp(30.0))])
+    rng = np.random.default_rng(2)
+    xs = cr.tensor(rng.standard_normal((3, 4)), requires_grad=True)
+    ys = cr.tensor(rng.standard_normal(4))  # broadcast along the rows
+    assert cr.gradcheck(lambda a: F.soft_margin_loss(a, ys), [xs])
+    with pytest.raises(TypeError, match=re.escape("soft_margin_loss(): argument 'target'")):
+        F.soft_margin_loss(xs, "ones")
+    message = "not differentiable with respect to argument 'target'"
+    with pytest.raises(RuntimeError, match=message):
+        TF.soft_margin_loss(torch.ones(3), torch.ones(3, requires_grad=True))
+    with pytest.raises(RuntimeError, match=message):
+        F.soft_margin_loss(xs, ys.requires_grad_())
+
+
 # ---- modules -----------------------------------------------------------------------------------
 
 
@@ -241,8 +244,8 @@ def test_modules_match_torch_and_keep_weights_as_buffers() -> None:
     x, y = rng.standard_normal((4, 3)), rng.uniform(0, 1, (4, 3))
     w, pw = rng.uniform(0.5, 2, 3), rng.uniform(0.5, 2, 3)
     pairs = [
-        (cr.nn.HuberLoss(delta=0.3), torch.nn.HuberLoss(delta=0.3), x),
-        (cr.nn.HuberLoss(reduction="sum"), torch.nn.HuberLoss(reduction="sum"), x),
+        (cr.nn.SoftMarginLoss(), torch.nn.SoftMarginLoss(), x),
+        (cr.nn.SoftMarginLoss(None, None, "sum"), torch.nn.SoftMarginLoss(None, None, "sum"), x),
         (cr.nn.BCELoss(cr.tensor(w)), torch.nn.BCELoss(torch.tensor(w)), 1 / (1 + np.exp(-x))),
         (
             cr.nn.BCEWithLogitsLoss(cr.tensor(w), reduction="none", pos_weight=cr.tensor(pw)),

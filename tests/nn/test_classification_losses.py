@@ -1,5 +1,5 @@
-"""Losses (mse_loss, l1_loss, cross_entropy, nll_loss and their modules) against PyTorch and
-finite differences.
+"""Classification losses over C classes (cross_entropy, nll_loss and their modules) against
+PyTorch and finite differences, and the arguments PyTorch refuses.
 
 Each cross-entropy / NLL case is a dict of keyword arguments plus the shapes of the input and
 the kind of target; the same case runs in both libraries, forward and backward, for every
@@ -66,49 +66,6 @@ def compare(
     for i in grad_of:
         assert xs[i].grad is not None, f"{what}: no gradient for input {i}"
         assert_close(xs[i].grad, ts[i].grad, dtype, f"{what}: gradient of input {i}")
-
-
-# ---- mse_loss and l1_loss ------------------------------------------------------------------------
-
-REGRESSION = {"mse_loss": (F.mse_loss, torch.nn.functional.mse_loss)}
-REGRESSION["l1_loss"] = (F.l1_loss, torch.nn.functional.l1_loss)
-
-
-@pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name", list(REGRESSION))
-def test_regression_losses_match_torch(name: str, reduction: str, dtype: str) -> None:
-    rng = rng_for(name, reduction, dtype)
-    arrays = [rng.standard_normal((4, 5)).astype(dtype) for _ in range(2)]
-    cr_fn, th_fn = REGRESSION[name]
-    compare(
-        lambda x, y: cr_fn(x, y, reduction=reduction),
-        lambda x, y: th_fn(x, y, reduction=reduction),
-        arrays,
-        [0, 1],  # both the prediction and the target get gradients
-        reduction,
-        f"{name}/{reduction}/{dtype}",
-    )
-
-
-@pytest.mark.parametrize("reduction", REDUCTIONS)
-@pytest.mark.parametrize("name", list(REGRESSION))
-def test_regression_losses_gradcheck(name: str, reduction: str) -> None:
-    rng = rng_for("gradcheck", name, reduction)
-    x, y = (cr.tensor(rng.standard_normal((3, 4)), requires_grad=True) for _ in range(2))
-    cr_fn = REGRESSION[name][0]
-    assert cr.gradcheck(lambda x, y: cr_fn(x, y, reduction=reduction), [x, y]) is True
-
-
-def test_regression_losses_accept_a_constant_target_and_warn_on_broadcasting() -> None:
-    x = cr.tensor([[1.0, 2.0], [3.0, 5.0]], requires_grad=True)
-    assert F.mse_loss(x, np.zeros((2, 2), dtype=np.float32)).item() == pytest.approx(39 / 4)
-    assert F.l1_loss(x, cr.zeros(2, 2)).item() == pytest.approx(11 / 4)
-    with pytest.warns(UserWarning, match="broadcast"):
-        F.mse_loss(x, cr.zeros(2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        F.l1_loss(x, cr.zeros(2, 2))  # same shapes: no warning
 
 
 # ---- cross_entropy and nll_loss ------------------------------------------------------------------
@@ -364,14 +321,15 @@ def test_loss_modules_give_the_same_as_the_functions(reduction: str) -> None:
     target = cr.tensor(np.array([0, 2, -1, 1]))
     weight = cr.tensor(rng.uniform(0.5, 2, 3))
     pairs = [
-        (cr.nn.MSELoss(reduction)(x, y), F.mse_loss(x, y, reduction)),
+        (cr.nn.MSELoss(reduction=reduction)(x, y), F.mse_loss(x, y, reduction=reduction)),
         (cr.nn.L1Loss(reduction=reduction)(x, y), F.l1_loss(x, y, reduction=reduction)),
         (
-            cr.nn.CrossEntropyLoss(weight, -1, reduction, 0.1)(x, target),
-            F.cross_entropy(x, target, weight, -1, reduction, 0.1),
+            # PyTorch's positions: weight, size_average, ignore_index, reduce, reduction, ...
+            cr.nn.CrossEntropyLoss(weight, None, -1, None, reduction, 0.1)(x, target),
+            F.cross_entropy(x, target, weight, None, -1, None, reduction, 0.1),
         ),
         (
-            cr.nn.NLLLoss(weight=weight, ignore_index=-1, reduction=reduction)(x, target),
+            cr.nn.NLLLoss(weight, None, -1, None, reduction)(x, target),
             F.nll_loss(x, target, weight=weight, ignore_index=-1, reduction=reduction),
         ),
         (cr.nn.CrossEntropyLoss()(x, target.abs()), F.cross_entropy(x, target.abs())),
@@ -381,7 +339,7 @@ def test_loss_modules_give_the_same_as_the_functions(reduction: str) -> None:
 
     # ... and the same as PyTorch's modules.
     th_loss = torch.nn.CrossEntropyLoss(
-        torch.tensor(to_numpy(weight)), ignore_index=-1, reduction=reduction, label_smoothing=0.1
+        torch.tensor(to_numpy(weight)), None, -1, None, reduction, 0.1
     )
     expected = th_loss(torch.tensor(to_numpy(x)), torch.tensor(to_numpy(target)))
     assert_close(pairs[2][0], expected, "float64", "CrossEntropyLoss module")
@@ -422,3 +380,40 @@ def test_zero_total_weight_gives_nan_loss_and_gradient_like_torch() -> None:
     expected.backward()
     assert np.isnan(out.item()) and np.isnan(expected.item())
     np.testing.assert_array_equal(to_numpy(xc.grad), to_numpy(xt.grad))  # nan where torch has
+
+
+# ---- what PyTorch refuses ------------------------------------------------------------------------
+
+
+def test_nll_loss_refuses_float_targets_as_torch_does() -> None:
+    """nll_loss takes class indices only: float probabilities of the input's shape, or float
+    class numbers, raise in PyTorch instead of giving a number."""
+    log_p = np.log(np.full((3, C), 1 / C))
+    probabilities, class_numbers = np.full((3, C), 1 / C), np.array([0.0, 1.0, 2.0])
+    for target in (probabilities, class_numbers, class_numbers.astype(np.float32)):
+        with pytest.raises(RuntimeError) as theirs:
+            torch.nn.functional.nll_loss(torch.tensor(log_p), torch.tensor(target))
+        with pytest.raises(RuntimeError, match=re.escape(str(theirs.value))):
+            F.nll_loss(cr.tensor(log_p), cr.tensor(target))
+        with pytest.raises(RuntimeError, match=re.escape(str(theirs.value))):
+            cr.nn.NLLLoss()(cr.tensor(log_p), cr.tensor(target))
+    # cross_entropy reads a float target of the input's shape as class probabilities.
+    logits, target = np.random.default_rng(5).standard_normal((3, C)), np.full((3, C), 1 / C)
+    assert_close(
+        F.cross_entropy(cr.tensor(logits), cr.tensor(target)),
+        torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(target)),
+        "float64",
+        "cross_entropy with probabilities",
+    )
+    with pytest.raises(ValueError, match="probability targets must have the input's shape"):
+        F.cross_entropy(cr.tensor(logits), cr.tensor([0.0, 1.0, 2.0]))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "nll_loss", "kl_div"])
+def test_arguments_that_are_not_tensors_are_named(name: str) -> None:
+    fn, x = getattr(F, name), cr.randn(3, C)
+    for bad in ("two", object(), None):
+        with pytest.raises(TypeError, match=re.escape(f"{name}(): argument 'target' (position 2)")):
+            fn(x, bad)
+    with pytest.raises(TypeError, match=re.escape(f"{name}(): argument 'input' (position 1)")):
+        fn("logits", cr.tensor([0, 1, 2]))

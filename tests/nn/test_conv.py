@@ -385,7 +385,7 @@ def test_functional_errors_name_the_function_and_shapes() -> None:
         ((4, 3, 3), {"groups": 2}, "divisible by groups"),
         ((3, 4, 3), {"padding": "same", "stride": 2}, "strided"),
         ((3, 4, 3), {"padding": "full"}, "padding must be"),
-        ((3, 4, 3), {"padding_mode": "reflect"}, "padding_mode"),
+        ((3, 4, 3), {"padding_mode": "mirror"}, "padding_mode"),
         ((3, 4, 0), {}, "kernel_size"),
         ((3, 4, (3, 3, 3)), {}, "kernel_size"),
         ((3, 4, 3), {"stride": 0}, "stride"),

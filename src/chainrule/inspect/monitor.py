@@ -66,9 +66,10 @@ from chainrule.inspect import monitor_checks as checks
 from chainrule.inspect.monitor_checks import GradientWarning
 from chainrule.inspect.monitor_report import summary_text, write_plot
 from chainrule.inspect.monitor_through_time import ThroughTimeWatch, frobenius_norm
-from chainrule.nn.activations import ReLU, Sigmoid, Tanh
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.rectifiers import ReLU
+from chainrule.nn.smooth_activations import Sigmoid, Tanh
 from chainrule.tensor import Tensor
 from chainrule.train.callback import Callback
 

@@ -35,12 +35,12 @@ from chainrule.inspect.families.dense import LayerRecord
 from chainrule.inspect.families.recurrent import RecurrentRecord
 from chainrule.inspect.model_check import copy_without_hooks
 from chainrule.inspect.records import Call, Record, Summary, summarize
-from chainrule.nn.activations import LogSoftmax, Softmax
 from chainrule.nn.module import Module
+from chainrule.nn.softmax import LogSoftmax, Softmax
 from chainrule.tensor import Tensor
 
 # Elementwise activations: σ'(z) is then the gradient of Σ σ(z). Softmax mixes its inputs.
-ACTIVATION_MODULES = ("chainrule.nn.activations", "chainrule.nn.extra_activations")
+ACTIVATION_MODULES = ("chainrule.nn.rectifiers", "chainrule.nn.smooth_activations")
 NOT_ELEMENTWISE = (Softmax, LogSoftmax)
 
 __all__ = ["LayerRecord", "Record", "Summary", "Trace", "summarize", "table_rows", "trace"]

@@ -4,14 +4,35 @@ Modules hold state; :mod:`chainrule.nn.functional` holds the math.
 """
 
 from chainrule.nn import functional, init, utils
-from chainrule.nn.activations import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from chainrule.nn.classification_losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    KLDivLoss,
+    NLLLoss,
+    SoftMarginLoss,
+)
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
-from chainrule.nn.extra_activations import ELU, GELU, SiLU, Softplus
-from chainrule.nn.extra_losses import BCELoss, BCEWithLogitsLoss, HuberLoss
-from chainrule.nn.layers.conv import Conv1d, Conv2d
-from chainrule.nn.layers.dropout import Dropout
+from chainrule.nn.layers.attention import MultiheadAttention
+from chainrule.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.layers.dropout import (
+    AlphaDropout,
+    Dropout,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    FeatureAlphaDropout,
+)
 from chainrule.nn.layers.linear import Flatten, Identity, Linear
-from chainrule.nn.layers.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+from chainrule.nn.layers.normalization import (
+    BatchNorm1d,
+    BatchNorm2d,
+    GroupNorm,
+    InstanceNorm1d,
+    InstanceNorm2d,
+    InstanceNorm3d,
+    LayerNorm,
+)
 from chainrule.nn.layers.pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -23,18 +44,60 @@ from chainrule.nn.layers.pool import (
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
 from chainrule.nn.layers.reshape import Unflatten
 from chainrule.nn.layers.sparse import Embedding
-from chainrule.nn.losses import CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from chainrule.nn.layers.transformer import Transformer
+from chainrule.nn.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
+from chainrule.nn.layers.transformer_encoder import TransformerEncoder, TransformerEncoderLayer
+from chainrule.nn.margin_losses import (
+    CosineEmbeddingLoss,
+    HingeEmbeddingLoss,
+    MarginRankingLoss,
+)
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter_containers import ParameterDict, ParameterList
+from chainrule.nn.rectifiers import (
+    CELU,
+    ELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    PReLU,
+    ReLU,
+    ReLU6,
+)
+from chainrule.nn.regression_losses import (
+    GaussianNLLLoss,
+    HuberLoss,
+    L1Loss,
+    MSELoss,
+    PoissonNLLLoss,
+    SmoothL1Loss,
+)
+from chainrule.nn.smooth_activations import (
+    GELU,
+    Mish,
+    Sigmoid,
+    SiLU,
+    Softplus,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+)
+from chainrule.nn.softmax import LogSoftmax, Softmax
 
 __all__ = [
+    "CELU",
     "ELU",
     "GELU",
     "GRU",
     "LSTM",
     "RNN",
+    "SELU",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AlphaDropout",
     "AvgPool1d",
     "AvgPool2d",
     "BCELoss",
@@ -43,14 +106,30 @@ __all__ = [
     "BatchNorm2d",
     "Conv1d",
     "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "CosineEmbeddingLoss",
     "CrossEntropyLoss",
     "Dropout",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
     "Embedding",
+    "FeatureAlphaDropout",
     "Flatten",
     "GRUCell",
+    "GaussianNLLLoss",
     "GroupNorm",
+    "Hardsigmoid",
+    "Hardswish",
+    "Hardtanh",
+    "HingeEmbeddingLoss",
     "HuberLoss",
     "Identity",
+    "InstanceNorm1d",
+    "InstanceNorm2d",
+    "InstanceNorm3d",
+    "KLDivLoss",
     "L1Loss",
     "LSTMCell",
     "LayerNorm",
@@ -58,21 +137,38 @@ __all__ = [
     "Linear",
     "LogSoftmax",
     "MSELoss",
+    "MarginRankingLoss",
     "MaxPool1d",
     "MaxPool2d",
+    "Mish",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
     "NLLLoss",
+    "PReLU",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
+    "PoissonNLLLoss",
     "RNNCell",
     "ReLU",
+    "ReLU6",
     "Sequential",
     "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
+    "SoftMarginLoss",
     "Softmax",
     "Softplus",
+    "Softsign",
     "Tanh",
+    "Tanhshrink",
+    "Transformer",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "Unflatten",
     "functional",
     "init",

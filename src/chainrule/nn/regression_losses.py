@@ -1,67 +1,97 @@
-"""More loss modules: HuberLoss, BCELoss and BCEWithLogitsLoss."""
+"""Regression losses as modules: MSELoss, L1Loss, HuberLoss, SmoothL1Loss, PoissonNLLLoss and
+GaussianNLLLoss. Each holds its options and calls :mod:`chainrule.nn.functional`."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chainrule.nn import functional as F
-from chainrule.nn.functional.extra_loss import legacy_reduction
-from chainrule.nn.module import Module
+from chainrule.nn.loss_base import Loss
 from chainrule.tensor import Tensor
 
 
-class HuberLoss(Module):
+class MSELoss(Loss):
+    """Mean squared error: mean((x − y)²) (or the sum, or per element)."""
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class L1Loss(Loss):
+    """Mean absolute error: mean(|x − y|) (or the sum, or per element)."""
+
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.l1_loss(input, target, reduction=self.reduction)
+
+
+class HuberLoss(Loss):
     """½(x − y)² where |x − y| < δ, else δ(|x − y| − ½δ); see
     :func:`chainrule.nn.functional.huber_loss`."""
 
     def __init__(self, reduction: str = "mean", delta: float = 1.0) -> None:
-        super().__init__()
-        F._check_reduction(reduction, "HuberLoss")
+        super().__init__(reduction=reduction)
         if delta <= 0:
             raise ValueError(f"HuberLoss: delta must be positive, got {delta}")
-        self.reduction, self.delta = reduction, delta
+        self.delta = delta
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
 
 
-class BCELoss(Module):
-    """Binary cross-entropy of probabilities in [0, 1]; see
-    :func:`chainrule.nn.functional.binary_cross_entropy`. ``weight`` is a buffer."""
+class SmoothL1Loss(Loss):
+    """½(x − y)²/β where |x − y| < β, else |x − y| − ½β; see
+    :func:`chainrule.nn.functional.smooth_l1_loss`."""
 
     def __init__(
         self,
-        weight: Tensor | None = None,
         size_average: bool | None = None,
         reduce: bool | None = None,
         reduction: str = "mean",
+        beta: float = 1.0,
     ) -> None:
-        super().__init__()
-        self.reduction = legacy_reduction(size_average, reduce, reduction)
-        F._check_reduction(self.reduction, type(self).__name__)
-        self.register_buffer("weight", weight)
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
-        return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
+    def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
+        return F.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
 
 
-class BCEWithLogitsLoss(BCELoss):
-    """Binary cross-entropy of logits, with a stable log σ; see
-    :func:`chainrule.nn.functional.binary_cross_entropy_with_logits`. ``weight`` and
-    ``pos_weight`` are buffers."""
+class PoissonNLLLoss(Loss):
+    """Negative log-likelihood of counts under a Poisson rate; see
+    :func:`chainrule.nn.functional.poisson_nll_loss`."""
 
     def __init__(
         self,
-        weight: Tensor | None = None,
+        log_input: bool = True,
+        full: bool = False,
         size_average: bool | None = None,
+        eps: float = 1e-8,
         reduce: bool | None = None,
         reduction: str = "mean",
-        pos_weight: Tensor | None = None,
     ) -> None:
-        super().__init__(weight, size_average, reduce, reduction)
-        self.register_buffer("pos_weight", pos_weight)
+        super().__init__(size_average, reduce, reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
 
-    def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
-        return F.binary_cross_entropy_with_logits(
-            input, target, self.weight, reduction=self.reduction, pos_weight=self.pos_weight
+    def forward(self, log_input: Tensor, target: Any) -> Tensor:
+        return F.poisson_nll_loss(
+            log_input,
+            target,
+            log_input=self.log_input,
+            full=self.full,
+            eps=self.eps,
+            reduction=self.reduction,
+        )
+
+
+class GaussianNLLLoss(Loss):
+    """Negative log-likelihood of targets under a Gaussian of mean ``input`` and variance
+    ``var``; see :func:`chainrule.nn.functional.gaussian_nll_loss`."""
+
+    def __init__(self, *, full: bool = False, eps: float = 1e-6, reduction: str = "mean") -> None:
+        super().__init__(reduction=reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input: Tensor, target: Any, var: Tensor | float) -> Tensor:  # noqa: A002
+        return F.gaussian_nll_loss(
+            input, target, var, full=self.full, eps=self.eps, reduction=self.reduction
         )

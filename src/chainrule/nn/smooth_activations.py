@@ -1,25 +1,26 @@
-"""More activation modules: ELU, GELU, SiLU and Softplus."""
+"""Smooth activations as modules: Sigmoid, Tanh, GELU, SiLU, Mish, Softplus, Softsign and
+Tanhshrink. Each calls :mod:`chainrule.nn.functional`."""
 
 from __future__ import annotations
 
 from chainrule.nn import functional as F
-from chainrule.nn.functional.extra_activation import check_approximate
+from chainrule.nn.functional.smooth_activations import check_approximate
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
 
-class ELU(Module):
-    """x where x > 0, else α(eˣ − 1). ``inplace`` is accepted; the result is a new tensor."""
-
-    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
-        super().__init__()
-        self.alpha, self.inplace = alpha, inplace
+class Sigmoid(Module):
+    """σ(x) = 1 / (1 + e⁻ˣ); σ' = σ(1 − σ)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.elu(input, self.alpha)
+        return F.sigmoid(input)
 
-    def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+class Tanh(Module):
+    """tanh(x); tanh' = 1 − tanh²."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.tanh(input)
 
 
 class GELU(Module):
@@ -38,17 +39,24 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x σ(x). ``inplace`` is accepted; the result is a new tensor."""
+    """x σ(x). ``inplace=True`` writes the result into the input."""
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
         self.inplace = inplace
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        return F.silu(input)
+        return F.silu(input, self.inplace)
 
     def extra_repr(self) -> str:
         return "inplace=True" if self.inplace else ""
+
+
+class Mish(SiLU):
+    """x tanh(softplus(x)). ``inplace=True`` writes the result into the input."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.mish(input, self.inplace)
 
 
 class Softplus(Module):
@@ -63,3 +71,17 @@ class Softplus(Module):
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class Softsign(Module):
+    """x / (1 + |x|)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.softsign(input)
+
+
+class Tanhshrink(Module):
+    """x − tanh(x)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.tanhshrink(input)

@@ -1,76 +1,37 @@
-"""Losses as fused operations: one node each, with a closed-form gradient.
+"""Classification losses as fused operations: cross-entropy and the negative log-likelihood
+over C classes, binary cross-entropy (of probabilities and of logits), the soft margin loss,
+and the Kullback-Leibler divergence between distributions.
 
-Built from primitives, mean((x − y)²) is three nodes and cross-entropy is a log-softmax, an
-indexing and a mean; fused, each is one node, and cross-entropy's gradient is the stable
-softmax − target instead of a chain through log and exp.
+Fused, each is one node: cross-entropy is otherwise a log-softmax, an indexing and a mean, and
+its gradient the stable softmax − target instead of a chain through log and exp; the logits
+forms have gradients σ(x) − y that never pass through log σ(x), which underflows.
+
+``weight`` (and ``pos_weight``) arrive as arrays already broadcast-compatible with the input;
+they are constants here, as in PyTorch, where they receive no gradient.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy
 
 from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, OpError
-from chainrule.ops.broadcast import unbroadcast
-from chainrule.ops.elementwise import sign_of
+from chainrule.ops.broadcast import shape_of
+from chainrule.ops.elementwise import as_float
+from chainrule.ops.loss_reduction import mean_scale, reduce_loss, split_grad, weighted
 
-REDUCTIONS = ("mean", "sum", "none")
+# PyTorch clamps log(p) at −100 so that p = 0 gives a large finite loss, not inf. Any value whose
+# log is below −100 works as the floor inside the log; e^{−101} is representable in float32.
+_LOG_FLOOR = -100.0
+_TINY = math.exp(-101.0)
+# ... and the gradient (x − y) / (x (1 − x)) divides by at least this: PyTorch's 1e-12 as a
+# float32 constant (9.99999996e-13), which shows at 4e-9 relative where x is 0 or 1.
+_GRAD_EPSILON = float(numpy.float32(1e-12))
 
-
-def _reduce(values: Any, reduction: str, divisor: Any) -> Any:
-    if reduction == "none":
-        return values
-    total = values.sum()
-    return total / divisor if reduction == "mean" else total
-
-
-class SquaredError(Function):
-    """∂/∂x Σ(x − y)²/N = 2(x − y)/N, ∂/∂y = −2(x − y)/N  (N = 1 for reduction="sum")"""
-
-    def forward(self, x: Any, y: Any, reduction: str) -> Any:
-        x, y = dtypes.promote(x, y)
-        diff = x - y
-        self.saved = (diff,)
-        self.shapes, self.reduction = (x.shape, getattr(y, "shape", ())), reduction
-        if reduction == "none":
-            return diff * diff
-        # Σ(x − y)² as one inner product: one call instead of a square and a sum.
-        total = backend.xp.vdot(diff, diff)
-        return total / diff.size if reduction == "mean" else total
-
-    def backward(self, grad: Any) -> tuple:
-        (diff,) = self.saved
-        scale = 2 / diff.size if self.reduction == "mean" else 2
-        # A scalar loss's gradient as a Python number: one array operation instead of two.
-        grad_x = diff * (float(grad) * scale if grad.ndim == 0 else grad * scale)
-        need_x, need_y = self.needs_input_grad
-        shape_x, shape_y = self.shapes
-        return (
-            unbroadcast(grad_x, shape_x) if need_x else None,
-            unbroadcast(-grad_x, shape_y) if need_y else None,
-        )
-
-
-class AbsoluteError(Function):
-    """∂/∂x Σ|x − y|/N = sign(x − y)/N, ∂/∂y = −sign(x − y)/N  (sign 0 at 0 and at nan)"""
-
-    def forward(self, x: Any, y: Any, reduction: str) -> Any:
-        x, y = dtypes.promote(x, y)
-        diff = x - y
-        self.saved = (diff,)
-        self.shapes, self.reduction = (x.shape, getattr(y, "shape", ())), reduction
-        return _reduce(backend.xp.abs(diff), reduction, diff.size)
-
-    def backward(self, grad: Any) -> tuple:
-        (diff,) = self.saved
-        scale = 1 / diff.size if self.reduction == "mean" else 1
-        grad_x = sign_of(diff) * (grad * scale)
-        need_x, need_y = self.needs_input_grad
-        shape_x, shape_y = self.shapes
-        return (
-            unbroadcast(grad_x, shape_x) if need_x else None,
-            unbroadcast(-grad_x, shape_y) if need_y else None,
-        )
+# ---- over C classes: cross-entropy and the negative log-likelihood ----------------------------
 
 
 class WeightedLogLikelihood(Function):
@@ -216,3 +177,167 @@ def probability_coefficients(
     if reduction == "mean" and count:
         coefficients = coefficients / count
     return coefficients
+
+
+# ---- binary: probabilities, logits and ±1 labels --------------------------------------------
+
+
+def _clamped_logs(x: Any) -> tuple[Any, Any]:
+    """log x and log(1 − x), each at least −100 (PyTorch's clamp), without log(0) warnings."""
+    xp = backend.xp
+    log_x = xp.maximum(xp.log(xp.maximum(x, _TINY)), _LOG_FLOOR)
+    log_rest = xp.maximum(xp.log(xp.maximum(1 - x, _TINY)), _LOG_FLOOR)
+    return log_x, log_rest
+
+
+class BinaryCrossEntropy(Function):
+    """∂/∂x −w(y log x + (1 − y) log(1 − x)) = w(x − y) / max(x(1 − x), 10⁻¹²),
+    ∂/∂y = w(log(1 − x) − log x) = −w logit(x)  (the loss's logs clamped at −100; ÷N for the
+    mean)
+
+    The target's gradient is that of the exact loss, as in PyTorch: ±inf where x is 0 or 1,
+    where the clamped loss is flat.
+    """
+
+    def forward(self, x: Any, y: Any, weight: Any, reduction: str) -> Any:
+        x, y = dtypes.promote(x, y)
+        self.shapes, self.reduction = (x.shape, shape_of(y)), reduction
+        log_x, log_rest = _clamped_logs(x)
+        loss = -(y * log_x + (1 - y) * log_rest)
+        self.saved = (x, y, weight)
+        return reduce_loss(weighted(loss, weight), reduction, loss.size)
+
+    def backward(self, grad: Any) -> tuple:
+        x, y, weight = self.saved
+        xp = backend.xp
+        scale = grad * mean_scale(self.reduction, x.size)
+        need_x, need_y = self.needs_input_grad[:2]
+        grad_x = grad_y = None
+        if need_x:
+            grad_x = (x - y) / xp.maximum(x * (1 - x), _GRAD_EPSILON)
+            grad_x = weighted(grad_x, weight) * scale
+        if need_y:
+            grad_y = weighted(-xp.log(x / (1 - x)), weight) * scale
+        return (*split_grad(self, grad_x, grad_y), None)
+
+
+def log_sigmoids(x: Any) -> tuple[Any, Any]:
+    """log σ(x) and log σ(−x) = min(±x, 0) − log(1 + e^{−|x|}): no overflow, and each keeps
+    its relative accuracy where it is tiny (unlike log σ(x) − x)."""
+    xp = backend.xp
+    shared = xp.log1p(xp.exp(-xp.abs(x)))
+    return xp.minimum(x, 0) - shared, xp.minimum(-x, 0) - shared
+
+
+class BinaryCrossEntropyWithLogits(Function):
+    """∂/∂x −w(p y log σ(x) + (1 − y) log σ(−x)) = w((1 − y) σ(x) − p y σ(−x)),
+    ∂/∂y = −w(p log σ(x) − log σ(−x))  (p: pos_weight, 1 without; ÷N for the mean)"""
+
+    def forward(self, x: Any, y: Any, weight: Any, pos_weight: Any, reduction: str) -> Any:
+        x, y = dtypes.promote(x, y)
+        self.shapes, self.reduction = (x.shape, shape_of(y)), reduction
+        log_p, log_q = log_sigmoids(x)
+        positive = y if pos_weight is None else pos_weight * y
+        loss = -(positive * log_p + (1 - y) * log_q)
+        self.saved = (y, log_p, log_q, weight, pos_weight)
+        return reduce_loss(weighted(loss, weight), reduction, loss.size)
+
+    def backward(self, grad: Any) -> tuple:
+        y, log_p, log_q, weight, pos_weight = self.saved
+        xp = backend.xp
+        scale = grad * mean_scale(self.reduction, log_p.size)
+        need_x, need_y = self.needs_input_grad[:2]
+        grad_x = grad_y = None
+        if need_x:
+            # (1 − y) σ(x) − p y σ(−x) rather than σ(x)(p y + 1 − y) − p y: no cancellation
+            # when σ(x) → 1.
+            positive = y if pos_weight is None else pos_weight * y
+            grad_x = (1 - y) * xp.exp(log_p) - positive * xp.exp(log_q)
+            grad_x = weighted(grad_x, weight) * scale
+        if need_y:
+            p_log_p = log_p if pos_weight is None else pos_weight * log_p
+            grad_y = weighted(log_q - p_log_p, weight) * scale
+        return (*split_grad(self, grad_x, grad_y), None, None)
+
+
+class SoftMargin(Function):
+    """∂/∂x log(1 + e^{−yx}) = −y σ(−yx)  (÷N for the mean)
+
+    The logistic loss of a score x against a label y = ±1, computed as −log σ(yx), which
+    neither overflows nor loses its relative accuracy where it is tiny. The target is a
+    constant: PyTorch refuses one that requires grad, and ``soft_margin_loss`` does too.
+    """
+
+    def forward(self, x: Any, y: Any, reduction: str) -> Any:
+        x = as_float(x)
+        # In the input's dtype, as PyTorch computes it: the labels do not promote it.
+        y = backend.as_array(y).astype(x.dtype, copy=False)
+        self.shapes, self.reduction = (x.shape, shape_of(y)), reduction
+        margin = x * y
+        log_p, log_q = log_sigmoids(margin)
+        self.saved = (y, backend.xp.exp(log_q))  # σ(−yx)
+        return reduce_loss(-log_p, reduction, margin.size)
+
+    def backward(self, grad: Any) -> tuple:
+        y, wrong = self.saved
+        grad_x = -y * wrong * (grad * mean_scale(self.reduction, wrong.size))
+        return split_grad(self, grad_x, None)
+
+
+# ---- between distributions ---------------------------------------------------------------------
+
+
+class KLDivergence(Function):
+    """∂/∂x Σ t(log t − x) = −t, ∂/∂t = log t + 1 − x  (x: log-probabilities, t: probabilities,
+    0 log 0 = 0); with ``log_target`` (t = eˢ): ∂/∂x Σ eˢ(s − x) = −eˢ, ∂/∂s = eˢ(s − x + 1)
+    (÷ ``divisor`` for the mean)
+
+    Where t = 0 the target's gradient is nan, as in PyTorch: t log t has no derivative at 0.
+    """
+
+    def forward(
+        self, x: Any, t: Any, reduction: str, log_target: bool, divisor: float = 1.0
+    ) -> Any:
+        xp = backend.xp
+        x, t = dtypes.promote(x, t)
+        self.shapes, self.reduction, self.log_target = (x.shape, shape_of(t)), reduction, log_target
+        # Silenced: the log of a zero target (its term is 0) or of a negative one (nan), as in
+        # PyTorch.
+        token = fp_errors.enter()
+        try:
+            if log_target:
+                probability = xp.exp(t)
+                loss = probability * (t - x)
+            else:
+                probability = t
+                loss = xp.where(t == 0, 0, t * xp.log(t)) - t * x
+            out = reduce_loss(loss, reduction, divisor)  # a mean over nothing: nan
+        finally:
+            fp_errors.leave(token)
+        self.saved = (x, t, probability)
+        self.divisor, self.out_shape = divisor, loss.shape
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        xp = backend.xp
+        x, t, probability = self.saved
+        if self.reduction == "mean":
+            grad = grad / self.divisor
+        # A reduced loss's scalar gradient spread over every term, each of which may involve
+        # a broadcast input or target.
+        grad = xp.broadcast_to(grad, self.out_shape)
+        need_x, need_t = self.needs_input_grad[:2]
+        grad_x = -probability * grad if need_x else None
+        grad_t = None
+        if need_t:
+            token = fp_errors.enter()
+            try:
+                if self.log_target:
+                    slope = probability * (t - x + 1)
+                else:
+                    # log t where t ≠ 0, plus t/t: PyTorch's derivative of t log t, nan at 0.
+                    slope = xp.where(t == 0, 0, xp.log(t)) + t / t - x
+            finally:
+                fp_errors.leave(token)
+            grad_t = slope * grad
+        return split_grad(self, grad_x, grad_t)

@@ -15,7 +15,11 @@ from chainrule.random import default_generator
 
 
 class Dropout(Function):
-    """∂C/∂x = m ⊙ ∂C/∂y, where the mask m is 1/(1 − p) for kept units and 0 for dropped ones"""
+    """∂C/∂x = m ⊙ ∂C/∂y, where the mask m is 1/(1 − p) for kept units and 0 for dropped ones
+
+    The mask may broadcast over x: one value per channel (channel-wise dropout), or the
+    scale a of alpha dropout (whose shift is a constant added after).
+    """
 
     def forward(self, x: Any, mask: Any) -> Any:
         self.saved = (mask,)
@@ -26,16 +30,22 @@ class Dropout(Function):
         return (grad * mask, None)
 
 
+def draw_kept(shape: tuple[int, ...], p: float, dtype: Any) -> Any:
+    """1 for each unit kept (probability 1 − p) and 0 for each dropped, as an array of
+    ``shape``. Drawn from the library-wide generator, so :func:`chainrule.manual_seed`
+    reproduces it."""
+    # A uniform u in [0, 1) is at least p with probability exactly 1 − p.
+    kept = default_generator().random(shape, dtype="float32") >= p
+    return backend.as_array(kept, dtype=dtypes.to_dtype(dtype))
+
+
 def draw_mask(shape: tuple[int, ...], p: float, dtype: Any) -> Any:
     """A dropout mask of ``shape``: each unit kept with probability 1 − p and then worth
     1/(1 − p), so that the output's expectation equals the input; 0 for dropped units.
 
-    Drawn from the library-wide generator, so :func:`chainrule.manual_seed` reproduces it.
+    A mask of shape (N, C, 1, ...) drops whole channels: the operation broadcasts it.
     """
-    dtype = dtypes.to_dtype(dtype)
-    # A uniform u in [0, 1) is at least p with probability exactly 1 − p.
-    kept = default_generator().random(shape, dtype="float32") >= p
-    mask = backend.as_array(kept, dtype=dtype)
+    mask = draw_kept(shape, p, dtype)
     if p < 1:  # p = 1 drops everything: the mask stays all 0 rather than 0·∞
         mask *= 1 / (1 - p)
     return mask

@@ -7,10 +7,11 @@ dtypes as PyTorch does, and sum their gradients back over the broadcast axes.
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import Function
+from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.broadcast import shape_of, unbroadcast
 from chainrule.tensor import Tensor
 
@@ -27,6 +28,8 @@ def as_float(x: Any) -> Any:
 
 class Add(Function):
     """d(a + b)/da = 1, d(a + b)/db = 1"""
+
+    argument_names = ("input", "other")
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -45,6 +48,8 @@ class Add(Function):
 class Sub(Function):
     """d(a - b)/da = 1, d(a - b)/db = -1"""
 
+    argument_names = ("input", "other")
+
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
         self.shapes = shape_of(a), shape_of(b)
@@ -61,6 +66,8 @@ class Sub(Function):
 
 class Mul(Function):
     """d(a·b)/da = b, d(a·b)/db = a"""
+
+    argument_names = ("input", "other")
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -83,6 +90,8 @@ class Mul(Function):
 
 class Div(Function):
     """d(a/b)/da = 1/b, d(a/b)/db = -a/b² = -(a/b)/b"""
+
+    argument_names = ("input", "other")
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -108,6 +117,8 @@ class Div(Function):
 class Pow(Function):
     """d(aᵇ)/da = b·aᵇ⁻¹ (taken as 0 where b = 0), d(aᵇ)/db = aᵇ·ln a (taken as 0 where a = 0
     and b ≥ 0)"""
+
+    argument_names = ("input", "exponent")
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -156,6 +167,8 @@ class Maximum(Function):
     Where a or b is nan, neither is below the other and both get the whole gradient, as in
     PyTorch."""
 
+    argument_names = ("input", "other")
+
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
         self.saved = (a, b)
@@ -168,6 +181,8 @@ class Maximum(Function):
 class Minimum(Function):
     """d min(a, b)/da = 1 where a < b, ½ where a = b, 0 where a > b (and symmetrically for b;
     both get the whole gradient where either is nan)"""
+
+    argument_names = ("input", "other")
 
     def forward(self, a: Any, b: Any) -> Any:
         a, b = dtypes.promote(a, b)
@@ -196,6 +211,8 @@ def _select_backward(node: Function, grad: Any, larger: bool) -> tuple:
 
 class Where(Function):
     """d where(c, x, y)/dx = 1 where c, else 0; d/dy = 0 where c, else 1"""
+
+    argument_names = ("condition", "input", "other")
 
     def forward(self, condition: Any, x: Any, y: Any) -> Any:
         if condition.dtype.kind != "b":
@@ -321,6 +338,8 @@ class Clamp(Function):
     x < lo < hi, d/dhi = 1 where x > hi or hi < lo: the gradient goes to whichever of the
     three is the result (PyTorch's convention, also at ties, where it is x, and at nan: none)"""
 
+    argument_names = ("input", "min", "max")
+
     def forward(self, x: Any, low: Any = None, high: Any = None) -> Any:
         if low is None and high is None:
             raise ValueError("clamp: at least one of min and max must be given")
@@ -365,77 +384,132 @@ def _cast(value: Any, dtype: Any) -> Any:
 
 
 # ---- the public functions ----------------------------------------------------------------------
+#
+# Each refuses, as PyTorch does, what no operation of tensors takes: NumPy arrays, lists,
+# strings. The check is one type comparison on the path of a valid call; the operators of
+# Tensor skip it, as PyTorch's ``t + array`` is allowed.
+
+
+def _check_operands(op: str, names: tuple[str, ...], *values: Any, scalars: bool = True) -> None:
+    """Raise for the first of ``values`` that is not a tensor (nor a number, with ``scalars``),
+    or when none is a tensor."""
+    for name, value in zip(names, values):
+        if isinstance(value, Tensor):
+            continue
+        if not (scalars and isinstance(value, numbers.Number)):
+            raise not_a_tensor(op, name, value)
+    if not any(isinstance(value, Tensor) for value in values):
+        raise not_a_tensor(op, names[0], values[0])
 
 
 def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
     """input + alpha·other, broadcast."""
-    return Add.apply(input, other if alpha == 1 else mul(other, alpha))
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("add", ("input", "other"), input, other)
+    return Add.apply(input, other if alpha == 1 else Mul.apply(other, alpha))
 
 
 def sub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
     """input − alpha·other, broadcast."""
-    return Sub.apply(input, other if alpha == 1 else mul(other, alpha))
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("sub", ("input", "other"), input, other)
+    return Sub.apply(input, other if alpha == 1 else Mul.apply(other, alpha))
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input · other, element-wise and broadcast."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("mul", ("input", "other"), input, other)
     return Mul.apply(input, other)
 
 
 def div(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input / other (true division), element-wise and broadcast."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("div", ("input", "other"), input, other)
     return Div.apply(input, other)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
     """inputᵉˣᵖᵒⁿᵉⁿᵗ, element-wise and broadcast."""
+    if type(input) is not Tensor or type(exponent) is not Tensor:
+        _check_operands("pow", ("input", "exponent"), input, exponent)
     return Pow.apply(input, exponent)
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The element-wise maximum of two tensors."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("maximum", ("input", "other"), input, other, scalars=False)
     return Maximum.apply(input, other)
 
 
 def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The element-wise minimum of two tensors."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("minimum", ("input", "other"), input, other, scalars=False)
     return Minimum.apply(input, other)
 
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
-    """input where condition holds, else other (all three broadcast together)."""
+    """input where condition holds, else other (all three broadcast together); input and other
+    may be numbers."""
+    if not isinstance(condition, Tensor):
+        raise not_a_tensor("where", "condition", condition)
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_operands("where", ("condition", "input", "other"), condition, input, other)
     return Where.apply(condition, input, other)
 
 
 def neg(input: Any) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("neg", "input", input)
     return Neg.apply(input)
 
 
 def exp(input: Any) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("exp", "input", input)
     return Exp.apply(input)
 
 
 def log(input: Any) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("log", "input", input)
     return Log.apply(input)
 
 
 def sqrt(input: Any) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("sqrt", "input", input)
     return Sqrt.apply(input)
 
 
 def abs(input: Any) -> Tensor:  # noqa: A001, A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("abs", "input", input)
     return Abs.apply(input)
 
 
 def sin(input: Any) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("sin", "input", input)
     return Sin.apply(input)
 
 
 def cos(input: Any) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("cos", "input", input)
     return Cos.apply(input)
 
 
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Limit every element to [min, max]; either bound may be omitted, and either may be a
     tensor (broadcast against the input). Where min > max the result is max, as in PyTorch."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("clamp", "input", input)
+    if not (min is None or isinstance(min, (Tensor, float, int))):
+        _check_operands("clamp", ("min", "input"), min, input)
+    if not (max is None or isinstance(max, (Tensor, float, int))):
+        _check_operands("clamp", ("max", "input"), max, input)
     return Clamp.apply(input, min, max)

@@ -1,7 +1,4 @@
-"""More activations (ELU, GELU, SiLU, Softplus) and the error function they need.
-
-Each activation is one fused operation: built from primitives, GELU alone would be five nodes
-(a scale, erf, an addition and two products), each keeping its own temporaries.
+"""The error function erf and its complement erfc, which GELU needs.
 
 NumPy has no erf, so it is evaluated here, vectorised, to float64 precision:
 
@@ -11,7 +8,7 @@ NumPy has no erf, so it is evaluated here, vectorised, to float64 precision:
   (R → 1/√π as x → ∞). R is a Chebyshev series in x on [1, 2] and [2, 4], and in s = 1/x² on
   x ≥ 4. The coefficients are Chebyshev interpolants of R at 32 points of the first kind,
   computed with mpmath at 40 significant digits and cut where they fall below 10⁻¹⁸ · |c₀|;
-  ``tests/nn/test_extra_activations.py`` recomputes them. e^{−x²} is formed as
+  ``tests/nn/test_erf.py`` recomputes them. e^{−x²} is formed as
   e^{−h²} e^{−(x − h)(x + h)} with h = x rounded down to 1/16, so that x² is never rounded.
 
 Measured against mpmath (40 digits) on 40 000 points in [−6, 6] plus tails: erf within 2 ulp
@@ -174,124 +171,6 @@ class Erf(Function):
     def backward(self, grad: Any) -> tuple:
         (x,) = self.saved
         return (grad * (_TWO_OVER_SQRT_PI * backend.xp.exp(-x * x)),)
-
-
-# ---- activations -------------------------------------------------------------------------------
-
-
-class ELU(Function):
-    """d/dx elu(x) = 1 where x > 0 (and at nan, as in PyTorch), else α eˣ = elu(x) + α"""
-
-    def forward(self, x: Any, alpha: float) -> Any:
-        xp = backend.xp
-        x = as_float(x)
-        # max(x, 0) + α(e^{min(x, 0)} − 1): one branch is always exactly 0, so no ``where``.
-        # fmin, not minimum: it reads nan as missing, so the branch is 0 there too, and the
-        # slope below finite.
-        negative = alpha * xp.expm1(xp.fmin(x, 0))
-        self.saved = (x <= 0, negative)
-        self.alpha = alpha
-        return xp.maximum(x, 0) + negative
-
-    def backward(self, grad: Any) -> tuple:
-        nonpositive, negative = self.saved
-        slope = negative + self.alpha  # α e^{min(x, 0)}: the slope where x ≤ 0
-        slope -= 1
-        slope *= nonpositive  # ... and 1 elsewhere
-        slope += 1
-        return (grad * slope,)
-
-
-# e^z overflows above log(max float); capping z there leaves 1/(1 + e^z) = 0 to working precision.
-_EXP_LIMIT = {
-    numpy.dtype(d): math.floor(math.log(numpy.finfo(d).max))
-    for d in ("float16", "float32", "float64")
-}
-
-
-def _sigmoid(x: Any) -> Any:
-    """σ(x) = eˣ/(1 + eˣ), accurate in both tails; x capped where eˣ would overflow, a cap at
-    which σ is 1 to working precision. (Capping e^{−x} in 1/(1 + e^{−x}) instead would keep
-    σ(−∞) above 0, and x σ(x) at x = −10⁴ far from 0.) Arithmetic only: NumPy's ``where``
-    costs 35× an addition on an unpredictable mask such as x ≥ 0."""
-    exp_x = backend.xp.exp(backend.xp.minimum(x, _EXP_LIMIT[x.dtype]))
-    return exp_x / (exp_x + 1)
-
-
-_SQRT_HALF = math.sqrt(0.5)
-_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-_TANH_CUBIC = 0.044715  # the cubic term of GELU's tanh approximation (Hendrycks & Gimpel)
-
-
-class GELU(Function):
-    """d/dx x Φ(x) = Φ(x) + x φ(x)  (Φ, φ: the standard normal cdf and density);
-    tanh form: ½x(1 + tanh u) = x σ(2u) with u = k(x + a x³), and
-    d/dx x σ(2u) = σ(2u) + 2x σ(2u)(1 − σ(2u)) k(1 + 3a x²)
-
-    The tanh form is computed through σ(2u) = ½(1 + tanh u): 1 + tanh u cancels to nothing in
-    float32 for x < −4, where σ keeps its relative accuracy.
-    """
-
-    def forward(self, x: Any, approximate: str) -> Any:
-        x = as_float(x)
-        self.approximate = approximate
-        if approximate == "tanh":
-            # float16 in float32, as PyTorch computes it: x³ overflows float16 from |x| = 40,
-            # and σ'·x³ is then 0·∞ in the gradient.
-            wide = x if x.dtype.itemsize > 2 else x.astype(numpy.float32)
-            s = _sigmoid(2 * _SQRT_2_OVER_PI * (wide + _TANH_CUBIC * wide * wide * wide))
-            self.saved = (wide, s)
-            return (wide * s).astype(x.dtype, copy=False)
-        # Φ(x) = ½ erfc(−x/√2) rather than ½(1 + erf(x/√2)): exact in the left tail too.
-        cdf = 0.5 * erfc_array(-_SQRT_HALF * x)
-        self.saved = (x, cdf)
-        return x * cdf
-
-    def backward(self, grad: Any) -> tuple:
-        x, value = self.saved
-        if self.approximate == "tanh":
-            slope = 2 * _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
-            grad_x = grad * (value + x * value * (1 - value) * slope)
-            return (grad_x.astype(grad.dtype, copy=False),)
-        density = _INV_SQRT_2PI * backend.xp.exp(-0.5 * x * x)
-        return (grad * (value + x * density),)
-
-
-class SiLU(Function):
-    """d/dx x σ(x) = σ(x) (1 + x (1 − σ(x)))"""
-
-    def forward(self, x: Any) -> Any:
-        x = as_float(x)
-        s = _sigmoid(x)
-        self.saved = (x, s)
-        return x * s
-
-    def backward(self, grad: Any) -> tuple:
-        x, s = self.saved
-        return (grad * (s * (1 + x * (1 - s))),)
-
-
-class Softplus(Function):
-    """d/dx (1/β) log(1 + e^{βx}) = σ(βx), and 1 where βx > threshold (the linear branch)"""
-
-    def forward(self, x: Any, beta: float, threshold: float) -> Any:
-        xp = backend.xp
-        x = as_float(x)
-        # float16 in float32, as PyTorch computes it: e^z overflows float16 from z = 11.1, below
-        # the default threshold of 20.
-        z = (x if x.dtype.itemsize > 2 else x.astype(numpy.float32)) * beta
-        linear = z > threshold
-        # e^z only where it is used; capping z at the threshold keeps it finite elsewhere.
-        exp_z = xp.exp(xp.minimum(z, threshold))
-        out = xp.where(linear, x, (xp.log1p(exp_z) / beta).astype(x.dtype, copy=False))
-        self.saved = (linear, exp_z)
-        return out
-
-    def backward(self, grad: Any) -> tuple:
-        linear, exp_z = self.saved
-        slope = backend.xp.where(linear, 1, exp_z / (exp_z + 1))
-        return ((grad * slope).astype(grad.dtype, copy=False),)
 
 
 # ---- the public functions ----------------------------------------------------------------------

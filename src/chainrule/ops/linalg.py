@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import Function, OpError
+from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.broadcast import sum_rows, unbroadcast
 from chainrule.tensor import Tensor
 
@@ -15,9 +15,11 @@ from chainrule.tensor import Tensor
 class MatMul(Function):
     """∂C/∂A = ∂C/∂Y · Bᵀ, ∂C/∂B = Aᵀ · ∂C/∂Y  (for Y = A·B; batch axes summed when broadcast)"""
 
+    argument_names = ("input", "other")
+
     def forward(self, a: Any, b: Any) -> Any:
-        if not hasattr(a, "shape") or not hasattr(b, "shape"):
-            raise OpError(f"matmul: both arguments must be tensors, got {a!r} and {b!r}")
+        if type(a) is not backend.ndarray or type(b) is not backend.ndarray:
+            _check_arrays(a, b)
         _check_shapes(a.shape, b.shape)
         a, b = dtypes.promote(a, b)
         need_a, need_b = self.needs_input_grad or (False, False)
@@ -65,6 +67,13 @@ class MatMul(Function):
         return grad_a, grad_b
 
 
+def _check_arrays(a: Any, b: Any) -> None:
+    """Arrays only, numbers too refused: ``tensor @ 2`` is an error in PyTorch."""
+    for name, value in (("input", a), ("other", b)):
+        if not isinstance(value, backend.ndarray):
+            raise not_a_tensor("matmul", name, value)
+
+
 def _check_shapes(shape_a: tuple, shape_b: tuple) -> None:
     if not shape_a or not shape_b:
         raise OpError(
@@ -87,11 +96,22 @@ def _check_shapes(shape_a: tuple, shape_b: tuple) -> None:
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The matrix product ``input @ other`` with PyTorch's 1-D, 2-D and batched semantics."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_tensors("matmul", ("input", input), ("other", other))
     return MatMul.apply(input, other)
+
+
+def _check_tensors(op: str, *arguments: tuple[str, Any]) -> None:
+    """Refuse a NumPy array, a number or anything else but a tensor, as PyTorch does."""
+    for name, value in arguments:
+        if not isinstance(value, Tensor):
+            raise not_a_tensor(op, name, value)
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
     """Matrix times matrix (both 2-D)."""
+    if type(input) is not Tensor or type(mat2) is not Tensor:
+        _check_tensors("mm", ("input", input), ("mat2", mat2))
     if input.ndim != 2 or mat2.ndim != 2:
         raise OpError(f"mm: expects two matrices, got shapes {input.shape} and {mat2.shape}")
     return MatMul.apply(input, mat2)
@@ -99,6 +119,8 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
 
 def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The inner product of two vectors."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        _check_tensors("dot", ("input", input), ("tensor", other))
     if input.ndim != 1 or other.ndim != 1:
         raise OpError(f"dot: expects two vectors, got shapes {input.shape} and {other.shape}")
     return MatMul.apply(input, other)
@@ -110,6 +132,8 @@ class Linear(Function):
     One fused operation for a layer, rather than a transpose, a product and an addition:
     a third of the graph nodes, and the bias added in place.
     """
+
+    argument_names = ("input", "weight", "bias")
 
     def forward(self, x: Any, weight: Any, bias: Any = None) -> Any:
         if weight.ndim != 2 or x.ndim < 1 or x.shape[-1] != weight.shape[1]:

@@ -3,12 +3,20 @@ concatenate, stack and indexing. Their gradients move the incoming gradient back
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd import views
-from chainrule.autograd.function import Function, OpError
+from chainrule.autograd.function import (
+    ArgumentTypeError,
+    Function,
+    OpError,
+    as_index,
+    not_a_tensor,
+    type_name,
+)
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.tensor import Tensor
 
@@ -152,25 +160,49 @@ def _index_part(part: Any) -> Any:
 # ---- the public functions ----------------------------------------------------------------------
 
 
-def _shape_args(shape: Sequence[Any]) -> tuple[int, ...]:
-    """Accept both f(2, 3) and f((2, 3)), as PyTorch does."""
+def _shape_args(shape: Sequence[Any], op: str, argument: str) -> tuple[int, ...]:
+    """Accept both f(2, 3) and f((2, 3)), as PyTorch does; each size an int (or a NumPy int, or a
+    0-d integer tensor), as PyTorch takes them."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         shape = shape[0]
-    return tuple(int(n) for n in shape)
+    try:
+        return tuple(map(operator.index, shape))
+    except TypeError:
+        raise _not_sizes(shape, op, argument) from None
+
+
+def _not_sizes(shape: Sequence[Any], op: str, argument: str) -> ArgumentTypeError:
+    """The error for sizes that are not all ints: ``reshape: argument 'shape' must be tuple of
+    ints, but found element of type float at pos 0``."""
+    if len(shape) == 1:
+        return not_a_tensor(op, argument, shape[0], "tuple of ints")
+    for position, size in enumerate(shape):
+        try:
+            operator.index(size)
+        except TypeError:
+            break
+    return ArgumentTypeError(
+        f"{op}: argument '{argument}' must be tuple of ints, but found element of type "
+        f"{type_name(size)} at pos {position}"
+    )
 
 
 def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
     """The same elements in a new shape (one entry may be -1, inferred)."""
-    return Reshape.apply(input, shape=_shape_args(shape))
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("reshape", "input", input)
+    return Reshape.apply(input, shape=_shape_args(shape, "reshape", "shape"))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
     """Merge dimensions start_dim..end_dim into one."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("flatten", "input", input)
     shape = input.shape
     if not shape:
         return reshape(input, 1)
-    start = normalise_axis(start_dim, len(shape), "flatten")
-    end = normalise_axis(end_dim, len(shape), "flatten")
+    start = normalise_axis(start_dim, len(shape), "flatten", "start_dim")
+    end = normalise_axis(end_dim, len(shape), "flatten", "end_dim")
     if start > end:
         raise OpError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     if start == end:
@@ -183,11 +215,13 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
 
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
     """Drop dimensions of size 1 (only those in ``dim`` when given; others are kept)."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("squeeze", "input", input)
     shape = input.shape
     if dim is None:
         dims = {i for i, n in enumerate(shape) if n == 1}
     else:
-        wanted = (dim,) if isinstance(dim, int) else dim
+        wanted = dim if isinstance(dim, (tuple, list)) else (dim,)
         dims = {normalise_axis(d, len(shape), "squeeze") for d in wanted}
         dims = {d for d in dims if shape[d] == 1}
     return reshape(input, tuple(n for i, n in enumerate(shape) if i not in dims))
@@ -195,6 +229,8 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
     """Insert a dimension of size 1 at ``dim``."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("unsqueeze", "input", input)
     shape = input.shape
     axis = normalise_axis(dim, len(shape) + 1, "unsqueeze")
     return reshape(input, shape[:axis] + (1,) + shape[axis:])
@@ -202,7 +238,9 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
 
 def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
     """Reorder the dimensions: output dimension i is input dimension dims[i]."""
-    dims = _shape_args(dims)
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("permute", "input", input)
+    dims = _shape_args(dims, "permute", "dims")
     ndim = input.ndim
     axes = tuple(normalise_axis(d, ndim, "permute") for d in dims)
     if sorted(axes) != list(range(ndim)):
@@ -212,17 +250,22 @@ def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
     """Swap two dimensions."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("transpose", "input", input)
     ndim = input.ndim
     if ndim == 0:
         return reshape(input, ())
     axes = list(range(ndim))
-    a, b = normalise_axis(dim0, ndim, "transpose"), normalise_axis(dim1, ndim, "transpose")
+    a = normalise_axis(dim0, ndim, "transpose", "dim0")
+    b = normalise_axis(dim1, ndim, "transpose", "dim1")
     axes[a], axes[b] = axes[b], axes[a]
     return Permute.apply(input, dims=tuple(axes))
 
 
 def t(input: Tensor) -> Tensor:  # noqa: A002
     """Transpose a tensor of at most 2 dimensions."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("t", "input", input)
     if input.ndim > 2:
         raise OpError(f"t: expects a tensor with at most 2 dimensions, got shape {input.shape}")
     return transpose(input, 0, -1) if input.ndim == 2 else reshape(input, input.shape)
@@ -230,7 +273,9 @@ def t(input: Tensor) -> Tensor:  # noqa: A002
 
 def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
     """Broadcast to a larger shape without copying; -1 keeps a dimension's size."""
-    sizes = _shape_args(sizes)
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("expand", "input", input)
+    sizes = _shape_args(sizes, "expand", "size")
     shape = input.shape
     lead = len(sizes) - len(shape)
     if lead < 0:
@@ -244,7 +289,7 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors along an existing dimension."""
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise OpError("cat: expected a non-empty sequence of tensors")
     first = tensors[0].shape
@@ -263,9 +308,23 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 concat = concatenate = cat
 
 
+def _tensor_list(tensors: Any, op: str) -> list[Tensor]:
+    """``tensors`` as a list, or PyTorch's TypeError for one that is not a sequence of tensors
+    (a tensor, a NumPy array, a string: each iterates, into the wrong things)."""
+    if isinstance(tensors, (Tensor, backend.ndarray, str, bytes)) or not hasattr(
+        tensors, "__iter__"
+    ):
+        raise not_a_tensor(op, "tensors", tensors, "tuple of Tensors")
+    tensors = list(tensors)
+    for i, x in enumerate(tensors):
+        if not isinstance(x, Tensor):
+            raise not_a_tensor(op, "tensors", x, element=i)
+    return tensors
+
+
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     """Join tensors of one shape along a new dimension."""
-    tensors = list(tensors)
+    tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise OpError("stack: expected a non-empty sequence of tensors")
     first = tensors[0].shape
@@ -277,15 +336,18 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
     """Cut into pieces of ``split_size`` (the last may be smaller), or of the listed sizes."""
+    if not isinstance(tensor, Tensor):
+        raise not_a_tensor("split", "tensor", tensor)
     axis = normalise_axis(dim, tensor.ndim, "split")
     length = tensor.shape[axis]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
+    if not isinstance(split_size_or_sections, (tuple, list)):
+        expected = "int or tuple of ints"
+        step = as_index(split_size_or_sections, "split", "split_size_or_sections", expected)
         if step < 0 or (step == 0 and length > 0):  # as PyTorch: 0 cuts only an empty dim
             raise OpError(f"split: split_size must be positive, got {step} (dimension {dim})")
         sizes = [min(step, length - start) for start in range(0, length, step or 1)] or [0]
     else:
-        sizes = list(split_size_or_sections)
+        sizes = list(_shape_args((split_size_or_sections,), "split", "split_size_or_sections"))
         if any(size < 0 for size in sizes):
             raise OpError(f"split: sizes {sizes} must be non-negative")
         if sum(sizes) != length:
@@ -308,6 +370,9 @@ def split_method(self: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, .
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     """Cut into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch does."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("chunk", "input", input)
+    chunks = as_index(chunks, "chunk", "chunks")
     if chunks <= 0:
         raise OpError(f"chunk: chunks must be positive, got {chunks}")
     length = input.shape[normalise_axis(dim, input.ndim, "chunk")]
@@ -321,8 +386,10 @@ def getitem(input: Tensor, index: Any) -> Tensor:  # noqa: A002
     return GetItem.apply(input, normalise_index(index))
 
 
-def normalise_axis(dim: int, ndim: int, op: str) -> int:
+def normalise_axis(dim: int, ndim: int, op: str, argument: str = "dim") -> int:
     """``dim`` as a non-negative axis of a tensor with ``ndim`` dimensions, or a clear error."""
+    if type(dim) is not int:
+        dim = as_index(dim, op, argument)
     if not -ndim <= dim < ndim:
         raise OpError(f"{op}: dim {dim} is out of range for a tensor with {ndim} dimensions")
     return dim % ndim

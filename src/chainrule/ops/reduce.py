@@ -12,7 +12,7 @@ from collections import namedtuple
 from typing import Any
 
 from chainrule import backend, fp_errors
-from chainrule.autograd.function import Function, OpError
+from chainrule.autograd.function import Function, OpError, as_index, not_a_tensor
 from chainrule.ops.broadcast import expand_to
 from chainrule.ops.elementwise import as_float, maximum, minimum
 from chainrule.tensor import Tensor
@@ -24,12 +24,19 @@ def normalise_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
     """``dim`` as a sorted tuple of non-negative axes (all axes for None)."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    if type(dim) is int:
+        dims = (dim,)
+    elif isinstance(dim, (tuple, list)):
+        dims = tuple(dim)
+    else:  # a NumPy int or a 0-d integer tensor; a string or a float is refused
+        dims = (as_index(dim, op, "dim", "int or tuple of ints"),)
     if not dims:  # PyTorch reads dim=() as "all dimensions"
         return tuple(range(ndim))
     rank = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1
     axes = []
     for d in dims:
+        if type(d) is not int:
+            d = as_index(d, op, "dim", "int or tuple of ints")
         if not -rank <= d < rank:
             raise OpError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         axes.append(d % rank)
@@ -216,11 +223,15 @@ class TakeAlongDim(Function):
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
     """Σ over ``dim`` (all elements by default)."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("sum", "input", input)
     return Sum.apply(input, axes=normalise_dims(dim, input.ndim, "sum"), keepdim=keepdim)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """The arithmetic mean over ``dim`` (all elements by default)."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("mean", "input", input)
     return Mean.apply(input, axes=normalise_dims(dim, input.ndim, "mean"), keepdim=keepdim)
 
 
@@ -256,6 +267,8 @@ def _moment(
     keepdim: bool,
     correction: float | None,
 ) -> Tensor:
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(op.op_name(), "input", input)
     if isinstance(dim, bool):  # the old signature var(unbiased)
         dim, unbiased = None, dim
     if correction is None:
@@ -267,12 +280,16 @@ def _moment(
 
 def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
     """log Σ exp(x) over ``dim``, computed stably by shifting by the maximum."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("logsumexp", "input", input)
     axes = normalise_dims(dim, input.ndim, "logsumexp")
     return LogSumExp.apply(input, axes=axes, keepdim=keepdim)
 
 
 def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # noqa: A002
     name = "max" if largest else "min"
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(name, "input", input)
     if isinstance(dim, Tensor):  # max(a, b): the element-wise form
         return (maximum if largest else minimum)(input, dim)
     if input.numel() == 0:
@@ -313,6 +330,8 @@ def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tens
 
 
 def _arg_extreme(input: Tensor, dim: Any, keepdim: bool, fn: Any, name: str) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(name, "input", input)
     if input.numel() == 0:
         raise ValueError(f"{name}: the tensor is empty")
     if dim is None:

@@ -3,25 +3,82 @@ PyTorch's names. Nothing here computes: each name points at a function of ``chai
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
+from chainrule import backend
+from chainrule.autograd.function import ArgumentTypeError
 from chainrule.ops import (
-    activation,
     compare,
     conversion,
+    cumulative,
     elementwise,
+    indexing,
     inplace,
     linalg,
+    matrix,
     movement,
+    rearrange,
     reduce,
+    sampling,
+    sorting,
+    vector_norm,
 )
+from chainrule.ops.rectifiers import relu
+from chainrule.ops.smooth_activations import sigmoid, tanh
+from chainrule.ops.softmax import log_softmax, softmax
+from chainrule.tensor import Tensor
 
 
-def _reflected(fn: Any) -> Any:
+# The operators return NotImplemented for an operand that no operation takes (a string, None,
+# a list), so that Python raises its own TypeError ("unsupported operand type(s) for +: 'Tensor'
+# and 'str'"), as it does for PyTorch's tensors. The check runs only once an operation failed.
+
+
+def _operator(op: type, name: str) -> Any:
+    """``self <op> other``: a NumPy array is taken as a tensor, as in PyTorch."""
+    apply = op.apply
+
     def method(self: Any, other: Any) -> Any:
-        return fn(other, self)
+        try:
+            return apply(self, other)
+        except ArgumentTypeError:
+            return NotImplemented
 
-    method.__name__ = f"r{fn.__name__}"
+    method.__name__ = name
+    return method
+
+
+def _reflected(op: type, name: str, arrays: bool = False) -> Any:
+    """``other <op> self`` for an ``other`` that is not a tensor. PyTorch refuses a NumPy array
+    there, except for ``/`` (``arrays``)."""
+    apply = op.apply
+
+    def method(self: Any, other: Any) -> Any:
+        if not arrays and isinstance(other, backend.ndarray):
+            return NotImplemented
+        try:
+            return apply(other, self)
+        except ArgumentTypeError:
+            return NotImplemented
+
+    method.__name__ = name
+    return method
+
+
+def _comparison(fn: Any, name: str, arrays: bool) -> Any:
+    """``self <op> other`` for a comparison: NotImplemented unless ``other`` is a tensor or a
+    number (or a NumPy array, with ``arrays``), so that ``t == "a"`` is False and ``t < "a"``
+    a TypeError, as in PyTorch."""
+
+    def method(self: Any, other: Any) -> Any:
+        if isinstance(other, (Tensor, float, int)) or isinstance(other, numbers.Number):
+            return fn(self, other)
+        if arrays and isinstance(other, backend.ndarray):
+            return fn(self, other)
+        return NotImplemented
+
+    method.__name__ = name
     return method
 
 
@@ -35,31 +92,31 @@ def _to_dtype(dtype: str) -> Any:
 
 def bind(tensor_class: type) -> None:
     """Attach every operation to ``tensor_class``."""
-    e, a, r, m, c = elementwise, activation, reduce, movement, compare
+    e, r, m, c = elementwise, reduce, movement, compare
     methods = {
         # arithmetic operators
-        "__add__": e.add,
-        "__radd__": e.add,  # addition and multiplication commute: no argument swap needed
-        "__sub__": e.sub,
-        "__rsub__": _reflected(e.sub),
-        "__mul__": e.mul,
-        "__rmul__": e.mul,
-        "__truediv__": e.div,
-        "__rtruediv__": _reflected(e.div),
-        "__pow__": e.pow,
-        "__rpow__": _reflected(e.pow),
-        "__matmul__": linalg.matmul,
-        "__rmatmul__": _reflected(linalg.matmul),
+        "__add__": _operator(e.Add, "__add__"),
+        "__radd__": _reflected(e.Add, "__radd__"),
+        "__sub__": _operator(e.Sub, "__sub__"),
+        "__rsub__": _reflected(e.Sub, "__rsub__"),
+        "__mul__": _operator(e.Mul, "__mul__"),
+        "__rmul__": _reflected(e.Mul, "__rmul__"),
+        "__truediv__": _operator(e.Div, "__truediv__"),
+        "__rtruediv__": _reflected(e.Div, "__rtruediv__", arrays=True),
+        "__pow__": _operator(e.Pow, "__pow__"),
+        "__rpow__": _reflected(e.Pow, "__rpow__"),
+        "__matmul__": _operator(linalg.MatMul, "__matmul__"),
+        "__rmatmul__": _reflected(linalg.MatMul, "__rmatmul__"),
         "__neg__": e.neg,
         "__abs__": e.abs,
         "__getitem__": m.getitem,
         # comparisons and logic (no gradient)
-        "__eq__": c.eq,
-        "__ne__": c.ne,
-        "__lt__": c.lt,
-        "__le__": c.le,
-        "__gt__": c.gt,
-        "__ge__": c.ge,
+        "__eq__": _comparison(c.eq, "__eq__", arrays=True),
+        "__ne__": _comparison(c.ne, "__ne__", arrays=True),
+        "__lt__": _comparison(c.lt, "__lt__", arrays=False),
+        "__le__": _comparison(c.le, "__le__", arrays=False),
+        "__gt__": _comparison(c.gt, "__gt__", arrays=False),
+        "__ge__": _comparison(c.ge, "__ge__", arrays=False),
         "__and__": c.bitwise_and,
         "__or__": c.bitwise_or,
         "__xor__": c.bitwise_xor,
@@ -94,11 +151,11 @@ def bind(tensor_class: type) -> None:
         "cos": e.cos,
         "clamp": e.clamp,
         "clip": e.clamp,
-        "sigmoid": a.sigmoid,
-        "tanh": a.tanh,
-        "relu": a.relu,
-        "softmax": a.softmax,
-        "log_softmax": a.log_softmax,
+        "sigmoid": sigmoid,
+        "tanh": tanh,
+        "relu": relu,
+        "softmax": softmax,
+        "log_softmax": log_softmax,
         # reductions
         "sum": r.sum,
         "mean": r.mean,
@@ -113,6 +170,14 @@ def bind(tensor_class: type) -> None:
         "matmul": linalg.matmul,
         "mm": linalg.mm,
         "dot": linalg.dot,
+        "bmm": matrix.bmm,
+        "addmm": matrix.addmm,
+        "baddbmm": matrix.baddbmm,
+        "outer": matrix.outer,
+        "tril": matrix.tril,
+        "triu": matrix.triu,
+        "diag": matrix.diag,
+        "norm": vector_norm.norm,
         # shapes
         "reshape": m.reshape,
         "view": m.reshape,
@@ -123,11 +188,35 @@ def bind(tensor_class: type) -> None:
         "transpose": m.transpose,
         "t": m.t,
         "expand": m.expand,
-        "split": m.split,
+        "split": m.split_method,
         "chunk": m.chunk,
+        "repeat": rearrange.repeat,
+        "tile": rearrange.tile,
+        "repeat_interleave": rearrange.repeat_interleave,
+        "roll": rearrange.roll,
+        "flip": rearrange.flip,
+        "fliplr": rearrange.fliplr,
+        "flipud": rearrange.flipud,
+        # indexing by index tensors and masks
+        "gather": indexing.gather,
+        "scatter": indexing.scatter,
+        "scatter_add": indexing.scatter_add,
+        "scatter_": indexing.scatter_,
+        "scatter_add_": indexing.scatter_add_,
+        "index_select": indexing.index_select,
+        "masked_fill": indexing.masked_fill,
+        "masked_select": indexing.masked_select,
+        # ordering and running totals
+        "sort": sorting.sort,
+        "argsort": sorting.argsort,
+        "topk": sorting.topk,
+        "kthvalue": sorting.kthvalue,
+        "cumsum": cumulative.cumsum,
+        "cumprod": cumulative.cumprod,
         # copies and dtypes
         "to": conversion.to,
-        "type": conversion.to,
+        "type": conversion.tensor_type,
+        "bfloat16": conversion.bfloat16,
         "clone": conversion.clone,
         "contiguous": conversion.contiguous,
         "float": _to_dtype("float32"),
@@ -138,6 +227,7 @@ def bind(tensor_class: type) -> None:
         "bool": _to_dtype("bool"),
     }
     methods.update(inplace.METHODS)
+    methods.update(sampling.METHODS)
     for name, fn in methods.items():
         setattr(tensor_class, name, fn)
     tensor_class.T = property(lambda self: m.permute(self, tuple(reversed(range(self.ndim)))))

@@ -28,7 +28,8 @@ import numpy
 from chainrule import nn
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
-from chainrule.ops.activation import log_softmax, sigmoid, softmax
+from chainrule.ops.smooth_activations import sigmoid
+from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.elementwise import exp
 from chainrule.sklearn.network import linear_layers
 from chainrule.tensor import Tensor

@@ -33,13 +33,14 @@ from typing import Any
 from chainrule import backend, fp_errors
 from chainrule.autograd import engine
 from chainrule.autograd.grad_mode import Mode, current_mode
-from chainrule.nn.activations import ReLU, Sigmoid, Tanh
 from chainrule.nn.containers import Sequential
 from chainrule.nn.layers.linear import Identity, Linear
-from chainrule.nn.losses import MSELoss
 from chainrule.nn.module import Module
-from chainrule.ops import activation, linalg
-from chainrule.ops import loss as loss_ops
+from chainrule.nn.rectifiers import ReLU
+from chainrule.nn.regression_losses import MSELoss
+from chainrule.nn.smooth_activations import Sigmoid, Tanh
+from chainrule.ops import linalg, rectifiers, smooth_activations
+from chainrule.ops import regression_losses as loss_ops
 from chainrule.tensor import Tensor
 
 _new = object.__new__
@@ -64,9 +65,9 @@ def _weight_and_bias(module: Module) -> tuple:
 # the eager step, bit for bit.
 _ONE_OPERATION: dict[type, tuple[type, Callable[[Module], tuple]]] = {
     Linear: (linalg.Linear, _weight_and_bias),
-    Sigmoid: (activation.Sigmoid, _no_tensors),
-    Tanh: (activation.Tanh, _no_tensors),
-    ReLU: (activation.ReLU, _no_tensors),
+    Sigmoid: (smooth_activations.Sigmoid, _no_tensors),
+    Tanh: (smooth_activations.Tanh, _no_tensors),
+    ReLU: (rectifiers.ReLU, _no_tensors),
 }
 
 

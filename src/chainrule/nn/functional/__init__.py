@@ -5,14 +5,18 @@ One submodule per topic; this package exports them all, so ``F.conv2d`` and ``F.
 read as in PyTorch.
 """
 
-from chainrule.nn.functional.activation import *  # noqa: F403
+from chainrule.nn.functional.attention import *  # noqa: F403
+from chainrule.nn.functional.classification_losses import *  # noqa: F403
 from chainrule.nn.functional.conv import *  # noqa: F403
+from chainrule.nn.functional.conv_transpose import *  # noqa: F403
+from chainrule.nn.functional.distances import *  # noqa: F403
 from chainrule.nn.functional.dropout import *  # noqa: F403
-from chainrule.nn.functional.extra_activation import *  # noqa: F403
-from chainrule.nn.functional.extra_loss import *  # noqa: F403
 from chainrule.nn.functional.linear import *  # noqa: F403
-from chainrule.nn.functional.loss import *  # noqa: F403
-from chainrule.nn.functional.loss import _check_reduction  # noqa: F401 - used by loss modules
+from chainrule.nn.functional.margin_losses import *  # noqa: F403
 from chainrule.nn.functional.normalization import *  # noqa: F403
 from chainrule.nn.functional.padding import *  # noqa: F403
+from chainrule.nn.functional.rectifiers import *  # noqa: F403
+from chainrule.nn.functional.regression_losses import *  # noqa: F403
+from chainrule.nn.functional.smooth_activations import *  # noqa: F403
+from chainrule.nn.functional.softmax import *  # noqa: F403
 from chainrule.nn.functional.sparse import *  # noqa: F403

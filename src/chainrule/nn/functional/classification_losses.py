@@ -1,54 +1,55 @@
-"""Losses: checks and target handling around the fused loss operations of ``ops.loss``."""
+"""Classification losses: how well scores or probabilities x predict a class, a binary label
+or a distribution y. Each checks its arguments and shapes PyTorch's targets for a fused
+operation of ``ops.classification_losses``.
+
+- over C classes: ``cross_entropy`` (of logits) and ``nll_loss`` (of log-probabilities);
+- binary: ``binary_cross_entropy`` (of probabilities), ``binary_cross_entropy_with_logits``
+  and ``soft_margin_loss`` (of scores, against labels ±1);
+- between distributions: ``kl_div``.
+"""
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import OpError
-from chainrule.ops import loss, movement
+from chainrule.autograd.grad_mode import is_grad_enabled
+from chainrule.nn.functional.loss_arguments import (
+    broadcast_shape,
+    check_reduction,
+    check_same_shape,
+    check_tensor,
+    check_weight,
+    constant_array,
+    legacy_reduction,
+)
+from chainrule.ops import classification_losses as loss
+from chainrule.ops import movement
 from chainrule.tensor import Tensor
 
-__all__ = ["cross_entropy", "l1_loss", "mse_loss", "nll_loss"]
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "kl_div",
+    "nll_loss",
+    "soft_margin_loss",
+]
 
 
-def _check_reduction(reduction: str, where: str) -> None:
-    if reduction not in loss.REDUCTIONS:
-        raise ValueError(
-            f"{where}: reduction must be one of {', '.join(loss.REDUCTIONS)}, got {reduction!r}"
-        )
-
-
-def _warn_if_broadcast(input: Tensor, target: Any, where: str) -> None:  # noqa: A002
-    shape = getattr(target, "shape", ())
-    if tuple(shape) != input.shape:
-        warnings.warn(
-            f"{where}: target shape {tuple(shape)} differs from input shape {input.shape}; "
-            "they will be broadcast, which is rarely what a loss should do",
-            stacklevel=3,
-        )
-
-
-def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """The squared error (x − y)², averaged (``mean``), summed, or per element (``none``)."""
-    _check_reduction(reduction, "mse_loss")
-    _warn_if_broadcast(input, target, "mse_loss")
-    return loss.SquaredError.apply(input, target, reduction=reduction)
-
-
-def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """The absolute error |x − y|, averaged (``mean``), summed, or per element (``none``)."""
-    _check_reduction(reduction, "l1_loss")
-    _warn_if_broadcast(input, target, "l1_loss")
-    return loss.AbsoluteError.apply(input, target, reduction=reduction)
+# ---- over C classes ------------------------------------------------------------------------------
 
 
 def cross_entropy(
     input: Tensor,  # noqa: A002
     target: Tensor,
     weight: Tensor | None = None,
+    size_average: bool | None = None,
     ignore_index: int = -100,
+    reduce: bool | None = None,
     reduction: str = "mean",
     label_smoothing: float = 0.0,
 ) -> Tensor:
@@ -59,6 +60,7 @@ def cross_entropy(
     for index targets, ``label_smoothing`` ε mixing the target with the uniform distribution.
     The gradient is the fused softmax(x) − target.
     """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     return _log_likelihood(
         input, target, weight, ignore_index, reduction, label_smoothing, True, "cross_entropy"
     )
@@ -68,10 +70,17 @@ def nll_loss(
     input: Tensor,  # noqa: A002
     target: Tensor,
     weight: Tensor | None = None,
+    size_average: bool | None = None,
     ignore_index: int = -100,
+    reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
-    """−x[target] (weighted) from log-probabilities x of shape (N, C) or (N, C, d1, ...)."""
+    """−x[target] (weighted) from log-probabilities x of shape (N, C) or (N, C, d1, ...).
+
+    ``target`` holds class indices (integers) only: unlike ``cross_entropy``, PyTorch's
+    nll_loss takes no class probabilities, and a float target is an error.
+    """
+    reduction = legacy_reduction(size_average, reduce, reduction)
     return _log_likelihood(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
 
 
@@ -85,7 +94,9 @@ def _log_likelihood(
     from_logits: bool,
     where: str,
 ) -> Tensor:
-    _check_reduction(reduction, where)
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing}")
     target_data = target.array if isinstance(target, Tensor) else backend.as_array(target)
@@ -94,6 +105,8 @@ def _log_likelihood(
         if weight is None
         else (weight.array if isinstance(weight, Tensor) else backend.as_array(weight))
     )
+    if not from_logits and target_data.dtype.kind == "f":
+        _refuse_probabilities(input, target_data, where)
     unbatched = input.ndim == 1
     x = movement.unsqueeze(input, 0) if unbatched else input
     if unbatched:
@@ -172,3 +185,159 @@ def _log_likelihood(
         shape = input.shape[:1] + spatial if not unbatched else ()
         out = movement.Reshape.untracked_apply(out, shape=shape)
     return out
+
+
+def _refuse_probabilities(input: Tensor, target: Any, where: str) -> None:  # noqa: A002
+    """nll_loss's float targets: PyTorch refuses them, with one message for a target of the
+    input's shape (class probabilities) and one for a float vector of class indices."""
+    if target.ndim > 1 or (target.shape == input.shape and input.ndim > 1):
+        raise RuntimeError(
+            f"{where}: 0D or 1D target tensor expected, multi-target not supported: a float "
+            f"target of shape {target.shape} for input of shape {input.shape} looks like class "
+            "probabilities, which nll_loss does not take (cross_entropy does, from logits)"
+        )
+    name = _SCALAR_TYPE_NAMES.get(target.dtype.name, target.dtype.name)
+    raise RuntimeError(
+        f"{where}: expected target dtype to be Long or Byte, but got {name}: class indices "
+        "must be integers (use target.long())"
+    )
+
+
+# PyTorch's names of the float dtypes, as its messages spell them.
+_SCALAR_TYPE_NAMES = {"float16": "Half", "float32": "Float", "float64": "Double"}
+
+
+# ---- binary ------------------------------------------------------------------------------------
+
+
+def binary_cross_entropy(
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """−w (y log x + (1 − y) log(1 − x)) for probabilities x and targets y in [0, 1] of one
+    shape; the logs are clamped at −100 as in PyTorch, so x = 0 or 1 gives a finite loss.
+    ``weight`` broadcasts to the input's shape."""
+    where = "binary_cross_entropy"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where)
+    check_same_shape(input, target, where)
+    for name, value in (("input", input), ("target", target)):
+        data = value.array if isinstance(value, Tensor) else backend.as_array(value)
+        # Written so that NaN fails too.
+        if data.size and not ((data >= 0) & (data <= 1)).all():
+            bad = data[~((data >= 0) & (data <= 1))].reshape(-1)[0]
+            raise ValueError(
+                f"{where}: every element of {name} must be a probability in [0, 1], found "
+                f"{float(bad)}"
+                + (
+                    " (apply sigmoid first, or use binary_cross_entropy_with_logits)"
+                    if name == "input"
+                    else ""
+                )
+            )
+    weight_data = constant_array(weight, input.dtype)
+    check_weight(weight_data, input.shape, "weight", where)
+    return loss.BinaryCrossEntropy.apply(input, target, weight_data, reduction=reduction)
+
+
+def binary_cross_entropy_with_logits(
+    input: Tensor,  # noqa: A002
+    target: Tensor,
+    weight: Tensor | None = None,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    pos_weight: Tensor | None = None,
+) -> Tensor:
+    """−w (p y log σ(x) + (1 − y) log(1 − σ(x))) from logits x, computed with a stable
+    log σ; ``pos_weight`` p (broadcast along the last, class dimension) weighs positives,
+    ``weight`` w broadcasts to the input's shape. The gradient is w(σ(x)(p y + 1 − y) − p y)."""
+    where = "binary_cross_entropy_with_logits"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where)
+    check_same_shape(input, target, where)
+    weight_data = constant_array(weight, input.dtype)
+    pos_weight_data = constant_array(pos_weight, input.dtype)
+    check_weight(weight_data, input.shape, "weight", where)
+    check_weight(pos_weight_data, input.shape, "pos_weight", where)
+    return loss.BinaryCrossEntropyWithLogits.apply(
+        input, target, weight_data, pos_weight_data, reduction=reduction
+    )
+
+
+def soft_margin_loss(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """log(1 + e^{−y x}): the logistic loss of scores x against labels y = ±1 (which broadcast
+    to x's shape), computed as −log σ(y x) so that it never overflows."""
+    where = "soft_margin_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where)
+    broadcast_shape([input.shape, getattr(target, "shape", ())], ["input", "target"], where)
+    if isinstance(target, Tensor) and target.requires_grad and is_grad_enabled():
+        raise RuntimeError(
+            f"The function '{where}' is not differentiable with respect to argument 'target'. "
+            "This input cannot have requires_grad True (as in PyTorch): detach() it"
+        )
+    return loss.SoftMargin.apply(input, target, reduction=reduction)
+
+
+# ---- between distributions -----------------------------------------------------------------------
+
+_KL_REDUCTIONS = ("mean", "batchmean", "sum", "none")
+
+
+def kl_div(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+    log_target: bool = False,
+) -> Tensor:
+    """The Kullback-Leibler divergence Σ t (log t − x) of log-probabilities x (the model's)
+    from the target distribution t (probabilities, or log-probabilities with ``log_target``),
+    element by element; 0 log 0 counts as 0. Input and target broadcast together.
+
+    ``batchmean`` divides the sum by the batch size (the first axis), which is KL(t ‖ p) per
+    sample; ``mean`` divides it by the number of elements, as PyTorch does, and warns, as
+    PyTorch does, that this is not the divergence per sample.
+    """
+    where = "kl_div"
+    if size_average is not None or reduce is not None:
+        reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where, _KL_REDUCTIONS)
+    shape = broadcast_shape([input.shape, getattr(target, "shape", ())], ["input", "target"], where)
+    if reduction == "mean":
+        warnings.warn(
+            "kl_div: reduction='mean' divides the summed divergence by the number of elements, "
+            "batch size times classes; reduction='batchmean' divides it by the batch size "
+            "only, which is the divergence per sample (PyTorch plans 'mean' to mean that)",
+            UserWarning,
+            stacklevel=2,
+        )
+    divisor = 1.0  # batchmean of a 0-d input: no batch axis, the sum
+    if reduction == "mean":
+        divisor = float(math.prod(shape))
+    elif reduction == "batchmean" and input.ndim:
+        divisor = float(input.shape[0])
+    mean_or_not = "mean" if reduction in ("mean", "batchmean") else reduction
+    return loss.KLDivergence.apply(
+        input, target, reduction=mean_or_not, log_target=log_target, divisor=divisor
+    )

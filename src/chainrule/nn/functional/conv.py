@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule.autograd.function import OpError
+from chainrule.nn.input_checks import check_input, require_tensor
 from chainrule.ops import conv as ops
 from chainrule.tensor import Tensor
 
@@ -183,15 +184,13 @@ def _is_seq(value: Any) -> bool:
 
 
 def _check_input(op: str, spatial: int, x: Tensor) -> None:
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{op}: input must be a Tensor, got {type(x).__name__}")
+    require_tensor(x, op)
     if x.ndim not in (spatial + 1, spatial + 2):
         dims = {1: "L", 2: "H, W"}.get(spatial, "D, H, W")
         raise OpError(
             f"{op}: expected input of shape (N, C, {dims}) or (C, {dims}), got shape {x.shape}"
         )
-    if not x.is_floating_point():
-        raise OpError(f"{op}: expected a floating-point input, got {x.dtype}")
+    check_input(op, x, floating=True)
 
 
 def _conv(
@@ -206,6 +205,10 @@ def _conv(
     groups: int,
 ) -> Tensor:
     _check_input(op, spatial, x)
+    require_tensor(weight, op, "weight", 2)
+    if bias is not None:
+        require_tensor(bias, op, "bias", 3)
+    check_input(op, x, weight=weight, bias=bias)
     if weight.ndim != spatial + 2:
         raise OpError(
             f"{op}: weight must have shape (out_channels, in_channels / groups, "
@@ -223,9 +226,6 @@ def _conv(
         )
     if bias is not None and bias.shape != (out_channels,):
         raise OpError(f"{op}: bias must have shape ({out_channels},), got {bias.shape}")
-    for name, value in (("weight", weight), ("bias", bias)):
-        if value is not None and value.dtype != x.dtype:
-            raise OpError(f"{op}: input is {x.dtype} but {name} is {value.dtype}")
     stride = _tuple(stride, spatial, "stride", op, 1)
     dilation = _tuple(dilation, spatial, "dilation", op, 1)
     pads = _conv_padding(op, padding, spatial, kernel, stride, dilation)

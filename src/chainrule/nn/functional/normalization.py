@@ -1,5 +1,5 @@
-"""Batch norm, layer norm and group norm: checks and running statistics around the fused
-operations of ``ops.norm``."""
+"""Batch norm, instance norm, layer norm and group norm: checks and running statistics around
+the fused operations of ``ops.norm``."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import OpError
+from chainrule.nn.input_checks import check_input
 from chainrule.ops import norm
 from chainrule.tensor import Tensor
 
-__all__ = ["batch_norm", "group_norm", "layer_norm"]
+__all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm"]
 
 
 def _data(value: Any) -> Any:
@@ -46,6 +47,8 @@ def batch_norm(
     gradient treats them as constants. ``weight`` γ and ``bias`` β are (C,) or None.
     """
     where = "batch_norm"
+    used = running_mean if isinstance(running_mean, Tensor) else None
+    check_input(where, input, weight, bias, used, floating=True)
     if input.ndim < 2:
         raise OpError(f"{where}: expected input of shape (N, C, *), got {input.shape}")
     channels = input.shape[1]
@@ -94,6 +97,70 @@ def _blend(running: Tensor | None, batch: Any, momentum: float) -> None:
     data += backend.xp.asarray(batch * momentum, dtype=data.dtype)
 
 
+def instance_norm(
+    input: Tensor,  # noqa: A002
+    running_mean: Tensor | None = None,
+    running_var: Tensor | None = None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    use_input_stats: bool = True,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """y = γ (x − μ)/√(σ² + ε) + β for x of shape (N, C, *), with μ and σ² (biased) of each
+    sample's each channel over * (Ulyanov et al., 2016); ``weight`` γ and ``bias`` β are (C,)
+    or None.
+
+    With ``use_input_stats`` (the default) the statistics are the input's own and the running
+    statistics, where given, move towards their mean over the batch: r ← (1 − momentum)·r +
+    momentum·mean_n(s_n), the variance unbiased (M values per channel: σ²·M/(M − 1)).
+    Otherwise the running statistics normalise every sample, as constants.
+    ∂C/∂x is group norm's with one channel per group.
+    """
+    where = "instance_norm"
+    check_input(where, input, floating=True, weight=weight, bias=bias)
+    if input.ndim < 2:
+        raise OpError(f"{where}: expected input of shape (N, C, *), got {input.shape}")
+    channels = input.shape[1]
+    for name, value in (("running_mean", running_mean), ("running_var", running_var)):
+        _check_channels(value, name, channels, input.shape, where)
+    for name, value in (("weight", weight), ("bias", bias)):
+        _check_channels(value, name, channels, input.shape, where)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                f"{where}: running_mean and running_var are required when use_input_stats=False"
+            )
+        mean, var = _data(running_mean), _data(running_var)
+        return norm.BatchNorm.apply(input, mean, var, weight, bias, eps=eps, batch_stats=False)
+    size = math.prod(input.shape[2:])
+    if size == 1:
+        raise ValueError(
+            f"{where}: expected more than 1 spatial element when using the input's statistics, "
+            f"got input of shape {input.shape}"
+        )
+    batch = input.shape[0]
+    rows = input.reshape(batch, channels, size)
+    if running_mean is not None or running_var is not None:
+        # Each (sample, channel) row's own statistics, averaged over the batch.
+        mean = rows.array.mean(axis=2, dtype=rows.dtype)
+        var = rows.array.var(axis=2, dtype=rows.dtype) * (size / (size - 1))
+        _blend(running_mean, mean.mean(axis=0), momentum)
+        _blend(running_var, var.mean(axis=0), momentum)
+    out = norm.LayerNorm.apply(rows, None, None, normalized_ndim=1, eps=eps).reshape(input.shape)
+    return _affine(out, weight, bias)
+
+
+def _affine(out: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """out·γ + β with per-channel (C,) γ and β broadcast over (N, C, *)."""
+    view = (1, out.shape[1]) + (1,) * (out.ndim - 2)
+    if weight is not None:
+        out = out * weight.reshape(view)
+    if bias is not None:
+        out = out + bias.reshape(view)
+    return out
+
+
 def layer_norm(
     input: Tensor,  # noqa: A002
     normalized_shape: int | Sequence[int],
@@ -104,6 +171,7 @@ def layer_norm(
     """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) over the trailing ``normalized_shape``
     dimensions of each sample; ``weight`` γ and ``bias`` β have shape ``normalized_shape``."""
     where = "layer_norm"
+    check_input(where, input, floating=True, weight=weight, bias=bias)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
     count = len(shape)
     if count == 0 or input.ndim < count or input.shape[input.ndim - count :] != shape:
@@ -134,6 +202,7 @@ def group_norm(
     ∂C/∂γ = Σ ∂C/∂y x̂, ∂C/∂β = Σ ∂C/∂y with sums over N and *.
     """
     where = "group_norm"
+    check_input(where, input, floating=True, weight=weight, bias=bias)
     if isinstance(num_groups, bool) or not isinstance(num_groups, int) or num_groups < 1:
         raise ValueError(f"{where}: num_groups must be a positive int, got {num_groups!r}")
     if input.ndim < 2:
@@ -151,9 +220,4 @@ def group_norm(
     width = channels // num_groups * math.prod(input.shape[2:])
     rows = input.reshape(batch, num_groups, width)
     out = norm.LayerNorm.apply(rows, None, None, normalized_ndim=1, eps=eps).reshape(input.shape)
-    view = (1, channels) + (1,) * (input.ndim - 2)
-    if weight is not None:
-        out = out * weight.reshape(view)
-    if bias is not None:
-        out = out + bias.reshape(view)
-    return out
+    return _affine(out, weight, bias)

@@ -1,18 +1,171 @@
-"""Activations: the operations of ``ops.activation`` and compositions of primitives."""
+"""Rectifiers: ReLU, leaky ReLU, PReLU, hardtanh and ReLU6, the ELU family (ELU, SELU, CELU),
+the hard sigmoid and the hard swish, each a fused operation of ``ops.rectifiers``.
+
+Those that take ``inplace=True`` in PyTorch take it here too, and so have a trailing-underscore
+twin (``relu_``...): the result is written into the input's memory and the input is returned,
+with PyTorch's autograd rules for in-place changes (:mod:`chainrule.ops.inplace`): the gradient
+is exact, a leaf that requires grad is refused, and a graph that saved the old values for its
+backward pass refuses to run it.
+"""
 
 from __future__ import annotations
 
-from chainrule.ops import elementwise
-from chainrule.ops.activation import log_softmax, relu, sigmoid, softmax, tanh
+from collections.abc import Callable
+
+from chainrule.ops import rectifiers as ops
+from chainrule.ops.inplace import modify
 from chainrule.tensor import Tensor
 
-__all__ = ["identity", "leaky_relu", "log_softmax", "relu", "sigmoid", "softmax", "tanh"]
+__all__ = [
+    "celu",
+    "celu_",
+    "elu",
+    "elu_",
+    "hardsigmoid",
+    "hardswish",
+    "hardtanh",
+    "hardtanh_",
+    "identity",
+    "leaky_relu",
+    "leaky_relu_",
+    "prelu",
+    "relu",
+    "relu6",
+    "relu_",
+    "selu",
+    "selu_",
+]
 
 
-def leaky_relu(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
-    """x where x > 0, else negative_slope·x."""
-    return elementwise.where(input > 0, input, input * negative_slope)
+def _maybe_inplace(
+    input: Tensor,  # noqa: A002
+    inplace: bool,
+    name: str,
+    compute: Callable[[Tensor], Tensor],
+) -> Tensor:
+    """``compute(input)``, or, with ``inplace``, the same written into ``input``."""
+    if inplace:
+        return modify(input, name, compute)
+    return compute(input)
+
+
+# ---- piecewise linear ----------------------------------------------------------------------------
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """max(x, 0), element-wise."""
+    return _maybe_inplace(input, inplace, "relu_", ops.relu)
+
+
+def relu_(input: Tensor) -> Tensor:  # noqa: A002
+    """max(x, 0), written into ``input``."""
+    return relu(input, inplace=True)
+
+
+def leaky_relu(
+    input: Tensor,  # noqa: A002
+    negative_slope: float = 0.01,
+    inplace: bool = False,
+) -> Tensor:
+    """x where x > 0, else negative_slope·x (Maas et al., 2013): negative inputs keep a small
+    gradient."""
+    return _maybe_inplace(
+        input,
+        inplace,
+        "leaky_relu_",
+        lambda x: ops.LeakyReLU.apply(x, negative_slope=negative_slope),
+    )
+
+
+def leaky_relu_(input: Tensor, negative_slope: float = 0.01) -> Tensor:  # noqa: A002
+    """:func:`leaky_relu`, written into ``input``."""
+    return leaky_relu(input, negative_slope, inplace=True)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+    """x where x > 0, else w·x, with learned slopes w (He et al., 2015): one shared slope
+    (``weight`` of one element) or one per channel, axis 1 of the input (``weight`` of shape
+    (C,)). The gradient reaches ``weight`` too."""
+    return ops.prelu(input, weight)
+
+
+def hardtanh(
+    input: Tensor,  # noqa: A002
+    min_val: float = -1.0,
+    max_val: float = 1.0,
+    inplace: bool = False,
+) -> Tensor:
+    """x clipped to [min_val, max_val]: a piecewise-linear tanh."""
+    if min_val > max_val:
+        raise ValueError(
+            f"hardtanh: min_val cannot be greater than max_val, got {min_val} > {max_val}"
+        )
+    return _maybe_inplace(
+        input,
+        inplace,
+        "hardtanh_",
+        lambda x: ops.Hardtanh.apply(x, min_val=min_val, max_val=max_val),
+    )
+
+
+def hardtanh_(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:  # noqa: A002
+    """:func:`hardtanh`, written into ``input``."""
+    return hardtanh(input, min_val, max_val, inplace=True)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """min(max(x, 0), 6) (Krizhevsky, 2010; MobileNets): hardtanh with bounds 0 and 6."""
+    return _maybe_inplace(
+        input, inplace, "relu6_", lambda x: ops.Hardtanh.apply(x, min_val=0.0, max_val=6.0)
+    )
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """min(max(x + 3, 0), 6)/6: 0 below −3, 1 above 3, linear between (MobileNetV3)."""
+    return _maybe_inplace(input, inplace, "hardsigmoid_", ops.Hardsigmoid.apply)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x · hardsigmoid(x) (Howard et al., 2019, MobileNetV3): SiLU with a piecewise gate."""
+    return _maybe_inplace(input, inplace, "hardswish_", ops.Hardswish.apply)
 
 
 def identity(input: Tensor) -> Tensor:  # noqa: A002
+    """x itself: the 'linear' activation."""
     return input
+
+
+# ---- exponential linear --------------------------------------------------------------------------
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > 0, else α(eˣ − 1) (Clevert et al., 2016)."""
+    return _maybe_inplace(input, inplace, "elu_", lambda x: ops.ELU.apply(x, alpha=alpha))
+
+
+def elu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    """:func:`elu`, written into ``input``."""
+    return elu(input, alpha, inplace=True)
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """λx where x > 0, else λα(eˣ − 1), with the λ ≈ 1.0507 and α ≈ 1.6733 of Klambauer et al.
+    (2017) that keep activations at mean 0 and variance 1."""
+
+    return _maybe_inplace(input, inplace, "selu_", ops.selu)
+
+
+def selu_(input: Tensor) -> Tensor:  # noqa: A002
+    """:func:`selu`, written into ``input``."""
+    return selu(input, inplace=True)
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x where x > 0, else α(e^{x/α} − 1) (Barron, 2017): ELU whose slope at 0 is 1 for any
+    α, so the function is continuously differentiable."""
+    return _maybe_inplace(input, inplace, "celu_", lambda x: ops.celu(x, alpha))
+
+
+def celu_(input: Tensor, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    """:func:`celu`, written into ``input``."""
+    return celu(input, alpha, inplace=True)

@@ -1,60 +1,71 @@
-"""More losses: Huber, binary cross-entropy on probabilities and on logits; checks around the
-fused operations of ``ops.extra_loss``."""
+"""Regression losses: how far a prediction x is from a real-valued target y.
+
+Squared, absolute, Huber and smooth L1 errors are fused operations of ``ops.regression_losses``;
+the Poisson and Gaussian negative log-likelihoods compose primitives, as their terms are
+ordinary functions with ordinary derivatives.
+"""
 
 from __future__ import annotations
 
-import warnings
+import math
 from typing import Any
 
-from chainrule import backend
 from chainrule.autograd.function import OpError
-from chainrule.nn.functional.loss import _check_reduction, _warn_if_broadcast
-from chainrule.ops import extra_loss
+from chainrule.autograd.grad_mode import no_grad
+from chainrule.creation import as_tensor, full_like
+from chainrule.nn.functional.loss_arguments import (
+    check_reduction,
+    check_tensor,
+    constant_array,
+    legacy_reduction,
+    warn_if_broadcast,
+)
+from chainrule.ops import elementwise, movement, regression_losses
+from chainrule.ops import reduce as reductions
 from chainrule.tensor import Tensor
 
-__all__ = ["binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss"]
+__all__ = [
+    "gaussian_nll_loss",
+    "huber_loss",
+    "l1_loss",
+    "mse_loss",
+    "poisson_nll_loss",
+    "smooth_l1_loss",
+]
 
 
-def legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
-    """PyTorch's deprecated size_average/reduce pair, translated to ``reduction``."""
-    if size_average is None and reduce is None:
-        return reduction
-    warnings.warn(
-        "size_average and reduce are deprecated; use reduction='mean', 'sum' or 'none'",
-        DeprecationWarning,
-        stacklevel=3,
-    )
-    if reduce is False:
-        return "none"
-    return "sum" if size_average is False else "mean"
+def _check_arguments(input: Tensor, target: Any, reduction: str, where: str) -> None:  # noqa: A002
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where)
 
 
-def _array(value: Any, dtype: Any) -> Any:
-    """A weight as a constant array of the input's dtype (None stays None)."""
-    if value is None:
-        return None
-    data = value.array if isinstance(value, Tensor) else backend.as_array(value)
-    return data.astype(dtype, copy=False)
+def mse_loss(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The squared error (x − y)², averaged (``mean``), summed, or per element (``none``)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_arguments(input, target, reduction, "mse_loss")
+    warn_if_broadcast(input, target, "mse_loss")
+    return regression_losses.SquaredError.apply(input, target, reduction=reduction)
 
 
-def _check_weight(weight: Any, shape: tuple, name: str, where: str) -> None:
-    if weight is None:
-        return
-    try:
-        broadcast = backend.xp.broadcast_shapes(weight.shape, shape)
-    except ValueError:
-        broadcast = None
-    if broadcast != tuple(shape):
-        raise OpError(
-            f"{where}: {name} of shape {tuple(weight.shape)} does not broadcast to the input's "
-            f"shape {tuple(shape)}"
-        )
-
-
-def _check_same_shape(input: Tensor, target: Any, where: str) -> None:  # noqa: A002
-    shape = tuple(getattr(target, "shape", ()))
-    if shape != input.shape:
-        raise ValueError(f"{where}: target shape {shape} must equal the input shape {input.shape}")
+def l1_loss(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """The absolute error |x − y|, averaged (``mean``), summed, or per element (``none``)."""
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    _check_arguments(input, target, reduction, "l1_loss")
+    warn_if_broadcast(input, target, "l1_loss")
+    return regression_losses.AbsoluteError.apply(input, target, reduction=reduction)
 
 
 def huber_loss(
@@ -68,73 +79,126 @@ def huber_loss(
     if given; averaged, summed, or per element. Quadratic near the target, linear beyond:
     outliers pull with a bounded gradient ±δ."""
     where = "huber_loss"
-    _check_reduction(reduction, where)
+    _check_arguments(input, target, reduction, where)
     if delta <= 0:
         raise ValueError(f"{where}: delta must be positive, got {delta}")
-    _warn_if_broadcast(input, target, where)
-    weight_data = _array(weight, input.dtype)
+    warn_if_broadcast(input, target, where)
+    weight_data = constant_array(weight, input.dtype)
     if weight_data is not None and tuple(weight_data.shape) != input.shape:
         raise OpError(
             f"{where}: weight of shape {tuple(weight_data.shape)} must have the input's shape "
             f"{input.shape}"
         )
-    return extra_loss.HuberError.apply(input, target, weight_data, reduction=reduction, delta=delta)
+    return regression_losses.HuberError.apply(
+        input, target, weight_data, reduction=reduction, delta=delta
+    )
 
 
-def binary_cross_entropy(
+def smooth_l1_loss(
     input: Tensor,  # noqa: A002
-    target: Tensor,
-    weight: Tensor | None = None,
+    target: Any,
     size_average: bool | None = None,
     reduce: bool | None = None,
     reduction: str = "mean",
+    beta: float = 1.0,
 ) -> Tensor:
-    """−w (y log x + (1 − y) log(1 − x)) for probabilities x and targets y in [0, 1] of one
-    shape; the logs are clamped at −100 as in PyTorch, so x = 0 or 1 gives a finite loss.
-    ``weight`` broadcasts to the input's shape."""
-    where = "binary_cross_entropy"
+    """½(x − y)²/β where |x − y| < β, else |x − y| − ½β (Girshick, 2015): the Huber loss
+    divided by β, so that its slope beyond β is 1, not β; the L1 loss for β = 0."""
+    where = "smooth_l1_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, where)
-    _check_same_shape(input, target, where)
-    for name, value in (("input", input), ("target", target)):
-        data = value.array if isinstance(value, Tensor) else backend.as_array(value)
-        # Written so that NaN fails too.
-        if data.size and not ((data >= 0) & (data <= 1)).all():
-            bad = data[~((data >= 0) & (data <= 1))].reshape(-1)[0]
-            raise ValueError(
-                f"{where}: every element of {name} must be a probability in [0, 1], found "
-                f"{float(bad)}"
-                + (
-                    " (apply sigmoid first, or use binary_cross_entropy_with_logits)"
-                    if name == "input"
-                    else ""
-                )
-            )
-    weight_data = _array(weight, input.dtype)
-    _check_weight(weight_data, input.shape, "weight", where)
-    return extra_loss.BinaryCrossEntropy.apply(input, target, weight_data, reduction=reduction)
+    _check_arguments(input, target, reduction, where)
+    if beta < 0:
+        raise RuntimeError(f"{where} does not support negative values for beta, got {beta}")
+    warn_if_broadcast(input, target, where)
+    if beta == 0:
+        return regression_losses.AbsoluteError.apply(input, target, reduction=reduction)
+    return regression_losses.HuberError.apply(
+        input, target, None, reduction=reduction, delta=beta, divisor=beta
+    )
 
 
-def binary_cross_entropy_with_logits(
+def _reduced(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return reductions.mean(loss)
+    return reductions.sum(loss) if reduction == "sum" else loss
+
+
+def poisson_nll_loss(
     input: Tensor,  # noqa: A002
-    target: Tensor,
-    weight: Tensor | None = None,
+    target: Any,
+    log_input: bool = True,
+    full: bool = False,
     size_average: bool | None = None,
+    eps: float = 1e-8,
     reduce: bool | None = None,
     reduction: str = "mean",
-    pos_weight: Tensor | None = None,
 ) -> Tensor:
-    """−w (p y log σ(x) + (1 − y) log(1 − σ(x))) from logits x, computed with a stable
-    log σ; ``pos_weight`` p (broadcast along the last, class dimension) weighs positives,
-    ``weight`` w broadcasts to the input's shape. The gradient is w(σ(x)(p y + 1 − y) − p y)."""
-    where = "binary_cross_entropy_with_logits"
+    """−log of a Poisson likelihood of counts y at rate λ, without the constant log y!:
+    eˣ − y x with ``log_input`` (x = log λ), else x − y log(x + eps) (x = λ). ``full`` adds
+    Stirling's y log y − y + ½ log(2πy) for log y!, where y > 1."""
+    where = "poisson_nll_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_reduction(reduction, where)
-    _check_same_shape(input, target, where)
-    weight_data = _array(weight, input.dtype)
-    pos_weight_data = _array(pos_weight, input.dtype)
-    _check_weight(weight_data, input.shape, "weight", where)
-    _check_weight(pos_weight_data, input.shape, "pos_weight", where)
-    return extra_loss.BinaryCrossEntropyWithLogits.apply(
-        input, target, weight_data, pos_weight_data, reduction=reduction
+    _check_arguments(input, target, reduction, where)
+    y = target if isinstance(target, Tensor) else as_tensor(target)
+    if log_input:
+        loss = elementwise.exp(input) - y * input
+    else:
+        loss = input - y * elementwise.log(input + eps)
+    if full:
+        # Only where y > 1: log y! is 0 at y = 0 and 1, where Stirling's formula is poor.
+        safe = elementwise.where(y > 1, y, 2.0)
+        stirling = safe * elementwise.log(safe) - safe + 0.5 * elementwise.log(2 * math.pi * safe)
+        loss = loss + elementwise.where(y > 1, stirling, 0.0)
+    return _reduced(loss, reduction)
+
+
+def gaussian_nll_loss(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    var: Tensor | float,
+    full: bool = False,
+    eps: float = 1e-6,
+    reduction: str = "mean",
+) -> Tensor:
+    """−log of a Gaussian likelihood of y with mean x and variance σ², without its constant
+    (which ``full`` adds): ½(log σ² + (x − y)²/σ²).
+
+    ``var`` has the input's shape, or one axis of size 1 (or the last axis missing) for a
+    variance shared along it, or is a float. Variances are clamped at ``eps`` for stability;
+    the gradient passes the clamp as if it were not there, as in PyTorch.
+    """
+    where = "gaussian_nll_loss"
+    _check_arguments(input, target, reduction, where)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"{where}: var has negative entry/entries, got {var}")
+        var = full_like(input, float(var))
+    else:
+        check_tensor(var, "var", 3, where)
+        if bool((var < 0).any()):
+            raise ValueError(f"{where}: var has negative entry/entries")
+    var = _variance_shaped_like(var, input.shape, where)
+    with no_grad():
+        floor = elementwise.clamp(var, min=eps)
+    # var − var (exactly 0) carries the gradient; the clamped values are the forward's.
+    var = var - var.detach() + floor
+    loss = 0.5 * (elementwise.log(var) + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * math.log(2 * math.pi)
+    return _reduced(loss, reduction)
+
+
+def _variance_shaped_like(var: Tensor, shape: tuple, where: str) -> Tensor:
+    """The homoscedastic shapes of var made to broadcast: a missing last axis comes back."""
+    if var.shape == shape:
+        return var
+    if var.shape == shape[:-1]:
+        return movement.unsqueeze(var, -1)
+    # One axis of size 1 where the input's is larger: PyTorch's test, the sizes of var's
+    # mismatched axes summing to 1.
+    if var.ndim == len(shape) and sum(m for n, m in zip(shape, var.shape) if n != m) == 1:
+        return var
+    raise ValueError(
+        f"{where}: var is of incorrect size: {var.shape} for input of shape {shape}; expected "
+        "the input's shape, that shape with one axis of size 1, or without its last axis"
     )

@@ -1,20 +1,22 @@
-"""More activations: ELU, GELU (exact or tanh), SiLU and Softplus, each one fused operation of
-``ops.extra_activation``."""
+"""Smooth activations: sigmoid, tanh, GELU (exact or tanh), SiLU, Mish and Softplus, each one
+fused operation of ``ops.smooth_activations``; Softsign and Tanhshrink, compositions of
+primitives.
+
+SiLU and Mish take ``inplace=True`` as in PyTorch: the result is written into the input's
+memory, with the autograd rules of :mod:`chainrule.ops.inplace`.
+"""
 
 from __future__ import annotations
 
-from chainrule.ops import extra_activation as ops
+from chainrule.ops import elementwise
+from chainrule.ops import smooth_activations as ops
+from chainrule.ops.inplace import modify
+from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.tensor import Tensor
 
-__all__ = ["elu", "gelu", "silu", "softplus"]
+__all__ = ["gelu", "mish", "sigmoid", "silu", "softplus", "softsign", "tanh", "tanhshrink"]
 
 GELU_APPROXIMATIONS = ("none", "tanh")
-
-
-def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x where x > 0, else α(eˣ − 1) (Clevert et al., 2016). ``inplace`` is accepted for
-    compatibility; the result is always a new tensor."""
-    return ops.ELU.apply(input, alpha=alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
@@ -30,12 +32,31 @@ def check_approximate(approximate: str, where: str) -> None:
 
 
 def silu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
-    """x σ(x), also called swish (Ramachandran et al., 2017). ``inplace`` is accepted for
-    compatibility; the result is always a new tensor."""
+    """x σ(x), also called swish (Ramachandran et al., 2017)."""
+    if inplace:
+        return modify(input, "silu_", ops.SiLU.apply)
     return ops.SiLU.apply(input)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """x tanh(softplus(x)) (Misra, 2019): a self-gated activation like SiLU, with a gate that
+    approaches 1 faster."""
+    if inplace:
+        return modify(input, "mish_", ops.Mish.apply)
+    return ops.Mish.apply(input)
 
 
 def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:  # noqa: A002
     """(1/β) log(1 + e^{βx}), a smooth relu; x itself where βx > ``threshold``, as PyTorch, for
     stability."""
     return ops.Softplus.apply(input, beta=beta, threshold=threshold)
+
+
+def softsign(input: Tensor) -> Tensor:  # noqa: A002
+    """x / (1 + |x|): a sigmoid-shaped curve in (−1, 1) with polynomial tails."""
+    return input / (elementwise.abs(input) + 1)
+
+
+def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
+    """x − tanh(x): near 0 it is x³/3, far from it x ∓ 1."""
+    return input - tanh(input)

@@ -1,0 +1,142 @@
+"""Margin losses for ranking and embeddings: each asks a score, a distance or a similarity to
+be on the right side of a margin for a label y = ±1, and is zero once it is.
+
+They compose primitives (a clamp at 0, a where on the label), whose gradients are those of the
+hinge: PyTorch builds them the same way, and their gradients at the hinge agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from chainrule.autograd.function import OpError
+from chainrule.creation import as_tensor
+from chainrule.nn.functional.loss_arguments import (
+    broadcast_shape,
+    check_reduction,
+    check_tensor,
+    legacy_reduction,
+)
+from chainrule.ops import elementwise
+from chainrule.ops import reduce as reductions
+from chainrule.tensor import Tensor
+
+__all__ = ["cosine_embedding_loss", "hinge_embedding_loss", "margin_ranking_loss"]
+
+# Added to each squared length in cosine_embedding_loss, so that a zero vector gives a
+# similarity of 0 and a finite gradient rather than 0/0: PyTorch's 1e-12 as a float32 constant
+# (9.99999996e-13), which shows at 2e-9 relative in that gradient.
+_LENGTH_EPSILON = float(numpy.float32(1e-12))
+
+
+def _reduced(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return reductions.mean(loss)
+    return reductions.sum(loss) if reduction == "sum" else loss
+
+
+def _label(target: Any) -> Tensor:
+    return target if isinstance(target, Tensor) else as_tensor(target)
+
+
+def margin_ranking_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Any,
+    margin: float = 0.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """max(0, −y(x₁ − x₂) + margin): for y = 1, x₁ should rank above x₂ by the margin; for
+    y = −1, below. The three arguments have the same number of dimensions and broadcast."""
+    where = "margin_ranking_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input1, "input1", 1, where)
+    check_tensor(input2, "input2", 2, where)
+    check_tensor(target, "target", 3, where, constant=True)
+    check_reduction(reduction, where)
+    y = _label(target)
+    if not input1.ndim == input2.ndim == y.ndim:
+        raise OpError(
+            f"{where}: All input tensors should have same dimension but got sizes: input1: "
+            f"{input1.shape}, input2: {input2.shape}, target: {y.shape}"
+        )
+    names = ["input1", "input2", "target"]
+    broadcast_shape([input1.shape, input2.shape, y.shape], names, where)
+    loss = elementwise.clamp(-y * (input1 - input2) + margin, min=0)
+    return _reduced(loss, reduction)
+
+
+def hinge_embedding_loss(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    margin: float = 1.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """x where y = 1, max(0, margin − x) where y = −1, for x a distance (say, ‖a − b‖) and
+    y whether the pair is similar: similar pairs are pulled together, dissimilar ones pushed
+    at least ``margin`` apart. (A label other than ±1 gets both terms, as in PyTorch.)"""
+    where = "hinge_embedding_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input, "input", 1, where)
+    check_tensor(target, "target", 2, where, constant=True)
+    check_reduction(reduction, where)
+    y = _label(target)
+    broadcast_shape([input.shape, y.shape], ["input", "target"], where)
+    pushed = elementwise.where(y != 1, elementwise.clamp(margin - input, min=0), 0.0)
+    pulled = elementwise.where(y != -1, input, 0.0)
+    return _reduced(pushed + pulled, reduction)
+
+
+def cosine_embedding_loss(
+    input1: Tensor,
+    input2: Tensor,
+    target: Any,
+    margin: float = 0.0,
+    size_average: bool | None = None,
+    reduce: bool | None = None,
+    reduction: str = "mean",
+) -> Tensor:
+    """1 − cos(x₁, x₂) where y = 1, max(0, cos(x₁, x₂) − margin) where y = −1: the rows of
+    x₁ and x₂ (N, D), or two vectors (D,), should point the same way for similar pairs and
+    apart for dissimilar ones. ``target`` has shape (N,), or () for vectors."""
+    where = "cosine_embedding_loss"
+    reduction = legacy_reduction(size_average, reduce, reduction)
+    check_tensor(input1, "input1", 1, where)
+    check_tensor(input2, "input2", 2, where)
+    check_tensor(target, "target", 3, where, constant=True)
+    check_reduction(reduction, where)
+    y = _label(target)
+    _check_embedding_shapes(input1, input2, y, where)
+    dim = input1.ndim - 1
+    dot = reductions.sum(input1 * input2, dim)
+    length1 = reductions.sum(input1 * input1, dim) + _LENGTH_EPSILON
+    length2 = reductions.sum(input2 * input2, dim) + _LENGTH_EPSILON
+    cosine = dot / elementwise.sqrt(length1 * length2)
+    similar = elementwise.where(y == 1, 1 - cosine, 0.0)
+    dissimilar = elementwise.where(y == -1, elementwise.clamp(cosine - margin, min=0), 0.0)
+    return _reduced(similar + dissimilar, reduction)
+
+
+def _check_embedding_shapes(input1: Tensor, input2: Tensor, y: Tensor, where: str) -> None:
+    if y.ndim > 1:
+        raise OpError(
+            f"{where}: 0D or 1D target tensor expected, multi-target not supported, got a "
+            f"target of shape {y.shape}"
+        )
+    wanted = 2 if y.ndim == 1 else 1
+    if input1.ndim != wanted or input2.ndim != wanted:
+        raise OpError(
+            f"{where}: {y.ndim}D target tensor expects {wanted}D input tensors, but found "
+            f"inputs with sizes {list(input1.shape)} and {list(input2.shape)}"
+        )
+    if input1.shape != input2.shape or (y.ndim == 1 and y.shape[0] not in (1, input1.shape[0])):
+        raise OpError(
+            f"{where}: input1 {input1.shape}, input2 {input2.shape} and target {y.shape} do "
+            "not match: expected (N, D), (N, D) and (N,), or (D,), (D,) and ()"
+        )

@@ -1,0 +1,235 @@
+"""Rectifiers: activations that pass positive inputs through (up to a scale) and bend, clip or
+saturate the rest: ReLU, leaky ReLU and PReLU, hardtanh (and ReLU6), the ELU family (ELU, SELU,
+CELU), the hard sigmoid and the hard swish.
+
+Their derivatives are piecewise; at a kink each takes the one-sided value PyTorch takes, which
+the docstring names ("at 0: ..."). A nan input gets the gradient PyTorch gives it, too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from chainrule import backend
+from chainrule.autograd.function import Function, OpError
+from chainrule.ops.elementwise import as_float
+from chainrule.tensor import Tensor
+
+# Klambauer et al. (2017), "Self-Normalizing Neural Networks": the α and λ for which a layer's
+# activations keep mean 0 and variance 1.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# ---- piecewise linear ------------------------------------------------------------------------
+
+
+class ReLU(Function):
+    """d/dz max(z, 0) = 1 where z > 0 (and where z is nan, as in PyTorch), else 0"""
+
+    def forward(self, z: Any) -> Any:
+        out = backend.xp.maximum(z, 0)
+        self.saved = (out,)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        # out ≠ 0 rather than out > 0: the same test, in the same single pass, except at nan,
+        # which PyTorch's gradient lets through.
+        return (grad * (out != 0),)
+
+
+class LeakyReLU(Function):
+    """d/dz leaky_relu(z) = 1 where z > 0, else negative_slope (at 0 too)"""
+
+    @classmethod
+    def op_name(cls) -> str:
+        return "leaky_relu"
+
+    def forward(self, z: Any, negative_slope: float) -> Any:
+        z = as_float(z)
+        positive = z > 0
+        self.saved = (positive,)
+        self.negative_slope = negative_slope
+        return backend.xp.where(positive, z, z * negative_slope)
+
+    def backward(self, grad: Any) -> tuple:
+        (positive,) = self.saved
+        return (grad * backend.xp.where(positive, 1, self.negative_slope).astype(grad.dtype),)
+
+
+class PReLU(Function):
+    """d/dz prelu(z, w) = 1 where z > 0, else w (at 0 too); ∂/∂w = Σ z where z ≤ 0, summed over
+    every axis but the channel axis 1
+
+    ``weight`` holds one slope, or one per channel (axis 1 of z), as an array of shape (1,),
+    () or (C,).
+    """
+
+    def forward(self, z: Any, weight: Any) -> Any:
+        xp = backend.xp
+        slope = _per_channel(weight, z.ndim)
+        positive = z > 0
+        self.saved = (z, positive, slope)
+        self.weight_shape = weight.shape
+        return xp.where(positive, z, z * slope)
+
+    def backward(self, grad: Any) -> tuple:
+        xp = backend.xp
+        z, positive, slope = self.saved
+        need_z, need_weight = self.needs_input_grad
+        grad_z = grad * xp.where(positive, 1, slope) if need_z else None
+        grad_weight = None
+        if need_weight:
+            negative_part = xp.where(positive, 0, z) * grad
+            # Sum over everything but the channel axis: the weight's one entry per channel.
+            if len(self.weight_shape) and self.weight_shape[0] > 1:
+                axes = tuple(a for a in range(grad.ndim) if a != 1)
+                grad_weight = negative_part.sum(axis=axes)
+            else:
+                grad_weight = negative_part.sum()
+            grad_weight = xp.asarray(grad_weight, dtype=grad.dtype).reshape(self.weight_shape)
+        return grad_z, grad_weight
+
+
+def _per_channel(weight: Any, ndim: int) -> Any:
+    """The slopes shaped to broadcast along axis 1 of an input with ``ndim`` axes."""
+    if weight.size == 1:
+        return weight.reshape(())
+    return weight.reshape((-1,) + (1,) * (ndim - 2))
+
+
+class Hardtanh(Function):
+    """d/dz clip(z, low, high) = 1 where low < z < high (and at nan), else 0 (at the bounds too)
+
+    ReLU6 is hardtanh with bounds 0 and 6.
+    """
+
+    def forward(self, z: Any, min_val: float, max_val: float) -> Any:
+        z = as_float(z)
+        # Written as "not outside" so that nan, which compares false, lets the gradient through
+        # as in PyTorch.
+        self.saved = ((z <= min_val) | (z >= max_val),)
+        return backend.xp.clip(z, min_val, max_val)
+
+    def backward(self, grad: Any) -> tuple:
+        (outside,) = self.saved
+        return (grad * ~outside,)
+
+
+# PyTorch's slope of the hard sigmoid, 1/6 rounded to float32 whatever the dtype: it shows at
+# 3e-8 relative in float64 gradients.
+_ONE_SIXTH = float(numpy.float32(1 / 6))
+
+
+class Hardsigmoid(Function):
+    """d/dz min(max(z + 3, 0), 6)/6 = 1/6 where −3 < z < 3, else 0 (at ±3 and at nan too)"""
+
+    def forward(self, z: Any) -> Any:
+        z = as_float(z)
+        self.saved = ((z > -3) & (z < 3),)
+        # (z + 3)/6 rather than z/6 + 1/2: PyTorch's rounding.
+        return backend.xp.clip(z + 3, 0, 6) / 6
+
+    def backward(self, grad: Any) -> tuple:
+        (inside,) = self.saved
+        return (grad * inside * _ONE_SIXTH,)
+
+
+class Hardswish(Function):
+    """d/dz z · min(max(z + 3, 0), 6)/6 = 0 where z ≤ −3, z/3 + 1/2 where −3 < z < 3, and 1
+    where z ≥ 3 (and at nan)"""
+
+    def forward(self, z: Any) -> Any:
+        z = as_float(z)
+        self.saved = (z,)
+        return z * backend.xp.clip(z + 3, 0, 6) / 6
+
+    def backward(self, grad: Any) -> tuple:
+        xp = backend.xp
+        (z,) = self.saved
+        slope = xp.where(z <= -3, 0, xp.where(z < 3, z / 3 + 0.5, 1)).astype(grad.dtype)
+        return (grad * slope,)
+
+
+# ---- exponential linear ------------------------------------------------------------------------
+
+
+class ELU(Function):
+    """d/dz elu(z) = λ where z > 0 (and at nan, as in PyTorch), else λαβ e^{βz}
+    = β(elu(z) + λα) (at 0 too)
+
+    elu(z) = λz where z > 0, else λα(e^{βz} − 1): ELU has λ = β = 1, SELU λ and α fixed
+    (``SELU_SCALE``, ``SELU_ALPHA``), CELU β = 1/α.
+    """
+
+    def forward(self, z: Any, alpha: float, scale: float = 1.0, input_scale: float = 1.0) -> Any:
+        xp = backend.xp
+        z = as_float(z)
+        # λ max(z, 0) + λα(e^{β min(z, 0)} − 1): one branch is always exactly 0, so no
+        # ``where``. fmin, not minimum: it reads nan as missing, so the branch is 0 there too,
+        # and the slope below finite.
+        negative_branch = xp.fmin(z, 0)
+        if input_scale != 1:
+            negative_branch = negative_branch * input_scale
+        negative = (scale * alpha) * xp.expm1(negative_branch)
+        self.saved = (z <= 0, negative)
+        self.alpha, self.scale, self.input_scale = alpha, scale, input_scale
+        positive = xp.maximum(z, 0)
+        return (positive if scale == 1 else scale * positive) + negative
+
+    def backward(self, grad: Any) -> tuple:
+        nonpositive, negative = self.saved
+        # β(elu(z) + λα) where z ≤ 0 and λ elsewhere: the ``where`` as arithmetic on the mask.
+        slope = negative + self.scale * self.alpha
+        if self.input_scale != 1:
+            slope *= self.input_scale
+        slope -= self.scale
+        slope *= nonpositive
+        slope += self.scale
+        return (grad * slope,)
+
+
+# ---- the public functions (out of place) -------------------------------------------------------
+
+
+def relu(input: Any) -> Tensor:  # noqa: A002
+    """max(x, 0), element-wise."""
+    return ReLU.apply(input)
+
+
+def selu(input: Any) -> Tensor:  # noqa: A002
+    """λx where x > 0, else λα(eˣ − 1), with the self-normalising λ and α, element-wise."""
+    return ELU.apply(input, alpha=SELU_ALPHA, scale=SELU_SCALE)
+
+
+def celu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
+    """x where x > 0, else α(e^{x/α} − 1), element-wise."""
+    if alpha == 0:
+        raise RuntimeError("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
+    return ELU.apply(input, alpha=alpha, input_scale=1 / alpha)
+
+
+def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
+    """x where x > 0, else w·x, with one slope w or one per channel (axis 1 of x)."""
+    where = "prelu"
+    if weight.ndim > 1:
+        raise OpError(
+            f"{where}: Expected `weight` to be a scalar or 1D tensor, but got: ndim = "
+            f"{weight.ndim} (shape {weight.shape})"
+        )
+    channels = input.shape[1] if input.ndim >= 2 else 1
+    if weight.numel() not in (1, channels):
+        raise OpError(
+            f"{where}: Mismatch of parameter numbers and input channel size. Found parameter "
+            f"numbers = {weight.numel()} and channel size = {channels} (input of shape "
+            f"{input.shape}: channels on axis 1)"
+        )
+    if weight.dtype != input.dtype:
+        raise TypeError(
+            f"{where}: Type promoting not supported. Got input of dtype {input.dtype} and "
+            f"weight of dtype {weight.dtype}"
+        )
+    return PReLU.apply(input, weight)

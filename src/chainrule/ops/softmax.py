@@ -1,0 +1,77 @@
+"""The softmax family: softmax and log-softmax along one dimension.
+
+Unlike the element-wise activations, each output depends on every input along ``dim``, so the
+derivative is a product with the Jacobian diag(s) − s sᵀ, applied without forming it. Both
+operations save their output, from which that product is cheapest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend, fp_errors
+from chainrule.autograd.function import Function
+from chainrule.ops.elementwise import as_float
+from chainrule.ops.movement import normalise_axis
+from chainrule.tensor import Tensor
+
+
+class Softmax(Function):
+    """∂C/∂z = s ⊙ (g − Σ g⊙s), s = softmax(z) along dim (from the saved output)"""
+
+    def forward(self, z: Any, dim: int) -> Any:
+        z = as_float(z)
+        xp = backend.xp
+        # Silenced: an all −∞ (fully masked) row is nan, as in PyTorch, without a warning.
+        token = fp_errors.enter()
+        try:
+            shifted = z - z.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty
+            out = xp.exp(shifted)
+            out /= out.sum(axis=dim, keepdims=True)
+        finally:
+            fp_errors.leave(token)
+        self.saved = (out,)
+        self.dim = dim
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        weighted = grad * out
+        return (weighted - out * weighted.sum(axis=self.dim, keepdims=True),)
+
+
+class LogSoftmax(Function):
+    """∂C/∂z = g − softmax(z) · Σ g along dim (softmax recovered as exp of the saved output)"""
+
+    @classmethod
+    def op_name(cls) -> str:
+        return "log_softmax"
+
+    def forward(self, z: Any, dim: int) -> Any:
+        z = as_float(z)
+        xp = backend.xp
+        token = fp_errors.enter()  # as in Softmax
+        try:
+            shifted = z - z.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty
+            out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+        finally:
+            fp_errors.leave(token)
+        self.saved = (out,)
+        self.dim = dim
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad - backend.xp.exp(out) * grad.sum(axis=self.dim, keepdims=True),)
+
+
+def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
+    """exp(x) / Σ exp(x) along ``dim``, computed from x − max(x) so it never overflows."""
+    x = input if dtype is None else input.to(dtype)
+    return Softmax.apply(x, dim=normalise_axis(dim, max(x.ndim, 1), "softmax"))
+
+
+def log_softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
+    """x − logsumexp(x) along ``dim``: the logarithm of softmax without forming softmax."""
+    x = input if dtype is None else input.to(dtype)
+    return LogSoftmax.apply(x, dim=normalise_axis(dim, max(x.ndim, 1), "log_softmax"))
