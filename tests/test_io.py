@@ -218,18 +218,12 @@ def test_a_write_interrupted_half_way_keeps_the_previous_file(tmp_path, monkeypa
 
 def test_bad_state_dicts_are_named(tmp_path):
     path = tmp_path / "x.safetensors"
-    with pytest.raises(TypeError, match="keys must be str, got int key 3"):
-        save({3: np.zeros(2)}, path)
-    with pytest.raises(TypeError, match="'w' must be a Tensor or a NumPy array, got list"):
-        save({"w": [1.0, 2.0]}, path)
     with pytest.raises(TypeError, match="'s' has dtype <U1"):
         save({"s": np.array(["a"])}, path)
     with pytest.raises(TypeError, match="metadata must map str to str"):
         save({"w": np.zeros(2)}, path, metadata={"epoch": 3})
     with pytest.raises(ValueError, match="is reserved"):
         save({"w": np.zeros(2)}, path, metadata={ORDER_KEY: "[]"})
-    with pytest.raises(TypeError, match="expected a mapping"):
-        save([np.zeros(2)], path)
     assert not path.exists()
 
 

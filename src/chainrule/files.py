@@ -1,9 +1,10 @@
 """Atomic file writes: a file is either its old self or completely new, never half-written.
 
-Everything chainrule writes (model files, checkpoints, CSV logs, PNG plots, HTML pages) goes
-through :func:`atomic_write`: the bytes go to a temporary file in the same directory, which is
-flushed, fsync'ed and then renamed over the target. A crash or an exception part-way leaves the
-previous file untouched and no temporary file behind.
+Everything chainrule writes to a path (model files, checkpoints, CSV logs, PNG plots, HTML
+pages) goes through :func:`atomic_write`: the bytes go to a temporary file in the same
+directory, which is flushed, fsync'ed and then renamed over the target. A crash or an exception
+part-way leaves the previous file untouched and no temporary file behind. (A file object given
+instead of a path is written as it is: :func:`write_bytes`.)
 """
 
 from __future__ import annotations
@@ -71,3 +72,36 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` to ``path`` atomically as UTF-8 (see :func:`atomic_write`)."""
     with atomic_write(path, "w") as handle:
         handle.write(text)
+
+
+def write_bytes(target: Any, data: bytes, where: str) -> None:
+    """Write ``data`` to ``target``: a path, atomically, or a binary file object, at its
+    current position (``where`` names the caller in errors)."""
+    if isinstance(target, (str, os.PathLike)):
+        write_bytes_atomic(target, data)
+    elif callable(getattr(target, "write", None)):
+        target.write(data)
+    else:
+        raise TypeError(
+            f"{where}: f must be a path or a binary file object, got {type(target).__name__}"
+        )
+
+
+def read_bytes(source: Any, where: str) -> tuple[bytes, str]:
+    """All the bytes of ``source`` (a path, or a binary file object read from its current
+    position) and its name for messages; a missing file is a FileNotFoundError naming it."""
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            return Path(source).read_bytes(), str(source)
+        except FileNotFoundError as error:
+            raise FileNotFoundError(f"{where}: no such file {str(source)!r}") from error
+    if not callable(getattr(source, "read", None)):
+        raise TypeError(
+            f"{where}: f must be a path or a binary file object, got {type(source).__name__}"
+        )
+    data = source.read()
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(
+            f"{where}: the file object gave {type(data).__name__}; open it in binary mode"
+        )
+    return bytes(data), str(getattr(source, "name", f"<{type(source).__name__}>"))

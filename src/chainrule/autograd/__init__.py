@@ -1,5 +1,9 @@
 """Reverse-mode automatic differentiation: operation nodes, the reverse walk, gradient modes.
 
+``Function`` is PyTorch's protocol for a function with a backward of one's own
+(:mod:`chainrule.autograd.custom_function`); the operations of chainrule are written against
+the array-level :class:`chainrule.autograd.function.Function`.
+
 ``detect_anomaly`` and ``set_detect_anomaly`` are here under PyTorch's names; they live in
 :mod:`chainrule.inspect.anomaly` and are imported on first use.
 """
@@ -16,6 +20,9 @@ from chainrule.autograd.grad_mode import (
 )
 
 __all__ = [
+    "Function",
+    "FunctionCtx",
+    "Variable",
     "detect_anomaly",
     "enable_grad",
     "inference_mode",
@@ -27,6 +34,7 @@ __all__ = [
 ]
 
 _ANOMALY_NAMES = ("detect_anomaly", "set_detect_anomaly")
+_CUSTOM_FUNCTION_NAMES = ("Function", "FunctionCtx")
 
 
 def __getattr__(name: str) -> Any:
@@ -35,4 +43,14 @@ def __getattr__(name: str) -> Any:
         from chainrule.inspect import anomaly
 
         return getattr(anomaly, name)
+    if name in _CUSTOM_FUNCTION_NAMES:
+        # PyTorch's custom-function protocol builds on Tensor, which imports this package.
+        from chainrule.autograd import custom_function
+
+        return getattr(custom_function, name)
+    if name == "Variable":
+        # PyTorch's pre-0.4 wrapper (chainrule.legacy), which builds on Tensor too.
+        from chainrule.legacy import Variable
+
+        return Variable
     raise AttributeError(f"module 'chainrule.autograd' has no attribute {name!r}")

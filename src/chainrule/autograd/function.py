@@ -26,6 +26,9 @@ that the engine can walk backwards without knowing what any operation does.
 
 from __future__ import annotations
 
+import numbers
+import operator
+import weakref
 from typing import Any
 
 from chainrule import backend
@@ -56,6 +59,9 @@ class Function:
     pending: Any = None
     # Set on the node of an in-place change: the tensor as it was before (autograd/engine.py).
     previous: Tensor | None = None
+    # The public names of the leading positional inputs that must be tensors (or numbers), for
+    # the message that refuses a string or an object there; later inputs are options.
+    argument_names: tuple[str, ...] = ("input",)
 
     def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -87,7 +93,10 @@ class Function:
         try:
             # Most operations take no options, and a call without ** is measurably cheaper.
             out = node.forward(*arrays, **options) if options else node.forward(*arrays)
-        except (ValueError, IndexError, TypeError) as error:
+        except (ValueError, IndexError, TypeError, AttributeError) as error:
+            refused = _refused_input(cls, inputs, error)
+            if refused is not None:  # a string or an object where a tensor goes: say just that
+                raise refused from None
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
             out = backend.as_array(out)
@@ -113,17 +122,161 @@ class Function:
         """The operation's name in messages: ``Mul`` -> ``mul``."""
         return cls.__name__.lower()
 
+    def name(self) -> str:
+        """The node's name, as ``grad_fn.name()`` gives it in PyTorch: ``MulBackward``."""
+        return f"{type(self).__name__}Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """The graph one step back, as PyTorch shows it: a ``(node, 0)`` pair for each tensor
+        input, where the node is the input's ``grad_fn``, an :class:`AccumulateGrad` for a
+        leaf that requires grad, and None for a tensor that does not.
+
+        Built on demand from ``inputs``, so the reverse walk pays nothing for it; a backward
+        without ``retain_graph`` releases the inputs, and with them this tuple.
+        """
+        born = self.sequence_number
+        return tuple(
+            (_graph_neighbour(value, born), 0) for value in self.inputs if isinstance(value, Tensor)
+        )
+
     def __repr__(self) -> str:
-        return f"<{type(self).__name__}Backward>"
+        return f"<{self.name()}>"
+
+
+class AccumulateGrad:
+    """Where a path of the graph ends: the node that adds a leaf's gradient to its ``.grad``.
+
+    ``variable`` is the leaf. One object stands for each leaf while the leaf lives (graph
+    printers tell nodes apart by identity); it refers to the leaf only weakly.
+    """
+
+    __slots__ = ("__weakref__", "_variable")
+
+    next_functions: tuple = ()
+
+    def __init__(self, variable: Tensor) -> None:
+        key = id(variable)
+        # The leaf's death removes this node from the table, before its id can be reused.
+        self._variable = weakref.ref(variable, lambda _: _accumulators.pop(key, None))
+
+    @property
+    def variable(self) -> Tensor | None:
+        """The leaf tensor whose gradient this node accumulates."""
+        return self._variable()
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+# id(leaf) -> its AccumulateGrad. Keyed by id: a WeakKeyDictionary would compare tensors
+# with ==, which is element-wise for tensors.
+_accumulators: dict[int, AccumulateGrad] = {}
+
+
+def _graph_neighbour(value: Tensor, born: float) -> Any:
+    """The node an input ``value`` of a node numbered ``born`` leads to, or None."""
+    node = value._ctx
+    while node is not None and node.sequence_number > born:
+        value = node.previous  # changed in place since: the version the node used
+        node = value._ctx
+    if node is not None:
+        return node
+    if not value._requires_grad:
+        return None
+    accumulator = _accumulators.get(id(value))
+    if accumulator is None:
+        accumulator = _accumulators[id(value)] = AccumulateGrad(value)
+    return accumulator
 
 
 class OpError(ValueError):
     """A bad-input error that an operation raised with a message that already says where."""
 
 
+class ArgumentTypeError(TypeError):
+    """An argument of a type the operation does not take (a string where a tensor goes, a float
+    for a dimension). A TypeError, as PyTorch raises; the operators of :class:`Tensor` turn it
+    into ``NotImplemented``, so that Python reports the unsupported operand."""
+
+
+def not_a_tensor(
+    op: str, argument: str, value: Any, expected: str = "Tensor", element: int | None = None
+) -> ArgumentTypeError:
+    """The error for ``value`` given as ``argument`` of ``op`` where a tensor goes (or as its
+    ``element``-th item): ``exp: argument 'input' must be Tensor, not numpy.ndarray; wrap it
+    with chainrule.from_numpy(array)``."""
+    hint = ""
+    if isinstance(value, backend.ndarray):
+        hint = "; wrap it with chainrule.from_numpy(array)"
+    elif isinstance(value, (list, tuple, numbers.Number)) and expected == "Tensor":
+        hint = "; make one with chainrule.tensor(...)"
+    if element is not None:
+        return ArgumentTypeError(
+            f"{op}: expected Tensor as element {element} of argument '{argument}', but got "
+            f"{type_name(value)}{hint}"
+        )
+    return ArgumentTypeError(
+        f"{op}: argument '{argument}' must be {expected}, not {type_name(value)}{hint}"
+    )
+
+
+def as_index(value: Any, op: str, argument: str, expected: str = "int") -> int:
+    """``value`` as an int, for a dimension or a size: Python and NumPy ints and 0-d integer
+    tensors pass (anything with ``__index__``); bools, floats and strings do not, as in PyTorch."""
+    if type(value) is int:
+        return value
+    if not isinstance(value, bool):
+        try:
+            return operator.index(value)
+        except TypeError:
+            pass
+    raise ArgumentTypeError(
+        f"{op}: argument '{argument}' must be {expected}, not {type_name(value)}"
+    )
+
+
+def type_name(value: Any) -> str:
+    """The name of ``value``'s type as PyTorch's messages give it: ``str``, ``numpy.ndarray``."""
+    kind = type(value)
+    if kind.__module__ == "builtins" or isinstance(value, Tensor):
+        return kind.__name__
+    # NumPy's classes live in private submodules (numpy._core.multiarray): name the package.
+    return f"{kind.__module__.split('.')[0]}.{kind.__name__}"
+
+
+def _refused_input(cls: type, inputs: tuple, error: Exception) -> ArgumentTypeError | None:
+    """On a failed forward: the error naming the first tensor input that no array operation
+    takes (a string, an object, a list), or None when the failure lies elsewhere.
+
+    Only the inputs named in ``argument_names`` are looked at: the later ones are options
+    (kernel sizes, index tuples). None counts where it is the input itself, or where the error
+    is about None (a bias may be None)."""
+    if not isinstance(error, (TypeError, AttributeError)) or isinstance(error, ArgumentTypeError):
+        return None
+    for argument, value in zip(cls.argument_names, inputs):
+        if value is None and (argument != cls.argument_names[0] and "NoneType" not in str(error)):
+            continue
+        if not _is_operand(value):
+            return not_a_tensor(cls.op_name(), argument, value)
+    return None
+
+
+def _is_operand(value: Any) -> bool:
+    """A tensor, a number or a numeric array: what the array operations take."""
+    if isinstance(value, backend.ndarray):
+        return value.dtype.kind in "biufc"
+    return isinstance(value, (Tensor, numbers.Number))
+
+
 def _with_context(cls: type, inputs: tuple, error: Exception) -> Exception:
     """Re-raise an array library's error with the operation's name and the input shapes."""
-    if isinstance(error, OpError) or getattr(error, "_chainrule_context", False):
+    if isinstance(error, (OpError, ArgumentTypeError)) or getattr(
+        error, "_chainrule_context", False
+    ):
         return error
     shapes = ", ".join(_describe(value) for value in inputs)
     message = f"{cls.op_name()}: {error} (inputs: {shapes})"

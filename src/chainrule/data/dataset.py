@@ -1,4 +1,5 @@
-"""Map-style data sets: a length and an item for every index, as ``torch.utils.data`` has them.
+"""Data sets, as ``torch.utils.data`` has them: map-style (a length and an item for every index)
+and iterable-style (:class:`IterableDataset`, a stream of samples).
 
 A :class:`TensorDataset` also hands out whole batches through :meth:`TensorDataset.get_batch`,
 one fancy-indexing of each tensor, so that a :class:`~chainrule.data.DataLoader` over array data
@@ -8,7 +9,7 @@ does no Python work per sample.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy
@@ -46,7 +47,7 @@ class TensorDataset(Dataset):
 
     >>> import chainrule as cr
     >>> data = TensorDataset(cr.zeros(5, 3), cr.arange(5))
-    >>> len(data), data[1][0].shape, data.get_batch([0, 4])[1].tolist()
+    >>> len(data), tuple(data[1][0].shape), data.get_batch([0, 4])[1].tolist()
     (5, (3,), [0, 4])
     """
 
@@ -71,7 +72,7 @@ class TensorDataset(Dataset):
             raise ValueError(
                 "TensorDataset: every tensor must have the same size in dimension 0 (the "
                 f"number of samples), got sizes {sizes} for shapes "
-                f"{[t.shape for t in converted]}"
+                f"{[tuple(t.shape) for t in converted]}"
             )
         self.tensors: tuple[Tensor, ...] = tuple(converted)
 
@@ -131,3 +132,59 @@ class ConcatDataset(Dataset):
         which = bisect.bisect_right(self.cumulative_sizes, index)
         start = self.cumulative_sizes[which - 1] if which > 0 else 0
         return self.datasets[which][index - start]
+
+
+class StackDataset(Dataset):
+    """Several data sets side by side: sample i is a tuple of their samples i (positional
+    arguments) or a dict of them (keyword arguments). All must have the same length."""
+
+    def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
+        if args and kwargs:
+            raise ValueError(
+                "StackDataset: give the data sets as positional or as keyword arguments, not both"
+            )
+        datasets = args or tuple(kwargs.values())
+        if not datasets:
+            raise ValueError("StackDataset: expected at least one data set")
+        lengths = [len(dataset) for dataset in datasets]
+        if len(set(lengths)) > 1:
+            raise ValueError(f"StackDataset: the data sets have different lengths {lengths}")
+        self.datasets: tuple | dict = args or kwargs
+        self._length = lengths[0]
+
+    def __getitem__(self, index: int) -> Any:
+        if isinstance(self.datasets, dict):
+            return {key: dataset[index] for key, dataset in self.datasets.items()}
+        return tuple(dataset[index] for dataset in self.datasets)
+
+    def __len__(self) -> int:
+        return self._length
+
+
+class IterableDataset(Dataset):
+    """A stream of samples: subclasses define ``__iter__``. ``a + b`` chains two streams.
+
+    A :class:`~chainrule.data.DataLoader` with worker processes iterates a copy of the data
+    set in every worker; to split the stream between them, read
+    :func:`~chainrule.data.get_worker_info` inside ``__iter__``.
+    """
+
+    def __iter__(self) -> Iterator[Any]:
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __add__(self, other: Dataset) -> ChainDataset:  # type: ignore[override]
+        return ChainDataset([self, other])
+
+
+class ChainDataset(IterableDataset):
+    """Several iterable data sets one after the other."""
+
+    def __init__(self, datasets: Iterable[IterableDataset]) -> None:
+        self.datasets = list(datasets)
+
+    def __iter__(self) -> Iterator[Any]:
+        for dataset in self.datasets:
+            yield from dataset
+
+    def __len__(self) -> int:
+        return sum(len(dataset) for dataset in self.datasets)  # type: ignore[arg-type]

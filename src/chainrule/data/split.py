@@ -12,19 +12,24 @@ import numpy
 
 from chainrule.creation import from_numpy
 from chainrule.data.dataset import Dataset, Subset, TensorDataset
+from chainrule.data.sampler import numpy_generator
 from chainrule.random import default_generator
 
 
 def random_split(
-    dataset: Dataset, lengths: Sequence[int | float], seed: int | None = None
+    dataset: Dataset,
+    lengths: Sequence[int | float],
+    generator: numpy.random.Generator | None = None,
+    *,
+    seed: int | None = None,
 ) -> list[Subset]:
     """Cut ``dataset`` into non-overlapping random :class:`Subset` s of the given lengths.
 
     ``lengths`` are either sample counts that add up to ``len(dataset)``, or fractions that add
     up to 1: then each subset gets ``floor(n · fraction)`` samples and the samples left over go
     one each to the subsets in order, as PyTorch does. The permutation comes from
-    ``numpy.random.default_rng(seed)``, or from chainrule's global generator (set by
-    :func:`chainrule.manual_seed`) when ``seed`` is None.
+    ``generator`` (a ``numpy.random.Generator``), or ``numpy.random.default_rng(seed)``, or
+    else chainrule's global generator (set by :func:`chainrule.manual_seed`).
 
     >>> [len(s) for s in random_split(list(range(10)), [0.5, 0.3, 0.2], seed=0)]
     [5, 3, 2]
@@ -60,7 +65,11 @@ def random_split(
             f"random_split: lengths {counts} add up to {sum(counts)}, but the data set has "
             f"{n} samples"
         )
-    order = _generator(seed, "random_split").permutation(n).tolist()
+    generator = numpy_generator(generator, "random_split")
+    if generator is not None and seed is not None:
+        raise ValueError("random_split: give seed or generator, not both")
+    rng = generator if generator is not None else _generator(seed, "random_split")
+    order = rng.permutation(n).tolist()
     subsets, start = [], 0
     for count in counts:
         subsets.append(Subset(dataset, order[start : start + count]))
