@@ -115,6 +115,7 @@ FUNCTIONS = {
     "max_pool2d": (lambda lib, x: lib.nn.functional.max_pool2d(x, 2), (1, 2, 4, 4)),
     "avg_pool1d": (lambda lib, x: lib.nn.functional.avg_pool1d(x, 2), (1, 2, 4)),
     "layer_norm": (lambda lib, x: lib.nn.functional.layer_norm(x, (2,)), (4, 2)),
+    "pad": (lambda lib, x: lib.nn.functional.pad(x, (1, 1)), (4, 2)),
     "dropout": (lambda lib, x: lib.nn.functional.dropout(x, 0.5), (4, 2)),
     "alpha_dropout": (lambda lib, x: lib.nn.functional.alpha_dropout(x, 0.5, True), (4, 2)),
 }

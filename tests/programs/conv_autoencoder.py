@@ -18,7 +18,7 @@ images = torch.tensor(images[:, None], dtype=torch.float32)
 class ConvAutoencoder(nn.Module):
     def __init__(self):
         super().__init__()
-        self.enc1 = nn.Conv2d(1, 8, kernel_size=3, padding=1)
+        self.enc1 = nn.Conv2d(1, 8, kernel_size=3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(8)
         self.enc2 = nn.Conv2d(8, 16, kernel_size=3, stride=2, padding=1)
         self.drop = nn.Dropout2d(0.2)

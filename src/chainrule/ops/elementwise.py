@@ -11,7 +11,7 @@ import numbers
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.broadcast import shape_of, unbroadcast
 from chainrule.tensor import Tensor
 
@@ -342,7 +342,7 @@ class Clamp(Function):
 
     def forward(self, x: Any, low: Any = None, high: Any = None) -> Any:
         if low is None and high is None:
-            raise ValueError("clamp: at least one of min and max must be given")
+            raise OpError("clamp: at least one of min and max must be given")
         # An integer tensor clamped to a Python float becomes float32; tensor bounds promote.
         if x.dtype.kind != "f" or hasattr(low, "dtype") or hasattr(high, "dtype"):
             dtype = dtypes.result_type(x, *[b for b in (low, high) if b is not None])

@@ -176,15 +176,19 @@ def _not_sizes(shape: Sequence[Any], op: str, argument: str) -> ArgumentTypeErro
     ints, but found element of type float at pos 0``."""
     if len(shape) == 1:
         return not_a_tensor(op, argument, shape[0], "tuple of ints")
-    for position, size in enumerate(shape):
-        try:
-            operator.index(size)
-        except TypeError:
-            break
+    position = next(i for i, size in enumerate(shape) if not _is_index(size))
     return ArgumentTypeError(
         f"{op}: argument '{argument}' must be tuple of ints, but found element of type "
-        f"{type_name(size)} at pos {position}"
+        f"{type_name(shape[position])} at pos {position}"
     )
+
+
+def _is_index(value: Any) -> bool:
+    try:
+        operator.index(value)
+    except TypeError:
+        return False
+    return True
 
 
 def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
@@ -221,7 +225,7 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
     if dim is None:
         dims = {i for i, n in enumerate(shape) if n == 1}
     else:
-        wanted = dim if isinstance(dim, (tuple, list)) else (dim,)
+        wanted = _shape_args((dim,), "squeeze", "dim") if isinstance(dim, (tuple, list)) else (dim,)
         dims = {normalise_axis(d, len(shape), "squeeze") for d in wanted}
         dims = {d for d in dims if shape[d] == 1}
     return reshape(input, tuple(n for i, n in enumerate(shape) if i not in dims))

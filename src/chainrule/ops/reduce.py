@@ -24,19 +24,18 @@ def normalise_dims(dim: Any, ndim: int, op: str) -> tuple[int, ...]:
     """``dim`` as a sorted tuple of non-negative axes (all axes for None)."""
     if dim is None:
         return tuple(range(ndim))
+    expected = "int or tuple of ints"
     if type(dim) is int:
         dims = (dim,)
     elif isinstance(dim, (tuple, list)):
-        dims = tuple(dim)
+        dims = tuple(d if type(d) is int else as_index(d, op, "dim", expected) for d in dim)
     else:  # a NumPy int or a 0-d integer tensor; a string or a float is refused
-        dims = (as_index(dim, op, "dim", "int or tuple of ints"),)
+        dims = (as_index(dim, op, "dim", expected),)
     if not dims:  # PyTorch reads dim=() as "all dimensions"
         return tuple(range(ndim))
     rank = builtins.max(ndim, 1)  # a 0-d tensor accepts dim 0 and -1
     axes = []
     for d in dims:
-        if type(d) is not int:
-            d = as_index(d, op, "dim", "int or tuple of ints")
         if not -rank <= d < rank:
             raise OpError(f"{op}: dim {d} is out of range for a tensor with {ndim} dimensions")
         axes.append(d % rank)

@@ -29,7 +29,6 @@ from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.tensor import Tensor
 
-
 # The operators return NotImplemented for an operand that no operation takes (a string, None,
 # a list), so that Python raises its own TypeError ("unsupported operand type(s) for +: 'Tensor'
 # and 'str'"), as it does for PyTorch's tensors. The check runs only once an operation failed.
@@ -49,14 +48,12 @@ def _operator(op: type, name: str) -> Any:
     return method
 
 
-def _reflected(op: type, name: str, arrays: bool = False) -> Any:
-    """``other <op> self`` for an ``other`` that is not a tensor. PyTorch refuses a NumPy array
-    there, except for ``/`` (``arrays``)."""
+def _reflected(op: type, name: str) -> Any:
+    """``other <op> self`` for an ``other`` that is not a tensor. A NumPy array gives a tensor,
+    as on the right (PyTorch takes it only for ``/`` there)."""
     apply = op.apply
 
     def method(self: Any, other: Any) -> Any:
-        if not arrays and isinstance(other, backend.ndarray):
-            return NotImplemented
         try:
             return apply(other, self)
         except ArgumentTypeError:
@@ -72,7 +69,7 @@ def _comparison(fn: Any, name: str, arrays: bool) -> Any:
     a TypeError, as in PyTorch."""
 
     def method(self: Any, other: Any) -> Any:
-        if isinstance(other, (Tensor, float, int)) or isinstance(other, numbers.Number):
+        if isinstance(other, (Tensor, float, int, numbers.Number)):
             return fn(self, other)
         if arrays and isinstance(other, backend.ndarray):
             return fn(self, other)
@@ -102,7 +99,7 @@ def bind(tensor_class: type) -> None:
         "__mul__": _operator(e.Mul, "__mul__"),
         "__rmul__": _reflected(e.Mul, "__rmul__"),
         "__truediv__": _operator(e.Div, "__truediv__"),
-        "__rtruediv__": _reflected(e.Div, "__rtruediv__", arrays=True),
+        "__rtruediv__": _reflected(e.Div, "__rtruediv__"),
         "__pow__": _operator(e.Pow, "__pow__"),
         "__rpow__": _reflected(e.Pow, "__rpow__"),
         "__matmul__": _operator(linalg.MatMul, "__matmul__"),

@@ -8,6 +8,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import OpError
+from chainrule.nn.input_checks import require_tensor
 from chainrule.ops.padding import ConstantPad, IndexPad
 from chainrule.tensor import Tensor
 
@@ -44,6 +45,7 @@ def pad(
     (batch, channel) dimensions more.
     """
     where = "pad"
+    require_tensor(input, where)
     widths = [int(w) for w in pad]
     if len(widths) % 2:
         raise OpError(f"{where}: pad must have an even length (pairs), got {len(widths)}")

@@ -1,4 +1,5 @@
-"""Convolution layers: the weight and bias of a convolution, and a check of the input's shape."""
+"""Convolution layers: the weight and bias of a convolution (plain or transposed), the border
+(padding_mode) and a check of the input's shape."""
 
 from __future__ import annotations
 
@@ -9,15 +10,19 @@ from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.input_checks import check_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
 
 _size = int | tuple[int, ...]
 
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
-class _ConvNd(Module):
-    """The parameters and checks that Conv1d and Conv2d share; subclasses set ``_spatial``."""
+
+class _Convolution(Module):
+    """The parameters and checks that plain and transposed convolution layers share;
+    subclasses set ``_spatial``."""
 
     _spatial: int
     _dims: str  # the spatial dimensions' letters in messages: "L" or "H, W"
@@ -42,23 +47,28 @@ class _ConvNd(Module):
         self.kernel_size = self._tuple(kernel_size, "kernel_size", 1)
         self.stride = self._tuple(stride, "stride", 1)
         self.dilation = self._tuple(dilation, "dilation", 1)
-        if isinstance(padding, str):
-            if padding not in ("same", "valid"):
-                self._fail(f"padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
-            if padding == "same" and any(s != 1 for s in self.stride):
-                self._fail("padding='same' is not supported for strided convolutions")
-            self.padding: tuple[int, ...] | str = padding
-        else:
-            self.padding = self._tuple(padding, "padding", 0)
+        self.padding = self._padding(padding)
         self.padding_mode = padding_mode
         dtype = dtypes.to_dtype(dtype)
-        shape = (out_channels, in_channels // groups, *self.kernel_size)
+        shape = self._weight_shape()
         self.weight = Parameter(backend.xp.empty(shape, dtype=dtype))
         if bias:
             self.bias = Parameter(backend.xp.empty(out_channels, dtype=dtype))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    def _padding(self, padding: Any) -> tuple[int, ...] | str:
+        if not isinstance(padding, str):
+            return self._tuple(padding, "padding", 0)
+        if padding not in ("same", "valid"):
+            self._fail(f"padding must be an int, a tuple, 'same' or 'valid', got {padding!r}")
+        if padding == "same" and any(s != 1 for s in self.stride):
+            self._fail("padding='same' is not supported for strided convolutions")
+        return padding
+
+    def _weight_shape(self) -> tuple[int, ...]:
+        return (self.out_channels, self.in_channels // self.groups, *self.kernel_size)
 
     def _fail(self, message: str) -> None:
         raise ValueError(f"{type(self).__name__}: {message}")
@@ -76,9 +86,11 @@ class _ConvNd(Module):
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                 f"divisible by groups ({groups})"
             )
-        if padding_mode != "zeros":
-            # The other modes need a differentiable pad; only PyTorch's default is implemented.
-            self._fail(f"padding_mode={padding_mode!r} is not supported, only 'zeros'")
+        if padding_mode not in PADDING_MODES:
+            self._fail(
+                f"padding_mode must be one of {', '.join(map(repr, PADDING_MODES))}, got "
+                f"{padding_mode!r}"
+            )
 
     def _tuple(self, value: Any, arg: str, minimum: int) -> tuple[int, ...]:
         n = self._spatial
@@ -121,15 +133,46 @@ class _ConvNd(Module):
             text += f", padding={self.padding}"
         if self.dilation != (1,) * self._spatial:
             text += f", dilation={self.dilation}"
+        if getattr(self, "output_padding", (0,) * self._spatial) != (0,) * self._spatial:
+            text += f", output_padding={self.output_padding}"
         if self.groups != 1:
             text += f", groups={self.groups}"
         if self.bias is None:
             text += ", bias=False"
+        if self.padding_mode != "zeros":
+            text += f", padding_mode={self.padding_mode}"
         return text
+
+
+class _ConvNd(_Convolution):
+    """Conv1d and Conv2d: a plain convolution, whose border ``padding_mode`` may fill."""
+
+    def _prepare(self, input: Tensor) -> tuple[Tensor, Any]:  # noqa: A002
+        """The checked input and the padding for the convolution: with a ``padding_mode``
+        other than zeros, the input padded by F.pad in that mode, and no padding left to do."""
+        check_input(self, input, self.weight, self.bias)
+        self._check(input)
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        return F.pad(input, self._border(), mode=self.padding_mode), 0
+
+    def _border(self) -> tuple[int, ...]:
+        """F.pad's widths, last dimension first; "same" puts the odd element after."""
+        if self.padding == "valid":
+            return (0, 0) * self._spatial
+        if self.padding == "same":
+            totals = [d * (k - 1) for k, d in zip(self.kernel_size, self.dilation)]
+            pairs = [(t // 2, t - t // 2) for t in totals]
+        else:
+            pairs = [(p, p) for p in self.padding]
+        return tuple(width for pair in reversed(pairs) for width in pair)
 
 
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L) or (C_in, L) → (N, C_out, L_out).
+
+    ``padding_mode`` fills the border with zeros, or by reflecting, replicating or wrapping
+    the input around (``"reflect"``, ``"replicate"``, ``"circular"``, through F.pad).
 
     ``weight`` (out_channels, in_channels / groups, k) and ``bias`` (out_channels,) start as
     PyTorch's do: kaiming_uniform_(a=√5), i.e. uniform in ±1/√fan_in with fan_in =
@@ -139,10 +182,8 @@ class Conv1d(_ConvNd):
     _spatial, _dims = 1, "L"
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        self._check(input)
-        return F.conv1d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
-        )
+        x, padding = self._prepare(input)
+        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv2d(_ConvNd):
@@ -158,7 +199,138 @@ class Conv2d(_ConvNd):
     _spatial, _dims = 2, "H, W"
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        x, padding = self._prepare(input)
+        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+
+class _ConvTransposeNd(_Convolution):
+    """The transposed layers: weight (in_channels, out_channels / groups, *kernel), an
+    ``output_padding``, and forward's optional ``output_size``."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: _size,
+        stride: _size = 1,
+        padding: _size = 0,
+        output_padding: _size = 0,
+        groups: int = 1,
+        bias: bool = True,
+        dilation: _size = 1,
+        padding_mode: str = "zeros",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        if padding_mode != "zeros":
+            raise ValueError(
+                f'{type(self).__name__}: only "zeros" padding mode is supported, got '
+                f"{padding_mode!r}"
+            )
+        super().__init__(
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            device,
+            dtype,
+        )
+        self.output_padding = self._tuple(output_padding, "output_padding", 0)
+
+    def _padding(self, padding: Any) -> tuple[int, ...]:
+        if isinstance(padding, str):
+            self._fail(f"padding must be an int or a tuple of ints, got {padding!r}")
+        return self._tuple(padding, "padding", 0)
+
+    def _weight_shape(self) -> tuple[int, ...]:
+        return (self.in_channels, self.out_channels // self.groups, *self.kernel_size)
+
+    def _output_padding(self, input: Tensor, output_size: Any) -> tuple[int, ...]:  # noqa: A002
+        """The output_padding that gives ``output_size`` (its last len(kernel) entries; None:
+        the layer's own). Each size must lie in [smallest, smallest + stride − 1]."""
+        if output_size is None:
+            return self.output_padding
+        n = self._spatial
+        sizes = [int(size) for size in output_size]
+        if len(sizes) == input.ndim:  # (N, C, *spatial) or (C, *spatial) given whole
+            sizes = sizes[-n:]
+        if len(sizes) != n:
+            self._fail(
+                f"for {input.ndim}-D input, output_size must have {n} or {input.ndim} "
+                f"elements, got {len(sizes)}"
+            )
+        smallest = [
+            (m - 1) * s - 2 * p + d * (k - 1) + 1
+            for m, s, p, d, k in zip(
+                input.shape[-n:], self.stride, self.padding, self.dilation, self.kernel_size
+            )
+        ]
+        largest = [low + s - 1 for low, s in zip(smallest, self.stride)]
+        if not all(low <= size <= high for low, size, high in zip(smallest, sizes, largest)):
+            self._fail(
+                f"requested an output size of {sizes}, but valid sizes range from {smallest} "
+                f"to {largest} (for an input of {list(input.shape[-n:])})"
+            )
+        return tuple(size - low for size, low in zip(sizes, smallest))
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    """1-D transposed convolution: (N, C_in, L) or (C_in, L) → (…, C_out, L_out), the input
+    gradient of a Conv1d with the same options; L_out = (L − 1)·stride − 2·padding +
+    dilation·(k − 1) + output_padding + 1.
+
+    ``weight`` (in_channels, out_channels / groups, k) and ``bias`` (out_channels,) start
+    uniform in ±1/√fan_in with fan_in = out_channels / groups · k (PyTorch's default).
+    ``forward(input, output_size)`` picks output_padding to reach ``output_size``.
+    """
+
+    _spatial, _dims = 1, "L"
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:  # noqa: A002
+        check_input(self, input, self.weight, self.bias)
         self._check(input)
-        return F.conv2d(
-            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose1d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    """2-D transposed convolution: (N, C_in, H, W) or (C_in, H, W) → (…, C_out, H_out, W_out),
+    the input gradient of a Conv2d with the same options: a stride-2 layer doubles the size.
+
+    ``weight`` (in_channels, out_channels / groups, kH, kW) starts uniform in ±1/√fan_in with
+    fan_in = out_channels / groups · kH · kW, as PyTorch's.
+
+    >>> ConvTranspose2d(16, 8, 4, stride=2, padding=1)(randn(64, 16, 7, 7)).shape
+    (64, 8, 14, 14)
+    """
+
+    _spatial, _dims = 2, "H, W"
+
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:  # noqa: A002
+        check_input(self, input, self.weight, self.bias)
+        self._check(input)
+        output_padding = self._output_padding(input, output_size)
+        return F.conv_transpose2d(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
         )

@@ -1,4 +1,8 @@
-"""Dropout as a layer: active in training mode, the identity in eval mode."""
+"""Dropout layers: active in training mode, the identity in eval mode.
+
+Element-wise (Dropout), channel-wise (Dropout1d/2d/3d: whole feature maps, for convolutional
+layers whose neighbouring outputs are correlated) and alpha dropout for SELU networks.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +12,62 @@ from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
 
-class Dropout(Module):
-    """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) while
-    training; pass the input through unchanged in eval mode. ``inplace`` is accepted for
-    compatibility; the result is always a new tensor."""
+class _DropoutNd(Module):
+    """The probability ``p`` and the ``inplace`` flag (accepted for compatibility: the result
+    is always a new tensor) that every dropout layer holds."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
-        check_probability(p, "Dropout")
+        check_probability(p, type(self).__name__)
         self.p, self.inplace = p, inplace
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, inplace={self.inplace}"
+
+
+class Dropout(_DropoutNd):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) while
+    training; pass the input through unchanged in eval mode."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.dropout(input, self.p, self.training, self.inplace)
 
-    def extra_repr(self) -> str:
-        return f"p={self.p}, inplace={self.inplace}"
+
+class Dropout1d(_DropoutNd):
+    """Zero whole channels input[n, c] of (N, C, L) or (C, L) with probability ``p`` while
+    training, scaling the rest by 1/(1 − p)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout1d(input, self.p, self.training, self.inplace)
+
+
+class Dropout2d(_DropoutNd):
+    """Zero whole channels input[n, c] of (N, C, H, W) with probability ``p`` while training,
+    scaling the rest by 1/(1 − p). A 3-D input is read as (N, C, L), as in PyTorch (with a
+    warning)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout2d(input, self.p, self.training, self.inplace)
+
+
+class Dropout3d(_DropoutNd):
+    """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability ``p`` while
+    training, scaling the rest by 1/(1 − p)."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout3d(input, self.p, self.training, self.inplace)
+
+
+class AlphaDropout(_DropoutNd):
+    """Alpha dropout (for SELU networks) while training: dropped elements take SELU's
+    saturation value and an affine map keeps zero mean and unit variance."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.alpha_dropout(input, self.p, self.training)
+
+
+class FeatureAlphaDropout(_DropoutNd):
+    """Alpha dropout of whole channels input[n, c] of (N, C, *) while training."""
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.feature_alpha_dropout(input, self.p, self.training)

@@ -9,6 +9,7 @@ from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.input_checks import check_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
@@ -45,6 +46,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        check_input(self, input, self.weight, self.bias)
         try:
             return F.linear(input, self.weight, self.bias)
         except OpError:

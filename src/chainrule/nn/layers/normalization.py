@@ -1,8 +1,9 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics), LayerNorm and
-GroupNorm."""
+"""Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics), InstanceNorm1d,
+InstanceNorm2d and InstanceNorm3d, LayerNorm and GroupNorm."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.input_checks import check_input
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
@@ -112,6 +114,9 @@ class _BatchNorm(Module):
             )
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        # The running statistics take part in eval mode, and in training when they are tracked.
+        used = self.running_mean if not self.training or self.track_running_stats else None
+        check_input(self, input, self.weight, self.bias, used, floating=True)
         self._check_input(input)
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
@@ -151,6 +156,92 @@ class BatchNorm2d(_BatchNorm):
     _expected_shapes = (("N", "C", "H", "W"),)
 
 
+class _InstanceNorm(_BatchNorm):
+    """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) of each sample's each channel over its
+    spatial positions (Ulyanov et al., 2016), for (N, C, *spatial) or unbatched (C, *spatial).
+
+    PyTorch's defaults differ from batch norm's: no ``affine`` γ, β and no running statistics.
+    With ``track_running_stats`` the buffers follow the batch's mean statistics in training
+    and normalise in eval mode; without, the input's own statistics are used in both modes.
+    ``num_batches_tracked`` is registered but, as in PyTorch, never counted.
+    """
+
+    _spatial: int
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+        *,
+        bias: bool = True,
+    ) -> None:
+        super().__init__(
+            num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias
+        )
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        # PyTorch checks the running statistics' dtype against neither kind of input.
+        check_input(self, input, self.weight, self.bias, floating=True)
+        n = self._spatial
+        if input.ndim not in (n + 1, n + 2):
+            raise ValueError(
+                f"{type(self).__name__}({self.num_features}): expected {n + 1}-D or {n + 2}-D "
+                f"input, got {input.ndim}-D input of shape {input.shape}"
+            )
+        channels = input.shape[-n - 1]
+        if channels != self.num_features:
+            message = (
+                f"{type(self).__name__}({self.num_features}): expected input with "
+                f"{self.num_features} channels at dimension {input.ndim - n - 1}, got shape "
+                f"{input.shape}"
+            )
+            if self.affine or self.track_running_stats:
+                raise ValueError(message)
+            # Nothing per channel to apply: PyTorch normalises anyway, with a warning.
+            warnings.warn(message + " (num_features is unused: affine=False)", stacklevel=2)
+        batched = input.ndim == n + 2
+        x = input if batched else input.unsqueeze(0)
+        out = F.instance_norm(
+            x,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            0.0 if self.momentum is None else self.momentum,
+            self.eps,
+        )
+        return out if batched else out.squeeze(0)
+
+
+class InstanceNorm1d(_InstanceNorm):
+    """Instance norm over (N, C, L) or (C, L): statistics per sample and channel over L."""
+
+    _spatial = 1
+
+
+class InstanceNorm2d(_InstanceNorm):
+    """Instance norm over (N, C, H, W) or (C, H, W): statistics per sample and channel over
+    H and W (style transfer's normalisation).
+
+    >>> InstanceNorm2d(3)(randn(8, 3, 32, 32)).shape
+    (8, 3, 32, 32)
+    """
+
+    _spatial = 2
+
+
+class InstanceNorm3d(_InstanceNorm):
+    """Instance norm over (N, C, D, H, W) or (C, D, H, W)."""
+
+    _spatial = 3
+
+
 class LayerNorm(Module):
     """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² over the trailing ``normalized_shape``
     dimensions of each sample (Ba et al., 2016); γ, β of that shape start at 1 and 0."""
@@ -176,6 +267,7 @@ class LayerNorm(Module):
         _reset_scale_and_shift(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        check_input(self, input, self.weight, self.bias, floating=True)
         count = len(self.normalized_shape)
         if input.ndim < count or input.shape[input.ndim - count :] != self.normalized_shape:
             raise OpError(
@@ -226,6 +318,7 @@ class GroupNorm(Module):
         _reset_scale_and_shift(self)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        check_input(self, input, self.weight, self.bias, floating=True)
         name = f"GroupNorm({self.num_groups}, {self.num_channels})"
         # PyTorch's conditions: at least (N, C); C must be num_channels only when there are
         # per-channel weights to apply, and divisible by num_groups in any case.

@@ -9,6 +9,7 @@ from typing import Any
 
 from chainrule.autograd.function import OpError
 from chainrule.nn import functional as F
+from chainrule.nn.input_checks import check_input
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
@@ -23,11 +24,11 @@ class _Pool(Module):
 
     def _check(self, input: Tensor) -> None:  # noqa: A002
         n = self._spatial
-        if not isinstance(input, Tensor) or input.ndim not in (n + 1, n + 2):
-            shape = getattr(input, "shape", type(input).__name__)
+        check_input(self, input, floating=True)
+        if input.ndim not in (n + 1, n + 2):
             raise OpError(
                 f"{self!r}: expected input of shape (N, C, {self._dims}) or (C, {self._dims}), "
-                f"got {shape}"
+                f"got {input.shape}"
             )
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import OpError
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.functional.sparse import normalise_padding_idx
+from chainrule.nn.input_checks import InputDtypeError, describe, require_tensor
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.tensor import Tensor
@@ -66,10 +66,12 @@ class Embedding(Module):
                 self.weight.array[self.padding_idx] = 0
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        if input.dtype.kind not in "iu":
-            raise OpError(
-                f"Embedding({self.num_embeddings}, {self.embedding_dim}): expected integer "
-                f"indices, got dtype {input.dtype}"
+        require_tensor(input, self)
+        if input.dtype not in (dtypes.int64, dtypes.int32):
+            # PyTorch's rule: Long or Int indices only (not bool, uint8, int16 or floats).
+            raise InputDtypeError(
+                f"{describe(self)}: expected integer indices of dtype int64 or int32, got "
+                f"{input.dtype} (convert them with .long())"
             )
         return F.embedding(
             input,
