@@ -1,5 +1,6 @@
 """The movement operations of the gradient fuzzer: indexing, reshaping, permuting, expanding,
-joining and splitting, each as a builder ``op(builder) -> bool`` (see fuzz_ops.py).
+joining and splitting, repeating, rolling and flipping, each as a builder ``op(builder) -> bool``
+(see fuzz_ops.py).
 
 Indexing covers ints (negative too), slices with steps and negative bounds, None and Ellipsis,
 integer lists and tensors (repeats and negative entries), paired and mixed advanced indices,
@@ -15,6 +16,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from fuzz_graphs import GraphBuilder
+from fuzz_indexing import INDEXING, KINKED_INDEXING
 from fuzz_ops import Op, bool_tensor_source, choose, distance, draw_dim, emitted
 
 # ---- indexing ------------------------------------------------------------------------------------
@@ -278,6 +280,54 @@ def _pieces(cut: Any) -> int | None:
         return None
 
 
+# ---- repeating, rolling, flipping ----------------------------------------------------------------
+
+
+def repeat(b: GraphBuilder) -> bool:
+    """repeat and tile (counts 0 to 2, new leading axes), repeat_interleave by an int or by a
+    tensor of counts (zeros included), along a dim or flattened."""
+    x = b.pick()
+    form = b.draw(st.integers(0, 2))
+    if form < 2:
+        low = x.ndim if form == 0 else 0
+        counts = b.draw(st.lists(st.integers(0, 2), min_size=max(low, 1), max_size=x.ndim + 1))
+        args = ", ".join(map(str, counts))
+        if form == 0:
+            options = [f"{{0}}.repeat({args})", f"{{0}}.repeat({tuple(counts)!r})"]
+        else:
+            options = [f"{{0}}.tile({args})", f"m.tile({{0}}, {tuple(counts)!r})"]
+        return emitted(b, choose(b, options), [x])
+    k = b.draw(st.integers(0, 3))
+    if x.ndim == 0 or b.draw(st.integers(0, 3)) == 0:  # flattened
+        return emitted(b, f"m.repeat_interleave({{0}}, {k})", [x])
+    dim = draw_dim(b, x.ndim)
+    n = x.shape[dim]
+    options = [f"{{0}}.repeat_interleave({k}, {dim})", f"m.repeat_interleave({{0}}, {k}, {dim})"]
+    if n > 0:
+        counts = b.draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+        options.append(f"{{0}}.repeat_interleave(m.tensor({counts}), dim={dim})")
+    return emitted(b, choose(b, options), [x])
+
+
+def roll_flip(b: GraphBuilder) -> bool:
+    """roll (flattened, one dim, several dims, a dim twice) and flip, fliplr, flipud."""
+    x = b.pick()
+    shift = b.draw(st.integers(-4, 4))
+    options = [f"m.roll({{0}}, {shift})", f"{{0}}.roll({shift})", "m.flip({0}, ())"]
+    if x.ndim >= 1:
+        dims = b.draw(st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, max_size=3))
+        shifts = b.draw(st.lists(st.integers(-4, 4), min_size=len(dims), max_size=len(dims)))
+        options += [f"m.roll({{0}}, {tuple(shifts)!r}, {tuple(dims)!r})"]
+        options += [f"{{0}}.roll({shift}, {dims[0]})", "m.flipud({0})"]
+        flips = b.draw(
+            st.lists(st.integers(-x.ndim, x.ndim - 1), min_size=1, unique_by=lambda d: d % x.ndim)
+        )
+        options += [f"m.flip({{0}}, {flips!r})", f"{{0}}.flip({', '.join(map(str, flips))})"]
+    if x.ndim >= 2:
+        options += ["m.fliplr({0})", "{0}.fliplr()"]
+    return emitted(b, choose(b, options), [x])
+
+
 MOVEMENT: list[Op] = [
     basic_index,
     array_index,
@@ -289,5 +339,8 @@ MOVEMENT: list[Op] = [
     concatenate,
     stack,
     split,
+    repeat,
+    roll_flip,
+    *INDEXING,  # gather, scatter, masks, running totals (fuzz_indexing.py)
 ]
-KINKED_MOVEMENT: list[Op] = [value_mask_index]
+KINKED_MOVEMENT: list[Op] = [value_mask_index, *KINKED_INDEXING]

@@ -1,5 +1,6 @@
-"""The math operations of the gradient fuzzer: element-wise, activations, reductions and
-matrix products, each as a builder ``op(builder) -> bool``.
+"""The math operations of the gradient fuzzer: element-wise, activations, reductions, matrix
+products (einsum, triangles, diagonals, scaled products) and norms, each as a builder
+``op(builder) -> bool``.
 
 A builder picks its operands from the builder's values (or makes new leaves), draws its
 arguments, and emits one statement; it returns False when the draw did not fit (the fuzzer
@@ -307,6 +308,124 @@ def matmul(b: GraphBuilder) -> bool:
     return emitted(b, choose(b, options), [x, y])
 
 
+def triangles(b: GraphBuilder) -> bool:
+    """tril and triu (diagonals -2 to 2) of matrices and stacks, diag of a vector or a matrix."""
+    x = b.pick(lambda v: v.ndim >= 1)
+    if x is None:
+        return False
+    k = b.draw(st.integers(-2, 2))
+    options = []
+    if x.ndim >= 2:
+        options += [f"m.tril({{0}}, {k})", f"{{0}}.triu({k})", f"{{0}}.tril(diagonal={k})"]
+    if x.ndim <= 2:
+        options += [f"m.diag({{0}}, {k})", "{0}.diag()"]
+    return emitted(b, choose(b, options), [x])
+
+
+def scaled_products(b: GraphBuilder) -> bool:
+    """outer, bmm, addmm and baddbmm: β and α varied (β = 0 too), the input broadcast."""
+    x = b.pick(lambda v: 1 <= v.ndim <= 3)
+    if x is None:
+        return False
+    cols = b.draw(st.integers(0, 3))
+    if x.ndim == 1:
+        y = b.operand_like(x, (cols,))
+        return emitted(b, choose(b, ["m.outer({0}, {1})", "{0}.outer({1})"]), [x, y])
+    y = b.operand_like(x, (*x.shape[:-2], x.shape[-1], cols))
+    result = (*x.shape[:-1], cols)
+    if b.draw(st.integers(0, 3)) == 0:
+        options = ["m.bmm({0}, {1})", "{0}.bmm({1})"] if x.ndim == 3 else ["m.mm({0}, {1})"]
+        return emitted(b, choose(b, options), [x, y])
+    c = b.operand_like(x, b.draw(partner_shapes(result, grow=False)))
+    name = "baddbmm" if x.ndim == 3 else "addmm"
+    scales = choose(b, ["", ", beta=0.5", ", alpha=-2.0", ", beta=0, alpha=1.5", ", beta=2"])
+    template = choose(b, [f"m.{name}({{2}}, {{0}}, {{1}}{scales})", f"{{2}}.{name}({{0}}, {{1}})"])
+    return emitted(b, template, [x, y, c])
+
+
+def einsum(b: GraphBuilder) -> bool:
+    """A random equation: the value's axes labelled (an axis may repeat an earlier label of
+    its size: a diagonal), a second operand sharing some labels (a shared label of size 1
+    broadcasts) and adding new ones, and an output that keeps any labels in any order,
+    or the implicit one; ellipsis forms too."""
+    x = b.pick(lambda v: v.ndim <= 4)
+    if x is None:
+        return False
+    sizes: dict[str, int] = {}
+    term = ""
+    for n in x.shape:
+        same = [c for c, size in sizes.items() if size == n]
+        if same and rarely(b.draw, 3):
+            term += b.draw(st.sampled_from(same))
+        else:
+            term += "abcd"[len(sizes)]
+            sizes["abcd"[len(sizes)]] = n
+    terms, operands = [term], [x]
+    if b.draw(st.booleans()):
+        labels = b.draw(st.lists(st.sampled_from("abcdxy"), max_size=3, unique=True))
+        shape = []
+        for c in labels:
+            if c not in sizes:
+                sizes[c] = b.draw(st.integers(1, 3))
+            shape.append(1 if rarely(b.draw, 4) else sizes[c])
+        terms.append("".join(labels))
+        operands.append(b.operand_like(x, tuple(shape)))
+    used = sorted({c for t in terms for c in t})
+    kept = b.draw(st.lists(st.sampled_from(used), unique=True)) if used else []
+    equation = ",".join(terms) + ("" if rarely(b.draw, 4) else "->" + "".join(kept))
+    options = [f"m.einsum({equation!r}, {', '.join(f'{{{i}}}' for i in range(len(terms)))})"]
+    if len(terms) == 2:
+        options.append(f"m.einsum({equation!r}, [{{0}}, {{1}}])")
+    if x.ndim >= 2:
+        options += ["m.einsum('...ij->...ji', {0})", "m.einsum('i...j->j', {0})"]
+    template = choose(b, options)
+    return emitted(b, template, operands if "{1}" in template else [x])
+
+
+INFINITE_ORDS = {math.inf: "float('inf')", -math.inf: "-float('inf')"}
+
+
+def norms(b: GraphBuilder) -> bool:
+    """Vector p-norms (p = 2, 1, 3, 1.5, 0.5, -1, ±inf, 0) over all elements or one dim,
+    matrix norms ('fro', 'nuc', ±1, ±2, ±inf) over two dims, torch.norm and Tensor.norm.
+    Kinked where an element is 0 (|x| has a kink there; the 2-norm only at the zero vector),
+    where the largest (smallest) elements tie, and where singular values meet or reach 0."""
+    x = b.pick(lambda v: v.numel > 0)
+    if x is None:
+        return False
+    t = b.tensor(x).detach()
+    keep = keepdim(b)
+    if x.ndim < 2 or b.draw(st.booleans()):
+        p = b.draw(st.sampled_from([2, 1, 3, 1.5, 0.5, -1, math.inf, -math.inf, 0]))
+        ord_source = INFINITE_ORDS.get(p, repr(p))
+        dim = draw_dim(b, x.ndim) if x.ndim and b.draw(st.booleans()) else None
+        options = [f"m.linalg.vector_norm({{0}}, {ord_source}, {dim}{keep})"]
+        options += [f"m.norm({{0}}, {ord_source}, {dim}{keep})", f"{{0}}.norm({ord_source}, {dim})"]
+        if p == 2:
+            options += ["m.linalg.norm({0})", "{0}.norm()", f"m.linalg.norm({{0}}, dim={dim})"]
+        gap = distance(t, 0.0)
+        if abs(p) == math.inf:
+            gap = min(gap, tie_gap(t.abs(), dim))
+        if p == 0:
+            gap = 0.0  # a count: no gradient at all, nothing for finite differences to check
+        return emitted(b, choose(b, options), [x], gap)
+    rows, cols = b.draw(st.permutations(range(x.ndim)))[:2]
+    p = b.draw(st.sampled_from(["fro", "nuc", 2, -2, 1, -1, math.inf, -math.inf]))
+    ord_source = INFINITE_ORDS.get(p, repr(p))
+    options = [f"m.linalg.matrix_norm({{0}}, {ord_source}, ({rows}, {cols}){keep})"]
+    options += [f"m.linalg.norm({{0}}, {ord_source}, ({rows}, {cols}){keep})"]
+    if p in ("fro", "nuc"):
+        options += [f"m.norm({{0}}, {p!r}, ({rows}, {cols}){keep})"]
+    gap = distance(t, 0.0)
+    if p in ("nuc", 2, -2):
+        sigma = torch.linalg.svdvals(t.movedim((rows, cols), (-2, -1)))
+        gap = min(gap, distance(sigma, 0.0), tie_gap(sigma, -1))
+    elif p != "fro":
+        sums = t.abs().sum(rows if abs(p) == 1 else cols, keepdim=True)
+        gap = min(gap, tie_gap(sums, cols if abs(p) == 1 else rows))
+    return emitted(b, choose(b, options), [x], gap)
+
+
 def copies(b: GraphBuilder) -> bool:
     """clone, contiguous, casts to float64 (no-ops), dropout outside training, detach."""
     options = ["{0}.clone()", "m.clone({0})", "{0}.contiguous()", "{0}.double()"]
@@ -330,6 +449,9 @@ SMOOTH_MATH: list[Op] = [
     log_sum_exp,
     softmax_family,
     matmul,
+    triangles,
+    scaled_products,
+    einsum,
     copies,
 ]
-KINKED_MATH: list[Op] = [kinked_unary, selection, extremes]
+KINKED_MATH: list[Op] = [kinked_unary, selection, extremes, norms]
