@@ -275,9 +275,10 @@ def test_an_error_in_worker_init_fn_is_raised() -> None:
 
 
 def test_a_worker_that_dies_is_reported() -> None:
-    for module in (crd, tud):
-        with pytest.raises(RuntimeError, match="exited unexpectedly"):
-            list(module.DataLoader(Failing(module, die=True), batch_size=2, num_workers=2))
+    # PyTorch's words ("exited unexpectedly"); torch's own loader is left out here because its
+    # SIGCHLD handler raises wherever the main process happens to be, which made this flaky.
+    with pytest.raises(RuntimeError, match="exited unexpectedly"):
+        list(crd.DataLoader(Failing(crd, die=True), batch_size=2, num_workers=2))
 
 
 def test_a_timeout_stops_the_wait_as_in_torch() -> None:

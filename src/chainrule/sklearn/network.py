@@ -137,11 +137,14 @@ def logits(
     """z_L (n, n_outputs) for X (n, n_features), computed with chainrule from arrays in
     scikit-learn's layout (so predictions follow ``coefs_`` even if a user edits them)."""
     hidden = HIDDEN_ACTIVATIONS[activation]()
-    weights = [from_numpy(numpy.asarray(coef).T) for coef in coefs]
-    biases = [from_numpy(numpy.asarray(intercept)) for intercept in intercepts]
+    # NumPy's promotion of X and the arrays, as scikit-learn's own forward pass gets it: the
+    # layers, like PyTorch's, refuse to mix dtypes themselves.
+    dtype = numpy.result_type(X.dtype, *coefs, *intercepts)
+    weights = [from_numpy(numpy.asarray(coef, dtype).T) for coef in coefs]
+    biases = [from_numpy(numpy.asarray(intercept, dtype)) for intercept in intercepts]
 
     def forward(rows: numpy.ndarray) -> numpy.ndarray:
-        a = from_numpy(rows)
+        a = from_numpy(numpy.asarray(rows, dtype))
         for index, (weight, bias) in enumerate(zip(weights, biases)):
             a = F.linear(hidden(a) if index else a, weight, bias)
         return a.numpy()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chainrule.nn.input_checks import require_tensor
+from chainrule.nn.input_checks import check_input, require_tensor
 from chainrule.ops import linalg
 from chainrule.tensor import Tensor
 
@@ -13,12 +13,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """y = x Wᵀ + b for x of shape (*, in_features), W (out_features, in_features), b
     (out_features,); y has shape (*, out_features).
 
-    Each argument must be a Tensor (TypeError naming it, as PyTorch). Mixed dtypes are promoted
-    here, unlike PyTorch, because chainrule's scikit-learn estimators evaluate float32 data
-    with float64 coefficients through this function; the Linear layer refuses them.
+    Each argument must be a Tensor (TypeError naming it, as PyTorch) and all must have one dtype
+    (as PyTorch: "mat1 and mat2 must have the same dtype").
     """
-    require_tensor(input, "linear")
     require_tensor(weight, "linear", "weight", 2)
     if bias is not None:
         require_tensor(bias, "linear", "bias", 3)
+    check_input("linear", input, weight, bias)
     return linalg.Linear.apply(input, weight, bias)
