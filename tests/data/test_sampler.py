@@ -330,3 +330,28 @@ def test_pin_memory_is_accepted_and_changes_nothing() -> None:
     pinned = crd.DataLoader(ours, batch_size=4, pin_memory=True, pin_memory_device="")
     plain = crd.DataLoader(ours, batch_size=4)
     assert as_list(list(pinned)) == as_list(list(plain))
+
+
+def test_a_chainrule_generator_seeds_splits_samplers_and_loaders_as_torchs_does() -> None:
+    """The idiom random_split(..., generator=torch.Generator().manual_seed(42)): the same seed
+    gives the same split, another seed another one (the orders are NumPy's, not torch's)."""
+    data = crd.TensorDataset(cr.arange(20.0))
+
+    def split(seed: int) -> list[int]:
+        part, rest = crd.random_split(
+            data, [0.75, 0.25], generator=cr.Generator().manual_seed(seed)
+        )
+        assert (len(part), len(rest)) == (15, 5)
+        return list(part.indices)
+
+    assert split(42) == split(42) and split(42) != split(7)
+    first = list(crd.RandomSampler(data, generator=cr.Generator().manual_seed(1)))
+    assert first == list(crd.RandomSampler(data, generator=cr.Generator().manual_seed(1)))
+    assert sorted(first) == list(range(20))
+    loader = crd.DataLoader(
+        data, batch_size=8, shuffle=True, generator=cr.Generator().manual_seed(0)
+    )
+    again = crd.DataLoader(
+        data, batch_size=8, shuffle=True, generator=cr.Generator().manual_seed(0)
+    )
+    assert [b[0].tolist() for b in loader] == [b[0].tolist() for b in again]

@@ -20,18 +20,21 @@ from typing import Any
 import numpy
 
 from chainrule import backend
-from chainrule.random import default_generator
+from chainrule.random import Generator, default_generator
 from chainrule.tensor import Tensor
 
 
 def numpy_generator(generator: Any, where: str) -> numpy.random.Generator | None:
-    """``generator`` checked: a ``numpy.random.Generator`` or None (the global generator)."""
+    """The NumPy generator behind ``generator``: a :class:`chainrule.Generator` (PyTorch's
+    ``generator=torch.Generator().manual_seed(42)``), a ``numpy.random.Generator``, or None
+    (the global generator)."""
     if generator is None or isinstance(generator, numpy.random.Generator):
         return generator
+    if isinstance(generator, Generator):
+        return generator.numpy
     raise TypeError(
-        f"{where}: generator must be a numpy.random.Generator or None (chainrule draws its "
-        f"random numbers with NumPy), got {type(generator).__module__}."
-        f"{type(generator).__name__}"
+        f"{where}: generator must be a chainrule.Generator, a numpy.random.Generator or None, "
+        f"got {type(generator).__module__}.{type(generator).__name__}"
     )
 
 
