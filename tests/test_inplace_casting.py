@@ -51,7 +51,7 @@ def test_in_place_updates_cast_or_refuse_as_torch(update: str, target: str) -> N
         message = str(error)
         # Casting errors match PyTorch's message; PyTorch refuses some updates for other
         # reasons (subtracting from a bool tensor), where an error is enough.
-        fragment = re.escape(message) if "can't be cast" in message else ""
+        fragment = re.escape(message) if "can't be cast" in message else None
         with pytest.raises(RuntimeError, match=fragment):
             UPDATES[update](cr, TARGETS[target](cr))
         return

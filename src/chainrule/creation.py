@@ -8,12 +8,14 @@ The random ones take ``generator=`` (a :class:`chainrule.Generator`; None is the
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
 import numpy
 
-from chainrule import backend, devices, dtypes
+from chainrule import backend, devices, dtypes, fp_errors
+from chainrule.autograd.function import ArgumentTypeError, as_index, not_a_tensor, type_name
 from chainrule.random import Generator, numpy_generator
 from chainrule.tensor import Tensor
 
@@ -70,7 +72,8 @@ def tensor(
         target = dtypes.get_default_dtype()
     else:
         target = dtypes.check_dtype(array.dtype, "tensor")
-    return _finish(backend.as_array(array.astype(target, copy=False)), requires_grad)
+    with fp_errors.silenced():  # float values out of float16's range become ±inf, as in PyTorch
+        return _finish(backend.as_array(array.astype(target, copy=False)), requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -124,6 +127,7 @@ def full(
     requires_grad: bool = False,
 ) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value``; its dtype follows the value's type."""
+    _check_number("full", "fill_value", fill_value)
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
     return _filled(fill_value, (size,), dtype, device, requires_grad, "full")
@@ -138,8 +142,23 @@ def _like(
     where: str,
 ) -> Tensor:
     devices.check(device, where)
+    _check_like(input, where)
     dtype = input.dtype if dtype is None else dtypes.to_dtype(dtype)
     return _finish(backend.xp.full(input.shape, fill, dtype=dtype), requires_grad)
+
+
+def _check_like(input: Any, where: str) -> None:  # noqa: A002
+    """The ``*_like`` functions take a tensor, as PyTorch's: not a NumPy array or a list."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(where, "input", input)
+
+
+def _check_number(where: str, name: str, value: Any) -> None:
+    """A Python or NumPy number, or a one-element tensor, as PyTorch's Number arguments."""
+    if not isinstance(value, (numbers.Number, Tensor)):
+        raise ArgumentTypeError(
+            f"{where}: argument '{name}' must be Number, not {type_name(value)}"
+        )
 
 
 def zeros_like(
@@ -180,11 +199,13 @@ def full_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """``fill_value`` everywhere, in ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    _check_number("full_like", "fill_value", fill_value)
     return _like(input, fill_value, dtype, device, requires_grad, "full_like")
 
 
 def _check_finite(where: str, **values: Any) -> None:
     for name, value in values.items():
+        _check_number(where, name, value)
         if isinstance(value, Tensor):
             value = value.item()
         if not math.isfinite(value):
@@ -231,7 +252,8 @@ def linspace(
     """``steps`` evenly spaced numbers from ``start`` to ``end``, both included."""
     devices.check(device, "linspace")
     _check_finite("linspace", start=start, end=end)
-    if not isinstance(steps, int) or steps < 0:
+    steps = as_index(steps, "linspace", "steps")
+    if steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative integer, got {steps!r}")
     array = backend.xp.linspace(start, end, steps, dtype=dtypes.to_dtype(dtype))
     return _finish(array, requires_grad)
@@ -312,6 +334,7 @@ def rand_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Uniform random numbers in [0, 1) of ``input``'s shape and (unless given) dtype."""
+    _check_like(input, "rand_like")
     dtype = input.dtype if dtype is None else dtype
     return _random(_uniform, input.shape, dtype, device, requires_grad, None, "rand_like")
 
@@ -323,6 +346,7 @@ def randn_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Standard normal numbers of ``input``'s shape and (unless given) dtype."""
+    _check_like(input, "randn_like")
     dtype = input.dtype if dtype is None else dtype
     draw = _standard_normal
     return _random(draw, input.shape, dtype, device, requires_grad, None, "randn_like")
@@ -337,6 +361,7 @@ def _integers(
     requires_grad: bool,
     where: str,
 ) -> Tensor:
+    low, high = as_index(low, where, "low"), as_index(high, where, "high")
     if high <= low:
         raise ValueError(f"{where}: high ({high}) must be greater than low ({low})")
     rng = numpy_generator(generator, where)
@@ -384,6 +409,7 @@ def randint_like(
     """Random integers in [low, high) of ``input``'s shape and (unless given) dtype;
     ``randint_like(input, high)`` draws from [0, high)."""
     devices.check(device, "randint_like")
+    _check_like(input, "randint_like")
     if high is None:
         low, high = 0, low
     dtype = input.dtype if dtype is None else dtype

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend, devices, dtypes
+from chainrule import backend, devices, dtypes, fp_errors
 from chainrule.size import Size
 from chainrule.tensor import Tensor
 
@@ -82,7 +82,8 @@ def _copy_of(data: Any, dtype: numpy.dtype, where: str) -> Any:
     else:
         raise TypeError(f"{where}(): data must be a sequence (got {type(data).__name__})")
     dtypes.check_dtype(array.dtype, where)
-    return backend.as_array(array.astype(dtype))
+    with fp_errors.silenced():  # float values out of float16's range become ±inf, as in PyTorch
+        return backend.as_array(array.astype(dtype))
 
 
 class TypedTensorMeta(type):

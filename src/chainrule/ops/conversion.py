@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import devices, dtypes, legacy
+from chainrule import devices, dtypes, fp_errors, legacy
 from chainrule.autograd.function import Function
 from chainrule.tensor import Tensor
 
@@ -16,7 +16,8 @@ class Cast(Function):
     """∂C/∂x = ∂C/∂out converted back to x's dtype (the engine converts it)"""
 
     def forward(self, x: Any, dtype: Any) -> Any:
-        return x.astype(dtype)
+        with fp_errors.silenced():  # out-of-range values become ±inf, as PyTorch's casts
+            return x.astype(dtype)
 
     def backward(self, grad: Any) -> tuple:
         return (grad,)
