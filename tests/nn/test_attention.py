@@ -441,3 +441,18 @@ def test_mha_errors_and_warnings() -> None:
         layer(x, x, x, key_padding_mask=cr.zeros(2, 3).long())
     with pytest.warns(UserWarning, match="mismatched key_padding_mask and attn_mask"):
         layer(x, x, x, key_padding_mask=cr.zeros(2, 3).bool(), attn_mask=cr.zeros(3, 3))
+
+
+def test_writing_into_the_key_after_attention_leaves_backward_as_torch() -> None:
+    """PyTorch's reference attention multiplies by √scale first and keeps those products, so a
+    key changed in place afterwards does not disturb the gradient (found by the fuzzer)."""
+    grads = []
+    for m in (torch, cr):
+        query = m.tensor([[0.5, -1.0]], dtype=m.float64, requires_grad=True)
+        key = m.tensor([[0.3, 0.2], [0.1, -0.4]], dtype=m.float64)
+        value = m.tensor([[0.0], [1.0]], dtype=m.float64)
+        out = m.nn.functional.scaled_dot_product_attention(query, key, value)
+        key.relu_()
+        out.sum().backward()
+        grads.append(query.grad.detach().numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-12)

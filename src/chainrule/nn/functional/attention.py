@@ -52,7 +52,13 @@ def scaled_dot_product_attention(
     if enable_gqa:
         key, value = _repeat_heads(query, key, "key"), _repeat_heads(query, value, "value")
     factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
-    scores = (query @ key.transpose(-2, -1)) * factor
+    if factor > 0:
+        # √scale on each side, as PyTorch's reference computation: the product then keeps the
+        # scaled copies, so that writing into query or key after the call leaves backward be.
+        root = math.sqrt(factor)
+        scores = (query * root) @ (key * root).transpose(-2, -1)
+    else:
+        scores = (query @ key.transpose(-2, -1)) * factor
     allowed = None
     if is_causal:
         steps, keys = query.shape[-2], key.shape[-2]
