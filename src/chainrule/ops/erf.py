@@ -25,7 +25,7 @@ from typing import Any
 import numpy
 
 from chainrule import backend
-from chainrule.autograd.function import Function
+from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.tensor import Tensor
 
@@ -173,9 +173,32 @@ class Erf(Function):
         return (grad * (_TWO_OVER_SQRT_PI * backend.xp.exp(-x * x)),)
 
 
+class Erfc(Function):
+    """d/dx erfc(x) = −2/√π · e^{−x²}"""
+
+    def forward(self, x: Any) -> Any:
+        x = as_float(x)
+        self.saved = (x,)
+        return erfc_array(x)
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        return (grad * (-_TWO_OVER_SQRT_PI * backend.xp.exp(-x * x)),)
+
+
 # ---- the public functions ----------------------------------------------------------------------
 
 
 def erf(input: Any) -> Tensor:  # noqa: A002
     """The error function erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("erf", "input", input)
     return Erf.apply(input)
+
+
+def erfc(input: Any) -> Tensor:  # noqa: A002
+    """The complementary error function erfc(x) = 1 − erf(x), element-wise, accurate where it
+    is tiny (x ≫ 1)."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("erfc", "input", input)
+    return Erfc.apply(input)

@@ -1,0 +1,239 @@
+"""Exponentials, logarithms and powers beyond exp, log and pow: exp2, expm1, log1p, log2, log10,
+logit, xlogy, float_power and square.
+
+expm1 and log1p keep their precision near 0, where eˣ − 1 and ln(1 + x) computed from exp and
+log lose it to cancellation (exp(1e-10) − 1 is 1.000000082e-10, expm1(1e-10) is 1e-10).
+Integer and bool tensors become the default float dtype, as for exp and log; float_power
+computes in float64 whatever it is given, and square keeps integers integer, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from chainrule import backend, dtypes, fp_errors
+from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.ops import conversion, elementwise
+from chainrule.ops.broadcast import shape_of, unbroadcast
+from chainrule.ops.elementwise import as_float
+from chainrule.ops.operands import check_operands
+from chainrule.tensor import Tensor
+
+_LN2 = math.log(2.0)
+_LN10 = math.log(10.0)
+
+
+# ---- exponentials ------------------------------------------------------------------------------
+
+
+class Exp2(Function):
+    """d/dx 2ˣ = 2ˣ · ln 2 (from the saved output)"""
+
+    def forward(self, x: Any) -> Any:
+        out = backend.xp.exp2(as_float(x))
+        self.saved = (out,)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad * (out * _LN2),)
+
+
+class Expm1(Function):
+    """d/dx (eˣ − 1) = eˣ = out + 1 (from the saved output)"""
+
+    def forward(self, x: Any) -> Any:
+        out = backend.xp.expm1(as_float(x))
+        self.saved = (out,)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        (out,) = self.saved
+        return (grad * (out + 1),)
+
+
+# ---- logarithms --------------------------------------------------------------------------------
+
+
+class Log1p(Function):
+    """d/dx ln(1 + x) = 1/(1 + x)"""
+
+    def forward(self, x: Any) -> Any:
+        x = as_float(x)
+        self.saved = (x,)
+        return backend.xp.log1p(x)
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        return (grad / (x + 1),)
+
+
+class Log2(Function):
+    """d/dx log₂ x = 1/(x · ln 2)"""
+
+    def forward(self, x: Any) -> Any:
+        x = as_float(x)
+        self.saved = (x,)
+        return backend.xp.log2(x)
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        return (grad / (x * _LN2),)
+
+
+class Log10(Function):
+    """d/dx log₁₀ x = 1/(x · ln 10)"""
+
+    def forward(self, x: Any) -> Any:
+        x = as_float(x)
+        self.saved = (x,)
+        return backend.xp.log10(x)
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        return (grad / (x * _LN10),)
+
+
+class Logit(Function):
+    """d/dx ln(x/(1 − x)) = 1/(x(1 − x)); with eps, x is first clamped to [eps, 1 − eps] and
+    the derivative is 0 outside; without, it is nan outside [0, 1] (PyTorch's convention)"""
+
+    def forward(self, x: Any, eps: float | None = None) -> Any:
+        x = as_float(x)
+        self.saved = (x,)
+        self.eps = eps
+        if eps is not None:
+            low = x.dtype.type(eps)  # the bounds in x's dtype, as PyTorch forms them
+            x = backend.xp.clip(x, low, 1 - low)
+        return backend.xp.log(x / (1 - x))
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        xp = backend.xp
+        slope = grad / (x * (1 - x))
+        if self.eps is None:
+            return (xp.where((x < 0) | (x > 1), math.nan, slope),)
+        low = x.dtype.type(self.eps)
+        return (xp.where((x < low) | (x > 1 - low), 0, slope),)
+
+
+class Xlogy(Function):
+    """∂(x · ln y)/∂x = ln y (0 where x = 0 and y ≤ 0), ∂(x · ln y)/∂y = x/y"""
+
+    argument_names = ("input", "other")
+
+    def forward(self, x: Any, y: Any) -> Any:
+        x, y = _float_operands(x, y)
+        self.saved = (x, y)
+        return _xlogy(x, y)
+
+    def backward(self, grad: Any) -> tuple:
+        x, y = self.saved
+        need_x, need_y = self.needs_input_grad
+        xp = backend.xp
+        grad_x = grad_y = None
+        if need_x:
+            # ln y times grad, as xlogy(grad, y): 0 where grad is 0, even where ln y is −inf.
+            grad_x = xp.where((x == 0) & (y <= 0), 0, _xlogy(grad, y))
+            grad_x = unbroadcast(grad_x, shape_of(x))
+        if need_y:
+            grad_y = unbroadcast(grad * x / y, shape_of(y))
+        return grad_x, grad_y
+
+
+def _xlogy(x: Any, y: Any) -> Any:
+    """x · ln y, with 0 where x = 0 (where ln y may be −inf or nan), and nan where y is nan."""
+    xp = backend.xp
+    with fp_errors.silenced():  # ln 0 and ln(−1) are replaced below, or are the answer
+        out = x * xp.log(y)
+    out = xp.where(x == 0, 0, out)
+    return xp.where(xp.isnan(y), math.nan, out)
+
+
+def _float_operands(a: Any, b: Any) -> tuple[Any, Any]:
+    """Both operands as arrays of their common dtype, the default float one for integers:
+    Python numbers become 0-d arrays, so that NumPy keeps that dtype throughout."""
+    dtype = dtypes.result_type(a, b)
+    if not dtypes.is_floating(dtype):
+        dtype = dtypes.get_default_dtype()
+    return backend.xp.asarray(a, dtype=dtype), backend.xp.asarray(b, dtype=dtype)
+
+
+# ---- the public functions ----------------------------------------------------------------------
+
+
+def exp2(input: Tensor) -> Tensor:  # noqa: A002
+    """2ˣ, element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("exp2", "input", input)
+    return Exp2.apply(input)
+
+
+def expm1(input: Tensor) -> Tensor:  # noqa: A002
+    """eˣ − 1, element-wise, accurate for small x."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("expm1", "input", input)
+    return Expm1.apply(input)
+
+
+def log1p(input: Tensor) -> Tensor:  # noqa: A002
+    """ln(1 + x), element-wise, accurate for small x."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("log1p", "input", input)
+    return Log1p.apply(input)
+
+
+def log2(input: Tensor) -> Tensor:  # noqa: A002
+    """log₂ x, element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("log2", "input", input)
+    return Log2.apply(input)
+
+
+def log10(input: Tensor) -> Tensor:  # noqa: A002
+    """log₁₀ x, element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("log10", "input", input)
+    return Log10.apply(input)
+
+
+def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002
+    """ln(p/(1 − p)), the inverse of the sigmoid; with ``eps``, p is first clamped to
+    [eps, 1 − eps], so that 0 and 1 give finite values."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("logit", "input", input)
+    if eps is None:
+        return Logit.apply(input)
+    return Logit.apply(input, eps=float(eps))
+
+
+def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """input · ln(other), element-wise and broadcast, taken as 0 where input is 0 (as in the
+    entropy term p · ln p); either may be a Python number."""
+    if type(input) is not Tensor or type(other) is not Tensor:
+        check_operands("xlogy", ("input", "other"), input, other)
+    return Xlogy.apply(input, other)
+
+
+def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002
+    """inputᵉˣᵖᵒⁿᵉⁿᵗ computed in float64, whatever the dtypes given (the gradient of a float32
+    input comes back in float32); either may be a Python number."""
+    if type(input) is not Tensor or type(exponent) is not Tensor:
+        check_operands("float_power", ("input", "exponent"), input, exponent)
+    return elementwise.pow(_in_float64(input), _in_float64(exponent))
+
+
+def _in_float64(value: Any) -> Any:
+    if isinstance(value, Tensor) and value.dtype != dtypes.float64:
+        return conversion.to(value, dtypes.float64)
+    return value
+
+
+def square(input: Tensor) -> Tensor:  # noqa: A002
+    """x², element-wise; integer tensors stay integer, and bool ones become int64 (PyTorch)."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("square", "input", input)
+    if input.array.dtype.kind == "b":
+        input = Tensor._make(input.array.astype(dtypes.int64), False, None)  # noqa: A001
+    return elementwise.pow(input, 2)
