@@ -154,7 +154,7 @@ def _check_like(input: Any, where: str) -> None:  # noqa: A002
 
 
 def _check_number(where: str, name: str, value: Any) -> None:
-    """A Python or NumPy number, or a one-element tensor, as PyTorch's Number arguments."""
+    """A Python or NumPy number, or a tensor holding one, as PyTorch's Number arguments."""
     if not isinstance(value, (numbers.Number, Tensor)):
         raise ArgumentTypeError(
             f"{where}: argument '{name}' must be Number, not {type_name(value)}"

@@ -255,11 +255,13 @@ def _refused_input(cls: type, inputs: tuple, error: Exception) -> ArgumentTypeEr
     Only the inputs named in ``argument_names`` are looked at: the later ones are options
     (kernel sizes, index tuples). None counts where it is the input itself, or where the error
     is about None (a bias may be None)."""
-    if not isinstance(error, (TypeError, AttributeError)) or isinstance(error, ArgumentTypeError):
+    if isinstance(error, ArgumentTypeError):  # raised by forward, which knew the argument
+        return error
+    if not isinstance(error, (TypeError, AttributeError)):
         return None
-    for argument, value in zip(cls.argument_names, inputs):
-        if value is None and (argument != cls.argument_names[0] and "NoneType" not in str(error)):
-            continue
+    for position, (argument, value) in enumerate(zip(cls.argument_names, inputs)):
+        if value is None and position > 0 and "NoneType" not in str(error):
+            continue  # an optional input left out: the failure lies elsewhere
         if not _is_operand(value):
             return not_a_tensor(cls.op_name(), argument, value)
     return None
@@ -274,9 +276,7 @@ def _is_operand(value: Any) -> bool:
 
 def _with_context(cls: type, inputs: tuple, error: Exception) -> Exception:
     """Re-raise an array library's error with the operation's name and the input shapes."""
-    if isinstance(error, (OpError, ArgumentTypeError)) or getattr(
-        error, "_chainrule_context", False
-    ):
+    if isinstance(error, OpError) or getattr(error, "_chainrule_context", False):
         return error
     shapes = ", ".join(_describe(value) for value in inputs)
     message = f"{cls.op_name()}: {error} (inputs: {shapes})"

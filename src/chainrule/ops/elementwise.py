@@ -7,12 +7,12 @@ dtypes as PyTorch does, and sum their gradients back over the broadcast axes.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.broadcast import shape_of, unbroadcast
+from chainrule.ops.operands import check_operands
 from chainrule.tensor import Tensor
 
 
@@ -390,64 +390,52 @@ def _cast(value: Any, dtype: Any) -> Any:
 # Tensor skip it, as PyTorch's ``t + array`` is allowed.
 
 
-def _check_operands(op: str, names: tuple[str, ...], *values: Any, scalars: bool = True) -> None:
-    """Raise for the first of ``values`` that is not a tensor (nor a number, with ``scalars``),
-    or when none is a tensor."""
-    for name, value in zip(names, values):
-        if isinstance(value, Tensor):
-            continue
-        if not (scalars and isinstance(value, numbers.Number)):
-            raise not_a_tensor(op, name, value)
-    if not any(isinstance(value, Tensor) for value in values):
-        raise not_a_tensor(op, names[0], values[0])
-
-
 def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
     """input + alpha·other, broadcast."""
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("add", ("input", "other"), input, other)
+        check_operands("add", ("input", "other"), input, other)
     return Add.apply(input, other if alpha == 1 else Mul.apply(other, alpha))
 
 
 def sub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
     """input − alpha·other, broadcast."""
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("sub", ("input", "other"), input, other)
+        check_operands("sub", ("input", "other"), input, other)
     return Sub.apply(input, other if alpha == 1 else Mul.apply(other, alpha))
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input · other, element-wise and broadcast."""
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("mul", ("input", "other"), input, other)
+        check_operands("mul", ("input", "other"), input, other)
     return Mul.apply(input, other)
 
 
 def div(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input / other (true division), element-wise and broadcast."""
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("div", ("input", "other"), input, other)
+        check_operands("div", ("input", "other"), input, other)
     return Div.apply(input, other)
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
     """inputᵉˣᵖᵒⁿᵉⁿᵗ, element-wise and broadcast."""
     if type(input) is not Tensor or type(exponent) is not Tensor:
-        _check_operands("pow", ("input", "exponent"), input, exponent)
+        check_operands("pow", ("input", "exponent"), input, exponent)
     return Pow.apply(input, exponent)
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The element-wise maximum of two tensors."""
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("maximum", ("input", "other"), input, other, scalars=False)
+        check_operands("maximum", ("input", "other"), input, other, scalars=False)
     return Maximum.apply(input, other)
 
 
 def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
     """The element-wise minimum of two tensors."""
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("minimum", ("input", "other"), input, other, scalars=False)
+        check_operands("minimum", ("input", "other"), input, other, scalars=False)
     return Minimum.apply(input, other)
 
 
@@ -457,7 +445,7 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     if not isinstance(condition, Tensor):
         raise not_a_tensor("where", "condition", condition)
     if type(input) is not Tensor or type(other) is not Tensor:
-        _check_operands("where", ("condition", "input", "other"), condition, input, other)
+        check_operands("where", ("condition", "input", "other"), condition, input, other)
     return Where.apply(condition, input, other)
 
 
@@ -508,8 +496,8 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     tensor (broadcast against the input). Where min > max the result is max, as in PyTorch."""
     if not isinstance(input, Tensor):
         raise not_a_tensor("clamp", "input", input)
-    if not (min is None or isinstance(min, (Tensor, float, int))):
-        _check_operands("clamp", ("min", "input"), min, input)
-    if not (max is None or isinstance(max, (Tensor, float, int))):
-        _check_operands("clamp", ("max", "input"), max, input)
+    if not (min is None or isinstance(min, (float, int, Tensor))):
+        check_operands("clamp", ("min", "input"), min, input)
+    if not (max is None or isinstance(max, (float, int, Tensor))):
+        check_operands("clamp", ("max", "input"), max, input)
     return Clamp.apply(input, min, max)

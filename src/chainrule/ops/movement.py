@@ -312,14 +312,15 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 concat = concatenate = cat
 
 
-def _tensor_list(tensors: Any, op: str) -> list[Tensor]:
-    """``tensors`` as a list, or PyTorch's TypeError for one that is not a sequence of tensors
-    (a tensor, a NumPy array, a string: each iterates, into the wrong things)."""
-    if isinstance(tensors, (Tensor, backend.ndarray, str, bytes)) or not hasattr(
-        tensors, "__iter__"
-    ):
-        raise not_a_tensor(op, "tensors", tensors, "tuple of Tensors")
-    tensors = list(tensors)
+def _tensor_list(tensors: Any, op: str) -> Sequence[Tensor]:
+    """``tensors`` as a list or tuple of tensors, or PyTorch's TypeError (a tensor, a NumPy
+    array or a string would iterate, into the wrong things)."""
+    if type(tensors) is not list and type(tensors) is not tuple:
+        if isinstance(tensors, (Tensor, backend.ndarray, str, bytes)) or not hasattr(
+            tensors, "__iter__"
+        ):
+            raise not_a_tensor(op, "tensors", tensors, "tuple of Tensors")
+        tensors = list(tensors)
     for i, x in enumerate(tensors):
         if not isinstance(x, Tensor):
             raise not_a_tensor(op, "tensors", x, element=i)

@@ -6,22 +6,41 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, facts
 from chainrule.autograd.function import ArgumentTypeError
 from chainrule.ops import (
+    axes,
     compare,
     conversion,
     cumulative,
+    differences,
+    division,
     elementwise,
+    erf,
+    exponential,
+    extremes,
+    fused_arithmetic,
+    index_updates,
     indexing,
     inplace,
+    inplace_math,
+    layout,
     linalg,
     matrix,
     movement,
+    one_sided_clamp,
+    products,
     rearrange,
     reduce,
+    rounding,
     sampling,
+    searching,
+    selection,
+    solve,
     sorting,
+    special_values,
+    statistics,
+    trigonometric,
     vector_norm,
 )
 from chainrule.ops.rectifiers import relu
@@ -31,7 +50,8 @@ from chainrule.tensor import Tensor
 
 # The operators return NotImplemented for an operand that no operation takes (a string, None,
 # a list), so that Python raises its own TypeError ("unsupported operand type(s) for +: 'Tensor'
-# and 'str'"), as it does for PyTorch's tensors. The check runs only once an operation failed.
+# and 'str'"), as it does for PyTorch's tensors. For arithmetic the check runs only once the
+# operation failed; a comparison checks first, as NumPy compares anything with anything.
 
 
 def _operator(op: type, name: str) -> Any:
@@ -107,6 +127,10 @@ def bind(tensor_class: type) -> None:
         "__neg__": e.neg,
         "__abs__": e.abs,
         "__getitem__": m.getitem,
+        "__floordiv__": _operator(division.FloorDivide, "__floordiv__"),
+        "__rfloordiv__": _reflected(division.FloorDivide, "__rfloordiv__"),
+        "__mod__": _operator(division.Remainder, "__mod__"),
+        "__rmod__": _reflected(division.Remainder, "__rmod__"),
         # comparisons and logic (no gradient)
         "__eq__": _comparison(c.eq, "__eq__", arrays=True),
         "__ne__": _comparison(c.ne, "__ne__", arrays=True),
@@ -130,7 +154,21 @@ def bind(tensor_class: type) -> None:
         "allclose": c.allclose,
         "any": c.any,
         "all": c.all,
-        "sign": c.sign,
+        "logical_and": c.logical_and,
+        "logical_or": c.logical_or,
+        "logical_xor": c.logical_xor,
+        "bitwise_and": c.bitwise_and,
+        "bitwise_or": c.bitwise_or,
+        "bitwise_xor": c.bitwise_xor,
+        "bitwise_not": c.bitwise_not,
+        "isinf": special_values.isinf,
+        "isposinf": special_values.isposinf,
+        "isneginf": special_values.isneginf,
+        "isclose": special_values.isclose,
+        "equal": special_values.equal,
+        "nan_to_num": special_values.nan_to_num,
+        "sign": rounding.sign,
+        "sgn": rounding.sgn,
         # element-wise
         "add": e.add,
         "sub": e.sub,
@@ -148,6 +186,53 @@ def bind(tensor_class: type) -> None:
         "cos": e.cos,
         "clamp": e.clamp,
         "clip": e.clamp,
+        "clamp_min": one_sided_clamp.clamp_min,
+        "clamp_max": one_sided_clamp.clamp_max,
+        # rounding (zero gradient), division, powers, logarithms, trigonometry
+        "floor": rounding.floor,
+        "ceil": rounding.ceil,
+        "round": rounding.round,
+        "trunc": rounding.trunc,
+        "fix": rounding.trunc,
+        "frac": rounding.frac,
+        "floor_divide": division.floor_divide,
+        "true_divide": division.true_divide,
+        "remainder": division.remainder,
+        "fmod": division.fmod,
+        "reciprocal": division.reciprocal,
+        "rsqrt": division.rsqrt,
+        "square": exponential.square,
+        "float_power": exponential.float_power,
+        "exp2": exponential.exp2,
+        "expm1": exponential.expm1,
+        "log1p": exponential.log1p,
+        "log2": exponential.log2,
+        "log10": exponential.log10,
+        "logit": exponential.logit,
+        "xlogy": exponential.xlogy,
+        "erf": erf.erf,
+        "erfc": erf.erfc,
+        "tan": trigonometric.tan,
+        "asin": trigonometric.asin,
+        "acos": trigonometric.acos,
+        "atan": trigonometric.atan,
+        "arcsin": trigonometric.asin,
+        "arccos": trigonometric.acos,
+        "arctan": trigonometric.atan,
+        "sinh": trigonometric.sinh,
+        "cosh": trigonometric.cosh,
+        "asinh": trigonometric.asinh,
+        "acosh": trigonometric.acosh,
+        "atanh": trigonometric.atanh,
+        "arcsinh": trigonometric.asinh,
+        "arccosh": trigonometric.acosh,
+        "arctanh": trigonometric.atanh,
+        "atan2": trigonometric.atan2,
+        "arctan2": trigonometric.atan2,
+        "hypot": trigonometric.hypot,
+        "lerp": fused_arithmetic.lerp,
+        "addcmul": fused_arithmetic.addcmul,
+        "addcdiv": fused_arithmetic.addcdiv,
         "sigmoid": sigmoid,
         "tanh": tanh,
         "relu": relu,
@@ -210,12 +295,60 @@ def bind(tensor_class: type) -> None:
         "kthvalue": sorting.kthvalue,
         "cumsum": cumulative.cumsum,
         "cumprod": cumulative.cumprod,
+        "cummax": extremes.cummax,
+        "cummin": extremes.cummin,
+        "diff": differences.diff,
+        # parts of a tensor and moved axes (views)
+        "narrow": selection.narrow,
+        "select": selection.select,
+        "unbind": selection.unbind,
+        "diagonal": selection.diagonal,
+        "take": selection.take,
+        "movedim": axes.movedim,
+        "moveaxis": axes.movedim,
+        "swapaxes": axes.swapaxes,
+        "swapdims": axes.swapdims,
+        "unflatten": axes.unflatten,
+        "broadcast_to": axes.broadcast_to,
+        # reductions, statistics and searching
+        "prod": products.prod,
+        "amax": extremes.amax,
+        "amin": extremes.amin,
+        "median": statistics.median,
+        "nanmedian": statistics.nanmedian,
+        "mode": statistics.mode,
+        "histc": statistics.histc,
+        "bincount": statistics.bincount,
+        "count_nonzero": searching.count_nonzero,
+        "nonzero": searching.nonzero,
+        "argwhere": searching.argwhere,
+        "unique": searching.unique,
+        "is_nonzero": facts.is_nonzero,
+        # products and square matrices
+        "trace": products.trace,
+        "kron": products.kron,
+        "cross": products.cross,
+        "inverse": solve.inverse,
+        "det": solve.det,
+        # writing by position
+        "index_add": index_updates.index_add,
+        "index_add_": index_updates.index_add_,
+        "index_copy": index_updates.index_copy,
+        "index_copy_": index_updates.index_copy_,
+        "index_fill": index_updates.index_fill,
+        "index_fill_": index_updates.index_fill_,
+        "masked_scatter": index_updates.masked_scatter,
+        "masked_scatter_": index_updates.masked_scatter_,
+        "fill_diagonal_": index_updates.fill_diagonal_,
+        "tril_": index_updates.tril_,
+        "triu_": index_updates.triu_,
         # copies and dtypes
         "to": conversion.to,
         "type": conversion.tensor_type,
         "bfloat16": conversion.bfloat16,
-        "clone": conversion.clone,
-        "contiguous": conversion.contiguous,
+        "clone": layout.clone,
+        "contiguous": layout.contiguous,
+        "is_contiguous": layout.is_contiguous,
         "float": _to_dtype("float32"),
         "double": _to_dtype("float64"),
         "half": _to_dtype("float16"),
@@ -224,11 +357,14 @@ def bind(tensor_class: type) -> None:
         "bool": _to_dtype("bool"),
     }
     methods.update(inplace.METHODS)
+    methods.update(inplace_math.METHODS)
     methods.update(sampling.METHODS)
     for name, fn in methods.items():
         setattr(tensor_class, name, fn)
     tensor_class.T = property(lambda self: m.permute(self, tuple(reversed(range(self.ndim)))))
     tensor_class.mT = property(lambda self: m.transpose(self, -2, -1))
     tensor_class.view_as = lambda self, other: m.reshape(self, other.shape)
+    tensor_class.reshape_as = lambda self, other: m.reshape(self, other.shape)
+    tensor_class.where = lambda self, condition, other: e.where(condition, self, other)
     tensor_class.expand_as = lambda self, other: m.expand(self, other.shape)
     tensor_class.type_as = lambda self, other: conversion.to(self, other.dtype)
