@@ -33,6 +33,7 @@ from fuzz_program import Step, expected_error
 # Views that both libraries make without a copy, whatever the layout: the in-place update of
 # one also changes its base (PyTorch's CopySlices), and the base's later uses must see it.
 VIEWS = ["{0}[1:]", "{0}[0]", "{0}[..., ::2]", "{0}.unsqueeze(0)", "{0}.transpose(0, -1)"]
+VIEWS += ["{0}.narrow(0, 0, 1)", "{0}.select(-1, 0)", "{0}.movedim(0, -1)", "{0}.diagonal()"]
 
 
 def view_target(b: GraphBuilder) -> Value | None:
@@ -259,6 +260,40 @@ def scatter_into(b: GraphBuilder) -> bool:
     return emit_inplace(b, f"{{0}}.{name}({dim}, {index}, {{1}})", [t, b.leaf(shape)])
 
 
+def index_writes(b: GraphBuilder) -> bool:
+    """index_add_ (repeats add up), index_copy_ (distinct positions), index_fill_ (a number
+    or a 0-d leaf), masked_scatter_ of a leaf, fill_diagonal_, tril_ and triu_."""
+    t = target(b)
+    if t is None or t.ndim == 0:
+        return False
+    dim = draw_dim(b, t.ndim)
+    axis = dim % t.ndim
+    n = t.shape[axis]
+    kind = b.draw(st.integers(0, 4))
+    if kind == 4:
+        options = ["{0}.tril_()", "{0}.triu_(1)", "{0}.fill_diagonal_(0.25)"]
+        return t.ndim == 2 and emit_inplace(b, choose(b, options), [t])
+    if kind == 3:
+        flags = b.draw(st.lists(st.booleans(), min_size=t.numel, max_size=t.numel))
+        mask = bool_tensor_source(flags, t.shape)
+        return emit_inplace(b, f"{{0}}.masked_scatter_({mask}, {{1}})", [t, b.leaf((sum(flags),))])
+    if kind == 2:
+        # Negative positions only with a number: PyTorch 2.13's backward to a tensor value
+        # fails on them ("index out of range").
+        index = b.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3))
+        value = choose(b, ["-0.5", "{1}"])
+        index = [i - n for i in index] if value == "-0.5" else index
+        template = f"{{0}}.index_fill_({dim}, m.tensor({index}), {value})"
+        return emit_inplace(b, template, [t, b.leaf(())])
+    if kind == 1:
+        index = b.draw(st.permutations(range(n)))[: b.draw(st.integers(1, n))]
+    else:
+        index = b.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3))
+    source = b.leaf(t.shape[:axis] + (len(index),) + t.shape[axis + 1 :])
+    name = "index_copy_" if kind == 1 else "index_add_"
+    return emit_inplace(b, f"{{0}}.{name}({dim}, m.tensor({index}), {{1}})", [t, source])
+
+
 def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
     try:
         return torch.broadcast_shapes(shape, into) == torch.Size(into)
@@ -266,4 +301,4 @@ def _fits(shape: tuple[int, ...], into: tuple[int, ...]) -> bool:
         return False
 
 
-INPLACE: list[Op] = [arithmetic, unary, overwrite, setitem, scatter_into]
+INPLACE: list[Op] = [arithmetic, unary, overwrite, setitem, scatter_into, index_writes]

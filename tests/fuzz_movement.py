@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from fuzz_graphs import GraphBuilder
 from fuzz_indexing import INDEXING, KINKED_INDEXING
 from fuzz_ops import Op, bool_tensor_source, choose, distance, draw_dim, emitted
+from fuzz_reductions import KINKED_REDUCTIONS, REDUCTIONS
 
 # ---- indexing ------------------------------------------------------------------------------------
 
@@ -342,5 +343,6 @@ MOVEMENT: list[Op] = [
     repeat,
     roll_flip,
     *INDEXING,  # gather, scatter, masks, running totals (fuzz_indexing.py)
+    *REDUCTIONS,  # views, stacks, products, moments, writes by position (fuzz_reductions.py)
 ]
-KINKED_MOVEMENT: list[Op] = [value_mask_index, *KINKED_INDEXING]
+KINKED_MOVEMENT: list[Op] = [value_mask_index, *KINKED_INDEXING, *KINKED_REDUCTIONS]

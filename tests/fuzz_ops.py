@@ -163,6 +163,39 @@ def bool_tensor_source(flags: list[bool], shape: tuple[int, ...]) -> str:
     return f"m.tensor({torch.tensor(flags).reshape(shape).tolist()!r})"
 
 
+def special_unary_math(b: GraphBuilder) -> bool:
+    """exp2, expm1, log1p, log2, log10, rsqrt, reciprocal, square, erf, erfc, the
+    trigonometric and hyperbolic functions and their inverses, logit, nan_to_num: each on its
+    input moved into the function's smooth domain (|tanh x| · 0.9 < 1 for asin, acos, atanh
+    and tan; x² + 1.5 > 1 for acosh; σ(x)/2 + ¼ in (¼, ¾) for logit)."""
+    p = positive_source(0)
+    unit = "(m.tanh({0}) * 0.9)"
+    probability = "(m.sigmoid({0}) * 0.5 + 0.25)"  # not where 1 − σ cancels, as for large x
+    options = ["m.exp2({0})", "{0}.exp2()", "m.expm1({0})", "{0}.expm1()", "m.log1p" + p]
+    options += [p + ".log1p()", "m.log2" + p, p + ".log10()", "m.rsqrt" + p, p + ".reciprocal()"]
+    options += ["m.reciprocal" + p, "m.square({0})", "{0}.square()", "m.erf({0})", "{0}.erfc()"]
+    options += ["m.sinh({0})", "{0}.cosh()", "m.atan({0})", "{0}.asinh()", "m.tan" + unit]
+    options += ["m.asin" + unit, unit + ".acos()", "m.atanh" + unit, unit + ".arcsin()"]
+    options += ["m.acosh({0} * {0} + 1.5)", "m.nan_to_num({0})", "m.logit" + probability]
+    options += [probability + ".logit(1e-6)"]
+    return emitted(b, choose(b, options), [b.pick()])
+
+
+def fused_binary_math(b: GraphBuilder) -> bool:
+    """lerp (scalar and tensor weights, either side of ½), addcmul, addcdiv (denominator
+    x² + 0.5), xlogy (y = x² + 0.5), float_power of a positive base, true_divide."""
+    x = b.pick()
+    y = b.partner(x)
+    q = positive_source(1)
+    options = ["m.lerp({0}, {1}, 0.3)", "{0}.lerp({1}, 0.8)", "m.lerp({0}, {1}, m.sigmoid({1}))"]
+    options += ["m.addcmul({0}, {0}, {1})", "{0}.addcmul({1}, {1}, value=-0.5)"]
+    options += ["m.addcdiv({0}, {0}, " + q + ")", "{1}.addcdiv({0}, " + q + ", value=2.0)"]
+    options += ["m.xlogy({0}, " + q + ")", q + ".xlogy(" + q + ")", "m.xlogy(2.0, " + q + ")"]
+    options += ["m.float_power(" + q + ", {0})", q + ".float_power(1.5)"]
+    options += ["m.true_divide({0}, " + q + ")"]
+    return emitted(b, choose(b, options), [x, y])
+
+
 # ---- element-wise, with kinks --------------------------------------------------------------------
 
 
@@ -203,6 +236,56 @@ def selection(b: GraphBuilder) -> bool:
     tx, ty = b.tensor(x), b.tensor(y)
     gap = math.inf if tx.numel() * ty.numel() == 0 else distance(tx - ty, 0.0)
     return emitted(b, template, [x, y], gap)
+
+
+def nearest_integer_gap(t: torch.Tensor, offset: float = 0.0) -> float:
+    """How close the elements of ``t`` come to an integer plus ``offset``: the jumps of floor,
+    ceil, trunc and frac (offset 0) and of round (offset ½)."""
+    t = t.detach() - offset
+    if t.numel() == 0:
+        return math.inf
+    return float((t - t.round()).abs().min())
+
+
+def rounding_and_remainders(b: GraphBuilder) -> bool:
+    """floor, ceil, round, trunc, frac and sign (zero gradient, or one for frac: jumps at the
+    integers, at the halves for round, at 0 for sign), remainder and fmod (jumps where the
+    quotient is an integer), the one-sided clamps, atan2 (a jump across its branch cut, a
+    ≈ 0 with b < 0) and hypot (a kink at the origin)."""
+    x = b.pick()
+    t = b.tensor(x)
+    unary = {
+        "m.floor({0})": nearest_integer_gap(t),
+        "{0}.ceil()": nearest_integer_gap(t),
+        "m.trunc({0})": nearest_integer_gap(t),
+        "{0}.frac()": nearest_integer_gap(t),
+        "m.round({0})": nearest_integer_gap(t, 0.5),
+        "{0}.round(decimals=1)": nearest_integer_gap(t * 10, 0.5) / 10,
+        "m.sign({0}) * {0}": distance(t, 0.0),
+        "m.remainder({0}, 0.7)": nearest_integer_gap(t / 0.7) * 0.7,
+        "{0} % -1.5": nearest_integer_gap(t / 1.5) * 1.5,
+        "m.fmod({0}, 0.7)": nearest_integer_gap(t / 0.7) * 0.7,
+        "m.clamp_min({0}, 0.1)": distance(t, 0.1),
+        "{0}.clamp_max(-0.2)": distance(t, -0.2),
+    }
+    if b.draw(st.booleans()):
+        template = choose(b, list(unary))
+        return emitted(b, template, [x], unary[template])
+    y = b.partner(x)
+    tx, ty = b.tensor(x), b.tensor(y)
+    if tx.numel() * ty.numel() == 0:
+        return emitted(b, "m.hypot({0}, {1})", [x, y])
+    tx, ty = torch.broadcast_tensors(tx.detach(), ty.detach())
+    divisor = ty * ty + 0.5
+    binary = {
+        "m.remainder({0}, {1} * {1} + 0.5)": nearest_integer_gap(tx / divisor) * 0.5,
+        "{0}.fmod({1} * {1} + 0.5)": nearest_integer_gap(tx / divisor) * 0.5,
+        "m.hypot({0}, {1})": float(torch.hypot(tx, ty).min()),
+        "m.atan2({0}, {1})": float(torch.where(ty > 0, torch.hypot(tx, ty), tx.abs()).min()),
+        "m.clamp_min({0}, {1})": distance(tx - ty, 0.0),
+    }
+    template = choose(b, list(binary))
+    return emitted(b, template, [x, y], binary[template])
 
 
 # ---- reductions ----------------------------------------------------------------------------------
@@ -444,6 +527,8 @@ SMOOTH_MATH: list[Op] = [
     unary_math,
     smooth_activation,
     where_constant_mask,
+    special_unary_math,
+    fused_binary_math,
     sum_mean,
     variance,
     log_sum_exp,
@@ -454,4 +539,4 @@ SMOOTH_MATH: list[Op] = [
     einsum,
     copies,
 ]
-KINKED_MATH: list[Op] = [kinked_unary, selection, extremes, norms]
+KINKED_MATH: list[Op] = [kinked_unary, selection, extremes, norms, rounding_and_remainders]

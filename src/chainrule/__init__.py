@@ -67,6 +67,10 @@ from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.compare import (
     allclose,
+    bitwise_and,
+    bitwise_not,
+    bitwise_or,
+    bitwise_xor,
     eq,
     ge,
     gt,
@@ -76,11 +80,54 @@ from chainrule.ops.compare import (
     logical_and,
     logical_not,
     logical_or,
+    logical_xor,
     lt,
     ne,
-    sign,
 )
-from chainrule.ops.conversion import clone
+from chainrule.ops.division import (
+    floor_divide,
+    fmod,
+    reciprocal,
+    remainder,
+    rsqrt,
+    true_divide,
+)
+from chainrule.ops.erf import erf, erfc
+from chainrule.ops.exponential import (
+    exp2,
+    expm1,
+    float_power,
+    log1p,
+    log2,
+    log10,
+    logit,
+    square,
+    xlogy,
+)
+from chainrule.ops.fused_arithmetic import addcdiv, addcmul, lerp
+from chainrule.ops.one_sided_clamp import clamp_max, clamp_min
+from chainrule.ops.rounding import ceil, fix, floor, frac, round, sgn, sign, trunc  # noqa: A004
+from chainrule.ops.special_values import equal, isclose, isinf, isneginf, isposinf, nan_to_num
+from chainrule.ops.trigonometric import (
+    acos,
+    acosh,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    arctanh,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    cosh,
+    hypot,
+    sinh,
+    tan,
+)
 from chainrule.ops.cumulative import cumprod, cumsum
 from chainrule.ops.elementwise import (
     abs,  # noqa: A004
@@ -136,6 +183,57 @@ from chainrule.ops.reduce import (
     var,
 )
 from chainrule.ops.sorting import argsort, kthvalue, sort, topk
+from chainrule.ops.axes import (
+    atleast_1d,
+    atleast_2d,
+    atleast_3d,
+    broadcast_shapes,
+    broadcast_tensors,
+    broadcast_to,
+    meshgrid,
+    moveaxis,
+    movedim,
+    swapaxes,
+    swapdims,
+    unflatten,
+)
+from chainrule.ops.compare import all, any  # noqa: A004
+from chainrule.ops.differences import diff
+from chainrule.ops.extremes import amax, amin, cummax, cummin
+from chainrule.ops.index_updates import index_add, index_copy, index_fill, masked_scatter
+from chainrule.ops.layout import (
+    channels_last,
+    channels_last_3d,
+    clone,
+    contiguous_format,
+    memory_format,
+    preserve_format,
+)
+from chainrule.ops.products import cdist, cross, kron, prod, tensordot, trace
+from chainrule.ops.searching import (
+    argwhere,
+    bucketize,
+    count_nonzero,
+    nonzero,
+    searchsorted,
+    unique,
+)
+from chainrule.ops.selection import diagonal, narrow, select, take, unbind
+from chainrule.ops.solve import det, inverse
+from chainrule.ops.stacking import column_stack, dstack, hstack, row_stack, vstack
+from chainrule.ops.statistics import (
+    bincount,
+    histc,
+    median,
+    mode,
+    nanmedian,
+    std_mean,
+    var_mean,
+)
+from chainrule.facts import is_floating_point, is_nonzero, is_tensor, numel
+from chainrule.logspace import logspace
+from chainrule.printing import get_printoptions, set_printoptions
+from chainrule.promotion import can_cast, promote_types, result_type
 from chainrule.ops.vector_norm import norm
 from chainrule.ops.sampling import bernoulli, multinomial, normal
 from chainrule.random import (
@@ -166,6 +264,7 @@ from chainrule import accelerator, cuda, data, inspect, linalg, metrics, nn, opt
 from chainrule import utils
 from chainrule.io import load, save
 from chainrule.inspect.summary import summary
+from chainrule.nn.functional import cosine_similarity
 
 clip = clamp
 divide = div

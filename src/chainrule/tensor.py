@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend, devices, dtypes
+from chainrule import backend, devices, dtypes, printing
 from chainrule.autograd.hooks import RemovableHandle, TensorHooks
 from chainrule.size import Size
 
@@ -311,6 +311,28 @@ class Tensor:
     def numel(self) -> int:
         return int(self.array.size)
 
+    nelement = numel
+
+    def ndimension(self) -> int:
+        return self.array.ndim
+
+    def stride(self, dim: int | None = None) -> Any:
+        """The step in memory, in elements, from one index to the next along each dimension
+        (a tuple), or along ``dim``."""
+        itemsize = self.array.itemsize
+        steps = tuple(step // itemsize for step in self.array.strides)
+        if dim is None:
+            return steps
+        if not -len(steps) <= dim < len(steps):
+            raise IndexError(
+                f"stride: dim {dim} is out of range for a tensor with {len(steps)} dimensions"
+            )
+        return steps[dim]
+
+    def element_size(self) -> int:
+        """The size of one element in bytes."""
+        return self.array.itemsize
+
     def is_floating_point(self) -> bool:
         return dtypes.is_floating(self.array.dtype)
 
@@ -380,14 +402,7 @@ class Tensor:
             # PyTorch prints half floats as floats of full width (NumPy prints float16 with
             # fewer digits, and bfloat16 as if an integer type).
             array = array.astype(numpy.float32)
-        body = numpy.array2string(
-            array,
-            separator=", ",
-            prefix="tensor(",
-            precision=4,
-            floatmode="maxprec_equal" if dtypes.is_floating(array.dtype) else "maxprec",
-            threshold=1000,
-        )
+        body = printing.format_values(array, prefix="tensor(")
         extras = []
         default_dtypes = (dtypes.get_default_dtype(), dtypes.int64, dtypes.bool_)
         dtype = self.array.dtype

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import Function
+from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.movement import normalise_axis
 from chainrule.tensor import Tensor
 
@@ -80,6 +80,8 @@ class CumProd(Function):
 
 def _checked(input: Tensor, dim: int, dtype: Any, op: str) -> tuple[int, Any]:  # noqa: A002
     """The axis, and the dtype of the result: ``dtype``, else int64 for bools and integers."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(op, "input", input)
     axis = normalise_axis(dim, max(input.ndim, 1), op)
     if dtype is not None:
         dtype = dtypes.to_dtype(dtype)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy
 
 from chainrule import backend
-from chainrule.autograd.function import Function, OpError
+from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.tensor import Tensor
 
@@ -197,16 +197,22 @@ class ELU(Function):
 
 def relu(input: Any) -> Tensor:  # noqa: A002
     """max(x, 0), element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("relu", "input", input)
     return ReLU.apply(input)
 
 
 def selu(input: Any) -> Tensor:  # noqa: A002
     """λx where x > 0, else λα(eˣ − 1), with the self-normalising λ and α, element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("selu", "input", input)
     return ELU.apply(input, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def celu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
     """x where x > 0, else α(e^{x/α} − 1), element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("celu", "input", input)
     if alpha == 0:
         raise RuntimeError("celu: ZeroDivisionError: alpha cannot be 0 for CELU")
     return ELU.apply(input, alpha=alpha, input_scale=1 / alpha)

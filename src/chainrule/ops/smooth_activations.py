@@ -16,7 +16,7 @@ from typing import Any
 import numpy
 
 from chainrule import backend
-from chainrule.autograd.function import Function
+from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.ops.erf import erfc_array
 from chainrule.tensor import Tensor
@@ -185,9 +185,13 @@ class Softplus(Function):
 
 def sigmoid(input: Any) -> Tensor:  # noqa: A002
     """σ(x) = 1 / (1 + e⁻ˣ), element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("sigmoid", "input", input)
     return Sigmoid.apply(input)
 
 
 def tanh(input: Any) -> Tensor:  # noqa: A002
     """tanh(x), element-wise."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("tanh", "input", input)
     return Tanh.apply(input)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import backend, fp_errors
-from chainrule.autograd.function import Function
+from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.ops.movement import normalise_axis
 from chainrule.tensor import Tensor
@@ -67,11 +67,15 @@ class LogSoftmax(Function):
 
 def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
     """exp(x) / Σ exp(x) along ``dim``, computed from x − max(x) so it never overflows."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("softmax", "input", input)
     x = input if dtype is None else input.to(dtype)
     return Softmax.apply(x, dim=normalise_axis(dim, max(x.ndim, 1), "softmax"))
 
 
 def log_softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
     """x − logsumexp(x) along ``dim``: the logarithm of softmax without forming softmax."""
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("log_softmax", "input", input)
     x = input if dtype is None else input.to(dtype)
     return LogSoftmax.apply(x, dim=normalise_axis(dim, max(x.ndim, 1), "log_softmax"))
