@@ -30,6 +30,7 @@ from chainrule.creation import (
     full,
     full_like,
     linspace,
+    logspace,
     ones,
     ones_like,
     rand,
@@ -231,7 +232,6 @@ from chainrule.ops.statistics import (
     var_mean,
 )
 from chainrule.facts import is_floating_point, is_nonzero, is_tensor, numel
-from chainrule.logspace import logspace
 from chainrule.printing import get_printoptions, set_printoptions
 from chainrule.promotion import can_cast, promote_types, result_type
 from chainrule.ops.vector_norm import norm
