@@ -275,3 +275,13 @@ def test_bad_file_arguments_are_named(tmp_path) -> None:
         cr.load(io.StringIO("text"))
     with pytest.raises(TypeError, match="map_location"):
         cr.load(tmp_path / "none.safetensors", map_location=lambda storage, loc: storage)
+
+
+def test_a_file_of_torch_save_is_refused_with_what_to_do(tmp_path) -> None:
+    import torch
+
+    for name, kwargs in (("zip.pt", {}), ("legacy.pt", {"_use_new_zipfile_serialization": False})):
+        path = tmp_path / name
+        torch.save({"w": torch.ones(2)}, path, **kwargs)
+        with pytest.raises(ValueError, match=r"torch\.save.*never runs pickle.*save_file"):
+            cr.load(path)

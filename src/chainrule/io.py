@@ -215,14 +215,27 @@ def _read(f: File, where: str) -> tuple[bytes, dict[str, Any], str]:
         raise ValueError(f"{not_safetensors} (only {len(data)} bytes)")
     size = int.from_bytes(data[:8], "little")
     if size > len(data) - 8:
+        _refuse_torch_pickle(data, not_safetensors)
         raise ValueError(f"{not_safetensors} (its header length {size} exceeds the file)")
     try:
         header = json.loads(data[8 : 8 + size].decode("utf-8"))
     except ValueError as error:  # bad UTF-8 or bad JSON
+        _refuse_torch_pickle(data, not_safetensors)
         raise ValueError(f"{not_safetensors} (its header is not JSON: {error})") from None
     if not isinstance(header, dict):
         raise ValueError(f"{not_safetensors} (its header is not a JSON object)")
     return data, header, name
+
+
+def _refuse_torch_pickle(data: bytes, not_safetensors: str) -> None:
+    """Say what to do with a file that is not safetensors but PyTorch's: a zip archive (what
+    torch.save writes) or a bare pickle (its legacy format, protocol 2 or above)."""
+    if data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and 2 <= data[1] <= 5):
+        raise ValueError(
+            f"{not_safetensors}: it looks like a file of PyTorch's torch.save (a pickle, in a "
+            "zip archive or bare), and chainrule never runs pickle code; in PyTorch, write the "
+            "tensors with safetensors.torch.save_file(state_dict, path) and load that file here"
+        )
 
 
 def load(
