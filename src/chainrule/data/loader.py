@@ -162,12 +162,6 @@ class DataLoader:
         self.batch_sampler = batch_sampler
         self._pool: WorkerPool | None = None
 
-    @property
-    def _rng(self) -> numpy.random.Generator | None:
-        # The loader's own generator under its former name, which chainrule.train's checks
-        # keep unmoved while they peek at a first batch.
-        return self.generator
-
     # ---- an epoch --------------------------------------------------------------------------
 
     def __len__(self) -> int:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.ops.elementwise import sign_of
 from chainrule.tensor import Tensor
 
 
@@ -78,12 +77,3 @@ def any(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
 
 def all(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
     return Tensor._make(backend.as_array(input.array.all(axis=dim, keepdims=keepdim)), False, None)
-
-
-def sign(input: Tensor) -> Tensor:  # noqa: A002
-    """−1, 0 or 1 by sign (0 at nan, as in PyTorch); its derivative is 0 almost everywhere, so
-    it records no graph."""
-    data = input.array
-    if data.dtype.kind == "f":
-        return Tensor._make(sign_of(data), False, None)
-    return Tensor._make(backend.xp.sign(data), False, None)

@@ -34,7 +34,7 @@ def kept_random_state(*generators: Any) -> Iterator[None]:
     batch, a dropout mask or a custom forward's draw would otherwise make ``fit`` differ from
     the same loop written by hand.
     """
-    kept = [(g, g.bit_generator.state) for g in generators if g is not None]
+    kept = [(g, g.bit_generator.state) for g in generators if isinstance(g, numpy.random.Generator)]
     try:
         with random.fork_rng():
             yield
@@ -144,7 +144,7 @@ def preflight(model: Any, loss_fn: Any, loader: Any, name: str, where: str) -> N
     if columns is not None:
         check_finite(columns, name, where)
     # Drawing a shuffled first batch must not use up the order of the first epoch.
-    with kept_random_state(getattr(loader, "_rng", None)):
+    with kept_random_state(getattr(loader, "generator", None)):
         first = next(iter(loader))
     batch = list(first) if isinstance(first, (tuple, list)) else [first]
     if len(batch) < 2:
