@@ -28,9 +28,9 @@ import numpy
 from chainrule import nn
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
+from chainrule.ops.elementwise import exp
 from chainrule.ops.smooth_activations import sigmoid
 from chainrule.ops.softmax import log_softmax, softmax
-from chainrule.ops.elementwise import exp
 from chainrule.sklearn.network import linear_layers
 from chainrule.tensor import Tensor
 
