@@ -12,8 +12,11 @@ import pytest
 import chainrule as cr
 
 from .trajectories import (
+    assert_bad_options_refused,
     assert_state_dict_round_trip,
     assert_trajectory_matches_torch,
+    descend_parabola,
+    descend_rosenbrock,
     to_numpy,
 )
 
@@ -69,32 +72,17 @@ def test_the_first_step_moves_every_entry_by_lr() -> None:
     ],
 )
 def test_bad_options_are_value_errors(kwargs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=f"Adamax: {match}"):
-        cr.optim.Adamax([cr.nn.Parameter(cr.zeros(2))], **kwargs)
-    with pytest.raises(ValueError, match=match):  # ... also in a group of its own
-        cr.optim.Adamax([{"params": [cr.nn.Parameter(cr.zeros(2))], **kwargs}])
+    assert_bad_options_refused("Adamax", kwargs, match)
 
 
 def test_minimises_a_parabola() -> None:
-    target = np.array([1.0, -2.0, 3.0])
-    x = cr.nn.Parameter(cr.zeros(3, dtype=cr.float64))
-    optimizer = cr.optim.Adamax([x], lr=0.1)
-    goal = cr.tensor(target)
-    for _ in range(500):  # measured: within 1e-11 after 500 steps
-        optimizer.zero_grad()
-        ((x - goal) ** 2).sum().backward()
-        optimizer.step()
-    np.testing.assert_allclose(to_numpy(x), target, atol=1e-6)
+    # Measured: within 1e-11 after 500 steps.
+    x = descend_parabola("Adamax", {"lr": 0.1}, steps=500)
+    np.testing.assert_allclose(x, [1.0, -2.0, 3.0], atol=1e-6)
 
 
 def test_minimises_the_rosenbrock_function() -> None:
     """f(x, y) = (1 − x)² + 100 (y − x²)², from (−1, 1) to the minimum (1, 1)."""
-    xy = cr.nn.Parameter(cr.tensor([-1.0, 1.0], dtype=cr.float64))
-    optimizer = cr.optim.Adamax([xy], lr=0.02)
-    for _ in range(3000):  # measured: within 3e-9 of (1, 1) after 3000 steps
-        optimizer.zero_grad()
-        x, y = xy[0], xy[1]
-        loss = (1 - x) ** 2 + 100 * (y - x * x) ** 2
-        loss.backward()
-        optimizer.step()
-    np.testing.assert_allclose(to_numpy(xy), [1.0, 1.0], atol=1e-6)
+    # Measured: within 3e-9 of (1, 1) after 3000 steps.
+    xy, _ = descend_rosenbrock("Adamax", {"lr": 0.02}, steps=3000)
+    np.testing.assert_allclose(xy, [1.0, 1.0], atol=1e-6)

@@ -1,11 +1,13 @@
 """Shared by the optimiser tests: the same starting weights and hand-set gradients for
-chainrule and torch, and a runner that steps either library's optimiser through them."""
+chainrule and torch, a runner that steps either library's optimiser through them, the check
+that bad options are refused, and runs on a parabola and on the Rosenbrock function."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import pytest
 import torch
 
 import chainrule as cr
@@ -100,3 +102,43 @@ def assert_state_dict_round_trip(name: str, options: Any) -> None:
     advance(cr, restored, fresh, range(10, 20))
     for a, p in zip(uninterrupted, fresh):
         np.testing.assert_array_equal(to_numpy(p), a)
+
+
+def assert_bad_options_refused(name: str, kwargs: dict, match: str) -> None:
+    """``cr.optim.<name>`` raises a ValueError that names it and matches ``match`` when given
+    ``kwargs``, and one matching ``match`` when they are the options of a param group."""
+    optimizer = getattr(cr.optim, name)
+    with pytest.raises(ValueError, match=f"{name}: {match}"):
+        optimizer([cr.nn.Parameter(cr.zeros(2))], **kwargs)
+    with pytest.raises(ValueError, match=match):  # ... also in a group of its own
+        optimizer([{"params": [cr.nn.Parameter(cr.zeros(2))], **kwargs}])
+
+
+def descend_parabola(name: str, options: dict, steps: int) -> np.ndarray:
+    """x after ``steps`` steps of ``cr.optim.<name>(**options)`` on ‖x − (1, −2, 3)‖², from 0
+    in float64."""
+    x = cr.nn.Parameter(cr.zeros(3, dtype=cr.float64))
+    optimizer = getattr(cr.optim, name)([x], **options)
+    goal = cr.tensor(np.array([1.0, -2.0, 3.0]))
+    for _ in range(steps):
+        optimizer.zero_grad()
+        ((x - goal) ** 2).sum().backward()
+        optimizer.step()
+    return to_numpy(x)
+
+
+def descend_rosenbrock(name: str, options: dict, steps: int) -> tuple[np.ndarray, float]:
+    """(x, y) after ``steps`` steps of ``cr.optim.<name>(**options)`` on
+    f(x, y) = (1 − x)² + 100 (y − x²)², from (−1, 1) in float64 (the minimum is (1, 1)), and f
+    at the start of the last step."""
+    xy = cr.nn.Parameter(cr.tensor([-1.0, 1.0], dtype=cr.float64))
+    optimizer = getattr(cr.optim, name)([xy], **options)
+    loss = None
+    for _ in range(steps):
+        optimizer.zero_grad()
+        x, y = xy[0], xy[1]
+        loss = (1 - x) ** 2 + 100 * (y - x * x) ** 2
+        loss.backward()
+        optimizer.step()
+    assert loss is not None, "at least one step"
+    return to_numpy(xy), loss.item()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, check_range
+from chainrule.optim.optimizer import Optimizer, check_nonnegative, check_range
 
 
 class Adadelta(Optimizer):
@@ -67,26 +67,12 @@ class Adadelta(Optimizer):
     def _check_options(self, group: dict[str, Any]) -> None:
         super()._check_options(group)
         check_range("Adadelta", "rho", group["rho"], 0.0, 1.0)
-        check_range("Adadelta", "eps", group["eps"], 0.0)
-        check_range("Adadelta", "weight_decay", group["weight_decay"], 0.0)
+        check_nonnegative("Adadelta", group, "eps", "weight_decay")
 
     def _update(self, group: dict[str, Any]) -> None:
         xp = backend.xp
         lr, rho, eps = group["lr"], group["rho"], group["eps"]
-        weight_decay = group["weight_decay"]
-        for p in group["params"]:
-            if p._grad is None:
-                continue
-            grad = -p._grad.array if group["maximize"] else p._grad.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["square_avg"] = xp.zeros_like(p.array)
-                state["acc_delta"] = xp.zeros_like(p.array)
-            state["step"] += 1
-            if weight_decay:
-                grad = grad + weight_decay * p.array
-
+        for p, grad, state in self._prepared_gradients(group, ("square_avg", "acc_delta")):
             square_avg, acc_delta = state["square_avg"], state["acc_delta"]
             square_avg *= rho
             square_avg += (1 - rho) * grad * grad

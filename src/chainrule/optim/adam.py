@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, check_betas, check_range
+from chainrule.optim.optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -41,6 +41,8 @@ class Adam(Optimizer):
         >>> optimizer.step()  # the first step moves every entry by about lr: w = [0.9, -1.9]
     """
 
+    _nonnegative_options = ("eps", "weight_decay")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -71,13 +73,6 @@ class Adam(Optimizer):
             "decoupled_weight_decay": decoupled_weight_decay,
         }
         super().__init__(params, defaults)
-
-    def _check_options(self, group: dict[str, Any]) -> None:
-        super()._check_options(group)
-        name = type(self).__name__
-        check_betas(name, group)
-        for option in ("eps", "weight_decay"):
-            check_range(name, option, group[option], 0.0)
 
     def _update(self, group: dict[str, Any]) -> None:
         xp = backend.xp

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, check_betas, check_range
+from chainrule.optim.optimizer import Optimizer
 
 
 class Adamax(Optimizer):
@@ -37,6 +37,8 @@ class Adamax(Optimizer):
         >>> optimizer.step()  # first step: m/(1 − β1) = g and u = |g|, so w = [0.9, -1.9]
     """
 
+    _nonnegative_options = ("eps", "weight_decay")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -62,29 +64,10 @@ class Adamax(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _check_options(self, group: dict[str, Any]) -> None:
-        super()._check_options(group)
-        check_betas("Adamax", group)
-        check_range("Adamax", "eps", group["eps"], 0.0)
-        check_range("Adamax", "weight_decay", group["weight_decay"], 0.0)
-
     def _update(self, group: dict[str, Any]) -> None:
         xp = backend.xp
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
-        for p in group["params"]:
-            if p._grad is None:
-                continue
-            grad = -p._grad.array if group["maximize"] else p._grad.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["exp_avg"] = xp.zeros_like(p.array)
-                state["exp_inf"] = xp.zeros_like(p.array)
-            state["step"] += 1
-            if weight_decay:
-                grad = grad + weight_decay * p.array
-
+        for p, grad, state in self._prepared_gradients(group, ("exp_avg", "exp_inf")):
             # m + (1 − β1)(g − m): PyTorch's lerp, which rounds a little differently from
             # β1·m + (1 − β1)·g in float32.
             exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]

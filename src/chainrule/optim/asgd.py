@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, check_range, scalar_dtype
+from chainrule.optim.optimizer import Optimizer, scalar_dtype
 
 
 class ASGD(Optimizer):
@@ -41,6 +40,9 @@ class ASGD(Optimizer):
         >>> optimizer.step()  # an SGD step, w = w − 0.1·g = [0.8, -1.6]
     """
 
+    # PyTorch checks only lr and weight_decay; lambd, alpha and t0 may take any value.
+    _nonnegative_options = ("weight_decay",)
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -67,31 +69,12 @@ class ASGD(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _check_options(self, group: dict[str, Any]) -> None:
-        # PyTorch checks only lr and weight_decay; lambd, alpha and t0 may take any value.
-        super()._check_options(group)
-        check_range("ASGD", "weight_decay", group["weight_decay"], 0.0)
-
     def _update(self, group: dict[str, Any]) -> None:
-        xp = backend.xp
         lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
-        weight_decay = group["weight_decay"]
         rounded = scalar_dtype().type
-        for p in group["params"]:
-            if p._grad is None:
-                continue
-            grad = -p._grad.array if group["maximize"] else p._grad.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["eta"] = rounded(lr)
-                state["mu"] = rounded(1.0)
-                state["ax"] = xp.zeros_like(p.array)
-            state["step"] += 1
+        first = {"eta": rounded(lr), "mu": rounded(1.0)}
+        for p, grad, state in self._prepared_gradients(group, ("ax",), first):
             step = state["step"]
-            if weight_decay:
-                grad = grad + weight_decay * p.array
-
             eta = float(state["eta"])
             p.array *= 1 - lambd * eta
             p.array -= eta * grad

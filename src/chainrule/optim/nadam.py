@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, check_betas, check_range, scalar_dtype
+from chainrule.optim.optimizer import Optimizer, scalar_dtype
 
 
 class NAdam(Optimizer):
@@ -44,6 +44,8 @@ class NAdam(Optimizer):
         >>> optimizer.step()  # 0.1 along −sign(g), 0.0056 more for momentum: w ≈ [0.894, -1.894]
     """
 
+    _nonnegative_options = ("eps", "weight_decay", "momentum_decay")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -73,33 +75,13 @@ class NAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _check_options(self, group: dict[str, Any]) -> None:
-        super()._check_options(group)
-        check_betas("NAdam", group)
-        for option in ("eps", "weight_decay", "momentum_decay"):
-            check_range("NAdam", option, group[option], 0.0)
-
     def _update(self, group: dict[str, Any]) -> None:
         xp = backend.xp
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay, momentum_decay = group["weight_decay"], group["momentum_decay"]
-        for p in group["params"]:
-            if p._grad is None:
-                continue
-            grad = -p._grad.array if group["maximize"] else p._grad.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["mu_product"] = scalar_dtype().type(1.0)
-                state["exp_avg"] = xp.zeros_like(p.array)
-                state["exp_avg_sq"] = xp.zeros_like(p.array)
-            state["step"] += 1
+        momentum_decay = group["momentum_decay"]
+        moments, product = ("exp_avg", "exp_avg_sq"), {"mu_product": scalar_dtype().type(1.0)}
+        for p, grad, state in self._prepared_gradients(group, moments, product):
             step = state["step"]
-            if weight_decay and group["decoupled_weight_decay"]:
-                p.array *= 1 - lr * weight_decay
-            elif weight_decay:
-                grad = grad + weight_decay * p.array
-
             mu = beta1 * (1.0 - 0.5 * 0.96 ** (step * momentum_decay))
             mu_next = beta1 * (1.0 - 0.5 * 0.96 ** ((step + 1) * momentum_decay))
             rounded = type(state["mu_product"])

@@ -6,10 +6,10 @@ import copy
 import math
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from chainrule import dtypes, fp_errors
+from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.versions import note_parameter_writes
 from chainrule.tensor import Tensor
@@ -101,7 +101,12 @@ class Optimizer:
                 stacklevel=4,
             )
 
+    # The options, besides lr, that must be finite and >= 0 in every group.
+    _nonnegative_options: tuple[str, ...] = ()
+
     def _check_options(self, group: dict[str, Any]) -> None:
+        """Check a group's options: lr, PyTorch's implementation choices, ``betas`` where the
+        optimiser has them, and ``_nonnegative_options``; subclasses add their own."""
         name = type(self).__name__
         lr = group.get("lr")
         # PyTorch accepts lr=0 (a frozen group); only a negative or non-finite rate is wrong.
@@ -119,6 +124,9 @@ class Optimizer:
             )
         if group.get("fused") and group.get("foreach"):
             raise RuntimeError(f"{name}: fused and foreach cannot be True together")
+        if "betas" in self.defaults:
+            check_betas(name, group)
+        check_nonnegative(name, group, *self._nonnegative_options)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Clear every parameter's gradient (to None, or to zeros in place)."""
@@ -159,6 +167,44 @@ class Optimizer:
 
     def _update(self, group: dict[str, Any]) -> None:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must define _update")
+
+    def _prepared_gradients(
+        self,
+        group: dict[str, Any],
+        buffers: tuple[str, ...],
+        scalars: dict[str, Any] | None = None,
+    ) -> Iterator[tuple[Tensor, Any, dict[str, Any]]]:
+        """Each parameter of ``group`` that has a gradient g, with g as the update rule takes
+        it and the parameter's state, whose ``step`` already counts this step:
+
+            g ← −g                                  (when ``maximize``)
+            g ← g + weight_decay·θ                  (L2 regularisation, the default)
+            θ ← θ·(1 − lr·weight_decay)             (instead, when ``decoupled_weight_decay``)
+
+        A parameter's first step creates its state: ``step`` 0, the ``scalars``, and a zero
+        array shaped like the parameter for each name in ``buffers``. (SGD and Adam write this
+        loop out: resuming a generator would cost them time on every parameter.)
+        """
+        xp = backend.xp
+        lr, weight_decay, maximize = group["lr"], group["weight_decay"], group["maximize"]
+        decoupled = group.get("decoupled_weight_decay", False)
+        for p in group["params"]:
+            if p._grad is None:
+                continue
+            grad = -p._grad.array if maximize else p._grad.array
+            state = self.state[p]
+            if not state:
+                state["step"] = 0.0
+                if scalars:
+                    state.update(scalars)
+                for name in buffers:
+                    state[name] = xp.zeros_like(p.array)
+            state["step"] += 1
+            if weight_decay and decoupled:
+                p.array *= 1 - lr * weight_decay
+            elif weight_decay:
+                grad = grad + weight_decay * p.array
+            yield p, grad, state
 
     # ---- saving and loading ------------------------------------------------------------------
 
@@ -225,6 +271,12 @@ def check_range(
     if not in_range:
         upper = "finite" if high == math.inf else f"<= {high}"
         raise ValueError(f"{optimizer}: {option} must be >= {low} and {upper}, got {value!r}")
+
+
+def check_nonnegative(optimizer: str, group: dict[str, Any], *options: str) -> None:
+    """Raise a ValueError unless each of ``options`` in ``group`` is finite and >= 0."""
+    for option in options:
+        check_range(optimizer, option, group[option], 0.0)
 
 
 def check_betas(optimizer: str, group: dict[str, Any]) -> None:

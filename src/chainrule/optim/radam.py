@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer, check_betas, check_range
+from chainrule.optim.optimizer import Optimizer
 
 
 class RAdam(Optimizer):
@@ -45,6 +45,8 @@ class RAdam(Optimizer):
         >>> optimizer.step()  # ρ_1 = 1 ≤ 5: a momentum step, w = w − 0.1·g = [0.8, -1.6]
     """
 
+    _nonnegative_options = ("eps", "weight_decay")
+
     def __init__(
         self,
         params: Iterable[Any],
@@ -72,32 +74,11 @@ class RAdam(Optimizer):
         }
         super().__init__(params, defaults)
 
-    def _check_options(self, group: dict[str, Any]) -> None:
-        super()._check_options(group)
-        check_betas("RAdam", group)
-        check_range("RAdam", "eps", group["eps"], 0.0)
-        check_range("RAdam", "weight_decay", group["weight_decay"], 0.0)
-
     def _update(self, group: dict[str, Any]) -> None:
         xp = backend.xp
         lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        weight_decay = group["weight_decay"]
-        for p in group["params"]:
-            if p._grad is None:
-                continue
-            grad = -p._grad.array if group["maximize"] else p._grad.array
-            state = self.state[p]
-            if not state:
-                state["step"] = 0.0
-                state["exp_avg"] = xp.zeros_like(p.array)
-                state["exp_avg_sq"] = xp.zeros_like(p.array)
-            state["step"] += 1
+        for p, grad, state in self._prepared_gradients(group, ("exp_avg", "exp_avg_sq")):
             step = state["step"]
-            if weight_decay and group["decoupled_weight_decay"]:
-                p.array *= 1 - lr * weight_decay
-            elif weight_decay:
-                grad = grad + weight_decay * p.array
-
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             exp_avg += (1 - beta1) * (grad - exp_avg)  # PyTorch's lerp, as in Adamax
             exp_avg_sq *= beta2
