@@ -373,3 +373,11 @@ def test_bad_arguments_raise_as_in_torch(name: str) -> None:
         with pytest.raises(ERRORS) as info:
             BAD[name](cr)
     assert len(str(info.value)) > 10
+
+
+def test_diff_of_an_empty_dimension_is_the_input_itself_as_torch() -> None:
+    """Found by the fuzzer: PyTorch returns the empty input itself (a leaf stays a leaf)."""
+    for m in (torch, cr):
+        leaf = m.zeros((0, 3), requires_grad=True)
+        assert m.diff(leaf, 1, dim=0) is leaf
+        assert tuple(m.diff(leaf, 1, dim=1).shape) == (0, 2)
