@@ -50,9 +50,11 @@ def check_input(
     if not isinstance(input, Tensor):
         require_tensor(input, where)
     dtype = input.array.dtype
-    if weight is not None and weight.array.dtype != dtype:
+    # NumPy's built-in dtypes are single objects: `is` settles the usual case without the
+    # slower `!=`.
+    if weight is not None and weight.array.dtype is not dtype and weight.array.dtype != dtype:
         raise InputDtypeError(_mismatch(where, dtype, "weight", weight.array.dtype))
-    if bias is not None and bias.array.dtype != dtype:
+    if bias is not None and bias.array.dtype is not dtype and bias.array.dtype != dtype:
         raise InputDtypeError(_mismatch(where, dtype, "bias", bias.array.dtype))
     if running_mean is not None and running_mean.array.dtype != dtype:
         raise InputDtypeError(_mismatch(where, dtype, "running_mean", running_mean.array.dtype))

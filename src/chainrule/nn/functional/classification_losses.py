@@ -28,6 +28,7 @@ from chainrule.nn.functional.loss_arguments import (
 )
 from chainrule.ops import classification_losses as loss
 from chainrule.ops import movement
+from chainrule.ops.loss_reduction import REDUCTIONS
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -94,9 +95,13 @@ def _log_likelihood(
     from_logits: bool,
     where: str,
 ) -> Tensor:
-    check_tensor(input, "input", 1, where)
-    check_tensor(target, "target", 2, where, constant=True)
-    check_reduction(reduction, where)
+    # The checks that name a problem run only when a cheap test fails: this runs every step.
+    if not isinstance(input, Tensor):
+        check_tensor(input, "input", 1, where)
+    if not isinstance(target, Tensor):
+        check_tensor(target, "target", 2, where, constant=True)
+    if reduction not in REDUCTIONS:
+        check_reduction(reduction, where)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"{where}: label_smoothing must be in [0, 1], got {label_smoothing}")
     target_data = target.array if isinstance(target, Tensor) else backend.as_array(target)
@@ -116,15 +121,16 @@ def _log_likelihood(
                 f"class, of shape () or (1,), got {tuple(target_data.shape)}"
             )
         target_data = target_data[None] if target_data.dtype.kind == "f" else target_data.reshape(1)
-    if x.ndim < 2:
+    shape = x.array.shape  # the plain tuple: cheaper than Tensor.shape's Size, every step
+    if len(shape) < 2:
         raise OpError(f"{where}: input must have shape (N, C) or (C,), got {input.shape}")
-    num_classes = x.shape[1]
+    num_classes = shape[1]
     if weight_data is not None and weight_data.shape != (num_classes,):
         raise OpError(
             f"{where}: weight must have shape ({num_classes},) for {num_classes} classes, got "
             f"{weight_data.shape}"
         )
-    spatial = x.shape[2:]
+    spatial = shape[2:]
     if spatial:  # (N, C, d1, ...) -> (N·d1·..., C): every position is a sample
         order = (0, *range(2, x.ndim), 1)
         x = movement.permute(x, order).reshape(-1, num_classes)

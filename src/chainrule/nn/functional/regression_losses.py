@@ -22,6 +22,7 @@ from chainrule.nn.functional.loss_arguments import (
 )
 from chainrule.ops import elementwise, movement, regression_losses
 from chainrule.ops import reduce as reductions
+from chainrule.ops.loss_reduction import REDUCTIONS
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -34,10 +35,27 @@ __all__ = [
 ]
 
 
-def _check_arguments(input: Tensor, target: Any, reduction: str, where: str) -> None:  # noqa: A002
-    check_tensor(input, "input", 1, where)
-    check_tensor(target, "target", 2, where, constant=True)
-    check_reduction(reduction, where)
+def _check_arguments(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    reduction: str,
+    where: str,
+    warn: bool = True,
+) -> None:
+    """input a Tensor, target a Tensor or a numeric constant, a known reduction, and (``warn``)
+    a warning when the two shapes differ. The usual case (two tensors of one shape) costs
+    three tests; the checks that name the problem run only when one fails (this runs every
+    training step)."""
+    if not isinstance(input, Tensor):
+        check_tensor(input, "input", 1, where)
+    if not isinstance(target, Tensor):
+        check_tensor(target, "target", 2, where, constant=True)
+        if warn:
+            warn_if_broadcast(input, target, where)
+    elif warn and target.array.shape != input.array.shape:
+        warn_if_broadcast(input, target, where)
+    if reduction not in REDUCTIONS:
+        check_reduction(reduction, where)
 
 
 def mse_loss(
@@ -50,7 +68,6 @@ def mse_loss(
     """The squared error (x − y)², averaged (``mean``), summed, or per element (``none``)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_arguments(input, target, reduction, "mse_loss")
-    warn_if_broadcast(input, target, "mse_loss")
     return regression_losses.SquaredError.apply(input, target, reduction=reduction)
 
 
@@ -64,7 +81,6 @@ def l1_loss(
     """The absolute error |x − y|, averaged (``mean``), summed, or per element (``none``)."""
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_arguments(input, target, reduction, "l1_loss")
-    warn_if_broadcast(input, target, "l1_loss")
     return regression_losses.AbsoluteError.apply(input, target, reduction=reduction)
 
 
@@ -82,7 +98,6 @@ def huber_loss(
     _check_arguments(input, target, reduction, where)
     if delta <= 0:
         raise ValueError(f"{where}: delta must be positive, got {delta}")
-    warn_if_broadcast(input, target, where)
     weight_data = constant_array(weight, input.dtype)
     if weight_data is not None and tuple(weight_data.shape) != input.shape:
         raise OpError(
@@ -109,7 +124,6 @@ def smooth_l1_loss(
     _check_arguments(input, target, reduction, where)
     if beta < 0:
         raise RuntimeError(f"{where} does not support negative values for beta, got {beta}")
-    warn_if_broadcast(input, target, where)
     if beta == 0:
         return regression_losses.AbsoluteError.apply(input, target, reduction=reduction)
     return regression_losses.HuberError.apply(
@@ -138,7 +152,7 @@ def poisson_nll_loss(
     Stirling's y log y − y + ½ log(2πy) for log y!, where y > 1."""
     where = "poisson_nll_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
-    _check_arguments(input, target, reduction, where)
+    _check_arguments(input, target, reduction, where, warn=False)
     y = target if isinstance(target, Tensor) else as_tensor(target)
     if log_input:
         loss = elementwise.exp(input) - y * input
@@ -168,7 +182,7 @@ def gaussian_nll_loss(
     the gradient passes the clamp as if it were not there, as in PyTorch.
     """
     where = "gaussian_nll_loss"
-    _check_arguments(input, target, reduction, where)
+    _check_arguments(input, target, reduction, where, warn=False)
     if isinstance(var, (int, float)) and not isinstance(var, bool):
         if var < 0:
             raise ValueError(f"{where}: var has negative entry/entries, got {var}")
