@@ -270,6 +270,8 @@ def rounding_and_remainders(b: GraphBuilder) -> bool:
     }
     if b.draw(st.booleans()):
         template = choose(b, list(unary))
+        if _at_a_jump(template, unary[template]):
+            return False
         return emitted(b, template, [x], unary[template])
     y = b.partner(x)
     tx, ty = b.tensor(x), b.tensor(y)
@@ -285,7 +287,21 @@ def rounding_and_remainders(b: GraphBuilder) -> bool:
         "m.clamp_min({0}, {1})": distance(tx - ty, 0.0),
     }
     template = choose(b, list(binary))
+    if _at_a_jump(template, binary[template]):
+        return False
     return emitted(b, template, [x, y], binary[template])
+
+
+# Rounding noise of 1e-16 in an input as close as this to a jump (floor at an integer, remainder
+# where the quotient is one, atan2 on its cut) can land the two libraries on opposite sides of
+# it: their values then differ by the jump itself, which no tolerance covers. (Found on
+# remainder(kl_div(p, p), ...), where the divergence of a distribution from itself is ±1e-17.)
+JUMP_MARGIN = 1e-9
+_CONTINUOUS = ("sign", "clamp", "hypot")
+
+
+def _at_a_jump(template: str, gap: float) -> bool:
+    return gap < JUMP_MARGIN and not any(name in template for name in _CONTINUOUS)
 
 
 # ---- reductions ----------------------------------------------------------------------------------
