@@ -12,6 +12,7 @@ from chainrule import backend
 from chainrule.autograd.function import OpError
 from chainrule.nn.input_checks import check_input, require_tensor
 from chainrule.ops import dropout as dropout_op
+from chainrule.ops.inplace import modify
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -37,8 +38,8 @@ def dropout(
     """Zero each element with probability ``p`` and scale the others by 1/(1 − p), so that the
     expectation is unchanged (Srivastava et al., 2014); the identity when not ``training``.
 
-    The mask comes from the generator that :func:`chainrule.manual_seed` seeds. ``inplace`` is
-    accepted for compatibility; the result is always a new tensor (the input is not changed).
+    The mask comes from the generator that :func:`chainrule.manual_seed` seeds. With
+    ``inplace`` the input itself is overwritten and returned, as a recorded in-place operation.
     """
     require_tensor(input, "dropout")
     check_probability(p, "dropout")
@@ -46,6 +47,8 @@ def dropout(
         return input
     check_input("dropout", input, floating=True)
     mask = dropout_op.draw_mask(input.shape, p, input.dtype)
+    if inplace:
+        return modify(input, "dropout_", dropout_op.Dropout.apply, mask)
     return dropout_op.Dropout.apply(input, mask)
 
 
@@ -64,7 +67,7 @@ def dropout1d(
         raise OpError(
             f"{where}: expected a 2-D (C, L) or 3-D (N, C, L) input, got shape {input.shape}"
         )
-    return _channel_dropout(input, p, training, where, batched=input.ndim == 3)
+    return _channel_dropout(input, p, training, where, input.ndim == 3, inplace)
 
 
 def dropout2d(
@@ -94,7 +97,7 @@ def dropout2d(
             "over dimension 1 is applied anyway (use dropout for element-wise dropout)",
             stacklevel=2,
         )
-    return _channel_dropout(input, p, training, where, batched=True)
+    return _channel_dropout(input, p, training, where, True, inplace)
 
 
 def dropout3d(
@@ -114,7 +117,7 @@ def dropout3d(
             "unbatched, dropping input[c] channels (use dropout for element-wise dropout)",
             stacklevel=2,
         )
-    return _channel_dropout(input, p, training, where, batched=input.ndim == 5)
+    return _channel_dropout(input, p, training, where, input.ndim == 5, inplace)
 
 
 def alpha_dropout(
@@ -130,7 +133,7 @@ def alpha_dropout(
     ∂y/∂x = a for kept elements and 0 for dropped ones. Note the default ``training=False``,
     as in PyTorch.
     """
-    return _alpha_dropout(input, p, training, "alpha_dropout", channels=False)
+    return _alpha_dropout(input, p, training, "alpha_dropout", False, inplace)
 
 
 def feature_alpha_dropout(
@@ -140,7 +143,7 @@ def feature_alpha_dropout(
     inplace: bool = False,
 ) -> Tensor:
     """Alpha dropout of whole channels input[n, c] of an (N, C, *) input."""
-    return _alpha_dropout(input, p, training, "feature_alpha_dropout", channels=True)
+    return _alpha_dropout(input, p, training, "feature_alpha_dropout", True, inplace)
 
 
 # ---- shared steps --------------------------------------------------------------------------------
@@ -169,15 +172,20 @@ def _channel_dropout(
     training: bool,
     where: str,
     batched: bool,
+    inplace: bool = False,
 ) -> Tensor:
     check_probability(p, where)
     if not training or p == 0:
         return input
     check_input(where, input, floating=True)
-    x = input if batched else input.unsqueeze(0)
-    mask = dropout_op.draw_mask(_channel_shape(x.shape, where), p, x.dtype)
-    out = dropout_op.Dropout.apply(x, mask)
-    return out if batched else out.squeeze(0)
+    shape = input.shape if batched else (1, *input.shape)
+    mask = dropout_op.draw_mask(_channel_shape(shape, where), p, input.dtype)
+
+    def drop(x: Tensor) -> Tensor:
+        out = dropout_op.Dropout.apply(x if batched else x.unsqueeze(0), mask)
+        return out if batched else out.squeeze(0)
+
+    return modify(input, f"{where}_", drop) if inplace else drop(input)
 
 
 def _alpha_dropout(
@@ -186,6 +194,7 @@ def _alpha_dropout(
     training: bool,
     where: str,
     channels: bool,
+    inplace: bool = False,
 ) -> Tensor:
     require_tensor(input, where)
     check_probability(p, where)
@@ -194,10 +203,16 @@ def _alpha_dropout(
     check_input(where, input, floating=True)
     shape = _channel_shape(input.shape, where) if channels else input.shape
     if p == 1:  # everything dropped: zeros, and zero gradients
-        return dropout_op.Dropout.apply(input, backend.xp.zeros(shape, dtype=input.dtype))
-    kept = dropout_op.draw_kept(shape, p, input.dtype)
-    alpha = SELU_SATURATION
-    a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
-    # y = a·x for kept, a·(−α) for dropped, then + a·α·p: written as x·(a·kept) + shift.
-    shift = (kept - 1) * (alpha * a) + alpha * a * p
-    return dropout_op.Dropout.apply(input, kept * a) + Tensor(shift)
+        scale, shift = backend.xp.zeros(shape, dtype=input.dtype), None
+    else:
+        kept = dropout_op.draw_kept(shape, p, input.dtype)
+        alpha = SELU_SATURATION
+        a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
+        # y = a·x for kept, a·(−α) for dropped, then + a·α·p: written as x·(a·kept) + shift.
+        scale, shift = kept * a, Tensor((kept - 1) * (alpha * a) + alpha * a * p)
+
+    def drop(x: Tensor) -> Tensor:
+        out = dropout_op.Dropout.apply(x, scale)
+        return out if shift is None else out + shift
+
+    return modify(input, f"{where}_", drop) if inplace else drop(input)

@@ -13,8 +13,8 @@ from chainrule.tensor import Tensor
 
 
 class _DropoutNd(Module):
-    """The probability ``p`` and the ``inplace`` flag (accepted for compatibility: the result
-    is always a new tensor) that every dropout layer holds."""
+    """The probability ``p`` and the ``inplace`` flag (overwrite the input and return it, as a
+    recorded in-place operation) that every dropout layer holds."""
 
     def __init__(self, p: float = 0.5, inplace: bool = False) -> None:
         super().__init__()
@@ -60,14 +60,16 @@ class Dropout3d(_DropoutNd):
 
 class AlphaDropout(_DropoutNd):
     """Alpha dropout (for SELU networks) while training: dropped elements take SELU's
-    saturation value and an affine map keeps zero mean and unit variance."""
+    saturation value and an affine map keeps zero mean and unit variance. As in PyTorch, the
+    layer keeps ``inplace`` but does not act on it (the functional form does)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.alpha_dropout(input, self.p, self.training)
 
 
 class FeatureAlphaDropout(_DropoutNd):
-    """Alpha dropout of whole channels input[n, c] of (N, C, *) while training."""
+    """Alpha dropout of whole channels input[n, c] of (N, C, *) while training (``inplace``
+    kept but not acted on, as in PyTorch)."""
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.feature_alpha_dropout(input, self.p, self.training)
