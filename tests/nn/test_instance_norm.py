@@ -196,3 +196,16 @@ def test_dtype_rules_follow_torch() -> None:
     assert tracked(cr.randn(4, 2, 3, dtype=cr.float64)).dtype == cr.float64
     with pytest.raises(RuntimeError, match="expected a floating-point input, got int64"):
         cr.nn.InstanceNorm1d(2)(cr.ones(4, 2, 3, dtype=cr.int64))
+
+
+def test_a_weight_written_after_the_call_leaves_backward_alone_as_torch() -> None:
+    grads = []
+    for m in (torch, cr):
+        x = m.tensor(np.arange(8.0).reshape(1, 2, 4), requires_grad=True)
+        weight, bias = m.ones(2, dtype=m.float64), m.zeros(2, dtype=m.float64)
+        out = m.nn.functional.instance_norm(x, weight=weight, bias=bias)
+        weight.add_(weight)
+        bias.add_(1.0)
+        (out * m.tensor(np.linspace(0, 1, 8).reshape(1, 2, 4))).sum().backward()
+        grads.append(x.grad.numpy())
+    np.testing.assert_allclose(grads[1], grads[0], rtol=1e-10, atol=1e-12)

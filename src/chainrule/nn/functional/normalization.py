@@ -126,6 +126,10 @@ def instance_norm(
         _check_channels(value, name, channels, input.shape, where)
     for name, value in (("weight", weight), ("bias", bias)):
         _check_channels(value, name, channels, input.shape, where)
+    if weight is not None:
+        # PyTorch repeats γ for every sample, a copy: γ written in place after the call leaves
+        # the backward alone there, and so here (found by the in-place fuzzer).
+        weight = weight.clone()
     if not use_input_stats:
         if running_mean is None or running_var is None:
             raise ValueError(
