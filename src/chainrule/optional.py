@@ -17,6 +17,8 @@ EXTRAS = {
     "matplotlib": "plot",
     "safetensors": "safetensors",
     "mnist1d": "mnist1d",
+    "onnx": "onnx",
+    "onnxruntime": "onnx",
 }
 
 
