@@ -10,6 +10,7 @@ from chainrule.train.callbacks import (
     LearningRateScheduler,
     ModelCheckpoint,
 )
+from chainrule.train.checkpoint import Checkpoint, load_checkpoint
 from chainrule.train.history import History
 from chainrule.train.loop import TrainingDivergedError, evaluate, fit, predict
 from chainrule.train.lr_finder import LRFinderResult, lr_find
@@ -18,6 +19,7 @@ from chainrule.train.step import TrainStep
 __all__ = [
     "CSVLogger",
     "Callback",
+    "Checkpoint",
     "EarlyStopping",
     "History",
     "LRFinderResult",
@@ -29,6 +31,7 @@ __all__ = [
     "TrainingState",
     "evaluate",
     "fit",
+    "load_checkpoint",
     "lr_find",
     "predict",
 ]

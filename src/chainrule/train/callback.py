@@ -28,7 +28,9 @@ class TrainingState:
     """What a running ``fit`` shares with its callbacks.
 
     ``step`` counts optimizer steps from 0 across epochs; ``epoch`` counts from 0.
-    ``history`` is the :class:`~chainrule.train.History` being filled.
+    ``history`` is the :class:`~chainrule.train.History` being filled. ``loaders`` are the
+    training (and validation) DataLoaders and ``callbacks`` all of the run's callbacks: what a
+    :class:`~chainrule.train.Checkpoint` saves besides the model and the optimizer.
     """
 
     model: Any
@@ -40,6 +42,8 @@ class TrainingState:
     step: int = 0
     stop_training: bool = False
     stop_reason: str | None = None
+    loaders: tuple[Any, ...] = ()
+    callbacks: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -132,6 +132,26 @@ class EarlyStopping(_Monitored):
         if self.restore_best and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The count of epochs without improvement, the best figure, its epoch and (with
+        ``restore_best``) its weights: what a resumed run continues from."""
+        return {
+            "wait": self.wait,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "stopped_epoch": self.stopped_epoch,
+            "best_weights": self.best_weights,
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (``fit(resume_from=...)`` calls it)."""
+        self.wait = state_dict["wait"]
+        self.best = state_dict["best"]
+        self.best_epoch = state_dict["best_epoch"]
+        self.stopped_epoch = state_dict["stopped_epoch"]
+        weights = state_dict["best_weights"]
+        self.best_weights = None if weights is None else dict(weights)
+
 
 class ModelCheckpoint(_Monitored):
     """Saves the model's ``state_dict`` (safetensors, atomically) at the end of epochs.
@@ -180,6 +200,15 @@ class ModelCheckpoint(_Monitored):
         self.saved.append(target)
         if self.verbose:
             print(f"epoch {epoch + 1}: saved the model to {target}")
+
+    def state_dict(self) -> dict[str, Any]:
+        """The best figure so far and the files written: what a resumed run continues from."""
+        return {"best": self.best, "saved": [str(path) for path in self.saved]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (``fit(resume_from=...)`` calls it)."""
+        self.best = state_dict["best"]
+        self.saved = [Path(path) for path in state_dict["saved"]]
 
 
 class LearningRateScheduler(Callback):
@@ -237,6 +266,15 @@ class LearningRateScheduler(Callback):
         else:
             self.schedule.step()
 
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's state (a function keeps none): what a resumed run continues from."""
+        return {"schedule": None if self._is_function() else self.schedule.state_dict()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (``fit(resume_from=...)`` calls it)."""
+        if state_dict["schedule"] is not None and not self._is_function():
+            self.schedule.load_state_dict(state_dict["schedule"])
+
 
 class CSVLogger(Callback):
     """Writes one CSV row per epoch: ``epoch`` then every logged figure (Keras's CSVLogger).
@@ -282,6 +320,15 @@ class CSVLogger(Callback):
 
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         self._write()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The rows so far, so that a resumed run's file holds the earlier epochs too."""
+        return {"rows": [dict(row) for row in self.rows], "columns": list(self.columns)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Continue from a :meth:`state_dict` (``fit(resume_from=...)`` calls it)."""
+        self.rows = [dict(row) for row in state_dict["rows"]]
+        self.columns = list(state_dict["columns"])
 
     def _write(self) -> None:
         self._written_at = time.monotonic()

@@ -43,6 +43,22 @@ def kept_random_state(*generators: Any) -> Iterator[None]:
             generator.bit_generator.state = state
 
 
+def loader_generators(*loaders: Any) -> list[numpy.random.Generator]:
+    """The NumPy generators that ``loaders`` draw their order from, each once: the loader's
+    own (``seed=``, ``generator=``) and its samplers'. A loader that shuffles from chainrule's
+    global generator adds none: that one is kept by ``chainrule.get_rng_state``."""
+    found: dict[int, numpy.random.Generator] = {}
+    for loader in loaders:
+        sampler = getattr(loader, "sampler", None)
+        batch_sampler = getattr(loader, "batch_sampler", None)
+        owners = (loader, sampler, batch_sampler, getattr(batch_sampler, "sampler", None))
+        for owner in owners:
+            generator = getattr(owner, "generator", None)
+            if isinstance(generator, numpy.random.Generator):
+                found.setdefault(id(generator), generator)
+    return list(found.values())
+
+
 def _shape(value: Any) -> str:
     shape = getattr(value, "shape", None)
     return str(tuple(shape)) if shape is not None else type(value).__name__
@@ -144,7 +160,7 @@ def preflight(model: Any, loss_fn: Any, loader: Any, name: str, where: str) -> N
     if columns is not None:
         check_finite(columns, name, where)
     # Drawing a shuffled first batch must not use up the order of the first epoch.
-    with kept_random_state(getattr(loader, "generator", None)):
+    with kept_random_state(*loader_generators(loader)):
         first = next(iter(loader))
     batch = list(first) if isinstance(first, (tuple, list)) else [first]
     if len(batch) < 2:

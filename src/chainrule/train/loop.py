@@ -9,6 +9,7 @@ callback such as EarlyStopping. Per-sample training is ``batch_size=1``; full-ba
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from chainrule import backend
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor
 from chainrule.train.callback import CallbackList, TrainingState
+from chainrule.train.checkpoint import arrange_callbacks, load_checkpoint, resume, resume_streams
 from chainrule.train.checks import preflight
 from chainrule.train.history import History
 from chainrule.train.inputs import as_loader, check_batch_size
@@ -73,6 +75,8 @@ def fit(
     shuffle: bool = True,
     seed: int | None = None,
     scheduler_interval: str = "epoch",
+    checkpoint: Any = None,
+    resume_from: str | os.PathLike[str] | None = None,
 ) -> History:
     """Train ``model`` on ``train_data`` and return a :class:`History` of per-epoch figures.
 
@@ -80,8 +84,9 @@ def fit(
         train_data, val_data: a DataLoader, a Dataset of ``(inputs..., target)`` samples, or a
             pair ``(x, y)`` of arrays/tensors (batched with ``batch_size``, shuffled each epoch
             when ``shuffle``, reproducibly from ``seed`` or from ``chainrule.manual_seed``).
-        epochs: the epoch budget. ``max_steps``: a budget of optimizer steps, checked after
-            every step. ``stop_at_loss``: stop once an epoch's mean training loss is at or below it.
+        epochs: the epoch budget, counting the epochs of a run resumed from (as Keras's
+            ``initial_epoch``). ``max_steps``: a budget of optimizer steps, checked after every
+            step. ``stop_at_loss``: stop once an epoch's mean training loss is at or below it.
         scheduler: a learning-rate scheduler stepped after every epoch (``scheduler_interval=
             "step"``: after every optimizer step); ``ReduceLROnPlateau`` gets ``val_loss`` when
             there are validation data, else ``loss``.
@@ -91,6 +96,13 @@ def fit(
         callbacks: objects with the hooks of :class:`chainrule.train.Callback`.
         progress: a tqdm progress bar over all steps on stderr with the loss and metrics;
             ``False`` is silent, ``"auto"`` shows it only when stderr is a terminal.
+        checkpoint: a file path, rewritten at the end of every epoch with the whole training
+            state, or a :class:`chainrule.train.Checkpoint`; its directory is checked first.
+        resume_from: the path of such a checkpoint: the model, optimizer, scheduler, counters,
+            history, callbacks' state and random generators are put back and training goes on
+            from the next epoch, as if it had never stopped (bit for bit, given the same model,
+            optimizer, scheduler, data and arguments). A checkpoint at or past ``epochs``
+            trains nothing. Files that cannot be read raise :class:`chainrule.io.LoadError`.
 
     The data are checked before the first step (finite values, the model's input size, labels
     within the model's classes, target shapes the loss can take). A loss that becomes NaN or
@@ -115,6 +127,8 @@ def fit(
     batch_size = check_batch_size(batch_size, where)
     show_progress = _progress_wanted(progress)
     chosen_metrics = resolve(metrics, where)
+    callbacks = arrange_callbacks(callbacks, checkpoint, where)
+    resumed = None if resume_from is None else load_checkpoint(resume_from)
     loader = as_loader(train_data, "train_data", where, batch_size, shuffle, seed)
     val_loader = (
         None
@@ -132,11 +146,29 @@ def fit(
         "steps_per_epoch": len(loader),
         "samples": len(loader.dataset),
     }
-    state = TrainingState(model, optimizer, loss_fn, history=history, scheduler=scheduler)
+    loaders = (loader,) if val_loader is None else (loader, val_loader)
+    state = TrainingState(
+        model,
+        optimizer,
+        loss_fn,
+        history=history,
+        scheduler=scheduler,
+        loaders=loaders,
+        callbacks=callbacks,
+    )
+    start = (
+        0
+        if resumed is None
+        else resume(resumed, state, f"{where}: resume_from {str(resume_from)!r}")
+    )
+    if max_steps is not None and state.step >= max_steps:
+        start = max(start, epochs)  # the step budget was spent before the checkpoint
     runner = TrainStep(model, loss_fn, optimizer)
     hooks = CallbackList(callbacks, state)
     logits = _takes_logits(loss_fn)
-    total = epochs * len(loader) if max_steps is None else min(max_steps, epochs * len(loader))
+    total = max(epochs - start, 0) * len(loader)
+    if max_steps is not None:
+        total = max(min(max_steps - state.step, total), 0)
     bar = None
     if show_progress:
         from tqdm.auto import tqdm
@@ -145,9 +177,11 @@ def fit(
     last_finite: tuple[int, float] | None = None
     try:
         hooks.call("on_train_begin", {})
-        for epoch in range(epochs):
+        if resumed is not None:
+            resume_streams(resumed, state)
+        for epoch in range(start, epochs):
             state.epoch = epoch
-            if epoch == 0 or not model.training:  # evaluate() restores the mode it found
+            if epoch == start or not model.training:  # evaluate() restores the mode it found
                 model.train()
             hooks.call("on_epoch_begin", epoch, {})
             lr = float(optimizer.param_groups[0]["lr"])

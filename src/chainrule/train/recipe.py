@@ -89,17 +89,29 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings of a TOML (``.toml``) or YAML (``.yaml``/``.yml``, needs PyYAML) file,
     checked against :class:`Recipe`'s fields; errors name the file and the key."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"config file {str(path)!r} is a folder, not a file")
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix in (".yaml", ".yml"):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"config file {str(path)!r} is not a text file (not UTF-8)") from None
+    kind = "yaml" if path.suffix in (".yaml", ".yml") else "toml"
+    return parse_config(text, f"config file {str(path)!r}", kind)
+
+
+def parse_config(text: str, where: str, kind: str = "toml") -> dict[str, Any]:
+    """The settings in ``text`` (``kind`` "toml" or "yaml"), checked against :class:`Recipe`'s
+    fields; ``where`` names the source in errors (``config file 'run.toml'``)."""
+    if kind == "yaml":
         from chainrule.optional import require
 
         yaml = require("yaml", "reading a YAML config")
         try:
             settings = yaml.safe_load(text) or {}
         except yaml.YAMLError as error:
-            raise ValueError(f"config file {str(path)!r} is not valid YAML: {error}") from None
+            raise ValueError(f"{where} is not valid YAML: {error}") from None
     else:
         if sys.version_info >= (3, 11):
             import tomllib
@@ -110,17 +122,16 @@ def load_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         try:
             settings = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
-            raise ValueError(f"config file {str(path)!r} is not valid TOML: {error}") from None
+            raise ValueError(f"{where} is not valid TOML: {error}") from None
     if not isinstance(settings, dict):
-        raise ValueError(f"config file {str(path)!r} must hold key = value settings")
+        raise ValueError(f"{where} must hold key = value settings")
     known = {f.name for f in dataclasses.fields(Recipe)}
     for key in settings:
-        if key.replace("-", "_") not in known:
+        if str(key).replace("-", "_") not in known:
             raise ValueError(
-                f"config file {str(path)!r}: unknown setting {key!r}; the settings are "
-                f"{', '.join(sorted(known))}"
+                f"{where}: unknown setting {key!r}; the settings are {', '.join(sorted(known))}"
             )
-    return {key.replace("-", "_"): value for key, value in settings.items()}
+    return {str(key).replace("-", "_"): value for key, value in settings.items()}
 
 
 def check(recipe: Recipe) -> None:
@@ -178,9 +189,16 @@ def check(recipe: Recipe) -> None:
             fail(name, f"a number in [{low}, {high}]")
     if recipe.lr <= 0:
         fail("lr", "a number above 0")
+    stop = recipe.stop_at_loss
+    if stop is not None and (
+        isinstance(stop, bool) or not isinstance(stop, (int, float)) or not 0 <= stop < math.inf
+    ):
+        fail("stop_at_loss", "a finite number >= 0")
     data = recipe.data
-    if data not in (*BUILT_IN, "auto") and not data.endswith(".csv"):
+    if not isinstance(data, str) or (data not in (*BUILT_IN, "auto") and not data.endswith(".csv")):
         fail("data", "one of " + ", ".join(BUILT_IN) + ", or the path of a .csv file")
+    if recipe.target is not None and not isinstance(recipe.target, str):
+        fail("target", "the name of a column of the CSV file (a string)")
     if data.endswith(".csv") and not recipe.target:
         fail("target", "the name of the target column of the CSV file (--target)")
 
@@ -220,19 +238,9 @@ def build(recipe: Recipe, task: str, features: int, outputs: int) -> tuple[Any, 
     The model maps (N, features) to (N, outputs): an ``nn.Sequential`` MLP, or for a recurrent
     architecture a :class:`~chainrule.train.sequence_model.SequenceModel` that reads the
     ``features`` values of each sample as that many steps."""
-    import chainrule
     from chainrule import nn, optim
 
-    chainrule.manual_seed(recipe.seed)
-    if recipe.architecture == "mlp":
-        model = _mlp(recipe, features, outputs)
-    else:
-        from chainrule.train.sequence_model import SequenceModel
-
-        model = SequenceModel(
-            recipe.architecture, recipe.hidden[0], outputs, num_layers=len(recipe.hidden)
-        )
-
+    model = build_model(recipe, features, outputs)
     loss = recipe.loss
     if loss == "auto":
         loss = {"classification": "cross_entropy", "binary": "bce"}.get(task, "mse")
@@ -268,6 +276,21 @@ def build(recipe: Recipe, task: str, features: int, outputs: int) -> tuple[Any, 
         "plateau": lambda: schedulers.ReduceLROnPlateau(optimizer, factor=recipe.gamma),
     }[recipe.schedule]()
     return model, loss_fn, optimizer, scheduler
+
+
+def build_model(recipe: Recipe, features: int, outputs: int) -> Any:
+    """The model of :func:`build` alone, initialised from ``recipe.seed``: what a model file's
+    weights are loaded into."""
+    import chainrule
+
+    chainrule.manual_seed(recipe.seed)
+    if recipe.architecture == "mlp":
+        return _mlp(recipe, features, outputs)
+    from chainrule.train.sequence_model import SequenceModel
+
+    return SequenceModel(
+        recipe.architecture, recipe.hidden[0], outputs, num_layers=len(recipe.hidden)
+    )
 
 
 def _mlp(recipe: Recipe, features: int, outputs: int) -> Any:

@@ -147,6 +147,13 @@ class MultiStepLR(LRScheduler):
         passed = bisect_right(sorted(self.milestones.elements()), self.last_epoch)
         return [base * self.gamma**passed for base in self.base_lrs]
 
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore the attributes saved by :meth:`state_dict`; the milestones become a Counter
+        again (a file keeps them as a plain dict of milestone -> count)."""
+        state = dict(state_dict)
+        state["milestones"] = Counter(state["milestones"])
+        super().load_state_dict(state)
+
 
 class ConstantLR(LRScheduler):
     """lr = base_lr · factor for epochs < total_iters, then base_lr."""
