@@ -37,6 +37,7 @@ def test_no_arguments_trains_on_digits_and_writes_model_plot_log_and_recipe(caps
         "model.toml",
         "loss.png",
         "history.csv",
+        "checkpoint.safetensors",
     }
     assert (run / "loss.png").read_bytes()[:4] == b"\x89PNG"
     # The saved recipe and weights rebuild the same model, with the same test accuracy.
@@ -135,7 +136,7 @@ def test_bad_settings_and_files_exit_2_with_a_message(capsys, in_tmp):
         (["--data", "cifar"], "setting data = 'cifar': expected one of digits"),
         (["--data", "bad.csv", "--target", "label"], "row 3, column 'b': 'x' is not a number"),
         (["--data", "bad.csv"], "setting target = None"),
-        (["--data", "missing.csv", "--target", "y"], "no such file: 'missing.csv'"),
+        (["--data", "missing.csv", "--target", "y"], "the data file 'missing.csv' does not exist"),
         (["--config", "typo.toml"], "unknown setting 'hiden'"),
         (["--config", "broken.toml"], "is not valid TOML"),
         (["--config", "nowhere.toml"], "config file 'nowhere.toml' does not exist"),

@@ -262,6 +262,8 @@ from chainrule.size import Size
 
 from chainrule import accelerator, cuda, data, inspect, linalg, metrics, nn, optim, plot, train
 from chainrule import utils
+from chainrule import interop
+from chainrule import onnx  # the onnx package itself is imported only by export()
 from chainrule.io import load, save
 from chainrule.inspect.summary import summary
 from chainrule.nn.functional import cosine_similarity

@@ -358,3 +358,38 @@ def test_predict_and_evaluate_use_eval_mode_and_restore_it() -> None:
     predict(model, cr.tensor(x))
     evaluate(model, (x, y), ["accuracy"])
     assert model.training
+
+
+def test_fit_drives_lbfgs_with_a_closure_as_a_hand_written_loop_does():
+    """LBFGS evaluates the loss several times a step: fit hands it a closure, and its result
+    equals the PyTorch-style loop with ``optimizer.step(closure)``."""
+    from chainrule import nn, optim
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(24, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5], dtype=np.float32))[:, None]
+
+    def build():
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1))
+        return model, optim.LBFGS(model.parameters(), lr=0.5, max_iter=5)
+
+    model, optimizer = build()
+    fit(model, nn.MSELoss(), optimizer, (x, y), epochs=3, batch_size=24, progress=False, shuffle=False)
+    by_fit = [p.detach().numpy().copy() for p in model.parameters()]
+
+    model, optimizer = build()
+    loss_fn, xs, ys = nn.MSELoss(), cr.tensor(x), cr.tensor(y)
+    for _ in range(3):
+
+        def closure():
+            optimizer.zero_grad()
+            loss = loss_fn(model(xs), ys)
+            loss.backward()
+            return loss
+
+        optimizer.step(closure)
+    by_hand = [p.detach().numpy() for p in model.parameters()]
+    for a, b in zip(by_fit, by_hand):
+        np.testing.assert_array_equal(a, b)
+    assert float(loss_fn(model(xs), ys).item()) < float(loss_fn(build()[0](xs), ys).item())

@@ -3,8 +3,7 @@
 The subprocess test runs this file as a script three times: process A trains 2 epochs of every
 configuration with a checkpoint, process B starts from other seeds and resumes each to 4, and
 process C trains 4 epochs straight. The configurations cover every optimiser of
-``chainrule.optim`` that ``fit`` can drive (LBFGS needs a closure, which ``fit`` does not give),
-the schedulers stepped per epoch and per step, and the three sources of the shuffling order:
+``chainrule.optim`` (LBFGS through the closure that ``fit`` gives it), the schedulers stepped per epoch and per step, and the three sources of the shuffling order:
 the loader's own seeded generator, chainrule's global generator, and a user's DataLoader
 generator. Every model has Dropout, which draws from the global generator.
 """
@@ -38,6 +37,7 @@ OPTIMIZERS = {
     "NAdam": lambda p: optim.NAdam(p, lr=0.01),
     "RAdam": lambda p: optim.RAdam(p, lr=0.01, decoupled_weight_decay=True, weight_decay=0.01),
     "ASGD": lambda p: optim.ASGD(p, lr=0.05, t0=3),
+    "LBFGS": lambda p: optim.LBFGS(p, lr=0.5, history_size=3, max_iter=4),
 }
 
 SCHEDULERS = {
@@ -89,6 +89,7 @@ CONFIGS = [
     ("RMSprop", "ReduceLROnPlateau", "epoch", "global"),
     ("AdamW", "PolynomialLR", "step", "seed"),
     ("Adamax", "none", "epoch", "generator"),
+    ("LBFGS", "StepLR", "epoch", "seed"),
 ]
 
 

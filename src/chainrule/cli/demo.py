@@ -48,11 +48,11 @@ def run(args: argparse.Namespace) -> int:
         module = importlib.import_module(f"chainrule.demos.{SEEDS[args.demo][0]}")
         module.main()
         return 0
+    from chainrule.cli.paths import output_file
     from chainrule.demos.classic import run_classic
 
-    try:
-        run_classic(args.demo, args.epochs, args.seed, args.plot, not args.no_progress)
-    except ImportError as error:
-        print(f"chainrule demo {args.demo}: {error}")
-        return 2
+    if args.plot is not None:
+        output_file(args.plot, "plot (--plot)")
+    # A missing optional package (scikit-learn for digits) ends in one line, status 2: main().
+    run_classic(args.demo, args.epochs, args.seed, args.plot, not args.no_progress)
     return 0

@@ -2,21 +2,21 @@
 
 By default the network is the seed articles' 2-2-1 sigmoid net on the four XOR points with mean
 squared error. ``--model run/model.safetensors`` explains a model saved by ``chainrule train``
-instead: the recipe beside it (``run/model.toml``) says how to rebuild the network, which data
-set it learned and its loss; the step runs on the first ``--batch`` training samples of that
-data set, or of ``--data NAME_OR_CSV``.
+instead: the recipe in the file (or, for older files, ``run/model.toml`` beside it) says how
+to rebuild the network, which data set it learned and its loss; the step runs on the first
+``--batch`` training samples of that data set, or of ``--data NAME_OR_CSV``.
 
 The command runs one forward and backward pass (the weights are not updated), prints the trace
 table, then for each layer the backprop equations with this step's numbers and a check of each
 against autodiff. ``--html PATH`` also writes the same content as one self-contained page with
 the computational graph and a chart of the per-layer gradient norms. Exit status 1 means some
-equation did not match autodiff; 2, bad arguments or a model that cannot be loaded.
+equation did not match autodiff; 2, bad arguments or a model that cannot be loaded (one line,
+from :mod:`chainrule.cli.errors`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--model",
         type=Path,
         metavar="FILE.safetensors",
-        help="the saved weights; the recipe FILE.toml beside them describes the network",
+        help="a model file of chainrule train (its recipe describes the network)",
     )
     saved.add_argument(
         "--data",
@@ -84,11 +84,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.hidden is not None or args.seed is not None:
             args.usage_error("--hidden and --seed set up the XOR network; --model brings its own")
-        try:
-            title, model, x, y, loss_fn = _saved_model(args)
-        except (ValueError, FileNotFoundError, ImportError, RuntimeError, KeyError) as error:
-            print(f"chainrule explain: {error}", file=sys.stderr)
-            return 2
+        title, model, x, y, loss_fn = _saved_model(args)
     keep_graph = args.html is not None
     step = trace(model, x, y, loss_fn, keep_graph=keep_graph)
 
@@ -132,30 +128,25 @@ def _xor(args: argparse.Namespace) -> tuple[str, Any, Any, Any, Any]:
 def _saved_model(args: argparse.Namespace) -> tuple[str, Any, Any, Any, Any]:
     """The network of a ``chainrule train`` run, its weights, loss and a batch of its data."""
     import chainrule as cr
-    from chainrule.io import load
+    from chainrule.cli.model_file import open_model
     from chainrule.train.inputs import tensor_columns
-    from chainrule.train.recipe import Recipe, build, check, load_config, load_data, task_of
+    from chainrule.train.recipe import build, check, load_data, task_of
 
-    recipe_path = args.model.with_suffix(".toml")
-    if not recipe_path.is_file():
-        raise FileNotFoundError(
-            f"no recipe {str(recipe_path)!r} beside {str(args.model)!r}: a model file holds "
-            "weights only, and the recipe that chainrule train writes says which network they fit"
-        )
-    recipe = Recipe(**load_config(recipe_path))
+    model, card = open_model(args.model)
+    model.train()
+    recipe = card.recipe
     if args.data is not None:
         recipe.data = args.data
     check(recipe)
     train, _test = load_data(recipe)
     task, features, outputs = task_of(train)
-    model, loss_fn, _optimizer, _scheduler = build(recipe, task, features, outputs)
-    try:
-        model.load_state_dict(load(args.model))
-    except (RuntimeError, ValueError, KeyError) as error:
+    if (task, features, outputs) != (card.task, card.features, card.outputs):
         raise ValueError(
-            f"the weights in {str(args.model)!r} do not fit the network its recipe describes "
-            f"for {recipe.resolved_data()!r} ({features} features, {outputs} outputs): {error}"
-        ) from None
+            f"the model {str(args.model)!r} is a {card.task} model of {card.features} "
+            f"features and {card.outputs} outputs, but {recipe.resolved_data()!r} is "
+            f"{task} data of {features} features and {outputs} outputs"
+        )
+    _model, loss_fn, _optimizer, _scheduler = build(recipe, card.task, features, outputs)
     x, y = tensor_columns(train)[0], tensor_columns(train)[-1]
     count = min(args.batch, len(x))
     title = (

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule.cli.arguments import non_negative_int, number, positive_float, positive_int
+from chainrule.cli.paths import input_file, output_file, output_folder
 from chainrule.train.recipe import (
     ACTIVATIONS,
     ARCHITECTURES,
@@ -27,6 +28,8 @@ from chainrule.train.recipe import (
 )
 
 _fraction = number(float, 0.0, strict=False)
+
+CHECKPOINT = "checkpoint.safetensors"  # in the output folder, rewritten after every epoch
 
 
 def _sizes(text: str) -> list[int]:
@@ -114,7 +117,20 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="folder for the model, plot, log and recipe (default chainrule-run)",
     )
-    add("--save", metavar="FILE", help="model file (default DIR/model.safetensors)")
+    add(
+        "--save",
+        metavar="FILE",
+        help="model file (default DIR/model.safetensors): the weights, with the recipe and "
+        "what chainrule predict, export and summary need in its metadata; checked before "
+        "training starts",
+    )
+    add(
+        "--resume",
+        metavar="CHECKPOINT",
+        help="continue the run whose checkpoint (DIR/checkpoint.safetensors, rewritten after "
+        "every epoch) this is, with the same settings; --epochs counts all epochs, so the "
+        "result equals one uninterrupted run",
+    )
     add("--plot", metavar="FILE", help="loss plot (default DIR/loss.png)")
     add(
         "--monitor",
@@ -157,24 +173,30 @@ def _table(rows: dict[str, dict[str, float]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from chainrule.cli.model_file import card_for, save_model
     from chainrule.data import random_split
     from chainrule.train import CSVLogger, EarlyStopping, evaluate, fit, lr_find
     from chainrule.train.recipe import build, load_data, task_of
 
-    try:
-        recipe = _recipe(args)
-        recipe.data = recipe.resolved_data()  # the saved recipe must name what was used
-        train, test = load_data(recipe)
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"chainrule train: {error}", file=sys.stderr)
-        return 2
+    recipe = _recipe(args)
+    recipe.data = recipe.resolved_data()  # the saved recipe must name what was used
+    out = output_folder(getattr(args, "out", "chainrule-run"), "output folder (--out)")
+    find_lr = getattr(args, "find_lr", False)
+    if not find_lr:  # every file a run writes is checked before it trains, not after
+        model_path = output_file(getattr(args, "save", out / "model.safetensors"), "model file")
+        output_file(model_path.with_suffix(".toml"), "recipe file")
+        plot_path = output_file(getattr(args, "plot", out / "loss.png"), "loss plot (--plot)")
+        if "monitor" in args:
+            output_file(args.monitor, "gradient plot (--monitor)")
+    resume = input_file(args.resume, "checkpoint (--resume)") if "resume" in args else None
+    if recipe.data.endswith(".csv"):
+        input_file(recipe.data, "data file")
+    train, test = load_data(recipe)
     task, features, outputs = task_of(train)
     model, loss_fn, optimizer, scheduler = build(recipe, task, features, outputs)
     metrics = {"classification": ["accuracy", "f1"], "binary": ["accuracy"]}.get(
         task, ["mae", "r2"]
     )
-    out = Path(getattr(args, "out", "chainrule-run"))
-    out.mkdir(parents=True, exist_ok=True)
     print(
         f"chainrule train: {recipe.resolved_data()} ({len(train)} training samples, "
         f"{features} features, {task}{f', {outputs} classes' if task == 'classification' else ''})"
@@ -182,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {model!r}".replace("\n", "\n       "))
     print(f"loss: {type(loss_fn).__name__}, optimiser: {type(optimizer).__name__} lr={recipe.lr}")
 
-    if getattr(args, "find_lr", False):
+    if find_lr:
         result = lr_find(
             model, loss_fn, optimizer, train, batch_size=recipe.batch_size, seed=recipe.seed
         )
@@ -195,11 +217,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"train with it: chainrule train ... --lr {result.suggestion:.3g}")
         return 0
 
+    if resume is not None:
+        _check_checkpoint(resume, model)
     val = None
     if recipe.val_fraction > 0 and len(train) >= 10:
         held = max(1, round(len(train) * recipe.val_fraction))
         train, val = random_split(train, [len(train) - held, held], seed=recipe.seed)
-    callbacks: list[Any] = [CSVLogger(out / "history.csv")]
+    callbacks: list[Any] = [CSVLogger(out / "history.csv")]  # a resumed run keeps its rows
     gradient_monitor = None
     if "monitor" in args:
         from chainrule.inspect import GradientMonitor
@@ -209,22 +233,35 @@ def run(args: argparse.Namespace) -> int:
     if recipe.patience is not None:
         monitor = "val_loss" if val is not None else "loss"
         callbacks.append(EarlyStopping(monitor, patience=recipe.patience, restore_best=True))
-    history = fit(
-        model,
-        loss_fn,
-        optimizer,
-        train,
-        epochs=recipe.epochs,
-        val_data=val,
-        batch_size=recipe.batch_size,
-        scheduler=scheduler,
-        callbacks=callbacks,
-        metrics=metrics,
-        stop_at_loss=recipe.stop_at_loss,
-        max_steps=recipe.max_steps,
-        progress=not getattr(args, "no_progress", False),
-        seed=recipe.seed,
-    )
+    checkpoint = out / CHECKPOINT
+    earlier = _identity(checkpoint)  # a checkpoint left by an earlier run is not this run's
+    try:
+        history = fit(
+            model,
+            loss_fn,
+            optimizer,
+            train,
+            epochs=recipe.epochs,
+            val_data=val,
+            batch_size=recipe.batch_size,
+            scheduler=scheduler,
+            callbacks=callbacks,
+            metrics=metrics,
+            stop_at_loss=recipe.stop_at_loss,
+            max_steps=recipe.max_steps,
+            progress=not getattr(args, "no_progress", False),
+            seed=recipe.seed,
+            checkpoint=checkpoint,
+            resume_from=resume,
+        )
+    except KeyboardInterrupt:
+        message = "interrupted"
+        if _identity(checkpoint) not in (None, earlier):
+            message += (
+                f"; the last checkpoint is {str(checkpoint)!r}: continue with the same "
+                f"settings and --resume {checkpoint}"
+            )
+        raise KeyboardInterrupt(message) from None
     print(f"stopped: {history.stop_reason} ({history.steps} steps)")
     rows = {"train": evaluate(model, train, metrics, loss_fn=loss_fn)}
     if val is not None:
@@ -234,24 +271,54 @@ def run(args: argparse.Namespace) -> int:
     print(_table(rows))
 
     from chainrule.files import write_text_atomic
-    from chainrule.io import save
 
-    model_path = Path(getattr(args, "save", out / "model.safetensors"))
-    try:
-        save(model.state_dict(), model_path)
-    except ImportError as error:
-        print(f"model not saved: {error}", file=sys.stderr)
-    else:
-        recipe_path = model_path.with_suffix(".toml")
-        write_text_atomic(recipe_path, recipe.to_toml())
-        print(f"saved the model to {model_path} (recipe: {recipe_path})")
-    plot_path = Path(getattr(args, "plot", out / "loss.png"))
+    save_model(model, card_for(recipe, task, features, outputs), model_path)
+    recipe_path = model_path.with_suffix(".toml")
+    write_text_atomic(recipe_path, recipe.to_toml())
+    print(f"saved the model to {model_path} (recipe: {recipe_path})")
     _try_plot(lambda: history.plot(plot_path), plot_path)
     if gradient_monitor is not None:
         print(gradient_monitor.summary())
         _try_plot(lambda: gradient_monitor.plot(args.monitor), Path(args.monitor))
-    print(f"per-epoch log: {out / 'history.csv'}")
+    print(f"per-epoch log: {out / 'history.csv'}; checkpoint: {checkpoint}")
     return 0
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time) of a file, None if there is none: each atomic rewrite of
+    the checkpoint makes a new file, so a change means this run wrote it."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_ino, status.st_mtime_ns
+
+
+def _check_checkpoint(path: Path, model: Any) -> None:
+    """A ValueError unless the checkpoint's model has this model's tensor names and shapes:
+    --resume needs the settings of the run that wrote it."""
+    from chainrule.train import load_checkpoint
+
+    saved = load_checkpoint(path)["model"]
+    own = model.state_dict()
+    problem = None
+    missing = [name for name in own if name not in saved]
+    unexpected = [name for name in saved if name not in own]
+    if missing or unexpected:
+        problem = f"it lacks {missing}" if missing else f"it has the extra tensors {unexpected}"
+    else:
+        for name, tensor in own.items():
+            if tuple(saved[name].shape) != tuple(tensor.shape):
+                problem = (
+                    f"its {name} has shape {tuple(saved[name].shape)}, this model's "
+                    f"{tuple(tensor.shape)}"
+                )
+                break
+    if problem is not None:
+        raise ValueError(
+            f"the checkpoint {str(path)!r} does not fit the model of these settings: {problem}; "
+            "resume with the settings (flags or --config) of the run that wrote it"
+        )
 
 
 def _try_plot(draw: Any, path: Path) -> None:

@@ -138,6 +138,9 @@ class LBFGS(Optimizer):
 
     # ---- the step ----------------------------------------------------------------------------
 
+    # fit() hands step() a closure, as this optimiser evaluates the loss several times a step.
+    needs_closure = True
+
     def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
         """Run up to ``max_iter`` iterations; ``closure()`` clears the gradients, computes the
         loss, calls ``backward()`` on it and returns it. Returns the loss of the first call."""

@@ -210,7 +210,7 @@ def fit(
                 count = len(target)
                 logs = {"loss": value, "lr": lr, "batch_size": count}
                 hooks.call("on_backward_end", step, logs)
-                optimizer.step()
+                _optimizer_step(optimizer, runner, inputs, target)
                 if scheduler is not None and scheduler_interval == "step":
                     _step_scheduler(scheduler, value)
                 loss_sum += value * count
@@ -266,6 +266,21 @@ def fit(
         if bar is not None:
             bar.close()
     return history
+
+
+def _optimizer_step(optimizer: Any, runner: TrainStep, inputs: list[Any], target: Any) -> None:
+    """``optimizer.step()``, or for an optimiser that evaluates the loss itself several times
+    per step (LBFGS), ``step(closure)`` with a closure that recomputes loss and gradients."""
+    if not getattr(optimizer, "needs_closure", False):
+        optimizer.step()
+        return
+
+    def closure() -> Tensor:
+        run = runner.begin(inputs, target)
+        run.backward()
+        return run.loss
+
+    optimizer.step(closure)
 
 
 def _postfix(epoch: int, logs: dict[str, float]) -> dict[str, str]:
