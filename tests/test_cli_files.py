@@ -122,6 +122,31 @@ def test_export_writes_onnx_that_onnxruntime_runs_like_predict(
     np.testing.assert_allclose(_softmax(logits.astype(np.float64)), predicted, atol=1e-6)
 
 
+@pytest.mark.parametrize("architecture", ["lstm", "gru"])
+def test_export_of_a_recurrent_model_runs_in_onnxruntime_like_chainrule(
+    architecture, tmp_path, capsys
+) -> None:
+    """`--architecture lstm|gru` trains a SequenceModel (features read as time steps): its
+    export follows the model's forward, and onnxruntime gives chainrule's outputs."""
+    import onnxruntime
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(40, 6)).round(3)
+    _write_csv(tmp_path / "seq.csv", [*"abcdef", "y"], [[*r, int(r.sum() > 0)] for r in x])
+    model_path = tmp_path / "seq.safetensors"
+    argv = ["train", "--data", str(tmp_path / "seq.csv"), "--target", "y", "--hidden", "5"]
+    argv += ["--architecture", architecture, "--epochs", "1", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "run"), "--save", str(model_path)]) == 0
+    onnx_path = tmp_path / "seq.onnx"
+    assert main(["export", str(model_path), "--onnx", str(onnx_path)]) == 0
+    capsys.readouterr()
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    got = session.run(["output"], {"input": x[:9].astype(np.float32)})[0]
+    model, _ = open_model(model_path)
+    expected = model(cr.tensor(x[:9], dtype=cr.float32)).detach().numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_summary_shows_the_recipe_layers_and_tensors(classifier, capsys) -> None:
     _, model_path, _ = classifier
     assert main(["summary", str(model_path)]) == 0

@@ -375,7 +375,16 @@ def test_fit_drives_lbfgs_with_a_closure_as_a_hand_written_loop_does():
         return model, optim.LBFGS(model.parameters(), lr=0.5, max_iter=5)
 
     model, optimizer = build()
-    fit(model, nn.MSELoss(), optimizer, (x, y), epochs=3, batch_size=24, progress=False, shuffle=False)
+    fit(
+        model,
+        nn.MSELoss(),
+        optimizer,
+        (x, y),
+        epochs=3,
+        batch_size=24,
+        progress=False,
+        shuffle=False,
+    )
     by_fit = [p.detach().numpy().copy() for p in model.parameters()]
 
     model, optimizer = build()

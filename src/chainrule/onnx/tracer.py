@@ -155,6 +155,7 @@ class Tracer:
 
 def _follows_forward(module: Module) -> bool:
     """Whether the trace runs the module's own forward: a Sequential, or a forward written
-    outside chainrule (a model of the user's, or a subclass overriding forward)."""
+    outside chainrule's layers (a model of the user's, a subclass overriding forward, or a model
+    that chainrule itself composes of layers, such as ``chainrule train``'s SequenceModel)."""
     owner = next(cls for cls in type(module).__mro__ if "forward" in cls.__dict__)
-    return owner is Sequential or not owner.__module__.startswith("chainrule.")
+    return owner is Sequential or not owner.__module__.startswith("chainrule.nn.")
