@@ -17,7 +17,7 @@ import torch
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.io import OBJECT_KEY, ORDER_KEY, load_metadata
+from chainrule.io import OBJECT_KEY, ORDER_KEY, LoadError, load_metadata
 
 
 def skeleton(value: Any) -> Any:
@@ -255,7 +255,7 @@ def test_malformed_structure_is_refused_naming_the_file_and_the_reason(
     tmp_path, structure: Any, reason: str
 ) -> None:
     path = structure_file(tmp_path, structure)
-    with pytest.raises(ValueError, match=rf"load: '.*bad\.safetensors' has a malformed .*{reason}"):
+    with pytest.raises(LoadError, match=rf"load: '.*bad\.safetensors': malformed .*{reason}"):
         cr.load(path)
 
 
@@ -283,5 +283,5 @@ def test_a_file_of_torch_save_is_refused_with_what_to_do(tmp_path) -> None:
     for name, kwargs in (("zip.pt", {}), ("legacy.pt", {"_use_new_zipfile_serialization": False})):
         path = tmp_path / name
         torch.save({"w": torch.ones(2)}, path, **kwargs)
-        with pytest.raises(ValueError, match=r"torch\.save.*never runs pickle.*save_file"):
+        with pytest.raises(LoadError, match=r"torch\.save.*never runs pickle.*save_file"):
             cr.load(path)

@@ -8,10 +8,14 @@ bytes. Loading one runs no code, and PyTorch reads the same file with
 :func:`save` takes what ``torch.save`` is mostly given: a state dict, or a checkpoint such as
 ``{"epoch": 3, "model": model.state_dict(), "optimizer": optimizer.state_dict()}``. A flat dict
 of named tensors is stored as it is. Anything else (nested dicts, lists and tuples of tensors,
-numbers, strings, bools and None) keeps its tensors in the body, under names made from where
-they sit (``model.0.weight``, ``optimizer.state.0.exp_avg``), and its structure as JSON in the
-metadata entry ``"chainrule.object"``, which :func:`load` reads back into the same object:
-tuples stay tuples, and integer dict keys (an optimizer's ``state``) stay integers.
+numbers, strings, bools and None) keeps its tensors in the body and its structure as JSON in
+the metadata entry ``"chainrule.object"`` (see :mod:`chainrule.saved_objects`), which
+:func:`load` reads back into the same object.
+
+Both stream: :func:`save` writes the header and then one tensor at a time to a temporary file
+that replaces the target only when complete; :func:`load` reads the header, checks it, and then
+reads only the bytes it declares, each tensor straight into its own array. A file that cannot
+be loaded, for whatever reason, is a :class:`LoadError` naming it and the reason.
 
 >>> from chainrule import nn
 >>> model = nn.Linear(3, 2)
@@ -21,19 +25,21 @@ tuples stay tuples, and integer dict keys (an optimizer's ``state``) stay intege
 
 from __future__ import annotations
 
-import collections
+import contextlib
+import errno
 import io
 import json
-import math
 import os
-from collections.abc import Mapping
+import stat
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from chainrule import backend
+from chainrule import backend, saved_objects
+from chainrule import safetensors_format as st
 from chainrule.creation import from_numpy
-from chainrule.files import read_bytes, write_bytes
+from chainrule.files import atomic_write
 from chainrule.tensor import Tensor
 
 ORDER_KEY = "chainrule.key_order"
@@ -42,36 +48,42 @@ ORDER_KEY = "chainrule.key_order"
 OBJECT_KEY = "chainrule.object"
 """Metadata entry holding the structure of a saved object that is not a flat dict of tensors."""
 
-_FORMAT = 1  # the version of the structure written under OBJECT_KEY
-
-# safetensors dtype names that NumPy can hold (bfloat16 and float8 have no NumPy dtype).
-_NUMPY_DTYPES = {"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"}
-
 File = str | os.PathLike[str] | io.IOBase | Any
 """A path, or a binary file object (``open(path, "wb")``, ``io.BytesIO()``)."""
 
 
-def _safetensors_numpy(purpose: str) -> Any:
-    from chainrule.optional import require
+class LoadError(ValueError):
+    """A file that chainrule cannot load: missing, not a regular file, not safetensors,
+    damaged, or holding something chainrule cannot rebuild.
 
-    return require("safetensors.numpy", purpose)
+    ``path`` is the file's path (None for a file object), ``reason`` says what is wrong, and
+    the message is one line: ``load: 'model.safetensors': <reason>``, or for a file object
+    ``load: file object 'model.safetensors': <reason>`` (its name, if it has one).
+    """
+
+    def __init__(self, where: str, path: str | None, reason: str, label: str | None = None):
+        self.where, self.path, self.reason, self.label = where, path, reason, label
+        shown = repr(path) if label is None else label
+        super().__init__(" ".join(f"{where}: {shown}: {reason}".splitlines()))
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __reduce__(self) -> Any:
+        return type(self), (self.where, self.path, self.reason, self.label)
 
 
-def _as_array(value: Any, label: str) -> np.ndarray:
-    """``value`` as a C-ordered NumPy array; ``label`` names it in errors."""
-    if isinstance(value, Tensor):
-        array = backend.to_numpy(value.array)
-    elif isinstance(value, (np.ndarray, np.generic)):
-        array = np.asarray(value)
-    else:
-        raise TypeError(
-            f"save: {label} must be a Tensor or a NumPy array, got {type(value).__name__}"
-        )
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"save: {label} has dtype {array.dtype}, which chainrule cannot store")
-    # safetensors copies an array's memory as it lies, so a transposed view would be saved
-    # scrambled; a C-ordered copy (0-d arrays stay 0-d) has its bytes in index order.
-    return array if array.flags.c_contiguous else array.copy(order="C")
+class MissingFileError(LoadError, FileNotFoundError):
+    """A file that does not exist: both a :class:`LoadError` and a ``FileNotFoundError``."""
+
+    def __init__(
+        self, where: str, path: str | None, reason: str = "no such file", label: str | None = None
+    ):
+        super().__init__(where, path, reason, label)
+        self.errno, self.strerror, self.filename = errno.ENOENT, reason, path
+
+
+# ---- saving --------------------------------------------------------------------------------------
 
 
 def save(obj: Any, f: File, metadata: Mapping[str, str] | None = None) -> None:
@@ -84,7 +96,13 @@ def save(obj: Any, f: File, metadata: Mapping[str, str] | None = None) -> None:
     Module for instance, is a TypeError that says what to save instead.
 
     ``metadata`` (str -> str) is stored in the header, and :func:`load_metadata` reads it.
+    A path is written through a temporary file beside it that replaces it when complete
+    (:func:`chainrule.files.atomic_write`), one tensor at a time: saving holds no second copy
+    of the model in memory.
     """
+    is_path = isinstance(f, (str, os.PathLike))
+    if not is_path and not callable(getattr(f, "write", None)):
+        raise TypeError(f"save: f must be a path or a binary file object, got {type(f).__name__}")
     header = {} if metadata is None else dict(metadata)
     for key, value in header.items():
         if not isinstance(key, str) or not isinstance(value, str):
@@ -95,147 +113,42 @@ def save(obj: Any, f: File, metadata: Mapping[str, str] | None = None) -> None:
         if reserved in header:
             raise ValueError(f"save: the metadata key {reserved!r} is reserved by chainrule")
     if _is_flat(obj):
-        arrays = {key: _as_array(value, repr(key)) for key, value in obj.items()}
+        arrays = {key: saved_objects.array_of(value, repr(key)) for key, value in obj.items()}
         header[ORDER_KEY] = json.dumps(list(arrays))
     else:
-        packer = _Packer()
+        packer = saved_objects.Packer()
         structure = packer.encode(obj, "obj", "")
-        header[OBJECT_KEY] = json.dumps({"format": _FORMAT, "value": structure})
+        header[OBJECT_KEY] = json.dumps({"format": saved_objects.FORMAT, "value": structure})
         arrays = packer.arrays
-    data = _safetensors_numpy("chainrule.io.save").save(arrays, metadata=header)
-    write_bytes(f, data, "save")
+    try:
+        head, names = st.encode_header(arrays, header)
+    except UnicodeEncodeError as error:  # a lone surrogate in a name or a metadata value
+        raise ValueError(f"save: a name or metadata value is not valid Unicode: {error}") from None
+    if is_path:
+        with atomic_write(f, "wb") as handle:
+            _write(handle, head, arrays, names)
+    else:
+        _write(f, head, arrays, names)
+
+
+def _write(stream: Any, head: bytes, arrays: dict[str, Any], names: list[str]) -> None:
+    st.write_all(stream, memoryview(head))
+    st.write_arrays(stream, arrays, names, backend.to_numpy)
 
 
 def _is_flat(obj: Any) -> bool:
-    """A dict of str to arrays: the file format before nested objects, kept byte for byte."""
-    return isinstance(obj, Mapping) and all(
-        isinstance(key, str) and isinstance(value, (Tensor, np.ndarray, np.generic))
-        for key, value in obj.items()
-    )
-
-
-class _Packer:
-    """Turns an object into JSON-ready structure, collecting its arrays under unique names."""
-
-    def __init__(self) -> None:
-        self.arrays: dict[str, np.ndarray] = {}
-        self.names: dict[int, str] = {}  # id(tensor or array) -> its name: stored once
-        self.kept: list[Any] = []
-
-    def encode(self, value: Any, where: str, name: str) -> Any:
-        """``value`` as JSON; ``where`` says where it sits for messages (``obj['model']``)
-        and ``name`` is the dotted name its tensors get."""
-        if value is None or isinstance(value, (bool, str, int)):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else {"float": repr(value)}
-        if isinstance(value, Tensor):
-            entry: dict[str, Any] = {"tensor": self._store(value, where, name)}
-            if value.requires_grad:
-                entry["requires_grad"] = True
-            if _is_parameter(value):
-                entry["parameter"] = True
-            return entry
-        if isinstance(value, np.ndarray):
-            return {"ndarray": self._store(value, where, name)}
-        if isinstance(value, np.generic):
-            return {"numpy_scalar": self._store(value, where, name)}
-        if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
-            items = [
-                self.encode(item, f"{where}[{i}]", _join(name, str(i)))
-                for i, item in enumerate(value)
-            ]
-            return {type(value).__name__: items}
-        if isinstance(value, Mapping):
-            pairs = [
-                [_key(key, where), self.encode(item, f"{where}[{key!r}]", _join(name, str(key)))]
-                for key, item in value.items()
-            ]
-            ordered = isinstance(value, collections.OrderedDict)
-            return {"OrderedDict" if ordered else "dict": pairs}
-        raise TypeError(_unsupported(value, where))
-
-    def _store(self, value: Any, where: str, name: str) -> str:
-        known = self.names.get(id(value))
-        if known is not None:  # the same object twice: stored once, loaded as one object
-            return known
-        key, n = name or "obj", 1
-        while key in self.arrays:
-            n += 1
-            key = f"{name or 'obj'}~{n}"
-        self.arrays[key] = _as_array(value, where)
-        self.names[id(value)] = key
-        self.kept.append(value)  # alive until the save ends, so that its id stays its own
-        return key
-
-
-def _join(name: str, part: str) -> str:
-    return f"{name}.{part}" if name else part
-
-
-def _key(key: Any, where: str) -> Any:
-    if key is None or isinstance(key, (bool, str, int)):
-        return key
-    if isinstance(key, float) and math.isfinite(key):
-        return key
-    raise TypeError(
-        f"save: {where} has a key of type {type(key).__name__} ({key!r}); dict keys must be "
-        "str, int, float, bool or None"
-    )
-
-
-def _is_parameter(value: Tensor) -> bool:
-    from chainrule.nn.parameter import Parameter
-
-    return isinstance(value, Parameter)
-
-
-def _unsupported(value: Any, where: str) -> str:
-    kind = type(value).__name__
-    what = "chainrule saves tensors, NumPy arrays, numbers, strings, bools, None and "
-    what += "dicts, lists and tuples of them"
-    if hasattr(value, "state_dict") and hasattr(value, "load_state_dict"):
-        # A Module or an Optimizer: its state dict holds everything that a file needs.
-        return (
-            f"save: {where} is a whole {kind}, which cannot be stored as data ({what}); save "
-            f"its state instead, e.g. save(model.state_dict(), f), and restore it with "
-            f"model.load_state_dict(load(f))"
+    """A dict of str to arrays: the format of state dicts, stored as a plain safetensors file."""
+    return (
+        isinstance(obj, Mapping)
+        and "__metadata__" not in obj  # the header's own entry: the packer renames it
+        and all(
+            isinstance(key, str) and isinstance(value, (Tensor, np.ndarray, np.generic))
+            for key, value in obj.items()
         )
-    return f"save: {where} is of type {kind}, which cannot be stored ({what})"
+    )
 
 
 # ---- loading -------------------------------------------------------------------------------------
-
-
-def _read(f: File, where: str) -> tuple[bytes, dict[str, Any], str]:
-    """The file's bytes, its parsed JSON header and its name, or an error naming the file."""
-    data, name = read_bytes(f, where)
-    not_safetensors = f"{where}: {name!r} is not a safetensors file"
-    if len(data) < 8:
-        raise ValueError(f"{not_safetensors} (only {len(data)} bytes)")
-    size = int.from_bytes(data[:8], "little")
-    if size > len(data) - 8:
-        _refuse_torch_pickle(data, not_safetensors)
-        raise ValueError(f"{not_safetensors} (its header length {size} exceeds the file)")
-    try:
-        header = json.loads(data[8 : 8 + size].decode("utf-8"))
-    except ValueError as error:  # bad UTF-8 or bad JSON
-        _refuse_torch_pickle(data, not_safetensors)
-        raise ValueError(f"{not_safetensors} (its header is not JSON: {error})") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{not_safetensors} (its header is not a JSON object)")
-    return data, header, name
-
-
-def _refuse_torch_pickle(data: bytes, not_safetensors: str) -> None:
-    """Say what to do with a file that is not safetensors but PyTorch's: a zip archive (what
-    torch.save writes) or a bare pickle (its legacy format, protocol 2 or above)."""
-    if data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and 2 <= data[1] <= 5):
-        raise ValueError(
-            f"{not_safetensors}: it looks like a file of PyTorch's torch.save (a pickle, in a "
-            "zip archive or bare), and chainrule never runs pickle code; in PyTorch, write the "
-            "tensors with safetensors.torch.save_file(state_dict, path) and load that file here"
-        )
 
 
 def load(
@@ -252,37 +165,168 @@ def load(
     ``map_location`` (None, ``"cpu"`` or a device) and ``weights_only`` are accepted as in
     ``torch.load``: the tensors come back on the array module in use, and loading never runs
     code, so ``weights_only=True`` and ``False`` read files alike. ``mmap`` is accepted and
-    ignored (the file is read into memory).
+    ignored: each tensor is read into memory of its own, once.
 
-    Missing file: FileNotFoundError; anything that is not a valid safetensors file, or a
-    malformed object structure: ValueError naming the file and the reason; a tensor NumPy
-    cannot hold (bfloat16, float8): ValueError naming it.
+    The header is read and checked first, and then only the bytes it declares. Any file that
+    cannot be loaded is a :class:`LoadError` (a ValueError) naming it and the reason; a
+    missing one is a :class:`MissingFileError`, also a FileNotFoundError.
     """
     _check_map_location(map_location)
     if weights_only is not None and not isinstance(weights_only, bool):
         raise TypeError(f"load: weights_only must be a bool or None, got {weights_only!r}")
-    data, header, name = _read(f, "load")
-    for key, entry in header.items():
-        dtype = entry.get("dtype") if isinstance(entry, dict) else None
-        if key != "__metadata__" and dtype is not None and dtype not in _NUMPY_DTYPES:
-            raise ValueError(
-                f"load: {name!r} stores {key!r} as {dtype}, which NumPy cannot hold; "
-                "convert it to float32 before saving (e.g. tensor.float() in PyTorch)"
-            )
+    with _opened(f, "load") as (stream, available, fail):
+        try:
+            header = st.read_header(stream, available)
+            metadata = header.metadata
+            structure = order = None
+            # The structure is checked before a byte of tensor data is read.
+            if OBJECT_KEY in metadata:
+                structure = saved_objects.parse(metadata[OBJECT_KEY])
+            elif ORDER_KEY in metadata:
+                order = _saved_order(metadata[ORDER_KEY], header)
+            arrays = st.read_arrays(stream, header)
+            if structure is not None:
+                return saved_objects.Unpacker(arrays).decode(structure)
+        except st.FormatError as error:
+            raise fail(str(error)) from None
+        except saved_objects.MalformedStructureError as error:
+            at = f" at {error.where}" if error.where else ""
+            raise fail(f"malformed {OBJECT_KEY!r} structure{at}: {error.reason}") from None
+        except RecursionError:
+            raise fail(f"its {OBJECT_KEY!r} structure is nested too deeply") from None
+    return {key: from_numpy(arrays[key]) for key in order or arrays}
+
+
+def _saved_order(text: str, header: st.Header) -> list[str]:
+    """The saved key order, which must list the header's names, each once."""
     try:
-        arrays = _safetensors_numpy("chainrule.io.load").load(data)
-    except Exception as error:  # the library's SafetensorError, or a malformed entry
-        raise ValueError(f"load: {name!r} is not a safetensors file ({error})") from error
-    metadata = header.get("__metadata__") or {}
-    if isinstance(metadata, dict) and OBJECT_KEY in metadata:
-        return _Unpacker(arrays, name).load(metadata[OBJECT_KEY])
-    order = [key for key in header if key != "__metadata__"]
-    saved_order = metadata.get(ORDER_KEY) if isinstance(metadata, dict) else None
-    if saved_order is not None:
-        saved = json.loads(saved_order)
-        if sorted(saved) == sorted(arrays):
-            order = saved
-    return {key: from_numpy(_writable(arrays[key])) for key in order}
+        order = json.loads(text)
+    except (ValueError, RecursionError):
+        order = None
+    if not isinstance(order, list) or not all(isinstance(key, str) for key in order):
+        raise st.FormatError(f"its {ORDER_KEY!r} entry is not a JSON list of names")
+    names = [entry.name for entry in header.entries]
+    if sorted(order) != sorted(names):
+        raise st.FormatError(
+            f"its {ORDER_KEY!r} entry lists {len(order)} names that are not those of its "
+            f"{len(names)} tensors, each once"
+        )
+    return order
+
+
+def load_metadata(f: File) -> dict[str, str]:
+    """The ``metadata`` given to :func:`save` (or by another writer), without reading tensors.
+
+    Reads and checks the header only; a file that is not valid safetensors is a LoadError.
+    """
+    with _opened(f, "load_metadata") as (stream, available, fail):
+        try:
+            header = st.read_header(stream, available)
+        except st.FormatError as error:
+            raise fail(str(error)) from None
+    return {k: v for k, v in header.metadata.items() if k not in (ORDER_KEY, OBJECT_KEY)}
+
+
+@contextlib.contextmanager
+def _opened(f: File, where: str) -> Iterator[tuple[Any, int | None, Any]]:
+    """``f`` open for reading: the stream, how many bytes it holds (None if unknown), and a
+    function making the LoadError for a reason. A path must name a regular file: a
+    directory, a device or a pipe is refused before it is opened, so that nothing is read
+    from it. An OSError while reading becomes a LoadError too."""
+    if isinstance(f, (str, os.PathLike)):
+        path = os.fsdecode(f)
+
+        def fail(reason: str) -> LoadError:
+            return LoadError(where, path, reason)
+
+        stream, available = _open_regular(path, where, fail)
+    elif callable(getattr(f, "read", None)):
+        name = getattr(f, "name", None)
+        label = f"file object {name!r}" if isinstance(name, str) else "a file object"
+        label += f" ({type(f).__name__})"
+
+        def fail(reason: str) -> LoadError:
+            return LoadError(where, None, reason, label=label)
+
+        stream, available = f, _remaining(f)
+    else:
+        raise TypeError(
+            f"{where}: f must be a path or a binary file object, got {type(f).__name__}"
+        )
+    try:
+        yield stream, available, fail
+    except OSError as error:
+        if isinstance(error, LoadError):
+            raise
+        raise fail(f"cannot be read ({_describe(error)})") from None
+    except st.NotBinaryError as error:  # a file object in text mode
+        raise TypeError(f"{where}: {error}") from None
+    finally:
+        if stream is not f:
+            stream.close()
+
+
+def _open_regular(path: str, where: str, fail: Any) -> tuple[Any, int]:
+    """An unbuffered binary stream of the regular file at ``path``, and its size."""
+    with _os_errors(where, path, fail):
+        _check_regular(os.stat(path).st_mode, fail)
+        # O_NONBLOCK: if a pipe took the file's place since the stat, opening it does not wait
+        # for a writer, and the check of the open file refuses it.
+        flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(path, flags | getattr(os, "O_NOCTTY", 0))
+    stream = open(descriptor, "rb", buffering=0)  # noqa: SIM115 (closed by _opened)
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        stream.close()
+        _check_regular(info.st_mode, fail)
+    return stream, info.st_size
+
+
+@contextlib.contextmanager
+def _os_errors(where: str, path: str, fail: Any) -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:
+        raise MissingFileError(where, path) from None
+    except LoadError:
+        raise
+    except OSError as error:
+        raise fail(_describe(error)) from None
+    except ValueError as error:  # a path with a NUL byte
+        raise fail(f"is not a valid path ({error})") from None
+
+
+def _check_regular(mode: int, fail: Any) -> None:
+    if stat.S_ISDIR(mode):
+        raise fail("is a directory")
+    kinds = [
+        (stat.S_ISREG, ""),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    if kind:
+        raise fail(f"is not a regular file but {kind}")
+
+
+def _describe(error: OSError) -> str:
+    return error.strerror.lower() if error.strerror else str(error)
+
+
+def _remaining(stream: Any) -> int | None:
+    """The bytes a file object holds from its position on, if it can say (a real file, a
+    BytesIO); None for a pipe or a socket, which are then read only as far as declared."""
+    try:
+        if not stream.seekable():
+            return None
+        here = stream.tell()
+        end = stream.seek(0, os.SEEK_END)
+        stream.seek(here)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return max(end - here, 0) if isinstance(end, int) and isinstance(here, int) else None
 
 
 def _check_map_location(map_location: Any) -> None:
@@ -301,114 +345,3 @@ def _check_map_location(map_location: Any) -> None:
         )
     if not device.startswith(("cpu", "cuda")):
         raise ValueError(f"load: map_location must be 'cpu', a device or None, got {device!r}")
-
-
-def _writable(array: np.ndarray) -> np.ndarray:
-    return array if array.flags.writeable else array.copy()
-
-
-class _Unpacker:
-    """Rebuilds a saved object from its JSON structure and the file's arrays; anything
-    malformed is a ValueError naming the file, where in the object, and what is wrong."""
-
-    _CONTAINERS = ("list", "tuple", "dict", "OrderedDict")
-
-    def __init__(self, arrays: dict[str, np.ndarray], name: str) -> None:
-        self.arrays, self.name = arrays, name
-        self.loaded: dict[str, Any] = {}  # name -> the object made of it: shared as saved
-
-    def load(self, text: Any) -> Any:
-        try:
-            document = json.loads(text) if isinstance(text, str) else None
-        except ValueError as error:
-            self.fail(f"it is not JSON: {error}", "")
-        if not isinstance(document, dict) or set(document) != {"format", "value"}:
-            self.fail("expected a JSON object with 'format' and 'value'", "")
-        if document["format"] != _FORMAT:
-            self.fail(f"format {document['format']!r}; this chainrule reads format {_FORMAT}", "")
-        return self.decode(document["value"], "obj")
-
-    def fail(self, reason: str, where: str) -> Any:
-        at = f" at {where}" if where else ""
-        raise ValueError(
-            f"load: {self.name!r} has a malformed {OBJECT_KEY!r} structure{at}: {reason}"
-        )
-
-    def decode(self, node: Any, where: str) -> Any:
-        if node is None or isinstance(node, (bool, str, int, float)):
-            return node
-        if not isinstance(node, dict) or not node:
-            self.fail(f"unexpected {type(node).__name__} {_short(node)}", where)
-        tag = next(iter(node))
-        body = node[tag]
-        if tag in self._CONTAINERS:
-            if len(node) != 1 or not isinstance(body, list):
-                self.fail(f"{tag!r} must hold a list", where)
-            if tag in ("list", "tuple"):
-                items = [self.decode(item, f"{where}[{i}]") for i, item in enumerate(body)]
-                return items if tag == "list" else tuple(items)
-            return self.mapping(tag, body, where)
-        if tag == "float" and len(node) == 1 and body in ("nan", "inf", "-inf"):
-            return float(body)
-        if tag in ("tensor", "ndarray", "numpy_scalar"):
-            return self.array(tag, node, where)
-        return self.fail(f"unknown entry {_short(node)}", where)
-
-    def mapping(self, tag: str, pairs: list, where: str) -> Any:
-        result = {} if tag == "dict" else collections.OrderedDict()
-        for pair in pairs:
-            if not isinstance(pair, list) or len(pair) != 2:
-                self.fail(f"a {tag} entry must be a [key, value] pair, got {_short(pair)}", where)
-            key, value = pair
-            if key is not None and not isinstance(key, (bool, str, int, float)):
-                self.fail(
-                    f"a dict key must be a str, number, bool or null, got {_short(key)}", where
-                )
-            result[key] = self.decode(value, f"{where}[{key!r}]")
-        return result
-
-    def array(self, tag: str, node: dict, where: str) -> Any:
-        key = node[tag]
-        flags = set(node) - {tag}
-        allowed = {"requires_grad", "parameter"} if tag == "tensor" else set()
-        if not isinstance(key, str) or not flags <= allowed:
-            self.fail(f"unknown entry {_short(node)}", where)
-        if any(node[flag] is not True for flag in flags):
-            self.fail(f"the flags of {_short(node)} must be true", where)
-        if key not in self.arrays:
-            self.fail(f"it refers to the tensor {key!r}, which the file does not hold", where)
-        cache_key = f"{tag}:{key}"
-        if cache_key not in self.loaded:
-            array = _writable(self.arrays[key])
-            if tag == "ndarray":
-                value: Any = array
-            elif tag == "numpy_scalar":
-                value = array[()]
-            else:
-                value = _tensor(from_numpy(array), node)
-            self.loaded[cache_key] = value
-        return self.loaded[cache_key]
-
-
-def _tensor(tensor: Tensor, entry: dict) -> Tensor:
-    if entry.get("parameter"):
-        from chainrule.nn.parameter import Parameter
-
-        return Parameter(tensor, requires_grad=bool(entry.get("requires_grad")))
-    if entry.get("requires_grad"):
-        tensor.requires_grad_()
-    return tensor
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def load_metadata(f: File) -> dict[str, str]:
-    """The ``metadata`` given to :func:`save` (or by another writer), without reading tensors."""
-    _, header, name = _read(f, "load_metadata")
-    metadata = header.get("__metadata__") or {}
-    if not isinstance(metadata, dict):
-        raise ValueError(f"load_metadata: {name!r} has a malformed __metadata__ entry")
-    return {key: value for key, value in metadata.items() if key not in (ORDER_KEY, OBJECT_KEY)}

@@ -3,9 +3,10 @@
 The subprocess test runs this file as a script three times: process A trains 2 epochs of every
 configuration with a checkpoint, process B starts from other seeds and resumes each to 4, and
 process C trains 4 epochs straight. The configurations cover every optimiser of
-``chainrule.optim`` (LBFGS through the closure that ``fit`` gives it), the schedulers stepped per epoch and per step, and the three sources of the shuffling order:
-the loader's own seeded generator, chainrule's global generator, and a user's DataLoader
-generator. Every model has Dropout, which draws from the global generator.
+``chainrule.optim`` (LBFGS through the closure that ``fit`` gives it), the schedulers stepped
+per epoch and per step, and the three sources of the shuffling order: the loader's own seeded
+generator, chainrule's global generator, and a user's DataLoader generator. Every model has
+Dropout, which draws from the global generator.
 """
 
 from __future__ import annotations
