@@ -260,13 +260,78 @@ from chainrule.legacy import (
 )
 from chainrule.size import Size
 
-from chainrule import accelerator, cuda, data, inspect, linalg, metrics, nn, optim, plot, train
-from chainrule import utils
-from chainrule import interop
-from chainrule import onnx  # the onnx package itself is imported only by export()
-from chainrule.io import load, save
-from chainrule.inspect.summary import summary
-from chainrule.nn.functional import cosine_similarity
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
+# The packages built on the tensor (layers, optimisers, training, data, inspection, files, ONNX)
+# load on first use, through __getattr__ below: `chainrule.nn`, `from chainrule import nn` and
+# `import chainrule.nn` work as before, and `import chainrule` pays only for the tensor and its
+# operations. (The onnx package itself is imported only by chainrule.onnx.export().)
+_SUBMODULES = frozenset(
+    {
+        "accelerator",
+        "autograd",
+        "backend",
+        "compiled",
+        "creation",
+        "cuda",
+        "data",
+        "devices",
+        "dtypes",
+        "facts",
+        "files",
+        "fp_errors",
+        "inspect",
+        "interop",
+        "io",
+        "legacy",
+        "linalg",
+        "metrics",
+        "nn",
+        "onnx",
+        "ops",
+        "optim",
+        "optional",
+        "plot",
+        "printing",
+        "promotion",
+        "random",
+        "safetensors_format",
+        "saved_objects",
+        "size",
+        "train",
+        "utils",
+    }
+)
+# Functions of those packages that are also top-level names: name -> the module defining it.
+_LAZY_FUNCTIONS = {
+    "compile": "chainrule.compiled",
+    "load": "chainrule.io",
+    "save": "chainrule.io",
+    "summary": "chainrule.inspect.summary",
+    "cosine_similarity": "chainrule.nn.functional",
+}
+
+if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
+    from chainrule import (
+        accelerator,
+        cuda,
+        data,
+        inspect,
+        interop,
+        linalg,
+        metrics,
+        nn,
+        onnx,
+        optim,
+        plot,
+        train,
+        utils,
+    )
+    from chainrule.compiled import compile  # noqa: A004 - torch.compile's name
+    from chainrule.inspect.summary import summary
+    from chainrule.io import load, save
+    from chainrule.nn.functional import cosine_similarity
 
 clip = clamp
 divide = div
@@ -278,9 +343,21 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
+    module = _LAZY_FUNCTIONS.get(name)
+    if module is not None:
+        value = getattr(_importlib.import_module(module), name)
+        globals()[name] = value  # later lookups find it without coming here
+        return value
+    if name in _SUBMODULES:
+        # Importing a submodule sets it as an attribute of the package.
+        return _importlib.import_module(f"chainrule.{name}")
     # bfloat16 comes from the optional package ml_dtypes, slow to import: only on first use.
     if name == "bfloat16":
         from chainrule.dtypes import bfloat16_dtype
 
         return bfloat16_dtype()
     raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _SUBMODULES | set(_LAZY_FUNCTIONS))

@@ -111,13 +111,16 @@ class Reciprocal(Function):
     """d/dx (1/x) = −1/x² = −out² (from the saved output)"""
 
     def forward(self, x: Any) -> Any:
-        out = 1 / as_float(x)
+        out = backend.xp.reciprocal(as_float(x))
         self.saved = (out,)
         return out
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        return (-grad * out * out,)
+        # −grad·(out·out): PyTorch's order, hence its rounding.
+        slope = out * out
+        slope *= grad
+        return (-slope,)
 
 
 class Rsqrt(Function):
@@ -130,7 +133,11 @@ class Rsqrt(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        return (-0.5 * grad * out * out * out,)
+        # (−½·grad)·out³ with out³ = out·out·out: PyTorch's order, hence its rounding.
+        slope = out * out
+        slope *= out
+        slope *= -0.5 * grad
+        return (slope,)
 
 
 # ---- the public functions ----------------------------------------------------------------------

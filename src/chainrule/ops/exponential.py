@@ -236,4 +236,4 @@ def square(input: Tensor) -> Tensor:  # noqa: A002
         raise not_a_tensor("square", "input", input)
     if input.array.dtype.kind == "b":
         input = Tensor._make(input.array.astype(dtypes.int64), False, None)  # noqa: A001
-    return elementwise.pow(input, 2)
+    return elementwise.Pow.apply(input, 2)
