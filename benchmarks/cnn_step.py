@@ -15,6 +15,10 @@ runs next. Figures are per step; the ratio is chainrule's time over PyTorch's in
 For OpenBLAS's own choice of kernels on this machine, run it as
 ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/cnn_step.py``.
 
+Figures from this script are not to be reported without a solo check: two BLAS thread pools
+in one process distort each other. ``python benchmarks/solo.py --configs cnn`` times each
+library alone in its own process (and a NumPy step by hand).
+
 Both libraries share this process's heap. glibc serves large blocks by mmap until one has been
 freed, and each fresh block costs a page fault per 4 KiB page on first touch, so one library's
 allocations change the other's time; ``--only`` measures each alone, in separate runs.
@@ -31,58 +35,23 @@ from typing import Any
 
 import numpy as np
 import torch
+from workload_cnn import BATCH, STEPS_PER_BLOCK, build_model, cnn_setup, step_function
 
 import chainrule as cr
 
 torch.set_num_threads(2)
 
-BATCH, STEPS_PER_BLOCK, LR = 64, 10, 0.01
-
 
 def build_step(lib: Any, weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> Any:
-    """The step as a PyTorch user writes it; ``lib`` is ``chainrule`` or ``torch``."""
-    nn = lib.nn
-    model = nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(32 * 7 * 7, 10),
-    )
-    model.load_state_dict({name: lib.from_numpy(value.copy()) for name, value in weights.items()})
-    optimizer = lib.optim.SGD(model.parameters(), lr=LR)
-    loss_fn = nn.CrossEntropyLoss()
+    """The step as a PyTorch user writes it (workload_cnn.py); ``lib`` is ``chainrule`` or
+    ``torch``."""
+    step = step_function(lib, build_model(lib, weights))
     images, labels = lib.from_numpy(x), lib.from_numpy(y)
-
-    def step() -> float:
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return lambda: step(images, labels)
 
 
 def implementations(only: str | None = None) -> dict[str, Callable[[], Any]]:
-    torch.manual_seed(0)
-    reference = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 16, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(16, 32, 3, padding=1),
-        torch.nn.ReLU(),
-        torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(),
-        torch.nn.Linear(32 * 7 * 7, 10),
-    )
-    weights = {name: value.detach().numpy() for name, value in reference.state_dict().items()}
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
-    y = rng.integers(0, 10, BATCH)
+    weights, x, y = cnn_setup()
     if only is not None:
         return {only: build_step(cr if only == "chainrule" else torch, weights, x, y)}
     steps = {"chainrule": build_step(cr, weights, x, y), "torch": build_step(torch, weights, x, y)}
@@ -135,6 +104,7 @@ def main() -> None:
         f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
         f"chainrule {cr.__version__}"
     )
+    print("IN-PROCESS figures: not to be reported without a solo check (benchmarks/solo.py)")
     print(f"CNN step, batch {BATCH} of 1x28x28, {STEPS_PER_BLOCK} steps per block")
     print("per-step median; ratio = implementation / PyTorch eager per round, min / median / max")
     labels = {"chainrule": "chainrule (nn, optim)", "torch": "PyTorch eager (nn, optim)"}

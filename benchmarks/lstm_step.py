@@ -12,6 +12,10 @@ whichever library runs next. The ratio is chainrule's time over PyTorch's, per b
     python benchmarks/lstm_step.py              # both configurations
     python benchmarks/lstm_step.py --quick bf-ce
 
+Figures from this script are not to be reported without a solo check: two BLAS thread pools
+in one process distort each other. ``python benchmarks/solo.py --configs lstm,lstm-tm`` times
+each library alone in its own process (and a NumPy step by hand).
+
 OpenBLAS picks its kernels by OPENBLAS_CORETYPE; where the environment pins an older core
 type, ``env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/lstm_step.py`` lets it
 choose for the machine (PyTorch uses MKL either way).
@@ -20,6 +24,7 @@ choose for the machine (PyTorch uses MKL either way).
 from __future__ import annotations
 
 import argparse
+import functools
 import platform
 import statistics
 import time
@@ -28,82 +33,34 @@ from typing import Any
 
 import numpy as np
 import torch
+from workload_lstm import (
+    BATCH,
+    HIDDEN,
+    INPUT,
+    STEPS,
+    VARIANTS,
+    build_model,
+    lstm_setup,
+    step_function,
+)
 
 import chainrule as cr
 
 torch.set_num_threads(2)
 
-INPUT, HIDDEN, STEPS, BATCH = 32, 128, 50, 32
-
-CONFIGS = {
-    "tm-mse": "time-major (L, N, 32), regression head 128->1, MSE",
-    "bf-ce": "batch_first (N, L, 32), classifier head 128->10, cross-entropy",
-}
-
-
-def lstm_step(
-    lib: Any,
-    state: dict[str, np.ndarray],
-    x: np.ndarray,
-    y: np.ndarray,
-    batch_first: bool,
-    loss: str,
-    lr: float = 0.05,
-) -> Callable[[], Any]:
-    """The training step, written once; ``lib`` is ``chainrule`` or ``torch``."""
-
-    class Model(lib.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.lstm = lib.nn.LSTM(INPUT, HIDDEN, batch_first=batch_first)
-            self.head = lib.nn.Linear(HIDDEN, state["head.weight"].shape[0])
-
-        def forward(self, x: Any) -> Any:
-            _, (h_n, _) = self.lstm(x)
-            return self.head(h_n[-1])
-
-    model = Model()
-    model.load_state_dict({name: lib.from_numpy(value.copy()) for name, value in state.items()})
-    optimizer = lib.optim.SGD(model.parameters(), lr=lr)
-    loss_fn = lib.nn.MSELoss() if loss == "mse" else lib.nn.CrossEntropyLoss()
-    tx, ty = lib.from_numpy(x), lib.from_numpy(y)
-
-    def step() -> Any:
-        optimizer.zero_grad(set_to_none=True)
-        cost = loss_fn(model(tx), ty)
-        cost.backward()
-        optimizer.step()
-        return cost
-
-    return step
+CONFIGS = VARIANTS
 
 
 def configuration(name: str) -> dict[str, Callable[[], Any]]:
-    batch_first = name.startswith("bf")
-    loss = name.split("-")[1]
-    rng = np.random.default_rng(0)
-    outputs = 1 if loss == "mse" else 10
-    state = {  # PyTorch's default initialisation, drawn once for both libraries
-        name: rng.uniform(-bound, bound, shape).astype(np.float32)
-        for name, shape, bound in (
-            ("lstm.weight_ih_l0", (4 * HIDDEN, INPUT), HIDDEN**-0.5),
-            ("lstm.weight_hh_l0", (4 * HIDDEN, HIDDEN), HIDDEN**-0.5),
-            ("lstm.bias_ih_l0", (4 * HIDDEN,), HIDDEN**-0.5),
-            ("lstm.bias_hh_l0", (4 * HIDDEN,), HIDDEN**-0.5),
-            ("head.weight", (outputs, HIDDEN), HIDDEN**-0.5),
-            ("head.bias", (outputs,), HIDDEN**-0.5),
-        )
-    }
-    shape = (BATCH, STEPS, INPUT) if batch_first else (STEPS, BATCH, INPUT)
-    x = rng.standard_normal(shape).astype(np.float32)
-    if loss == "mse":
-        y = rng.standard_normal((BATCH, 1)).astype(np.float32)
-    else:
-        y = rng.integers(0, 10, BATCH)
-    return {
-        "chainrule": lstm_step(cr, state, x, y, batch_first, loss),
-        "torch": lstm_step(torch, state, x, y, batch_first, loss),
-    }
+    """The step of both libraries on one variant (workload_lstm.py), from the same weights."""
+    weights, x, y = lstm_setup(name)
+    batch_first, loss = name.startswith("bf"), name.split("-")[1]
+    steps = {}
+    for lib in (cr, torch):
+        step = step_function(lib, build_model(lib, weights, batch_first), loss)
+        tx, ty = lib.from_numpy(x), lib.from_numpy(y)
+        steps[lib.__name__] = functools.partial(step, tx, ty)
+    return steps
 
 
 def loss_difference(steps_by_lib: dict[str, Callable[[], Any]]) -> float:
@@ -164,6 +121,7 @@ def main() -> None:
         f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
         f"chainrule {cr.__version__}"
     )
+    print("IN-PROCESS figures: not to be reported without a solo check (benchmarks/solo.py)")
     print(
         f"LSTM input {INPUT}, hidden {HIDDEN}, {STEPS} steps, batch {BATCH}, Linear head on h_T, "
         "SGD; per-step median; ratio = chainrule / PyTorch per block, min / median / max"

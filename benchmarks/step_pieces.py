@@ -14,7 +14,7 @@ import timeit
 from collections.abc import Callable
 
 import numpy as np
-from train_step import build_model, mlp_shapes, xor_data
+from workload_mlp import build_model, mlp_shapes, xor_data
 
 import chainrule as cr
 
