@@ -28,6 +28,7 @@ import operator
 from typing import Any
 
 from chainrule import backend, fp_errors
+from chainrule.autograd import function as _function
 from chainrule.autograd.function import FREED, Function
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.hooks import TensorHooks, hook_name
@@ -37,6 +38,15 @@ from chainrule.tensor import Tensor
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root."""
+    recorder = _function.recorder
+    if recorder is None:
+        walk(root, gradient, retain_graph)
+    else:  # chainrule.compile records this walk (compiled/backward.py)
+        recorder.backward(root, gradient, retain_graph)
+
+
+def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
+    """:func:`backward` itself: the reverse walk, unobserved."""
     if not root._requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad and has no grad_fn; did you forget "

@@ -46,6 +46,10 @@ FREED = _Freed()
 
 _new = object.__new__
 
+# Set while ``chainrule.compile`` records a step (chainrule/compiled/recorder.py): it sees every
+# operation that runs. None otherwise, which costs each operation one global lookup.
+recorder: Any = None
+
 
 class Function:
     """A differentiable operation and, once applied, the graph node that records it."""
@@ -115,6 +119,8 @@ class Function:
         else:
             result._requires_grad = False
             result._ctx = None
+        if recorder is not None:
+            recorder.operation(node, inputs, options, result)
         return result
 
     @classmethod

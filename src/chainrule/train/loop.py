@@ -77,6 +77,7 @@ def fit(
     scheduler_interval: str = "epoch",
     checkpoint: Any = None,
     resume_from: str | os.PathLike[str] | None = None,
+    compile: bool | None = None,  # noqa: A002 - torch.compile's name
 ) -> History:
     """Train ``model`` on ``train_data`` and return a :class:`History` of per-epoch figures.
 
@@ -103,6 +104,11 @@ def fit(
             from the next epoch, as if it had never stopped (bit for bit, given the same model,
             optimizer, scheduler, data and arguments). A checkpoint at or past ``epochs``
             trains nothing. Files that cannot be read raise :class:`chainrule.io.LoadError`.
+        compile: ``True`` replays the steps with :func:`chainrule.compile`, whatever the model:
+            the array operations of the eager step, recorded on its first two calls, bit for bit
+            the eager result (callbacks run as usual: ``on_backward_end`` sees the gradients
+            before the update). ``None`` (the default) does so for a ``Sequential`` model (see
+            :class:`chainrule.train.TrainStep`), ``False`` never.
 
     The data are checked before the first step (finite values, the model's input size, labels
     within the model's classes, target shapes the loss can take). A loss that becomes NaN or
@@ -163,7 +169,7 @@ def fit(
     )
     if max_steps is not None and state.step >= max_steps:
         start = max(start, epochs)  # the step budget was spent before the checkpoint
-    runner = TrainStep(model, loss_fn, optimizer)
+    runner = TrainStep(model, loss_fn, optimizer, compile=compile)
     hooks = CallbackList(callbacks, state)
     logits = _takes_logits(loss_fn)
     total = max(epochs - start, 0) * len(loader)
