@@ -233,9 +233,9 @@ def test_outputs_and_gradients_stay_valid_while_later_calls_reuse_memory() -> No
 
 
 def test_recycler_hands_an_array_out_again_only_when_nothing_else_holds_it() -> None:
-    from chainrule.ops.conv import _Recycler
+    from chainrule.ops.work_arrays import Recycler
 
-    recycler = _Recycler(minimum_bytes=0)
+    recycler = Recycler(minimum_bytes=0)
     first = recycler.empty((4, 5), np.float32)
     first_id = id(first)
     second = recycler.empty((4, 5), np.float32)

@@ -20,8 +20,9 @@
   (repeat, tile, roll, flip), :mod:`.layout` (clone, contiguous)
 - :mod:`.indexing` (gather, scatter, index_select, masked_*), :mod:`.index_updates`
   (index_add_, index_fill_, ...), :mod:`.sorting`, :mod:`.searching` (nonzero, unique)
-- :mod:`.conv`, :mod:`.conv_transpose`, :mod:`.padding`, :mod:`.norm`, :mod:`.dropout`,
-  :mod:`.recurrent`, :mod:`.sparse`: the layers' operations
+- :mod:`.conv`, :mod:`.conv_transpose` (:mod:`.im2col` for both), :mod:`.pooling`,
+  :mod:`.padding`, :mod:`.norm`, :mod:`.dropout`, :mod:`.recurrent` (:mod:`.recurrent_cells`),
+  :mod:`.sparse`: the layers' operations (:mod:`.work_arrays`: their reused memory)
 - :mod:`.inplace`, :mod:`.inplace_math`, :mod:`.assignment`: in-place forms in the graph
 - :mod:`.sampling`: random draws; :mod:`.conversion`: casts and copies
 - :mod:`.compare`: comparisons and logic (no gradient)

@@ -9,7 +9,8 @@ are the convolution's forward and weight gradient (G = ∂C/∂z, cols = im2col(
     z = col2im(Wᵀ·x) + b,   ∂C/∂x = W·cols,   ∂C/∂W = x·colsᵀ,   ∂C/∂b = Σ G
 
 im2col, col2im, the grouped product and the array cache are the convolution's own, from
-:mod:`chainrule.ops.conv`; only their roles are swapped here.
+:mod:`chainrule.ops.im2col` and :mod:`chainrule.ops.work_arrays`; only their roles are swapped
+here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from chainrule.autograd.function import Function
 
 # The convolution's building blocks, shared on purpose: the two operations are one computation
 # read in two directions, and must lay out columns identically.
-from chainrule.ops.conv import _arrays, _col2im, _grouped_matmul, _im2col, _Layout
+from chainrule.ops.im2col import (
+    Layout,
+    batch_first,
+    batch_last,
+    col2im,
+    grouped_matmul,
+    im2col,
+)
+from chainrule.ops.work_arrays import recycler
 
 
 def transposed_length(
@@ -34,7 +43,7 @@ def transposed_length(
 
 class ConvTransposeNd(Function):
     """∂C/∂x = W·im2col(G), ∂C/∂W = x·im2col(G)ᵀ, ∂C/∂b = Σ G over batch and positions
-    (for z = col2im(Wᵀ·x) + b, G = ∂C/∂z as a (C_out, N·positions) matrix)"""
+    (for z = col2im(Wᵀ·x) + b, G = ∂C/∂z as a (C_out, positions·N) matrix)"""
 
     @classmethod
     def op_name(cls) -> str:
@@ -56,18 +65,18 @@ class ConvTransposeNd(Function):
             x = x[None]
         z_shape = (x.shape[0], weight.shape[1] * groups, *out_size)
         pads = tuple((p, p) for p in padding)
-        layout = _Layout(z_shape, weight.shape, stride, pads, dilation, groups)
+        layout = Layout(z_shape, weight.shape, stride, pads, dilation, groups)
         # Only x's positions are windows: output_padding ≥ stride (allowed below the dilation)
         # gives the convolution of z one window more than x has, which nothing reads.
         layout.out_size = x.shape[2:]
-        g = x.swapaxes(0, 1)  # (C_in, N, *size): x as the convolution's output gradient
+        g = batch_last(x)  # (C_in, *size, N): x as the convolution's output gradient
         if not g.flags.c_contiguous:
-            g = _arrays.copy(g)
+            g = recycler.copy(g)
         g = g.reshape(groups, layout.group_out, -1)
         w = weight.reshape(groups, layout.group_out, -1).swapaxes(1, 2)
-        cols = _arrays.empty((groups, w.shape[1], g.shape[-1]), x.dtype)
-        _grouped_matmul(w, g, cols)
-        out = _col2im(cols, layout)  # a (N, C_out, *out_size) view of channels-first memory
+        cols = recycler.empty((groups, w.shape[1], g.shape[-1]), x.dtype)
+        grouped_matmul(w, g, cols)
+        out = col2im(cols, layout)  # a (N, C_out, *out_size) view of batch-last memory
         if bias is not None:
             out += bias.reshape((1, -1) + (1,) * len(out_size))
         need_x, need_w, _ = self.needs_input_grad or (False, False, False)
@@ -84,13 +93,13 @@ class ConvTransposeNd(Function):
         groups, group_in = layout.groups, layout.group_out
         grad_x = grad_w = grad_b = None
         if need_x or need_w:
-            cols = _im2col(grad, layout)  # (groups, C_out/groups · prod(kernel), N·positions)
+            cols = im2col(grad, layout)  # (groups, C_out/groups · prod(kernel), positions·N)
         if need_x:
             w = weight.reshape(groups, group_in, -1)
-            product = _arrays.empty((groups, group_in, cols.shape[-1]), grad.dtype)
-            _grouped_matmul(w, cols, product)
-            size = (group_in * groups, grad.shape[0], *layout.out_size)
-            grad_x = product.reshape(size).swapaxes(0, 1)
+            product = recycler.empty((groups, group_in, cols.shape[-1]), grad.dtype)
+            grouped_matmul(w, cols, product)
+            size = (group_in * groups, *layout.out_size, grad.shape[0])
+            grad_x = batch_first(product.reshape(size))
             if self.unbatched:
                 grad_x = grad_x[0]
         if need_w:

@@ -2,7 +2,7 @@
 (C, *spatial) inputs.
 
 These functions check their arguments and name themselves in every error; the arithmetic is in
-:mod:`chainrule.ops.conv`.
+:mod:`chainrule.ops.conv`, :mod:`chainrule.ops.max_pooling` and :mod:`chainrule.ops.pooling`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 from chainrule.autograd.function import OpError
 from chainrule.nn.input_checks import check_input, require_tensor
-from chainrule.ops import conv as ops
+from chainrule.ops import conv, max_pooling, pooling
+from chainrule.ops.im2col import output_length
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -237,7 +238,7 @@ def _conv(
             f"{tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))} (input of shape "
             f"{x.shape}, weight of shape {weight.shape})"
         )
-    return ops.ConvNd.apply(
+    return conv.ConvNd.apply(
         x, weight, bias, stride=stride, padding=pads, dilation=dilation, groups=groups
     )
 
@@ -281,7 +282,7 @@ def _pool_args(
             )
     size = x.shape[-spatial:]
     out_size = tuple(
-        ops.output_length(n, k, s, (p, p), d, ceil_mode)
+        output_length(n, k, s, (p, p), d, ceil_mode)
         for n, k, s, p, d in zip(size, kernel, stride, padding, dilation)
     )
     if min(out_size) <= 0:
@@ -306,10 +307,10 @@ def _max_pool(
 ) -> Tensor | tuple[Tensor, Tensor]:
     args = _pool_args(op, spatial, x, kernel_size, stride, padding, dilation, ceil_mode)
     kernel, stride, padding, dilation = args
-    out = ops.max_pool(x, kernel, stride, padding, dilation, bool(ceil_mode))
+    out = max_pooling.max_pool(x, kernel, stride, padding, dilation, bool(ceil_mode))
     if not return_indices:
         return out
-    indices = ops.max_pool_indices(x.array, out.array, *args, bool(ceil_mode))
+    indices = max_pooling.max_pool_indices(x.array, out.array, *args, bool(ceil_mode))
     return out, Tensor(indices)
 
 
@@ -333,7 +334,7 @@ def _avg_pool(
             f"{op}: padding must be at most half of the kernel size, got padding={padding} "
             f"and kernel_size={kernel}"
         )
-    return ops.avg_pool(
+    return pooling.avg_pool(
         x, kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override
     )
 
@@ -355,5 +356,5 @@ def _adaptive_avg_pool(op: str, spatial: int, x: Tensor, output_size: Any) -> Te
     if all(m > 0 and n % m == 0 for n, m in zip(size, out_size)):
         # Equal bins: average pooling with kernel = stride = size / output_size.
         kernel = tuple(n // m for n, m in zip(size, out_size))
-        return ops.avg_pool(x, kernel, kernel, (0,) * spatial, False, True, None)
-    return ops.AdaptiveAvgPoolNd.apply(x, out_size)
+        return pooling.avg_pool(x, kernel, kernel, (0,) * spatial, False, True, None)
+    return pooling.AdaptiveAvgPoolNd.apply(x, out_size)

@@ -1,0 +1,185 @@
+"""Max pooling over N spatial dimensions as one fused operation, forward beside backward.
+
+A window's maximum over two axes is the maximum over one axis of the maxima over the other, so
+the forward pools one axis at a time, the outer axes first (their slices are whole rows): the
+input is read once instead of once per kernel offset. Each kernel offset selects one element of
+every window as a strided slice, so a 2×2 pool is a few whole-array operations, never a loop
+over windows.
+
+The backward visits the kernel offsets in PyTorch's scan order (row-major) and routes each
+window's gradient to the first offset whose element equals the window's maximum. Routing by
+stages instead (the rows' maxima, then theirs) gives the same result but was slower here: the
+innermost stage then works on twice the elements, all on slices as narrow as a kernel offset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import Function
+from chainrule.ops.im2col import offsets, window
+from chainrule.ops.pooling import along, lowest, pad_axis, pool_geometry
+from chainrule.ops.work_arrays import axis_order, recycler
+
+
+class MaxPoolNd(Function):
+    """∂C/∂x = ∂C/∂y routed to the first maximum of each window in row-major order (to its last
+    NaN where it holds one), as PyTorch's scan of a window leaves it; summed where windows
+    overlap"""
+
+    @classmethod
+    def op_name(cls) -> str:
+        return "max_pool"
+
+    def forward(
+        self, x: Any, kernel: tuple, stride: tuple, dilation: tuple, counts: tuple, pads: tuple
+    ) -> Any:
+        spatial = len(kernel)
+        padded = x
+        for axis, pad in zip(range(-spatial, 0), pads):
+            padded = pad_axis(padded, axis, pad, lowest(x.dtype))
+        out = padded
+        for axis in range(-spatial, 0):  # outer axes first: their slices are whole rows
+            k, s, d, n = kernel[axis], stride[axis], dilation[axis], counts[axis]
+            out = _max_along(out, axis, k, s, d, n)
+        self.saved = (padded, out)
+        self.geometry = (x.shape[-spatial:], kernel, stride, dilation, pads)
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        xp = backend.xp
+        padded, out = self.saved
+        size, kernel, stride, dilation, pads = self.geometry
+        spatial = len(kernel)
+        if axis_order(grad) != axis_order(out):
+            # Element-wise work between arrays laid out differently runs on short strided rows,
+            # several times slower than one copy into the saved arrays' order.
+            grad = recycler.copy(grad, like=out)
+        counts = out.shape[-spatial:]
+        index = [_selection(offset, stride, dilation, counts) for offset in offsets(kernel)]
+        disjoint = all(d * (k - 1) < s for k, s, d in zip(kernel, stride, dilation))
+        tiles = all(  # windows side by side over the whole padded input write every element
+            d == 1 and s == k and m * k == n
+            for k, s, d, m, n in zip(kernel, stride, dilation, counts, padded.shape[-spatial:])
+        )
+        grad_x = recycler.empty(padded.shape, grad.dtype, like=padded)
+        if not tiles:
+            grad_x.fill(0)
+        # Only a window that holds NaN has a NaN maximum; without one, equality finds maxima.
+        nan = out.dtype.kind == "f" and bool(xp.isnan(out).any())
+        masks = _nan_masks(padded, out, index) if nan else _first_masks(padded, out, index)
+        for i, mask in zip(index, masks):
+            if disjoint:
+                xp.multiply(mask, grad, out=grad_x[i])
+            else:
+                grad_x[i] += mask * grad
+        inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(size, pads))
+        return (grad_x[(Ellipsis, *inner)],)
+
+
+def _selection(offset: tuple, stride: tuple, dilation: tuple, counts: tuple) -> tuple:
+    """The index that picks the element at kernel ``offset`` of every window."""
+    return (Ellipsis, *(window(o, s, d, n) for o, s, d, n in zip(offset, stride, dilation, counts)))
+
+
+def _max_along(u: Any, axis: int, kernel: int, stride: int, dilation: int, count: int) -> Any:
+    """The maxima of ``count`` windows along one axis of u (NaN propagates)."""
+    xp = backend.xp
+    index = [along(axis, window(o, stride, dilation, count)) for o in range(kernel)]
+    stage = recycler.empty(u[index[0]].shape, u.dtype, like=u)
+    if kernel == 1:
+        stage[...] = u[index[0]]
+    else:
+        xp.maximum(u[index[0]], u[index[1]], out=stage)
+        for i in index[2:]:
+            xp.maximum(stage, u[i], out=stage)
+    return stage
+
+
+def _first_masks(u: Any, v: Any, index: list) -> Iterator[Any]:
+    """For each offset in turn, the windows whose first maximum it holds (bool, like v), where
+    the maxima v were taken over the slices ``u[i]`` for i in ``index``.
+
+    Yields one reused array: each mask is used before the next is made. The last offset
+    holds the maximum wherever no earlier one did.
+    """
+    xp = backend.xp
+    if len(index) == 1:
+        yield True
+        return
+    taken = recycler.empty(v.shape, bool, like=v)  # windows an earlier offset already took
+    xp.equal(u[index[0]], v, out=taken)
+    yield taken
+    first = recycler.empty(v.shape, bool, like=v)
+    for i in index[1:-1]:
+        xp.equal(u[i], v, out=first)
+        xp.greater(first, taken, out=first)  # equal and not taken
+        yield first
+        xp.logical_or(taken, first, out=taken)
+    yield xp.logical_not(taken, out=taken)
+
+
+def _nan_masks(u: Any, v: Any, index: list) -> list:
+    """Like :func:`_first_masks`, except that a window whose maximum is NaN goes to its last
+    NaN, as PyTorch's scan (``x > max or isnan(x)``) leaves it."""
+    xp = backend.xp
+    hits = [xp.equal(u[i], v) for i in index]
+    nans = [xp.isnan(u[i]) for i in index]
+    nan_window = xp.isnan(v)
+    masks = []
+    earlier = xp.zeros(v.shape, dtype=bool)
+    for hit in hits:
+        masks.append(hit & ~earlier)
+        earlier |= hit
+    later = xp.zeros(v.shape, dtype=bool)
+    for o in reversed(range(len(index))):
+        masks[o] = xp.where(nan_window, nans[o] & ~later, masks[o])
+        later |= nans[o]
+    return masks
+
+
+def max_pool(
+    x: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, ceil: bool
+) -> Any:
+    """Max pooling over the trailing len(kernel) axes of a tensor."""
+    geometry = [
+        pool_geometry(n, k, s, p, d, ceil)
+        for n, k, s, p, d in zip(x.shape[-len(kernel) :], kernel, stride, padding, dilation)
+    ]
+    counts = tuple(count for count, _ in geometry)
+    pads = tuple(pad for _, pad in geometry)
+    return MaxPoolNd.apply(x, kernel, stride, dilation, counts, pads)
+
+
+def max_pool_indices(
+    x: Any, out: Any, kernel: tuple, stride: tuple, padding: tuple, dilation: tuple, ceil: bool
+) -> Any:
+    """The flat position in x's spatial dimensions of each window's first maximum (int64).
+
+    Computed apart from the pooling, since only ``return_indices`` asks for it: one pass per
+    kernel offset, marking the windows whose maximum that offset holds first.
+    """
+    xp = backend.xp
+    spatial = len(kernel)
+    size = x.shape[-spatial:]
+    geometry = [pool_geometry(*args, ceil) for args in zip(size, kernel, stride, padding, dilation)]
+    padded = x
+    for axis, (_, pad) in zip(range(-spatial, 0), geometry):
+        padded = pad_axis(padded, axis, pad, lowest(x.dtype))
+    indices = xp.zeros(out.shape, dtype=xp.int64)
+    found = xp.zeros(out.shape, dtype=bool)
+    counts = [count for count, _ in geometry]
+    for offset in offsets(kernel):  # scan order: the first maximum found is the one kept
+        index = _selection(offset, stride, dilation, counts)
+        # Flat position = Σ coordinate · (product of the later axes' sizes).
+        position = 0
+        for axis, (o, s, p, d, n) in enumerate(zip(offset, stride, padding, dilation, counts)):
+            coordinate = (xp.arange(n) * s - p + o * d) * math.prod(size[axis + 1 :])
+            position = position + coordinate.reshape((n,) + (1,) * (spatial - 1 - axis))
+        hit = (padded[index] == out) & ~found
+        xp.copyto(indices, position, where=hit)
+        found |= hit
+    return indices

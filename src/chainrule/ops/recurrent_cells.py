@@ -1,0 +1,211 @@
+"""The arithmetic that the fused recurrent layers (:mod:`.recurrent`) share: argument checks,
+the weights rearranged for the products, the gate math, and the weight gradients of all steps.
+
+Shapes: x (T, B, I) time-major (any memory layout), h0 and c0 (B, H) or None for zeros,
+W_ih (G·H, I), W_hh (G·H, H), b_ih and b_hh (G·H,) or None, with G = 4 (LSTM), 3 (GRU) or 1.
+
+Three layouts carry the speed:
+
+- Gate-major arrays: every gate's (B, H) block of a step is contiguous (gates[k, t]), so the
+  gate math runs on whole blocks; NumPy is two to three times slower on the strided column
+  slices of a (B, G·H) array. One transposing copy per step feeds the recurrent product.
+- The biases ride in the input product as an extra column of ones in x (and a row of biases
+  in the weights), so adding them, and summing their gradient, costs nothing.
+- σ(z) = ½ + ½·tanh(z/2): with the rows of the sigmoid gates' weights halved (exact in binary
+  floating point), one tanh call makes all the gates of a step, and two cheap passes turn the
+  sigmoid gates' tanh into σ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule import backend
+from chainrule.autograd.function import OpError
+from chainrule.ops.work_arrays import sequence_pool
+
+# ---- arguments and layouts -----------------------------------------------------------------------
+
+
+def time_order(n_steps: int, reverse: bool) -> range:
+    """The time indices in the order the recurrence visits them."""
+    return range(n_steps - 1, -1, -1) if reverse else range(n_steps)
+
+
+def check_sequence(
+    name: str, x: Any, w_ih: Any, w_hh: Any, biases: tuple, gates: int, *states: Any
+) -> None:
+    """Raise an OpError naming ``name`` unless the shapes and dtypes fit one another."""
+    hidden = w_hh.shape[1] if w_hh.ndim == 2 else -1
+    expected_w = (gates * hidden, hidden)
+    if w_hh.shape != expected_w or w_ih.ndim != 2 or w_ih.shape[0] != gates * hidden:
+        raise OpError(
+            f"{name}: weights of shapes {w_ih.shape} and {w_hh.shape} do not fit: expected "
+            f"({gates * hidden}, input_size) and {expected_w}"
+        )
+    for bias in biases:
+        if bias is not None and bias.shape != (gates * hidden,):
+            raise OpError(f"{name}: expected biases of shape ({gates * hidden},), got {bias.shape}")
+    if x.ndim != 3 or x.shape[2] != w_ih.shape[1] or x.shape[0] == 0:
+        raise OpError(
+            f"{name}: expected input of shape (L, N, {w_ih.shape[1]}) with L > 0, got {x.shape}"
+        )
+    for state in states:
+        if state is not None and state.shape != (x.shape[1], hidden):
+            raise OpError(
+                f"{name}: expected a state of shape ({x.shape[1]}, {hidden}), got {state.shape}"
+            )
+    for array in (w_ih, w_hh, *biases, *states):
+        if array is not None and array.dtype != x.dtype:
+            raise OpError(f"{name}: input has dtype {x.dtype} but {array.dtype} was given too")
+
+
+def input_rows(x: Any, has_bias: bool) -> Any:
+    """x (T, B, I) as rows (T·B, I) in a pooled array, plus a column of ones for the bias."""
+    n_steps, batch, size = x.shape
+    rows = sequence_pool.take((n_steps * batch, size + has_bias), x.dtype)
+    rows.reshape(n_steps, batch, size + has_bias)[..., :size] = x
+    if has_bias:
+        rows[:, size] = 1
+    return rows
+
+
+def input_weights(w_ih: Any, bias: Any, order: list[int], sigmoids: int) -> Any:
+    """The input product's right factors, one (I + 1, H) block per gate in ``order``: the
+    gate's rows of W_ih transposed, its bias below; halved for the first ``sigmoids`` gates
+    (σ(z) = ½ + ½·tanh(z/2))."""
+    gates, size = len(order), w_ih.shape[1]
+    hidden = w_ih.shape[0] // gates
+    w = backend.xp.empty((gates, size + (bias is not None), hidden), dtype=w_ih.dtype)
+    w[:, :size] = w_ih.reshape(gates, hidden, size)[order].transpose(0, 2, 1)
+    if bias is not None:
+        w[:, size] = bias.reshape(gates, hidden)[order]
+    w[:sigmoids] *= 0.5
+    return w
+
+
+def recurrent_weights(w_hh: Any, order: list[int], sigmoids: int) -> Any:
+    """W_hhᵀ (H, G·H) with its column blocks in ``order``, the first ``sigmoids`` halved,
+    row-major (the per-step product h W_hhᵀ runs faster on it than on a transposed view)."""
+    gates, hidden = len(order), w_hh.shape[1]
+    blocks = w_hh.reshape(gates, hidden, hidden)[order]  # a copy: indexing with a list
+    w = backend.xp.ascontiguousarray(blocks.transpose(2, 0, 1)).reshape(hidden, gates * hidden)
+    w[:, : sigmoids * hidden] *= 0.5
+    return w
+
+
+def sum_bias(b_ih: Any, b_hh: Any) -> Any:
+    return None if b_ih is None else b_ih + b_hh
+
+
+def gate_major(by_gate: Any, rows: Any) -> Any:
+    """Copy (B, G·H) into the gate-major (G, B, H) ``by_gate``; returns it."""
+    gates, batch, hidden = by_gate.shape
+    backend.xp.copyto(by_gate, rows.reshape(batch, gates, hidden).transpose(1, 0, 2))
+    return by_gate
+
+
+def row_major(rows: Any, by_gate: Any) -> Any:
+    """Copy the gate-major (G, B, H) ``by_gate`` into (B, G·H) ``rows``; returns it."""
+    gates, batch, hidden = by_gate.shape
+    backend.xp.copyto(rows.reshape(batch, gates, hidden).transpose(1, 0, 2), by_gate)
+    return rows
+
+
+def tanh_to_sigmoid(block: Any) -> None:
+    """In place: tanh(z/2) → σ(z) = ½·tanh(z/2) + ½."""
+    block *= 0.5
+    block += 0.5
+
+
+def times_sigmoid_derivative(grad: Any, s: Any) -> None:
+    """In place: grad ⊙= σ(1 − σ), given s = σ."""
+    factor = backend.xp.subtract(1, s)
+    factor *= s
+    grad *= factor
+
+
+def times_tanh_derivative(grad: Any, th: Any) -> None:
+    """In place: grad ⊙= 1 − tanh², given th = tanh."""
+    factor = backend.xp.multiply(th, th)
+    backend.xp.subtract(1, factor, out=factor)
+    grad *= factor
+
+
+def previous(states: Any, initial: Any, t: int, steps: range) -> Any:
+    """The state before step t: the previous step's, or the initial one (None: zeros)."""
+    if t == steps[0]:
+        return initial
+    return states[t + 1] if steps.step < 0 else states[t - 1]
+
+
+def times_previous(factor: Any, states: Any, initial: Any, reverse: bool) -> None:
+    """In place, for every step t: factor[t] ⊙= the state before step t (``initial`` before
+    the first step; zero when it is None)."""
+    n_steps = factor.shape[0]
+    if reverse:
+        first, rest, before = n_steps - 1, slice(0, n_steps - 1), slice(1, n_steps)
+    else:
+        first, rest, before = 0, slice(1, n_steps), slice(0, n_steps - 1)
+    factor[rest] *= states[before]
+    if initial is None:
+        factor[first] = 0
+    else:
+        factor[first] *= initial
+
+
+# ---- gradients of the weights, shared by the three layers ----------------------------------------
+
+
+def parameter_grads(
+    needs: tuple,
+    grad_in: Any,
+    grad_rec: Any,
+    x_rows: Any,
+    w_ih: Any,
+    h0: Any,
+    out: Any,
+    reverse: bool,
+) -> tuple:
+    """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from the gate-major (G, T, B, H)
+    pre-activation gradients of all steps: ``grad_in`` for x W_ihᵀ + b_ih, ``grad_rec`` for
+    h W_hhᵀ + b_hh (the same array unless, as in the GRU, they differ). ∂C/∂W_ih = Σ δᵀ x and
+    ∂C/∂W_hh = Σ δᵀ h_{t−1} are one product per gate over all T·B rows."""
+    xp = backend.xp
+    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
+    gates, n_steps, batch, hidden = grad_in.shape
+    size = w_ih.shape[1]
+    rows_in = grad_in.reshape(gates, n_steps * batch, hidden)
+    grad_x = grad_w_ih = grad_b_ih = grad_b_hh = None
+    if need_x:  # ∂C/∂x = Σ_gates δ_gate W_ih,gate
+        per_gate = xp.matmul(rows_in, w_ih.reshape(gates, hidden, size))
+        grad_x = per_gate.sum(axis=0).reshape(n_steps, batch, size)
+    if need_w_ih or need_b_ih or (need_b_hh and grad_rec is grad_in):
+        # x_rows ends in a column of ones when there are biases: its column is ∂C/∂b.
+        full = xp.matmul(rows_in.transpose(0, 2, 1), x_rows).reshape(gates * hidden, -1)
+        grad_w_ih = xp.ascontiguousarray(full[:, :size])
+        if full.shape[1] > size:
+            grad_b_ih = grad_b_hh = xp.ascontiguousarray(full[:, size])
+    if need_b_hh and grad_rec is not grad_in:
+        grad_b_hh = grad_rec.reshape(gates, n_steps * batch, hidden).sum(axis=1).reshape(-1)
+    grad_w_hh = recurrent_weight_grad(grad_rec, out, h0, reverse) if need_w_hh else None
+    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+
+
+def recurrent_weight_grad(grads: Any, out: Any, h0: Any, reverse: bool) -> Any:
+    """∂C/∂W_hh = Σ_t δ_tᵀ h_{t−1}: one product per gate over the steps whose h_{t−1} is an
+    output, plus the first step's with h0 (nothing when h0 is zero)."""
+    xp = backend.xp
+    gates, n_steps, batch, hidden = grads.shape
+    if reverse:  # step t follows step t + 1
+        later, earlier = grads[:, : n_steps - 1], out[1:n_steps]
+        first = grads[:, n_steps - 1]
+    else:
+        later, earlier = grads[:, 1:], out[: n_steps - 1]
+        first = grads[:, 0]
+    rows = (n_steps - 1) * batch
+    later_rows = later.reshape(gates, rows, hidden).transpose(0, 2, 1)
+    grad_w = xp.matmul(later_rows, earlier.reshape(rows, hidden))
+    if h0 is not None:
+        grad_w += xp.matmul(first.transpose(0, 2, 1), h0)
+    return grad_w.reshape(gates * hidden, hidden)
