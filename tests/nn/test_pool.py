@@ -137,6 +137,34 @@ def test_max_pool_propagates_nan_and_infinity_like_torch() -> None:
     )
 
 
+@pytest.mark.parametrize("kernel", [2, 3])
+def test_max_pool_gradient_of_windows_with_nan_goes_where_torch_sends_it(kernel: int) -> None:
+    """A window holding NaN has NaN as its maximum; the gradient goes to the window's last
+    NaN, as in PyTorch (overlapping windows with kernel 3, stride 2)."""
+    x = np.array([[[1.0, np.nan, 2.0, np.nan, np.nan, 3.0, 0.5, np.nan, 4.0, 1.0]]])
+    grad = np.arange(1.0, 1.0 + len(range(0, 10 - kernel + 1, 2)))[None, None]
+    ours = cr.tensor(x, requires_grad=True)
+    F.max_pool1d(ours, kernel, stride=2).backward(cr.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool1d(theirs, kernel, stride=2).backward(torch.tensor(grad))
+    np.testing.assert_array_equal(to_numpy(ours.grad), theirs.grad.numpy())
+
+
+def test_max_pool_ceil_mode_window_past_the_padded_input_matches_torch() -> None:
+    """ceil_mode with a dilated kernel that reaches past the padded input: PyTorch's output
+    length (this case once gave length 0 and crashed)."""
+    x = np.array([[[2.0, -1.0]]])
+    options = {"kernel_size": 3, "stride": 2, "padding": 1, "dilation": 2, "ceil_mode": True}
+    ours = cr.tensor(x, requires_grad=True)
+    out = F.max_pool1d(ours, **options)
+    theirs = torch.tensor(x, requires_grad=True)
+    expected = torch.nn.functional.max_pool1d(theirs, **options)
+    np.testing.assert_array_equal(to_numpy(out), expected.detach().numpy())
+    out.sum().backward()
+    expected.sum().backward()
+    np.testing.assert_array_equal(to_numpy(ours.grad), theirs.grad.numpy())
+
+
 @pytest.mark.parametrize("name", ["2d_k3_s2_pad1", "2d_dilation", "1d_overlap_pad", "2d_ceil"])
 def test_max_pool_gradcheck(name: str) -> None:
     kind, args, shape = MAX_CASES[name]
