@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from chainrule import backend
 
 
@@ -53,7 +55,32 @@ def sum_rows(rows: Any) -> Any:
         # The ufunc's own reduce: ndarray.sum passes through a Python wrapper first, which
         # costs a fifth of the call on a small gradient. (CuPy's ufuncs have reduce too.)
         return backend.xp.add.reduce(rows, axis=0)
-    return backend.xp.ones(rows.shape[0], dtype=rows.dtype) @ rows
+    return ones_vector(rows.shape[0], rows.dtype) @ rows
+
+
+# Vectors of ones by (array module, length, dtype): making one with ``ones`` costs as much as
+# the product it feeds on a small gradient. Lengths are batch sizes and class counts, few in
+# a run; past this many the cache starts afresh, and long vectors are not kept at all.
+_ones: dict[tuple, Any] = {}
+_ONES_KEPT, _ONES_LONGEST = 64, 65536
+
+
+def ones_vector(n: int, dtype: Any) -> Any:
+    """A vector of ``n`` ones of ``dtype``, shared between callers: never write into it (on
+    NumPy it is read-only)."""
+    xp = backend.xp
+    key = (xp, n, dtype)
+    ones = _ones.get(key)
+    if ones is None:
+        ones = xp.ones(n, dtype=dtype)
+        if n > _ONES_LONGEST:
+            return ones
+        if isinstance(ones, numpy.ndarray):
+            ones.flags.writeable = False
+        if len(_ones) >= _ONES_KEPT:
+            _ones.clear()
+        _ones[key] = ones
+    return ones
 
 
 def _product(shape: tuple[int, ...]) -> int:

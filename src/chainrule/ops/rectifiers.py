@@ -8,6 +8,7 @@ the docstring names ("at 0: ..."). A nan input gets the gradient PyTorch gives i
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -30,7 +31,7 @@ class ReLU(Function):
     """d/dz max(z, 0) = 1 where z > 0 (and where z is nan, as in PyTorch), else 0"""
 
     def forward(self, z: Any) -> Any:
-        out = backend.xp.maximum(z, 0)
+        out = _max_with_zero(z)
         self.saved = (out,)
         return out
 
@@ -39,6 +40,32 @@ class ReLU(Function):
         # out ≠ 0 rather than out > 0: the same test, in the same single pass, except at nan,
         # which PyTorch's gradient lets through.
         return (grad * (out != 0),)
+
+
+# NumPy's maximum of an array and a scalar runs an element-by-element loop, three times slower
+# than its vectorised loop for two arrays: the input is compared in rows of this many elements
+# with one row of zeros instead. The result is the same, bit for bit (nan, ±0 and ±inf too).
+_ZERO_ROW = 4096
+_zero_rows: dict[Any, Any] = {}
+
+
+def _max_with_zero(z: Any) -> Any:
+    """max(z, 0) as a new array of z's shape: ``xp.maximum(z, 0)``, faster on NumPy floats."""
+    row = math.gcd(z.size, _ZERO_ROW)
+    if (
+        type(z) is not numpy.ndarray  # CuPy's kernels need no such help
+        or z.dtype.kind != "f"
+        or row < 256  # a small array, or a size with no large power-of-two factor
+        or not z.flags.c_contiguous
+    ):
+        return backend.xp.maximum(z, 0)
+    zeros = _zero_rows.get(z.dtype)
+    if zeros is None:
+        zeros = _zero_rows[z.dtype] = numpy.zeros(_ZERO_ROW, z.dtype)
+        zeros.flags.writeable = False
+    out = numpy.empty_like(z)
+    numpy.maximum(z.reshape(-1, row), zeros[:row], out=out.reshape(-1, row))
+    return out
 
 
 class LeakyReLU(Function):

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from chainrule import backend
-from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.optimizer import Optimizer, add_scaled_
 
 
 class SGD(Optimizer):
@@ -78,6 +78,6 @@ class SGD(Optimizer):
                     buffer = state["momentum_buffer"] = backend.xp.array(grad)
                 else:
                     buffer *= momentum
-                    buffer += (1 - dampening) * grad
+                    add_scaled_(buffer, 1 - dampening, grad)
                 grad = grad + momentum * buffer if nesterov else buffer
-            p.array -= lr * grad
+            add_scaled_(p.array, -lr, grad)  # θ − lr·d: the same numbers as θ + (−lr)·d

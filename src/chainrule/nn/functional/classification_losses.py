@@ -96,6 +96,18 @@ def _log_likelihood(
     where: str,
 ) -> Tensor:
     # The checks that name a problem run only when a cheap test fails: this runs every step.
+    if (
+        from_logits
+        and weight is None
+        and not label_smoothing
+        and ignore_index < 0
+        and reduction in ("mean", "sum")
+        and type(input) is Tensor
+        and type(target) is Tensor
+    ):
+        out = _from_class_indices(input, target.array, reduction)
+        if out is not None:
+            return out
     if not isinstance(input, Tensor):
         check_tensor(input, "input", 1, where)
     if not isinstance(target, Tensor):
@@ -191,6 +203,27 @@ def _log_likelihood(
         shape = input.shape[:1] + spatial if not unbatched else ()
         out = movement.Reshape.untracked_apply(out, shape=shape)
     return out
+
+
+def _from_class_indices(input: Tensor, target: Any, reduction: str) -> Tensor | None:  # noqa: A002
+    """Cross-entropy of float logits (N, C) against class indices (N,) that all lie in
+    0..C−1, by the shortest path: the call of every classifier's training step. None for any
+    other arguments, which the general path then checks and shapes."""
+    logits = input.array
+    shape = logits.shape
+    if (
+        len(shape) != 2
+        or target.shape != shape[:1]
+        or logits.dtype.kind != "f"
+        or target.dtype.kind not in "iu"
+    ):
+        return None
+    coefficients = loss.one_hot_coefficients(target, shape[1], logits.dtype, reduction)
+    if coefficients is None:  # an ignored sample, an empty batch, or a class out of range
+        return None
+    return loss.WeightedLogLikelihood.apply(
+        input, coefficients, reduction=reduction, from_logits=True, target=target
+    )
 
 
 def _refuse_probabilities(input: Tensor, target: Any, where: str) -> None:  # noqa: A002
