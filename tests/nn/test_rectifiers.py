@@ -200,3 +200,17 @@ def test_hardtanh_module_options_as_torch() -> None:
         F.hardtanh(cr.ones(2), 2.0, 1.0)
     with pytest.raises(RuntimeError, match="alpha cannot be 0 for CELU"):
         F.celu(cr.ones(2), 0.0)
+
+
+@pytest.mark.parametrize("name", ["relu", "relu6", "hardtanh", "hardsigmoid"])
+def test_a_nan_or_infinite_incoming_gradient_is_zeroed_where_torch_zeroes_it(name: str) -> None:
+    """Where these layers are flat the gradient is 0 even when the incoming one is nan or
+    infinite (PyTorch selects, it does not multiply by a mask); a nan input lets it through."""
+    x = [-4.0, -1.0, 0.0, 1.0, 2.0, 5.0, 6.0, float("nan")]
+    g = [float("nan"), float("inf"), float("nan"), -float("inf"), 2.0, float("nan"), 3.0, 1.0]
+    grads = []
+    for lib in (torch, cr):
+        inputs = lib.tensor(x, requires_grad=True)
+        getattr(lib.nn.functional, name)(inputs).backward(lib.tensor(g))
+        grads.append(np.asarray(inputs.grad.detach().numpy()))
+    np.testing.assert_array_equal(grads[1], grads[0])

@@ -37,9 +37,10 @@ class ReLU(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        # out ≠ 0 rather than out > 0: the same test, in the same single pass, except at nan,
-        # which PyTorch's gradient lets through.
-        return (grad * (out != 0),)
+        # out ≠ 0 rather than out > 0: the same test, except at nan, which PyTorch's gradient
+        # lets through. A where, not a product with the mask: where the output is 0 the gradient
+        # is 0 even when the incoming one is nan or infinite, as in PyTorch.
+        return (backend.xp.where(out != 0, grad, 0),)
 
 
 # NumPy's maximum of an array and a scalar runs an element-by-element loop, three times slower
@@ -143,7 +144,7 @@ class Hardtanh(Function):
 
     def backward(self, grad: Any) -> tuple:
         (outside,) = self.saved
-        return (grad * ~outside,)
+        return (backend.xp.where(outside, 0, grad),)  # 0 outside even for a nan gradient
 
 
 # PyTorch's slope of the hard sigmoid, 1/6 rounded to float32 whatever the dtype: it shows at
@@ -162,7 +163,7 @@ class Hardsigmoid(Function):
 
     def backward(self, grad: Any) -> tuple:
         (inside,) = self.saved
-        return (grad * inside * _ONE_SIXTH,)
+        return (backend.xp.where(inside, grad * _ONE_SIXTH, 0),)
 
 
 class Hardswish(Function):
