@@ -27,6 +27,23 @@ SELU_SCALE = 1.0507009873554804934193349852946
 # ---- piecewise linear ------------------------------------------------------------------------
 
 
+def _kept_where(keep: Any, grad: Any) -> Any:
+    """``grad`` where ``keep`` is true, +0 elsewhere, even where ``grad`` is nan or infinite:
+    PyTorch's selection in the backward of the flat-in-places activations. A product with the
+    mask would let nan through and give -0 for a negative gradient; ``where`` is exact but ten
+    times slower than the product on a random mask, so the selection is done on the bits: the
+    mask widened to all-ones or all-zeros words, and-ed with the gradient's bits."""
+    xp = backend.xp
+    grad = xp.asarray(grad)
+    words = {2: xp.int16, 4: xp.int32, 8: xp.int64}.get(grad.dtype.itemsize)
+    if grad.dtype.kind != "f" or words is None or grad.shape != xp.shape(keep):
+        return xp.where(keep, grad, xp.zeros((), grad.dtype))
+    bits = xp.asarray(keep).astype(words)
+    xp.negative(bits, out=bits)  # 1 -> all ones, 0 -> all zeros
+    xp.bitwise_and(bits, grad.view(words), out=bits)
+    return bits.view(grad.dtype)
+
+
 class ReLU(Function):
     """d/dz max(z, 0) = 1 where z > 0 (and where z is nan, as in PyTorch), else 0"""
 
@@ -40,7 +57,7 @@ class ReLU(Function):
         # out ≠ 0 rather than out > 0: the same test, except at nan, which PyTorch's gradient
         # lets through. A where, not a product with the mask: where the output is 0 the gradient
         # is 0 even when the incoming one is nan or infinite, as in PyTorch.
-        return (backend.xp.where(out != 0, grad, 0),)
+        return (_kept_where(out != 0, grad),)
 
 
 # NumPy's maximum of an array and a scalar runs an element-by-element loop, three times slower
@@ -144,7 +161,7 @@ class Hardtanh(Function):
 
     def backward(self, grad: Any) -> tuple:
         (outside,) = self.saved
-        return (backend.xp.where(outside, 0, grad),)  # 0 outside even for a nan gradient
+        return (_kept_where(~outside, grad),)  # 0 outside even for a nan gradient
 
 
 # PyTorch's slope of the hard sigmoid, 1/6 rounded to float32 whatever the dtype: it shows at
@@ -163,7 +180,7 @@ class Hardsigmoid(Function):
 
     def backward(self, grad: Any) -> tuple:
         (inside,) = self.saved
-        return (backend.xp.where(inside, grad * _ONE_SIXTH, 0),)
+        return (_kept_where(inside, grad * _ONE_SIXTH),)
 
 
 class Hardswish(Function):
