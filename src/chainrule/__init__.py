@@ -274,6 +274,7 @@ _SUBMODULES = frozenset(
         "backend",
         "compiled",
         "creation",
+        "func",
         "cuda",
         "data",
         "devices",
@@ -306,6 +307,7 @@ _SUBMODULES = frozenset(
 # Functions of those packages that are also top-level names: name -> the module defining it.
 _LAZY_FUNCTIONS = {
     "compile": "chainrule.compiled",
+    "gradgradcheck": "chainrule.autograd.gradcheck",
     "load": "chainrule.io",
     "save": "chainrule.io",
     "summary": "chainrule.inspect.summary",
@@ -328,6 +330,7 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
         train,
         utils,
     )
+    from chainrule.autograd.gradcheck import gradgradcheck
     from chainrule.compiled import compile  # noqa: A004 - torch.compile's name
     from chainrule.inspect.summary import summary
     from chainrule.io import load, save

@@ -174,13 +174,29 @@ class Tensor:
             self._hooks = TensorHooks()
         return self._hooks
 
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self,
+        gradient: Any = None,
+        retain_graph: bool | None = None,
+        create_graph: bool = False,
+        inputs: Any = None,
+    ) -> None:
         """Accumulate ∂self/∂leaf, weighted by ``gradient``, into every leaf's ``.grad``.
 
         ``gradient`` (∂C/∂self) may be omitted for a single-element tensor, where it is 1.
-        The graph's saved arrays are freed afterwards unless ``retain_graph`` is true.
+        The graph's saved arrays are freed afterwards unless ``retain_graph`` is true (it
+        defaults to ``create_graph``). With ``create_graph`` the backward pass records a graph
+        of its own, so each ``.grad`` can be differentiated again; with ``inputs``, only those
+        tensors' ``.grad`` is filled.
         """
-        _engine.backward(self, gradient, retain_graph)
+        if create_graph or inputs is not None:
+            from chainrule.autograd import gradients
+
+            gradients.backward(
+                [self], None if gradient is None else [gradient], retain_graph, create_graph, inputs
+            )
+            return
+        _engine.backward(self, gradient, bool(retain_graph))
 
     # ---- new tensors with this one's dtype (PyTorch's new_* methods) ---------------------------
 
@@ -347,6 +363,10 @@ class Tensor:
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
+        if self._requires_grad:
+            from chainrule.autograd import graph_numpy
+
+            graph_numpy.refuse_detach(self)
         if self.array.size != 1:
             raise ValueError(
                 f"item: only one-element tensors can be converted to a Python number, this one "
@@ -358,6 +378,10 @@ class Tensor:
         return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> numpy.ndarray:
+        if self._requires_grad:
+            from chainrule.autograd import graph_numpy
+
+            graph_numpy.refuse_detach(self)
         # NumPy 2 trusts an __array__ that takes ``copy`` to honour copy=True itself.
         return numpy.array(backend.to_numpy(self.array), dtype=dtype, copy=copy)
 

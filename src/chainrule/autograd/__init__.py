@@ -23,8 +23,12 @@ __all__ = [
     "Function",
     "FunctionCtx",
     "Variable",
+    "backward",
     "detect_anomaly",
     "enable_grad",
+    "grad",
+    "gradcheck",
+    "gradgradcheck",
     "inference_mode",
     "is_grad_enabled",
     "is_inference_mode_enabled",
@@ -48,6 +52,14 @@ def __getattr__(name: str) -> Any:
         from chainrule.autograd import custom_function
 
         return getattr(custom_function, name)
+    if name in ("gradcheck", "gradgradcheck", "GradcheckError"):
+        from chainrule.autograd import gradcheck
+
+        return getattr(gradcheck, name)
+    if name in ("grad", "backward"):
+        from chainrule.autograd import gradients
+
+        return getattr(gradients, name)
     if name == "Variable":
         # PyTorch's pre-0.4 wrapper (chainrule.legacy), which builds on Tensor too.
         from chainrule.legacy import Variable

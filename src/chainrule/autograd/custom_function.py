@@ -177,6 +177,47 @@ class BackwardNode(OpFunction):
             restore_mode(token)
         return self._input_gradients(result)
 
+    def backward_in_graph(self, grad: Tensor) -> tuple:
+        """The user's backward run with gradients on, for a backward that records a graph
+        (``create_graph=True``): its operations on the saved tensors and the incoming
+        gradients are recorded, so the result can be differentiated again, as in PyTorch."""
+        from chainrule.autograd import graph_numpy
+        from chainrule.autograd.grad_mode import enable_grad
+
+        if self.single is not None:
+            given = {self.single: grad}
+        else:
+            given = {i: g for i, (mark, g) in self.gradients.items() if mark is self.visit}
+            self.gradients = {}
+        grad_outputs = []
+        for position, meta in enumerate(self.output_meta):
+            g = given.get(position)
+            if g is None and meta is not None and self.ctx.materialize_grads:
+                g = backend.xp.zeros(meta[0], dtype=meta[1])
+            if g is not None and not isinstance(g, Tensor):
+                g = Tensor._make(backend.as_array(g), False, None)
+            grad_outputs.append(g)
+        with enable_grad():
+            result = self.function.backward(self.ctx, *grad_outputs)
+        if not isinstance(result, (tuple, list)):
+            result = (result,)
+        expected = len(self.inputs)
+        result = tuple(result[:expected]) if len(result) > expected else tuple(result)
+        if len(result) != expected or not all(g is None or isinstance(g, Tensor) for g in result):
+            # The first-order checks word every mistake: run them on the arrays.
+            self._input_gradients([g.array if isinstance(g, Tensor) else g for g in result])
+        grads = []
+        for position, (value, g) in enumerate(zip(self.inputs, result)):
+            if g is None or not self.needs_input_grad[position]:
+                grads.append(None)
+            elif tuple(g.shape) != tuple(value.array.shape):
+                _conformed(g.array, value.array.shape, position, self.name(), set())
+                with graph_numpy.active(self.name()):
+                    grads.append(unbroadcast(g, value.array.shape))
+            else:
+                grads.append(g)
+        return tuple(grads)
+
     def _grad_outputs(self, grad: Any) -> list:
         if self.single is not None:
             arrays = {self.single: grad}

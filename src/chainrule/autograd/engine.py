@@ -233,6 +233,12 @@ _make_tensor = Tensor._make
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     """Non-leaf tensors reachable from ``root``, each before the tensors it was computed from.
+    (:func:`reverse_topological_order` of one root.)"""
+    return reverse_topological_order([root])
+
+
+def reverse_topological_order(roots: list[Tensor]) -> list[Tensor]:
+    """Non-leaf tensors reachable from ``roots``, each before the tensors it was computed from.
 
     Every node is numbered when it is created, after its inputs, so sorting the reachable
     tensors by that number, newest first, puts each consumer before what it consumes. Leaves
@@ -241,9 +247,12 @@ def _reverse_topological_order(root: Tensor) -> list[Tensor]:
     used it is followed back to the version that consumer saw.
     """
     visit = object()  # marks the nodes found in this search, without a set of ids
-    root._ctx.visit = visit
-    found = [root]
-    stack = [root]
+    found = []
+    for root in roots:
+        if root._ctx.visit is not visit:
+            root._ctx.visit = visit
+            found.append(root)
+    stack = list(found)
     while stack:
         consumer = stack.pop()._ctx
         born = consumer.sequence_number

@@ -103,7 +103,11 @@ class Function:
                 raise refused from None
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
-            out = backend.as_array(out)
+            scalar, out = out, backend.as_array(out)
+            if any(kept is scalar for kept in node.saved):
+                # NumPy gives a scalar for a 0-d result: keep the array that the output holds
+                # instead, so a backward recording a graph can tell the output when it sees it.
+                node.saved = tuple(out if kept is scalar else kept for kept in node.saved)
         if mode.anomaly:
             AnomalyMode.watch(node, inputs, out)
         # Tensor._make written out: this runs once per operation.
@@ -122,6 +126,19 @@ class Function:
         if recorder is not None:
             recorder.operation(node, inputs, options, result)
         return result
+
+    def saved_in_graph(self, output: Tensor) -> Any:
+        """``self.saved`` for a backward that records a graph (``create_graph=True``): each
+        saved array that is an input's array becomes that input tensor, and the output's array
+        the ``output`` tensor, so the backward's arithmetic reaches them. Integer and bool
+        arrays (indices, masks) stay constants: nothing differentiates through them.
+
+        An operation that saves a float array computed in its forward overrides this to
+        rebuild that array from its input tensors with chainrule operations; until it does,
+        the default raises rather than treat the array as a constant, which would drop a term
+        of the second derivative.
+        """
+        return saved_as_tensors(self, self.saved, output)
 
     @classmethod
     def op_name(cls) -> str:
@@ -148,6 +165,44 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def saved_as_tensors(node: Function, saved: Any, output: Tensor) -> Any:
+    """``saved`` (a tuple, possibly nested, of arrays and options) with the arrays of ``node``'s
+    input tensors and of its ``output`` replaced by those tensors (see
+    :meth:`Function.saved_in_graph`)."""
+    if isinstance(saved, (tuple, list)):
+        return type(saved)(saved_as_tensors(node, value, output) for value in saved)
+    if isinstance(saved, backend.xp.generic) and saved.dtype.kind in "fc":
+        raise RuntimeError(
+            f"create_graph: the backward of {type(node).__name__} uses a scalar computed in its "
+            f"forward; {type(node).__name__} does not support differentiating its derivative yet"
+        )
+    if not isinstance(saved, backend.ndarray):
+        return saved
+    if saved is output.array:
+        return output
+    for value in node.inputs:
+        if value is saved:  # a constant array given as an operand
+            return saved
+        if isinstance(value, Tensor) and value.array is saved:
+            return value if value._requires_grad else saved
+    if saved.dtype.kind not in "fc":
+        return saved
+    for value in node.inputs:
+        # An input converted to another dtype by promotion: the same values, cast again.
+        if (
+            isinstance(value, Tensor)
+            and value.array.shape == saved.shape
+            and value.array.dtype != saved.dtype
+            and backend.xp.array_equal(value.array.astype(saved.dtype), saved, equal_nan=True)
+        ):
+            return value.to(saved.dtype) if value._requires_grad else saved
+    raise RuntimeError(
+        f"create_graph: the backward of {type(node).__name__} uses an array of shape "
+        f"{saved.shape} computed in its forward, which is neither an input nor the output; "
+        f"{type(node).__name__} does not support differentiating its derivative yet"
+    )
 
 
 class AccumulateGrad:

@@ -76,6 +76,78 @@ def gradcheck(
     return True
 
 
+def gradgradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Any,
+    grad_outputs: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    seed: int = 0,
+) -> bool:
+    """Check second derivatives: :func:`gradcheck` applied to the first derivative.
+
+    The first derivative is the map (inputs, v) ↦ ∂⟨fn(inputs), v⟩/∂inputs, computed by
+    ``autograd.grad(..., create_graph=True)``; its Jacobian, which backward through that graph
+    gives, is compared with central finite differences, with respect to the inputs (the
+    Hessian-vector products) and to ``v`` (the Jacobian of fn again). ``grad_outputs`` is v;
+    random normal values (from ``seed``) where it is None, as in PyTorch.
+
+    Returns True, or raises :class:`GradcheckError`.
+    """
+    from chainrule.autograd.gradients import grad
+
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    inputs = tuple(_as_float64(x) for x in inputs)
+    differentiable = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    if not differentiable:
+        raise ValueError("gradgradcheck: no input requires grad, so there is nothing to check")
+    with enable_grad():
+        outputs = fn(*inputs)
+    outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+    if grad_outputs is None:
+        rng = numpy.random.default_rng(seed)
+        grad_outputs = [rng.standard_normal(tuple(o.shape)) for o in outputs]
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    vs = tuple(
+        Tensor._make(
+            numpy.asarray(backend.to_numpy(getattr(v, "array", v)), numpy.float64), False, None
+        )
+        for v in grad_outputs
+    )
+    for v in vs:
+        v.requires_grad = True
+    count = len(inputs)
+
+    def first_derivative(*values: Any) -> Tensor:
+        xs, weights = values[:count], values[count:]
+        with enable_grad():  # gradcheck's finite differences run under no_grad
+            return _first_derivative(xs, weights)
+
+    def _first_derivative(xs: tuple, weights: tuple) -> Tensor:
+        outs = fn(*xs)
+        outs = outs if isinstance(outs, (tuple, list)) else (outs,)
+        wanted = [xs[i] for i in differentiable]
+        grads = grad(list(outs), wanted, list(weights), create_graph=True, allow_unused=True)
+        pieces = [
+            (g if g is not None else x.detach() * 0).reshape(-1) for g, x in zip(grads, wanted)
+        ]
+        return pieces[0] if len(pieces) == 1 else _concatenate(pieces)
+
+    return gradcheck(first_derivative, inputs + vs, eps=eps, atol=atol, rtol=rtol)
+
+
+def _values(v: Any) -> Any:
+    return v.array if isinstance(v, Tensor) else v
+
+
+def _concatenate(pieces: list) -> Tensor:
+    from chainrule.ops.movement import cat
+
+    return cat(pieces)
+
+
 def _as_float64(value: Any) -> Any:
     if isinstance(value, Tensor) and value.is_floating_point():
         copy = Tensor._make(value.array.astype(numpy.float64), False, None)

@@ -41,7 +41,7 @@ def unbroadcast(grad: Any, shape: tuple[int, ...]) -> Any:
     size = _product(shape)
     if not kept_ones and grad.dtype.kind == "f" and size > 0:
         return sum_rows(grad.reshape(-1, size)).reshape(shape)
-    summed = grad.sum(axis=tuple(range(lead)) + kept_ones, keepdims=True)
+    summed = backend.xp.sum(grad, axis=tuple(range(lead)) + kept_ones, keepdims=True)
     return summed.reshape(shape)
 
 

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd import views
+from chainrule.autograd import graph_numpy, views
 from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import TensorHooks
@@ -397,6 +397,12 @@ def _augmented(name: str, function: Callable[..., Tensor], ufunc: Any) -> Callab
     symbol = {"add": "+=", "sub": "-=", "mul": "*=", "truediv": "/="}[name]
 
     def method(self: Tensor, other: Any) -> Tensor:
+        if graph_numpy.recording():
+            # An operation's backward written for arrays (``grad_a *= b``) runs on tensors
+            # when it records a graph: there ``x *= y`` rebinds x to a new tensor, which keeps
+            # the recorded graph free of in-place versions and never changes a tensor that
+            # another node of the backward still holds.
+            return function(self, other)
         return modify(self, symbol, function, other, ufunc=ufunc)
 
     method.__name__ = f"__i{name}__"

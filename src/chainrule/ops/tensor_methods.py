@@ -142,6 +142,10 @@ def bind(tensor_class: type) -> None:
         "__or__": c.bitwise_or,
         "__xor__": c.bitwise_xor,
         "__invert__": c.bitwise_not,
+        # bitwise operations commute: ``True & t`` is ``t & True``, as in PyTorch
+        "__rand__": c.bitwise_and,
+        "__ror__": c.bitwise_or,
+        "__rxor__": c.bitwise_xor,
         "eq": c.eq,
         "ne": c.ne,
         "lt": c.lt,
