@@ -11,8 +11,10 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.autograd.views import view_of
+from chainrule.autograd.views import replay, view_of
 from chainrule.ops.broadcast import shape_of, unbroadcast
+from chainrule.ops.movement import zeroed
+from chainrule.tensor import Tensor
 
 
 class SetItem(Function):
@@ -28,8 +30,7 @@ class SetItem(Function):
         need_x, need_value = self.needs_input_grad[:2]
         grad_x = grad_value = None
         if need_x:
-            grad_x = grad.copy()
-            grad_x[self.index] = 0
+            grad_x = zeroed(grad, self.index)
         if need_value:
             grad_value = _to_shape(grad[self.index], self.value_shape)
         return grad_x, grad_value, None
@@ -59,6 +60,8 @@ class CopySlices(Function):
 
     def backward(self, grad: Any) -> tuple:
         need_base, need_region = self.needs_input_grad[:2]
+        if isinstance(grad, Tensor):
+            return self._backward_in_graph(grad, need_base, need_region)
         grad_base = grad_region = None
         if need_base:
             grad_base = self._laid_out_like_base(grad)
@@ -71,6 +74,19 @@ class CopySlices(Function):
             place[...] = 0
         if need_region:
             grad_region = view_of(grad, self.steps)
+        return grad_base, grad_region, None
+
+    def _backward_in_graph(self, grad: Tensor, need_base: bool, need_region: bool) -> tuple:
+        """The same gradients as tensors, for a backward that records a graph: the view's
+        place is found on a mask laid out like the base, and the view of ∂C/∂out is taken
+        with the view operations themselves."""
+        grad_base = grad_region = None
+        if need_base:
+            keep = self._laid_out_like_base(backend.xp.ones(self.shape, dtype=bool))
+            view_of(keep, self.steps)[...] = False
+            grad_base = backend.xp.where(keep, grad, backend.xp.zeros((), dtype=grad.dtype))
+        if need_region:
+            grad_region = replay(grad, self.steps)
         return grad_base, grad_region, None
 
     def _laid_out_like_base(self, grad: Any) -> Any:

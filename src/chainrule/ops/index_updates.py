@@ -21,7 +21,7 @@ from chainrule.ops.broadcast import unbroadcast
 from chainrule.ops.conversion import to
 from chainrule.ops.indexing import index_array
 from chainrule.ops.matrix import tril, triu
-from chainrule.ops.movement import normalise_axis
+from chainrule.ops.movement import normalise_axis, placed, zeroed
 from chainrule.tensor import Tensor
 
 
@@ -65,10 +65,9 @@ class IndexCopy(Function):
         return out.reshape(x.shape)
 
     def backward(self, grad: Any) -> tuple:
-        grad_x = _1d(grad).copy()
-        grad_x[_slices(self.index, self.dim)] = 0
+        grad_x = zeroed(_1d(grad), _slices(self.index, self.dim)).reshape(grad.shape)
         grad_src = backend.xp.take(_1d(grad), self.index, axis=self.dim)
-        return grad_x.reshape(grad.shape), grad_src.reshape(self.src_shape), None
+        return grad_x, grad_src.reshape(self.src_shape), None
 
 
 class IndexFill(Function):
@@ -85,10 +84,9 @@ class IndexFill(Function):
 
     def backward(self, grad: Any) -> tuple:
         place = _slices(self.index, self.dim)
-        grad_x = _1d(grad).copy()
-        grad_x[place] = 0
+        grad_x = zeroed(_1d(grad), place).reshape(grad.shape)
         grad_value = _1d(grad)[place].sum() if self.needs_input_grad[1] else None
-        return grad_x.reshape(grad.shape), grad_value, None
+        return grad_x, grad_value, None
 
 
 class MaskedScatter(Function):
@@ -113,9 +111,9 @@ class MaskedScatter(Function):
         xp = backend.xp
         shape_x, shape_src = self.shapes
         grad_x = unbroadcast(xp.where(where, xp.zeros((), dtype=grad.dtype), grad), shape_x)
-        grad_src = xp.zeros(int(xp.prod(shape_src)), dtype=grad.dtype)
         taken = grad[where]
-        grad_src[: taken.size] = taken
+        count = taken.shape[0]  # the masked places, in order: source's first elements
+        grad_src = placed(taken, (int(xp.prod(shape_src)),), slice(0, count))
         return grad_x, grad_src.reshape(shape_src), None
 
 
@@ -129,9 +127,7 @@ class FillDiagonal(Function):
         return out
 
     def backward(self, grad: Any) -> tuple:
-        grad_x = grad.copy()
-        grad_x.reshape(-1)[self.places] = 0
-        return (grad_x,)
+        return (zeroed(grad.reshape(-1), self.places).reshape(grad.shape),)
 
 
 def _diagonal_places(shape: tuple[int, ...], wrap: bool) -> Any:

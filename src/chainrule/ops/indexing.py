@@ -19,7 +19,7 @@ from chainrule import backend
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops import inplace
 from chainrule.ops.broadcast import unbroadcast
-from chainrule.ops.movement import normalise_axis
+from chainrule.ops.movement import normalise_axis, placed, zeroed
 from chainrule.tensor import Tensor
 
 
@@ -56,8 +56,7 @@ class Gather(Function):
     def backward(self, grad: Any) -> tuple:
         (index,) = self.saved
         index = _1d(index)
-        full = backend.xp.zeros(self.shape or (1,), dtype=grad.dtype)
-        backend.scatter_add(full, positions(index, self.dim), grad.reshape(index.shape))
+        full = placed(grad.reshape(index.shape), self.shape or (1,), positions(index, self.dim))
         return full.reshape(self.shape), None
 
 
@@ -78,9 +77,7 @@ class Scatter(Function):
         places = positions(_1d(index), self.dim)
         grad_x = grad_src = None
         if self.needs_input_grad[0]:
-            grad_x = _1d(grad).copy()
-            grad_x[places] = 0
-            grad_x = grad_x.reshape(grad.shape)
+            grad_x = zeroed(_1d(grad), places).reshape(grad.shape)
         if self.needs_input_grad[1]:
             grad_src = _gathered(grad, places, self.src_shape)
         return grad_x, grad_src, None
@@ -127,10 +124,8 @@ class ScatterMultiply(Function):
 
 def _gathered(grad: Any, places: tuple, shape: tuple[int, ...]) -> Any:
     """∂C/∂src of a scatter: ∂C/∂out at the places src was sent, in src's shape."""
-    out = backend.xp.zeros(shape or (1,), dtype=grad.dtype)
     taken = _1d(grad)[places]
-    out[_lead(taken.shape)] = taken
-    return out.reshape(shape)
+    return placed(taken, shape or (1,), _lead(taken.shape)).reshape(shape)
 
 
 class IndexSelect(Function):
@@ -147,10 +142,7 @@ class IndexSelect(Function):
         if not self.shape:
             return grad, None
         (index,) = self.saved
-        full = backend.xp.zeros(self.shape, dtype=grad.dtype)
-        where = (slice(None),) * self.dim + (index.reshape(-1),)
-        backend.scatter_add(full, where, grad)
-        return full, None
+        return placed(grad, self.shape, (slice(None),) * self.dim + (index.reshape(-1),)), None
 
 
 class MaskedFill(Function):
@@ -188,9 +180,7 @@ class MaskedSelect(Function):
 
     def backward(self, grad: Any) -> tuple:
         (mask,) = self.saved
-        xp = backend.xp
-        full = xp.zeros(self.out_shape, dtype=grad.dtype)
-        full[xp.broadcast_to(mask, self.out_shape)] = grad
+        full = placed(grad, self.out_shape, backend.xp.broadcast_to(mask, self.out_shape))
         return unbroadcast(full, self.shape), None
 
 

@@ -64,6 +64,8 @@ class Permute(ViewFunction):
         return x.transpose(dims)
 
     def backward(self, grad: Any) -> tuple:
+        if isinstance(grad, Tensor):  # a backward recording a graph (create_graph)
+            return (grad.permute(*self.inverse),)
         return (grad.transpose(self.inverse),)
 
 
@@ -126,13 +128,61 @@ class GetItem(ViewFunction):
         return out
 
     def backward(self, grad: Any) -> tuple:
-        xp = backend.xp
-        full = xp.zeros(self.shape, dtype=grad.dtype)
+        if isinstance(grad, Tensor):  # a backward recording a graph (create_graph)
+            return (Placed.apply(grad, shape=self.shape, index=self.index), None)
+        # _place written out: indexing is common, and its backward small
+        full = backend.xp.zeros(self.shape, dtype=grad.dtype)
         if _has_integer_arrays(self.index):
             backend.scatter_add(full, self.index, grad)
         else:  # slices, ints and masks never hit an element twice: plain assignment is exact
             full[self.index] = grad
         return (full, None)
+
+
+class Placed(Function):
+    """out = zeros of ``shape`` with x added at ``index`` (repeats accumulate): the adjoint of
+    ``x[index]``, and so the backward of indexing. ∂C/∂x = (∂C/∂out)[index]
+
+    As an operation of its own it makes that backward differentiable: its derivative is
+    indexing again, whose derivative is this, to any order."""
+
+    def forward(self, x: Any, shape: tuple[int, ...], index: Any) -> Any:
+        self.index = index
+        return _place(x, shape, index)
+
+    def backward(self, grad: Any) -> tuple:
+        if isinstance(grad, Tensor):  # recording a graph: indexing as an operation
+            return (GetItem.untracked_apply(grad, self.index),)
+        return (grad[self.index],)
+
+
+def placed(values: Any, shape: tuple[int, ...], index: Any) -> Any:
+    """Zeros of ``shape`` with ``values`` added at ``index`` (repeated positions accumulate):
+    an array for an array, a tensor in the graph for a tensor (a backward recording one)."""
+    if isinstance(values, Tensor):
+        return Placed.apply(values, shape=shape, index=index)
+    return _place(values, shape, index)
+
+
+def _place(values: Any, shape: tuple[int, ...], index: Any) -> Any:
+    full = backend.xp.zeros(shape, dtype=values.dtype)
+    if _has_integer_arrays(index):
+        backend.scatter_add(full, index, values)
+    else:  # slices, ints and masks never hit an element twice: plain assignment is exact
+        full[index] = values
+    return full
+
+
+def zeroed(grad: Any, index: Any) -> Any:
+    """A copy of ``grad`` with the elements at ``index`` set to 0 (the gradient of an input
+    whose elements there were overwritten); a tensor in the graph for a tensor."""
+    if isinstance(grad, Tensor):
+        keep = backend.xp.ones(grad.shape, dtype=bool)
+        keep[index] = False
+        return backend.xp.where(keep, grad, backend.xp.zeros((), dtype=grad.dtype))
+    out = grad.copy()
+    out[index] = 0
+    return out
 
 
 def _has_integer_arrays(index: Any) -> bool:

@@ -13,6 +13,8 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
+from chainrule.ops.movement import Placed
+from chainrule.tensor import Tensor
 
 
 class ConstantPad(Function):
@@ -38,6 +40,8 @@ class ConstantPad(Function):
         return out
 
     def backward(self, grad: Any) -> tuple:
+        if isinstance(grad, Tensor):  # recording a graph: the placement as an operation
+            return (Placed.apply(grad[self.target], shape=self.shape, index=self.source),)
         grad_x = backend.xp.zeros(self.shape, dtype=grad.dtype)
         grad_x[self.source] = grad[self.target]
         return (grad_x,)
@@ -66,6 +70,9 @@ class IndexPad(Function):
     def backward(self, grad: Any) -> tuple:
         for (axis, index_map, before), shape in zip(reversed(self.maps), reversed(self.shapes)):
             lead = (slice(None),) * axis
+            if isinstance(grad, Tensor):  # recording a graph: one differentiable scatter-add
+                grad = Placed.apply(grad, shape=shape, index=(*lead, index_map))
+                continue
             size = shape[axis]
             summed = grad[(*lead, slice(before, before + size))].copy()
             # The border positions, few: one whole-slice addition each (a scatter-add over the

@@ -13,7 +13,7 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd import views
 from chainrule.autograd.function import OpError, as_index, not_a_tensor
-from chainrule.ops.movement import GetItem, ViewFunction, normalise_axis, reshape
+from chainrule.ops.movement import GetItem, Placed, ViewFunction, normalise_axis, reshape
 from chainrule.tensor import Tensor
 
 
@@ -46,9 +46,29 @@ class Diagonal(ViewFunction):
         return diagonal_view(x, offset, dim1, dim2)
 
     def backward(self, grad: Any) -> tuple:
+        if isinstance(grad, Tensor):  # recording a graph: the same placement as an operation
+            index = diagonal_index(self.shape, *self.where)
+            return (Placed.apply(grad, shape=self.shape, index=index),)
         full = backend.xp.zeros(self.shape, dtype=grad.dtype)
         diagonal_view(full, *self.where)[...] = grad
         return (full,)
+
+
+def diagonal_index(shape: tuple[int, ...], offset: int, axis1: int, axis2: int) -> tuple:
+    """The integer-array index that picks :func:`diagonal_view`'s elements from an array of
+    ``shape``, in the view's shape: one broadcast coordinate array per axis, the kept axes
+    leading and the position along the diagonal last."""
+    xp = backend.xp
+    kept = [axis for axis in range(len(shape)) if axis not in (axis1, axis2)]
+    rows, cols = shape[axis1] - max(-offset, 0), shape[axis2] - max(offset, 0)
+    steps = xp.arange(max(min(rows, cols), 0))
+    rank = len(kept) + 1
+    index: list = [None] * len(shape)
+    for place, axis in enumerate(kept):
+        index[axis] = xp.arange(shape[axis]).reshape([-1 if a == place else 1 for a in range(rank)])
+    index[axis1] = steps + max(-offset, 0)
+    index[axis2] = steps + max(offset, 0)
+    return tuple(index)
 
 
 # ---- the public functions ----------------------------------------------------------------------
