@@ -60,6 +60,12 @@ def __getattr__(name: str) -> Any:
         from chainrule.autograd import gradients
 
         return getattr(gradients, name)
+    if name == "functional":
+        # A submodule: importing it sets it as this package's attribute (``from ... import``
+        # would ask this function again before importing, and recurse).
+        import importlib
+
+        return importlib.import_module("chainrule.autograd.functional")
     if name == "Variable":
         # PyTorch's pre-0.4 wrapper (chainrule.legacy), which builds on Tensor too.
         from chainrule.legacy import Variable

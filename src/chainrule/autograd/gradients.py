@@ -158,7 +158,9 @@ def walk(
     order = (
         _order_above(starts, target_ids) if stop_at_targets else reverse_topological_order(starts)
     )
-    wanted = None if into_leaves else _leading_to(order, target_ids)
+    # The nodes that lead to a target, and the targets themselves (a target that is not a
+    # leaf is wanted from the node that uses it).
+    wanted = None if into_leaves else _leading_to(order, target_ids) | target_ids
     for root, weight in zip(roots, weights):
         if root._ctx is not None:
             node = root._ctx
@@ -239,8 +241,10 @@ def _order_above(roots: list[Tensor], target_ids: set) -> list[Tensor]:
             if value._ctx is None or id(value) in seen:
                 continue
             seen.add(id(value))
-            found.append(value)
+            # Not a target either: the walk hands targets their gradient directly, and the
+            # pending gradient of a target's node belongs to the outer walk.
             if id(value) not in target_ids:
+                found.append(value)
                 stack.append(value)
     found.sort(key=lambda t: t._ctx.sequence_number, reverse=True)
     return found
@@ -282,7 +286,12 @@ def _needed_inputs(node: Function, wanted: set | None) -> list | None:
         if needed and isinstance(value, Tensor):
             if value._ctx is not None and value._ctx.sequence_number > born:
                 value = version_at(value, born)
-            needed = value._ctx is None or id(value._ctx) in wanted or _is_target_leaf(value)
+            needed = (
+                value._ctx is None
+                or id(value._ctx) in wanted
+                or id(value) in wanted
+                or _is_target_leaf(value)
+            )
         needs.append(bool(needed))
     return needs if needs != node.needs_input_grad else node.needs_input_grad
 

@@ -267,6 +267,19 @@ def _full(shape: Any, fill_value: Any, dtype: Any = None, **kwargs: Any) -> Any:
     return _cr().broadcast_to(value, shape) * 1  # a tensor of its own, not a view
 
 
+def _running(name: str) -> Any:
+    numpy_fn = getattr(numpy, name)
+
+    def running(value: Any, axis: Any = None, dtype: Any = None, **kwargs: Any) -> Any:
+        if not isinstance(value, Tensor):
+            return numpy_fn(value, axis=axis, dtype=dtype, **kwargs)
+        if axis is None:  # NumPy runs over the flattened array
+            value, axis = value.reshape(-1), 0
+        return getattr(_cr(), name)(value, axis)
+
+    return running
+
+
 def _like(name: str) -> Any:
     numpy_fn = getattr(numpy, name)
 
@@ -292,6 +305,8 @@ def _binary(numpy_name: str, chainrule_name: str) -> _Ufunc:
         cr = _cr()
         if not isinstance(a, Tensor):  # a constant on the left: keep its dtype with the tensor's
             a = cr.as_tensor(numpy.asarray(a, dtype=b.dtype) if numpy.isscalar(a) else a)
+        if isinstance(b, numpy.ndarray):  # an array on the right: a constant tensor
+            b = cr.as_tensor(b)
         return getattr(cr, chainrule_name)(a, b)
 
     return _Ufunc(numpy_name, differentiable)
@@ -367,6 +382,8 @@ class GraphNumpy:
         self.full = _full
         for name in ("zeros_like", "ones_like", "empty_like", "full_like"):
             setattr(self, name, _like(name))
+        self.cumsum = _running("cumsum")
+        self.cumprod = _running("cumprod")
         self.tril = _Ufunc("tril", lambda x, k=0: _cr().tril(x, k))
         self.triu = _Ufunc("triu", lambda x, k=0: _cr().triu(x, k))
 
