@@ -30,7 +30,25 @@ from chainrule.ops.im2col import (
     grouped_matmul,
     im2col,
 )
+from chainrule.ops.matrix import einsum
 from chainrule.ops.work_arrays import recycler
+from chainrule.tensor import Tensor
+
+
+def _placement(
+    kernel: int, size: int, out: int, stride: int, padding: int, dilation: int, like: Tensor
+) -> Tensor:
+    """The constant P[k, i, o] = 1 where o = i·stride + k·dilation − padding, else 0: kernel
+    offset k applied at input position i lands on output position o (dropped when o falls
+    outside [0, out), which padding cuts off)."""
+    xp = backend.xp
+    landing = (
+        xp.arange(size)[None, :, None] * stride
+        + xp.arange(kernel)[:, None, None] * dilation
+        - padding
+    )
+    places = (landing == xp.arange(out)[None, None, :]).astype(like.dtype)
+    return Tensor._make(places, False, None)
 
 
 def transposed_length(
@@ -82,6 +100,39 @@ class ConvTransposeNd(Function):
         need_x, need_w, _ = self.needs_input_grad or (False, False, False)
         self.saved = (g if need_w else None, weight if need_x else None)
         self.layout, self.weight_shape = layout, weight.shape
+        self.options = (stride, padding, dilation, groups, out_size)
+        return out[0] if self.unbatched else out
+
+    def composite(self, x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """The same transposed convolution from differentiable operations, for a backward that
+        records a graph: one einsum of x, the weight and, per spatial dimension, a constant 0/1
+        array P[k, i, o] = [o = i·stride + k·dilation − padding] that places the product of
+        input position i and kernel offset k at output position o (the sum that col2im does).
+        """
+        stride, padding, dilation, groups, out_size = self.options
+        spatial = len(out_size)
+        if self.unbatched:
+            x = x.reshape((1, *x.shape))
+        batch, _, *size = x.shape
+        group_in, group_out, *kernel = weight.shape
+        group_in //= groups
+        # Labels: n batch, g group, c input channel, o output channel; per spatial dimension
+        # an input position (i j k), a kernel offset (u v w) and an output position (p q r).
+        at, offset, to = "ijk"[:spatial], "uvw"[:spatial], "pqr"[:spatial]
+        terms = ["ngc" + at, "gco" + offset]
+        operands = [
+            x.reshape((batch, groups, group_in, *size)),
+            weight.reshape((groups, group_in, group_out, *kernel)),
+        ]
+        for d in range(spatial):
+            terms.append(offset[d] + at[d] + to[d])
+            operands.append(
+                _placement(kernel[d], size[d], out_size[d], stride[d], padding[d], dilation[d], x)
+            )
+        out = einsum(",".join(terms) + "->ngo" + to, *operands)
+        out = out.reshape((batch, groups * group_out, *out_size))
+        if bias is not None:
+            out = out + bias.reshape((1, -1) + (1,) * spatial)
         return out[0] if self.unbatched else out
 
     def backward(self, grad: Any) -> tuple:

@@ -34,6 +34,13 @@ class MatMul(Function):
         self.shapes = a.shape, b.shape
         return out
 
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # The saved factors are the inputs, or copies or promotions of them: the inputs then.
+        return tuple(
+            None if kept is None else as_input(value, kept)
+            for value, kept in zip(self.inputs, self.saved)
+        )
+
     def backward(self, grad: Any) -> tuple:
         a, b = self.saved
         need_a, need_b = self.needs_input_grad
@@ -65,6 +72,18 @@ class MatMul(Function):
                 grad_b = unbroadcast(xp.swapaxes(a2, -1, -2) @ grad2, lifted_b)
             grad_b = grad_b.reshape(shape_b)
         return grad_a, grad_b
+
+
+def as_input(value: Any, kept: Any) -> Any:
+    """The input ``value`` in place of ``kept``, an array that forward saved from it (a copy,
+    a reshape, a promotion to another dtype), for a backward that records a graph: the tensor
+    itself (cast and reshaped to ``kept``'s dtype and shape) when it requires grad, else the
+    constant ``kept``."""
+    if not isinstance(value, Tensor) or not value.requires_grad:
+        return kept
+    if value.dtype != kept.dtype:
+        value = value.to(kept.dtype)
+    return value if tuple(value.shape) == kept.shape else value.reshape(kept.shape)
 
 
 def _check_arrays(a: Any, b: Any) -> None:

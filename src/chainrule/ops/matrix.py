@@ -14,8 +14,8 @@ from chainrule import backend
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.ops.elementwise import mul
-from chainrule.ops.linalg import MatMul
-from chainrule.ops.movement import ViewFunction, unsqueeze
+from chainrule.ops.linalg import MatMul, as_input
+from chainrule.ops.movement import ViewFunction, cat, unsqueeze
 from chainrule.tensor import Tensor
 
 # ---- triangles and diagonals -------------------------------------------------------------------
@@ -56,12 +56,33 @@ class Diag(Function):
     def backward(self, grad: Any) -> tuple:
         xp = backend.xp
         if len(self.shape) == 1:
-            return (xp.diagonal(grad, self.k).copy(),)
+            band = xp.diagonal(grad, self.k)
+            # NumPy's diagonal is a read-only view: the gradient gets an array of its own.
+            return (band.copy() if isinstance(band, backend.ndarray) else band,)
+        if not isinstance(grad, backend.ndarray):  # recording a graph: no writes into arrays
+            return (_on_diagonal(grad, self.shape, self.k),)
         full = xp.zeros(self.shape, dtype=grad.dtype)
         steps = xp.arange(grad.shape[0])
         # Diagonal k starts at row -k (below the main one) or at column k (above it).
         full[steps + max(-self.k, 0), steps + max(self.k, 0)] = grad
         return (full,)
+
+
+def _on_diagonal(values: Tensor, shape: tuple[int, int], k: int) -> Tensor:
+    """A matrix of ``shape``, zero but for ``values`` along its diagonal k, from differentiable
+    operations: the square matrix that ``diag`` makes of the vector, cut or padded to shape."""
+    rows, cols = shape
+    square = Diag.apply(values, k=k)  # size len(values) + |k|, the band at the same place
+    size = square.shape[0]
+    square = square[: min(rows, size), : min(cols, size)]
+    # A band that ends before the matrix does: rows or columns of zeros after it.
+    if size < rows:
+        zeros = backend.xp.zeros((rows - size, square.shape[1]), dtype=values.dtype)
+        square = cat([square, Tensor._make(zeros, False, None)], 0)
+    if size < cols:
+        zeros = backend.xp.zeros((rows, cols - size), dtype=values.dtype)
+        square = cat([square, Tensor._make(zeros, False, None)], 1)
+    return square
 
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
@@ -239,6 +260,13 @@ class Einsum(Function):
         if self.copies and len(arrays) == 1 and backend.xp.may_share_memory(out, arrays[0]):
             out = out.copy()
         return out
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # The saved operands are the inputs with broadcast axes squeezed: the inputs then.
+        return tuple(
+            None if kept is None else as_input(value, kept)
+            for value, kept in zip(self.inputs, self.saved)
+        )
 
     def backward(self, grad: Any) -> tuple:
         return tuple(

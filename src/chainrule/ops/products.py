@@ -15,8 +15,9 @@ from chainrule.autograd.function import Function, OpError, as_index, not_a_tenso
 from chainrule.ops.axes import broadcast_tensors
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.ops.conversion import clone
+from chainrule.ops.cumulative import cumprod
 from chainrule.ops.elementwise import mul, sub
-from chainrule.ops.linalg import matmul
+from chainrule.ops.linalg import as_input, matmul
 from chainrule.ops.movement import normalise_axis, permute, reshape, stack
 from chainrule.ops.reduce import sum as sum_
 from chainrule.ops.selection import diagonal, select
@@ -31,7 +32,10 @@ def _exclusive_cumprod(array: Any, axis: int) -> Any:
     xp = backend.xp
     ones = xp.ones_like(xp.take(array, [0], axis=axis))
     before = xp.take(array, xp.arange(array.shape[axis] - 1), axis=axis)
-    return xp.cumprod(xp.concatenate([ones, before], axis=axis), axis=axis)
+    shifted = xp.concatenate([ones, before], axis=axis)
+    if isinstance(shifted, Tensor):  # recording a graph: the differentiable running product
+        return cumprod(shifted, axis)
+    return xp.cumprod(shifted, axis=axis)
 
 
 class Prod(Function):
@@ -46,6 +50,9 @@ class Prod(Function):
         self.axis, self.keepdim = axis, keepdim
         self.saved = (x,)
         return x.prod(axis=axis, keepdims=keepdim)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        return (as_input(self.inputs[0], self.saved[0]),)
 
     def backward(self, grad: Any) -> tuple:
         (x,) = self.saved
@@ -291,6 +298,10 @@ class Cdist(Function):
         self.saved = (diff, out)
         return out
 
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        x1, x2 = self.inputs[:2]
+        return (x1[..., :, None, :] - x2[..., None, :, :], output)
+
     def backward(self, grad: Any) -> tuple:
         diff, out = self.saved
         xp, p = backend.xp, self.p
@@ -311,8 +322,8 @@ class Cdist(Function):
         grad_diff = grad[..., None] * slope
         shape1, shape2 = self.shapes
         return (
-            unbroadcast(grad_diff.sum(axis=-2), shape1),
-            unbroadcast(-grad_diff.sum(axis=-3), shape2),
+            unbroadcast(xp.add.reduce(grad_diff, axis=-2), shape1),
+            unbroadcast(-xp.add.reduce(grad_diff, axis=-3), shape2),
             None,
         )
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError
+from chainrule.ops.index_updates import index_add
 from chainrule.ops.movement import normalise_axis, reshape
 from chainrule.ops.reduce import normalise_dims
 from chainrule.tensor import Tensor
@@ -32,7 +33,11 @@ class Repeat(Function):
         # Copy r of axis i lies at r·nᵢ + j: splitting each axis into (rᵢ, nᵢ) lines the copies up.
         split = tuple(n for pair in zip(self.sizes, self.padded) for n in pair)
         copies = tuple(range(0, len(split), 2))
-        return (grad.reshape(split).sum(axis=copies).reshape(self.shape),)
+        if not copies:  # a 0-d input repeated by no counts: the identity
+            return (grad,)
+        # add.reduce rather than the sum method: the same on arrays, and on tensors it is
+        # the differentiable sum (graph_numpy).
+        return (backend.xp.add.reduce(grad.reshape(split), axis=copies).reshape(self.shape),)
 
 
 class RepeatInterleave(Function):
@@ -46,6 +51,9 @@ class RepeatInterleave(Function):
         return xp.take(x, self.source, axis=axis)
 
     def backward(self, grad: Any) -> tuple:
+        if not isinstance(grad, backend.ndarray):  # recording a graph: the same sum, by index_add
+            zeros = Tensor._make(backend.xp.zeros(self.shape, dtype=grad.dtype), False, None)
+            return (index_add(zeros, self.axis, Tensor._make(self.source, False, None), grad), None)
         full = backend.xp.zeros(self.shape, dtype=grad.dtype)
         place = (slice(None),) * self.axis + (self.source,)
         backend.scatter_add(full, place, grad)

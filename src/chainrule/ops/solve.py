@@ -52,9 +52,10 @@ class Determinant(Function):
     adjugate, which the formula stands for, is not formed)"""
 
     def forward(self, a: Any) -> Any:
-        out = backend.xp.linalg.det(a)
+        # An array, never NumPy's scalar for one matrix: the saved value is the output itself.
+        out = backend.as_array(backend.xp.linalg.det(a)).astype(a.dtype, copy=False)
         self.saved = (a, out)
-        return backend.as_array(out).astype(a.dtype, copy=False)
+        return out
 
     def backward(self, grad: Any) -> tuple:
         a, out = self.saved
@@ -64,7 +65,7 @@ class Determinant(Function):
         # gradient is zeroed below, where d = 0 makes it 0 anyway.
         safe = xp.where(singular, xp.eye(a.shape[-1], dtype=a.dtype), a)
         scale = (grad * out)[..., None, None]
-        return (xp.where(singular, 0, scale * _t(xp.linalg.inv(safe))),)
+        return (xp.where(singular, 0, scale * _t(_inverse(safe))),)
 
 
 class Solve(Function):
@@ -89,11 +90,21 @@ class Solve(Function):
     def backward(self, grad: Any) -> tuple:
         a, out = self.saved
         xp = backend.xp
-        shape = grad.shape[:-2]
-        grad_b = xp.linalg.solve(xp.broadcast_to(_t(a), shape + a.shape[-2:]), grad)
+        if isinstance(grad, backend.ndarray):
+            shape = grad.shape[:-2]
+            grad_b = xp.linalg.solve(xp.broadcast_to(_t(a), shape + a.shape[-2:]), grad)
+        else:  # recording a graph: the same solve, as a differentiable operation
+            grad_b = Solve.apply(_t(a), grad)
         shape_a, shape_b = self.shapes
         grad_a = unbroadcast(-(grad_b @ _t(out)), shape_a) if self.needs_input_grad[0] else None
         return grad_a, unbroadcast(grad_b, shape_b)
+
+
+def _inverse(a: Any) -> Any:
+    """A⁻¹ of an array, or of a tensor (differentiably) in a backward that records a graph."""
+    if isinstance(a, backend.ndarray):
+        return backend.xp.linalg.inv(a)
+    return Inverse.apply(a)
 
 
 # ---- the public functions ----------------------------------------------------------------------
