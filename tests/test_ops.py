@@ -49,7 +49,9 @@ def dtype_name(dtype: Any) -> str:
 
 def to_numpy(t: Any) -> np.ndarray:
     if isinstance(t, torch.Tensor):
-        return t.detach().numpy()
+        return t.detach().numpy(
+            force=True
+        )  # force: PyTorch's second derivatives may be ZeroTensors
     return np.asarray(t.detach().data)
 
 

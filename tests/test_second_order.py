@@ -27,9 +27,13 @@ def _cdist_by_norms(x: torch.Tensor, y: torch.Tensor, p: float = 2.0) -> torch.T
 
 
 def torch_reference(case: Case) -> Any:
-    """PyTorch's function for ``case``, or, where PyTorch has no double backward (cdist's
-    backward is not differentiable there), the same function composed of operations that
-    have one."""
+    """PyTorch's function for ``case``, or, where PyTorch has no double backward (cdist and
+    hardsigmoid: their backward is not differentiable there), the same function composed of
+    operations that have one."""
+    if case.id == "hardsigmoid":
+        # the case's hardsigmoid(x * 4), with the slope PyTorch's backward uses: 1/6 in float32
+        slope = float(np.float32(1 / 6))
+        return lambda x: (x * 4 * slope + 0.5).clamp(0, 1)
     if case.id.startswith("cdist"):
         p = float(case.id.removeprefix("cdist_p")) if case.id.startswith("cdist_p") else 2.0
         return lambda x, y: _cdist_by_norms(x, y, p)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend, fp_errors
-from chainrule.autograd import graph_numpy
+from chainrule.autograd import graph_numpy, versions
 from chainrule.autograd.engine import (
     LeafGradient,
     _initial_gradient,
@@ -320,6 +320,8 @@ def _backward_in_graph(node: Function, output: Tensor, g: Any, needs: list) -> t
         return twin.backward_in_graph(g)
     if hasattr(type(node), "composite"):
         return _backward_of_composite(node, g, needs)
+    if type(node).saved_in_graph is not Function.saved_in_graph:
+        _check_inputs_unchanged(node)
     twin = copy.copy(node)
     twin.needs_input_grad = needs
     twin.saved = node.saved_in_graph(output)
@@ -352,6 +354,26 @@ def _backward_of_composite(node: Function, g: Any, needs: list) -> tuple:
         found.get(id(v)) if need and isinstance(v, Tensor) else None
         for v, need in zip(node.inputs, needs)
     )
+
+
+def _check_inputs_unchanged(node: Function) -> None:
+    """An operation that rebuilds what it saved from its input tensors must see them as its
+    forward did: raise PyTorch's in-place error if one was written since (check_saved covers
+    only the arrays kept in ``saved``)."""
+    born = node.sequence_number
+    own_write = getattr(node, "written_at", None)  # an in-place node's write of its input
+    for value in node.inputs:
+        if not isinstance(value, Tensor):
+            continue
+        record = versions._records.get(id(versions.memory_root(value.array)))
+        if record is not None and record.stamp > born and record.stamp != own_write:
+            name = type(node).__name__
+            raise RuntimeError(
+                f"backward of {name} (create_graph): one of the variables needed for gradient "
+                "computation has been modified by an inplace operation: an input of shape "
+                f"{tuple(value.shape)} was changed afterwards by {record.what}. Use the "
+                f"out-of-place form of {record.what}, or clone() the tensor before changing it."
+            )
 
 
 def _version_of(value: Any) -> int:

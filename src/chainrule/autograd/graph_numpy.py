@@ -123,11 +123,11 @@ class _Ufunc:
 def _where(condition: Any, x: Any = None, y: Any = None) -> Any:
     if x is None and y is None:
         return numpy.where(condition)
-    if not _any_tensor((condition, x, y)):
+    if isinstance(condition, Tensor):  # a mask: nothing differentiates through it
+        condition = condition.array
+    if not _any_tensor((x, y)):
         return numpy.where(condition, x, y)
     cr = _cr()
-    if isinstance(condition, Tensor):
-        condition = condition.array
     # chainrule.where promotes a Python scalar branch to the other branch's dtype, as NumPy
     # does for a scalar against an array.
     x, y = (cr.as_tensor(v) if isinstance(v, numpy.ndarray) else v for v in (x, y))
@@ -307,6 +307,8 @@ def _binary(numpy_name: str, chainrule_name: str) -> _Ufunc:
             a = cr.as_tensor(numpy.asarray(a, dtype=b.dtype) if numpy.isscalar(a) else a)
         if isinstance(b, numpy.ndarray):  # an array on the right: a constant tensor
             b = cr.as_tensor(b)
+        elif not isinstance(b, Tensor):  # a number: in the tensor's dtype, as NumPy keeps it
+            b = cr.as_tensor(numpy.asarray(b, dtype=a.dtype))
         return getattr(cr, chainrule_name)(a, b)
 
     return _Ufunc(numpy_name, differentiable)

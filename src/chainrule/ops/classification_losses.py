@@ -18,10 +18,13 @@ from typing import Any
 import numpy
 
 from chainrule import backend, dtypes, fp_errors
-from chainrule.autograd.function import Function, OpError
+from chainrule.autograd.function import Function, OpError, saved_as_tensors
 from chainrule.ops.broadcast import ones_vector, shape_of
-from chainrule.ops.elementwise import as_float
+from chainrule.ops.elementwise import Exp, as_float, exp, log, saved_operands, size_of
 from chainrule.ops.loss_reduction import mean_scale, reduce_loss, split_grad, weighted
+from chainrule.ops.reduce import sum as sum_of
+from chainrule.ops.smooth_activations import Sigmoid, Softplus
+from chainrule.tensor import Tensor
 
 # PyTorch clamps log(p) at −100 so that p = 0 gives a large finite loss, not inf. Any value whose
 # log is below −100 works as the floor inside the log; e^{−101} is representable in float32.
@@ -94,6 +97,8 @@ class WeightedLogLikelihood(Function):
         return total * xp.nan if empty_mean else total
 
     def backward(self, grad: Any) -> tuple:
+        if isinstance(grad, Tensor):
+            return self._backward_of_tensors(grad)
         log_p, coefficients = self.saved
         need_z, need_coefficients = self.needs_input_grad[:2]
         if self.reduction == "none":
@@ -111,6 +116,36 @@ class WeightedLogLikelihood(Function):
         if need_coefficients:  # probability targets that require grad: ∂C/∂a = −log p
             grad_coefficients = -log_p * grad
         return grad_z, grad_coefficients
+
+    def _backward_of_tensors(self, grad: Tensor) -> tuple:
+        """The backward above on tensors, as a backward recording a graph runs it: out of
+        place, and with a plain sum where the arrays' takes a product with ones."""
+        xp = backend.xp
+        log_p, coefficients = self.saved
+        need_z, need_coefficients = self.needs_input_grad[:2]
+        if self.reduction == "none":
+            grad = xp.expand_dims(grad, 1)
+        grad_z = grad_coefficients = None
+        if need_z:
+            grad_z = -coefficients
+            if self.from_logits:
+                grad_z = xp.exp(log_p) * xp.sum(coefficients, axis=1, keepdims=True) + grad_z
+            grad_z = grad_z * grad
+        if need_coefficients:
+            grad_coefficients = -log_p * grad
+        return grad_z, grad_coefficients
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        log_p, coefficients = self.saved
+        z, given = self.inputs[:2]
+        if isinstance(given, Tensor):  # probability targets that require grad
+            coefficients = saved_as_tensors(self, coefficients, output)
+        if not self.from_logits:
+            return (saved_as_tensors(self, log_p, output), coefficients)
+        # log softmax(z) again, from the logits: z − max z − log Σ e^{z − max z}. The max
+        # is a constant: log softmax does not depend on it.
+        shifted = z - z.array.max(axis=1, keepdims=True)
+        return (shifted - log(sum_of(exp(shifted), dim=1, keepdim=True)), coefficients)
 
 
 def _row_sums(rows: Any) -> Any:
@@ -242,15 +277,23 @@ class BinaryCrossEntropy(Function):
     def backward(self, grad: Any) -> tuple:
         x, y, weight = self.saved
         xp = backend.xp
-        scale = grad * mean_scale(self.reduction, x.size)
+        scale = grad * mean_scale(self.reduction, size_of(x))
         need_x, need_y = self.needs_input_grad[:2]
         grad_x = grad_y = None
         if need_x:
-            grad_x = (x - y) / xp.maximum(x * (1 - x), _GRAD_EPSILON)
+            variance = x * (1 - x)
+            if isinstance(variance, Tensor):  # clip: maximum takes no number with a tensor
+                variance = xp.clip(variance, _GRAD_EPSILON, None)
+            else:
+                variance = xp.maximum(variance, _GRAD_EPSILON)
+            grad_x = (x - y) / variance
             grad_x = weighted(grad_x, weight) * scale
         if need_y:
             grad_y = weighted(-xp.log(x / (1 - x)), weight) * scale
         return (*split_grad(self, grad_x, grad_y), None)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        return saved_operands(self, output)  # the input and target; the weight a constant
 
 
 def log_sigmoids(x: Any) -> tuple[Any, Any]:
@@ -277,7 +320,7 @@ class BinaryCrossEntropyWithLogits(Function):
     def backward(self, grad: Any) -> tuple:
         y, log_p, log_q, weight, pos_weight = self.saved
         xp = backend.xp
-        scale = grad * mean_scale(self.reduction, log_p.size)
+        scale = grad * mean_scale(self.reduction, size_of(log_p))
         need_x, need_y = self.needs_input_grad[:2]
         grad_x = grad_y = None
         if need_x:
@@ -290,6 +333,24 @@ class BinaryCrossEntropyWithLogits(Function):
             p_log_p = log_p if pos_weight is None else pos_weight * log_p
             grad_y = weighted(log_q - p_log_p, weight) * scale
         return (*split_grad(self, grad_x, grad_y), None, None)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        y, log_p, log_q, weight, pos_weight = self.saved
+        x, target = self.inputs[:2]
+        if isinstance(target, Tensor):
+            y = saved_as_tensors(self, y, output)
+        if isinstance(x, Tensor):
+            x = x if x.dtype == log_p.dtype else x.to(log_p.dtype)  # promoted by the target
+            log_p, log_q = log_sigmoids_of_tensor(x)
+        return (y, log_p, log_q, weight, pos_weight)
+
+
+def log_sigmoids_of_tensor(x: Tensor) -> tuple[Tensor, Tensor]:
+    """log σ(x) = −softplus(−x) and log σ(−x) = −softplus(x), differentiable: what
+    :func:`log_sigmoids` computes on arrays, for a backward that records a graph."""
+    log_p = -Softplus.apply(-x, beta=1.0, threshold=20.0)
+    log_q = -Softplus.apply(x, beta=1.0, threshold=20.0)
+    return log_p, log_q
 
 
 class SoftMargin(Function):
@@ -312,8 +373,13 @@ class SoftMargin(Function):
 
     def backward(self, grad: Any) -> tuple:
         y, wrong = self.saved
-        grad_x = -y * wrong * (grad * mean_scale(self.reduction, wrong.size))
+        grad_x = -y * wrong * (grad * mean_scale(self.reduction, size_of(wrong)))
         return split_grad(self, grad_x, None)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        y, _ = self.saved  # the labels: a constant
+        x = self.inputs[0]
+        return (y, Sigmoid.apply(-(x * y)))
 
 
 # ---- between distributions ---------------------------------------------------------------------
@@ -373,3 +439,10 @@ class KLDivergence(Function):
                 fp_errors.leave(token)
             grad_t = slope * grad
         return split_grad(self, grad_x, grad_t)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        x, t = saved_operands(self, output)
+        probability = self.saved[2]
+        if isinstance(t, Tensor):  # a target that requires grad: eᵗ again, or t itself
+            probability = Exp.apply(t) if self.log_target else t
+        return (x, t, probability)

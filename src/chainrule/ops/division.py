@@ -82,6 +82,10 @@ class Remainder(Function):
             grad_b = unbroadcast(-grad * backend.xp.floor_divide(a, b), shape_of(b))
         return grad_a, grad_b
 
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # a and b enter only the rounded quotient, whose derivative is 0: constants.
+        return self.saved
+
 
 class Fmod(Function):
     """∂fmod(a, b)/∂a = 1, ∂fmod(a, b)/∂b = −trunc(a/b)"""
@@ -102,6 +106,9 @@ class Fmod(Function):
             a, b = operands
             grad_b = unbroadcast(-grad * backend.xp.trunc(a / b), shape_of(b))
         return grad_a, grad_b
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        return self.saved  # as in Remainder: only the rounded quotient uses them
 
 
 # ---- reciprocals -------------------------------------------------------------------------------

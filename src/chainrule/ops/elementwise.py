@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import Function, OpError, not_a_tensor
+from chainrule.autograd.function import Function, OpError, not_a_tensor, saved_as_tensors
 from chainrule.ops.broadcast import shape_of, unbroadcast
 from chainrule.ops.operands import check_operands
 from chainrule.tensor import Tensor
@@ -21,6 +21,32 @@ def as_float(x: Any) -> Any:
     if x.dtype.kind == "f":
         return x
     return x.astype(dtypes.get_default_dtype())
+
+
+def constant_of(x: Any) -> Any:
+    """x's values without its graph: the array of a tensor, anything else as it is.
+
+    For what a backward that records a graph (``create_graph=True``) uses only where its own
+    derivative is 0: a mask, a sign, a rounded quotient. On arrays it returns them unchanged.
+    """
+    return x.array if isinstance(x, Tensor) else x
+
+
+def size_of(x: Any) -> int:
+    """The number of elements of an array or a tensor (whose ``size`` is a method, as in
+    PyTorch): a backward that records a graph receives tensors where it saved arrays."""
+    return x.numel() if isinstance(x, Tensor) else x.size
+
+
+def saved_operands(node: Function, output: Tensor) -> tuple:
+    """``node.saved`` for a backward that records a graph, where the forward saved item i for
+    input i: that input's tensor where the input is one (see ``saved_as_tensors``); as saved,
+    a constant, where it was a number or an array (a target, a weight), which the forward
+    may have converted."""
+    return tuple(
+        saved_as_tensors(node, saved, output) if isinstance(value, Tensor) else saved
+        for value, saved in zip(node.inputs, node.saved)
+    )
 
 
 # ---- binary ------------------------------------------------------------------------------------
@@ -157,7 +183,9 @@ class Pow(Function):
                 slope = xp.where(b == 0, xp.zeros((), dtype=grad.dtype), b * a ** (b - 1))
                 grad_a = unbroadcast(grad * slope, shape_of(a))
         if need_b:
-            undefined_log = (a == 0) & (b >= 0)
+            # The mask from the values: a mask of tensors would make ``where`` below build a
+            # tensor of a number base too, an integer one whose log is float32.
+            undefined_log = (constant_of(a) == 0) & (constant_of(b) >= 0)
             log_a = xp.log(xp.where(undefined_log, 1, a))
             grad_b = unbroadcast(grad * xp.where(undefined_log, 0, out * log_a), shape_of(b))
         return grad_a, grad_b
@@ -341,6 +369,10 @@ class Abs(Function):
     def backward(self, grad: Any) -> tuple:
         (x,) = self.saved
         return (grad * sign_of(x),)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # sign(x) is piecewise constant: x enters the derivative's graph as a constant.
+        return self.saved
 
 
 def sign_of(x: Any) -> Any:

@@ -16,7 +16,7 @@ from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops import conversion, elementwise
 from chainrule.ops.broadcast import shape_of, unbroadcast
-from chainrule.ops.elementwise import as_float
+from chainrule.ops.elementwise import as_float, saved_operands
 from chainrule.ops.operands import check_operands
 from chainrule.tensor import Tensor
 
@@ -140,6 +140,10 @@ class Xlogy(Function):
         if need_y:
             grad_y = unbroadcast(grad * x / y, shape_of(y))
         return grad_x, grad_y
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # A number operand became a 0-d array in forward: a constant of the derivative's graph.
+        return saved_operands(self, output)
 
 
 def _xlogy(x: Any, y: Any) -> Any:

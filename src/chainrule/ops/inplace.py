@@ -36,7 +36,7 @@ from chainrule.autograd import graph_numpy, views
 from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.hooks import TensorHooks
-from chainrule.autograd.versions import memory_root, note_write, saved_arrays, version
+from chainrule.autograd.versions import Writes, memory_root, note_write, saved_arrays, version
 from chainrule.ops import conversion, elementwise
 from chainrule.ops.assignment import CopySlices, RepeatedSelfCopy, SetItem
 from chainrule.ops.movement import normalise_index
@@ -249,6 +249,9 @@ def _cast_error(what: str, result: Any, data: Any) -> RuntimeError:
 def _rebase(tensor: Tensor, node: Any, before: Tensor) -> None:
     """Make ``node`` the history of ``tensor``; ``before`` keeps the history it had."""
     node.previous = before
+    # The stamp of the node's own write, which a backward recording a graph tells apart from
+    # later writes to the memory (autograd/gradients.py).
+    node.written_at = Writes.latest
     hooks = tensor._hooks
     if hooks is not None:
         # As in PyTorch: hooks stay with the version they were registered on; retain_grad

@@ -32,8 +32,13 @@ def _kept_where(keep: Any, grad: Any) -> Any:
     PyTorch's selection in the backward of the flat-in-places activations. A product with the
     mask would let nan through and give -0 for a negative gradient; ``where`` is exact but ten
     times slower than the product on a random mask, so the selection is done on the bits: the
-    mask widened to all-ones or all-zeros words, and-ed with the gradient's bits."""
+    mask widened to all-ones or all-zeros words, and-ed with the gradient's bits.
+
+    A tensor ``grad`` (a backward recording a graph) takes a differentiable ``where``: the
+    same values, and a derivative of 1 where kept, 0 elsewhere."""
     xp = backend.xp
+    if isinstance(grad, Tensor):
+        return xp.where(keep, grad, 0)
     grad = xp.asarray(grad)
     words = {2: xp.int16, 4: xp.int32, 8: xp.int64}.get(grad.dtype.itemsize)
     if grad.dtype.kind != "f" or words is None or grad.shape != xp.shape(keep):
@@ -58,6 +63,9 @@ class ReLU(Function):
         # lets through. A where, not a product with the mask: where the output is 0 the gradient
         # is 0 even when the incoming one is nan or infinite, as in PyTorch.
         return (_kept_where(out != 0, grad),)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        return self.saved  # the output only makes the mask: a constant
 
 
 # NumPy's maximum of an array and a scalar runs an element-by-element loop, three times slower
@@ -130,18 +138,22 @@ class PReLU(Function):
         if need_weight:
             negative_part = xp.where(positive, 0, z) * grad
             # Sum over everything but the channel axis: the weight's one entry per channel.
+            axes = None
             if len(self.weight_shape) and self.weight_shape[0] > 1:
                 axes = tuple(a for a in range(grad.ndim) if a != 1)
-                grad_weight = negative_part.sum(axis=axes)
-            else:
-                grad_weight = negative_part.sum()
-            grad_weight = xp.asarray(grad_weight, dtype=grad.dtype).reshape(self.weight_shape)
+            # reshape also makes an array of the scalar that NumPy's whole sum gives.
+            grad_weight = xp.reshape(xp.sum(negative_part, axis=axes), self.weight_shape)
         return grad_z, grad_weight
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        z, weight = self.inputs
+        _, positive, _ = self.saved
+        return (z, positive, _per_channel(weight, z.ndim))
 
 
 def _per_channel(weight: Any, ndim: int) -> Any:
     """The slopes shaped to broadcast along axis 1 of an input with ``ndim`` axes."""
-    if weight.size == 1:
+    if math.prod(weight.shape) == 1:  # .size is a method of a tensor
         return weight.reshape(())
     return weight.reshape((-1,) + (1,) * (ndim - 2))
 
@@ -195,7 +207,8 @@ class Hardswish(Function):
     def backward(self, grad: Any) -> tuple:
         xp = backend.xp
         (z,) = self.saved
-        slope = xp.where(z <= -3, 0, xp.where(z < 3, z / 3 + 0.5, 1)).astype(grad.dtype)
+        # In z's dtype, which is grad's: NumPy keeps an array's dtype against Python numbers.
+        slope = xp.where(z <= -3, 0, xp.where(z < 3, z / 3 + 0.5, 1))
         return (grad * slope,)
 
 
@@ -227,6 +240,9 @@ class ELU(Function):
 
     def backward(self, grad: Any) -> tuple:
         nonpositive, negative = self.saved
+        if isinstance(grad, Tensor):  # recording a graph: the same slope, out of place
+            slope = (negative + self.scale * self.alpha) * self.input_scale  # where z ≤ 0
+            return (grad * backend.xp.where(nonpositive, slope, self.scale),)
         # β(elu(z) + λα) where z ≤ 0 and λ elsewhere: the ``where`` as arithmetic on the mask.
         slope = negative + self.scale * self.alpha
         if self.input_scale != 1:
@@ -235,6 +251,13 @@ class ELU(Function):
         slope *= nonpositive
         slope += self.scale
         return (grad * slope,)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # Where z ≤ 0 the output is λα(e^{βz} − 1), the saved array, and elsewhere the slope
+        # does not read it: the output tensor stands for it. Not the input, which an in-place
+        # elu_ has overwritten with the output by now (the forward keeps no copy of it).
+        nonpositive, _ = self.saved
+        return (nonpositive, output)
 
 
 # ---- the public functions (out of place) -------------------------------------------------------

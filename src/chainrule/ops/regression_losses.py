@@ -15,8 +15,9 @@ from typing import Any
 from chainrule import backend, dtypes
 from chainrule.autograd.function import Function
 from chainrule.ops.broadcast import shape_of, unbroadcast
-from chainrule.ops.elementwise import sign_of
+from chainrule.ops.elementwise import sign_of, size_of
 from chainrule.ops.loss_reduction import mean_scale, reduce_loss, split_grad, weighted
+from chainrule.tensor import Tensor
 
 
 class SquaredError(Function):
@@ -35,15 +36,20 @@ class SquaredError(Function):
 
     def backward(self, grad: Any) -> tuple:
         (diff,) = self.saved
-        scale = 2 / diff.size if self.reduction == "mean" else 2
-        # A scalar loss's gradient as a Python number: one array operation instead of two.
-        grad_x = diff * (float(grad) * scale if grad.ndim == 0 else grad * scale)
+        scale = 2 / size_of(diff) if self.reduction == "mean" else 2
+        if grad.ndim == 0 and type(grad) is not Tensor:
+            # A scalar loss's gradient as a Python number: one array operation instead of two.
+            grad = float(grad)
+        grad_x = diff * (grad * scale)
         need_x, need_y = self.needs_input_grad
         shape_x, shape_y = self.shapes
         return (
             unbroadcast(grad_x, shape_x) if need_x else None,
             unbroadcast(-grad_x, shape_y) if need_y else None,
         )
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        return (_difference(self),)
 
 
 class AbsoluteError(Function):
@@ -66,6 +72,10 @@ class AbsoluteError(Function):
             unbroadcast(grad_x, shape_x) if need_x else None,
             unbroadcast(-grad_x, shape_y) if need_y else None,
         )
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # sign(x − y) is piecewise constant: the difference enters as a constant.
+        return self.saved
 
 
 class HuberError(Function):
@@ -98,6 +108,18 @@ class HuberError(Function):
         slope = backend.xp.clip(diff, -self.delta, self.delta)
         if self.divisor != 1:
             slope /= self.divisor
-        grad_x = weighted(slope, weight) * (grad * mean_scale(self.reduction, diff.size))
+        grad_x = weighted(slope, weight) * (grad * mean_scale(self.reduction, size_of(diff)))
         need_x, need_y = self.needs_input_grad[:2]
         return (*split_grad(self, grad_x if need_x else None, -grad_x if need_y else None), None)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        _, weight = self.saved
+        return (_difference(self), weight)  # the weight is a constant
+
+
+def _difference(node: Function) -> Tensor:
+    """x − y again, from the loss node's input tensors (a target may be a number or an array):
+    the saved difference for a backward that records a graph. The inputs are as the forward
+    saw them: these losses have no in-place form."""
+    x, y = node.inputs[:2]
+    return x - y

@@ -17,8 +17,8 @@ import numpy
 
 from chainrule import backend
 from chainrule.autograd.function import Function, not_a_tensor
-from chainrule.ops.elementwise import as_float
-from chainrule.ops.erf import erfc_array
+from chainrule.ops.elementwise import Exp, as_float, clamp
+from chainrule.ops.erf import Erfc, erfc_array
 from chainrule.tensor import Tensor
 
 # eᶻ overflows above log(max float); capping z there leaves σ(z) = 1 and 1/(1 + eᶻ) = 0 to
@@ -33,9 +33,18 @@ def _sigmoid(x: Any) -> Any:
     """σ(x) = eˣ/(1 + eˣ), accurate in both tails; x capped where eˣ would overflow, a cap at
     which σ is 1 to working precision. (Capping e^{−x} in 1/(1 + e^{−x}) instead would keep
     σ(−∞) above 0, and x σ(x) at x = −10⁴ far from 0.) Arithmetic only: NumPy's ``where``
-    costs 35× an addition on an unpredictable mask such as x ≥ 0."""
+    costs 35× an addition on an unpredictable mask such as x ≥ 0. On a tensor, the sigmoid
+    operation, whose derivative has a graph of its own."""
+    if isinstance(x, Tensor):
+        return Sigmoid.apply(x)
     exp_x = backend.xp.exp(backend.xp.minimum(x, _EXP_LIMIT[x.dtype]))
     return exp_x / (exp_x + 1)
+
+
+def _in_dtype(values: Any, dtype: Any) -> Any:
+    """An array cast to ``dtype``; a tensor (a backward recording a graph) as it is: the
+    engine gives a recorded gradient its input's dtype."""
+    return values if isinstance(values, Tensor) else values.astype(dtype, copy=False)
 
 
 def _softplus(x: Any) -> Any:
@@ -68,7 +77,14 @@ class Sigmoid(Function):
 
     def backward(self, grad: Any) -> tuple:
         out, denominator = self.saved
+        if denominator is None:  # recording a graph: σ(1 − σ), from the output tensor alone
+            return (grad * (out * (1 - out)),)
         return (grad * out / denominator,)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # Not 1 + eᶻ again: its derivative eᶻ overflows where σ saturates, and σ(1 − σ) is
+        # the same slope from the output alone.
+        return (output, None)
 
 
 class Tanh(Function):
@@ -100,6 +116,10 @@ class SiLU(Function):
         x, s = self.saved
         return (grad * (s * (1 + x * (1 - s))),)
 
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        (x,) = self.inputs  # the forward saved it: an in-place silu_ left it a copy
+        return (x, Sigmoid.apply(x))
+
 
 class Mish(Function):
     """d/dx x tanh(softplus(x)) = t + x σ(x)(1 − t²), t = tanh(softplus(x))  (softplus' = σ)"""
@@ -113,6 +133,10 @@ class Mish(Function):
     def backward(self, grad: Any) -> tuple:
         x, gate = self.saved
         return (grad * (gate + x * _sigmoid(x) * (1 - gate * gate)),)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        (x,) = self.inputs  # the forward saved it: an in-place mish_ left it a copy
+        return (x, Tanh.apply(Softplus.apply(x, beta=1.0, threshold=20.0)))
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -150,9 +174,17 @@ class GELU(Function):
         if self.approximate == "tanh":
             slope = 2 * _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
             grad_x = grad * (value + x * value * (1 - value) * slope)
-            return (grad_x.astype(grad.dtype, copy=False),)
+            return (_in_dtype(grad_x, grad.dtype),)
         density = _INV_SQRT_2PI * backend.xp.exp(-0.5 * x * x)
         return (grad * (value + x * density),)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        (x,) = self.inputs
+        if self.approximate == "tanh":
+            wide = x if x.dtype.itemsize > 2 else x.to(numpy.float32)
+            u = _SQRT_2_OVER_PI * (wide + _TANH_CUBIC * wide * wide * wide)
+            return (wide, Sigmoid.apply(2 * u))
+        return (x, 0.5 * Erfc.apply(-_SQRT_HALF * x))
 
 
 # ---- smooth rectifier ----------------------------------------------------------------------------
@@ -172,12 +204,21 @@ class Softplus(Function):
         exp_z = xp.exp(xp.minimum(z, threshold))
         out = xp.where(linear, x, (xp.log1p(exp_z) / beta).astype(x.dtype, copy=False))
         self.saved = (linear, exp_z)
+        self.beta, self.threshold = beta, threshold
         return out
 
     def backward(self, grad: Any) -> tuple:
         linear, exp_z = self.saved
         slope = backend.xp.where(linear, 1, exp_z / (exp_z + 1))
-        return ((grad * slope).astype(grad.dtype, copy=False),)
+        return (_in_dtype(grad * slope, grad.dtype),)
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # e^{min(βx, threshold)} again, from the input tensor (softplus has no in-place form
+        # that could have overwritten it).
+        linear, _ = self.saved
+        (x,) = self.inputs
+        z = (x if x.dtype.itemsize > 2 else x.to(numpy.float32)) * self.beta
+        return (linear, Exp.apply(clamp(z, max=self.threshold)))
 
 
 # ---- the public functions ----------------------------------------------------------------------
