@@ -329,3 +329,23 @@ def test_the_plot_marks_the_curvature_limit(tmp_path) -> None:
     result.sharpness, result.max_stable_lr = 20.0, 0.1
     path = result.plot(tmp_path / "lr.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sharpness_is_measured_for_real_at_the_starting_weights() -> None:
+    """With the real chainrule.inspect.sharpness: λ_max at the starting weights, on the whole
+    tensor data set, the same as measuring it directly before the range test."""
+    import chainrule as cr
+    from chainrule.data import TensorDataset
+    from chainrule.inspect import sharpness
+    from chainrule.train import lr_find
+
+    cr.manual_seed(0)
+    x = cr.randn(128, 4)
+    y = x @ cr.randn(4, 1) + 0.3 * cr.randn(128, 1)
+    model = cr.nn.Sequential(cr.nn.Linear(4, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1))
+    expected = sharpness(model, (x, y), cr.nn.MSELoss()).lambda_max
+    optimizer = cr.optim.SGD(model.parameters(), lr=1e-3)
+    result = lr_find(model, cr.nn.MSELoss(), optimizer, TensorDataset(x, y), sharpness=True)
+    assert result.sharpness == pytest.approx(expected, rel=1e-4)
+    assert result.max_stable_lr == pytest.approx(2 / expected, rel=1e-4)
+    assert "2/λ_max" in result.explain()

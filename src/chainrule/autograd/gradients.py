@@ -319,6 +319,7 @@ def _backward_in_graph(node: Function, output: Tensor, g: Any, needs: list) -> t
         twin.needs_input_grad = needs
         return twin.backward_in_graph(g)
     if hasattr(type(node), "composite"):
+        _check_inputs_unchanged(node)  # the composite recomputes from the inputs' values
         return _backward_of_composite(node, g, needs)
     if type(node).saved_in_graph is not Function.saved_in_graph:
         _check_inputs_unchanged(node)

@@ -8,10 +8,12 @@ to rebuild the network, which data set it learned and its loss; the step runs on
 
 The command runs one forward and backward pass (the weights are not updated), prints the trace
 table, then for each layer the backprop equations with this step's numbers and a check of each
-against autodiff. ``--html PATH`` also writes the same content as one self-contained page with
-the computational graph and a chart of the per-layer gradient norms. Exit status 1 means some
-equation did not match autodiff; 2, bad arguments or a model that cannot be loaded (one line,
-from :mod:`chainrule.cli.errors`).
+against autodiff, then the curvature of the loss at these weights: λ_max, the largest eigenvalue
+of its Hessian (:func:`chainrule.inspect.sharpness`), and 2/λ_max, the largest learning rate at
+which plain gradient descent is stable. ``--html PATH`` also writes the table and equations as
+one self-contained page with the computational graph and a chart of the per-layer gradient
+norms. Exit status 1 means some equation did not match autodiff; 2, bad arguments or a model
+that cannot be loaded (one line, from :mod:`chainrule.cli.errors`).
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "Run one forward and backward pass (weights not updated) of the seed articles' "
             "2-H-1 sigmoid XOR network with MSE, or of a model saved by chainrule train, and "
             "print, for every layer, a, z, δ and the gradients, the backprop equations with the "
-            "numbers of this step, and a check of each equation against autodiff."
+            "numbers of this step, a check of each equation against autodiff, and the "
+            "curvature λ_max of the loss with the largest stable learning rate 2/λ_max."
         ),
     )
     # Combinations of options are checked in run(), with the same usage message as argparse's.
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     for explanation in explanations:
         print()
         print(format_text(explanation), end="")
+    print()
+    print(_curvature_text(model, x, y, loss_fn))
     checks = [c for e in explanations for c in e.checks]
     failed = sum(not c.ok for c in checks)
     print()
@@ -109,6 +114,19 @@ def run(args: argparse.Namespace) -> int:
         write_report(step, args.html, title=title)
         print(f"wrote {args.html}")
     return 1 if failed else 0
+
+
+def _curvature_text(model: Any, x: Any, y: Any, loss_fn: Any) -> str:
+    """λ_max of the loss Hessian at the step's weights and batch, explained in words."""
+    from chainrule.inspect.curvature import sharpness
+
+    heading = "Curvature of the loss at these weights (power iteration on Hessian-vector products)"
+    try:
+        result = sharpness(model, (x, y), loss_fn)
+    except (RuntimeError, NotImplementedError) as error:
+        # A layer without second derivatives yet: say so rather than fail the explanation.
+        return f"{heading}\nnot available for this model: {error}"
+    return f"{heading}\n{result}"
 
 
 def _xor(args: argparse.Namespace) -> tuple[str, Any, Any, Any, Any]:

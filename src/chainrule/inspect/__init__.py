@@ -9,7 +9,11 @@
   parameter of a whole model, in float64.
 - :class:`GradientMonitor` (:mod:`~chainrule.inspect.monitor`): per layer and step, gradient
   norms, update-to-weight ratios, dead and saturated units; warns on vanishing or exploding
-  gradients and dying units; a ``fit`` callback or a standalone object.
+  gradients and dying units, and (``sharpness_every``) on a learning rate past the edge of
+  stability; a ``fit`` callback or a standalone object.
+- :func:`sharpness` (:mod:`~chainrule.inspect.curvature`): λ_max, the largest eigenvalue of the
+  loss Hessian, by power iteration on Hessian-vector products, and the largest learning rate
+  plain gradient descent is stable at, 2/λ_max.
 - :func:`detect_anomaly` (:mod:`~chainrule.inspect.anomaly`): the first operation that makes a
   NaN or infinity, forward or backward, named with its shapes and the line that created it.
 - :func:`graph` (:mod:`~chainrule.inspect.computational_graph`): the graph behind a tensor as
@@ -28,6 +32,7 @@ from chainrule.inspect.anomaly import (
     set_detect_anomaly,
 )
 from chainrule.inspect.computational_graph import Graph, graph
+from chainrule.inspect.curvature import SharpnessResult, sharpness
 from chainrule.inspect.model_check import GradcheckReport, ParameterCheck, gradcheck_model
 from chainrule.inspect.monitor import GradientMonitor, GradientWarning, StepRecord
 from chainrule.inspect.profiler import LayerProfile, Profile, layer_flops, profile
@@ -43,6 +48,7 @@ __all__ = [
     "LayerRecord",
     "ParameterCheck",
     "Profile",
+    "SharpnessResult",
     "StepRecord",
     "Trace",
     "detect_anomaly",
@@ -52,5 +58,6 @@ __all__ = [
     "layer_flops",
     "profile",
     "set_detect_anomaly",
+    "sharpness",
     "trace",
 ]

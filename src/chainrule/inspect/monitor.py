@@ -26,7 +26,15 @@ It warns (a :class:`GradientWarning`, once per kind) when
 - gradients **explode**: a norm is inf or NaN, or the total gradient norm (over all monitored
   weights) exceeds ``explosion_factor`` (100) times its median over the previous
   ``window`` (10) steps;
-- units **die**: more than ``dead_fraction`` (50%) of a ReLU module's units are dead.
+- units **die**: more than ``dead_fraction`` (50%) of a ReLU module's units are dead;
+- the learning rate passes the **edge of stability**: with ``sharpness_every=N``, every N
+  steps the monitor measures λ_max, the largest eigenvalue of the loss Hessian
+  (:func:`~chainrule.inspect.sharpness`), and warns when SGD's lr exceeds the largest stable
+  one, 2/λ_max for plain gradient descent (Cohen et al., 2021, "Gradient descent on neural
+  networks typically occurs at the edge of stability"): beyond it gradient descent on the
+  local quadratic model diverges, and training oscillates or spikes instead of descending.
+  (With Adam and other adaptive optimizers λ_max is recorded but not compared: they rescale
+  each coordinate, so their bound is about a preconditioned Hessian.)
 
 Use it as a :func:`chainrule.train.fit` callback, ``fit(..., callbacks=[GradientMonitor()])``,
 or by hand::
@@ -42,6 +50,16 @@ or by hand::
     print(monitor.summary())
     monitor.plot("gradients.png")
     monitor.close()            # removes the hooks
+
+To track λ_max by hand, give the monitor the loss and the optimizer, and each step's batch::
+
+    monitor = GradientMonitor(model, sharpness_every=50, loss_fn=loss_fn, optimizer=optimizer)
+    ...
+        monitor.record(batch=(x, y))  # every 50th call also measures λ_max on (x, y)
+
+``sharpness_data=(x, y)`` measures on that fixed batch instead (comparable from one step to the
+next); as a ``fit`` callback without it, the monitor measures on a fixed batch of the first
+``batch_size`` training samples, and takes the loss and the optimizer from ``fit``.
 
 Activations are seen through forward hooks on the activation *modules*; ``F.relu`` called
 inside a ``forward`` is invisible to the monitor. The statistics of a step come from the last
@@ -82,6 +100,9 @@ class StepRecord:
     ``time_norms`` is keyed by recurrent layer (``lstm``; ``lstm.l1_reverse`` for one layer
     and direction of a stacked or bidirectional module), then ``"h"`` (and ``"c"`` for an
     LSTM) → one norm per time step, t = 0..T−1 in forward time whatever the direction.
+    ``lambda_max`` (the largest eigenvalue of the loss Hessian), ``stable_lr`` (the largest
+    learning rate at which the optimizer is stable on that curvature; None for optimizers other
+    than SGD) and ``lr`` are set at the steps where ``sharpness_every`` measures them.
     """
 
     step: int
@@ -91,6 +112,9 @@ class StepRecord:
     dead_fraction: dict[str, float] = field(default_factory=dict)
     saturated_fraction: dict[str, float] = field(default_factory=dict)
     time_norms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    lambda_max: float | None = None
+    stable_lr: float | None = None
+    lr: float | None = None
 
 
 class GradientMonitor(Callback):
@@ -114,6 +138,10 @@ class GradientMonitor(Callback):
         window: int = 10,
         dead_fraction: float = 0.5,
         saturation: float = 0.99,
+        sharpness_every: int | None = None,
+        sharpness_data: tuple[Any, Any] | None = None,
+        loss_fn: Any = None,
+        optimizer: Any = None,
     ) -> None:
         for arg, value in (
             ("vanishing_ratio", vanishing_ratio),
@@ -129,6 +157,15 @@ class GradientMonitor(Callback):
             )
         if not 0.5 < saturation < 1:
             raise ValueError(f"GradientMonitor: saturation must be in (0.5, 1), got {saturation}")
+        if sharpness_every is not None and (
+            not isinstance(sharpness_every, int) or sharpness_every < 1
+        ):
+            raise ValueError(
+                f"GradientMonitor: sharpness_every must be a positive int or None, "
+                f"got {sharpness_every!r}"
+            )
+        self.sharpness_every, self.sharpness_data = sharpness_every, sharpness_data
+        self._loss_fn, self._optimizer = loss_fn, optimizer
         self.vanishing_ratio, self.explosion_factor = vanishing_ratio, explosion_factor
         self.window, self.dead_threshold, self.saturation = window, dead_fraction, saturation
         self.history: list[StepRecord] = []
@@ -142,6 +179,7 @@ class GradientMonitor(Callback):
         self._activations: dict[str, tuple[str, float]] = {}
         self._calls: dict[str, int] = {}
         self._through_time = ThroughTimeWatch()
+        self._probe: tuple[Any, Any] | None = None
         if model is not None:
             self.attach(model)
 
@@ -243,11 +281,15 @@ class GradientMonitor(Callback):
 
     # ---- recording -------------------------------------------------------------------------
 
-    def record(self, step: int | None = None) -> StepRecord:
+    def record(
+        self, step: int | None = None, *, batch: tuple[Any, Any] | None = None
+    ) -> StepRecord:
         """Record this step's gradient norms and activation statistics, then check them.
 
         Call after ``loss.backward()`` and before ``optimizer.step()``. ``step`` defaults to
-        the number of steps recorded so far.
+        the number of steps recorded so far. ``batch`` is this step's ``(x, y)``, on which
+        λ_max is measured at every ``sharpness_every``-th call (unless ``sharpness_data`` is
+        set); the measurement leaves the weights and ``.grad`` as they are.
         """
         if self._model is None:
             raise RuntimeError(
@@ -268,7 +310,69 @@ class GradientMonitor(Callback):
         record.time_norms = self._through_time.take()
         self.history.append(record)
         self._check(record)
+        if self.sharpness_every is not None and (len(self.history) - 1) % self.sharpness_every == 0:
+            self._measure_sharpness(record, batch)
         return record
+
+    def _measure_sharpness(self, record: StepRecord, batch: tuple[Any, Any] | None) -> None:
+        """Set λ_max, the stable lr and the lr on ``record``; warn past the edge of stability."""
+        from chainrule.inspect.curvature import sharpness, stable_lr
+
+        state = getattr(self, "state", None)
+        loss_fn = self._loss_fn if self._loss_fn is not None else getattr(state, "loss_fn", None)
+        if loss_fn is None:
+            raise ValueError(
+                "GradientMonitor: sharpness_every needs the loss: pass loss_fn= (fit gives its own)"
+            )
+        data = self.sharpness_data if self.sharpness_data is not None else batch
+        if data is None:
+            data = self._probe_batch(state)
+        result = sharpness(self._model, data, loss_fn)
+        # The measurement's own forward and backward passes are not a training step.
+        self._activations = {}
+        self._through_time.take()
+        record.lambda_max = result.lambda_max
+        optimizer = (
+            self._optimizer if self._optimizer is not None else getattr(state, "optimizer", None)
+        )
+        if optimizer is None:
+            return
+        record.lr = float(optimizer.param_groups[0]["lr"])
+        record.stable_lr = stable_lr(optimizer, result.lambda_max)
+        if record.stable_lr is None or record.lr <= record.stable_lr:
+            return
+        if "edge_of_stability" not in self.warned:  # once, as every kind
+            self.warned["edge_of_stability"] = (
+                f"edge of stability: at step {record.step} the learning rate {record.lr:.4g} "
+                f"exceeds {record.stable_lr:.4g}, the largest stable one for λ_max = "
+                f"{result.lambda_max:.4g} (the sharpest curvature of the loss; 2/λ_max for "
+                "plain gradient descent). On a quadratic with this curvature gradient descent "
+                "diverges; a network trained there tends to oscillate or spike while its "
+                "curvature adapts (Cohen et al., 2021). Lower the learning rate below "
+                f"{record.stable_lr:.4g} for a steady descent"
+            )
+            warnings.warn(self.warned["edge_of_stability"], GradientWarning, stacklevel=3)
+
+    def _probe_batch(self, state: Any) -> tuple[Any, Any]:
+        """The first ``batch_size`` samples of fit's training set, collated: a fixed batch,
+        so that λ_max of one measurement compares with the next."""
+        if self._probe is None:
+            loaders = getattr(state, "loaders", ())
+            if not loaders:
+                raise ValueError(
+                    "GradientMonitor: sharpness_every needs data: pass sharpness_data=(x, y), "
+                    "or record(batch=(x, y)) at each step"
+                )
+            loader = loaders[0]
+            count = min(loader.batch_size or 1, len(loader.dataset))
+            batch = loader.collate_fn([loader.dataset[i] for i in range(count)])
+            if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+                raise ValueError(
+                    "GradientMonitor: sharpness_every measures on batches (x, y); this loader "
+                    "gives something else: pass sharpness_data=(x, y)"
+                )
+            self._probe = (batch[0], batch[1])
+        return self._probe
 
     def after_step(self) -> None:
         """Record ‖ΔW‖/‖W‖ across the optimizer step just taken (call after ``step()``)."""
@@ -328,7 +432,18 @@ class GradientMonitor(Callback):
         """A text report: per layer the last and median gradient norm and update ratio, per
         activation module the last dead or saturated fraction, per recurrent layer ‖δh‖ at
         the first and last time step and their ratio, and the warnings issued."""
-        return summary_text(self)
+        text = summary_text(self)
+        measured = [r for r in self.history if r.lambda_max is not None]
+        if not measured:
+            return text
+        lines = ["sharpness (λ_max of the loss Hessian) and the largest stable learning rate:"]
+        for r in measured[-5:]:
+            line = f"  step {r.step}: λ_max = {r.lambda_max:.4g}"
+            if r.stable_lr is not None and r.lr is not None:
+                side = "above" if r.lr > r.stable_lr else "below"
+                line += f", stable lr < {r.stable_lr:.4g}, lr = {r.lr:.4g} ({side})"
+            lines.append(line)
+        return text + "\n\n" + "\n".join(lines)
 
     def plot(self, path: str | Path) -> Path:
         """Write a PNG of each layer's gradient norm and update-to-weight ratio per step.

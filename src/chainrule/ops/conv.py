@@ -15,6 +15,7 @@ long runs, and the next layer's im2col and this layer's backward read it without
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule import backend
@@ -26,7 +27,11 @@ from chainrule.ops.im2col import (
     col2im,
     grouped_matmul,
     im2col,
+    offsets,
+    selection,
 )
+from chainrule.ops.movement import stack
+from chainrule.ops.padding import ConstantPad
 from chainrule.ops.work_arrays import recycler
 
 
@@ -96,6 +101,33 @@ class ConvNd(Function):
             if self.unbatched:
                 grad_x = grad_x[0]
         return grad_x, grad_w, grad_b
+
+    def composite(self, x: Any, weight: Any, bias: Any) -> Any:
+        """The same convolution from differentiable operations, for derivatives of the
+        derivative (``create_graph``): im2col as one strided slice of the padded input per
+        kernel offset, stacked, then the grouped product with the weight.
+
+        x (N, C, *size) or (C, *size) → (N, C_out, *out_size) or (C_out, *out_size).
+        """
+        layout = self.layout
+        if self.unbatched:
+            x = x.unsqueeze(0)
+        batch = x.shape[0]
+        if any(lo or hi for lo, hi in layout.padding):
+            x = ConstantPad.apply(x, ((0, 0), (0, 0), *layout.padding), 0)
+        fields = [
+            x[selection(offset, layout.stride, layout.dilation, layout.out_size)]
+            for offset in offsets(layout.kernel)
+        ]
+        # (N, C, K, *out) → (groups, C/groups · K, N · positions): weight's (c, k) row order
+        cols = stack(fields, dim=2).reshape(batch, layout.groups, -1, math.prod(layout.out_size))
+        cols = cols.permute(1, 2, 0, 3).reshape(layout.groups, cols.shape[2], -1)
+        w = weight.reshape(layout.groups, layout.group_out, -1)
+        out = (w[0] @ cols[0]).unsqueeze(0) if layout.groups == 1 else w @ cols
+        out = out.reshape(weight.shape[0], batch, *layout.out_size).transpose(0, 1)
+        if bias is not None:
+            out = out + bias.reshape(-1, *(1,) * len(layout.out_size))
+        return out[0] if self.unbatched else out
 
 
 def _weight_grad(g: Any, cols: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.ops.elementwise import constant_of
 from chainrule.ops.movement import normalise_axis
 from chainrule.tensor import Tensor
 
@@ -46,6 +47,8 @@ class CumProd(Function):
     0/0, so the slice is split at its first zero z: before z the quotient still holds (every
     factor up to z is nonzero, and outⱼ = 0 from z on); at z the product is the running
     product with x_z taken as 1; after z every product keeps the zero x_z, so the gradient is 0.
+    Recording a graph, that 0 is written as x_z times the gradient with x_z taken as 1, so
+    that its derivative by x_z is kept.
     """
 
     def forward(self, x: Any, dim: int, dtype: Any) -> Any:
@@ -55,24 +58,41 @@ class CumProd(Function):
         self.saved = (x, out)
         return out.reshape(self.shape)
 
-    def backward(self, grad: Any) -> tuple:
-        return (self._grad_of_x(_1d(grad)).reshape(self.shape),)
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # The input as the forward saved it (converted to ``dtype``, 1-d), and the output so.
+        x = self.inputs[0]
+        if x.dtype != self.saved[0].dtype:
+            x = x.to(self.saved[0].dtype)
+        return (_1d(x), _1d(output))
 
-    def _grad_of_x(self, grad: Any) -> Any:
+    def backward(self, grad: Any) -> tuple:
         x, out = self.saved
-        xp, axis = backend.xp, self.dim
-        zero = x == 0
-        if not zero.any():
-            return reverse_cumsum(grad * out, axis) / x
-        place = xp.arange(x.shape[axis]).reshape([-1 if a == axis else 1 for a in range(x.ndim)])
-        has_zero = zero.any(axis=axis, keepdims=True)
-        first = xp.where(has_zero, zero.argmax(axis=axis, keepdims=True), x.shape[axis])
-        before, at = place < first, place == first
-        one = xp.ones((), dtype=x.dtype)
-        quotient = reverse_cumsum(grad * out, axis) / xp.where(before, x, one)
-        without_zero = xp.cumprod(xp.where(at, one, x), axis=axis)
-        at_zero = xp.where(place >= first, grad * without_zero, 0).sum(axis=axis, keepdims=True)
-        return xp.where(before, quotient, xp.where(at, at_zero, 0))
+        return (_cumprod_grad(x, out, _1d(grad), self.dim).reshape(self.shape),)
+
+
+def _cumprod_grad(x: Any, out: Any, grad: Any, axis: int) -> Any:
+    """∂C/∂x of out = cumprod(x) along ``axis`` (see :class:`CumProd`)."""
+    xp = backend.xp
+    zero = constant_of(x) == 0
+    if not zero.any():
+        return reverse_cumsum(grad * out, axis) / x
+    place = xp.arange(x.shape[axis]).reshape([-1 if a == axis else 1 for a in range(x.ndim)])
+    has_zero = zero.any(axis=axis, keepdims=True)
+    first = xp.where(has_zero, zero.argmax(axis=axis, keepdims=True), x.shape[axis])
+    before, at = place < first, place == first
+    one = xp.ones((), dtype=x.dtype)
+    quotient = reverse_cumsum(grad * out, axis) / xp.where(before, x, one)
+    without_zero = xp.where(at, one, x)
+    running = xp.cumprod(without_zero, axis=axis)
+    if isinstance(x, Tensor):
+        # Recording a graph: after the first zero z the gradient is 0, but its derivative by
+        # x_z is not. It is x_z times the gradient with x_z taken as 1, which at z itself is
+        # the gradient there: the same rule, on an input with one zero fewer per slice.
+        rest = _cumprod_grad(without_zero, running, grad, axis)
+        x_first = xp.add.reduce(xp.where(at, x, 0), axis=axis, keepdims=True)
+        return xp.where(before, quotient, xp.where(at, rest, x_first * rest))
+    at_zero = xp.where(place >= first, grad * running, 0).sum(axis=axis, keepdims=True)
+    return xp.where(before, quotient, xp.where(at, at_zero, 0))
 
 
 # ---- the public functions ----------------------------------------------------------------------

@@ -29,6 +29,12 @@ class Dropout(Function):
         (mask,) = self.saved
         return (grad * mask, None)
 
+    def composite(self, x: Any, mask: Any) -> Any:
+        """The same product on tensors (for ``create_graph``), with the drawn mask a constant:
+        the derivative of ∂C/∂x = m ⊙ ∂C/∂y is m with respect to ∂C/∂y and 0 with respect to
+        x, whatever x holds now (an in-place dropout has overwritten it)."""
+        return x * mask
+
 
 def draw_kept(shape: tuple[int, ...], p: float, dtype: Any) -> Any:
     """1 for each unit kept (probability 1 − p) and 0 for each dropped, as an array of

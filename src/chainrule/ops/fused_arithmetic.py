@@ -15,7 +15,7 @@ import numbers
 from typing import Any
 
 from chainrule import backend, dtypes
-from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.autograd.function import Function, not_a_tensor, saved_as_tensors
 from chainrule.ops.broadcast import shape_of, unbroadcast
 from chainrule.ops.operands import check_operands, not_implemented_for
 from chainrule.tensor import Tensor
@@ -42,6 +42,13 @@ class Lerp(Function):
             return end - difference * (1 - weight)
         near_start = xp.abs(weight) < 0.5
         return xp.where(near_start, start + weight * difference, end - difference * (1 - weight))
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # end − start again, from the input tensors, so that its derivative is recorded too.
+        start, end, _ = self.inputs
+        weight, difference = self.saved
+        weight = saved_as_tensors(self, weight, output)
+        return (weight, None if difference is None else end - start)
 
     def backward(self, grad: Any) -> tuple:
         weight, difference = self.saved

@@ -76,6 +76,12 @@ def window(offset: int, stride: int, dilation: int, count: int) -> slice:
     return slice(start, start + stride * (count - 1) + 1, stride)
 
 
+def selection(offset: tuple, stride: tuple, dilation: tuple, counts: tuple) -> tuple:
+    """The index that picks the element at kernel ``offset`` of every window, along the trailing
+    len(offset) axes."""
+    return (Ellipsis, *(window(o, s, d, n) for o, s, d, n in zip(offset, stride, dilation, counts)))
+
+
 class Layout:
     """The sizes of a convolution, and where im2col reads each column's elements."""
 

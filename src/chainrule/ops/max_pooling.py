@@ -20,8 +20,8 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function
-from chainrule.ops.im2col import offsets, window
-from chainrule.ops.pooling import along, lowest, pad_axis, pool_geometry
+from chainrule.ops.im2col import offsets, selection, window
+from chainrule.ops.pooling import along, lowest, pad_axis, pad_tensor, pool_geometry
 from chainrule.ops.work_arrays import axis_order, recycler
 
 
@@ -59,7 +59,7 @@ class MaxPoolNd(Function):
             # several times slower than one copy into the saved arrays' order.
             grad = recycler.copy(grad, like=out)
         counts = out.shape[-spatial:]
-        index = [_selection(offset, stride, dilation, counts) for offset in offsets(kernel)]
+        index = [selection(offset, stride, dilation, counts) for offset in offsets(kernel)]
         disjoint = all(d * (k - 1) < s for k, s, d in zip(kernel, stride, dilation))
         tiles = all(  # windows side by side over the whole padded input write every element
             d == 1 and s == k and m * k == n
@@ -79,10 +79,27 @@ class MaxPoolNd(Function):
         inner = tuple(slice(lo, lo + n) for n, (lo, _) in zip(size, pads))
         return (grad_x[(Ellipsis, *inner)],)
 
-
-def _selection(offset: tuple, stride: tuple, dilation: tuple, counts: tuple) -> tuple:
-    """The index that picks the element at kernel ``offset`` of every window."""
-    return (Ellipsis, *(window(o, s, d, n) for o, s, d, n in zip(offset, stride, dilation, counts)))
+    def composite(self, x: Any, *options: Any) -> Any:
+        """The same pooling from differentiable operations (for ``create_graph``): the element
+        at each kernel offset of every window, times the constant mask of the windows whose
+        maximum the forward found there, summed over the offsets (so each window routes its
+        gradient as the backward does)."""
+        xp = backend.xp
+        padded, out = self.saved
+        _, kernel, stride, dilation, pads = self.geometry
+        counts = out.shape[-len(kernel) :]
+        index = [selection(offset, stride, dilation, counts) for offset in offsets(kernel)]
+        nan = out.dtype.kind == "f" and bool(xp.isnan(out).any())
+        found = _nan_masks(padded, out, index) if nan else _first_masks(padded, out, index)
+        # _first_masks reuses one array: each mask is copied, as a float constant
+        masks = [xp.array(mask, dtype=out.dtype) for mask in found]
+        for axis, pad in zip(range(-len(kernel), 0), pads):
+            x = pad_tensor(x, axis, pad)
+        total = None
+        for i, mask in zip(index, masks):
+            term = x[i] * mask
+            total = term if total is None else total + term
+        return total
 
 
 def _max_along(u: Any, axis: int, kernel: int, stride: int, dilation: int, count: int) -> Any:
@@ -173,7 +190,7 @@ def max_pool_indices(
     found = xp.zeros(out.shape, dtype=bool)
     counts = [count for count, _ in geometry]
     for offset in offsets(kernel):  # scan order: the first maximum found is the one kept
-        index = _selection(offset, stride, dilation, counts)
+        index = selection(offset, stride, dilation, counts)
         # Flat position = Σ coordinate · (product of the later axes' sizes).
         position = 0
         for axis, (o, s, p, d, n) in enumerate(zip(offset, stride, padding, dilation, counts)):

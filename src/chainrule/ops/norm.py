@@ -74,7 +74,7 @@ class BatchNorm(Function):
         if bias is not None:
             shift += bias
         self.saved = (x, mean, inv_std, scale)
-        self.batch_stats = batch_stats
+        self.batch_stats, self.eps = batch_stats, eps
         return x * scale.reshape(view) + shift.reshape(view)
 
     def backward(self, grad: Any) -> tuple:
@@ -99,6 +99,17 @@ class BatchNorm(Function):
             sum_grad_x_hat if need_weight else None,
             sum_grad if need_bias else None,
         )
+
+    def composite(self, x: Any, mean: Any, var: Any, weight: Any, bias: Any) -> Any:
+        """The same normalisation from differentiable operations (for ``create_graph``): the
+        batch's statistics recomputed from the tensor x, or the fixed ones as constants."""
+        _, fixed_mean, inv_std, _ = self.saved
+        view = _channel_view(x)
+        if self.batch_stats:
+            centered, inv_std = _standardise(x, (0, *range(2, x.ndim)), self.eps)
+        else:
+            centered, inv_std = x - fixed_mean.reshape(view), inv_std.reshape(view)
+        return _affine(centered * inv_std, weight, bias, view)
 
 
 class LayerNorm(Function):
@@ -127,6 +138,7 @@ class LayerNorm(Function):
             out = x_hat.copy()
         self.saved = (x_hat, inv_std, weight)
         self.shape, self.normalized_shape = x.shape, x.shape[x.ndim - normalized_ndim :]
+        self.eps = eps
         return out.reshape(x.shape)
 
     def backward(self, grad: Any) -> tuple:
@@ -147,3 +159,26 @@ class LayerNorm(Function):
             grad_x *= inv_std
             grad_x = grad_x.reshape(self.shape)
         return grad_x, grad_weight, grad_bias, None, None
+
+    def composite(self, x: Any, weight: Any, bias: Any) -> Any:
+        """The same normalisation from differentiable operations (for ``create_graph``)."""
+        width = len(self.normalized_shape)
+        centered, inv_std = _standardise(x, tuple(range(x.ndim - width, x.ndim)), self.eps)
+        return _affine(centered * inv_std, weight, bias, self.normalized_shape)
+
+
+def _standardise(x: Any, dims: tuple, eps: float) -> tuple[Any, Any]:
+    """x − μ and 1/√(σ² + ε) over ``dims`` (σ² biased), as tensors of the graph of x."""
+    centered = x - x.mean(dim=dims, keepdim=True)
+    var = (centered * centered).mean(dim=dims, keepdim=True)
+    return centered, (var + eps).rsqrt()
+
+
+def _affine(x_hat: Any, weight: Any, bias: Any, shape: tuple) -> Any:
+    """x̂ γ + β, with γ and β (either may be None) seen as ``shape`` to broadcast over x̂."""
+    out = x_hat
+    if weight is not None:
+        out = out * weight.reshape(shape)
+    if bias is not None:
+        out = out + bias.reshape(shape)
+    return out

@@ -15,7 +15,9 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops.im2col import output_length, window
+from chainrule.ops.padding import ConstantPad
 from chainrule.ops.work_arrays import recycler
+from chainrule.tensor import Tensor
 
 # ---- window geometry ---------------------------------------------------------------------------
 
@@ -46,6 +48,15 @@ def pad_axis(x: Any, axis: int, pad: tuple[int, int], fill: float) -> Any:
     out.fill(fill)
     out[along(axis, slice(lo, lo + x.shape[axis]))] = x
     return out
+
+
+def pad_tensor(x: Any, axis: int, pad: tuple[int, int]) -> Any:
+    """The tensor x padded by zeros along one axis, as a differentiable operation."""
+    if not any(pad):
+        return x
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = pad
+    return ConstantPad.apply(x, tuple(widths), 0)
 
 
 def lowest(dtype: Any) -> Any:
@@ -105,6 +116,15 @@ class AvgPoolAlong(Function):
                 grad_x[index] += share
         lo = self.pad[0]
         return (grad_x[along(self.axis, slice(lo, lo + self.size))],)
+
+    def composite(self, x: Any, *options: Any) -> Any:
+        """The same pooling from differentiable operations (for ``create_graph``): the zero-padded
+        input's window slices summed, over the divisor."""
+        total = None
+        padded = pad_tensor(x, self.axis, self.pad)
+        for index in self.windows:
+            total = padded[index] if total is None else total + padded[index]
+        return total / self.divisor
 
 
 def avg_pool(
@@ -177,6 +197,15 @@ class AdaptiveAvgPoolNd(Function):
         for axis, matrix in enumerate(self.matrices):
             grad = _map_axis(grad, axis - spatial, matrix)
         return (grad,)
+
+    def composite(self, x: Any, output_size: tuple) -> Any:
+        """The same pooling from differentiable operations (for ``create_graph``): each pooled
+        axis, moved last, times the constant Aᵀ."""
+        spatial = len(self.matrices)
+        for axis, matrix in enumerate(self.matrices):
+            axis -= spatial
+            x = (x.transpose(axis, -1) @ Tensor(matrix.T)).transpose(axis, -1)
+        return x
 
 
 def _bin_matrix(size: int, out: int, dtype: Any) -> Any:

@@ -29,11 +29,14 @@ from chainrule.autograd.function import Function, OpError
 from chainrule.ops.recurrent_cells import (
     check_sequence,
     gate_major,
+    gru_steps,
     input_rows,
     input_weights,
+    lstm_steps,
     parameter_grads,
     previous,
     recurrent_weights,
+    rnn_steps,
     row_major,
     sum_bias,
     tanh_to_sigmoid,
@@ -197,6 +200,12 @@ class LSTMLayer(RecurrentLayer):
             grad_b_hh,
         )
 
+    def composite(
+        self, x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+    ) -> Any:
+        """The same layer, step by step from differentiable operations (for create_graph)."""
+        return lstm_steps(x, h0, c0, w_ih, w_hh, b_ih, b_hh, self.reverse)
+
 
 # ---- GRU -----------------------------------------------------------------------------------------
 
@@ -316,6 +325,12 @@ class GRULayer(RecurrentLayer):
         grad_h0 = grad_h if self.needs_input_grad[1] else None
         return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
+    def composite(
+        self, x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+    ) -> Any:
+        """The same layer, step by step from differentiable operations (for create_graph)."""
+        return gru_steps(x, h0, w_ih, w_hh, b_ih, b_hh, self.reverse)
+
 
 # ---- Elman RNN -----------------------------------------------------------------------------------
 
@@ -395,3 +410,9 @@ class RNNLayer(RecurrentLayer):
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = grads
         grad_h0 = grad_h if self.needs_input_grad[1] else None
         return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+
+    def composite(
+        self, x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None
+    ) -> Any:
+        """The same layer, step by step from differentiable operations (for create_graph)."""
+        return rnn_steps(x, h0, w_ih, w_hh, b_ih, b_hh, self.nonlinearity, self.reverse)

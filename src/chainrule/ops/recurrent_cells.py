@@ -22,6 +22,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import OpError
+from chainrule.ops.movement import stack
 from chainrule.ops.work_arrays import sequence_pool
 
 # ---- arguments and layouts -----------------------------------------------------------------------
@@ -209,3 +210,94 @@ def recurrent_weight_grad(grads: Any, out: Any, h0: Any, reverse: bool) -> Any:
     if h0 is not None:
         grad_w += xp.matmul(first.transpose(0, 2, 1), h0)
     return grad_w.reshape(gates * hidden, hidden)
+
+
+# ---- the same recurrences from differentiable operations (create_graph) --------------------------
+#
+# The fused layers' backward is a kernel on arrays; a backward that records a graph
+# differentiates these instead (each node's ``composite``): the cell math of every step as
+# chainrule tensor operations, in PyTorch's gate order, with None for an absent state or bias.
+
+
+def lstm_steps(
+    x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, reverse: bool
+) -> Any:
+    """LSTMLayer's forward on tensors: (T + 1, B, H), rows h_1..h_T then the last c."""
+
+    def cell(z_in: Any, states: tuple) -> tuple:
+        h, c = states
+        i, f, g, o = _gates(_plus(z_in, _recurrent_part(h, w_hh, b_hh)), 4)
+        i, f, g, o = _sigmoid(i), _sigmoid(f), g.tanh(), _sigmoid(o)
+        c = _plus(i * g, None if c is None else f * c)
+        return o * c.tanh(), c
+
+    outputs, (_, c_last) = _run_steps(cell, x, (h0, c0), w_ih, b_ih, reverse)
+    return stack([*outputs, c_last])
+
+
+def gru_steps(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, reverse: bool) -> Any:
+    """GRULayer's forward on tensors: h_1..h_T (T, B, H)."""
+
+    def cell(z_in: Any, states: tuple) -> tuple:
+        (h,) = states
+        x_r, x_z, x_n = _gates(z_in, 3)
+        h_r, h_z, h_n = _gates(_recurrent_part(h, w_hh, b_hh), 3)
+        r, update = _sigmoid(_plus(x_r, h_r)), _sigmoid(_plus(x_z, h_z))
+        n = _plus(x_n, None if h_n is None else r * h_n).tanh()
+        return (n - update * n if h is None else n + update * (h - n),)  # h' = n + z ⊙ (h − n)
+
+    outputs, _ = _run_steps(cell, x, (h0,), w_ih, b_ih, reverse)
+    return stack(outputs)
+
+
+def rnn_steps(
+    x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, nonlinearity: str, reverse: bool
+) -> Any:
+    """RNNLayer's forward on tensors: h_1..h_T (T, B, H)."""
+
+    def cell(z_in: Any, states: tuple) -> tuple:
+        z = _plus(z_in, _recurrent_part(states[0], w_hh, b_hh))
+        return (z.tanh() if nonlinearity == "tanh" else z.relu(),)
+
+    outputs, _ = _run_steps(cell, x, (h0,), w_ih, b_ih, reverse)
+    return stack(outputs)
+
+
+def _run_steps(cell: Any, x: Any, states: tuple, w_ih: Any, b_ih: Any, reverse: bool) -> tuple:
+    """``states = cell(x_t W_ihᵀ + b_ih, states)`` for each step of x (T, B, I) in the order of
+    the recurrence; returns (each step's first state, in time order; the last states)."""
+    n_steps, batch, size = x.shape
+    z_in = x.reshape(n_steps * batch, size) @ w_ih.t()
+    if b_ih is not None:
+        z_in = z_in + b_ih
+    z_in = z_in.reshape(n_steps, batch, -1)
+    outputs: list = [None] * n_steps
+    for t in time_order(n_steps, reverse):
+        states = cell(z_in[t], states)
+        outputs[t] = states[0]
+    return outputs, states
+
+
+def _recurrent_part(h: Any, w_hh: Any, b_hh: Any) -> Any:
+    """h W_hhᵀ + b_hh, where h (None: zeros) or b_hh may be absent (None when both are)."""
+    return _plus(None if h is None else h @ w_hh.t(), b_hh)
+
+
+def _gates(z: Any, count: int) -> tuple:
+    """The ``count`` equal blocks of the last axis of z (Nones for None)."""
+    if z is None:
+        return (None,) * count
+    hidden = z.shape[-1] // count
+    return tuple(z[..., k * hidden : (k + 1) * hidden] for k in range(count))
+
+
+def _sigmoid(z: Any) -> Any:
+    """σ(z) = ½ + ½·tanh(z/2), as the forward computes it."""
+    return (z * 0.5).tanh() * 0.5 + 0.5
+
+
+def _plus(a: Any, b: Any) -> Any:
+    """a + b, where None stands for zero."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a + b

@@ -12,7 +12,13 @@ from collections import namedtuple
 from typing import Any
 
 from chainrule import backend, fp_errors
-from chainrule.autograd.function import Function, OpError, as_index, not_a_tensor
+from chainrule.autograd.function import (
+    Function,
+    OpError,
+    as_index,
+    not_a_tensor,
+    saved_as_tensors,
+)
 from chainrule.ops.broadcast import expand_to
 from chainrule.ops.elementwise import as_float, maximum, minimum
 from chainrule.tensor import Tensor
@@ -122,6 +128,12 @@ class Var(Function):
             return backend.xp.where(squares > 0, x.dtype.type("inf"), x.dtype.type("nan"))
         return squares / x.dtype.type(self.denominator)
 
+    def saved_in_graph(self, output: Tensor) -> Any:
+        # x − mean x again, from the input tensor, so that its derivative is recorded too.
+        x = self.inputs[0]
+        centred = x - mean(x, self.axes, keepdim=True)
+        return (centred, *saved_as_tensors(self, self.saved[1:], output))
+
     def backward(self, grad: Any) -> tuple:
         centred = self.saved[0]
         xp = backend.xp
@@ -131,7 +143,9 @@ class Var(Function):
             dtype = centred.dtype.type
             return (grad * xp.where(centred == 0, dtype("nan"), dtype("inf")),)
         slope = math.inf if dof == 0 else 2 / dof
-        return (grad * centred * centred.dtype.type(slope),)
+        if isinstance(grad, backend.ndarray):  # a NumPy scalar keeps a 0-d float32 float32
+            slope = centred.dtype.type(slope)
+        return (grad * centred * slope,)
 
 
 class Std(Var):
@@ -152,9 +166,13 @@ class Std(Var):
     def backward(self, grad: Any) -> tuple:
         out = self.saved[1]
         xp = backend.xp
-        # ``where`` leaves the zeros in place, and divides nowhere else: no 0/0 is ever formed.
-        grad_var = xp.zeros(grad.shape, dtype=grad.dtype)
-        xp.divide(grad, out + out, out=grad_var, where=out != 0)
+        spread = out != 0
+        if isinstance(grad, backend.ndarray):
+            # ``where`` leaves the zeros in place, and divides nowhere else: no 0/0 is formed.
+            grad_var = xp.zeros(grad.shape, dtype=grad.dtype)
+            xp.divide(grad, out + out, out=grad_var, where=spread)
+        else:  # recording a graph: the same 0, whose derivative is 0/0 (nan), as PyTorch's
+            grad_var = xp.where(spread, grad / (out + out), 0)
         return super().backward(grad_var)
 
 
@@ -176,6 +194,12 @@ class LogSumExp(Function):
         self.axes, self.keepdim = axes, keepdim
         return out if keepdim else out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
+    def saved_in_graph(self, output: Tensor) -> Any:
+        # The saved result is the output before its reduced axes were dropped.
+        x = self.inputs[0]
+        kept = output if self.keepdim else output.reshape(_kept_shape(x.shape, self.axes))
+        return (saved_as_tensors(self, self.saved[0], output), kept)
+
     def backward(self, grad: Any) -> tuple:
         x, out = self.saved
         grad = _regrow(grad, self.axes, self.keepdim)
@@ -190,6 +214,9 @@ class Extreme(Function):
         out = x.max() if largest else x.min()
         self.saved = (x, out)
         return out
+
+    def saved_in_graph(self, output: Tensor) -> Any:
+        return self.saved  # only compared, to find the extremes: constants of the derivative
 
     def backward(self, grad: Any) -> tuple:
         x, out = self.saved

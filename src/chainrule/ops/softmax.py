@@ -37,7 +37,7 @@ class Softmax(Function):
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
         weighted = grad * out
-        return (weighted - out * weighted.sum(axis=self.dim, keepdims=True),)
+        return (weighted - out * backend.xp.add.reduce(weighted, axis=self.dim, keepdims=True),)
 
 
 class LogSoftmax(Function):
@@ -62,7 +62,8 @@ class LogSoftmax(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        return (grad - backend.xp.exp(out) * grad.sum(axis=self.dim, keepdims=True),)
+        xp = backend.xp
+        return (grad - xp.exp(out) * xp.add.reduce(grad, axis=self.dim, keepdims=True),)
 
 
 def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002

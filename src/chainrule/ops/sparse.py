@@ -40,3 +40,20 @@ class EmbeddingLookup(Function):
         if self.padding_idx is not None:
             grad_weight[self.padding_idx] = 0
         return grad_weight, None
+
+    def composite(self, weight: Any, indices: Any) -> Any:
+        """The same lookup from differentiable indexing (for ``create_graph``). Where the
+        backward skips the padding row or divides by the frequency, each picked row counts with
+        that factor c: rows·c + (rows·(1 − c)).detach() has the rows' value and derivative c."""
+        xp = backend.xp
+        rows = weight[indices]
+        if self.padding_idx is None and not self.scale_grad_by_freq:
+            return rows
+        factor = xp.ones(indices.shape, dtype=weight.dtype)
+        if self.scale_grad_by_freq:
+            flat = indices.reshape(-1)
+            factor = factor / xp.bincount(flat, minlength=self.shape[0])[indices]
+        if self.padding_idx is not None:
+            factor = factor * (indices != self.padding_idx)
+        factor = factor[..., None]
+        return rows * factor + (rows * (1 - factor)).detach()

@@ -2,9 +2,11 @@
 use, and ``norm``, PyTorch's older entry point that picks between them.
 
 Two primitives carry the gradients (:class:`VectorNorm` and :class:`SingularValues`); every
-matrix norm composes them. The max- and min-type norms take the ±∞-norm of non-negative values
-(column sums, singular values) rather than a max: its gradient shares ties evenly, as
-PyTorch's ``amax`` does.
+matrix norm composes them. The gradient of the singular values is an operation of its own
+(:class:`SingularValuesGrad`) when a graph is recorded, so that it has a derivative too.
+
+The max- and min-type norms take the ±∞-norm of non-negative values (column sums, singular
+values) rather than a max: its gradient shares ties evenly, as PyTorch's ``amax`` does.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops import reduce
 from chainrule.ops.conversion import to
-from chainrule.ops.elementwise import sign_of
+from chainrule.ops.elementwise import constant_of, sign_of
 from chainrule.ops.movement import normalise_axis, permute, reshape, squeeze
 from chainrule.tensor import Tensor
 
@@ -54,25 +56,38 @@ class VectorNorm(Function):
             return out
         return out.reshape([n for i, n in enumerate(x.shape) if i not in axes])
 
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # The saved norm is the output before its reduced axes were dropped.
+        return (self.inputs[0], output.reshape(self.kept))
+
     def backward(self, grad: Any) -> tuple:
         x, out = self.saved
         p, xp = self.ord, backend.xp
         if p == 0:
             return (None,)  # a count: PyTorch leaves the gradient undefined
         grad = grad.reshape(self.kept)
+        # sign(x) is piecewise constant, with no derivative of its own; p = 2 does without it.
+        sign = None if p == 2 else sign_of(constant_of(x))
         if p == 1:
-            return (sign_of(x) * grad,)
+            return (sign * grad,)
         if p == _INF or p == -_INF:
-            hits = (xp.abs(x) == out) | xp.isnan(x)
-            return (sign_of(x) * hits * (grad / hits.sum(axis=self.axes, keepdims=True)),)
+            size = xp.abs(constant_of(x))
+            hits = (size == constant_of(out)) | xp.isnan(size)
+            return (sign * hits * (grad / xp.add.reduce(hits, axis=self.axes, keepdims=True)),)
         token = fp_errors.enter()
         try:
             if p < 1:  # |x|^(p−1) is infinite at x = 0: those elements get 0
-                slope = xp.where(x == 0, 0, sign_of(x) * xp.abs(x) ** (p - 1))
+                slope = xp.where(constant_of(x) == 0, 0, sign * xp.abs(x) ** (p - 1))
                 return (slope * grad * out ** (1 - p),)
-            # The norm's own factor is 0/0 where the norm is 0 (x = 0): taken as 0.
-            scale = xp.where(out == 0, 0, grad / out ** (p - 1))
-            slope = x if p == 2 else sign_of(x) * xp.abs(x) ** (p - 1)
+            # The norm's own factor is 0/0 where the norm is 0 (x = 0): taken as 0. (Its
+            # derivative there stays 0/0, nan, as PyTorch's.)
+            zero = constant_of(out) == 0
+            if p == 2 and isinstance(x, Tensor):
+                # Recording a graph: x/‖x‖ first, as PyTorch does, so that the derivative is
+                # the same nan at x = 0 and the same 0 (by the incoming gradient) for an empty x.
+                return (grad * xp.where(zero, 0, x / out),)
+            scale = xp.where(zero, 0, grad / (out if p == 2 else out ** (p - 1)))
+            slope = x if p == 2 else sign * xp.abs(x) ** (p - 1)
             return (slope * scale,)
         finally:
             fp_errors.leave(token)
@@ -86,9 +101,56 @@ class SingularValues(Function):
         self.saved = (u, vh)
         return s
 
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        # U and V stay arrays: the recorded backward hands them, with A, to SingularValuesGrad,
+        # whose own backward carries their derivatives.
+        return (*self.saved, self.inputs[0], output.array)
+
     def backward(self, grad: Any) -> tuple:
+        if isinstance(grad, Tensor):  # recording a graph: one node that knows its derivative
+            u, vh, a, s = self.saved
+            return (SingularValuesGrad.apply(a, grad, u=u, s=s, vh=vh),)
         u, vh = self.saved
         return (u @ (grad[..., :, None] * vh),)
+
+
+class SingularValuesGrad(Function):
+    """out = U·diag(g)·Vᵀ (the gradient of svdvals), as a function of A = U·diag(σ)·Vᵀ and g:
+    ∂C/∂g = diag(Uᵀ·Ĉ·V) for Ĉ = ∂C/∂out, and ∂C/∂A the SVD's backward for ∂C/∂U = Ĉ·V·diag(g)
+    and ∂C/∂V = Ĉᵀ·U·diag(g): U·[(P − Pᵀ)/E·Σ + Σ·(Q − Qᵀ)/E]·Vᵀ + (I − UUᵀ)·Ĉ·V·diag(g/σ)·Vᵀ
+    + U·diag(g/σ)·Uᵀ·Ĉ·(I − VVᵀ), with P = Uᵀ·Ĉ·V·diag(g), Q = Pᵀ, E_jk = σ_k² − σ_j²
+    (exact where the σ are distinct and nonzero)"""
+
+    def forward(self, a: Any, g: Any, u: Any, s: Any, vh: Any) -> Any:
+        self.saved = (u, s, vh, g)
+        return u @ (g[..., :, None] * vh)
+
+    def backward(self, grad: Any) -> tuple:
+        u, s, vh, g = self.saved
+        xp = backend.xp
+        need_a, need_g = self.needs_input_grad
+        v, ut = xp.swapaxes(vh, -1, -2), xp.swapaxes(u, -1, -2)
+        inner = ut @ grad @ v
+        grad_g = xp.diagonal(inner, axis1=-2, axis2=-1) if need_g else None
+        if not need_a:
+            return (None, grad_g)
+        gap = s[..., None, :] ** 2 - s[..., :, None] ** 2
+        diagonal = xp.eye(s.shape[-1], dtype=bool)
+        gap = xp.where(diagonal, 1, gap)  # (P − Pᵀ) is 0 there: 0/1, not 0/0
+        from_u = inner * g[..., None, :]
+        from_v = xp.swapaxes(inner, -1, -2) * g[..., None, :]
+        middle = (from_u - xp.swapaxes(from_u, -1, -2)) / gap * s[..., None, :]
+        middle = middle + s[..., :, None] * (from_v - xp.swapaxes(from_v, -1, -2)) / gap
+        grad_a = u @ middle @ vh
+        ratio = g / s
+        rows, cols = grad.shape[-2:]
+        if rows > s.shape[-1]:  # U does not span the rows: the part of Ĉ·V outside U
+            cv = grad @ v
+            grad_a = grad_a + ((cv - u @ (ut @ cv)) * ratio[..., None, :]) @ vh
+        if cols > s.shape[-1]:  # V does not span the columns: the part of Uᵀ·Ĉ outside V
+            uc = ut @ grad
+            grad_a = grad_a + u @ (ratio[..., :, None] * (uc - (uc @ v) @ vh))
+        return (grad_a, grad_g)
 
 
 # ---- the public functions ----------------------------------------------------------------------

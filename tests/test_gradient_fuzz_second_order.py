@@ -1,0 +1,123 @@
+"""The gradient fuzzer at second order: random programs differentiated twice, against PyTorch.
+
+The programs are those of tests/test_gradient_fuzz.py without in-place updates. Each runs
+forward with ``m = torch`` and ``m = chainrule`` in float64; then, in each library,
+
+    g = autograd.grad(out, leaves, v, create_graph=True, allow_unused=True)
+    s = Σᵢ ⟨wᵢ, gᵢ⟩
+    second = autograd.grad(s, leaves + [v], allow_unused=True)
+
+with the same random v (which requires grad: s is bilinear in it) and w. The first and the
+second derivatives must agree with PyTorch's to a relative 1e-8 (None counts as zeros, since
+the libraries may differ in which unused branches they prune). Where the program is smooth,
+the second derivatives along a random direction must also match central finite differences
+of s computed from chainrule's first derivative (ε = 1e-5).
+
+Runs:
+    pytest tests/test_gradient_fuzz_second_order.py                   # CI: fixed seed
+    CHAINRULE_FUZZ_EXAMPLES=5000 pytest tests/test_gradient_fuzz_second_order.py
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+import zlib
+from typing import Any
+
+import numpy as np
+import torch
+from hypothesis import given
+
+import chainrule as cr
+from fuzz_program import Leaf, Program, assert_close, run
+from test_gradient_fuzz import fuzz_settings, graphs
+
+RTOL = 1e-8
+
+
+def second_order(
+    program: Program, m: Any, rng_seed: int, value_only: bool = False
+) -> tuple[list, list] | float:
+    """First derivatives g and second derivatives ∂s/∂(leaves, v) of ``program`` in ``m``,
+    as arrays (zeros where the library gives None)."""
+    outcome = run(program, m, forward_only=True)
+    if outcome.error is not None:
+        raise outcome.error[1]
+    names = [s.name for s in program.statements if isinstance(s, Leaf) and s.requires_grad]
+    leaves = [outcome.namespace[name] for name in names]
+    out = outcome.namespace["out"]
+    rng = np.random.default_rng(rng_seed)
+    v = m.tensor(rng.standard_normal(tuple(out.shape)), dtype=m.float64, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grads = m.autograd.grad(out, leaves, v, create_graph=True, allow_unused=True)
+        s = None
+        for leaf, g in zip(leaves, grads):
+            w = m.tensor(rng.standard_normal(tuple(leaf.shape)), dtype=m.float64)
+            if g is not None:
+                term = (g * w).sum()
+                s = term if s is None else s + term
+        wrt = [*leaves, v]
+        if value_only:
+            return 0.0 if s is None else float(s.detach().numpy())
+        if s is None or not s.requires_grad:
+            seconds = [None] * len(wrt)
+        else:
+            seconds = m.autograd.grad(s, wrt, allow_unused=True)
+    firsts = [_array(g, leaf) for g, leaf in zip(grads, leaves)]
+    return firsts, [_array(h, x) for h, x in zip(seconds, wrt)]
+
+
+def _array(value: Any, like: Any) -> np.ndarray:
+    if value is None:
+        return np.zeros(tuple(like.shape))
+    return np.array(value.detach().numpy(), dtype=np.float64)
+
+
+def check(program: Program) -> None:
+    seed = zlib.crc32(program.source().encode())
+    try:
+        expected = second_order(program, torch, seed)
+    except (RuntimeError, NotImplementedError) as error:
+        if "not implemented" in str(error) or "does not require grad" in str(error):
+            return  # PyTorch itself has no second derivative to compare with here
+        raise
+    actual = second_order(program, cr, seed)
+    for i, (a, e) in enumerate(zip(actual[0], expected[0])):
+        assert_close(a, e, f"{program!r}\nfirst derivative {i}", RTOL)
+    for i, (a, e) in enumerate(zip(actual[1], expected[1])):
+        assert_close(a, e, f"{program!r}\nsecond derivative {i}", RTOL)
+    if program.smooth and all(np.isfinite(h).all() for h in actual[1]):
+        check_finite_differences(program, actual[1], seed)
+
+
+def check_finite_differences(program: Program, seconds: list, seed: int) -> None:
+    """⟨∂s/∂leaves, d⟩ against (s(x + εd) − s(x − εd)) / 2ε, s from chainrule's own first
+    derivative: the second derivative is that of the first, whatever PyTorch says."""
+    rng = np.random.default_rng(seed + 1)
+    leaves = [s for s in program.statements if isinstance(s, Leaf) and s.requires_grad]
+    directions = [rng.standard_normal(leaf.values.shape) for leaf in leaves]
+    eps = 1e-5
+
+    def shifted(sign: float) -> float:
+        moved = {id(leaf): leaf.values + sign * eps * d for leaf, d in zip(leaves, directions)}
+        statements = tuple(
+            dataclasses.replace(s, values=moved[id(s)]) if id(s) in moved else s
+            for s in program.statements
+        )
+        return second_order(dataclasses.replace(program, statements=statements), cr, seed, True)
+
+    numeric = (shifted(1.0) - shifted(-1.0)) / (2 * eps)
+    analytic = sum(float((h * d).sum()) for h, d in zip(seconds, directions))
+    scale = max(1.0, abs(analytic), abs(numeric))
+    assert abs(numeric - analytic) <= 1e-4 * scale, (
+        f"{program!r}\nsecond derivative along a random direction: autodiff {analytic!r}, "
+        f"finite differences of the first derivative {numeric!r}"
+    )
+
+
+@fuzz_settings(300)
+@given(graphs())
+def test_random_graphs_second_derivatives_match_torch(program: Program) -> None:
+    check(program)
