@@ -72,6 +72,8 @@ def second_order(
 def _array(value: Any, like: Any) -> np.ndarray:
     if value is None:
         return np.zeros(tuple(like.shape))
+    if isinstance(value, torch.Tensor):  # force: PyTorch may give one of its ZeroTensors
+        return np.array(value.detach().numpy(force=True), dtype=np.float64)
     return np.array(value.detach().numpy(), dtype=np.float64)
 
 

@@ -270,7 +270,8 @@ class Minimum(Function):
 def _select_backward(node: Function, grad: Any, larger: bool) -> tuple:
     """Shared by maximum and minimum: the gradient, halved where a and b tie, to each operand
     except where the other one was chosen (``larger``: the larger one is chosen)."""
-    a, b = node.saved
+    # The choice is a mask: recording a graph, its derivative is 0 (the values are constants).
+    a, b = (constant_of(v) for v in node.saved)
     need_a, need_b = node.needs_input_grad
     xp = backend.xp
     zero = xp.zeros((), dtype=grad.dtype)
@@ -429,7 +430,8 @@ class Clamp(Function):
         return backend.xp.clip(x, low, high)
 
     def backward(self, grad: Any) -> tuple:
-        x, low, high = self.saved
+        # Which bound applies is a mask: recording a graph, the values are constants.
+        x, low, high = (constant_of(v) for v in self.saved)
         need_x, need_low, need_high = self.needs_input_grad
         xp = backend.xp
         grad_x = grad_low = grad_high = None

@@ -241,8 +241,13 @@ class ELU(Function):
     def backward(self, grad: Any) -> tuple:
         nonpositive, negative = self.saved
         if isinstance(grad, Tensor):  # recording a graph: the same slope, out of place
+            xp = backend.xp
             slope = (negative + self.scale * self.alpha) * self.input_scale  # where z ≤ 0
-            return (grad * backend.xp.where(nonpositive, slope, self.scale),)
+            # At z = 0 exactly the slope is the constant λαβ: its own derivative there is 0,
+            # as in PyTorch (the output, the saved tensor here, is < 0 exactly where z < 0).
+            at_zero = self.scale * self.alpha * self.input_scale
+            rest = xp.where(nonpositive, at_zero, self.scale).astype(negative.dtype)
+            return (grad * xp.where(negative.array < 0, slope, rest),)
         # β(elu(z) + λα) where z ≤ 0 and λ elsewhere: the ``where`` as arithmetic on the mask.
         slope = negative + self.scale * self.alpha
         if self.input_scale != 1:

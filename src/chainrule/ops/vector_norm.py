@@ -118,10 +118,11 @@ class SingularValuesGrad(Function):
     """out = U·diag(g)·Vᵀ (the gradient of svdvals), as a function of A = U·diag(σ)·Vᵀ and g:
     ∂C/∂g = diag(Uᵀ·Ĉ·V) for Ĉ = ∂C/∂out, and ∂C/∂A the SVD's backward for ∂C/∂U = Ĉ·V·diag(g)
     and ∂C/∂V = Ĉᵀ·U·diag(g): U·[(P − Pᵀ)/E·Σ + Σ·(Q − Qᵀ)/E]·Vᵀ + (I − UUᵀ)·Ĉ·V·diag(g/σ)·Vᵀ
-    + U·diag(g/σ)·Uᵀ·Ĉ·(I − VVᵀ), with P = Uᵀ·Ĉ·V·diag(g), Q = Pᵀ, E_jk = σ_k² − σ_j²
+    + U·diag(g/σ)·Uᵀ·Ĉ·(I − VVᵀ), with P = Uᵀ·Ĉ·V·diag(g), Q = Vᵀ·Ĉᵀ·U·diag(g), E_jk = σ_k² − σ_j²
     (exact where the σ are distinct and nonzero)"""
 
     def forward(self, a: Any, g: Any, u: Any, s: Any, vh: Any) -> Any:
+        # A is an input for the graph's sake: its factors come from SingularValues' forward.
         self.saved = (u, s, vh, g)
         return u @ (g[..., :, None] * vh)
 
