@@ -63,7 +63,7 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
         _accumulate_leaf(root, grad, lent)
         return
 
-    order = _reverse_topological_order(root)
+    order = reverse_topological_order([root])
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
     # inf and NaN in a gradient are results, as in PyTorch, not occasions for NumPy warnings;
     # detect_anomaly is the tool that stops at them.

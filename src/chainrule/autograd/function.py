@@ -104,10 +104,12 @@ class Function:
             raise _with_context(cls, inputs, error) from error
         if type(out) is not backend.ndarray:
             scalar, out = out, backend.as_array(out)
-            if any(kept is scalar for kept in node.saved):
-                # NumPy gives a scalar for a 0-d result: keep the array that the output holds
-                # instead, so a backward recording a graph can tell the output when it sees it.
-                node.saved = tuple(out if kept is scalar else kept for kept in node.saved)
+            for kept in node.saved:  # a loop, not any(): this runs for every scalar loss
+                if kept is scalar:
+                    # NumPy gives a scalar for a 0-d result: keep the array that the output
+                    # holds instead, so that a backward recording a graph can tell the output.
+                    node.saved = tuple(out if k is scalar else k for k in node.saved)
+                    break
         if mode.anomaly:
             AnomalyMode.watch(node, inputs, out)
         # Tensor._make written out: this runs once per operation.

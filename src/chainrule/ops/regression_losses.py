@@ -36,10 +36,13 @@ class SquaredError(Function):
 
     def backward(self, grad: Any) -> tuple:
         (diff,) = self.saved
-        scale = 2 / size_of(diff) if self.reduction == "mean" else 2
-        if grad.ndim == 0 and type(grad) is not Tensor:
-            # A scalar loss's gradient as a Python number: one array operation instead of two.
-            grad = float(grad)
+        if type(grad) is backend.ndarray:
+            scale = 2 / diff.size if self.reduction == "mean" else 2
+            if grad.ndim == 0:
+                # A scalar loss's gradient as a Python number: one array operation, not two.
+                grad = float(grad)
+        else:  # recording a graph: tensors, whose size is a method
+            scale = 2 / size_of(diff) if self.reduction == "mean" else 2
         grad_x = diff * (grad * scale)
         need_x, need_y = self.needs_input_grad
         shape_x, shape_y = self.shapes
