@@ -204,8 +204,7 @@ def walk(
                     if not needed or input_grad is None:
                         continue
                     input_grad = _conformed(node, input_grad, value, create_graph)
-                    if value._ctx is not None and value._ctx.sequence_number > born:
-                        value = version_at(value, born)
+                    value = _as_seen_by(value, born)
                     if stop_at_targets and id(value) in target_ids:
                         # a target of its own: its node may hold an outer walk's sum
                         key = id(value)
@@ -224,6 +223,13 @@ def walk(
     return found
 
 
+def _as_seen_by(value: Tensor, born: float) -> Tensor:
+    """``value`` as the node numbered ``born`` used it, before any later in-place change."""
+    if value._ctx is not None and value._ctx.sequence_number > born:
+        return version_at(value, born)
+    return value
+
+
 def _order_above(roots: list[Tensor], target_ids: set) -> list[Tensor]:
     """The non-leaf tensors between ``roots`` and the targets, newest first: the search does
     not go below a target, so a walk inside another walk never touches the outer graph."""
@@ -236,8 +242,7 @@ def _order_above(roots: list[Tensor], target_ids: set) -> list[Tensor]:
         for value in node.inputs:
             if not isinstance(value, Tensor):
                 continue
-            if value._ctx is not None and value._ctx.sequence_number > born:
-                value = version_at(value, born)
+            value = _as_seen_by(value, born)
             if value._ctx is None or id(value) in seen:
                 continue
             seen.add(id(value))
@@ -259,8 +264,7 @@ def _leading_to(order: list[Tensor], target_ids: set) -> set:
         for value in node.inputs:
             if not isinstance(value, Tensor):
                 continue
-            if value._ctx is not None and value._ctx.sequence_number > born:
-                value = version_at(value, born)
+            value = _as_seen_by(value, born)
             if id(value) in target_ids or (value._ctx is not None and id(value._ctx) in leads):
                 leads.add(id(node))
                 break
@@ -284,8 +288,7 @@ def _needed_inputs(node: Function, wanted: set | None) -> list | None:
     needs = []
     for value, needed in zip(node.inputs, node.needs_input_grad):
         if needed and isinstance(value, Tensor):
-            if value._ctx is not None and value._ctx.sequence_number > born:
-                value = version_at(value, born)
+            value = _as_seen_by(value, born)
             needed = (
                 value._ctx is None
                 or id(value._ctx) in wanted
@@ -455,6 +458,11 @@ def _stored(g: Any, create_graph: bool) -> Tensor:
 def _add_to_grad(leaf: Tensor, g: Tensor, create_graph: bool) -> None:
     current = leaf._grad
     if current is None:
+        if create_graph:
+            # A copy in the graph, as PyTorch's: g may also flow on, be returned by grad() or
+            # become another tensor's .grad, and a later backward adds into .grad in place.
+            with enable_grad():
+                g = g.clone()
         leaf._grad = g
     elif create_graph or g._requires_grad or current._requires_grad:
         with enable_grad():
