@@ -89,9 +89,25 @@ def check(program: Program) -> None:
     for i, (a, e) in enumerate(zip(actual[0], expected[0])):
         assert_close(a, e, f"{program!r}\nfirst derivative {i}", RTOL)
     for i, (a, e) in enumerate(zip(actual[1], expected[1])):
+        if i == len(expected[1]) - 1 and euler_gap(program, torch, e, seed) > RTOL:
+            # s is linear in v, so ⟨∂s/∂v, v⟩ = s. Where PyTorch's double backward breaks that
+            # (prelu at z = 0: its first derivative takes the slope w there, the derivative of
+            # that with respect to v takes 1), it disagrees with its own first derivative,
+            # which chainrule has matched: chainrule's must keep the identity instead.
+            assert euler_gap(program, cr, a, seed) <= RTOL, f"{program!r}\n∂s/∂v: ⟨∂s/∂v, v⟩ ≠ s"
+            continue
         assert_close(a, e, f"{program!r}\nsecond derivative {i}", RTOL)
     if program.smooth and all(np.isfinite(h).all() for h in actual[1]):
         check_finite_differences(program, actual[1], seed)
+
+
+def euler_gap(program: Program, m: Any, second_in_v: np.ndarray, seed: int) -> float:
+    """|⟨∂s/∂v, v⟩ − s|, relative: 0 up to rounding for a second derivative consistent with
+    the first derivative s is made from."""
+    v = np.random.default_rng(seed).standard_normal(second_in_v.shape)  # second_order's v
+    terms = second_in_v * v
+    s = second_order(program, m, seed, True)
+    return abs(float(terms.sum()) - s) / max(1.0, float(np.abs(terms).sum()), abs(s))
 
 
 def check_finite_differences(program: Program, seconds: list, seed: int) -> None:
@@ -102,24 +118,51 @@ def check_finite_differences(program: Program, seconds: list, seed: int) -> None
     directions = [rng.standard_normal(leaf.values.shape) for leaf in leaves]
     eps = 1e-5
 
-    def shifted(sign: float) -> float:
-        moved = {id(leaf): leaf.values + sign * eps * d for leaf, d in zip(leaves, directions)}
+    def moved(sign: float) -> Program:
+        values = {id(leaf): leaf.values + sign * eps * d for leaf, d in zip(leaves, directions)}
         statements = tuple(
-            dataclasses.replace(s, values=moved[id(s)]) if id(s) in moved else s
+            dataclasses.replace(s, values=values[id(s)]) if id(s) in values else s
             for s in program.statements
         )
-        return second_order(dataclasses.replace(program, statements=statements), cr, seed, True)
+        return dataclasses.replace(program, statements=statements)
 
-    numeric = (shifted(1.0) - shifted(-1.0)) / (2 * eps)
-    analytic = sum(float((h * d).sum()) for h, d in zip(seconds, directions))
+    def shifted(sign: float) -> float:
+        return second_order(moved(sign), cr, seed, True)
+
+    def along(seconds: list) -> float:
+        return sum(float((h * d).sum()) for h, d in zip(seconds, directions))
+
+    at = {t: shifted(t) for t in (-2.0, -1.0, 0.0, 1.0, 2.0)}
+    numeric = (at[1.0] - at[-1.0]) / (2 * eps)
+    analytic = along(seconds)
     scale = max(1.0, abs(analytic), abs(numeric))
+    # Operations that are smooth at first order may still have a kink in their derivative
+    # (celu and elu at 0, huber at delta, smooth_l1 at beta; leaf values are hundredths, so
+    # they sit on it exactly): s is then only continuous there, and the central difference
+    # averages its two slopes. A kink of s within 2ε makes the second differences at ε and 2ε
+    # disagree by about 1.5 / ε times the error it causes in the central difference (for a
+    # smooth s they agree to O(ε²)): skip those, PyTorch has checked the convention.
+    curvature_1 = (at[1.0] - 2 * at[0.0] + at[-1.0]) / eps**2
+    curvature_2 = (at[2.0] - 2 * at[0.0] + at[-2.0]) / (2 * eps) ** 2
+    if abs(curvature_1 - curvature_2) * eps > 1e-4 * scale:
+        return
+    if abs(numeric - analytic) > 1e-4 * scale:
+        # PyTorch defines some second derivatives at one point by a convention that is not
+        # the limit around it: aᵇ's ∂/∂a = b·aᵇ⁻¹ is masked to 0 where b = 0 (for 0⁰), so
+        # its ∂²/∂a∂b there is 0, not 1/a. chainrule has matched PyTorch at x already; what
+        # is left to check is that the autodiff just beside x is the derivative of s.
+        analytic = (
+            along(second_order(moved(1.0), cr, seed)[1])
+            + along(second_order(moved(-1.0), cr, seed)[1])
+        ) / 2
+        scale = max(1.0, abs(analytic), abs(numeric))
     assert abs(numeric - analytic) <= 1e-4 * scale, (
         f"{program!r}\nsecond derivative along a random direction: autodiff {analytic!r}, "
         f"finite differences of the first derivative {numeric!r}"
     )
 
 
-@fuzz_settings(300)
+@fuzz_settings(1000)
 @given(graphs())
 def test_random_graphs_second_derivatives_match_torch(program: Program) -> None:
     check(program)

@@ -92,6 +92,7 @@ class WeightedLogLikelihood(Function):
             fp_errors.leave(token)
         self.saved = (log_p, coefficients)
         self.from_logits, self.reduction = from_logits, reduction
+        self.target, self.ignore_index, self.label_smoothing = target, ignore_index, label_smoothing
         if reduction == "none":
             return per_sample
         return total * xp.nan if empty_mean else total
@@ -113,6 +114,8 @@ class WeightedLogLikelihood(Function):
             else:
                 grad_z = -coefficients
             grad_z *= grad
+            if self.target is not None and not _all_finite(grad):
+                grad_z = backend.xp.where(self._counted(), grad_z, 0)
         if need_coefficients:  # probability targets that require grad: ∂C/∂a = −log p
             grad_coefficients = -log_p * grad
         return grad_z, grad_coefficients
@@ -131,9 +134,21 @@ class WeightedLogLikelihood(Function):
             if self.from_logits:
                 grad_z = xp.exp(log_p) * xp.sum(coefficients, axis=1, keepdims=True) + grad_z
             grad_z = grad_z * grad
+            if self.target is not None:
+                grad_z = xp.where(self._counted(), grad_z, 0)
         if need_coefficients:
             grad_coefficients = -log_p * grad
         return grad_z, grad_coefficients
+
+    def _counted(self) -> Any:
+        """Where the gradient of z may be other than 0, as PyTorch's: the samples not ignored
+        (all their classes, from logits), or only the entries that count (log-probabilities).
+        Elsewhere an infinite or nan gradient of the loss must give 0, not 0·∞."""
+        target = self.target
+        if self.from_logits:
+            return (target != self.ignore_index)[:, None]
+        num_classes = self.saved[0].shape[1]
+        return _counted(target, num_classes, self.ignore_index, self.label_smoothing)
 
     def saved_in_graph(self, output: Tensor) -> tuple:
         log_p, coefficients = self.saved
@@ -446,3 +461,11 @@ class KLDivergence(Function):
         if isinstance(t, Tensor):  # a target that requires grad: eᵗ again, or t itself
             probability = Exp.apply(t) if self.log_target else t
         return (x, t, probability)
+
+
+def _all_finite(grad: Any) -> bool:
+    """Whether the loss's incoming gradient is finite everywhere: a Python test for the usual
+    scalar (mean or sum), a fifth of the cost of NumPy's."""
+    if grad.ndim == 0:
+        return math.isfinite(grad)
+    return bool(backend.xp.isfinite(grad).all())

@@ -15,7 +15,7 @@ import numpy
 
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError, not_a_tensor
-from chainrule.ops.elementwise import as_float
+from chainrule.ops.elementwise import as_float, constant_of
 from chainrule.tensor import Tensor
 
 # Klambauer et al. (2017), "Self-Normalizing Neural Networks": the α and λ for which a layer's
@@ -133,13 +133,20 @@ class PReLU(Function):
         xp = backend.xp
         z, positive, slope = self.saved
         need_z, need_weight = self.needs_input_grad
+        kept = positive  # where the weight's gradient takes no share of z
+        if isinstance(grad, Tensor):
+            # Recording a graph: at z = 0 exactly PyTorch's second derivatives take z as
+            # positive (∂²/∂z∂w = 0 there), though its first derivative uses w: the slope is a
+            # constant at 0, and the weight's gradient (0 there either way) takes z < 0 only.
+            kept = z.array >= 0
+            slope = xp.where(kept, constant_of(slope), slope)
         grad_z = grad * xp.where(positive, 1, slope) if need_z else None
         grad_weight = None
         if need_weight:
-            negative_part = xp.where(positive, 0, z) * grad
+            negative_part = xp.where(kept, 0, z) * grad
             # Sum over everything but the channel axis: the weight's one entry per channel.
             axes = None
-            if len(self.weight_shape) and self.weight_shape[0] > 1:
+            if len(self.weight_shape) and self.weight_shape[0] != 1:  # 0 channels too
                 axes = tuple(a for a in range(grad.ndim) if a != 1)
             # reshape also makes an array of the scalar that NumPy's whole sum gives.
             grad_weight = xp.reshape(xp.sum(negative_part, axis=axes), self.weight_shape)

@@ -1,0 +1,118 @@
+"""Second-order cases that the second-order gradient fuzzer found, each checked against PyTorch in
+float64 (tests/test_gradient_fuzz_second_order.py draws the programs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+import chainrule as cr
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return np.array(value.detach().numpy(), dtype=np.float64)
+
+
+def _retained_grad_then_first_order(m: Any) -> list[np.ndarray]:
+    """backward(create_graph=True) where a retained .grad and a leaf's .grad are one gradient
+    (scatter_add passes it to ``x`` unchanged), then a plain backward that adds to both."""
+    x = m.tensor([[0.5, -1.0]], dtype=m.float64, requires_grad=True)
+    y = x.scatter_add(0, m.tensor([[0]]), m.tensor([[0.25]], dtype=m.float64))
+    y.retain_grad()
+    out = ((y + 1) ** 2).sum()
+    out.backward(create_graph=True)
+    out.backward()
+    return [_numpy(x.grad), _numpy(y.grad)]
+
+
+def test_retained_grad_of_create_graph_backward_is_a_tensor_of_its_own() -> None:
+    expected = _retained_grad_then_first_order(torch)
+    actual = _retained_grad_then_first_order(cr)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+def _grad_then_second_order(m: Any) -> tuple[np.ndarray, np.ndarray]:
+    """autograd.grad(create_graph=True) returns x's gradient, which is also the retained .grad
+    of y; the second grad then adds to y.grad and must leave the returned gradient alone."""
+    x = m.tensor([[0.5, -1.0]], dtype=m.float64, requires_grad=True)
+    y = x.scatter_add(0, m.tensor([[0]]), m.tensor([[0.25]], dtype=m.float64))
+    y.retain_grad()
+    v = m.tensor([[1.5, -2.0]], dtype=m.float64, requires_grad=True)
+    (g,) = m.autograd.grad((y + 1) ** 2, [x], v, create_graph=True)
+    (h,) = m.autograd.grad((g * g).sum(), [x])
+    return _numpy(g), _numpy(h)
+
+
+def test_gradient_returned_by_grad_survives_a_second_grad() -> None:
+    expected = _grad_then_second_order(torch)
+    actual = _grad_then_second_order(cr)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+def _ignored_sample_under_an_infinite_gradient(m: Any, logits: bool) -> np.ndarray:
+    """√ of a per-sample loss that is 0 for the ignored sample: ∂√y/∂y = ∞ there, and PyTorch
+    gives that sample (and, for nll_loss, every entry but the targets) a gradient of 0."""
+    x = m.tensor([[0.5, -1.0], [0.2, -0.1]], dtype=m.float64, requires_grad=True)
+    loss = m.nn.functional.cross_entropy if logits else m.nn.functional.nll_loss
+    y = loss(x, m.tensor([0, 1]), reduction="none", ignore_index=0)
+    (y.abs().sqrt().sum()).backward()
+    return _numpy(x.grad)
+
+
+def test_loss_of_an_ignored_sample_passes_no_infinite_gradient() -> None:
+    for logits in (False, True):
+        expected = _ignored_sample_under_an_infinite_gradient(torch, logits)
+        actual = _ignored_sample_under_an_infinite_gradient(cr, logits)
+        np.testing.assert_allclose(actual, expected, rtol=1e-12)
+
+
+def _norm_of_ignored_losses(m: Any) -> list[np.ndarray]:
+    """The fuzzer's program: the 2-norm of an ignored sample's loss is at 0, where its second
+    derivative is nan; nll_loss's backward must give the ignored sample 0, not 0·nan."""
+    x = m.tensor([[0.5, -0.25]], dtype=m.float64, requires_grad=True)
+    log_p = m.nn.functional.log_softmax(x * 2.0, dim=1)
+    y = m.nn.functional.nll_loss(log_p, m.tensor([0]), reduction="none", ignore_index=0)
+    v = m.tensor(1.25, dtype=m.float64, requires_grad=True)
+    (g,) = m.autograd.grad(m.linalg.vector_norm(y * 16.0), [x], v, create_graph=True)
+    s = (g * m.tensor([[0.75, -1.5]], dtype=m.float64)).sum()
+    return [_numpy(h) for h in m.autograd.grad(s, [x, v])] + [_numpy(g)]
+
+
+def test_second_derivative_through_an_ignored_sample_is_zero() -> None:
+    expected = _norm_of_ignored_losses(torch)
+    actual = _norm_of_ignored_losses(cr)
+    for a, e in zip(actual, expected):
+        np.testing.assert_allclose(a, e, rtol=1e-12)
+
+
+def _prelu_of_no_channels(m: Any) -> list[np.ndarray]:
+    x = m.zeros((2, 0, 3), dtype=m.float64, requires_grad=True)
+    w = m.zeros((0,), dtype=m.float64, requires_grad=True)
+    m.nn.functional.prelu(x, w).sum().backward()
+    return [_numpy(x.grad), _numpy(w.grad)]
+
+
+def test_prelu_of_no_channels_has_empty_gradients() -> None:
+    for a, e in zip(_prelu_of_no_channels(cr), _prelu_of_no_channels(torch)):
+        assert a.shape == e.shape
+
+
+def test_prelu_gradient_at_zero_is_linear_in_the_upstream_gradient() -> None:
+    """At z = 0 the gradient of prelu is w·v (PyTorch's first derivative, matched here), so its
+    derivative with respect to v is w. PyTorch's double backward gives 1 there instead, which
+    disagrees with its own first derivative: the reference is that first derivative."""
+    z = np.array([0.0, -1.0, 2.0])
+    slope = 0.25
+    x = torch.tensor(z, requires_grad=True)
+    out = torch.nn.functional.prelu(x, torch.tensor([slope], dtype=torch.float64))
+    (expected,) = torch.autograd.grad(out, [x], torch.ones(3, dtype=torch.float64))
+    xc = cr.tensor(z, dtype=cr.float64, requires_grad=True)
+    v = cr.tensor([1.5, -2.0, 0.5], dtype=cr.float64, requires_grad=True)
+    out = cr.nn.functional.prelu(xc, cr.tensor([slope], dtype=cr.float64))
+    (g,) = cr.autograd.grad(out, [xc], v, create_graph=True)
+    (h,) = cr.autograd.grad(g.sum(), [v])
+    np.testing.assert_allclose(_numpy(h), expected.numpy(), rtol=1e-15)
