@@ -136,11 +136,17 @@ class PReLU(Function):
         kept = positive  # where the weight's gradient takes no share of z
         if isinstance(grad, Tensor):
             # Recording a graph: at z = 0 exactly PyTorch's second derivatives take z as
-            # positive (∂²/∂z∂w = 0 there), though its first derivative uses w: the slope is a
-            # constant at 0, and the weight's gradient (0 there either way) takes z < 0 only.
+            # positive, though its first derivative uses w there. So at 0 the gradient keeps
+            # the value grad·w but varies as grad alone (slope 1, nothing through w), and the
+            # weight's gradient (0 there either way) takes z < 0 only.
             kept = z.array >= 0
-            slope = xp.where(kept, constant_of(slope), slope)
-        grad_z = grad * xp.where(positive, 1, slope) if need_z else None
+            grad_z = None
+            if need_z:
+                at_zero = z.array == 0
+                correction = constant_of(grad) * (constant_of(slope) - 1)
+                grad_z = grad * xp.where(kept, 1, slope) + xp.where(at_zero, correction, 0)
+        else:
+            grad_z = grad * xp.where(positive, 1, slope) if need_z else None
         grad_weight = None
         if need_weight:
             negative_part = xp.where(kept, 0, z) * grad

@@ -108,7 +108,16 @@ class HuberError(Function):
 
     def backward(self, grad: Any) -> tuple:
         diff, weight = self.saved
-        slope = backend.xp.clip(diff, -self.delta, self.delta)
+        xp = backend.xp
+        if isinstance(diff, Tensor):
+            # Recording a graph: the slope varies with d only strictly inside |d| < δ, as in
+            # PyTorch's double backward (clip's derivative would be 1 at |d| = δ too).
+            values = diff.array
+            slope = xp.where(
+                xp.abs(values) < self.delta, diff, xp.clip(values, -self.delta, self.delta)
+            )
+        else:
+            slope = xp.clip(diff, -self.delta, self.delta)
         if self.divisor != 1:
             slope /= self.divisor
         grad_x = weighted(slope, weight) * (grad * mean_scale(self.reduction, size_of(diff)))
