@@ -256,7 +256,7 @@ def jacobian(
     vectorize: bool = False,
     strategy: str = "reverse-mode",
 ) -> Any:
-    """J[i][j] = ∂outputs[i]/∂inputs[j], of shape outputs[i].shape + inputs[j].shape.
+    """``J[i][j]`` = ∂outputs[i]/∂inputs[j], of shape ``outputs[i].shape + inputs[j].shape``.
 
     One tensor for one output and one input; a tuple over inputs (or over outputs) where only
     the inputs (or only the outputs) are a tuple; a tuple over outputs of tuples over inputs
@@ -350,7 +350,7 @@ def hessian(
     vectorize: bool = False,
     outer_jacobian_strategy: str = "reverse-mode",
 ) -> Any:
-    """H[i][j] = ∂²func/∂inputs[i]∂inputs[j] of a function with one output element, of shape
+    """``H[i][j]`` = ∂²func/∂inputs[i]∂inputs[j] of a function with one output element, of shape
     inputs[i].shape + inputs[j].shape: one tensor for one input, a tuple of tuples for a tuple.
 
     The jacobian (strategy ``outer_jacobian_strategy``) of the gradient, which is itself taken

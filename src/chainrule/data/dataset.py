@@ -45,10 +45,13 @@ class TensorDataset(Dataset):
     A :class:`~chainrule.data.DataLoader` reads batches through :meth:`get_batch`, not
     ``__getitem__``: a subclass that changes samples must override ``get_batch`` too.
 
+    ```pycon
     >>> import chainrule as cr
     >>> data = TensorDataset(cr.zeros(5, 3), cr.arange(5))
     >>> len(data), tuple(data[1][0].shape), data.get_batch([0, 4])[1].tolist()
     (5, (3,), [0, 4])
+
+    ```
     """
 
     def __init__(self, *tensors: Any) -> None:
