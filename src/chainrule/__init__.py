@@ -1,11 +1,14 @@
 """chainrule: neural networks trained by backpropagation, on NumPy, with PyTorch's API.
 
+```pycon
 >>> import chainrule as cr
 >>> w = cr.tensor([[0.5, -0.3]], requires_grad=True)
 >>> loss = (w @ cr.tensor([[1.0], [2.0]])).sigmoid().sum()
 >>> loss.backward()
 >>> w.grad.shape
-(1, 2)
+chainrule.Size([1, 2])
+
+```
 """
 
 from chainrule.tensor import Tensor  # noqa: I001 - the tensor binds the operations on import

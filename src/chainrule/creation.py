@@ -272,9 +272,12 @@ def logspace(
     """``steps`` numbers from base**start to base**end whose exponents are evenly spaced (both
     ends included), in ``dtype`` (the default float dtype by default).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.logspace(0, 2, 3).tolist()
     [1.0, 10.0, 100.0]
+
+    ```
     """
     devices.check(device, "logspace")
     exponents = linspace(start, end, steps, dtype=dtypes.float64).array

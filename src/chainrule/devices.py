@@ -49,10 +49,13 @@ class device:  # noqa: N801 - PyTorch's name
     type and index, and (unlike PyTorch, where the comparison is always False) a string that
     names it: ``device("cpu") == "cpu"``.
 
+    ```pycon
     >>> device("cuda:0")
     device(type='cuda', index=0)
     >>> str(device("cpu"))
     'cpu'
+
+    ```
     """
 
     __slots__ = ("_index", "_previous", "_type")

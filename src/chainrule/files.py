@@ -31,8 +31,11 @@ def atomic_write(
     The parent directory must exist; a missing one is a FileNotFoundError naming it. A new
     file gets the permissions ``open()`` would give it; a replaced one keeps its own.
 
+    ```pycon
     >>> with atomic_write("model.txt", "w") as f:  # doctest: +SKIP
     ...     f.write("weights")
+
+    ```
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write: mode must be 'w' or 'wb', got {mode!r}")

@@ -17,11 +17,14 @@ continues PyTorch's run in chainrule, and back.
 
 PyTorch is not a dependency: this module imports it only inside :func:`to_torch_state_dict`.
 
+```pycon
 >>> import torch, chainrule
 >>> torch_model = torch.nn.Linear(3, 2)
 >>> model = chainrule.nn.Linear(3, 2)
 >>> model.load_state_dict(from_torch_state_dict(torch_model.state_dict()))  # doctest: +SKIP
 >>> torch_model.load_state_dict(to_torch_state_dict(model))  # doctest: +SKIP
+
+```
 """
 
 from __future__ import annotations

@@ -17,10 +17,13 @@ that replaces the target only when complete; :func:`load` reads the header, chec
 reads only the bytes it declares, each tensor straight into its own array. A file that cannot
 be loaded, for whatever reason, is a :class:`LoadError` naming it and the reason.
 
+```pycon
 >>> from chainrule import nn
 >>> model = nn.Linear(3, 2)
 >>> save(model.state_dict(), "linear.safetensors")  # doctest: +SKIP
 >>> model.load_state_dict(load("linear.safetensors"))  # doctest: +SKIP
+
+```
 """
 
 from __future__ import annotations

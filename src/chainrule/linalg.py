@@ -1,8 +1,11 @@
 """``chainrule.linalg``: PyTorch's ``torch.linalg`` namespace, as far as chainrule has it.
 
+```pycon
 >>> import chainrule as cr
 >>> cr.linalg.vector_norm(cr.tensor([3.0, 4.0]))
 tensor(5.)
+
+```
 """
 
 from chainrule.ops.linalg import matmul

@@ -121,8 +121,11 @@ def accuracy(
     """The fraction of samples whose predicted label equals the true one (with
     ``normalize=False``, their number or total weight). ``y_true``, ``y_pred``: (n,).
 
+    ```pycon
     >>> accuracy([0, 1, 2, 2], [0, 1, 1, 2])
     0.75
+
+    ```
     """
     true, pred = _class_targets(y_true, y_pred, "accuracy")
     weights = _sample_weights(sample_weight, len(true), "accuracy")
@@ -245,8 +248,11 @@ def precision(
     of ``labels``) as an array. A label never predicted scores ``zero_division`` ('warn' acts as
     0 and warns). ``y_true``, ``y_pred``: (n,).
 
+    ```pycon
     >>> precision([0, 1, 1, 0], [1, 1, 1, 0])
     0.6666666666666666
+
+    ```
     """
     tp, pred_sum, true_sum = _set_counts(
         y_true, y_pred, labels, pos_label, average, sample_weight, "precision"
@@ -269,8 +275,11 @@ def recall(
     """tp / (tp + fn): of the samples truly in a class, the fraction predicted as it.
     Arguments as :func:`precision`; a label with no true samples scores ``zero_division``.
 
+    ```pycon
     >>> recall([0, 1, 1, 0], [1, 1, 0, 0])
     0.5
+
+    ```
     """
     tp, _, true_sum = _set_counts(
         y_true, y_pred, labels, pos_label, average, sample_weight, "recall"
@@ -293,8 +302,11 @@ def f1_score(
     """2·tp / (2·tp + fp + fn), the harmonic mean of precision and recall. Arguments as
     :func:`precision`; a label neither true nor predicted scores ``zero_division``.
 
+    ```pycon
     >>> f1_score([0, 1, 1, 0], [1, 1, 0, 0])
     0.5
+
+    ```
     """
     tp, pred_sum, true_sum = _set_counts(
         y_true, y_pred, labels, pos_label, average, sample_weight, "f1_score"
@@ -319,9 +331,12 @@ def confusion_matrix(
     ``'pred'`` each column, ``'all'`` the whole matrix (0/0 gives 0). Returns (L, L), int64
     for counts and float64 when normalised or weighted by floats.
 
+    ```pycon
     >>> confusion_matrix([0, 1, 1], [0, 1, 0])
     array([[1, 0],
            [1, 1]])
+
+    ```
     """
     where = "confusion_matrix"
     if normalize not in _NORMALIZE:
@@ -430,8 +445,11 @@ def mean_squared_error(
     """mean over samples of (y_true - y_pred)², per output, then averaged over outputs
     (``'raw_values'``: one per output; or a list of output weights). Shapes (n,) or (n, k).
 
+    ```pycon
     >>> mean_squared_error([1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
     1.3333333333333333
+
+    ```
     """
     allowed = ("raw_values", "uniform_average")
     true, pred, weights, multioutput = _regression_targets(
@@ -446,8 +464,11 @@ def mean_absolute_error(
 ) -> Any:
     """mean over samples of |y_true - y_pred|; arguments as :func:`mean_squared_error`.
 
+    ```pycon
     >>> mean_absolute_error([1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
     0.6666666666666666
+
+    ```
     """
     allowed = ("raw_values", "uniform_average")
     true, pred, weights, multioutput = _regression_targets(
@@ -471,8 +492,11 @@ def r2_score(
     of NaN / -inf). ``'variance_weighted'`` weights outputs by their variance. Fewer than two
     samples give NaN with an :class:`UndefinedMetricWarning`.
 
+    ```pycon
     >>> r2_score([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
     0.5
+
+    ```
     """
     allowed = ("raw_values", "uniform_average", "variance_weighted")
     true, pred, weights, multioutput = _regression_targets(

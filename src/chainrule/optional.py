@@ -25,8 +25,11 @@ EXTRAS = {
 def require(module: str, purpose: str) -> ModuleType:
     """Import ``module`` (dotted names allowed) or raise ImportError saying what needs it.
 
+    ```pycon
     >>> require("numpy", "arrays").__name__
     'numpy'
+
+    ```
     """
     try:
         return importlib.import_module(module)

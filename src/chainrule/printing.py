@@ -50,11 +50,14 @@ def set_printoptions(
     "full") sets precision, threshold, edgeitems and linewidth first; the options given then
     override it. ``sci_mode`` is always set: leaving it out returns it to automatic.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.set_printoptions(precision=2)
     >>> cr.tensor([1.12345])
     tensor([1.12])
     >>> cr.set_printoptions(profile="default")
+
+    ```
     """
     if profile is not None:
         if profile not in _PROFILES:

@@ -24,9 +24,12 @@ def result_type(tensor1: Any, tensor2: Any) -> numpy.dtype:
     """The dtype an arithmetic operation on ``tensor1`` and ``tensor2`` (tensors or Python
     numbers) gives.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.result_type(cr.tensor([1, 2]), 1.0)
     dtype('float32')
+
+    ```
     """
     operands = []
     for name, value in (("tensor1", tensor1), ("tensor2", tensor2)):
@@ -44,9 +47,12 @@ def result_type(tensor1: Any, tensor2: Any) -> numpy.dtype:
 def promote_types(type1: Any, type2: Any) -> numpy.dtype:
     """The smallest dtype that both ``type1`` and ``type2`` convert to under PyTorch's rules.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.promote_types(cr.int64, cr.float16)
     dtype('float16')
+
+    ```
     """
     first, second = dtypes.to_dtype(type1), dtypes.to_dtype(type2)
     rank1, rank2 = _category(first), _category(second)
@@ -65,9 +71,12 @@ def can_cast(from_: Any, to: Any) -> bool:
     """Whether PyTorch's casting rules allow a value of dtype ``from_`` into ``to`` without a
     change of category downwards: floats do not go into integers, nor numbers into bools.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.can_cast(cr.float32, cr.int64), cr.can_cast(cr.int64, cr.float16)
     (False, True)
+
+    ```
     """
     return dtypes.can_cast(dtypes.to_dtype(from_), dtypes.to_dtype(to))
 

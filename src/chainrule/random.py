@@ -42,9 +42,15 @@ class Generator:
     ``randint``, ``randperm``, ``normal``, ``bernoulli``, ``multinomial`` and the in-place
     fills (``uniform_``...).
 
+    ```pycon
+    >>> import chainrule
     >>> g = Generator().manual_seed(0)
     >>> first = chainrule.rand(2, generator=g)
-    >>> g.manual_seed(0)  # the same numbers again
+    >>> _ = g.manual_seed(0)  # the same numbers again
+    >>> chainrule.equal(chainrule.rand(2, generator=g), first)
+    True
+
+    ```
     """
 
     def __init__(self, device: Any = "cpu") -> None:

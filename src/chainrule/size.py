@@ -20,10 +20,13 @@ import numpy
 class Size(tuple):
     """The sizes of a tensor's dimensions: ``Size([2, 3])`` for a 2×3 matrix.
 
+    ```pycon
     >>> Size([2, 3])
     chainrule.Size([2, 3])
     >>> Size([2, 3]) == (2, 3), Size([2, 3]).numel()
     (True, 6)
+
+    ```
     """
 
     __slots__ = ()

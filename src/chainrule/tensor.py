@@ -159,9 +159,16 @@ class Tensor:
         tensor (same shape and dtype) replaces the gradient; ``None`` keeps it. Hooks run in
         the order they were registered. Returns a handle whose ``remove()`` unregisters it.
 
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.tensor([1.0, 2.0], requires_grad=True)
         >>> handle = w.register_hook(lambda grad: grad * 2)
-        >>> (3 * w).sum().backward()  # w.grad is [6, 6]
+        >>> (3 * w).sum().backward()
+        >>> w.grad  # ∂C/∂w = 3, doubled by the hook
+        tensor([6., 6.])
+        >>> handle.remove()
+
+        ```
         """
         if not self._requires_grad:
             raise RuntimeError(

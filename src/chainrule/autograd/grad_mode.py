@@ -205,8 +205,16 @@ class no_grad(_NoArgumentSwitch):  # noqa: N801 - PyTorch's name
     """Operations inside record no graph: for evaluation and for in-place parameter updates.
     A context manager, or a decorator (``@no_grad()`` or ``@no_grad``).
 
+    ```pycon
+    >>> import chainrule
+    >>> w = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    >>> (w * w).sum().backward()
     >>> with no_grad():
-    ...     w -= lr * w.grad
+    ...     w -= 0.25 * w.grad
+    >>> w.tolist(), w.requires_grad
+    ([0.5, 1.0], True)
+
+    ```
     """
 
     def __init__(self) -> None:
@@ -254,8 +262,16 @@ class set_grad_enabled(_ModeSwitch):  # noqa: N801 - PyTorch's name
     """Turn recording on or off now, in this thread; in a ``with`` block, or as a decorator,
     the previous setting comes back on exit.
 
+    ```pycon
+    >>> import chainrule
+    >>> w = chainrule.tensor([1.0, 2.0], requires_grad=True)
+    >>> is_train = False
     >>> with set_grad_enabled(is_train):
-    ...     loss = loss_fn(model(x), y)
+    ...     loss = (w * w).sum()
+    >>> loss.requires_grad
+    False
+
+    ```
     """
 
     def __init__(self, mode: bool) -> None:

@@ -39,6 +39,13 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
     """``step_fn`` recorded on its first two calls and replayed on later ones: the same
     result, bit for bit, without tensors, graph nodes or a graph walk.
 
+    ```pycon
+    >>> import chainrule
+    >>> from chainrule import nn, optim
+    >>> _ = chainrule.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    >>> loss_fn = nn.MSELoss()
+    >>> optimizer = optim.SGD(model.parameters(), lr=0.1)
     >>> @chainrule.compile
     ... def step(x, y):
     ...     optimizer.zero_grad()
@@ -46,8 +53,12 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
     ...     loss.backward()
     ...     optimizer.step()
     ...     return loss
-    >>> for x, y in loader:
-    ...     loss = step(x, y)
+    >>> x, y = chainrule.randn(16, 2), chainrule.randn(16, 1)
+    >>> losses = [step(x, y).item() for _ in range(5)]  # eager, recorded, then 3 replays
+    >>> losses[-1] < losses[0]
+    True
+
+    ```
 
     The replay runs the array operations the eager step ran: every operation's forward and
     backward, the gradients summed and stored as the engine did, and ``optimizer.step()``,

@@ -4,11 +4,14 @@
 :class:`DataLoader`; and ready-made data sets: :func:`xor`, :func:`linear`, :func:`spirals`,
 :func:`moons`, :func:`digits` (scikit-learn's), :func:`mnist1d` and :func:`from_csv`.
 
+```pycon
 >>> import chainrule as cr
 >>> from chainrule.data import DataLoader, TensorDataset
 >>> loader = DataLoader(TensorDataset(cr.randn(10, 3), cr.arange(10)), batch_size=4)
 >>> [tuple(x.shape) for x, y in loader]
 [(4, 3), (4, 3), (2, 3)]
+
+```
 """
 
 from chainrule.data.collate import default_collate, default_convert

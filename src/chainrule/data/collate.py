@@ -23,8 +23,11 @@ def default_collate(batch: Sequence[Any]) -> Any:
     keep their dtype; strings stay as they are; tuples and lists of fields are collated field
     by field into a list (a named tuple keeps its type), dicts key by key.
 
+    ```pycon
     >>> [t.tolist() for t in default_collate([(1, 2.0), (3, 4.0)])]
     [[1, 3], [2.0, 4.0]]
+
+    ```
     """
     first = batch[0]
     if isinstance(first, Tensor):
@@ -65,8 +68,11 @@ def default_convert(sample: Any) -> Any:
     not batch (``batch_size=None``): tuples become lists and named tuples, dicts and lists
     keep their type, as in PyTorch; anything else is left as it is.
 
+    ```pycon
     >>> default_convert((numpy.arange(2), "a"))
     [tensor([0, 1]), 'a']
+
+    ```
     """
     if isinstance(sample, Tensor):
         return sample

@@ -20,9 +20,12 @@ def digits(test_fraction: float = 0.2, seed: int = 0) -> tuple[TensorDataset, Te
     up) are held out. Needs scikit-learn (``pip install "chainrule[sklearn]"``); nothing is
     downloaded.
 
+    ```pycon
     >>> train, test = digits()  # doctest: +SKIP
     >>> len(train), len(test), train.tensors[0].shape[1]  # doctest: +SKIP
     (1437, 360, 64)
+
+    ```
     """
     datasets = require("sklearn.datasets", "chainrule.data.digits")
     bunch = datasets.load_digits()

@@ -43,9 +43,12 @@ def mnist1d(
         ValueError: for a ``test_fraction`` outside (0, 1), or one given together with
             ``train_split``.
 
+    ```pycon
     >>> train, test = mnist1d()  # doctest: +SKIP
     >>> len(train), train.tensors[0].shape, test.tensors[1].dtype  # doctest: +SKIP
     (4000, (4000, 40), dtype('int64'))
+
+    ```
     """
     data = require("mnist1d.data", "chainrule.data.mnist1d")
     args = data.get_dataset_args()

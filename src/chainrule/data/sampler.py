@@ -200,8 +200,11 @@ class BatchSampler(Sampler):
     """The indices of ``sampler`` grouped into lists of ``batch_size``; the last, shorter
     list is left out when ``drop_last``.
 
+    ```pycon
     >>> list(BatchSampler(SequentialSampler(range(5)), batch_size=2, drop_last=False))
     [[0, 1], [2, 3], [4]]
+
+    ```
     """
 
     def __init__(self, sampler: Iterable[int], batch_size: int, drop_last: bool) -> None:

@@ -31,8 +31,11 @@ def random_split(
     ``generator`` (a ``numpy.random.Generator``), or ``numpy.random.default_rng(seed)``, or
     else chainrule's global generator (set by :func:`chainrule.manual_seed`).
 
+    ```pycon
     >>> [len(s) for s in random_split(list(range(10)), [0.5, 0.3, 0.2], seed=0)]
     [5, 3, 2]
+
+    ```
     """
     n = len(dataset)
     lengths = list(lengths)

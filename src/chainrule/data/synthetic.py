@@ -21,8 +21,11 @@ from chainrule.tensor import Tensor
 def xor() -> TensorDataset:
     """The XOR truth table of the seed articles: x (4, 2) float32, y (4, 1) float32.
 
+    ```pycon
     >>> [float(v) for v in xor().tensors[1].flatten()]
     [0.0, 1.0, 1.0, 0.0]
+
+    ```
     """
     x = numpy.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=numpy.float32)
     y = numpy.array([[0], [1], [1], [0]], dtype=numpy.float32)
@@ -38,9 +41,12 @@ def linear(
     article's ``X = rand(100, 1); y = 3 * X + rand(100, 1)`` with the defaults. The noise is
     not centred, as in the article: the least-squares line is y = w·x + (b + noise/2).
 
+    ```pycon
     >>> x, y = linear(n=5).tensors
     >>> x.shape, str(y.dtype)
-    ((5, 1), 'float32')
+    (chainrule.Size([5, 1]), 'float32')
+
+    ```
     """
     _check_count(n, 1, "n", "linear")
     _check_non_negative(noise, "noise", "linear")

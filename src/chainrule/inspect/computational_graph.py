@@ -6,8 +6,18 @@ one node per leaf tensor, labelled with its shape and, when ``params`` names it,
 path such as ``0.weight``; arrows in the direction the forward pass computed; the output
 highlighted. The text needs no dependency; writing SVG or PNG runs Graphviz's ``dot``.
 
+```pycon
+>>> import chainrule
+>>> from chainrule import nn
+>>> model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid())
+>>> loss = nn.MSELoss()(model(chainrule.randn(4, 2)), chainrule.zeros(4, 3))
 >>> picture = graph(loss, params=model)
->>> picture.save("loss.png")  # or .svg, or .dot
+>>> print(picture.dot.splitlines()[0])  # picture.save("loss.png") draws it (or .svg, .dot)
+digraph computational_graph {
+>>> "0.weight" in picture.dot  # leaves are named by their module path
+True
+
+```
 
 Call it before ``loss.backward()``, which frees the graph (or backward with
 ``retain_graph=True``).

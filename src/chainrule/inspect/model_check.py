@@ -186,8 +186,11 @@ def gradcheck_model(
     raises :class:`~chainrule.GradcheckError` whose message names the parameters and modes
     that failed and holds the report's table.
 
+    ```pycon
     >>> model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))  # doctest: +SKIP
     >>> print(gradcheck_model(model, x, y, nn.MSELoss()))                   # doctest: +SKIP
+
+    ```
     """
     if not isinstance(model, Module):
         raise TypeError(f"gradcheck_model: model must be a Module, got {type(model).__name__}")

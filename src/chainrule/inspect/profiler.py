@@ -182,7 +182,10 @@ def profile(
     ``forward``) and layers left out, and the engine's walk over one big graph costs a little
     more than over many small ones. Timings are wall-clock and vary from run to run.
 
+    ```pycon
     >>> print(profile(model, x, y, nn.CrossEntropyLoss()))  # doctest: +SKIP
+
+    ```
     """
     if not isinstance(model, Module):
         raise TypeError(f"profile: model must be a Module, got {type(model).__name__}")

@@ -18,13 +18,31 @@ Columns and totals follow torchinfo:
   layers that have parameters; Params size: the bytes of the leaf layers' parameters; Input
   size: the bytes of the input tensors. Sizes are in MB of 10⁶ bytes.
 
->>> print(summary(model, input_size=(16, 1, 28, 28)))
+```pycon
+>>> from chainrule import nn
+>>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(2704, 10))
+>>> table = summary(model, input_size=(16, 1, 28, 28))
 ==========================================================================================
 Layer (type:depth-idx)                   Output Shape              Param #
 ==========================================================================================
-Net                                      [16, 10]                  --
-├─Conv2d: 1-1                            [16, 10, 24, 24]          260
-...
+Sequential                               [16, 10]                  --
+├─Conv2d: 1-1                            [16, 4, 26, 26]           40
+├─ReLU: 1-2                              [16, 4, 26, 26]           --
+├─Flatten: 1-3                           [16, 2704]                --
+├─Linear: 1-4                            [16, 10]                  27,050
+==========================================================================================
+Total params: 27,090
+Trainable params: 27,090
+Non-trainable params: 0
+Total mult-adds (M): 0.82
+==========================================================================================
+Input size (MB): 0.05
+Forward/backward pass size (MB): 0.35
+Params size (MB): 0.11
+Estimated Total Size (MB): 0.51
+==========================================================================================
+
+```
 """
 
 from __future__ import annotations

@@ -173,10 +173,17 @@ def trace(
     Layers with weights that no family knows are listed in ``Trace.skipped``, as are layers
     called more than once (shared weights; a recurrent cell's calls are its time steps).
 
+    ```pycon
+    >>> import chainrule
+    >>> from chainrule import nn
     >>> model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid())
-    >>> t = trace(model, x, y, nn.MSELoss())  # doctest: +SKIP
-    >>> t.layers[0].delta.shape  # x has 4 rows  # doctest: +SKIP
+    >>> x = chainrule.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    >>> y = chainrule.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    >>> t = trace(model, x, y, nn.MSELoss())
+    >>> t.layers[0].delta.shape  # δ = ∂C/∂z of the first layer, one row per sample
     (4, 2)
+
+    ```
     """
     if not isinstance(model, Module):
         raise TypeError(f"trace: model must be a chainrule Module, got {type(model).__name__}")

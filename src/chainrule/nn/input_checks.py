@@ -7,9 +7,16 @@ model after one optimiser step, or a gradient that never arrives). PyTorch refus
 call: a TypeError that names the argument, and a RuntimeError for mixed dtypes. These checks do
 the same, naming the layer (or the function) that was called.
 
->>> Linear(2, 3)(numpy.ones((4, 2)))
+```pycon
+>>> import numpy
+>>> from chainrule.nn import Linear
+>>> Linear(2, 3)(numpy.ones((4, 2)))  # doctest: +NORMALIZE_WHITESPACE
+Traceback (most recent call last):
+...
 TypeError: Linear(in_features=2, out_features=3, bias=True): argument 'input' (position 1)
 must be Tensor, not numpy.ndarray; wrap it with chainrule.from_numpy(array)
+
+```
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from chainrule.tensor import Tensor
 class Module:
     """Base class of layers and networks; subclasses define ``forward``.
 
+    ```pycon
     >>> class TwoLayer(Module):
     ...     def __init__(self):
     ...         super().__init__()
@@ -35,6 +36,8 @@ class Module:
     ...         self.out = Linear(4, 1)
     ...     def forward(self, x):
     ...         return self.out(self.hidden(x).sigmoid())
+
+    ```
     """
 
     training: bool

@@ -28,9 +28,13 @@ class ParameterList(Module):
     """A list of parameters registered as "0", "1", ...: indexing, slicing (a new
     ParameterList), assignment, ``append``, ``extend``, ``+=``, ``len`` and iteration.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> weights = ParameterList([Parameter(randn(4, 4)) for _ in range(3)])
     >>> [name for name, _ in weights.named_parameters()]
     ['0', '1', '2']
+
+    ```
     """
 
     def __init__(self, values: Iterable[Any] | None = None) -> None:
@@ -89,9 +93,13 @@ class ParameterDict(Module):
     """A dict of parameters registered under their (string) keys, in insertion order; a plain
     dict given to the constructor or ``update`` is added in sorted key order, as PyTorch does.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> heads = ParameterDict({"left": randn(5, 10), "right": randn(5, 10)})
     >>> sorted(name for name, _ in heads.named_parameters())
     ['left', 'right']
+
+    ```
     """
 
     def __init__(self, parameters: Any = None) -> None:

@@ -1,11 +1,14 @@
 """ONNX export: write a trained model as an ONNX graph that ONNX Runtime (or any other ONNX
 consumer) can run without chainrule.
 
+```pycon
 >>> import chainrule as torch
 >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
 >>> torch.onnx.export(model, torch.randn(1, 4), "model.onnx",  # doctest: +SKIP
 ...                   input_names=["input"], output_names=["logits"],
 ...                   dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+
+```
 
 The model's forward is traced in eval mode (the mode of every layer is put back after) on the
 example input. These layers are converted: Linear; Conv1d, Conv2d; MaxPool1d/2d, AvgPool1d/2d,

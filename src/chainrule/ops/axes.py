@@ -41,9 +41,12 @@ def movedim(input: Tensor, source: Any, destination: Any) -> Tensor:  # noqa: A0
     """The dimensions ``source`` moved to the positions ``destination`` (ints or sequences of
     the same length); the other dimensions keep their order. A view.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.zeros(2, 3, 4).movedim(0, -1).shape
     chainrule.Size([3, 4, 2])
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("movedim", "input", input)
@@ -84,9 +87,12 @@ def unflatten(input: Tensor, dim: int, sizes: Sequence[int]) -> Tensor:  # noqa:
     """Dimension ``dim`` split into dimensions of ``sizes``, whose product must be its length
     (one size may be -1, inferred). The inverse of :func:`~chainrule.flatten`; a view.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.zeros(2, 6).unflatten(1, (3, -1)).shape
     chainrule.Size([2, 3, 2])
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("unflatten", "input", input)
@@ -163,9 +169,12 @@ def atleast_3d(*tensors: Any) -> Any:
 def broadcast_shapes(*shapes: Any) -> Size:
     """The shape that tensors of ``shapes`` (each a sequence of ints, or an int) broadcast to.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.broadcast_shapes((3, 1), (4,))
     chainrule.Size([3, 4])
+
+    ```
     """
     listed = [
         (as_index(s, "broadcast_shapes", "shapes"),) if not isinstance(s, (tuple, list)) else s
@@ -185,9 +194,12 @@ def broadcast_to(input: Tensor, size: Sequence[int]) -> Tensor:  # noqa: A002
 def broadcast_tensors(*tensors: Tensor) -> tuple[Tensor, ...]:
     """The tensors expanded to their common broadcast shape, as views.
 
+    ```pycon
     >>> import chainrule as cr
     >>> [t.shape for t in cr.broadcast_tensors(cr.zeros(3, 1), cr.zeros(4))]
     [chainrule.Size([3, 4]), chainrule.Size([3, 4])]
+
+    ```
     """
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
         tensors = tuple(tensors[0])
@@ -211,10 +223,13 @@ def meshgrid(*tensors: Any, indexing: str | None = None) -> tuple[Tensor, ...]:
 
     Without ``indexing``, 'ij' is used, with a warning, as in PyTorch.
 
+    ```pycon
     >>> import chainrule as cr
     >>> rows, cols = cr.meshgrid(cr.tensor([1, 2]), cr.tensor([3, 4, 5]), indexing="ij")
     >>> rows.tolist()
     [[1, 1, 1], [2, 2, 2]]
+
+    ```
     """
     if len(tensors) == 1 and isinstance(tensors[0], (tuple, list)):
         tensors = tuple(tensors[0])

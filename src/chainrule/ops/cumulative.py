@@ -118,8 +118,12 @@ def _checked(input: Tensor, dim: int, dtype: Any, op: str) -> tuple[int, Any]:  
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002
     """The running sum along ``dim``: ``out[k] = input[0] + … + input[k]``.
 
+    ```pycon
+    >>> from chainrule import tensor
     >>> cumsum(tensor([1.0, 2.0, 3.0]), 0).tolist()
     [1.0, 3.0, 6.0]
+
+    ```
     """
     axis, dtype = _checked(input, dim, dtype, "cumsum")
     return CumSum.apply(input, dim=axis, dtype=dtype)
@@ -129,8 +133,12 @@ def cumprod(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A
     """The running product along ``dim``: ``out[k] = input[0] · … · input[k]``. Its gradient
     is exact where the input holds zeros.
 
+    ```pycon
+    >>> from chainrule import tensor
     >>> cumprod(tensor([1.0, 2.0, 3.0]), 0).tolist()
     [1.0, 2.0, 6.0]
+
+    ```
     """
     axis, dtype = _checked(input, dim, dtype, "cumprod")
     return CumProd.apply(input, dim=axis, dtype=dtype)

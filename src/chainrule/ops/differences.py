@@ -26,9 +26,12 @@ def diff(
     ``n`` times, each time one element shorter. ``prepend`` and ``append`` (tensors of the
     input's shape but along ``dim``) are joined on first. Bools give ``x[k + 1] != x[k]``.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.diff(cr.tensor([1, 4, 9, 16])).tolist()
     [3, 5, 7]
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("diff", "input", input)

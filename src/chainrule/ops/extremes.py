@@ -69,9 +69,12 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa
     """The largest element over ``dim`` (an int or a tuple; all dimensions by default). Ties
     share the gradient evenly.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensor([[1.0, 5.0], [4.0, 2.0]]).amax(1).tolist()
     [5.0, 4.0]
+
+    ```
     """
     return _extreme(input, dim, keepdim, largest=True)
 
@@ -123,9 +126,12 @@ def cummax(input: Tensor, dim: int) -> Any:  # noqa: A002
     """``(values, indices)``: the largest element of ``input[0..k]`` along ``dim`` for every k,
     and where it is (the latest of equal elements).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.cummax(cr.tensor([1.0, 3.0, 2.0, 3.0]), 0).indices.tolist()
     [0, 1, 1, 3]
+
+    ```
     """
     return _running(input, dim, largest=True)
 

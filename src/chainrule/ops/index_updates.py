@@ -192,9 +192,12 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
     """A copy of ``input`` with ``alpha * source[…, i, …]`` added to its slice ``index[i]``
     along ``dim`` (repeated positions add up).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.zeros(4).index_add(0, cr.tensor([1, 1, 3]), cr.tensor([1.0, 2.0, 5.0])).tolist()
     [0.0, 3.0, 0.0, 5.0]
+
+    ```
     """
     axis, positions = _checked_index(input, dim, index, "index_add")
     _checked_source(input, source, axis, positions.size, "index_add")
@@ -227,10 +230,13 @@ def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:  # no
     row-major order, written where ``mask`` is true: the k-th true place gets source's k-th
     element. ``source`` needs at least as many elements as ``mask`` has true places.
 
+    ```pycon
     >>> import chainrule as cr
     >>> mask = cr.tensor([True, False, True])
     >>> cr.zeros(3).masked_scatter(mask, cr.tensor([1.0, 2.0, 3.0])).tolist()
     [1.0, 0.0, 2.0]
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("masked_scatter", "input", input)

@@ -247,8 +247,12 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
 
     ``sparse_grad`` is accepted for PyTorch's signature; the gradient is always dense.
 
+    ```pycon
+    >>> from chainrule import tensor
     >>> gather(tensor([[1.0, 2.0], [3.0, 4.0]]), 1, tensor([[1, 1], [0, 1]])).tolist()
     [[2.0, 2.0], [3.0, 4.0]]
+
+    ```
     """
     axis, array = _checked(input, dim, index, "gather")
     _check_fits(array, input.shape, "input", axis, "gather")
@@ -330,8 +334,12 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:  # noqa: A00
     """The slices of ``input`` at the positions in the 1-d ``index`` along ``dim``, in that
     order (repeats allowed): ``dim`` takes the length of ``index``.
 
+    ```pycon
+    >>> from chainrule import tensor
     >>> index_select(tensor([[1.0, 2.0], [3.0, 4.0]]), 0, tensor([1, 1, 0])).tolist()
     [[3.0, 4.0], [3.0, 4.0], [1.0, 2.0]]
+
+    ```
     """
     axis = normalise_axis(dim, max(input.ndim, 1), "index_select")
     array = index_array(index, "index_select")

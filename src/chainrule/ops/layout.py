@@ -78,9 +78,12 @@ def clone(input: Tensor, *, memory_format: memory_format = preserve_format) -> T
     """A copy of the data that stays in the graph, laid out in ``memory_format`` (by default
     the layout of ``input``).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.zeros(2, 3, 4, 5).clone(memory_format=cr.channels_last).stride()
     (60, 1, 15, 3)
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("clone", "input", input)

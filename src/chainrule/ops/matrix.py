@@ -314,9 +314,12 @@ def einsum(*args: Any) -> Tensor:
     ellipsis dimensions, then every label used once, in alphabetical order (A-Z before a-z).
     A label's size may be 1 in some operands: they broadcast.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.einsum("ii", cr.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
     5.0
+
+    ```
     """
     equation, operands = _einsum_arguments(args)
     for i, x in enumerate(operands):

@@ -77,9 +77,12 @@ def prod(
     integer inputs give int64, as in PyTorch; ``dtype`` converts the input first. The gradient
     is exact where the input holds zeros.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensor([[1.0, 2.0], [3.0, 4.0]]).prod(1).tolist()
     [2.0, 12.0]
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("prod", "input", input)
@@ -102,9 +105,12 @@ def prod(
 def trace(input: Tensor) -> Tensor:  # noqa: A002
     """The sum of the main diagonal of a matrix (integers sum to int64).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.trace(cr.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
     5.0
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("trace", "input", input)
@@ -147,9 +153,12 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     of b; a pair of lists names them. Composed: a permutation and a reshape of each to a
     matrix, and their product, whose gradient is the rule of matmul.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensordot(cr.ones(3, 4, 5), cr.ones(4, 5, 2)).shape
     chainrule.Size([3, 2])
+
+    ```
     """
     for name, value in (("a", a), ("b", b)):
         if not isinstance(value, Tensor):
@@ -189,9 +198,12 @@ def kron(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     copies laid out block by block (shapes multiply dimension by dimension, the shorter shape
     padded with leading 1s). Composed of broadcasting reshapes and mul.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.kron(cr.tensor([1, 2]), cr.tensor([1, 10])).tolist()
     [1, 10, 2, 20]
+
+    ```
     """
     for name, value in (("input", input), ("other", other)):
         if not isinstance(value, Tensor):
@@ -249,9 +261,12 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:  # n
     """The cross product of 3-vectors along ``dim`` (the last by default), with broadcasting:
     ``torch.linalg.cross``.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.linalg.cross(cr.tensor([1.0, 0.0, 0.0]), cr.tensor([0.0, 1.0, 0.0])).tolist()
     [0.0, 0.0, 1.0]
+
+    ```
     """
     _check_pair(input, other, "linalg.cross")
     return _cross(input, other, dim, "linalg.cross")
@@ -334,9 +349,12 @@ def cdist(x1: Tensor, x2: Tensor, p: float = 2.0, compute_mode: str | None = Non
     distance the gradient is 0, as in PyTorch. ``compute_mode`` is accepted for PyTorch's
     signature: the distances are always computed directly from the differences.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.cdist(cr.tensor([[0.0, 0.0]]), cr.tensor([[3.0, 4.0], [0.0, 1.0]])).tolist()
     [[5.0, 1.0]]
+
+    ```
     """
     for name, value in (("x1", x1), ("x2", x2)):
         if not isinstance(value, Tensor):

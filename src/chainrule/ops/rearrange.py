@@ -100,9 +100,12 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
     """``input`` tiled ``sizes[i]`` times along dimension i; ``sizes`` may have more entries
     than ``input`` has dimensions (new leading dimensions), never fewer.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensor([1.0, 2.0]).repeat(2, 2).tolist()
     [[1.0, 2.0, 1.0, 2.0], [1.0, 2.0, 1.0, 2.0]]
+
+    ```
     """
     sizes = _sizes("repeat", sizes)
     if len(sizes) < input.ndim:
@@ -133,11 +136,14 @@ def repeat_interleave(
 
     ``repeat_interleave(counts)`` alone gives the indices 0, 1, ... repeated by ``counts``.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.repeat_interleave(cr.tensor([1.0, 2.0]), cr.tensor([2, 1])).tolist()
     [1.0, 1.0, 2.0]
     >>> cr.repeat_interleave(cr.tensor([1, 2])).tolist()
     [0, 1, 1]
+
+    ```
     """
     xp = backend.xp
     if repeats is None:  # the one-argument form: input holds the counts

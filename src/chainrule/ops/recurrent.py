@@ -81,9 +81,10 @@ _LSTM_ORDER = [0, 1, 3, 2]
 class LSTMLayer(RecurrentLayer):
     """One LSTM layer over a sequence: x (T, B, I) → (T + 1, B, H), rows h_1..h_T then c_T.
 
-    Gates (PyTorch's order i, f, g, o): [i f g o] = [σ σ tanh σ](x_t W_ihᵀ + b_ih + h W_hhᵀ
-    + b_hh); c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c'). The two results share one array because an
-    operation returns one array; the layer slices output, h_n and c_n from it as views.
+    Gates (PyTorch's order i, f, g, o): [i f g o] = [σ σ tanh σ] of (x_t W_ihᵀ + b_ih +
+    h W_hhᵀ + b_hh); c' = f ⊙ c + i ⊙ g; h' = o ⊙ tanh(c'). The two results share one array
+    because an operation returns one array; the layer slices output, h_n and c_n from it as
+    views.
 
     Backward through time, per step: with δh = ∂C/∂h_t (from the output and from step t + 1)
     and δc likewise, δc += δh ⊙ o ⊙ (1 − tanh² c_t), δz_o = δh ⊙ tanh c_t ⊙ σ'(o),

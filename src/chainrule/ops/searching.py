@@ -35,9 +35,12 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
     or with ``as_tuple`` one 1-d tensor of n positions per dimension (a 0-d input counts as a
     vector of one element there).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensor([[0, 1], [2, 0]]).nonzero().tolist()
     [[0, 1], [1, 0]]
+
+    ```
     """
     array = _checked(input, "nonzero").array
     xp = backend.xp
@@ -59,9 +62,12 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
     """How many elements are nonzero, over ``dim`` (an int or a tuple; all by default), as
     int64.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.count_nonzero(cr.tensor([[0.0, 1.0], [2.0, 3.0]]), dim=1).tolist()
     [1, 2]
+
+    ```
     """
     array = _checked(input, "count_nonzero").array
     axes = normalise_dims(dim, array.ndim, "count_nonzero")
@@ -99,10 +105,13 @@ def unique(
     the input went in the result, ``return_counts`` how often each distinct one occurs. NaNs
     are each distinct. ``sorted=False`` is accepted and sorts as well (as PyTorch on the CPU).
 
+    ```pycon
     >>> import chainrule as cr
     >>> values, counts = cr.unique(cr.tensor([3, 1, 3]), return_counts=True)
     >>> values.tolist(), counts.tolist()
     ([1, 3], [1, 2])
+
+    ```
     """
     array = _checked(input, "unique").array
     xp = backend.xp
@@ -154,9 +163,12 @@ def searchsorted(
     n-d one must match ``input`` in its first n - 1 dimensions (one row per row of values).
     ``sorter`` gives the order of an unsorted sequence. int64 (int32 with ``out_int32``).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.searchsorted(cr.tensor([1, 3, 5, 7]), cr.tensor([3, 6, 9])).tolist()
     [1, 3, 4]
+
+    ```
     """
     if not isinstance(sorted_sequence, Tensor):
         raise not_a_tensor("searchsorted", "sorted_sequence", sorted_sequence)
@@ -198,9 +210,12 @@ def bucketize(
     boundaries[i - 1] < x ≤ boundaries[i] (with ``right=True``: boundaries[i - 1] ≤ x <
     boundaries[i]). :func:`searchsorted` with its arguments the other way round.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.bucketize(cr.tensor([1, 6, 3, 9]), cr.tensor([1, 3, 5, 7])).tolist()
     [0, 3, 1, 4]
+
+    ```
     """
     if not isinstance(boundaries, Tensor):
         raise not_a_tensor("bucketize", "boundaries", boundaries)

@@ -84,9 +84,12 @@ def narrow(input: Tensor, dim: int, start: Any, length: int) -> Tensor:  # noqa:
     """The ``length`` slices ``start, start + 1, ...`` of ``input`` along ``dim``, as a view.
     ``start`` may be negative (counted from the end) or a 0-d integer tensor.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.arange(6).reshape(2, 3).narrow(1, 1, 2).tolist()
     [[1, 2], [4, 5]]
+
+    ```
     """
     _checked_input(input, "narrow")
     if input.ndim == 0:
@@ -116,9 +119,12 @@ def select(input: Tensor, dim: int, index: Any) -> Tensor:  # noqa: A002
     """The slice of ``input`` at ``index`` along ``dim``, which is removed: ``x.select(0, i)``
     is ``x[i]``, a view.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.arange(6).reshape(2, 3).select(1, -1).tolist()
     [2, 5]
+
+    ```
     """
     _checked_input(input, "select")
     if input.ndim == 0:
@@ -138,9 +144,12 @@ def unbind(input: Tensor, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
     """Every slice of ``input`` along ``dim``, which is removed: a tuple of views. As in PyTorch,
     none of them may be changed in place while it is part of a graph.
 
+    ```pycon
     >>> import chainrule as cr
     >>> [t.tolist() for t in cr.tensor([[1, 2], [3, 4]]).unbind(1)]
     [[1, 3], [2, 4]]
+
+    ```
     """
     _checked_input(input, "unbind")
     if input.ndim == 0:
@@ -157,9 +166,12 @@ def diagonal(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Te
     and ``dim2``, as a view: those two dimensions are removed and the diagonal is appended as the
     last one. ``offset`` > 0 is above the main diagonal, < 0 below.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.arange(9).reshape(3, 3).diagonal(1).tolist()
     [1, 5]
+
+    ```
     """
     _checked_input(input, "diagonal")
     axis1 = normalise_axis(dim1, input.ndim, "diagonal", "dim1")
@@ -175,9 +187,12 @@ def take(input: Tensor, index: Tensor) -> Tensor:  # noqa: A002
     (negative ones count from the end); the result has ``index``'s shape and is a copy.
     ∂C/∂input: ∂C/∂out added back at those positions (repeats sum).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.take(cr.tensor([[1, 2], [3, 4]]), cr.tensor([0, -1])).tolist()
     [1, 4]
+
+    ```
     """
     _checked_input(input, "take")
     if not isinstance(index, Tensor):

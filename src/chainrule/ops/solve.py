@@ -130,9 +130,12 @@ def inv(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's argument name
     """The inverse of a square matrix (of each matrix of a batch): ``torch.linalg.inv``. A
     singular matrix raises a RuntimeError.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.linalg.inv(cr.tensor([[2.0, 0.0], [0.0, 4.0]])).tolist()
     [[0.5, 0.0], [0.0, 0.25]]
+
+    ```
     """
     _check_square(A, "linalg.inv")
     return Inverse.apply(A)
@@ -146,9 +149,12 @@ def inverse(input: Tensor) -> Tensor:  # noqa: A002
 def det(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's argument name
     """The determinant of a square matrix (of each matrix of a batch): ``torch.linalg.det``.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.det(cr.tensor([[1.0, 2.0], [3.0, 4.0]])).item()
     -2.0
+
+    ```
     """
     _check_square(A, "linalg.det")
     return Determinant.apply(A)
@@ -160,9 +166,12 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True) -> Tensor:  # noqa: N803
     is A's without the last dimension. Batch dimensions broadcast. A singular A raises a
     RuntimeError.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.linalg.solve(cr.tensor([[2.0, 0.0], [0.0, 4.0]]), cr.tensor([2.0, 2.0])).tolist()
     [1.0, 0.5]
+
+    ```
     """
     _check_square(A, "linalg.solve")
     if not isinstance(B, Tensor):

@@ -81,8 +81,12 @@ def sort(
     and where along ``dim`` each value was (int64). The sort is always stable, so ``stable``
     changes nothing. ∂C/∂input = ∂C/∂values put back at ``indices``.
 
+    ```pycon
+    >>> from chainrule import tensor
     >>> sort(tensor([3.0, 1.0, 2.0])).indices.tolist()
     [1, 2, 0]
+
+    ```
     """
     axis, _ = _axis_and_length(input, dim, "sort")
     positions = _ordered(input, axis, descending).reshape(input.shape)

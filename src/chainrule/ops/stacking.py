@@ -26,9 +26,12 @@ def hstack(tensors: Sequence[Tensor]) -> Tensor:
     """Joined horizontally: along dimension 0 for vectors (0-d tensors count as vectors of one
     element), along dimension 1 otherwise.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.hstack([cr.tensor([1, 2]), cr.tensor([3])]).tolist()
     [1, 2, 3]
+
+    ```
     """
     tensors = [atleast_1d(t) for t in _listed(tensors, "hstack")]
     return cat(tensors, 0 if tensors[0].ndim == 1 else 1)
@@ -37,9 +40,12 @@ def hstack(tensors: Sequence[Tensor]) -> Tensor:
 def vstack(tensors: Sequence[Tensor]) -> Tensor:
     """Joined vertically, along dimension 0, after vectors of n became rows (1, n).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.vstack([cr.tensor([1, 2]), cr.tensor([3, 4])]).tolist()
     [[1, 2], [3, 4]]
+
+    ```
     """
     return cat([atleast_2d(t) for t in _listed(tensors, "vstack")], 0)
 
@@ -57,9 +63,12 @@ def column_stack(tensors: Sequence[Tensor]) -> Tensor:
     """Joined side by side as columns, along dimension 1: vectors (and 0-d tensors) become
     columns (n, 1), larger tensors join as they are.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.column_stack([cr.tensor([1, 2]), cr.tensor([3, 4])]).tolist()
     [[1, 3], [2, 4]]
+
+    ```
     """
     columns = [
         reshape(t, (t.numel(), 1)) if t.ndim <= 1 else t for t in _listed(tensors, "column_stack")

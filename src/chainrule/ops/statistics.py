@@ -105,9 +105,12 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
     """The median of all elements (a 0-d tensor), or ``(values, indices)`` along ``dim``. Of an
     even count, the lower of the two middle values; NaN where a NaN is present.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensor([3.0, 1.0, 4.0, 2.0]).median().item()
     2.0
+
+    ```
     """
     return _median(input, dim, keepdim, skip_nan=False)
 
@@ -145,9 +148,12 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:  # noqa: A
     """``(values, indices)``: the most frequent value of each slice along ``dim`` (the smallest
     of equally frequent ones) and the last position where it occurs.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.tensor([1, 2, 2, 3, 1, 1]).mode().values.item()
     1
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("mode", "input", input)
@@ -205,9 +211,12 @@ def histc(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Ten
     elements outside are left out, and ``max`` itself falls in the last bin. With min = max
     (the default) the range is the data's own (widened by 1 on each side if that is a point).
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.histc(cr.tensor([1.0, 2.0, 1.0, 4.0]), bins=4).tolist()
     [2.0, 1.0, 0.0, 1.0]
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("histc", "input", input)
@@ -242,9 +251,12 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     ``input`` (at least ``minlength`` counts). With ``weights``, each occurrence adds its weight
     instead of 1: float32 weights give float32, others float64, as in PyTorch.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.bincount(cr.tensor([0, 1, 1, 3])).tolist()
     [1, 2, 0, 1]
+
+    ```
     """
     if not isinstance(input, Tensor):
         raise not_a_tensor("bincount", "input", input)

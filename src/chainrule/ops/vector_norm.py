@@ -181,9 +181,12 @@ def vector_norm(
     Euclidean length, 1 the sum of |x|, ∞ (-∞) the largest (smallest) |x|, 0 the number of
     non-zero elements; other values of p, negative ones too, follow the formula.
 
+    ```pycon
     >>> import chainrule as cr
     >>> cr.linalg.vector_norm(cr.tensor([[3.0, -4.0], [0.0, 1.0]]), dim=1).tolist()
     [5.0, 1.0]
+
+    ```
     """
     op = "linalg.vector_norm"
     if isinstance(ord, str) or not isinstance(ord, (int, float)):

@@ -33,10 +33,16 @@ class Adadelta(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = Adadelta([w])
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # first step ≈ √(1e-6 / 0.1)·sign(g): w ≈ [0.9968, -1.9968]
+        >>> optimizer.step()  # first step ≈ √(1e-6 / 0.1)·sign(g)
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.9968, -1.9968]
+
+        ```
     """
 
     def __init__(

@@ -34,10 +34,16 @@ class Adagrad(Optimizer):
     As in PyTorch, the state (``step`` and ``sum``) of every parameter exists from construction.
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = Adagrad([w], lr=0.1)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # first step: g/√(g²) = sign(g), so w = [0.9, -1.9]
+        >>> optimizer.step()  # first step: g/√(g²) = sign(g)
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.9, -1.9]
+
+        ```
     """
 
     def __init__(

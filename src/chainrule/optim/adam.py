@@ -35,10 +35,16 @@ class Adam(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = Adam([w], lr=0.1)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # the first step moves every entry by about lr: w = [0.9, -1.9]
+        >>> optimizer.step()  # the first step moves every entry by about lr
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.9, -1.9]
+
+        ```
     """
 
     _nonnegative_options = ("eps", "weight_decay")

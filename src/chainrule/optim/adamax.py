@@ -31,10 +31,16 @@ class Adamax(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = Adamax([w], lr=0.1)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # first step: m/(1 − β1) = g and u = |g|, so w = [0.9, -1.9]
+        >>> optimizer.step()  # first step: m/(1 − β1) = g and u = |g|
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.9, -1.9]
+
+        ```
     """
 
     _nonnegative_options = ("eps", "weight_decay")

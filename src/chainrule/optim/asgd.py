@@ -34,10 +34,16 @@ class ASGD(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = ASGD([w], lr=0.1, lambd=0.0)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # an SGD step, w = w − 0.1·g = [0.8, -1.6]
+        >>> optimizer.step()  # an SGD step: w ← w − 0.1·g
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.8, -1.6]
+
+        ```
     """
 
     # PyTorch checks only lr and weight_decay; lambd, alpha and t0 may take any value.

@@ -38,10 +38,16 @@ class NAdam(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = NAdam([w], lr=0.1)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # 0.1 along −sign(g), 0.0056 more for momentum: w ≈ [0.894, -1.894]
+        >>> optimizer.step()  # 0.1 along −sign(g), 0.0056 more for momentum
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.8944, -1.8944]
+
+        ```
     """
 
     _nonnegative_options = ("eps", "weight_decay", "momentum_decay")

@@ -39,10 +39,16 @@ class RAdam(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = RAdam([w], lr=0.1)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # ρ_1 = 1 ≤ 5: a momentum step, w = w − 0.1·g = [0.8, -1.6]
+        >>> optimizer.step()  # ρ_1 = 1 ≤ 5: a momentum step, w ← w − 0.1·g
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.8, -1.6]
+
+        ```
     """
 
     _nonnegative_options = ("eps", "weight_decay")

@@ -37,10 +37,16 @@ class RMSprop(Optimizer):
             :class:`~chainrule.optim.Optimizer` (capturable and differentiable must be False).
 
     Example:
+        ```pycon
+        >>> import chainrule
         >>> w = chainrule.nn.Parameter(chainrule.tensor([1.0, -2.0]))
         >>> optimizer = RMSprop([w], lr=0.01)
         >>> (w * w).sum().backward()
-        >>> optimizer.step()  # first step: g/√(0.01·g²) = 10·sign(g), so w = [0.9, -1.9]
+        >>> optimizer.step()  # first step: g/√(0.01·g²) = 10·sign(g)
+        >>> [round(v, 4) for v in w.tolist()]
+        [0.9, -1.9]
+
+        ```
     """
 
     def __init__(

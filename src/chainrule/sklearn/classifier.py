@@ -53,9 +53,18 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         n_features_in_, feature_names_in_, n_layers_, n_outputs_, out_activation_.
 
     Example:
+        ```pycon
+        >>> import numpy
         >>> from chainrule.sklearn import MLPClassifier
-        >>> clf = MLPClassifier(hidden_layer_sizes=(32,), random_state=0).fit(X, y)
-        >>> clf.predict_proba(X[:2])  # (2, n_classes), rows summing to 1
+        >>> X = numpy.random.default_rng(0).normal(size=(100, 2))
+        >>> y = (X[:, 0] + X[:, 1] > 0).astype(int)
+        >>> clf = MLPClassifier(hidden_layer_sizes=(32,), max_iter=1000, random_state=0).fit(X, y)
+        >>> clf.predict_proba(X[:2]).shape  # (2, n_classes), rows summing to 1
+        (2, 2)
+        >>> clf.score(X, y) > 0.9
+        True
+
+        ```
     """
 
     def __init__(

@@ -31,9 +31,16 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     'identity' (or 'exp' for the Poisson loss).
 
     Example:
+        ```pycon
+        >>> import numpy
         >>> from chainrule.sklearn import MLPRegressor
-        >>> reg = MLPRegressor(hidden_layer_sizes=(64,), max_iter=500, random_state=0)
-        >>> reg.fit(X_train, y_train).score(X_test, y_test)  # R²
+        >>> X = numpy.random.default_rng(0).uniform(-1, 1, size=(200, 1))
+        >>> y = numpy.sin(3 * X[:, 0])
+        >>> reg = MLPRegressor(hidden_layer_sizes=(64,), max_iter=1000, random_state=0)
+        >>> reg.fit(X[:150], y[:150]).score(X[150:], y[150:]) > 0.5  # R² on held-out points
+        True
+
+        ```
     """
 
     _constraints: ClassVar[dict[str, p.Constraint]] = {

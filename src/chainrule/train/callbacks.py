@@ -345,7 +345,10 @@ class CSVLogger(Callback):
 class LambdaCallback(Callback):
     """A callback made of plain functions, for one-off hooks (Keras's LambdaCallback).
 
+    ```pycon
     >>> show = LambdaCallback(on_epoch_end=lambda epoch, logs: print(epoch, logs["loss"]))
+
+    ```
     """
 
     _HOOKS = (

@@ -48,9 +48,12 @@ class Checkpoint(Callback):
     ``path`` may instead be a function, called with the checkpoint's dict (its tensors share
     memory with the model: copy or save them before training goes on).
 
+    ```pycon
     >>> fit(model, loss_fn, optimizer, data, epochs=2, callbacks=[Checkpoint("run.ckpt")])
     ... # doctest: +SKIP
     >>> fit(model, loss_fn, optimizer, data, epochs=4, resume_from="run.ckpt")  # doctest: +SKIP
+
+    ```
     """
 
     def __init__(

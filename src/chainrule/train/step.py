@@ -38,9 +38,17 @@ class TrainStep:
     The result is exactly that of the four eager lines; after its first two calls (eager, and
     recorded) the step runs as a replay of their array operations.
 
+    ```pycon
+    >>> import chainrule
+    >>> from chainrule import nn, optim
+    >>> model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+    >>> x, y = chainrule.randn(16, 2), chainrule.randn(16, 1)
     >>> step = TrainStep(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1))
-    >>> for epoch in range(100):
-    ...     loss = step(x, y)
+    >>> losses = [step(x, y).item() for epoch in range(20)]
+    >>> losses[-1] < losses[0]
+    True
+
+    ```
     """
 
     def __init__(

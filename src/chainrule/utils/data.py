@@ -1,7 +1,10 @@
 """``torch.utils.data``'s names, served by :mod:`chainrule.data`: data sets, samplers, the
 DataLoader and its helpers.
 
+```pycon
 >>> from chainrule.utils.data import DataLoader, TensorDataset
+
+```
 """
 
 from chainrule.data.collate import default_collate, default_convert

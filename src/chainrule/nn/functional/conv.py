@@ -64,8 +64,12 @@ def conv2d(
     dilation·(k − 1) − 1) / stride⌋ + 1. The result's memory is channels-first (C_out, N, ...),
     which the next layers read fastest; its values and shape are PyTorch's.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> conv2d(randn(8, 3, 32, 32), randn(16, 3, 3, 3), padding=1).shape
-    (8, 16, 32, 32)
+    chainrule.Size([8, 16, 32, 32])
+
+    ```
     """
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 

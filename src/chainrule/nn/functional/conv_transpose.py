@@ -69,8 +69,12 @@ def conv_transpose2d(
     1) + output_padding + 1. ``output_padding`` (< stride or < dilation) picks one of the
     sizes that a stride-s convolution maps to H.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> conv_transpose2d(randn(8, 16, 7, 7), randn(16, 8, 4, 4), stride=2, padding=1).shape
-    (8, 8, 14, 14)
+    chainrule.Size([8, 8, 14, 14])
+
+    ```
     """
     return _conv_transpose(
         "conv_transpose2d",

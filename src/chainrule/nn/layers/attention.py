@@ -30,9 +30,15 @@ class MultiheadAttention(Module):
     ``key_padding_mask`` (N, S), ``attn_mask`` (L, S) or (N·num_heads, L, S). Dropout with
     probability ``dropout`` acts on the attention weights while training.
 
+    ```pycon
+    >>> import chainrule
     >>> attention = MultiheadAttention(8, 2, batch_first=True)
     >>> x = chainrule.randn(3, 5, 8)
-    >>> output, weights = attention(x, x, x)                # (3, 5, 8), (3, 5, 5)
+    >>> output, weights = attention(x, x, x)
+    >>> output.shape, weights.shape
+    (chainrule.Size([3, 5, 8]), chainrule.Size([3, 5, 5]))
+
+    ```
     """
 
     def __init__(

@@ -192,8 +192,12 @@ class Conv2d(_ConvNd):
     ``weight`` (out_channels, in_channels / groups, kH, kW) and ``bias`` (out_channels,) start
     uniform in ±1/√fan_in with fan_in = in_channels / groups · kH · kW (PyTorch's default).
 
+    ```pycon
+    >>> from chainrule import randn
     >>> Conv2d(1, 16, 3, padding=1)(randn(64, 1, 28, 28)).shape
-    (64, 16, 28, 28)
+    chainrule.Size([64, 16, 28, 28])
+
+    ```
     """
 
     _spatial, _dims = 2, "H, W"
@@ -314,8 +318,12 @@ class ConvTranspose2d(_ConvTransposeNd):
     ``weight`` (in_channels, out_channels / groups, kH, kW) starts uniform in ±1/√fan_in with
     fan_in = out_channels / groups · kH · kW, as PyTorch's.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> ConvTranspose2d(16, 8, 4, stride=2, padding=1)(randn(64, 16, 7, 7)).shape
-    (64, 8, 14, 14)
+    chainrule.Size([64, 8, 14, 14])
+
+    ```
     """
 
     _spatial, _dims = 2, "H, W"

@@ -229,8 +229,12 @@ class InstanceNorm2d(_InstanceNorm):
     """Instance norm over (N, C, H, W) or (C, H, W): statistics per sample and channel over
     H and W (style transfer's normalisation).
 
+    ```pycon
+    >>> from chainrule import randn
     >>> InstanceNorm2d(3)(randn(8, 3, 32, 32)).shape
-    (8, 3, 32, 32)
+    chainrule.Size([8, 3, 32, 32])
+
+    ```
     """
 
     _spatial = 2

@@ -79,8 +79,12 @@ class MaxPool2d(_MaxPoolNd):
     ``stride`` defaults to ``kernel_size``; padding counts as −∞. Where windows overlap, an
     element's gradient is the sum over the windows whose (first) maximum it is.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> MaxPool2d(2)(randn(64, 16, 28, 28)).shape
-    (64, 16, 14, 14)
+    chainrule.Size([64, 16, 14, 14])
+
+    ```
     """
 
     _spatial, _dims = 2, "H, W"

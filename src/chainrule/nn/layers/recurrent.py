@@ -183,8 +183,14 @@ class RNN(RNNBase):
     (D·num_layers, N, H) optional → (output (L, N, D·H), h_n (D·num_layers, N, H)), D = 2 if
     bidirectional else 1.
 
+    ```pycon
+    >>> import chainrule
     >>> rnn = RNN(10, 20, 2)
-    >>> output, h_n = rnn(chainrule.randn(5, 3, 10))   # (5, 3, 20), (2, 3, 20)
+    >>> output, h_n = rnn(chainrule.randn(5, 3, 10))
+    >>> output.shape, h_n.shape
+    (chainrule.Size([5, 3, 20]), chainrule.Size([2, 3, 20]))
+
+    ```
     """
 
     def __init__(
@@ -242,8 +248,14 @@ class LSTM(RNNBase):
     input as :class:`RNN`, hx = (h0, c0) optional → (output, (h_n, c_n)). Each layer and
     direction is one fused operation over the whole sequence.
 
+    ```pycon
+    >>> import chainrule
     >>> lstm = LSTM(10, 20, batch_first=True)
-    >>> output, (h_n, c_n) = lstm(chainrule.randn(3, 5, 10))   # (3, 5, 20), (1, 3, 20) twice
+    >>> output, (h_n, c_n) = lstm(chainrule.randn(3, 5, 10))
+    >>> output.shape, h_n.shape, c_n.shape
+    (chainrule.Size([3, 5, 20]), chainrule.Size([1, 3, 20]), chainrule.Size([1, 3, 20]))
+
+    ```
     """
 
     def __init__(

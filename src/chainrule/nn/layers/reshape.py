@@ -15,8 +15,12 @@ class Unflatten(Module):
 
     One entry of ``unflattened_size`` may be -1, inferred from the others.
 
+    ```pycon
+    >>> from chainrule import randn
     >>> Unflatten(1, (32, 7, 7))(randn(64, 1568)).shape
-    (64, 32, 7, 7)
+    chainrule.Size([64, 32, 7, 7])
+
+    ```
     """
 
     def __init__(self, dim: int, unflattened_size: Sequence[int]) -> None:

@@ -33,9 +33,14 @@ class Transformer(Module):
     default stacks. For autoregressive decoding pass
     ``tgt_mask=Transformer.generate_square_subsequent_mask(T)``.
 
+    ```pycon
+    >>> import chainrule
     >>> model = Transformer(d_model=16, nhead=4, num_encoder_layers=2, num_decoder_layers=2,
     ...                     dim_feedforward=32)
-    >>> model(chainrule.randn(10, 3, 16), chainrule.randn(7, 3, 16)).shape   # (7, 3, 16)
+    >>> model(chainrule.randn(10, 3, 16), chainrule.randn(7, 3, 16)).shape
+    chainrule.Size([7, 3, 16])
+
+    ```
     """
 
     def __init__(

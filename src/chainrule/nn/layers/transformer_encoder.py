@@ -100,8 +100,13 @@ class TransformerEncoderLayer(Module):
     same shape. ``src_mask`` (S, S) or (N·nhead, S, S) and ``src_key_padding_mask`` (N, S) as
     in :class:`MultiheadAttention` (bool: True masked out; float: added).
 
+    ```pycon
+    >>> import chainrule
     >>> layer = TransformerEncoderLayer(d_model=16, nhead=4, dim_feedforward=32)
-    >>> layer(chainrule.randn(10, 2, 16)).shape                    # (10, 2, 16)
+    >>> layer(chainrule.randn(10, 2, 16)).shape
+    chainrule.Size([10, 2, 16])
+
+    ```
     """
 
     def __init__(

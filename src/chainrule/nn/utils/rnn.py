@@ -7,10 +7,17 @@ than t, longest sequences first: ``data`` (sum of lengths, *) and ``batch_sizes[
 sequences are still running at step t. Every function here moves elements with one indexing
 operation, so gradients flow back through packing, padding and unpacking to the inputs.
 
->>> x = chainrule.randn(4, 3, 2)                                    # (T, B, *)
+```pycon
+>>> import chainrule
+>>> x = chainrule.randn(4, 3, 2)  # (T, B, *)
 >>> packed = pack_padded_sequence(x, [2, 4, 1], enforce_sorted=False)
->>> packed.batch_sizes                                              # tensor([3, 2, 1, 1])
->>> padded, lengths = pad_packed_sequence(packed)                    # (4, 3, 2), [2, 4, 1]
+>>> packed.batch_sizes
+tensor([3, 2, 1, 1])
+>>> padded, lengths = pad_packed_sequence(packed)
+>>> padded.shape, lengths
+(chainrule.Size([4, 3, 2]), tensor([2, 4, 1]))
+
+```
 """
 
 from __future__ import annotations
