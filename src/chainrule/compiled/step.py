@@ -78,13 +78,23 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
     submodules or parameters, or a parameter frozen or converted, makes the step record again
     (one kind of input keeps a few such variants).
 
+    A module (PyTorch's ``model = torch.compile(model)``) is returned as it is and runs
+    eagerly, so that a ported script trains unchanged: compile its training step to replay it.
+
     The returned tensors carry no graph (their backward has run). ``cache_size`` kinds of
     input (shapes, dtypes, ``requires_grad``, other arguments, gradient mode) keep a replay.
     A call made while the replay runs (from another thread, or from inside the step) runs
     eagerly.
     """
     if step_fn is None:
-        return lambda fn: CompiledStep(fn, cache_size)
+        return lambda fn: compile(fn, cache_size=cache_size)
+    from chainrule.nn.module import Module
+
+    if isinstance(step_fn, Module):
+        # PyTorch's ``model = torch.compile(model)``: the model itself, run eagerly. A replay
+        # of its forward alone would return outputs without a graph, so training would stop
+        # at backward; what chainrule compiles is the whole step.
+        return step_fn
     return CompiledStep(step_fn, cache_size)
 
 
