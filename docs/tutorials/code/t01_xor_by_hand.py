@@ -15,7 +15,6 @@ Pictures go to DIR (default: docs/images in the repository). Everything is seede
 """
 
 # W1, W2, X: the names of the math, as in chainrule.demos (which ruff lets use them).
-# ruff: noqa: N803, N806, N816
 # --8<-- [start:setup]
 import argparse
 from pathlib import Path
