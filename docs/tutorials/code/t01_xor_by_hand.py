@@ -14,7 +14,7 @@ a² = σ(z²), C = mean over the four XOR points of (a² − y)². The script
 Pictures go to DIR (default: docs/images in the repository). Everything is seeded.
 """
 
-# W1, W2, X: the names of the math, as in chainrule.demos (which ruff lets use them).
+# W1, W2, X: the names of the math, as in chainrule.demos (pyproject lets ruff accept them).
 # --8<-- [start:setup]
 import argparse
 from pathlib import Path
