@@ -7,6 +7,7 @@ blocked, as tests/test_programs.py does), the script must say so and give the sa
 numbers.
 """
 
+import itertools
 import re
 import subprocess
 import sys
@@ -112,11 +113,21 @@ def test_files_compile_and_speed(with_torch: tuple[str, Path]) -> None:
     assert not loads["PyTorch"].startswith("{")  # PyTorch's load cannot read our file
     read = answers(stdout, "safetensors.torch.load_file() of chainrule's file")
     assert read == {"PyTorch": "{'w': tensor([1., 1.])}"}
-    calls = answers(stdout, "compile(model)(x).requires_grad, calls 1 to 3")
-    assert calls == {"chainrule": "[True, True, False]"}
-    backward = answers(stdout, "compile(model)(x).sum().backward(), call 4")
-    assert backward["chainrule"].startswith("RuntimeError")
-    assert answers(stdout, "hasattr(compile(model), 'parameters')") == {"chainrule": "False"}
+    # compile(model) is the model, run eagerly: a graph on every call, backward works.
+    assert answers(stdout, "compile(model) is model") == {"chainrule": "True"}
+    calls = answers(stdout, "compile(model)(x).requires_grad, calls 1 to 4")
+    assert calls == {"chainrule": "[True, True, True, True]"}
+    grad = answers(stdout, "compile(model)(x).sum().backward(); weight.grad")
+    assert grad == {"chainrule": "[[1.0, 1.0]]"}  # d(w·x + b)/dw = x = (1, 1)
+    # A compiled training step: recorded twice, replayed three times, the loss falls, and
+    # the eager run of the same steps gives the same losses.
+    losses = answers(stdout, "@compile step: losses of calls 1 to 5")["chainrule"]
+    losses = [float(v) for v in losses.split(", ")]
+    assert len(losses) == 5 and all(b < a for a, b in itertools.pairwise(losses))
+    counts = answers(stdout, "step's recordings, replays, eager calls")
+    assert counts == {"chainrule": "2, 3, 0"}
+    same = answers(stdout, "the same 5 steps run eagerly, equal bit for bit")
+    assert same == {"chainrule": "True"}
     speed = answers(stdout, "256×256 matrix product: float16's time, float32's, and their ratio")
     half, single, ratio = re.fullmatch(
         rf"{NUMBER} ms, {NUMBER} ms, {NUMBER}", speed["chainrule"]

@@ -64,9 +64,9 @@ def program(torch: ModuleType, data: dict, initial_state: dict | None, epochs: i
     """An ordinary PyTorch training script. ``torch`` is the library it runs on: PyTorch,
     or chainrule imported as ``import chainrule as torch``. Nothing else changes."""
     nn = torch.nn
-    F = torch.nn.functional  # noqa: N806 - PyTorch's usual name
-    DataLoader = torch.utils.data.DataLoader  # noqa: N806
-    TensorDataset = torch.utils.data.TensorDataset  # noqa: N806
+    F = torch.nn.functional  # PyTorch's usual names
+    DataLoader = torch.utils.data.DataLoader
+    TensorDataset = torch.utils.data.TensorDataset
 
     class Net(nn.Module):
         def __init__(self):
@@ -278,19 +278,44 @@ def check_files(pytorch: ModuleType | None) -> None:
 
 # --8<-- [start:compile]
 def check_compile() -> None:
-    """chainrule.compile records a function's array operations and replays them. A compiled
-    training step is what it is for; a compiled model's output has no graph once replayed."""
+    """torch.compile(model) gives the model back, run eagerly, so a ported script trains as
+    before. What chainrule.compile records and replays is a whole training step."""
     import chainrule as torch
 
+    torch.manual_seed(0)
     model = torch.nn.Linear(2, 1)
-    compiled = torch.compile(model)
+    compiled = torch.compile(model)  # PyTorch 2's habit
     x = torch.ones(1, 2)
-    calls = [compiled(x).requires_grad for _ in range(3)]
-    show("compile(model)(x).requires_grad, calls 1 to 3", repr(calls))
+    show("compile(model) is model", repr(compiled is model))
+    calls = [compiled(x).requires_grad for _ in range(4)]
+    show("compile(model)(x).requires_grad, calls 1 to 4", repr(calls))
+    compiled(x).sum().backward()
+    show("compile(model)(x).sum().backward(); weight.grad", repr(model.weight.grad.tolist()))
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    loss_fn = torch.nn.MSELoss()
+    inputs, targets = torch.randn(64, 2), torch.randn(64, 1)
+    start = {k: v.clone() for k, v in net.state_dict().items()}
+
+    @torch.compile
+    def step(x, y):  # the whole training step: chainrule replays this
+        optimizer.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    replayed = [step(inputs, targets).item() for _ in range(5)]
+    show("@compile step: losses of calls 1 to 5", ", ".join(f"{v:.8f}" for v in replayed))
     show(
-        "compile(model)(x).sum().backward(), call 4", outcome(lambda: compiled(x).sum().backward())
+        "step's recordings, replays, eager calls",
+        f"{step.recordings}, {step.replays}, {step.eager_calls}",
     )
-    show("hasattr(compile(model), 'parameters')", repr(hasattr(compiled, "parameters")))
+    net.load_state_dict(start)  # the same start, then the step run eagerly (undecorated)
+    eager = [step.__wrapped__(inputs, targets).item() for _ in range(5)]
+    show("the same 5 steps run eagerly, equal bit for bit", repr(eager == replayed))
 
 
 # --8<-- [end:compile]
