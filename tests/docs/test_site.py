@@ -239,3 +239,12 @@ def test_pages_render_in_a_browser(
     assert {"en", "zh"} <= set(seen["languages"]), f"{page}: no language switch"
     if page.startswith(("tutorials", "zh/tutorials")):
         assert seen["images"] >= 1, f"{page}: a tutorial without its pictures"
+
+
+def test_api_pages_show_docstrings_without_sphinx_roles(site: Path) -> None:
+    """Docstrings write :func:`name`; the pages show the name as code, not the role."""
+    pages = sorted((site / "api").glob("*/index.html"))
+    assert len(pages) >= 8
+    text = "".join(page.read_text(encoding="utf-8") for page in pages)
+    assert "<code>chainrule.ops</code>" in text  # a name that a role introduced
+    assert not re.search(r":(mod|func|class|meth|attr):<code>", text)
