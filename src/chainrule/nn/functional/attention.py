@@ -47,6 +47,20 @@ def scaled_dot_product_attention(
     probability ``dropout_p`` is applied to the attention weights whenever ``dropout_p > 0``.
     ``enable_gqa``: key and value may have fewer heads (dimension −3) than query, each then
     serving a group of query heads.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> q, k, v = cr.randn(2, 4, 5, 8), cr.randn(2, 4, 7, 8), cr.randn(2, 4, 7, 3)
+    >>> F.scaled_dot_product_attention(q, k, v).shape  # (N, heads, L, E_v)
+    chainrule.Size([2, 4, 5, 3])
+    >>> v1 = cr.tensor([[1.0], [2.0], [3.0]])  # causal: query i sees values 0..i
+    >>> z = cr.zeros(3, 1)  # equal scores
+    >>> F.scaled_dot_product_attention(z, z, v1, is_causal=True).tolist()
+    [[1.0], [1.5], [2.0]]
+
+    ```
     """
     _check_attention_inputs(query, key, value, attn_mask, is_causal)
     if enable_gqa:
@@ -172,6 +186,21 @@ def multi_head_attention_forward(
     (N·num_heads, L, S). With ``need_weights`` the weights are returned, (N, L, S) averaged
     over heads or (N, num_heads, L, S), and a query with every key masked gives nan, as in
     PyTorch; without, it gives zeros.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> E, heads = 8, 2
+    >>> q = cr.randn(5, 3, E)  # (L, N, E)
+    >>> w_in, w_out = cr.randn(3 * E, E), cr.randn(E, E)
+    >>> out, weights = F.multi_head_attention_forward(
+    ...     q, q, q, E, heads, w_in, None, None, None, False, 0.0, w_out, None
+    ... )
+    >>> out.shape, weights.shape  # weights averaged over the heads: (N, L, S)
+    (chainrule.Size([5, 3, 8]), chainrule.Size([3, 5, 5]))
+
+    ```
     """
     batched = _check_mha_shapes(query, key, value, key_padding_mask, attn_mask, num_heads)
     if not batched:

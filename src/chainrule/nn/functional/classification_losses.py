@@ -60,6 +60,15 @@ def cross_entropy(
     probabilities (x's shape, floats). Optional per-class ``weight`` (C,), ``ignore_index``
     for index targets, ``label_smoothing`` ε mixing the target with the uniform distribution.
     The gradient is the fused softmax(x) − target.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> logits = cr.tensor([[0.0, 0.0], [0.0, 0.0]])  # (N, C) = (2, 2)
+    >>> round(F.cross_entropy(logits, cr.tensor([0, 1])).item(), 4)  # log 2
+    0.6931
+
+    ```
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     return _log_likelihood(
@@ -80,6 +89,15 @@ def nll_loss(
 
     ``target`` holds class indices (integers) only: unlike ``cross_entropy``, PyTorch's
     nll_loss takes no class probabilities, and a float target is an error.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> log_probs = cr.tensor([[-1.0, -2.0], [-3.0, -4.0]])
+    >>> F.nll_loss(log_probs, cr.tensor([1, 0])).item()  # (2 + 3) / 2
+    2.5
+
+    ```
     """
     reduction = legacy_reduction(size_average, reduce, reduction)
     return _log_likelihood(input, target, weight, ignore_index, reduction, 0.0, False, "nll_loss")
@@ -259,7 +277,17 @@ def binary_cross_entropy(
 ) -> Tensor:
     """−w (y log x + (1 − y) log(1 − x)) for probabilities x and targets y in [0, 1] of one
     shape; the logs are clamped at −100 as in PyTorch, so x = 0 or 1 gives a finite loss.
-    ``weight`` broadcasts to the input's shape."""
+    ``weight`` broadcasts to the input's shape.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> p, y = cr.tensor([0.5, 0.5]), cr.tensor([1.0, 0.0])
+    >>> round(F.binary_cross_entropy(p, y).item(), 4)  # log 2
+    0.6931
+
+    ```
+    """
     where = "binary_cross_entropy"
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input, "input", 1, where)
@@ -296,7 +324,17 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     """−w (p y log σ(x) + (1 − y) log(1 − σ(x))) from logits x, computed with a stable
     log σ; ``pos_weight`` p (broadcast along the last, class dimension) weighs positives,
-    ``weight`` w broadcasts to the input's shape. The gradient is w(σ(x)(p y + 1 − y) − p y)."""
+    ``weight`` w broadcasts to the input's shape. The gradient is w(σ(x)(p y + 1 − y) − p y).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, y = cr.tensor([0.0, 0.0]), cr.tensor([1.0, 0.0])
+    >>> round(F.binary_cross_entropy_with_logits(x, y).item(), 4)  # σ(0) = ½: log 2
+    0.6931
+
+    ```
+    """
     where = "binary_cross_entropy_with_logits"
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input, "input", 1, where)
@@ -320,7 +358,17 @@ def soft_margin_loss(
     reduction: str = "mean",
 ) -> Tensor:
     """log(1 + e^{−y x}): the logistic loss of scores x against labels y = ±1 (which broadcast
-    to x's shape), computed as −log σ(y x) so that it never overflows."""
+    to x's shape), computed as −log σ(y x) so that it never overflows.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([0.0, 0.0])
+    >>> round(F.soft_margin_loss(x, cr.tensor([1.0, -1.0])).item(), 4)  # log 2
+    0.6931
+
+    ```
+    """
     where = "soft_margin_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input, "input", 1, where)
@@ -355,6 +403,17 @@ def kl_div(
     ``batchmean`` divides the sum by the batch size (the first axis), which is KL(t ‖ p) per
     sample; ``mean`` divides it by the number of elements, as PyTorch does, and warns, as
     PyTorch does, that this is not the divergence per sample.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> t = cr.tensor([0.5, 0.5])
+    >>> F.kl_div(t.log(), t, reduction='sum').item()  # identical distributions
+    0.0
+    >>> round(F.kl_div(cr.tensor([0.25, 0.75]).log(), t, reduction='sum').item(), 4)
+    0.1438
+
+    ```
     """
     where = "kl_div"
     if size_average is not None or reduce is not None:

@@ -44,6 +44,16 @@ def conv1d(
     weight (C_out, C_in / groups, k), bias (C_out,); L_out = ⌊(L + 2·padding − dilation·(k − 1)
     − 1) / stride⌋ + 1. ``padding`` is an int, a tuple, ``"valid"`` (0) or ``"same"`` (L_out =
     L, stride 1 only).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, w = cr.ones(2, 3, 10), cr.ones(4, 3, 3)  # (N, C_in, L), (C_out, C_in, k)
+    >>> y = F.conv1d(x, w, padding=1)
+    >>> y.shape, y[0, 0, :3].tolist()  # 3·2 at the padded edge, 3·3 inside
+    (chainrule.Size([2, 4, 10]), [6.0, 9.0, 9.0])
+
+    ```
     """
     return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
 
@@ -84,7 +94,19 @@ def max_pool1d(
     return_indices: bool = False,
 ) -> Tensor | tuple[Tensor, Tensor]:
     """The maximum of each window along L: (N, C, L) → (N, C, L_out); stride defaults to the
-    kernel size. With ``return_indices`` also the position in L of each maximum."""
+    kernel size. With ``return_indices`` also the position in L of each maximum.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[[1.0, 5.0, 2.0, 0.0, 3.0, 4.0]]])
+    >>> F.max_pool1d(x, 2).tolist()
+    [[[5.0, 2.0, 4.0]]]
+    >>> F.max_pool1d(x, 2, return_indices=True)[1].tolist()
+    [[[1, 2, 5]]]
+
+    ```
+    """
     return _max_pool(
         "max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
     )
@@ -103,6 +125,15 @@ def max_pool2d(
 
     The gradient goes to the first maximum of each window in row-major order, as in PyTorch.
     With ``return_indices`` also each maximum's flat position h·W + w (int64).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.max_pool2d(x, 2).tolist()
+    [[[[5.0, 7.0], [13.0, 15.0]]]]
+
+    ```
     """
     return _max_pool(
         "max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
@@ -117,7 +148,17 @@ def avg_pool1d(
     ceil_mode: bool = False,
     count_include_pad: bool = True,
 ) -> Tensor:
-    """The mean of each window along L: (N, C, L) → (N, C, L_out)."""
+    """The mean of each window along L: (N, C, L) → (N, C, L_out).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[[1.0, 3.0, 2.0, 6.0]]])
+    >>> F.avg_pool1d(x, 2).tolist()
+    [[[2.0, 4.0]]]
+
+    ```
+    """
     return _avg_pool(
         "avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode, count_include_pad, None
     )
@@ -136,6 +177,15 @@ def avg_pool2d(
 
     Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
     replaces the divisor altogether.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> F.avg_pool2d(x, 2).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+
+    ```
     """
     if divisor_override is not None and (
         not isinstance(divisor_override, int) or divisor_override <= 0
@@ -157,7 +207,17 @@ def avg_pool2d(
 
 
 def adaptive_avg_pool1d(input: Tensor, output_size: _size) -> Tensor:  # noqa: A002
-    """Average over L_out bins [⌊i·L/L_out⌋, ⌈(i+1)·L/L_out⌉): (N, C, L) → (N, C, L_out)."""
+    """Average over L_out bins [⌊i·L/L_out⌋, ⌈(i+1)·L/L_out⌉): (N, C, L) → (N, C, L_out).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[[1.0, 3.0, 2.0, 6.0, 4.0, 8.0]]])
+    >>> F.adaptive_avg_pool1d(x, 3).tolist()
+    [[[2.0, 4.0, 6.0]]]
+
+    ```
+    """
     return _adaptive_avg_pool("adaptive_avg_pool1d", 1, input, output_size)
 
 
@@ -166,6 +226,16 @@ def adaptive_avg_pool2d(input: Tensor, output_size: _size | Sequence[int | None]
 
     Bin i along H covers rows [⌊i·H/H_out⌋, ⌈(i+1)·H/H_out⌉); None keeps that dimension's size.
     ``adaptive_avg_pool2d(x, 1)`` is global average pooling.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> F.adaptive_avg_pool2d(cr.ones(2, 3, 7, 5), (2, 2)).shape
+    chainrule.Size([2, 3, 2, 2])
+    >>> F.adaptive_avg_pool2d(cr.ones(2, 3, 7, 5), 1).shape  # global average pooling
+    chainrule.Size([2, 3, 1, 1])
+
+    ```
     """
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
 

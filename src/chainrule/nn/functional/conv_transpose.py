@@ -36,6 +36,15 @@ def conv_transpose1d(
 
     weight (C_in, C_out / groups, k), bias (C_out,); L_out = (L − 1)·stride − 2·padding +
     dilation·(k − 1) + output_padding + 1. Note the order: ``groups`` before ``dilation``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, w = cr.ones(2, 3, 5), cr.ones(3, 4, 3)  # (N, C_in, L), (C_in, C_out, k)
+    >>> F.conv_transpose1d(x, w, stride=2).shape  # (5 − 1)·2 + 3
+    chainrule.Size([2, 4, 11])
+
+    ```
     """
     return _conv_transpose(
         "conv_transpose1d",

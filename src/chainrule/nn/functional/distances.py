@@ -21,6 +21,15 @@ def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -
     Each vector is divided by its own norm before the product, which keeps the result in
     [−1, 1]. The floor ε only guards zero vectors: as in PyTorch, the gradient passes through
     it as if it were not there.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> a, b = cr.tensor([[1.0, 0.0], [1.0, 1.0]]), cr.tensor([[2.0, 0.0], [-1.0, -1.0]])
+    >>> [round(v, 4) for v in F.cosine_similarity(a, b).tolist()]
+    [1.0, -1.0]
+
+    ```
     """
     shape = _broadcast(x1, x2, "cosine_similarity")
     if not -max(len(shape), 1) <= dim < max(len(shape), 1):
@@ -49,7 +58,17 @@ def pairwise_distance(
 ) -> Tensor:
     """‖x₁ − x₂ + ε‖ₚ along the last dimension, for x₁ and x₂ that broadcast together: the
     distance between corresponding rows. ε keeps the norm's gradient finite where two rows
-    are equal."""
+    are equal.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> a, b = cr.tensor([[0.0, 0.0], [1.0, 1.0]]), cr.tensor([[3.0, 4.0], [1.0, 1.0]])
+    >>> [round(v, 4) for v in F.pairwise_distance(a, b).tolist()]
+    [5.0, 0.0]
+
+    ```
+    """
     shape = _broadcast(x1, x2, "pairwise_distance")
     difference = x1 - x2 + eps
     if not shape:  # two scalars: a vector of one element

@@ -40,6 +40,16 @@ def dropout(
 
     The mask comes from the generator that :func:`chainrule.manual_seed` seeds. With
     ``inplace`` the input itself is overwritten and returned, as a recorded in-place operation.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> y = F.dropout(cr.ones(1000), p=0.5)
+    >>> sorted(set(y.tolist())), F.dropout(cr.ones(3), training=False).tolist()
+    ([0.0, 2.0], [1.0, 1.0, 1.0])
+
+    ```
     """
     require_tensor(input, "dropout")
     check_probability(p, "dropout")
@@ -60,7 +70,18 @@ def dropout1d(
 ) -> Tensor:
     """Zero whole channels: each input[n, c] of a (N, C, L) or unbatched (C, L) input, with
     probability ``p``, and scale the others by 1/(1 − p) (Tompson et al., 2015: neighbouring
-    positions are correlated, so dropping single elements regularises little)."""
+    positions are correlated, so dropping single elements regularises little).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> y = F.dropout1d(cr.ones(2, 8, 5), p=0.5)
+    >>> bool(((y == 0).all(dim=2) | (y == 2).all(dim=2)).all())  # whole channels
+    True
+
+    ```
+    """
     where = "dropout1d"
     require_tensor(input, where)
     if input.ndim not in (2, 3):
@@ -81,6 +102,16 @@ def dropout2d(
 
     As in PyTorch, a 3-D input is read as (N, C, L), not as an unbatched (C, H, W) image (with
     a warning; use dropout1d for that); other ranks are accepted with a warning.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> y = F.dropout2d(cr.ones(2, 8, 3, 3), p=0.5).reshape(2, 8, 9)
+    >>> bool(((y == 0).all(dim=2) | (y == 2).all(dim=2)).all())  # whole channels
+    True
+
+    ```
     """
     where = "dropout2d"
     require_tensor(input, where)
@@ -108,7 +139,18 @@ def dropout3d(
 ) -> Tensor:
     """Zero whole channels input[n, c] of a (N, C, D, H, W) or unbatched (C, D, H, W) input with
     probability ``p`` and scale the others by 1/(1 − p); other ranks warn and are read as
-    unbatched (as in PyTorch)."""
+    unbatched (as in PyTorch).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> y = F.dropout3d(cr.ones(2, 8, 2, 2, 2), p=0.5).reshape(2, 8, 8)
+    >>> bool(((y == 0).all(dim=2) | (y == 2).all(dim=2)).all())  # whole channels
+    True
+
+    ```
+    """
     where = "dropout3d"
     require_tensor(input, where)
     if input.ndim not in (4, 5):
@@ -132,6 +174,17 @@ def alpha_dropout(
 
     ∂y/∂x = a for kept elements and 0 for dropped ones. Note the default ``training=False``,
     as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.randn(100000)
+    >>> y = F.alpha_dropout(x, p=0.2, training=True)
+    >>> abs(y.mean().item()) < 0.05, round(y.std().item(), 1)  # still about 0 and 1
+    (True, 1.0)
+
+    ```
     """
     return _alpha_dropout(input, p, training, "alpha_dropout", False, inplace)
 
@@ -142,7 +195,18 @@ def feature_alpha_dropout(
     training: bool = False,
     inplace: bool = False,
 ) -> Tensor:
-    """Alpha dropout of whole channels input[n, c] of an (N, C, *) input."""
+    """Alpha dropout of whole channels input[n, c] of an (N, C, *) input.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> _ = cr.manual_seed(0)
+    >>> y = F.feature_alpha_dropout(cr.ones(2, 8, 5), p=0.5, training=True)
+    >>> bool((y == y[:, :, :1]).all())  # one value per channel
+    True
+
+    ```
+    """
     return _alpha_dropout(input, p, training, "feature_alpha_dropout", True, inplace)
 
 

@@ -51,7 +51,18 @@ def margin_ranking_loss(
     reduction: str = "mean",
 ) -> Tensor:
     """max(0, −y(x₁ − x₂) + margin): for y = 1, x₁ should rank above x₂ by the margin; for
-    y = −1, below. The three arguments have the same number of dimensions and broadcast."""
+    y = −1, below. The three arguments have the same number of dimensions and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x1, x2 = cr.tensor([2.0, 1.0]), cr.tensor([1.0, 3.0])
+    >>> y = cr.tensor([1.0, 1.0])  # x1 should rank above x2
+    >>> F.margin_ranking_loss(x1, x2, y, margin=0.5, reduction='none').tolist()
+    [0.0, 2.5]
+
+    ```
+    """
     where = "margin_ranking_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input1, "input1", 1, where)
@@ -80,7 +91,17 @@ def hinge_embedding_loss(
 ) -> Tensor:
     """x where y = 1, max(0, margin − x) where y = −1, for x a distance (say, ‖a − b‖) and
     y whether the pair is similar: similar pairs are pulled together, dissimilar ones pushed
-    at least ``margin`` apart. (A label other than ±1 gets both terms, as in PyTorch.)"""
+    at least ``margin`` apart. (A label other than ±1 gets both terms, as in PyTorch.)
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> distances, y = cr.tensor([0.5, 0.25, 2.0]), cr.tensor([1.0, -1.0, -1.0])
+    >>> F.hinge_embedding_loss(distances, y, reduction='none').tolist()
+    [0.5, 0.75, 0.0]
+
+    ```
+    """
     where = "hinge_embedding_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input, "input", 1, where)
@@ -104,7 +125,17 @@ def cosine_embedding_loss(
 ) -> Tensor:
     """1 − cos(x₁, x₂) where y = 1, max(0, cos(x₁, x₂) − margin) where y = −1: the rows of
     x₁ and x₂ (N, D), or two vectors (D,), should point the same way for similar pairs and
-    apart for dissimilar ones. ``target`` has shape (N,), or () for vectors."""
+    apart for dissimilar ones. ``target`` has shape (N,), or () for vectors.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> a, b = cr.tensor([[1.0, 0.0], [1.0, 0.0]]), cr.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> F.cosine_embedding_loss(a, b, cr.tensor([1.0, 1.0]), reduction='none').tolist()
+    [0.0, 1.0]
+
+    ```
+    """
     where = "cosine_embedding_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     check_tensor(input1, "input1", 1, where)

@@ -45,6 +45,16 @@ def batch_norm(
     r ← (1 − momentum)·r + momentum·s, with the unbiased variance σ²·M/(M − 1) for
     ``running_var`` (M values per channel). Otherwise the running statistics are used, and the
     gradient treats them as constants. ``weight`` γ and ``bias`` β are (C,) or None.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[1.0, 10.0], [3.0, 30.0]])  # (N, C) = (2, 2)
+    >>> y = F.batch_norm(x, None, None, training=True)
+    >>> [[round(v, 3) for v in row] for row in y.tolist()]
+    [[-1.0, -1.0], [1.0, 1.0]]
+
+    ```
     """
     where = "batch_norm"
     used = running_mean if isinstance(running_mean, Tensor) else None
@@ -116,6 +126,15 @@ def instance_norm(
     momentum·mean_n(s_n), the variance unbiased (M values per channel: σ²·M/(M − 1)).
     Otherwise the running statistics normalise every sample, as constants.
     ∂C/∂x is group norm's with one channel per group.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[[1.0, 3.0], [10.0, 30.0]]])  # (N, C, L) = (1, 2, 2)
+    >>> [[round(v, 3) for v in row] for row in F.instance_norm(x)[0].tolist()]
+    [[-1.0, 1.0], [-1.0, 1.0]]
+
+    ```
     """
     where = "instance_norm"
     check_input(where, input, floating=True, weight=weight, bias=bias)
@@ -173,7 +192,17 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² (biased) over the trailing ``normalized_shape``
-    dimensions of each sample; ``weight`` γ and ``bias`` β have shape ``normalized_shape``."""
+    dimensions of each sample; ``weight`` γ and ``bias`` β have shape ``normalized_shape``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[1.0, 2.0, 3.0], [10.0, 20.0, 30.0]])
+    >>> [[round(v, 3) for v in row] for row in F.layer_norm(x, (3,)).tolist()]
+    [[-1.225, 0.0, 1.225], [-1.225, 0.0, 1.225]]
+
+    ```
+    """
     where = "layer_norm"
     check_input(where, input, floating=True, weight=weight, bias=bias)
     shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
@@ -204,6 +233,15 @@ def group_norm(
 
     ∂C/∂x = (g − mean(g) − x̂ mean(g x̂))/σ with g = γ ∂C/∂y and means over each group;
     ∂C/∂γ = Σ ∂C/∂y x̂, ∂C/∂β = Σ ∂C/∂y with sums over N and *.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[[1.0], [3.0], [10.0], [30.0]]])  # (N, C, L) = (1, 4, 1)
+    >>> [round(v, 3) for v in F.group_norm(x, num_groups=2).reshape(-1).tolist()]
+    [-1.0, 1.0, -1.0, 1.0]
+
+    ```
     """
     where = "group_norm"
     check_input(where, input, floating=True, weight=weight, bias=bias)

@@ -43,6 +43,19 @@ def pad(
     ``reflect`` mirrors about the edge, ``replicate`` repeats the edge, ``circular`` wraps
     around. These three pad 1 to 3 trailing dimensions of an input with one or two leading
     (batch, channel) dimensions more.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[1.0, 2.0]])
+    >>> F.pad(x, (1, 2)).tolist()
+    [[0.0, 1.0, 2.0, 0.0, 0.0]]
+    >>> F.pad(x, (0, 0, 1, 0), value=9.0).tolist()  # (top, bottom) of the first dimension
+    [[9.0, 9.0], [1.0, 2.0]]
+    >>> F.pad(cr.tensor([[[1.0, 2.0, 3.0]]]), (2, 0), mode='reflect').tolist()
+    [[[3.0, 2.0, 1.0, 2.0, 3.0]]]
+
+    ```
     """
     where = "pad"
     require_tensor(input, where)

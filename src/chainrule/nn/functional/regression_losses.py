@@ -65,7 +65,17 @@ def mse_loss(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
-    """The squared error (x − y)², averaged (``mean``), summed, or per element (``none``)."""
+    """The squared error (x − y)², averaged (``mean``), summed, or per element (``none``).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, y = cr.tensor([1.0, 2.0, 3.0]), cr.tensor([1.0, 0.0, 5.0])
+    >>> round(F.mse_loss(x, y).item(), 4), F.mse_loss(x, y, reduction='none').tolist()
+    (2.6667, [0.0, 4.0, 4.0])
+
+    ```
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_arguments(input, target, reduction, "mse_loss")
     return regression_losses.SquaredError.apply(input, target, reduction=reduction)
@@ -78,7 +88,17 @@ def l1_loss(
     reduce: bool | None = None,
     reduction: str = "mean",
 ) -> Tensor:
-    """The absolute error |x − y|, averaged (``mean``), summed, or per element (``none``)."""
+    """The absolute error |x − y|, averaged (``mean``), summed, or per element (``none``).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, y = cr.tensor([1.0, 2.0, 3.0]), cr.tensor([1.0, 0.0, 5.0])
+    >>> F.l1_loss(x, y, reduction='sum').item(), F.l1_loss(x, y, reduction='none').tolist()
+    (4.0, [0.0, 2.0, 2.0])
+
+    ```
+    """
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_arguments(input, target, reduction, "l1_loss")
     return regression_losses.AbsoluteError.apply(input, target, reduction=reduction)
@@ -93,7 +113,17 @@ def huber_loss(
 ) -> Tensor:
     """½(x − y)² where |x − y| < δ, else δ(|x − y| − ½δ); times ``weight`` (the input's shape)
     if given; averaged, summed, or per element. Quadratic near the target, linear beyond:
-    outliers pull with a bounded gradient ±δ."""
+    outliers pull with a bounded gradient ±δ.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, y = cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0])
+    >>> F.huber_loss(x, y, reduction='none').tolist()  # ½·0.5², then 1·(3 − ½)
+    [0.125, 2.5]
+
+    ```
+    """
     where = "huber_loss"
     _check_arguments(input, target, reduction, where)
     if delta <= 0:
@@ -118,7 +148,17 @@ def smooth_l1_loss(
     beta: float = 1.0,
 ) -> Tensor:
     """½(x − y)²/β where |x − y| < β, else |x − y| − ½β (Girshick, 2015): the Huber loss
-    divided by β, so that its slope beyond β is 1, not β; the L1 loss for β = 0."""
+    divided by β, so that its slope beyond β is 1, not β; the L1 loss for β = 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, y = cr.tensor([0.5, 3.0]), cr.tensor([0.0, 0.0])
+    >>> F.smooth_l1_loss(x, y, reduction='none', beta=2.0).tolist()  # ½·0.5²/2, then 3 − 1
+    [0.0625, 2.0]
+
+    ```
+    """
     where = "smooth_l1_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_arguments(input, target, reduction, where)
@@ -149,7 +189,17 @@ def poisson_nll_loss(
 ) -> Tensor:
     """−log of a Poisson likelihood of counts y at rate λ, without the constant log y!:
     eˣ − y x with ``log_input`` (x = log λ), else x − y log(x + eps) (x = λ). ``full`` adds
-    Stirling's y log y − y + ½ log(2πy) for log y!, where y > 1."""
+    Stirling's y log y − y + ½ log(2πy) for log y!, where y > 1.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> log_rate, counts = cr.tensor([0.0, 0.0]), cr.tensor([0.0, 2.0])
+    >>> F.poisson_nll_loss(log_rate, counts, reduction='none').tolist()  # e⁰ − y·0
+    [1.0, 1.0]
+
+    ```
+    """
     where = "poisson_nll_loss"
     reduction = legacy_reduction(size_average, reduce, reduction)
     _check_arguments(input, target, reduction, where, warn=False)
@@ -180,6 +230,15 @@ def gaussian_nll_loss(
     ``var`` has the input's shape, or one axis of size 1 (or the last axis missing) for a
     variance shared along it, or is a float. Variances are clamped at ``eps`` for stability;
     the gradient passes the clamp as if it were not there, as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> mean, y = cr.tensor([0.0, 1.0]), cr.tensor([2.0, 1.0])
+    >>> F.gaussian_nll_loss(mean, y, var=cr.ones(2), reduction='none').tolist()  # ½(x − y)²
+    [2.0, 0.0]
+
+    ```
     """
     where = "gaussian_nll_loss"
     _check_arguments(input, target, reduction, where, warn=False)

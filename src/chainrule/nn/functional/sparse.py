@@ -35,6 +35,17 @@ def embedding(
     The gradient of a row sums over every position that picked it; the ``padding_idx`` row
     gets none. With ``max_norm``, each picked row whose ``norm_type``-norm exceeds it is first
     rescaled in place to that norm (as PyTorch does, outside the graph).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> weight = cr.tensor([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0]])
+    >>> F.embedding(cr.tensor([[2, 1], [0, 2]]), weight).shape
+    chainrule.Size([2, 2, 2])
+    >>> F.embedding(cr.tensor([2, 1]), weight).tolist()
+    [[3.0, 4.0], [1.0, 2.0]]
+
+    ```
     """
     where = "embedding"
     if weight.ndim != 2:
@@ -81,7 +92,18 @@ def _renormalise(table: Any, indices: Any, max_norm: float, norm_type: float) ->
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
     """Class indices of any shape → int64 one-hot vectors of shape (*, num_classes);
-    ``num_classes=-1`` takes the largest index + 1."""
+    ``num_classes=-1`` takes the largest index + 1.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> F.one_hot(cr.tensor([0, 2, 1])).tolist()
+    [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
+    >>> F.one_hot(cr.tensor([1]), num_classes=4).tolist()
+    [[0, 1, 0, 0]]
+
+    ```
+    """
     where = "one_hot"
     indices = _index_array(tensor, where)
     if indices.size and indices.min() < 0:

@@ -55,6 +55,17 @@ def clip_grad_norm_(
     The norm is that of all gradients concatenated into one vector (``inf``: the largest
     absolute value). Every gradient is multiplied, in place, by min(1, max_norm / (norm + 10⁻⁶)).
     ``foreach`` is accepted for compatibility and changes nothing.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> w = cr.tensor([3.0, 4.0], requires_grad=True)
+    >>> w.grad = cr.tensor([3.0, 4.0])
+    >>> cr.nn.utils.clip_grad_norm_([w], max_norm=1.0).item()  # the norm before clipping
+    5.0
+    >>> [round(g, 4) for g in w.grad.tolist()]
+    [0.6, 0.8]
+
+    ```
     """
     norm_type = float(norm_type)
     if not (norm_type > 0 or norm_type == math.inf):
@@ -94,7 +105,18 @@ def _scale_in_place(grad: Tensor, factor: Any) -> None:
 def clip_grad_value_(
     parameters: Tensor | Iterable[Tensor], clip_value: float, foreach: bool | None = None
 ) -> None:
-    """Clamp every gradient element to [−clip_value, clip_value], in place."""
+    """Clamp every gradient element to [−clip_value, clip_value], in place.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    >>> w.grad = cr.tensor([-5.0, 0.5, 2.0])
+    >>> cr.nn.utils.clip_grad_value_(w, clip_value=1.0)
+    >>> w.grad.tolist()
+    [-1.0, 0.5, 1.0]
+
+    ```
+    """
     clip_value = float(clip_value)
     for g in _gradients(parameters):
         if g.array.flags.writeable:

@@ -12,7 +12,16 @@ __all__ = ["parameters_to_vector", "vector_to_parameters"]
 
 
 def parameters_to_vector(parameters: Iterable[Tensor]) -> Tensor:
-    """All parameters flattened and concatenated into one 1-D tensor (differentiable)."""
+    """All parameters flattened and concatenated into one 1-D tensor (differentiable).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> layer = cr.nn.Linear(3, 2)
+    >>> cr.nn.utils.parameters_to_vector(layer.parameters()).shape  # 2·3 weights, 2 biases
+    chainrule.Size([8])
+
+    ```
+    """
     flat = [p.reshape(-1) for p in parameters]
     if not flat:
         raise ValueError("parameters_to_vector: no parameters given")
@@ -23,6 +32,15 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Set the parameters' data to consecutive slices of the 1-D ``vec``, in order.
 
     As in PyTorch, each parameter then views ``vec``'s memory rather than holding a copy.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> layer = cr.nn.Linear(2, 1)
+    >>> cr.nn.utils.vector_to_parameters(cr.tensor([1.0, 2.0, 3.0]), layer.parameters())
+    >>> layer.weight.tolist(), layer.bias.tolist()
+    ([[1.0, 2.0]], [3.0])
+
+    ```
     """
     if not isinstance(vec, Tensor):
         raise TypeError(f"vector_to_parameters: expected a Tensor, got {type(vec).__name__}")

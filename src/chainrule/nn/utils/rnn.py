@@ -58,6 +58,15 @@ class PackedSequence(_PackedFields):
     ``sorted_indices[b]`` (None: already longest first); unsorted_indices: its inverse.
 
     Build one with :func:`pack_padded_sequence` or :func:`pack_sequence`, not by hand.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence
+    >>> packed = pack_sequence([cr.tensor([1.0, 2.0, 3.0]), cr.tensor([4.0])])
+    >>> packed.data.tolist(), packed.batch_sizes.tolist()
+    ([1.0, 4.0, 2.0, 3.0], [2, 1, 1])
+
+    ```
     """
 
     def __new__(
@@ -101,7 +110,16 @@ class PackedSequence(_PackedFields):
 
 
 def invert_permutation(permutation: Tensor | None) -> Tensor | None:
-    """The permutation q with q[p[i]] = i (None for None)."""
+    """The permutation q with q[p[i]] = i (None for None).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import invert_permutation
+    >>> invert_permutation(cr.tensor([2, 0, 1])).tolist()
+    [1, 2, 0]
+
+    ```
+    """
     if permutation is None:
         return None
     p = _int_array(permutation)
@@ -124,6 +142,16 @@ def pack_padded_sequence(
 
     With ``enforce_sorted`` the lengths must not increase; otherwise the batch is sorted
     longest first (ties keep their order) and ``sorted_indices`` records the order.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_padded_sequence
+    >>> padded = cr.tensor([[1.0, 4.0], [2.0, 0.0], [3.0, 0.0]])  # (T, B) = (3, 2)
+    >>> packed = pack_padded_sequence(padded, [3, 1])
+    >>> packed.data.tolist(), packed.batch_sizes.tolist()
+    ([1.0, 4.0, 2.0, 3.0], [2, 1, 1])
+
+    ```
     """
     where = "pack_padded_sequence"
     if not isinstance(input, Tensor) or input.ndim < 2:
@@ -172,7 +200,17 @@ def pack_padded_sequence(
 
 def pack_sequence(sequences: Sequence[Tensor], enforce_sorted: bool = True) -> PackedSequence:
     """Pack a list of sequences of shape (L_i, *): :func:`pad_sequence` then
-    :func:`pack_padded_sequence` with the lengths L_i."""
+    :func:`pack_padded_sequence` with the lengths L_i.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence
+    >>> packed = pack_sequence([cr.tensor([1.0]), cr.tensor([2.0, 3.0])], enforce_sorted=False)
+    >>> packed.data.tolist(), packed.batch_sizes.tolist()
+    ([2.0, 1.0, 3.0], [2, 1])
+
+    ```
+    """
     lengths = [int(s.shape[0]) if s.ndim else 0 for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
 
@@ -184,7 +222,18 @@ def pad_packed_sequence(
     total_length: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Undo packing: (padded (T, B, *) or (B, T, *), lengths (B,) int64), both in the batch's
-    original order, T = ``total_length`` or the longest length, the rest ``padding_value``."""
+    original order, T = ``total_length`` or the longest length, the rest ``padding_value``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence, pad_packed_sequence
+    >>> packed = pack_sequence([cr.tensor([1.0, 2.0, 3.0]), cr.tensor([4.0])])
+    >>> padded, lengths = pad_packed_sequence(packed, batch_first=True)
+    >>> padded.tolist(), lengths.tolist()
+    ([[1.0, 2.0, 3.0], [4.0, 0.0, 0.0]], [3, 1])
+
+    ```
+    """
     where = "pad_packed_sequence"
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{where}: expected a PackedSequence, got {type(sequence).__name__}")
@@ -218,7 +267,17 @@ def pad_packed_sequence(
 
 
 def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
-    """Undo :func:`pack_sequence`: the list of sequences (L_i, *), in the original order."""
+    """Undo :func:`pack_sequence`: the list of sequences (L_i, *), in the original order.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pack_sequence, unpack_sequence
+    >>> packed = pack_sequence([cr.tensor([1.0, 2.0]), cr.tensor([3.0])])
+    >>> [s.tolist() for s in unpack_sequence(packed)]
+    [[1.0, 2.0], [3.0]]
+
+    ```
+    """
     padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
     return unpad_sequence(padded, lengths, batch_first=True)
 
@@ -234,7 +293,16 @@ def pad_sequence(
 ) -> Tensor:
     """Stack sequences of shapes (L_i, *) into (T, B, *) (or (B, T, *) with ``batch_first``),
     T = max L_i, padding each with ``padding_value`` on its ``padding_side`` ("right" or
-    "left"). The result has the first sequence's dtype."""
+    "left"). The result has the first sequence's dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import pad_sequence
+    >>> pad_sequence([cr.tensor([1.0, 2.0]), cr.tensor([3.0])], batch_first=True).tolist()
+    [[1.0, 2.0], [3.0, 0.0]]
+
+    ```
+    """
     where = "pad_sequence"
     if padding_side not in ("left", "right"):
         raise ValueError(
@@ -269,7 +337,17 @@ def pad_sequence(
 def unpad_sequence(
     padded_sequences: Tensor, lengths: Tensor | Sequence[int], batch_first: bool = False
 ) -> list[Tensor]:
-    """Undo :func:`pad_sequence` (right padding): the list of ``padded[:lengths[b], b]``."""
+    """Undo :func:`pad_sequence` (right padding): the list of ``padded[:lengths[b], b]``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.nn.utils.rnn import unpad_sequence
+    >>> padded = cr.tensor([[1.0, 3.0], [2.0, 0.0]])  # (T, B) = (2, 2)
+    >>> [s.tolist() for s in unpad_sequence(padded, [2, 1])]
+    [[1.0, 2.0], [3.0]]
+
+    ```
+    """
     if not batch_first:
         padded_sequences = padded_sequences.transpose(0, 1)
     lengths = _lengths(lengths, "unpad_sequence")
