@@ -54,6 +54,14 @@ def tensor(
 
     Python floats become the default dtype (float32), Python ints int64, bools bool; NumPy
     arrays keep their dtype unless ``dtype`` is given.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2], [3, 4]])
+    >>> x.shape, x.dtype == cr.int64, cr.tensor([1.0, 2.0], requires_grad=True).requires_grad
+    (chainrule.Size([2, 2]), True, True)
+
+    ```
     """
     devices.check(device, "tensor")
     if isinstance(data, Tensor):
@@ -77,7 +85,16 @@ def tensor(
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
-    """Like :func:`tensor`, but shares memory with a NumPy array or tensor when it can."""
+    """Like :func:`tensor`, but shares memory with a NumPy array or tensor when it can.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> y = cr.tensor([1.0, 2.0])
+    >>> cr.as_tensor(y) is y, cr.as_tensor([1, 2], dtype=cr.float32).tolist()
+    (True, [1.0, 2.0])
+
+    ```
+    """
     devices.check(device, "as_tensor")
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
         return data
@@ -88,7 +105,16 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
-    """A tensor sharing memory with ``array``, keeping its dtype."""
+    """A tensor sharing memory with ``array``, keeping its dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import numpy as np
+    >>> cr.from_numpy(np.arange(3, dtype=np.float64)).dtype == cr.float64
+    True
+
+    ```
+    """
     if not isinstance(array, numpy.ndarray):
         raise TypeError(f"from_numpy: expected a numpy.ndarray, got {type(array).__name__}")
     dtypes.check_dtype(array.dtype, "from_numpy")
@@ -105,17 +131,41 @@ def _filled(
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros of the given size."""
+    """A tensor of zeros of the given size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.zeros(2, 3).shape, cr.zeros((2,), dtype=cr.int64).tolist()
+    (chainrule.Size([2, 3]), [0, 0])
+
+    ```
+    """
     return _filled(0, size, dtype, device, requires_grad, "zeros")
 
 
 def ones(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones of the given size."""
+    """A tensor of ones of the given size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.ones(2, 2).tolist()
+    [[1.0, 1.0], [1.0, 1.0]]
+
+    ```
+    """
     return _filled(1, size, dtype, device, requires_grad, "ones")
 
 
 def empty(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
-    """An uninitialised tensor (here: zeros, which costs the same with NumPy)."""
+    """An uninitialised tensor (here: zeros, which costs the same with NumPy).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.empty(2, 3).shape
+    chainrule.Size([2, 3])
+
+    ```
+    """
     return _filled(0, size, dtype, device, requires_grad, "empty")
 
 
@@ -126,7 +176,15 @@ def full(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """A tensor of ``size`` filled with ``fill_value``; its dtype follows the value's type."""
+    """A tensor of ``size`` filled with ``fill_value``; its dtype follows the value's type.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.full((2, 2), 7.0).tolist()
+    [[7.0, 7.0], [7.0, 7.0]]
+
+    ```
+    """
     _check_number("full", "fill_value", fill_value)
     if dtype is None:
         dtype = dtypes.result_type(fill_value)
@@ -167,7 +225,15 @@ def zeros_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Zeros of ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    """Zeros of ``input``'s shape and (unless ``dtype`` is given) dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.zeros_like(cr.tensor([[1, 2, 3]])).tolist()
+    [[0, 0, 0]]
+
+    ```
+    """
     return _like(input, 0, dtype, device, requires_grad, "zeros_like")
 
 
@@ -177,7 +243,15 @@ def ones_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Ones of ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    """Ones of ``input``'s shape and (unless ``dtype`` is given) dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.ones_like(cr.tensor([1.0, 2.0])).tolist()
+    [1.0, 1.0]
+
+    ```
+    """
     return _like(input, 1, dtype, device, requires_grad, "ones_like")
 
 
@@ -187,7 +261,16 @@ def empty_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """An uninitialised tensor (zeros here) of ``input``'s shape and dtype."""
+    """An uninitialised tensor (zeros here) of ``input``'s shape and dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.empty_like(cr.zeros(2, 3, dtype=cr.float64))
+    >>> x.shape, x.dtype == cr.float64
+    (chainrule.Size([2, 3]), True)
+
+    ```
+    """
     return _like(input, 0, dtype, device, requires_grad, "empty_like")
 
 
@@ -198,7 +281,15 @@ def full_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """``fill_value`` everywhere, in ``input``'s shape and (unless ``dtype`` is given) dtype."""
+    """``fill_value`` everywhere, in ``input``'s shape and (unless ``dtype`` is given) dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.full_like(cr.zeros(3), 0.5).tolist()
+    [0.5, 0.5, 0.5]
+
+    ```
+    """
     _check_number("full_like", "fill_value", fill_value)
     return _like(input, fill_value, dtype, device, requires_grad, "full_like")
 
@@ -223,6 +314,13 @@ def arange(
     """Numbers from ``start`` up to (not including) ``end`` in steps of ``step``.
 
     Integers give int64; any float among the arguments gives the default float dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.arange(4).tolist(), cr.arange(1.0, 2.0, 0.25).tolist()
+    ([0, 1, 2, 3], [1.0, 1.25, 1.5, 1.75])
+
+    ```
     """
     devices.check(device, "arange")
     if end is None:
@@ -249,7 +347,15 @@ def linspace(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """``steps`` evenly spaced numbers from ``start`` to ``end``, both included."""
+    """``steps`` evenly spaced numbers from ``start`` to ``end``, both included.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.linspace(0.0, 1.0, 5).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+
+    ```
+    """
     devices.check(device, "linspace")
     _check_finite("linspace", start=start, end=end)
     steps = as_index(steps, "linspace", "steps")
@@ -293,7 +399,15 @@ def eye(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """The n×m identity matrix (square when m is omitted)."""
+    """The n×m identity matrix (square when m is omitted).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.eye(2).tolist(), cr.eye(2, 3).shape
+    ([[1.0, 0.0], [0.0, 1.0]], chainrule.Size([2, 3]))
+
+    ```
+    """
     devices.check(device, "eye")
     _size((n,) if m is None else (n, m), "eye")
     return _finish(backend.xp.eye(n, m, dtype=dtypes.to_dtype(dtype)), requires_grad)
@@ -339,7 +453,17 @@ def rand(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Uniform random numbers in [0, 1)."""
+    """Uniform random numbers in [0, 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.rand(2, 3)
+    >>> x.shape, bool(((x >= 0) & (x < 1)).all())
+    (chainrule.Size([2, 3]), True)
+
+    ```
+    """
     return _random(_uniform, size, dtype, device, requires_grad, generator, "rand")
 
 
@@ -350,7 +474,16 @@ def randn(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Standard normal random numbers (mean 0, variance 1)."""
+    """Standard normal random numbers (mean 0, variance 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.randn(2, 3).shape
+    chainrule.Size([2, 3])
+
+    ```
+    """
     return _random(_standard_normal, size, dtype, device, requires_grad, generator, "randn")
 
 
@@ -360,7 +493,16 @@ def rand_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Uniform random numbers in [0, 1) of ``input``'s shape and (unless given) dtype."""
+    """Uniform random numbers in [0, 1) of ``input``'s shape and (unless given) dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.rand_like(cr.zeros(4, dtype=cr.float64)).dtype == cr.float64
+    True
+
+    ```
+    """
     _check_like(input, "rand_like")
     dtype = input.dtype if dtype is None else dtype
     return _random(_uniform, input.shape, dtype, device, requires_grad, None, "rand_like")
@@ -372,7 +514,16 @@ def randn_like(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """Standard normal numbers of ``input``'s shape and (unless given) dtype."""
+    """Standard normal numbers of ``input``'s shape and (unless given) dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.randn_like(cr.zeros(2, 5)).shape
+    chainrule.Size([2, 5])
+
+    ```
+    """
     _check_like(input, "randn_like")
     dtype = input.dtype if dtype is None else dtype
     draw = _standard_normal
@@ -409,7 +560,17 @@ def randint(
     requires_grad: bool = False,
 ) -> Tensor:
     """Random integers in [low, high): ``randint(high, size)`` or ``randint(low, high, size)``
-    (``low`` is 0 when omitted); int64 unless ``dtype`` is given."""
+    (``low`` is 0 when omitted); int64 unless ``dtype`` is given.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.randint(3, 7, (10,))
+    >>> x.dtype == cr.int64, bool(((x >= 3) & (x < 7)).all())
+    (True, True)
+
+    ```
+    """
     devices.check(device, "randint")
     values = list(args)
     if size is None and values:
@@ -434,7 +595,17 @@ def randint_like(
     requires_grad: bool = False,
 ) -> Tensor:
     """Random integers in [low, high) of ``input``'s shape and (unless given) dtype;
-    ``randint_like(input, high)`` draws from [0, high)."""
+    ``randint_like(input, high)`` draws from [0, high).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.randint_like(cr.zeros(2, 3), 5)
+    >>> x.shape, bool(((x >= 0) & (x < 5)).all())
+    (chainrule.Size([2, 3]), True)
+
+    ```
+    """
     devices.check(device, "randint_like")
     _check_like(input, "randint_like")
     if high is None:
@@ -450,7 +621,16 @@ def randperm(
     device: Any = None,
     requires_grad: bool = False,
 ) -> Tensor:
-    """A random permutation of 0..n−1 (int64 unless ``dtype`` is given)."""
+    """A random permutation of 0..n−1 (int64 unless ``dtype`` is given).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> sorted(cr.randperm(5).tolist())
+    [0, 1, 2, 3, 4]
+
+    ```
+    """
     devices.check(device, "randperm")
     _size((n,), "randperm")
     permutation = numpy_generator(generator, "randperm").permutation(n)

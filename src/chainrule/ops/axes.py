@@ -71,12 +71,28 @@ moveaxis = movedim
 
 
 def swapaxes(input: Tensor, axis0: int, axis1: int) -> Tensor:  # noqa: A002
-    """Dimensions ``axis0`` and ``axis1`` exchanged (NumPy's name for :func:`transpose`)."""
+    """Dimensions ``axis0`` and ``axis1`` exchanged (NumPy's name for :func:`transpose`).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.swapaxes(cr.zeros(2, 3, 4), 0, 2).shape
+    chainrule.Size([4, 3, 2])
+
+    ```
+    """
     return transpose(input, axis0, axis1)
 
 
 def swapdims(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
-    """Dimensions ``dim0`` and ``dim1`` exchanged (another name for :func:`transpose`)."""
+    """Dimensions ``dim0`` and ``dim1`` exchanged (another name for :func:`transpose`).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.swapdims(cr.zeros(2, 3), 0, 1).shape
+    chainrule.Size([3, 2])
+
+    ```
+    """
     return transpose(input, dim0, dim1)
 
 
@@ -149,17 +165,41 @@ def _each(rank: int, tensors: tuple) -> Any:
 
 
 def atleast_1d(*tensors: Any) -> Any:
-    """Each tensor with at least 1 dimension: a 0-d tensor becomes shape (1,)."""
+    """Each tensor with at least 1 dimension: a 0-d tensor becomes shape (1,).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.atleast_1d(cr.tensor(5.0)).shape
+    chainrule.Size([1])
+
+    ```
+    """
     return _each(1, tensors)
 
 
 def atleast_2d(*tensors: Any) -> Any:
-    """Each tensor with at least 2 dimensions: a vector of n becomes a row (1, n)."""
+    """Each tensor with at least 2 dimensions: a vector of n becomes a row (1, n).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.atleast_2d(cr.tensor([1.0, 2.0])).shape
+    chainrule.Size([1, 2])
+
+    ```
+    """
     return _each(2, tensors)
 
 
 def atleast_3d(*tensors: Any) -> Any:
-    """Each tensor with at least 3 dimensions: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1)."""
+    """Each tensor with at least 3 dimensions: (n,) becomes (1, n, 1), (m, n) becomes (m, n, 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.atleast_3d(cr.zeros(2, 3)).shape
+    chainrule.Size([2, 3, 1])
+
+    ```
+    """
     return _each(3, tensors)
 
 
@@ -187,7 +227,15 @@ def broadcast_shapes(*shapes: Any) -> Size:
 
 
 def broadcast_to(input: Tensor, size: Sequence[int]) -> Tensor:  # noqa: A002
-    """``input`` broadcast to ``size`` (a -1 keeps a dimension): :meth:`Tensor.expand`, a view."""
+    """``input`` broadcast to ``size`` (a -1 keeps a dimension): :meth:`Tensor.expand`, a view.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.broadcast_to(cr.tensor([1.0, 2.0]), (2, 2)).tolist()
+    [[1.0, 2.0], [1.0, 2.0]]
+
+    ```
+    """
     return expand(input, _shape_args((size,), "broadcast_to", "size"))
 
 

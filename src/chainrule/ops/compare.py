@@ -1,4 +1,15 @@
-"""Comparisons and logical operations: bool results, no gradient (they are piecewise constant)."""
+"""Comparisons and logical operations: bool results, no gradient (they are piecewise constant).
+
+```pycon
+>>> import chainrule as cr
+>>> x = cr.tensor([1, 2, 3])
+>>> cr.lt(x, 2).tolist(), cr.eq(x, cr.tensor([1, 0, 3])).tolist()
+([True, False, False], [True, False, True])
+>>> cr.logical_and(x > 1, x < 3).tolist(), cr.bitwise_xor(x, 1).tolist()
+([False, True, False], [0, 3, 2])
+
+```
+"""
 
 from __future__ import annotations
 
@@ -49,31 +60,97 @@ bitwise_xor = _no_grad_binary(_xp("bitwise_xor"), "bitwise_xor")
 
 
 def logical_not(input: Tensor) -> Tensor:  # noqa: A002
-    """Element-wise not (bool result)."""
+    """Element-wise not (bool result).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.logical_not(cr.tensor([0.0, 2.0])).tolist()
+    [True, False]
+
+    ```
+    """
     return Tensor._make(backend.xp.logical_not(input.array), False, None)
 
 
 def bitwise_not(input: Tensor) -> Tensor:  # noqa: A002
-    """``~x``: logical not for bool tensors, bitwise not for integers."""
+    """``~x``: logical not for bool tensors, bitwise not for integers.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.bitwise_not(cr.tensor([True, False])).tolist()
+    [False, True]
+
+    ```
+    """
     return Tensor._make(backend.xp.invert(input.array), False, None)
 
 
 def isnan(input: Tensor) -> Tensor:  # noqa: A002
+    """True where an element is NaN, element-wise; the result is a bool tensor that carries no
+    gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isnan(cr.tensor([1.0, float("nan")])).tolist()
+    [False, True]
+
+    ```
+    """
     return Tensor._make(backend.xp.isnan(input.array), False, None)
 
 
 def isfinite(input: Tensor) -> Tensor:  # noqa: A002
+    """True where an element is neither infinite nor NaN, element-wise; the result is a bool tensor
+    that carries no gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isfinite(cr.tensor([1.0, float("inf"), float("nan")])).tolist()
+    [True, False, False]
+
+    ```
+    """
     return Tensor._make(backend.xp.isfinite(input.array), False, None)
 
 
 def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-8) -> bool:  # noqa: A002
-    """True when |input − other| ≤ atol + rtol·|other| everywhere."""
+    """True when |input − other| ≤ atol + rtol·|other| everywhere.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.allclose(cr.tensor([1.0, 2.0]), cr.tensor([1.0, 2.0 + 1e-7]))
+    True
+
+    ```
+    """
     return bool(backend.xp.allclose(input.array, other.array, rtol=rtol, atol=atol))
 
 
 def any(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """True where some element is non-zero: over all elements by default, else along ``dim`` (kept
+    as size 1 with ``keepdim``); a bool tensor that carries no gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[0, 0], [0, 3]])
+    >>> cr.any(x).item(), cr.any(x, dim=1).tolist()
+    (True, [False, True])
+
+    ```
+    """
     return Tensor._make(backend.as_array(input.array.any(axis=dim, keepdims=keepdim)), False, None)
 
 
 def all(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
+    """True where every element is non-zero: over all elements by default, else along ``dim`` (kept
+    as size 1 with ``keepdim``); a bool tensor that carries no gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1, 2], [0, 3]])
+    >>> cr.all(x).item(), cr.all(x, dim=1).tolist()
+    (False, [True, False])
+
+    ```
+    """
     return Tensor._make(backend.as_array(input.array.all(axis=dim, keepdims=keepdim)), False, None)

@@ -152,7 +152,15 @@ class Rsqrt(Function):
 
 def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
     """⌊input/other⌋, element-wise and broadcast: integers stay integer (−7 // 2 is −4), floats
-    stay float; either may be a Python number. Not differentiable (as in PyTorch)."""
+    stay float; either may be a Python number. Not differentiable (as in PyTorch).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.floor_divide(cr.tensor([7, -7]), 2).tolist()
+    [3, -4]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("floor_divide", ("input", "other"), input, other)
     return FloorDivide.apply(input, other)
@@ -160,7 +168,15 @@ def floor_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input − other·⌊input/other⌋, element-wise and broadcast: the remainder with the sign of
-    the divisor, as Python's ``%`` (``remainder(-3, 2)`` is 1); either may be a number."""
+    the divisor, as Python's ``%`` (``remainder(-3, 2)`` is 1); either may be a number.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.remainder(cr.tensor([7, -7]), 3).tolist()
+    [1, 2]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("remainder", ("input", "other"), input, other)
     return Remainder.apply(input, other)
@@ -168,7 +184,15 @@ def remainder(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def fmod(input: Tensor, other: Any) -> Tensor:  # noqa: A002
     """input − other·trunc(input/other), element-wise and broadcast: the remainder with the
-    sign of the dividend, as C's fmod (``fmod(-3, 2)`` is −1); other may be a number."""
+    sign of the dividend, as C's fmod (``fmod(-3, 2)`` is −1); other may be a number.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.fmod(cr.tensor([7, -7]), 3).tolist()
+    [1, -1]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("fmod", "input", input)
     if type(other) is not Tensor:
@@ -177,19 +201,43 @@ def fmod(input: Tensor, other: Any) -> Tensor:  # noqa: A002
 
 
 def true_divide(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """input / other, element-wise and broadcast: :func:`~chainrule.ops.elementwise.div`."""
+    """input / other, element-wise and broadcast: :func:`~chainrule.ops.elementwise.div`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.true_divide(cr.tensor([3, 4]), 2).tolist()
+    [1.5, 2.0]
+
+    ```
+    """
     return div(input, other)
 
 
 def reciprocal(input: Tensor) -> Tensor:  # noqa: A002
-    """1/x, element-wise; integer tensors give floats."""
+    """1/x, element-wise; integer tensors give floats.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.reciprocal(cr.tensor([2.0, 4.0])).tolist()
+    [0.5, 0.25]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("reciprocal", "input", input)
     return Reciprocal.apply(input)
 
 
 def rsqrt(input: Tensor) -> Tensor:  # noqa: A002
-    """1/√x, element-wise; integer tensors give floats."""
+    """1/√x, element-wise; integer tensors give floats.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.rsqrt(cr.tensor([4.0, 16.0])).tolist()
+    [0.5, 0.25]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("rsqrt", "input", input)
     return Rsqrt.apply(input)

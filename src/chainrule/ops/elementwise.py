@@ -471,28 +471,60 @@ def _cast(value: Any, dtype: Any) -> Any:
 
 
 def add(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
-    """input + alpha·other, broadcast."""
+    """input + alpha·other, broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.add(cr.tensor([1.0, 2.0]), cr.tensor([10.0, 20.0]), alpha=2).tolist()
+    [21.0, 42.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("add", ("input", "other"), input, other)
     return Add.apply(input, other if alpha == 1 else Mul.apply(other, alpha))
 
 
 def sub(input: Any, other: Any, *, alpha: float = 1) -> Tensor:  # noqa: A002
-    """input − alpha·other, broadcast."""
+    """input − alpha·other, broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.sub(cr.tensor([1.0, 2.0]), 1).tolist()
+    [0.0, 1.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("sub", ("input", "other"), input, other)
     return Sub.apply(input, other if alpha == 1 else Mul.apply(other, alpha))
 
 
 def mul(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """input · other, element-wise and broadcast."""
+    """input · other, element-wise and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.mul(cr.tensor([[1.0], [2.0]]), cr.tensor([3.0, 4.0])).tolist()
+    [[3.0, 4.0], [6.0, 8.0]]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("mul", ("input", "other"), input, other)
     return Mul.apply(input, other)
 
 
 def div(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """input / other (true division), element-wise and broadcast."""
+    """input / other (true division), element-wise and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.div(cr.tensor([1, 3]), 2).tolist()
+    [0.5, 1.5]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("div", ("input", "other"), input, other)
     return Div.apply(input, other)
@@ -503,21 +535,45 @@ _EXPONENT_TYPES = frozenset({Tensor, int, float})
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001, A002
-    """inputᵉˣᵖᵒⁿᵉⁿᵗ, element-wise and broadcast."""
+    """inputᵉˣᵖᵒⁿᵉⁿᵗ, element-wise and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.pow(cr.tensor([2.0, 3.0]), 2).tolist()
+    [4.0, 9.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(exponent) not in _EXPONENT_TYPES:
         check_operands("pow", ("input", "exponent"), input, exponent)
     return Pow.apply(input, exponent)
 
 
 def maximum(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """The element-wise maximum of two tensors."""
+    """The element-wise maximum of two tensors.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.maximum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0])).tolist()
+    [3.0, 5.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("maximum", ("input", "other"), input, other, scalars=False)
     return Maximum.apply(input, other)
 
 
 def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
-    """The element-wise minimum of two tensors."""
+    """The element-wise minimum of two tensors.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.minimum(cr.tensor([1.0, 5.0]), cr.tensor([3.0, 2.0])).tolist()
+    [1.0, 2.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("minimum", ("input", "other"), input, other, scalars=False)
     return Minimum.apply(input, other)
@@ -525,7 +581,16 @@ def minimum(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
     """input where condition holds, else other (all three broadcast together); input and other
-    may be numbers."""
+    may be numbers.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([-1.0, 2.0, -3.0])
+    >>> cr.where(x > 0, x, 0.0).tolist()
+    [0.0, 2.0, 0.0]
+
+    ```
+    """
     if not isinstance(condition, Tensor):
         raise not_a_tensor("where", "condition", condition)
     if type(input) is not Tensor or type(other) is not Tensor:
@@ -534,42 +599,105 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:  # noqa: A002
 
 
 def neg(input: Any) -> Tensor:  # noqa: A002
+    """−x, element-wise (also named ``negative``).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.neg(cr.tensor([1.0, -2.0])).tolist()
+    [-1.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("neg", "input", input)
     return Neg.apply(input)
 
 
 def exp(input: Any) -> Tensor:  # noqa: A002
+    """eˣ, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.exp(cr.tensor([0.0, 1.0])).tolist()[0], round(cr.exp(cr.tensor(1.0)).item(), 4)
+    (1.0, 2.7183)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("exp", "input", input)
     return Exp.apply(input)
 
 
 def log(input: Any) -> Tensor:  # noqa: A002
+    """The natural logarithm ln x, element-wise (−inf at 0, NaN below it).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.log(cr.tensor(2.0)).item(), 4), cr.log(cr.tensor([1.0])).tolist()
+    (0.6931, [0.0])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("log", "input", input)
     return Log.apply(input)
 
 
 def sqrt(input: Any) -> Tensor:  # noqa: A002
+    """√x, element-wise (NaN for negative x).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.sqrt(cr.tensor([4.0, 9.0])).tolist()
+    [2.0, 3.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sqrt", "input", input)
     return Sqrt.apply(input)
 
 
 def abs(input: Any) -> Tensor:  # noqa: A001, A002
+    """|x|, element-wise; its gradient at 0 is taken as 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.abs(cr.tensor([-1.5, 0.0, 2.0])).tolist()
+    [1.5, 0.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("abs", "input", input)
     return Abs.apply(input)
 
 
 def sin(input: Any) -> Tensor:  # noqa: A002
+    """sin x, element-wise, with x in radians.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.sin(cr.tensor(1.0)).item(), 4), cr.sin(cr.tensor([0.0])).tolist()
+    (0.8415, [0.0])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sin", "input", input)
     return Sin.apply(input)
 
 
 def cos(input: Any) -> Tensor:  # noqa: A002
+    """cos x, element-wise, with x in radians.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.cos(cr.tensor(1.0)).item(), 4), cr.cos(cr.tensor([0.0])).tolist()
+    (0.5403, [1.0])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("cos", "input", input)
     return Cos.apply(input)
@@ -577,7 +705,15 @@ def cos(input: Any) -> Tensor:  # noqa: A002
 
 def clamp(input: Any, min: Any = None, max: Any = None) -> Tensor:  # noqa: A002
     """Limit every element to [min, max]; either bound may be omitted, and either may be a
-    tensor (broadcast against the input). Where min > max the result is max, as in PyTorch."""
+    tensor (broadcast against the input). Where min > max the result is max, as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.clamp(cr.tensor([-2.0, 0.5, 3.0]), min=0.0, max=1.0).tolist()
+    [0.0, 0.5, 1.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("clamp", "input", input)
     if not (min is None or isinstance(min, (float, int, Tensor))):

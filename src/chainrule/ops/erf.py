@@ -190,7 +190,15 @@ class Erfc(Function):
 
 
 def erf(input: Any) -> Tensor:  # noqa: A002
-    """The error function erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise."""
+    """The error function erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.erf(cr.tensor(1.0)).item(), 4), cr.erf(cr.tensor([0.0])).tolist()
+    (0.8427, [0.0])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("erf", "input", input)
     return Erf.apply(input)
@@ -198,7 +206,15 @@ def erf(input: Any) -> Tensor:  # noqa: A002
 
 def erfc(input: Any) -> Tensor:  # noqa: A002
     """The complementary error function erfc(x) = 1 − erf(x), element-wise, accurate where it
-    is tiny (x ≫ 1)."""
+    is tiny (x ≫ 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.erfc(cr.tensor(1.0)).item(), 4), cr.erfc(cr.tensor([0.0])).tolist()
+    (0.1573, [1.0])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("erfc", "input", input)
     return Erfc.apply(input)

@@ -168,35 +168,75 @@ def _float_operands(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def exp2(input: Tensor) -> Tensor:  # noqa: A002
-    """2ˣ, element-wise."""
+    """2ˣ, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.exp2(cr.tensor([0.0, 3.0])).tolist()
+    [1.0, 8.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("exp2", "input", input)
     return Exp2.apply(input)
 
 
 def expm1(input: Tensor) -> Tensor:  # noqa: A002
-    """eˣ − 1, element-wise, accurate for small x."""
+    """eˣ − 1, element-wise, accurate for small x.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.expm1(cr.tensor([0.0])).tolist(), round(cr.expm1(cr.tensor(1e-6)).item() * 1e6, 4)
+    ([0.0], 1.0)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("expm1", "input", input)
     return Expm1.apply(input)
 
 
 def log1p(input: Tensor) -> Tensor:  # noqa: A002
-    """ln(1 + x), element-wise, accurate for small x."""
+    """ln(1 + x), element-wise, accurate for small x.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.log1p(cr.tensor([0.0])).tolist(), round(cr.log1p(cr.tensor(1e-6)).item() * 1e6, 4)
+    ([0.0], 1.0)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("log1p", "input", input)
     return Log1p.apply(input)
 
 
 def log2(input: Tensor) -> Tensor:  # noqa: A002
-    """log₂ x, element-wise."""
+    """log₂ x, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.log2(cr.tensor([1.0, 8.0])).tolist()
+    [0.0, 3.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("log2", "input", input)
     return Log2.apply(input)
 
 
 def log10(input: Tensor) -> Tensor:  # noqa: A002
-    """log₁₀ x, element-wise."""
+    """log₁₀ x, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.log10(cr.tensor([1.0, 100.0])).tolist()
+    [0.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("log10", "input", input)
     return Log10.apply(input)
@@ -204,7 +244,15 @@ def log10(input: Tensor) -> Tensor:  # noqa: A002
 
 def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002
     """ln(p/(1 − p)), the inverse of the sigmoid; with ``eps``, p is first clamped to
-    [eps, 1 − eps], so that 0 and 1 give finite values."""
+    [eps, 1 − eps], so that 0 and 1 give finite values.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.logit(cr.tensor([0.5])).tolist(), round(cr.logit(cr.tensor(0.75)).item(), 4)
+    ([0.0], 1.0986)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("logit", "input", input)
     if eps is None:
@@ -214,7 +262,15 @@ def logit(input: Tensor, eps: float | None = None) -> Tensor:  # noqa: A002
 
 def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002
     """input · ln(other), element-wise and broadcast, taken as 0 where input is 0 (as in the
-    entropy term p · ln p); either may be a Python number."""
+    entropy term p · ln p); either may be a Python number.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.xlogy(cr.tensor([0.0, 2.0]), cr.tensor([0.0, 1.0])).tolist()
+    [0.0, 0.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("xlogy", ("input", "other"), input, other)
     return Xlogy.apply(input, other)
@@ -222,7 +278,16 @@ def xlogy(input: Any, other: Any) -> Tensor:  # noqa: A002
 
 def float_power(input: Any, exponent: Any) -> Tensor:  # noqa: A002
     """inputᵉˣᵖᵒⁿᵉⁿᵗ computed in float64, whatever the dtypes given (the gradient of a float32
-    input comes back in float32); either may be a Python number."""
+    input comes back in float32); either may be a Python number.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> y = cr.float_power(cr.tensor([2, 3]), 2)
+    >>> y.dtype == cr.float64, y.tolist()
+    (True, [4.0, 9.0])
+
+    ```
+    """
     if type(input) is not Tensor or type(exponent) is not Tensor:
         check_operands("float_power", ("input", "exponent"), input, exponent)
     return elementwise.pow(_in_float64(input), _in_float64(exponent))
@@ -235,7 +300,15 @@ def _in_float64(value: Any) -> Any:
 
 
 def square(input: Tensor) -> Tensor:  # noqa: A002
-    """x², element-wise; integer tensors stay integer, and bool ones become int64 (PyTorch)."""
+    """x², element-wise; integer tensors stay integer, and bool ones become int64 (PyTorch).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.square(cr.tensor([-3.0, 0.5])).tolist()
+    [9.0, 0.25]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("square", "input", input)
     if input.array.dtype.kind == "b":

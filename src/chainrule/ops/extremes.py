@@ -81,7 +81,16 @@ def amax(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa
 
 def amin(input: Tensor, dim: Any = (), keepdim: bool = False) -> Tensor:  # noqa: A002
     """The smallest element over ``dim`` (an int or a tuple; all dimensions by default). Ties
-    share the gradient evenly."""
+    share the gradient evenly.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[3.0, 1.0], [2.0, 5.0]])
+    >>> cr.amin(x).item(), cr.amin(x, dim=0).tolist()
+    (1.0, [2.0, 1.0])
+
+    ```
+    """
     return _extreme(input, dim, keepdim, largest=False)
 
 
@@ -138,5 +147,14 @@ def cummax(input: Tensor, dim: int) -> Any:  # noqa: A002
 
 def cummin(input: Tensor, dim: int) -> Any:  # noqa: A002
     """``(values, indices)``: the smallest element of ``input[0..k]`` along ``dim`` for every k,
-    and where it is (the latest of equal elements)."""
+    and where it is (the latest of equal elements).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> values, indices = cr.cummin(cr.tensor([3.0, 1.0, 2.0]), 0)
+    >>> values.tolist(), indices.tolist()
+    ([3.0, 1.0, 1.0], [0, 1, 1])
+
+    ```
+    """
     return _running(input, dim, largest=False)

@@ -157,7 +157,15 @@ def _common(op: str, input: Any, t1: Any, t2: Any, value: float) -> tuple:  # no
 
 def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:  # noqa: A002
     """input + weight·(end − input), element-wise and broadcast: the point a fraction
-    ``weight`` (a number or a tensor) of the way from input to end."""
+    ``weight`` (a number or a tensor) of the way from input to end.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.lerp(cr.tensor([0.0, 10.0]), cr.tensor([4.0, 20.0]), 0.25).tolist()
+    [1.0, 12.5]
+
+    ```
+    """
     check_operands("lerp", ("input", "end"), input, end, scalars=False)
     if not isinstance(weight, (Tensor, numbers.Number)):
         raise not_a_tensor("lerp", "weight", weight)
@@ -165,7 +173,16 @@ def lerp(input: Tensor, end: Tensor, weight: Any) -> Tensor:  # noqa: A002
 
 
 def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:  # noqa: A002
-    """input + value·tensor1·tensor2, element-wise and broadcast."""
+    """input + value·tensor1·tensor2, element-wise and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> one = cr.tensor([1.0, 1.0])
+    >>> cr.addcmul(one, cr.tensor([2.0, 3.0]), cr.tensor([4.0, 5.0]), value=0.5).tolist()
+    [5.0, 8.5]
+
+    ```
+    """
     check_operands(
         "addcmul", ("input", "tensor1", "tensor2"), input, tensor1, tensor2, scalars=False
     )
@@ -176,7 +193,16 @@ def addcmul(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1
 
 def addcdiv(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value: float = 1) -> Tensor:  # noqa: A002
     """input + value·tensor1/tensor2, element-wise and broadcast (Adam's update has this
-    form)."""
+    form).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> one = cr.tensor([1.0, 1.0])
+    >>> cr.addcdiv(one, cr.tensor([2.0, 3.0]), cr.tensor([4.0, 2.0]), value=2).tolist()
+    [2.0, 4.0]
+
+    ```
+    """
     check_operands(
         "addcdiv", ("input", "tensor1", "tensor2"), input, tensor1, tensor2, scalars=False
     )

@@ -205,7 +205,16 @@ def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha: 
 
 
 def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:  # noqa: A002
-    """A copy of ``input`` whose slice ``index[i]`` along ``dim`` is ``source[…, i, …]``."""
+    """A copy of ``input`` whose slice ``index[i]`` along ``dim`` is ``source[…, i, …]``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> source = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.index_copy(cr.zeros(3, 2), 0, cr.tensor([2, 0]), source).tolist()
+    [[3.0, 4.0], [0.0, 0.0], [1.0, 2.0]]
+
+    ```
+    """
     axis, positions = _checked_index(input, dim, index, "index_copy")
     _checked_source(input, source, axis, positions.size, "index_copy")
     return IndexCopy.apply(input, source, positions, dim=axis)
@@ -213,7 +222,15 @@ def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor
 
 def index_fill(input: Tensor, dim: int, index: Tensor, value: Any) -> Tensor:  # noqa: A002
     """A copy of ``input`` whose slices at ``index`` along ``dim`` (negative positions count
-    from the end) hold ``value``: a number, or a 0-d tensor (which may require grad)."""
+    from the end) hold ``value``: a number, or a 0-d tensor (which may require grad).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.index_fill(cr.zeros(2, 3), 1, cr.tensor([0, 2]), 7.0).tolist()
+    [[7.0, 0.0, 7.0], [7.0, 0.0, 7.0]]
+
+    ```
+    """
     axis, positions = _checked_index(input, dim, index, "index_fill", negative=True)
     if isinstance(value, Tensor):
         if value.ndim != 0:

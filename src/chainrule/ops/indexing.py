@@ -275,6 +275,14 @@ def scatter(
     combines with the values there instead of overwriting them.
 
     Where ``index`` repeats a place, which write wins is unspecified (as in PyTorch).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> index = cr.tensor([2, 0])
+    >>> cr.scatter(cr.zeros(3), 0, index, cr.tensor([5.0, 6.0])).tolist()
+    [6.0, 0.0, 5.0]
+
+    ```
     """
     if value is not None:
         if src is not None:
@@ -290,7 +298,16 @@ def scatter(
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:  # noqa: A002
     """A copy of ``input`` with ``src[i][j][k]`` added at ``[i][index[i][j][k]][k]`` (dim 1);
-    where ``index`` repeats a place, every value sent there is added."""
+    where ``index`` repeats a place, every value sent there is added.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> index = cr.tensor([0, 1, 0])
+    >>> cr.scatter_add(cr.zeros(2), 0, index, cr.tensor([1.0, 2.0, 3.0])).tolist()
+    [4.0, 2.0]
+
+    ```
+    """
     if not isinstance(src, Tensor):
         raise TypeError(f"scatter_add: src must be a tensor, got {type(src).__name__}")
     return _scatter(ScatterAdd, "scatter_add", input, dim, index, src)
@@ -374,7 +391,16 @@ def _broadcast_shape(a: tuple, b: tuple, op: str) -> tuple:
 def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:  # noqa: A002
     """``input`` with ``value`` (a number, or a 0-d tensor, which may require grad) where the
     bool ``mask`` is true; ``mask`` broadcasts with ``input``, and so the result's shape is
-    theirs broadcast. The result keeps ``input``'s dtype."""
+    theirs broadcast. The result keeps ``input``'s dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, -2.0, 3.0])
+    >>> cr.masked_fill(x, x < 0, 0.0).tolist()
+    [1.0, 0.0, 3.0]
+
+    ```
+    """
     where = _mask_array(mask, "masked_fill")
     _broadcast_shape(input.shape, where.shape, "masked_fill")
     if isinstance(value, Tensor) and value.ndim != 0:
@@ -387,7 +413,16 @@ def masked_fill(input: Tensor, mask: Tensor, value: Any) -> Tensor:  # noqa: A00
 
 def masked_select(input: Tensor, mask: Tensor) -> Tensor:  # noqa: A002
     """The elements of ``input`` where the bool ``mask`` is true, as a 1-d tensor (row-major
-    order); ``input`` and ``mask`` broadcast with each other first."""
+    order); ``input`` and ``mask`` broadcast with each other first.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, -2.0], [-3.0, 4.0]])
+    >>> cr.masked_select(x, x > 0).tolist()
+    [1.0, 4.0]
+
+    ```
+    """
     where = _mask_array(mask, "masked_select")
     _broadcast_shape(input.shape, where.shape, "masked_select")
     return MaskedSelect.apply(input, where)

@@ -114,7 +114,17 @@ def _check_shapes(shape_a: tuple, shape_b: tuple) -> None:
 
 
 def matmul(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
-    """The matrix product ``input @ other`` with PyTorch's 1-D, 2-D and batched semantics."""
+    """The matrix product ``input @ other`` with PyTorch's 1-D, 2-D and batched semantics.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.matmul(cr.ones(5, 2, 3), cr.ones(3, 4)).shape
+    chainrule.Size([5, 2, 4])
+    >>> cr.matmul(cr.tensor([[1.0, 2.0]]), cr.tensor([3.0, 4.0])).tolist()
+    [11.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         _check_tensors("matmul", ("input", input), ("other", other))
     return MatMul.apply(input, other)
@@ -128,7 +138,15 @@ def _check_tensors(op: str, *arguments: tuple[str, Any]) -> None:
 
 
 def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
-    """Matrix times matrix (both 2-D)."""
+    """Matrix times matrix (both 2-D).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.mm(cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0], [4.0]])).tolist()
+    [[11.0]]
+
+    ```
+    """
     if type(input) is not Tensor or type(mat2) is not Tensor:
         _check_tensors("mm", ("input", input), ("mat2", mat2))
     if input.ndim != 2 or mat2.ndim != 2:
@@ -137,7 +155,15 @@ def mm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
 
 
 def dot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
-    """The inner product of two vectors."""
+    """The inner product of two vectors.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.dot(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0])).item()
+    11.0
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         _check_tensors("dot", ("input", input), ("tensor", other))
     if input.ndim != 1 or other.ndim != 1:

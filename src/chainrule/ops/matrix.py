@@ -87,14 +87,30 @@ def _on_diagonal(values: Tensor, shape: tuple[int, int], k: int) -> Tensor:
 
 def tril(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """The lower triangle of each matrix in the last two dimensions: entries (i, j) with
-    j - i <= ``diagonal`` kept, the others set to 0."""
+    j - i <= ``diagonal`` kept, the others set to 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.tril(cr.ones(3, 3)).tolist()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 1.0, 1.0]]
+
+    ```
+    """
     _check_matrices(input, "tril")
     return Tril.apply(input, k=diagonal)
 
 
 def triu(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """The upper triangle of each matrix in the last two dimensions: entries (i, j) with
-    j - i >= ``diagonal`` kept, the others set to 0."""
+    j - i >= ``diagonal`` kept, the others set to 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.triu(cr.ones(3, 3), diagonal=1).tolist()
+    [[0.0, 1.0, 1.0], [0.0, 0.0, 1.0], [0.0, 0.0, 0.0]]
+
+    ```
+    """
     _check_matrices(input, "triu")
     return Triu.apply(input, k=diagonal)
 
@@ -107,7 +123,17 @@ def _check_matrices(input: Tensor, op: str) -> None:  # noqa: A002
 def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
     """A vector of n elements → the square matrix of size n + |diagonal| with the vector on
     that diagonal; a matrix → the vector of its elements on that diagonal (0 above the main
-    one, negative below)."""
+    one, negative below).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.diag(cr.tensor([1.0, 2.0])).tolist()
+    [[1.0, 0.0], [0.0, 2.0]]
+    >>> cr.diag(cr.tensor([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [1.0, 4.0]
+
+    ```
+    """
     if input.ndim not in (1, 2):
         raise OpError(f"diag: expects a vector or a matrix, got shape {input.shape}")
     return Diag.apply(input, k=diagonal)
@@ -115,7 +141,15 @@ def diag(input: Tensor, diagonal: int = 0) -> Tensor:  # noqa: A002
 
 def outer(input: Tensor, vec2: Tensor) -> Tensor:  # noqa: A002
     """The outer product of two vectors: out[i, j] = input[i] · vec2[j] (composed: the rule is
-    mul's)."""
+    mul's).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.outer(cr.tensor([1.0, 2.0]), cr.tensor([3.0, 4.0, 5.0])).tolist()
+    [[3.0, 4.0, 5.0], [6.0, 8.0, 10.0]]
+
+    ```
+    """
     if input.ndim != 1 or vec2.ndim != 1:
         raise OpError(f"outer: expects two vectors, got shapes {input.shape} and {vec2.shape}")
     return mul(unsqueeze(input, 1), unsqueeze(vec2, 0))
@@ -152,7 +186,15 @@ class AddMatMul(Function):
 
 
 def bmm(input: Tensor, mat2: Tensor) -> Tensor:  # noqa: A002
-    """A batch of matrix products: (b, n, m) · (b, m, p) → (b, n, p), without broadcasting."""
+    """A batch of matrix products: (b, n, m) · (b, m, p) → (b, n, p), without broadcasting.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.bmm(cr.ones(4, 2, 3), cr.ones(4, 3, 5)).shape
+    chainrule.Size([4, 2, 5])
+
+    ```
+    """
     _check_product("bmm", input, mat2, batched=True)
     return MatMul.apply(input, mat2)
 
@@ -166,7 +208,16 @@ def addmm(
     alpha: float = 1,
 ) -> Tensor:
     """β·input + α·(mat1 · mat2), for mat1 (n, m) and mat2 (m, p); input broadcasts to (n, p).
-    With β = 0 the input is ignored (nan and inf in it included)."""
+    With β = 0 the input is ignored (nan and inf in it included).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> bias = cr.tensor([10.0])
+    >>> cr.addmm(bias, cr.tensor([[1.0, 2.0]]), cr.tensor([[3.0], [4.0]]), alpha=2).tolist()
+    [[32.0]]
+
+    ```
+    """
     _check_product("addmm", mat1, mat2, batched=False)
     return _add_product("addmm", input, mat1, mat2, beta, alpha)
 
@@ -180,7 +231,15 @@ def baddbmm(
     alpha: float = 1,
 ) -> Tensor:
     """β·input + α·bmm(batch1, batch2), for batch1 (b, n, m) and batch2 (b, m, p); input
-    broadcasts to (b, n, p). With β = 0 the input is ignored (nan and inf in it included)."""
+    broadcasts to (b, n, p). With β = 0 the input is ignored (nan and inf in it included).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.baddbmm(cr.zeros(4, 2, 5), cr.ones(4, 2, 3), cr.ones(4, 3, 5))[0, 0, 0].item()
+    3.0
+
+    ```
+    """
     _check_product("baddbmm", batch1, batch2, batched=True)
     return _add_product("baddbmm", input, batch1, batch2, beta, alpha)
 

@@ -242,14 +242,30 @@ def _is_index(value: Any) -> bool:
 
 
 def reshape(input: Tensor, *shape: Any) -> Tensor:  # noqa: A002
-    """The same elements in a new shape (one entry may be -1, inferred)."""
+    """The same elements in a new shape (one entry may be -1, inferred).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.reshape(cr.arange(6), (2, -1)).tolist()
+    [[0, 1, 2], [3, 4, 5]]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("reshape", "input", input)
     return Reshape.apply(input, shape=_shape_args(shape, "reshape", "shape"))
 
 
 def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # noqa: A002
-    """Merge dimensions start_dim..end_dim into one."""
+    """Merge dimensions start_dim..end_dim into one.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.flatten(cr.zeros(2, 3, 4), start_dim=1).shape
+    chainrule.Size([2, 12])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("flatten", "input", input)
     shape = input.shape
@@ -268,7 +284,15 @@ def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:  # 
 
 
 def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
-    """Drop dimensions of size 1 (only those in ``dim`` when given; others are kept)."""
+    """Drop dimensions of size 1 (only those in ``dim`` when given; others are kept).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.squeeze(cr.zeros(2, 1, 3, 1)).shape, cr.squeeze(cr.zeros(2, 1, 3, 1), 1).shape
+    (chainrule.Size([2, 3]), chainrule.Size([2, 3, 1]))
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("squeeze", "input", input)
     shape = input.shape
@@ -282,7 +306,15 @@ def squeeze(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
-    """Insert a dimension of size 1 at ``dim``."""
+    """Insert a dimension of size 1 at ``dim``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.unsqueeze(cr.zeros(2, 3), 1).shape
+    chainrule.Size([2, 1, 3])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("unsqueeze", "input", input)
     shape = input.shape
@@ -291,7 +323,15 @@ def unsqueeze(input: Tensor, dim: int) -> Tensor:  # noqa: A002
 
 
 def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
-    """Reorder the dimensions: output dimension i is input dimension dims[i]."""
+    """Reorder the dimensions: output dimension i is input dimension dims[i].
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.permute(cr.zeros(2, 3, 4), (2, 0, 1)).shape
+    chainrule.Size([4, 2, 3])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("permute", "input", input)
     dims = _shape_args(dims, "permute", "dims")
@@ -303,7 +343,15 @@ def permute(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
 
 
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:  # noqa: A002
-    """Swap two dimensions."""
+    """Swap two dimensions.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.transpose(cr.tensor([[1, 2, 3]]), 0, 1).tolist()
+    [[1], [2], [3]]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("transpose", "input", input)
     ndim = input.ndim
@@ -342,7 +390,15 @@ def expand(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors along an existing dimension."""
+    """Join tensors along an existing dimension.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.cat([cr.tensor([[1, 2]]), cr.tensor([[3, 4], [5, 6]])]).tolist()
+    [[1, 2], [3, 4], [5, 6]]
+
+    ```
+    """
     tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise OpError("cat: expected a non-empty sequence of tensors")
@@ -378,7 +434,15 @@ def _tensor_list(tensors: Any, op: str) -> Sequence[Tensor]:
 
 
 def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
-    """Join tensors of one shape along a new dimension."""
+    """Join tensors of one shape along a new dimension.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.stack([cr.tensor([1, 2]), cr.tensor([3, 4])], dim=1).tolist()
+    [[1, 3], [2, 4]]
+
+    ```
+    """
     tensors = _tensor_list(tensors, "stack")
     if not tensors:
         raise OpError("stack: expected a non-empty sequence of tensors")
@@ -390,7 +454,17 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
 
 
 def split(tensor: Tensor, split_size_or_sections: Any, dim: int = 0) -> tuple[Tensor, ...]:
-    """Cut into pieces of ``split_size`` (the last may be smaller), or of the listed sizes."""
+    """Cut into pieces of ``split_size`` (the last may be smaller), or of the listed sizes.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [part.tolist() for part in cr.split(cr.arange(5), 2)]
+    [[0, 1], [2, 3], [4]]
+    >>> [part.tolist() for part in cr.split(cr.arange(5), [1, 4])]
+    [[0], [1, 2, 3, 4]]
+
+    ```
+    """
     if not isinstance(tensor, Tensor):
         raise not_a_tensor("split", "tensor", tensor)
     axis = normalise_axis(dim, tensor.ndim, "split")
@@ -424,7 +498,15 @@ def split_method(self: Tensor, split_size: Any, dim: int = 0) -> tuple[Tensor, .
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:  # noqa: A002
-    """Cut into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch does."""
+    """Cut into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch does.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [part.shape[1] for part in cr.chunk(cr.zeros(2, 7), 3, dim=1)]
+    [3, 3, 1]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("chunk", "input", input)
     chunks = as_index(chunks, "chunk", "chunks")
