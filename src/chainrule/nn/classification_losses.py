@@ -13,7 +13,16 @@ from chainrule.tensor import Tensor
 
 class CrossEntropyLoss(WeightedLoss):
     """Cross-entropy of logits against class indices or probabilities; see
-    :func:`chainrule.nn.functional.cross_entropy`."""
+    :func:`chainrule.nn.functional.cross_entropy`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> logits, target = cr.zeros(2, 4), cr.tensor([0, 3])
+    >>> round(cr.nn.CrossEntropyLoss()(logits, target).item(), 4)  # log 4
+    1.3863
+
+    ```
+    """
 
     def __init__(
         self,
@@ -39,7 +48,16 @@ class CrossEntropyLoss(WeightedLoss):
 
 
 class NLLLoss(WeightedLoss):
-    """Negative log-likelihood of log-probabilities against class indices."""
+    """Negative log-likelihood of log-probabilities against class indices.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> log_probs = cr.tensor([[-1.0, -2.0], [-3.0, -4.0]])
+    >>> cr.nn.NLLLoss()(log_probs, cr.tensor([1, 0])).item()
+    2.5
+
+    ```
+    """
 
     def __init__(
         self,
@@ -60,7 +78,15 @@ class NLLLoss(WeightedLoss):
 
 class BCELoss(WeightedLoss):
     """Binary cross-entropy of probabilities in [0, 1]; see
-    :func:`chainrule.nn.functional.binary_cross_entropy`."""
+    :func:`chainrule.nn.functional.binary_cross_entropy`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.nn.BCELoss()(cr.tensor([0.5, 0.5]), cr.tensor([1.0, 0.0])).item(), 4)
+    0.6931
+
+    ```
+    """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:  # noqa: A002
         return F.binary_cross_entropy(input, target, self.weight, reduction=self.reduction)
@@ -69,7 +95,15 @@ class BCELoss(WeightedLoss):
 class BCEWithLogitsLoss(WeightedLoss):
     """Binary cross-entropy of logits, with a stable log σ; see
     :func:`chainrule.nn.functional.binary_cross_entropy_with_logits`. ``weight`` and
-    ``pos_weight`` are buffers."""
+    ``pos_weight`` are buffers.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.nn.BCEWithLogitsLoss()(cr.zeros(2), cr.tensor([1.0, 0.0])).item(), 4)
+    0.6931
+
+    ```
+    """
 
     def __init__(
         self,
@@ -90,7 +124,15 @@ class BCEWithLogitsLoss(WeightedLoss):
 
 class SoftMarginLoss(Loss):
     """log(1 + e^{−y x}) for scores x and labels y = ±1; see
-    :func:`chainrule.nn.functional.soft_margin_loss`."""
+    :func:`chainrule.nn.functional.soft_margin_loss`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.nn.SoftMarginLoss()(cr.zeros(2), cr.tensor([1.0, -1.0])).item(), 4)
+    0.6931
+
+    ```
+    """
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
         return F.soft_margin_loss(input, target, reduction=self.reduction)
@@ -98,7 +140,16 @@ class SoftMarginLoss(Loss):
 
 class KLDivLoss(Loss):
     """Kullback-Leibler divergence of log-probabilities from a target distribution; see
-    :func:`chainrule.nn.functional.kl_div` (and its note on ``reduction="batchmean"``)."""
+    :func:`chainrule.nn.functional.kl_div` (and its note on ``reduction="batchmean"``).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> log_q, p = cr.tensor([[0.5, 0.5]]).log(), cr.tensor([[1.0, 0.0]])
+    >>> round(cr.nn.KLDivLoss(reduction="batchmean")(log_q, p).item(), 4)  # log 2
+    0.6931
+
+    ```
+    """
 
     reductions = ("mean", "batchmean", "sum", "none")
 

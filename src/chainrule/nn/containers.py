@@ -23,6 +23,16 @@ class Sequential(Module):
 
     Indexing, slicing (a Sequential keeping the names), assignment, deletion, ``append``,
     ``insert``, ``extend``, ``pop``, ``+`` and ``*`` behave as PyTorch's.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> model = cr.nn.Sequential(cr.nn.Linear(3, 4), cr.nn.ReLU(), cr.nn.Linear(4, 1))
+    >>> model(cr.zeros(2, 3)).shape
+    chainrule.Size([2, 1])
+    >>> list(model.state_dict())
+    ['0.weight', '0.bias', '2.weight', '2.bias']
+
+    ```
     """
 
     def __init__(self, *modules: Module | Mapping[str, Module]) -> None:
@@ -113,6 +123,16 @@ class ModuleList(Module):
 
     Indexing, slicing (a new ModuleList), assignment, deletion, ``append``, ``insert``,
     ``extend``, ``pop`` and ``+`` behave as PyTorch's; it has no forward of its own.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> layers = cr.nn.ModuleList([cr.nn.Linear(2, 2) for _ in range(3)])
+    >>> layers.append(cr.nn.ReLU())
+    ModuleList(...)
+    >>> len(layers), len(list(layers.parameters()))
+    (4, 6)
+
+    ```
     """
 
     def __init__(self, modules: Iterable[Module] | None = None) -> None:
@@ -193,7 +213,16 @@ class ModuleList(Module):
 
 
 class ModuleDict(Module):
-    """A dict of modules registered under their keys, in insertion order."""
+    """A dict of modules registered under their keys, in insertion order.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> blocks = cr.nn.ModuleDict({"act": cr.nn.ReLU(), "fc": cr.nn.Linear(2, 1)})
+    >>> list(blocks.keys()), blocks["act"](cr.tensor([-1.0, 1.0])).tolist()
+    (['act', 'fc'], [0.0, 1.0])
+
+    ```
+    """
 
     def __init__(self, modules: Mapping[str, Module] | Iterable[tuple] | None = None) -> None:
         super().__init__()

@@ -11,7 +11,16 @@ from chainrule.tensor import Tensor
 
 class Loss(Module):
     """A loss module: it holds ``reduction`` ("mean", "sum" or "none") and its options, and
-    calls its function in :mod:`chainrule.nn.functional`."""
+    calls its function in :mod:`chainrule.nn.functional`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x, y = cr.tensor([1.0, 3.0]), cr.tensor([0.0, 1.0])
+    >>> [cr.nn.L1Loss(reduction=r)(x, y).tolist() for r in ("mean", "sum", "none")]
+    [1.5, 3.0, [1.0, 2.0]]
+
+    ```
+    """
 
     reductions: tuple[str, ...] = REDUCTIONS
 
@@ -28,7 +37,16 @@ class Loss(Module):
 
 class WeightedLoss(Loss):
     """A loss with a constant per-class (or per-element) ``weight``, kept as a buffer so that
-    it moves with the module and appears in its state_dict."""
+    it moves with the module and appears in its state_dict.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> loss = cr.nn.NLLLoss(weight=cr.tensor([1.0, 3.0]))
+    >>> list(loss.state_dict()), loss.weight.tolist()
+    (['weight'], [1.0, 3.0])
+
+    ```
+    """
 
     def __init__(
         self,

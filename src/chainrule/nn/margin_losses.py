@@ -23,7 +23,16 @@ class _MarginLoss(Loss):
 
 
 class MarginRankingLoss(_MarginLoss):
-    """max(0, −y(x₁ − x₂) + margin); see :func:`chainrule.nn.functional.margin_ranking_loss`."""
+    """max(0, −y(x₁ − x₂) + margin); see :func:`chainrule.nn.functional.margin_ranking_loss`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x1, x2, y = cr.tensor([1.0, 2.0]), cr.tensor([2.0, 0.0]), cr.ones(2)
+    >>> cr.nn.MarginRankingLoss()(x1, x2, y).item()
+    0.5
+
+    ```
+    """
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
         return F.margin_ranking_loss(
@@ -33,7 +42,16 @@ class MarginRankingLoss(_MarginLoss):
 
 class HingeEmbeddingLoss(_MarginLoss):
     """x where y = 1, max(0, margin − x) where y = −1; see
-    :func:`chainrule.nn.functional.hinge_embedding_loss`."""
+    :func:`chainrule.nn.functional.hinge_embedding_loss`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x, y = cr.tensor([0.5, 0.25]), cr.tensor([1.0, -1.0])
+    >>> cr.nn.HingeEmbeddingLoss()(x, y).item()
+    0.625
+
+    ```
+    """
 
     def __init__(
         self,
@@ -50,7 +68,16 @@ class HingeEmbeddingLoss(_MarginLoss):
 
 class CosineEmbeddingLoss(_MarginLoss):
     """1 − cos(x₁, x₂) where y = 1, max(0, cos(x₁, x₂) − margin) where y = −1; see
-    :func:`chainrule.nn.functional.cosine_embedding_loss`."""
+    :func:`chainrule.nn.functional.cosine_embedding_loss`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x1, x2 = cr.tensor([[1.0, 0.0]]), cr.tensor([[0.0, 1.0]])
+    >>> cr.nn.CosineEmbeddingLoss()(x1, x2, cr.ones(1)).item()
+    1.0
+
+    ```
+    """
 
     def forward(self, input1: Tensor, input2: Tensor, target: Any) -> Tensor:
         return F.cosine_embedding_loss(

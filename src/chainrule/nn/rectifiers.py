@@ -30,14 +30,30 @@ class _Inplace(Module):
 
 
 class ReLU(_Inplace):
-    """max(x, 0)."""
+    """max(x, 0).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.ReLU()(cr.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.relu(input, inplace=self.inplace)
 
 
 class LeakyReLU(Module):
-    """x where x > 0, else negative_slope·x."""
+    """x where x > 0, else negative_slope·x.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.LeakyReLU(0.5)(cr.tensor([-2.0, 2.0])).tolist()
+    [-1.0, 2.0]
+
+    ```
+    """
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False) -> None:
         super().__init__()
@@ -55,6 +71,14 @@ class PReLU(Module):
     or one per channel (axis 1 of the input), all starting at ``init``.
 
     ``weight`` (num_parameters,) is a parameter; weight decay on it is usually unwanted.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> prelu = cr.nn.PReLU()  # one learnable slope, starting at 0.25
+    >>> prelu(cr.tensor([-4.0, 2.0])).tolist()
+    [-1.0, 2.0]
+
+    ```
     """
 
     def __init__(
@@ -81,7 +105,15 @@ class PReLU(Module):
 
 class Hardtanh(Module):
     """x clipped to [min_val, max_val] (−1 and 1 by default). ``min_value`` and ``max_value``
-    are PyTorch's deprecated names for the bounds."""
+    are PyTorch's deprecated names for the bounds.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Hardtanh()(cr.tensor([-2.0, 0.5, 3.0])).tolist()
+    [-1.0, 0.5, 1.0]
+
+    ```
+    """
 
     def __init__(
         self,
@@ -122,7 +154,15 @@ class Hardtanh(Module):
 
 
 class ReLU6(Hardtanh):
-    """min(max(x, 0), 6): Hardtanh with bounds 0 and 6."""
+    """min(max(x, 0), 6): Hardtanh with bounds 0 and 6.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.ReLU6()(cr.tensor([-1.0, 3.0, 8.0])).tolist()
+    [0.0, 3.0, 6.0]
+
+    ```
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__(0.0, 6.0, inplace)
@@ -135,7 +175,15 @@ class ReLU6(Hardtanh):
 
 
 class Hardsigmoid(_Inplace):
-    """min(max(x + 3, 0), 6)/6."""
+    """min(max(x + 3, 0), 6)/6.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Hardsigmoid()(cr.tensor([-3.0, 0.0, 3.0])).tolist()
+    [0.0, 0.5, 1.0]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.hardsigmoid(input, self.inplace)
@@ -145,14 +193,30 @@ class Hardsigmoid(_Inplace):
 
 
 class Hardswish(Hardsigmoid):
-    """x · min(max(x + 3, 0), 6)/6."""
+    """x · min(max(x + 3, 0), 6)/6.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Hardswish()(cr.tensor([0.0, 3.0, 4.0])).tolist()
+    [0.0, 3.0, 4.0]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.hardswish(input, self.inplace)
 
 
 class ELU(Module):
-    """x where x > 0, else α(eˣ − 1)."""
+    """x where x > 0, else α(eˣ − 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.ELU()(cr.tensor([-1.0, 2.0])).tolist()]
+    [-0.6321, 2.0]
+
+    ```
+    """
 
     def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
@@ -166,14 +230,30 @@ class ELU(Module):
 
 
 class CELU(ELU):
-    """x where x > 0, else α(e^{x/α} − 1)."""
+    """x where x > 0, else α(e^{x/α} − 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.CELU(alpha=2.0)(cr.tensor([-2.0, 2.0])).tolist()]
+    [-1.2642, 2.0]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.celu(input, self.alpha, self.inplace)
 
 
 class SELU(_Inplace):
-    """λx where x > 0, else λα(eˣ − 1), with the self-normalising λ and α."""
+    """λx where x > 0, else λα(eˣ − 1), with the self-normalising λ and α.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.SELU()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.0, 1.0507]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.selu(input, self.inplace)

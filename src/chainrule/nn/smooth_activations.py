@@ -10,21 +10,45 @@ from chainrule.tensor import Tensor
 
 
 class Sigmoid(Module):
-    """σ(x) = 1 / (1 + e⁻ˣ); σ' = σ(1 − σ)."""
+    """σ(x) = 1 / (1 + e⁻ˣ); σ' = σ(1 − σ).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Sigmoid()(cr.tensor([0.0])).tolist()
+    [0.5]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.sigmoid(input)
 
 
 class Tanh(Module):
-    """tanh(x); tanh' = 1 − tanh²."""
+    """tanh(x); tanh' = 1 − tanh².
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.Tanh()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.7616]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.tanh(input)
 
 
 class GELU(Module):
-    """x Φ(x) (exact, with erf), or its tanh approximation with ``approximate="tanh"``."""
+    """x Φ(x) (exact, with erf), or its tanh approximation with ``approximate="tanh"``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.GELU()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.8413]
+
+    ```
+    """
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()
@@ -39,7 +63,15 @@ class GELU(Module):
 
 
 class SiLU(Module):
-    """x σ(x). ``inplace=True`` writes the result into the input."""
+    """x σ(x). ``inplace=True`` writes the result into the input.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.SiLU()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.7311]
+
+    ```
+    """
 
     def __init__(self, inplace: bool = False) -> None:
         super().__init__()
@@ -53,14 +85,30 @@ class SiLU(Module):
 
 
 class Mish(SiLU):
-    """x tanh(softplus(x)). ``inplace=True`` writes the result into the input."""
+    """x tanh(softplus(x)). ``inplace=True`` writes the result into the input.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.Mish()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.8651]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.mish(input, self.inplace)
 
 
 class Softplus(Module):
-    """(1/β) log(1 + e^{βx}), and x where βx > threshold."""
+    """(1/β) log(1 + e^{βx}), and x where βx > threshold.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.Softplus()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.6931, 1.3133]
+
+    ```
+    """
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
         super().__init__()
@@ -74,14 +122,30 @@ class Softplus(Module):
 
 
 class Softsign(Module):
-    """x / (1 + |x|)."""
+    """x / (1 + |x|).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Softsign()(cr.tensor([-1.0, 3.0])).tolist()
+    [-0.5, 0.75]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.softsign(input)
 
 
 class Tanhshrink(Module):
-    """x − tanh(x)."""
+    """x − tanh(x).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.Tanhshrink()(cr.tensor([0.0, 1.0])).tolist()]
+    [0.0, 0.2384]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.tanhshrink(input)

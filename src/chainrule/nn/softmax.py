@@ -8,7 +8,15 @@ from chainrule.tensor import Tensor
 
 
 class Softmax(Module):
-    """exp(x) / Σ exp(x) along ``dim``."""
+    """exp(x) / Σ exp(x) along ``dim``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Softmax(dim=1)(cr.zeros(2, 4)).tolist()
+    [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25]]
+
+    ```
+    """
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -22,7 +30,15 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
-    """log softmax(x) along ``dim``, computed without forming softmax."""
+    """log softmax(x) along ``dim``, computed without forming softmax.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.LogSoftmax(dim=0)(cr.zeros(2)).tolist()]
+    [-0.6931, -0.6931]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.log_softmax(input, self.dim)

@@ -177,6 +177,13 @@ class Conv1d(_ConvNd):
     ``weight`` (out_channels, in_channels / groups, k) and ``bias`` (out_channels,) start as
     PyTorch's do: kaiming_uniform_(a=√5), i.e. uniform in ±1/√fan_in with fan_in =
     in_channels / groups · k.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Conv1d(2, 4, kernel_size=3)(cr.zeros(8, 2, 10)).shape
+    chainrule.Size([8, 4, 8])
+
+    ```
     """
 
     _spatial, _dims = 1, "L"
@@ -291,6 +298,14 @@ class ConvTranspose1d(_ConvTransposeNd):
     ``weight`` (in_channels, out_channels / groups, k) and ``bias`` (out_channels,) start
     uniform in ±1/√fan_in with fan_in = out_channels / groups · k (PyTorch's default).
     ``forward(input, output_size)`` picks output_padding to reach ``output_size``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> up = cr.nn.ConvTranspose1d(4, 2, kernel_size=3, stride=2)
+    >>> up(cr.zeros(1, 4, 5)).shape  # (5 - 1)·2 + 3
+    chainrule.Size([1, 2, 11])
+
+    ```
     """
 
     _spatial, _dims = 1, "L"

@@ -27,7 +27,19 @@ class _DropoutNd(Module):
 
 class Dropout(_DropoutNd):
     """Zero each element with probability ``p`` and scale the rest by 1/(1 − p) while
-    training; pass the input through unchanged in eval mode."""
+    training; pass the input through unchanged in eval mode.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> drop = cr.nn.Dropout(p=0.5)
+    >>> set(drop(cr.ones(8)).tolist()) <= {0.0, 2.0}
+    True
+    >>> drop.eval()(cr.ones(3)).tolist()
+    [1.0, 1.0, 1.0]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.dropout(input, self.p, self.training, self.inplace)
@@ -35,7 +47,17 @@ class Dropout(_DropoutNd):
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels input[n, c] of (N, C, L) or (C, L) with probability ``p`` while
-    training, scaling the rest by 1/(1 − p)."""
+    training, scaling the rest by 1/(1 − p).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> y = cr.nn.Dropout1d(p=0.5)(cr.ones(2, 3, 4))
+    >>> ((y == 0).all(-1) | (y == 2).all(-1)).all().item()  # whole channels
+    True
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.dropout1d(input, self.p, self.training, self.inplace)
@@ -44,7 +66,17 @@ class Dropout1d(_DropoutNd):
 class Dropout2d(_DropoutNd):
     """Zero whole channels input[n, c] of (N, C, H, W) with probability ``p`` while training,
     scaling the rest by 1/(1 − p). A 3-D input is read as (N, C, L), as in PyTorch (with a
-    warning)."""
+    warning).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> y = cr.nn.Dropout2d(p=0.5)(cr.ones(2, 3, 4, 4))
+    >>> ((y == 0).all((2, 3)) | (y == 2).all((2, 3))).all().item()  # whole channels
+    True
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.dropout2d(input, self.p, self.training, self.inplace)
@@ -52,7 +84,17 @@ class Dropout2d(_DropoutNd):
 
 class Dropout3d(_DropoutNd):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) with probability ``p`` while
-    training, scaling the rest by 1/(1 − p)."""
+    training, scaling the rest by 1/(1 − p).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> y = cr.nn.Dropout3d(p=0.5)(cr.ones(2, 3, 2, 2, 2))
+    >>> y.shape, set(y.flatten().tolist()) <= {0.0, 2.0}
+    (chainrule.Size([2, 3, 2, 2, 2]), True)
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.dropout3d(input, self.p, self.training, self.inplace)
@@ -61,7 +103,19 @@ class Dropout3d(_DropoutNd):
 class AlphaDropout(_DropoutNd):
     """Alpha dropout (for SELU networks) while training: dropped elements take SELU's
     saturation value and an affine map keeps zero mean and unit variance. As in PyTorch, the
-    layer keeps ``inplace`` but does not act on it (the functional form does)."""
+    layer keeps ``inplace`` but does not act on it (the functional form does).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> drop = cr.nn.AlphaDropout(p=0.2)
+    >>> drop(cr.randn(4, 5)).shape
+    chainrule.Size([4, 5])
+    >>> drop.eval()(cr.tensor([1.0, -1.0])).tolist()
+    [1.0, -1.0]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.alpha_dropout(input, self.p, self.training)
@@ -69,7 +123,19 @@ class AlphaDropout(_DropoutNd):
 
 class FeatureAlphaDropout(_DropoutNd):
     """Alpha dropout of whole channels input[n, c] of (N, C, *) while training (``inplace``
-    kept but not acted on, as in PyTorch)."""
+    kept but not acted on, as in PyTorch).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> drop = cr.nn.FeatureAlphaDropout(p=0.2)
+    >>> drop(cr.randn(2, 3, 4)).shape
+    chainrule.Size([2, 3, 4])
+    >>> drop.eval()(cr.tensor([[1.0, -1.0]])).tolist()
+    [[1.0, -1.0]]
+
+    ```
+    """
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.feature_alpha_dropout(input, self.p, self.training)

@@ -20,6 +20,14 @@ class Linear(Module):
 
     ``weight`` (out_features, in_features) and ``bias`` (out_features,) start uniform in
     ±1/√in_features, PyTorch's default, so a PyTorch state_dict loads and computes the same.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> layer = cr.nn.Linear(3, 2)
+    >>> layer.weight.shape, layer(cr.zeros(4, 3)).shape
+    (chainrule.Size([2, 3]), chainrule.Size([4, 2]))
+
+    ```
     """
 
     def __init__(
@@ -68,7 +76,15 @@ class Linear(Module):
 
 
 class Identity(Module):
-    """Returns its input unchanged (a placeholder layer)."""
+    """Returns its input unchanged (a placeholder layer).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Identity()(cr.tensor([1.0, 2.0])).tolist()
+    [1.0, 2.0]
+
+    ```
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__()
@@ -78,7 +94,15 @@ class Identity(Module):
 
 
 class Flatten(Module):
-    """Merge dimensions start_dim..end_dim (by default all but the batch dimension)."""
+    """Merge dimensions start_dim..end_dim (by default all but the batch dimension).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Flatten()(cr.zeros(2, 3, 4)).shape
+    chainrule.Size([2, 12])
+
+    ```
+    """
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
         super().__init__()

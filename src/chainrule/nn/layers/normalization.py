@@ -145,13 +145,33 @@ class _BatchNorm(Module):
 
 
 class BatchNorm1d(_BatchNorm):
-    """Batch norm over (N, C) or (N, C, L): statistics per channel over N (and L)."""
+    """Batch norm over (N, C) or (N, C, L): statistics per channel over N (and L).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> bn = cr.nn.BatchNorm1d(3)
+    >>> y = bn(cr.randn(8, 3))  # training: normalised with the batch's statistics
+    >>> y.shape, bool(y.mean(0).abs().max() < 1e-5), bn.running_mean.shape
+    (chainrule.Size([8, 3]), True, chainrule.Size([3]))
+
+    ```
+    """
 
     _expected_shapes = (("N", "C"), ("N", "C", "L"))
 
 
 class BatchNorm2d(_BatchNorm):
-    """Batch norm over (N, C, H, W): statistics per channel over N, H and W."""
+    """Batch norm over (N, C, H, W): statistics per channel over N, H and W.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.nn.BatchNorm2d(4)(cr.randn(2, 4, 5, 5)).shape
+    chainrule.Size([2, 4, 5, 5])
+
+    ```
+    """
 
     _expected_shapes = (("N", "C", "H", "W"),)
 
@@ -220,7 +240,16 @@ class _InstanceNorm(_BatchNorm):
 
 
 class InstanceNorm1d(_InstanceNorm):
-    """Instance norm over (N, C, L) or (C, L): statistics per sample and channel over L."""
+    """Instance norm over (N, C, L) or (C, L): statistics per sample and channel over L.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.nn.InstanceNorm1d(3)(cr.randn(2, 3, 10)).shape
+    chainrule.Size([2, 3, 10])
+
+    ```
+    """
 
     _spatial = 1
 
@@ -241,14 +270,32 @@ class InstanceNorm2d(_InstanceNorm):
 
 
 class InstanceNorm3d(_InstanceNorm):
-    """Instance norm over (N, C, D, H, W) or (C, D, H, W)."""
+    """Instance norm over (N, C, D, H, W) or (C, D, H, W).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.nn.InstanceNorm3d(2)(cr.randn(1, 2, 3, 4, 5)).shape
+    chainrule.Size([1, 2, 3, 4, 5])
+
+    ```
+    """
 
     _spatial = 3
 
 
 class LayerNorm(Module):
     """y = γ (x − μ)/√(σ² + ε) + β with μ, σ² over the trailing ``normalized_shape``
-    dimensions of each sample (Ba et al., 2016); γ, β of that shape start at 1 and 0."""
+    dimensions of each sample (Ba et al., 2016); γ, β of that shape start at 1 and 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> y = cr.nn.LayerNorm(4)(cr.tensor([[1.0, 2.0, 3.0, 4.0]]))
+    >>> [round(v, 4) for v in y[0].tolist()]
+    [-1.3416, -0.4472, 0.4472, 1.3416]
+
+    ```
+    """
 
     def __init__(
         self,
@@ -291,6 +338,14 @@ class GroupNorm(Module):
     """y = γ (x − μ)/√(σ² + ε) + β for x of shape (N, C, *), with μ and σ² (biased) per sample
     and per group of C/G consecutive channels (Wu & He, 2018); γ, β of shape (C,) start at 1
     and 0. The same in training and eval mode: no running statistics.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.nn.GroupNorm(2, 4)(cr.randn(3, 4, 5)).shape  # 2 groups of 2 channels
+    chainrule.Size([3, 4, 5])
+
+    ```
     """
 
     def __init__(

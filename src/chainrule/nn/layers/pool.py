@@ -56,7 +56,15 @@ class _MaxPoolNd(_Pool):
 
 
 class MaxPool1d(_MaxPoolNd):
-    """The maximum of each window along L: (N, C, L) or (C, L) → (…, L_out)."""
+    """The maximum of each window along L: (N, C, L) or (C, L) → (…, L_out).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool1d(2)(cr.tensor([[[1.0, 3.0, 2.0, 5.0]]])).tolist()
+    [[[3.0, 5.0]]]
+
+    ```
+    """
 
     _spatial, _dims = 1, "L"
 
@@ -103,7 +111,15 @@ class MaxPool2d(_MaxPoolNd):
 
 
 class AvgPool1d(_Pool):
-    """The mean of each window along L: (N, C, L) or (C, L) → (…, L_out)."""
+    """The mean of each window along L: (N, C, L) or (C, L) → (…, L_out).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.AvgPool1d(2)(cr.tensor([[[1.0, 3.0, 2.0, 5.0]]])).tolist()
+    [[[2.0, 3.5]]]
+
+    ```
+    """
 
     _spatial, _dims = 1, "L"
 
@@ -142,6 +158,14 @@ class AvgPool2d(_Pool):
 
     Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
     replaces the divisor.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> cr.nn.AvgPool2d(2)(x).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+
+    ```
     """
 
     _spatial, _dims = 2, "H, W"
@@ -187,7 +211,15 @@ class _AdaptiveAvgPoolNd(_Pool):
 
 
 class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
-    """Average over ``output_size`` bins along L: (N, C, L) or (C, L) → (…, output_size)."""
+    """Average over ``output_size`` bins along L: (N, C, L) or (C, L) → (…, output_size).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveAvgPool1d(1)(cr.tensor([[[1.0, 2.0, 3.0, 6.0]]])).tolist()
+    [[[3.0]]]
+
+    ```
+    """
 
     _spatial, _dims = 1, "L"
 
@@ -201,6 +233,13 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
 
     ``AdaptiveAvgPool2d(1)`` is global average pooling; None in ``output_size`` keeps that
     dimension's size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveAvgPool2d((1, 1))(cr.zeros(2, 3, 7, 7)).shape
+    chainrule.Size([2, 3, 1, 1])
+
+    ```
     """
 
     _spatial, _dims = 2, "H, W"

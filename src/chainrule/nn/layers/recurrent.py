@@ -317,6 +317,16 @@ class GRU(RNNBase):
     W_hnᵀ + b_hn)), h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}.
 
     Shapes as :class:`RNN`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> gru = cr.nn.GRU(input_size=4, hidden_size=8)
+    >>> output, h_n = gru(cr.randn(5, 3, 4))  # (L, N, H_in)
+    >>> output.shape, h_n.shape
+    (chainrule.Size([5, 3, 8]), chainrule.Size([1, 3, 8]))
+
+    ```
     """
 
     def __init__(
@@ -439,6 +449,15 @@ class RNNCell(RNNCellBase):
     """One Elman RNN step: h' = act(x W_ihᵀ + b_ih + h W_hhᵀ + b_hh), act tanh or relu.
 
     input (N, H_in) or (H_in,), hx of the matching (N, H) or (H,) (zeros if omitted) → h'.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cell = cr.nn.RNNCell(4, 8)
+    >>> cell(cr.randn(3, 4)).shape
+    chainrule.Size([3, 8])
+
+    ```
     """
 
     def __init__(
@@ -465,7 +484,17 @@ class RNNCell(RNNCellBase):
 
 class LSTMCell(RNNCellBase):
     """One LSTM step (gates i, f, g, o): input (N, H_in) or (H_in,), hx = (h, c) optional →
-    (h', c')."""
+    (h', c').
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> h, c = cr.nn.LSTMCell(4, 8)(cr.randn(3, 4))
+    >>> h.shape, c.shape
+    (chainrule.Size([3, 8]), chainrule.Size([3, 8]))
+
+    ```
+    """
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None
@@ -491,7 +520,18 @@ class LSTMCell(RNNCellBase):
 
 
 class GRUCell(RNNCellBase):
-    """One GRU step (gates r, z, n): input (N, H_in) or (H_in,), hx optional → h'."""
+    """One GRU step (gates r, z, n): input (N, H_in) or (H_in,), hx optional → h'.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cell = cr.nn.GRUCell(4, 8)
+    >>> h = cell(cr.randn(3, 4))
+    >>> cell(cr.randn(3, 4), h).shape  # the next step, from h
+    chainrule.Size([3, 8])
+
+    ```
+    """
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None

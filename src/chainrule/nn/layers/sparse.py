@@ -21,6 +21,14 @@ class Embedding(Module):
 
     The ``padding_idx`` row receives no gradient, so it stays as it is (zero by default): a
     padding token then contributes nothing.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> table = cr.nn.Embedding(10, 3)
+    >>> table(cr.tensor([[1, 2], [4, 9]])).shape
+    chainrule.Size([2, 2, 3])
+
+    ```
     """
 
     def __init__(

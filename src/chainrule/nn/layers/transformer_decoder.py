@@ -35,6 +35,16 @@ class TransformerDecoderLayer(Module):
     unbatched (T, d_model), (S, d_model)) → the shape of tgt. ``tgt_mask`` (T, T) and
     ``memory_mask`` (T, S), or per head (N·nhead, ·, ·); key padding masks (N, T) and (N, S);
     bool (True: masked out) or float (added).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> layer = cr.nn.TransformerDecoderLayer(d_model=8, nhead=2, batch_first=True)
+    >>> tgt, memory = cr.randn(2, 5, 8), cr.randn(2, 7, 8)
+    >>> layer(tgt, memory).shape
+    chainrule.Size([2, 5, 8])
+
+    ```
     """
 
     def __init__(
@@ -128,7 +138,18 @@ class TransformerDecoderLayer(Module):
 class TransformerDecoder(Module):
     """``num_layers`` copies of ``decoder_layer`` applied in turn to the target, each
     attending to the same ``memory``, then ``norm`` if given. ``tgt_is_causal`` None: detected
-    by comparing ``tgt_mask`` with the causal mask."""
+    by comparing ``tgt_mask`` with the causal mask.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> layer = cr.nn.TransformerDecoderLayer(d_model=8, nhead=2, batch_first=True)
+    >>> decoder = cr.nn.TransformerDecoder(layer, num_layers=2)
+    >>> decoder(cr.randn(2, 5, 8), cr.randn(2, 7, 8)).shape
+    chainrule.Size([2, 5, 8])
+
+    ```
+    """
 
     def __init__(
         self, decoder_layer: TransformerDecoderLayer, num_layers: int, norm: Module | None = None

@@ -188,6 +188,16 @@ class TransformerEncoder(Module):
     forward(src, mask, src_key_padding_mask, is_causal): shapes as the layer's. ``is_causal``
     None: detected by comparing ``mask`` with the causal mask. ``enable_nested_tensor`` and
     ``mask_check`` are accepted and change nothing (see the module's docstring).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> layer = cr.nn.TransformerEncoderLayer(d_model=8, nhead=2, batch_first=True)
+    >>> encoder = cr.nn.TransformerEncoder(layer, num_layers=2)
+    >>> encoder(cr.randn(2, 5, 8)).shape
+    chainrule.Size([2, 5, 8])
+
+    ```
     """
 
     def __init__(
