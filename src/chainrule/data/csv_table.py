@@ -49,6 +49,20 @@ def from_csv(
             empty, not a number, or not finite; a class label that is not a whole number >= 0.
             Each names the file, and the row as an editor numbers it (the header is row 1) and
             the column where there is one.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import pathlib, tempfile, numpy
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = pathlib.Path(folder.name) / "table.csv"
+    >>> rows = [[i, 2 * i, i % 2] for i in range(10)]
+    >>> numpy.savetxt(path, rows, fmt="%d", delimiter=",", header="a,b,label", comments="")
+    >>> train, test = cr.data.from_csv(path, target="label")
+    >>> len(train), len(test), tuple(train.tensors[0].shape), train.tensors[1].dtype == cr.int64
+    (8, 2, (8, 2), True)
+    >>> folder.cleanup()
+
+    ```
     """
     if task not in TASKS:
         raise ValueError(f"from_csv: task must be one of {TASKS}, got {task!r}")

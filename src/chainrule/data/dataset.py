@@ -24,6 +24,18 @@ class Dataset:
 
     Subclasses define ``__getitem__`` and ``__len__``. ``a + b`` chains two data sets into a
     :class:`ConcatDataset`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Squares(cr.data.Dataset):
+    ...     def __getitem__(self, index):
+    ...         return index * index
+    ...     def __len__(self):
+    ...         return 4
+    >>> [Squares()[i] for i in range(len(Squares()))]
+    [0, 1, 4, 9]
+
+    ```
     """
 
     def __getitem__(self, index: int) -> Any:
@@ -96,7 +108,17 @@ class TensorDataset(Dataset):
 
 
 class Subset(Dataset):
-    """The samples of ``dataset`` at ``indices``: ``subset[i] == dataset[indices[i]]``."""
+    """The samples of ``dataset`` at ``indices``: ``subset[i] == dataset[indices[i]]``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> data = cr.data.TensorDataset(cr.arange(10))
+    >>> subset = cr.data.Subset(data, [7, 2])
+    >>> len(subset), subset[0][0].item()
+    (2, 7)
+
+    ```
+    """
 
     def __init__(self, dataset: Dataset, indices: Sequence[int]) -> None:
         self.dataset = dataset
@@ -112,7 +134,18 @@ class Subset(Dataset):
 
 
 class ConcatDataset(Dataset):
-    """Several data sets one after the other: the samples of the first, then the second, ..."""
+    """Several data sets one after the other: the samples of the first, then the second, ...
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> a = cr.data.TensorDataset(cr.arange(3))
+    >>> b = cr.data.TensorDataset(cr.arange(10, 12))
+    >>> both = cr.data.ConcatDataset([a, b])
+    >>> len(both), both[3][0].item(), both[-1][0].item()
+    (5, 10, 11)
+
+    ```
+    """
 
     def __init__(self, datasets: Iterable[Dataset]) -> None:
         self.datasets = list(datasets)
@@ -139,7 +172,20 @@ class ConcatDataset(Dataset):
 
 class StackDataset(Dataset):
     """Several data sets side by side: sample i is a tuple of their samples i (positional
-    arguments) or a dict of them (keyword arguments). All must have the same length."""
+    arguments) or a dict of them (keyword arguments). All must have the same length.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.data.TensorDataset(cr.arange(3))
+    >>> y = cr.data.TensorDataset(cr.arange(3) * 10)
+    >>> pairs = cr.data.StackDataset(x, y)
+    >>> len(pairs), [part[0].item() for part in pairs[2]]
+    (3, [2, 20])
+    >>> sorted(cr.data.StackDataset(x=x, y=y)[0])
+    ['x', 'y']
+
+    ```
+    """
 
     def __init__(self, *args: Dataset, **kwargs: Dataset) -> None:
         if args and kwargs:
@@ -170,6 +216,16 @@ class IterableDataset(Dataset):
     A :class:`~chainrule.data.DataLoader` with worker processes iterates a copy of the data
     set in every worker; to split the stream between them, read
     :func:`~chainrule.data.get_worker_info` inside ``__iter__``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Countdown(cr.data.IterableDataset):
+    ...     def __iter__(self):
+    ...         return iter([3, 2, 1])
+    >>> [n for n in Countdown()], [n for n in Countdown() + Countdown()]
+    ([3, 2, 1], [3, 2, 1, 3, 2, 1])
+
+    ```
     """
 
     def __iter__(self) -> Iterator[Any]:
@@ -180,7 +236,20 @@ class IterableDataset(Dataset):
 
 
 class ChainDataset(IterableDataset):
-    """Several iterable data sets one after the other."""
+    """Several iterable data sets one after the other.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Stream(cr.data.IterableDataset):
+    ...     def __init__(self, items):
+    ...         self.items = items
+    ...     def __iter__(self):
+    ...         return iter(self.items)
+    >>> [item for item in cr.data.ChainDataset([Stream([1, 2]), Stream([3])])]
+    [1, 2, 3]
+
+    ```
+    """
 
     def __init__(self, datasets: Iterable[IterableDataset]) -> None:
         self.datasets = list(datasets)

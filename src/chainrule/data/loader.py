@@ -80,6 +80,18 @@ class DataLoader:
 
     ``len(loader)`` is the number of batches in an epoch. Batches of a TensorDataset are lists
     of tensors, one (B, ...) tensor per tensor of the data set, as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> data = cr.data.TensorDataset(cr.arange(10.0).reshape(5, 2), cr.arange(5))
+    >>> loader = cr.data.DataLoader(data, batch_size=2)
+    >>> [(tuple(x.shape), y.tolist()) for x, y in loader]
+    [((2, 2), [0, 1]), ((2, 2), [2, 3]), ((1, 2), [4])]
+    >>> shuffled = cr.data.DataLoader(data, batch_size=5, shuffle=True, seed=0)
+    >>> sorted(next(iter(shuffled))[1].tolist())
+    [0, 1, 2, 3, 4]
+
+    ```
     """
 
     def __init__(

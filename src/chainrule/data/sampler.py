@@ -56,7 +56,20 @@ def _bool(value: Any, name: str, where: str) -> bool:
 
 class Sampler:
     """Base class of samplers: subclasses define ``__iter__`` (and ``__len__`` when the
-    number of indices is known)."""
+    number of indices is known).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Backwards(cr.data.Sampler):
+    ...     def __init__(self, data_source):
+    ...         self.n = len(data_source)
+    ...     def __iter__(self):
+    ...         return iter(range(self.n - 1, -1, -1))
+    >>> list(Backwards(range(4)))
+    [3, 2, 1, 0]
+
+    ```
+    """
 
     def __init__(self, data_source: Sized | None = None) -> None:
         pass
@@ -66,7 +79,15 @@ class Sampler:
 
 
 class SequentialSampler(Sampler):
-    """0, 1, ..., len(data_source) - 1, in order."""
+    """0, 1, ..., len(data_source) - 1, in order.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> list(cr.data.SequentialSampler(range(4)))
+    [0, 1, 2, 3]
+
+    ```
+    """
 
     def __init__(self, data_source: Sized) -> None:
         self.data_source = data_source
@@ -88,6 +109,15 @@ class RandomSampler(Sampler):
     Without ``replacement``, each epoch is a random permutation (several, one after the
     other, then part of one, when ``num_samples`` exceeds the data set); with it,
     ``num_samples`` independent uniform draws. ``num_samples`` defaults to the data set's size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import numpy
+    >>> sampler = cr.data.RandomSampler(range(5), generator=numpy.random.default_rng(0))
+    >>> sorted(sampler), len(cr.data.RandomSampler(range(5), replacement=True, num_samples=8))
+    ([0, 1, 2, 3, 4], 8)
+
+    ```
     """
 
     def __init__(
@@ -128,7 +158,17 @@ class RandomSampler(Sampler):
 
 
 class SubsetRandomSampler(Sampler):
-    """The given ``indices``, in a random order each epoch."""
+    """The given ``indices``, in a random order each epoch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import numpy
+    >>> sampler = cr.data.SubsetRandomSampler([2, 4, 6], generator=numpy.random.default_rng(0))
+    >>> sorted(sampler), len(sampler)
+    ([2, 4, 6], 3)
+
+    ```
+    """
 
     def __init__(
         self, indices: Sequence[int], generator: numpy.random.Generator | None = None
@@ -150,7 +190,19 @@ class SubsetRandomSampler(Sampler):
 
 class WeightedRandomSampler(Sampler):
     """``num_samples`` indices in 0..len(weights)-1, index i drawn with probability
-    weights[i] / sum(weights); without ``replacement`` no index is drawn twice in an epoch."""
+    weights[i] / sum(weights); without ``replacement`` no index is drawn twice in an epoch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import numpy
+    >>> rng = numpy.random.default_rng(0)
+    >>> list(cr.data.WeightedRandomSampler([0.0, 1.0, 0.0], num_samples=3, generator=rng))
+    [1, 1, 1]
+    >>> sorted(cr.data.WeightedRandomSampler([1, 1, 1], 3, replacement=False, generator=rng))
+    [0, 1, 2]
+
+    ```
+    """
 
     def __init__(
         self,
@@ -241,6 +293,16 @@ class DistributedSampler(Sampler):
     chainrule trains in one process: this sampler only shards the indices, with the same
     arithmetic as PyTorch's. ``num_replicas`` and ``rank`` are not read from a process group
     (multi-process training is a separate feature); they default to 1 and 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> shards = [cr.data.DistributedSampler(range(5), num_replicas=2, rank=r) for r in (0, 1)]
+    >>> [len(shard) for shard in shards]
+    [3, 3]
+    >>> sorted(set(shards[0]) | set(shards[1]))
+    [0, 1, 2, 3, 4]
+
+    ```
     """
 
     def __init__(

@@ -70,6 +70,16 @@ def spirals(
     4 radians from 2πk/classes, plus Gaussian noise of standard deviation ``noise`` (radians);
     the point is r·(cos angle, sin angle). The test part is a stratified ``test_fraction``
     of the points.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> train, test = cr.data.spirals(n=300, classes=3)
+    >>> len(train), len(test), tuple(train[0][0].shape)
+    (240, 60, (2,))
+    >>> sorted(set(train.tensors[1].tolist()))
+    [0, 1, 2]
+
+    ```
     """
     _check_count(classes, 2, "classes", "spirals")
     _check_count(n, 2 * classes, "n", "spirals")
@@ -97,6 +107,14 @@ def moons(
     shifted into its mouth, (1 − cos θ, 0.5 − sin θ), θ evenly spaced in [0, π]; each point
     gets Gaussian noise of standard deviation ``noise`` on both coordinates. Half the ``n``
     points (rounded down) are class 0. The test part is a stratified ``test_fraction``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> train, test = cr.data.moons(n=100)
+    >>> len(train), len(test), tuple(train.tensors[0].shape), sorted(set(test.tensors[1].tolist()))
+    (80, 20, (80, 2), [0, 1])
+
+    ```
     """
     _check_count(n, 4, "n", "moons")
     _check_non_negative(noise, "noise", "moons")

@@ -47,7 +47,21 @@ _POLL_SECONDS = 1.0  # how often a wait for a batch looks whether the workers ar
 @dataclasses.dataclass(frozen=True)
 class WorkerInfo:
     """Which worker this is: ``id`` (0 .. num_workers - 1), ``num_workers``, its ``seed``,
-    and its copy of the ``dataset``."""
+    and its copy of the ``dataset``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Numbers(cr.data.IterableDataset):
+    ...     def __iter__(self):
+    ...         info = cr.data.get_worker_info()
+    ...         if info is None:  # the main process reads everything
+    ...             return iter(range(4))
+    ...         return iter(range(info.id, 4, info.num_workers))
+    >>> sorted(cr.data.DataLoader(Numbers(), batch_size=None, num_workers=2))
+    [0, 1, 2, 3]
+
+    ```
+    """
 
     id: int
     num_workers: int
@@ -63,6 +77,13 @@ def get_worker_info() -> WorkerInfo | None:
 
     An :class:`~chainrule.data.IterableDataset` reads it in ``__iter__`` to give each worker
     its own share of the stream.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.data.get_worker_info() is None
+    True
+
+    ```
     """
     return _worker_info
 

@@ -15,13 +15,29 @@ from chainrule.tensor import Tensor
 
 
 def clamp_min(input: Tensor, min: Any) -> Tensor:  # noqa: A002
-    """max(x, min), element-wise and broadcast."""
+    """max(x, min), element-wise and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.clamp_min(cr.tensor([-1.0, 0.5, 2.0]), 0.0).tolist()
+    [0.0, 0.5, 2.0]
+
+    ```
+    """
     _check("clamp_min", "min", input, min)
     return clamp(input, min=min)
 
 
 def clamp_max(input: Tensor, max: Any) -> Tensor:  # noqa: A002
-    """min(x, max), element-wise and broadcast."""
+    """min(x, max), element-wise and broadcast.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.clamp_max(cr.tensor([-1.0, 0.5, 2.0]), 1.0).tolist()
+    [-1.0, 0.5, 1.0]
+
+    ```
+    """
     _check("clamp_max", "max", input, max)
     return clamp(input, max=max)
 

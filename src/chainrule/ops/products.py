@@ -274,7 +274,15 @@ def linalg_cross(input: Tensor, other: Tensor, *, dim: int = -1) -> Tensor:  # n
 
 def cross(input: Tensor, other: Tensor, dim: int | None = None) -> Tensor:  # noqa: A002
     """:func:`linalg_cross` along ``dim``; without ``dim``, along the first dimension of length
-    3 (PyTorch's older default, which warns)."""
+    3 (PyTorch's older default, which warns).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.cross(cr.tensor([1.0, 0.0, 0.0]), cr.tensor([0.0, 1.0, 0.0]), dim=0).tolist()
+    [0.0, 0.0, 1.0]
+
+    ```
+    """
     _check_pair(input, other, "cross")
     if dim is None:
         shape = backend.xp.broadcast_shapes(input.shape, other.shape)

@@ -118,7 +118,15 @@ def repeat(input: Tensor, *sizes: Any) -> Tensor:  # noqa: A002
 
 def tile(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
     """:func:`repeat`, where fewer counts than dimensions repeat the last dimensions (the
-    missing leading counts are 1)."""
+    missing leading counts are 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.tile(cr.tensor([1, 2]), (2, 2)).tolist()
+    [[1, 2, 1, 2], [1, 2, 1, 2]]
+
+    ```
+    """
     dims = _sizes("tile", dims)
     return repeat(input, (1,) * (input.ndim - len(dims)) + dims)
 
@@ -190,7 +198,15 @@ def _ints(value: Any) -> tuple[int, ...]:
 
 def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
     """Elements shifted cyclically by ``shifts[i]`` along ``dims[i]``: what falls off one end
-    comes back at the other. Without ``dims`` the tensor is rolled as if flattened."""
+    comes back at the other. Without ``dims`` the tensor is rolled as if flattened.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.roll(cr.tensor([1, 2, 3, 4]), 1).tolist()
+    [4, 1, 2, 3]
+
+    ```
+    """
     shifts = _ints(shifts)
     dims = () if dims is None else _ints(dims)
     if not dims:
@@ -204,7 +220,15 @@ def roll(input: Tensor, shifts: Any, dims: Any = None) -> Tensor:  # noqa: A002
 
 
 def flip(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
-    """The order of the elements reversed along each of ``dims``."""
+    """The order of the elements reversed along each of ``dims``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.flip(cr.tensor([[1, 2], [3, 4]]), [0]).tolist()
+    [[3, 4], [1, 2]]
+
+    ```
+    """
     dims = _ints(dims[0] if len(dims) == 1 else dims)
     if not dims:  # reduce's convention reads () as every dimension; a flip of none is a copy
         return Flip.apply(input, axes=())
@@ -212,14 +236,30 @@ def flip(input: Tensor, *dims: Any) -> Tensor:  # noqa: A002
 
 
 def fliplr(input: Tensor) -> Tensor:  # noqa: A002
-    """Columns in reverse order: flip along dimension 1 (at least 2 dimensions)."""
+    """Columns in reverse order: flip along dimension 1 (at least 2 dimensions).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.fliplr(cr.tensor([[1, 2], [3, 4]])).tolist()
+    [[2, 1], [4, 3]]
+
+    ```
+    """
     if input.ndim < 2:
         raise OpError(f"fliplr: input must have at least 2 dimensions, got shape {input.shape}")
     return Flip.apply(input, axes=(1,))
 
 
 def flipud(input: Tensor) -> Tensor:  # noqa: A002
-    """Rows in reverse order: flip along dimension 0 (at least 1 dimension)."""
+    """Rows in reverse order: flip along dimension 0 (at least 1 dimension).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.flipud(cr.tensor([[1, 2], [3, 4]])).tolist()
+    [[3, 4], [1, 2]]
+
+    ```
+    """
     if input.ndim < 1:
         raise OpError(f"flipud: input must have at least 1 dimension, got shape {input.shape}")
     return Flip.apply(input, axes=(0,))

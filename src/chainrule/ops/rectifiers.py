@@ -282,21 +282,45 @@ class ELU(Function):
 
 
 def relu(input: Any) -> Tensor:  # noqa: A002
-    """max(x, 0), element-wise."""
+    """max(x, 0), element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.relu(cr.tensor([-1.0, 0.0, 2.0])).tolist()
+    [0.0, 0.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("relu", "input", input)
     return ReLU.apply(input)
 
 
 def selu(input: Any) -> Tensor:  # noqa: A002
-    """λx where x > 0, else λα(eˣ − 1), with the self-normalising λ and α, element-wise."""
+    """λx where x > 0, else λα(eˣ − 1), with the self-normalising λ and α, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.selu(cr.tensor([-1.0, 0.0, 2.0])).tolist()]
+    [-1.1113, 0.0, 2.1014]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("selu", "input", input)
     return ELU.apply(input, alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def celu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
-    """x where x > 0, else α(e^{x/α} − 1), element-wise."""
+    """x where x > 0, else α(e^{x/α} − 1), element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.celu(cr.tensor([-1.0, 0.0, 2.0]), alpha=1.0).tolist()]
+    [-0.6321, 0.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("celu", "input", input)
     if alpha == 0:
@@ -305,7 +329,15 @@ def celu(input: Any, alpha: float = 1.0) -> Tensor:  # noqa: A002
 
 
 def prelu(input: Tensor, weight: Tensor) -> Tensor:  # noqa: A002
-    """x where x > 0, else w·x, with one slope w or one per channel (axis 1 of x)."""
+    """x where x > 0, else w·x, with one slope w or one per channel (axis 1 of x).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.prelu(cr.tensor([-2.0, 3.0]), cr.tensor([0.25])).tolist()
+    [-0.5, 3.0]
+
+    ```
+    """
     where = "prelu"
     if weight.ndim > 1:
         raise OpError(

@@ -248,14 +248,32 @@ class TakeAlongDim(Function):
 
 
 def sum(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002
-    """Σ over ``dim`` (all elements by default)."""
+    """Σ over ``dim`` (all elements by default).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.sum(x).item(), cr.sum(x, dim=0).tolist(), tuple(cr.sum(x, 1, keepdim=True).shape)
+    (10.0, [4.0, 6.0], (2, 1))
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sum", "input", input)
     return Sum.apply(input, axes=normalise_dims(dim, input.ndim, "sum"), keepdim=keepdim)
 
 
 def mean(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """The arithmetic mean over ``dim`` (all elements by default)."""
+    """The arithmetic mean over ``dim`` (all elements by default).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 2.0], [3.0, 4.0]])
+    >>> cr.mean(x).item(), cr.mean(x, dim=1).tolist()
+    (2.5, [1.5, 3.5])
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("mean", "input", input)
     return Mean.apply(input, axes=normalise_dims(dim, input.ndim, "mean"), keepdim=keepdim)
@@ -269,7 +287,16 @@ def var(
     *,
     correction: float | None = None,
 ) -> Tensor:
-    """Σ (x − mean)² / (N − correction) over ``dim``; correction 1 (Bessel's) by default."""
+    """Σ (x − mean)² / (N − correction) over ``dim``; correction 1 (Bessel's) by default.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0, 4.0])
+    >>> round(cr.var(x).item(), 4), cr.var(x, correction=0).item()
+    (1.6667, 1.25)
+
+    ```
+    """
     return _moment(Var, input, dim, unbiased, keepdim, correction)
 
 
@@ -281,7 +308,15 @@ def std(
     *,
     correction: float | None = None,
 ) -> Tensor:
-    """√var over ``dim``; see :func:`var`. Its gradient is 0, not nan, where var is 0."""
+    """√var over ``dim``; see :func:`var`. Its gradient is 0, not nan, where var is 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.std(cr.tensor([1.0, 2.0, 3.0, 4.0])).item(), 4)
+    1.291
+
+    ```
+    """
     return _moment(Std, input, dim, unbiased, keepdim, correction)
 
 
@@ -305,7 +340,15 @@ def _moment(
 
 
 def logsumexp(input: Tensor, dim: Any = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """log Σ exp(x) over ``dim``, computed stably by shifting by the maximum."""
+    """log Σ exp(x) over ``dim``, computed stably by shifting by the maximum.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.logsumexp(cr.tensor([0.0, 0.0]), dim=0).item(), 4)
+    0.6931
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("logsumexp", "input", input)
     axes = normalise_dims(dim, input.ndim, "logsumexp")
@@ -335,23 +378,65 @@ def _extreme(input: Tensor, dim: Any, keepdim: bool, largest: bool) -> Any:  # n
 
 def max(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
     """The largest element; with ``dim``, ``(values, indices)`` along it; with a tensor, the
-    element-wise maximum."""
+    element-wise maximum.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> cr.max(x).item()
+    5.0
+    >>> values, indices = cr.max(x, dim=1)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 4.0], [1, 0])
+
+    ```
+    """
     return _extreme(input, dim, keepdim, largest=True)
 
 
 def min(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A001, A002
     """The smallest element; with ``dim``, ``(values, indices)`` along it; with a tensor, the
-    element-wise minimum."""
+    element-wise minimum.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> cr.min(x).item()
+    1.0
+    >>> values, indices = cr.min(x, dim=0)
+    >>> values.tolist(), indices.tolist()
+    ([1.0, 2.0], [0, 1])
+
+    ```
+    """
     return _extreme(input, dim, keepdim, largest=False)
 
 
 def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """The index of the largest element (of the flattened tensor when ``dim`` is None)."""
+    """The index of the largest element (of the flattened tensor when ``dim`` is None).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> cr.argmax(x).item(), cr.argmax(x, dim=1).tolist()
+    (1, [1, 0])
+
+    ```
+    """
     return _arg_extreme(input, dim, keepdim, backend.xp.argmax, "argmax")
 
 
 def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A002
-    """The index of the smallest element (of the flattened tensor when ``dim`` is None)."""
+    """The index of the smallest element (of the flattened tensor when ``dim`` is None).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[1.0, 5.0], [4.0, 2.0]])
+    >>> cr.argmin(x).item(), cr.argmin(x, dim=1).tolist()
+    (0, [0, 1])
+
+    ```
+    """
     return _arg_extreme(input, dim, keepdim, backend.xp.argmin, "argmin")
 
 

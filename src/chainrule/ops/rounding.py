@@ -113,21 +113,45 @@ class Frac(Function):
 
 
 def floor(input: Tensor) -> Tensor:  # noqa: A002
-    """The largest integer ≤ x, element-wise; integer tensors come back unchanged."""
+    """The largest integer ≤ x, element-wise; integer tensors come back unchanged.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.floor(cr.tensor([-1.5, 0.5, 2.0])).tolist()
+    [-2.0, 0.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("floor", "input", input)
     return Floor.apply(input)
 
 
 def ceil(input: Tensor) -> Tensor:  # noqa: A002
-    """The smallest integer ≥ x, element-wise; integer tensors come back unchanged."""
+    """The smallest integer ≥ x, element-wise; integer tensors come back unchanged.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.ceil(cr.tensor([-1.5, 0.5, 2.0])).tolist()
+    [-1.0, 1.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("ceil", "input", input)
     return Ceil.apply(input)
 
 
 def trunc(input: Tensor) -> Tensor:  # noqa: A002
-    """x rounded toward zero, element-wise (``fix`` is the same function)."""
+    """x rounded toward zero, element-wise (``fix`` is the same function).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.trunc(cr.tensor([-1.5, 0.5, 2.75])).tolist()
+    [-1.0, 0.0, 2.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("trunc", "input", input)
     return Trunc.apply(input)
@@ -135,7 +159,17 @@ def trunc(input: Tensor) -> Tensor:  # noqa: A002
 
 def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001, A002
     """x rounded to ``decimals`` decimal places (negative: to tens, hundreds...), halves to
-    the even neighbour: ``round(tensor([0.5, 1.5, 2.5]))`` is ``[0., 2., 2.]``."""
+    the even neighbour: ``round(tensor([0.5, 1.5, 2.5]))`` is ``[0., 2., 2.]``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.round(cr.tensor([0.5, 1.5, 2.5, -0.5])).tolist()
+    [0.0, 2.0, 2.0, -0.0]
+    >>> cr.round(cr.tensor([1.26, 3.74], dtype=cr.float64), decimals=1).tolist()
+    [1.3, 3.7]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("round", "input", input)
     decimals = as_index(decimals, "round", "decimals")
@@ -145,7 +179,15 @@ def round(input: Tensor, *, decimals: int = 0) -> Tensor:  # noqa: A001, A002
 
 
 def frac(input: Tensor) -> Tensor:  # noqa: A002
-    """The fractional part x − trunc(x), with the sign of x: ``frac(-2.5)`` is ``-0.5``."""
+    """The fractional part x − trunc(x), with the sign of x: ``frac(-2.5)`` is ``-0.5``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.frac(cr.tensor([-1.5, 2.25])).tolist()
+    [-0.5, 0.25]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("frac", "input", input)
     return Frac.apply(input)
@@ -153,14 +195,30 @@ def frac(input: Tensor) -> Tensor:  # noqa: A002
 
 def sign(input: Tensor) -> Tensor:  # noqa: A002
     """−1, 0 or 1 by the sign of x (0 at nan, as in PyTorch), in x's dtype; its gradient is
-    zero."""
+    zero.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.sign(cr.tensor([-3.0, 0.0, 2.0])).tolist()
+    [-1.0, 0.0, 1.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sign", "input", input)
     return Sign.apply(input)
 
 
 def sgn(input: Tensor) -> Tensor:  # noqa: A002
-    """x/|x| (0 at 0): for real tensors, the same as :func:`sign`."""
+    """x/|x| (0 at 0): for real tensors, the same as :func:`sign`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.sgn(cr.tensor([-3.0, 0.0, 2.0])).tolist()
+    [-1.0, 0.0, 1.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sgn", "input", input)
     return Sign.apply(input)

@@ -77,6 +77,16 @@ def normal(
       float).
 
     The gradient with respect to ``mean`` and ``std`` is zero, as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> tuple(cr.normal(cr.zeros(3), cr.ones(3)).shape)
+    (3,)
+    >>> tuple(cr.normal(0.0, 1.0, size=(2, 4)).shape)
+    (2, 4)
+
+    ```
     """
     devices.check(device, "normal")
     rng = numpy_generator(generator, "normal")
@@ -147,7 +157,16 @@ def bernoulli(
 ) -> Tensor:
     """Ones with probability ``input`` (element-wise), zeros otherwise, in ``input``'s dtype.
     With ``p`` given, every element is one with probability ``p`` and ``input`` gives only the
-    shape and dtype. The gradient with respect to ``input`` is zero, as in PyTorch."""
+    shape and dtype. The gradient with respect to ``input`` is zero, as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.bernoulli(cr.tensor([0.0, 1.0, 0.0, 1.0])).tolist()
+    [0.0, 1.0, 0.0, 1.0]
+
+    ```
+    """
     rng = numpy_generator(generator, "bernoulli")
     if p is not None:
         probability = _check_probability(p, "bernoulli")
@@ -181,6 +200,16 @@ def multinomial(
     The weights need not sum to 1 but must be finite and non-negative, with a positive sum.
     Without ``replacement`` each index appears at most once per row, so ``num_samples`` may
     not exceed k; categories of weight 0 come last, once the others are drawn.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> cr.multinomial(cr.tensor([0.0, 1.0, 0.0]), 2, replacement=True).tolist()
+    [1, 1]
+    >>> sorted(cr.multinomial(cr.tensor([1.0, 1.0, 1.0]), 3).tolist())
+    [0, 1, 2]
+
+    ```
     """
     if not isinstance(num_samples, (int, numpy.integer)) or isinstance(num_samples, bool):
         raise TypeError(

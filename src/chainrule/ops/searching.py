@@ -54,7 +54,15 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
 
 
 def argwhere(input: Tensor) -> Tensor:  # noqa: A002
-    """The positions of the nonzero elements as an (n, ndim) int64 tensor: ``nonzero``."""
+    """The positions of the nonzero elements as an (n, ndim) int64 tensor: ``nonzero``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.argwhere(cr.tensor([[0, 1], [2, 0]])).tolist()
+    [[0, 1], [1, 0]]
+
+    ```
+    """
     return nonzero(_checked(input, "argwhere"))
 
 

@@ -225,14 +225,34 @@ class Softplus(Function):
 
 
 def sigmoid(input: Any) -> Tensor:  # noqa: A002
-    """σ(x) = 1 / (1 + e⁻ˣ), element-wise."""
+    """σ(x) = 1 / (1 + e⁻ˣ), element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.sigmoid(cr.tensor([0.0])).tolist()
+    [0.5]
+    >>> round(cr.sigmoid(cr.tensor(2.0)).item(), 4)
+    0.8808
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sigmoid", "input", input)
     return Sigmoid.apply(input)
 
 
 def tanh(input: Any) -> Tensor:  # noqa: A002
-    """tanh(x), element-wise."""
+    """tanh(x), element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.tanh(cr.tensor([0.0])).tolist()
+    [0.0]
+    >>> round(cr.tanh(cr.tensor(1.0)).item(), 4)
+    0.7616
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("tanh", "input", input)
     return Tanh.apply(input)

@@ -67,7 +67,16 @@ class LogSoftmax(Function):
 
 
 def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
-    """exp(x) / Σ exp(x) along ``dim``, computed from x − max(x) so it never overflows."""
+    """exp(x) / Σ exp(x) along ``dim``, computed from x − max(x) so it never overflows.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> p = cr.softmax(cr.tensor([[0.0, 0.0], [0.0, 1000.0]]), dim=1)
+    >>> p.tolist()
+    [[0.5, 0.5], [0.0, 1.0]]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("softmax", "input", input)
     x = input if dtype is None else input.to(dtype)
@@ -75,7 +84,18 @@ def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
 
 
 def log_softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
-    """x − logsumexp(x) along ``dim``: the logarithm of softmax without forming softmax."""
+    """x − logsumexp(x) along ``dim``: the logarithm of softmax without forming softmax.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0, 3.0])
+    >>> [round(v, 4) for v in cr.log_softmax(x, dim=0).tolist()]
+    [-2.4076, -1.4076, -0.4076]
+    >>> round(cr.log_softmax(x, dim=0).exp().sum().item(), 6)
+    1.0
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("log_softmax", "input", input)
     x = input if dtype is None else input.to(dtype)

@@ -142,7 +142,15 @@ def inv(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's argument name
 
 
 def inverse(input: Tensor) -> Tensor:  # noqa: A002
-    """:func:`inv` under its older name: ``torch.inverse``."""
+    """:func:`inv` under its older name: ``torch.inverse``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.inverse(cr.tensor([[2.0, 0.0], [0.0, 4.0]])).tolist()
+    [[0.5, 0.0], [0.0, 0.25]]
+
+    ```
+    """
     return inv(input)
 
 

@@ -101,7 +101,17 @@ def argsort(
     *,
     stable: bool = False,
 ) -> Tensor:
-    """The ``indices`` of :func:`sort`: the positions that would sort ``input`` along ``dim``."""
+    """The ``indices`` of :func:`sort`: the positions that would sort ``input`` along ``dim``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.argsort(cr.tensor([3.0, 1.0, 2.0])).tolist()
+    [1, 2, 0]
+    >>> cr.argsort(cr.tensor([3.0, 1.0, 2.0]), descending=True).tolist()
+    [0, 2, 1]
+
+    ```
+    """
     axis, _ = _axis_and_length(input, dim, "argsort")
     return _indices(_ordered(input, axis, descending).reshape(input.shape))
 
@@ -116,6 +126,14 @@ def topk(
     """``(values, indices)`` of the ``k`` largest elements along ``dim`` (smallest if not
     ``largest``), largest first. They always come sorted: with ``sorted=False`` PyTorch
     leaves the order unspecified, and sorted is one such order.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> values, indices = cr.topk(cr.tensor([1.0, 5.0, 3.0, 4.0]), 2)
+    >>> values.tolist(), indices.tolist()
+    ([5.0, 4.0], [1, 3])
+
+    ```
     """
     axis, length = _axis_and_length(input, dim, "topk")
     k = _count(k, "topk")
@@ -139,7 +157,16 @@ def kthvalue(
     keepdim: bool = False,
 ) -> kthvalue_result:
     """``(values, indices)`` of the ``k``-th smallest element along ``dim`` (k counts from 1).
-    ``dim`` is removed from both unless ``keepdim``."""
+    ``dim`` is removed from both unless ``keepdim``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> values, indices = cr.kthvalue(cr.tensor([[4.0, 1.0, 3.0], [2.0, 6.0, 5.0]]), 2)
+    >>> values.tolist(), indices.tolist()
+    ([3.0, 5.0], [2, 2])
+
+    ```
+    """
     axis, length = _axis_and_length(input, dim, "kthvalue")
     k = _count(k, "kthvalue")
     if length == 0:

@@ -46,28 +46,61 @@ def nan_to_num(
     neginf: float | None = None,
 ) -> Tensor:
     """The tensor with nan replaced by ``nan``, +inf by ``posinf`` and −inf by ``neginf``
-    (by default the largest and the lowest finite values of the dtype)."""
+    (by default the largest and the lowest finite values of the dtype).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([float('nan'), float('inf'), -1.0])
+    >>> cr.nan_to_num(x, nan=0.0, posinf=9.0).tolist()
+    [0.0, 9.0, -1.0]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("nan_to_num", "input", input)
     return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
 
 
 def isinf(input: Tensor) -> Tensor:  # noqa: A002
-    """Where x is +inf or −inf (a bool tensor)."""
+    """Where x is +inf or −inf (a bool tensor).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isinf(cr.tensor([1.0, float('inf'), -float('inf'), float('nan')])).tolist()
+    [False, True, True, False]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("isinf", "input", input)
     return _bool_result(backend.xp.isinf(input.array))
 
 
 def isposinf(input: Tensor) -> Tensor:  # noqa: A002
-    """Where x is +inf (a bool tensor)."""
+    """Where x is +inf (a bool tensor).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isposinf(cr.tensor([1.0, float('inf'), -float('inf')])).tolist()
+    [False, True, False]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("isposinf", "input", input)
     return _bool_result(backend.xp.isposinf(input.array))
 
 
 def isneginf(input: Tensor) -> Tensor:  # noqa: A002
-    """Where x is −inf (a bool tensor)."""
+    """Where x is −inf (a bool tensor).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isneginf(cr.tensor([1.0, float('inf'), -float('inf')])).tolist()
+    [False, False, True]
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("isneginf", "input", input)
     return _bool_result(backend.xp.isneginf(input.array))
@@ -81,7 +114,15 @@ def isclose(
     equal_nan: bool = False,
 ) -> Tensor:
     """Where |input − other| ≤ atol + rtol·|other|, or input = other (equal infinities), or
-    both are nan with ``equal_nan`` (a bool tensor, broadcast). The two must share a dtype."""
+    both are nan with ``equal_nan`` (a bool tensor, broadcast). The two must share a dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isclose(cr.tensor([1.0, 2.0]), cr.tensor([1.0 + 1e-9, 2.1])).tolist()
+    [True, False]
+
+    ```
+    """
     check_operands("isclose", ("input", "other"), input, other, scalars=False)
     a, b = input.array, other.array
     if a.dtype != b.dtype:
@@ -117,7 +158,16 @@ def isclose(
 
 def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
     """Whether the two tensors have the same shape and the same values (nan equals nothing);
-    the dtypes may differ."""
+    the dtypes may differ.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> a = cr.tensor([1, 2])
+    >>> cr.equal(a, cr.tensor([1, 2])), cr.equal(a, cr.tensor([1, 3]))
+    (True, False)
+
+    ```
+    """
     check_operands("equal", ("input", "other"), input, other, scalars=False)
     if input.shape != other.shape:
         return False

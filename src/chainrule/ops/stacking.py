@@ -55,7 +55,17 @@ row_stack = vstack
 
 def dstack(tensors: Sequence[Tensor]) -> Tensor:
     """Joined depth-wise, along dimension 2, after every tensor was given 3 dimensions
-    ((n,) → (1, n, 1), (m, n) → (m, n, 1))."""
+    ((n,) → (1, n, 1), (m, n) → (m, n, 1)).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> tuple(cr.dstack([cr.ones(2, 3), cr.zeros(2, 3)]).shape)
+    (2, 3, 2)
+    >>> cr.dstack([cr.tensor([1, 2]), cr.tensor([3, 4])]).tolist()
+    [[[1, 3], [2, 4]]]
+
+    ```
+    """
     return cat([atleast_3d(t) for t in _listed(tensors, "dstack")], 2)
 
 

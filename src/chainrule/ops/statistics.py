@@ -116,7 +116,15 @@ def median(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noq
 
 
 def nanmedian(input: Tensor, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A002
-    """:func:`median` with NaNs left out (NaN only where a slice holds nothing else)."""
+    """:func:`median` with NaNs left out (NaN only where a slice holds nothing else).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nanmedian(cr.tensor([1.0, float('nan'), 3.0, 2.0])).item()
+    2.0
+
+    ```
+    """
     return _median(input, dim, keepdim, skip_nan=True)
 
 
@@ -184,7 +192,16 @@ def var_mean(
     correction: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``(var, mean)`` over ``dim``: :func:`~chainrule.var` (correction 1 by default) and
-    :func:`~chainrule.mean`, each with its own gradient."""
+    :func:`~chainrule.mean`, each with its own gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> var, mean = cr.var_mean(cr.tensor([1.0, 2.0, 3.0, 4.0]))
+    >>> round(var.item(), 4), mean.item()
+    (1.6667, 2.5)
+
+    ```
+    """
     variance = var(input, dim, unbiased, keepdim, correction=correction)
     return variance, mean(input, None if isinstance(dim, bool) else dim, keepdim)
 
@@ -198,7 +215,16 @@ def std_mean(
     correction: float | None = None,
 ) -> tuple[Tensor, Tensor]:
     """``(std, mean)`` over ``dim``: :func:`~chainrule.std` (correction 1 by default) and
-    :func:`~chainrule.mean`, each with its own gradient."""
+    :func:`~chainrule.mean`, each with its own gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> std, mean = cr.std_mean(cr.tensor([1.0, 3.0]))
+    >>> round(std.item(), 4), mean.item()
+    (1.4142, 2.0)
+
+    ```
+    """
     spread = std(input, dim, unbiased, keepdim, correction=correction)
     return spread, mean(input, None if isinstance(dim, bool) else dim, keepdim)
 

@@ -206,63 +206,135 @@ def _float_pair(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 def tan(input: Tensor) -> Tensor:  # noqa: A002
-    """tan x, element-wise."""
+    """tan x, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.tan(cr.tensor([0.0])).tolist(), round(cr.tan(cr.tensor(0.7853981633974483)).item(), 4)
+    ([0.0], 1.0)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("tan", "input", input)
     return Tan.apply(input)
 
 
 def asin(input: Tensor) -> Tensor:  # noqa: A002
-    """The angle in [−π/2, π/2] whose sine is x, element-wise (nan outside [−1, 1])."""
+    """The angle in [−π/2, π/2] whose sine is x, element-wise (nan outside [−1, 1]).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.asin(cr.tensor(1.0)).item(), 4)
+    1.5708
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("asin", "input", input)
     return Asin.apply(input)
 
 
 def acos(input: Tensor) -> Tensor:  # noqa: A002
-    """The angle in [0, π] whose cosine is x, element-wise (nan outside [−1, 1])."""
+    """The angle in [0, π] whose cosine is x, element-wise (nan outside [−1, 1]).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.acos(cr.tensor([1.0])).tolist(), round(cr.acos(cr.tensor(0.0)).item(), 4)
+    ([0.0], 1.5708)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("acos", "input", input)
     return Acos.apply(input)
 
 
 def atan(input: Tensor) -> Tensor:  # noqa: A002
-    """The angle in (−π/2, π/2) whose tangent is x, element-wise."""
+    """The angle in (−π/2, π/2) whose tangent is x, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.atan(cr.tensor(1.0)).item(), 4)
+    0.7854
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("atan", "input", input)
     return Atan.apply(input)
 
 
 def sinh(input: Tensor) -> Tensor:  # noqa: A002
-    """sinh x = (eˣ − e⁻ˣ)/2, element-wise."""
+    """sinh x = (eˣ − e⁻ˣ)/2, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.sinh(cr.tensor([0.0])).tolist(), round(cr.sinh(cr.tensor(1.0)).item(), 4)
+    ([0.0], 1.1752)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("sinh", "input", input)
     return Sinh.apply(input)
 
 
 def cosh(input: Tensor) -> Tensor:  # noqa: A002
-    """cosh x = (eˣ + e⁻ˣ)/2, element-wise."""
+    """cosh x = (eˣ + e⁻ˣ)/2, element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.cosh(cr.tensor([0.0])).tolist(), round(cr.cosh(cr.tensor(1.0)).item(), 4)
+    ([1.0], 1.5431)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("cosh", "input", input)
     return Cosh.apply(input)
 
 
 def asinh(input: Tensor) -> Tensor:  # noqa: A002
-    """The inverse of sinh, ln(x + √(x² + 1)), element-wise."""
+    """The inverse of sinh, ln(x + √(x² + 1)), element-wise.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.asinh(cr.tensor(1.0)).item(), 4)
+    0.8814
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("asinh", "input", input)
     return Asinh.apply(input)
 
 
 def acosh(input: Tensor) -> Tensor:  # noqa: A002
-    """The inverse of cosh on [0, ∞), ln(x + √(x² − 1)), element-wise (nan below 1)."""
+    """The inverse of cosh on [0, ∞), ln(x + √(x² − 1)), element-wise (nan below 1).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.acosh(cr.tensor([1.0])).tolist(), round(cr.acosh(cr.tensor(2.0)).item(), 4)
+    ([0.0], 1.317)
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("acosh", "input", input)
     return Acosh.apply(input)
 
 
 def atanh(input: Tensor) -> Tensor:  # noqa: A002
-    """The inverse of tanh, ½ ln((1 + x)/(1 − x)), element-wise (nan outside [−1, 1])."""
+    """The inverse of tanh, ½ ln((1 + x)/(1 − x)), element-wise (nan outside [−1, 1]).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.atanh(cr.tensor(0.5)).item(), 4)
+    0.5493
+
+    ```
+    """
     if not isinstance(input, Tensor):
         raise not_a_tensor("atanh", "input", input)
     return Atanh.apply(input)
@@ -270,14 +342,30 @@ def atanh(input: Tensor) -> Tensor:  # noqa: A002
 
 def atan2(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
     """The angle of the point (other, input) from the x axis, in (−π, π], element-wise and
-    broadcast: ``atan2(y, x)``, with the quadrant that atan(y/x) cannot tell."""
+    broadcast: ``atan2(y, x)``, with the quadrant that atan(y/x) cannot tell.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.atan2(cr.tensor([1.0, -1.0]), cr.tensor([0.0, -1.0])).tolist()]
+    [1.5708, -2.3562]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("atan2", ("input", "other"), input, other, scalars=False)
     return Atan2.apply(input, other)
 
 
 def hypot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
-    """√(input² + other²), element-wise and broadcast, without overflow for large values."""
+    """√(input² + other²), element-wise and broadcast, without overflow for large values.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.hypot(cr.tensor([3.0, 5.0]), cr.tensor([4.0, 12.0])).tolist()
+    [5.0, 13.0]
+
+    ```
+    """
     if type(input) is not Tensor or type(other) is not Tensor:
         check_operands("hypot", ("input", "other"), input, other, scalars=False)
     return Hypot.apply(input, other)

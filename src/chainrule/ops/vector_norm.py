@@ -205,7 +205,15 @@ def vector_norm(
 
 def svdvals(A: Tensor) -> Tensor:  # noqa: N803 - PyTorch's name
     """The singular values of each matrix in the last two dimensions, largest first:
-    shape (*, min(m, n)) for A of shape (*, m, n)."""
+    shape (*, min(m, n)) for A of shape (*, m, n).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.linalg.svdvals(cr.tensor([[3.0, 0.0], [0.0, -4.0]])).tolist()
+    [4.0, 3.0]
+
+    ```
+    """
     op = "linalg.svdvals"
     if A.ndim < 2:
         raise OpError(f"{op}: expects at least 2 dimensions, got shape {A.shape}")
@@ -222,7 +230,16 @@ def matrix_norm(
 ) -> Tensor:
     """A norm of each matrix held in the two dimensions ``dim``: 'fro' (√Σ a²), 'nuc' (Σ σ),
     2 and -2 (largest and smallest singular value), 1 and -1 (largest and smallest Σ|a| of a
-    column), ∞ and -∞ (the same over rows)."""
+    column), ∞ and -∞ (the same over rows).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> A = cr.tensor([[3.0, 0.0], [0.0, -4.0]])
+    >>> cr.linalg.matrix_norm(A).item(), cr.linalg.matrix_norm(A, ord=2).item()
+    (5.0, 4.0)
+
+    ```
+    """
     op = "linalg.matrix_norm"
     if A.ndim < 2:
         raise OpError(f"{op}: expects at least 2 dimensions, got shape {A.shape}")
@@ -268,7 +285,16 @@ def linalg_norm(
 ) -> Tensor:
     """``linalg.norm``: a vector norm over one dimension (or over all of them when neither
     ``ord`` nor ``dim`` is given), a matrix norm over two. Without ``dim`` but with ``ord``,
-    the input must be a vector or a matrix."""
+    the input must be a vector or a matrix.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> A = cr.tensor([[1.0, -2.0], [3.0, 0.0]])
+    >>> cr.linalg.norm(cr.tensor([3.0, 4.0])).item(), cr.linalg.norm(A, ord=1).item()
+    (5.0, 4.0)
+
+    ```
+    """
     op = "linalg.norm"
     if isinstance(dim, int):
         dim = (dim,)
@@ -297,7 +323,16 @@ def norm(
     """PyTorch's ``norm``: for a number p (or None: 2) the vector p-norm over ``dim`` (all
     elements by default, whatever their number of dimensions); 'fro' the same 2-norm, over
     at most two dims; 'nuc' the matrix nuclear norm over two dims (the input's two by
-    default)."""
+    default).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([[3.0, 4.0], [0.0, -1.0]])
+    >>> cr.norm(x, dim=1).tolist(), cr.norm(x, p=1).item()
+    ([5.0, 1.0], 8.0)
+
+    ```
+    """
     if not isinstance(p, str):
         return vector_norm(input, 2 if p is None else p, dim, keepdim, dtype=dtype)
     if p == "fro" and (dim is None or isinstance(dim, int) or len(dim) <= 2):

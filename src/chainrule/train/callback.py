@@ -53,6 +53,28 @@ class Callback:
     ``logs`` is a dict: in batch hooks ``{"loss": float, "lr": float, "batch_size": int}``
     (``on_batch_begin`` gets ``{}``); in ``on_epoch_end`` the epoch's means
     ``{"loss", <metric names>, "val_loss", "val_<metric>", "lr", "time"}``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> class Count(train.Callback):
+    ...     epochs = 0
+    ...     def on_epoch_end(self, epoch, logs=None):
+    ...         self.epochs += 1
+    >>> count = Count()
+    >>> _ = train.fit(model, loss_fn, optimizer, data, epochs=3, progress=False,
+    ...           callbacks=[count])
+    >>> count.epochs
+    3
+
+    ```
     """
 
     state: TrainingState

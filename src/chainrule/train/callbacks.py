@@ -70,6 +70,24 @@ class EarlyStopping(_Monitored):
     ends, whether this callback stopped it or the epoch budget ran out. ``baseline``: stop unless
     the figure beats it within ``patience`` epochs. ``start_from_epoch``: epochs to wait before
     counting.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> stop = train.EarlyStopping(monitor="loss", patience=2, min_delta=0.5)
+    >>> history = train.fit(model, loss_fn, optimizer, data, epochs=100, progress=False,
+    ...           callbacks=[stop])
+    >>> len(history.epoch) < 100
+    True
+
+    ```
     """
 
     def __init__(
@@ -218,6 +236,24 @@ class LearningRateScheduler(Callback):
     group's current rate; every group gets the new rate) or a chainrule scheduler from
     :mod:`chainrule.optim.lr_scheduler`, stepped at the end of each epoch
     (``ReduceLROnPlateau`` with the figure named by ``monitor``).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> halve = train.LearningRateScheduler(lambda epoch, lr: lr / 2)
+    >>> history = train.fit(model, loss_fn, optimizer, data, epochs=3, progress=False,
+    ...           callbacks=[halve])
+    >>> history.history["lr"]
+    [0.25, 0.125, 0.0625]
+
+    ```
     """
 
     def __init__(self, schedule: Any, monitor: str = "val_loss", verbose: bool = False) -> None:

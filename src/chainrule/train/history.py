@@ -16,6 +16,22 @@ class History:
     given, ``"lr"`` (the first parameter group's rate during the epoch) and ``"time"`` (seconds
     the epoch took). ``epoch`` lists the epoch numbers (from 0); ``steps`` counts optimizer steps;
     ``stop_reason`` says why training ended.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> history = train.fit(model, loss_fn, optimizer, data, epochs=3, progress=False)
+    >>> history.epoch, sorted(history.history), history.steps
+    ([0, 1, 2], ['loss', 'lr', 'time'], 12)
+
+    ```
     """
 
     def __init__(self) -> None:

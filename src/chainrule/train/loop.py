@@ -30,7 +30,26 @@ from chainrule.train.step import TrainStep
 
 
 class TrainingDivergedError(FloatingPointError):
-    """The loss became NaN or infinite during ``fit``; ``.history`` holds the finished epochs."""
+    """The loss became NaN or infinite during ``fit``; ``.history`` holds the finished epochs.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=1e6)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> try:
+    ...     train.fit(model, loss_fn, optimizer, data, epochs=5, progress=False)
+    ... except train.TrainingDivergedError:
+    ...     print("diverged")
+    diverged
+
+    ```
+    """
 
     def __init__(self, message: str, history: History) -> None:
         super().__init__(message)
@@ -114,6 +133,22 @@ def fit(
     within the model's classes, target shapes the loss can take). A loss that becomes NaN or
     infinite stops training with :class:`TrainingDivergedError` naming the step, the epoch and
     the last finite loss; the update that would have used it is not made.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> history = train.fit(model, loss_fn, optimizer, data, epochs=20, progress=False)
+    >>> len(history.epoch), history.history["loss"][-1] < 1e-4
+    (20, True)
+
+    ```
     """
     where = "fit"
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -332,7 +367,25 @@ def evaluate(
 ) -> dict[str, float]:
     """The model's mean loss (when ``loss_fn`` is given) and metrics on ``data``, in eval mode
     without a graph. ``data`` as for :func:`fit`. Returns ``{"loss": ..., name: ...}``; the loss
-    is the mean over samples of a ``reduction="mean"`` loss's batch values."""
+    is the mean over samples of a ``reduction="mean"`` loss's batch values.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> _ = train.fit(model, loss_fn, optimizer, data, epochs=20, progress=False)
+    >>> scores = train.evaluate(model, data, metrics=["mae"], loss_fn=loss_fn)
+    >>> sorted(scores), scores["mae"] < 0.01
+    (['loss', 'mae'], True)
+
+    ```
+    """
     where = "evaluate"
     chosen = metrics if metrics and hasattr(metrics[0], "wants_labels") else resolve(metrics, where)
     loader = as_loader(data, "data", where, check_batch_size(batch_size, where), False, None)
@@ -372,6 +425,23 @@ def predict(model: Any, data: Any, batch_size: int = 256) -> numpy.ndarray:
 
     ``data``: an array or tensor of inputs; a Dataset or DataLoader whose samples are
     ``(inputs..., target)`` (the target is ignored) or a single input tensor.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> y = 3 * x
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> loss_fn = nn.MSELoss()
+    >>> data = cr.data.DataLoader(cr.data.TensorDataset(x, y), batch_size=8)
+    >>> _ = train.fit(model, loss_fn, optimizer, data, epochs=20, progress=False)
+    >>> out = train.predict(model, x)
+    >>> out.shape, round(float(out[-1, 0]), 2)
+    ((32, 1), 3.0)
+
+    ```
     """
     where = "predict"
     batch_size = check_batch_size(batch_size, where)

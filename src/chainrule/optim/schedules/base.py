@@ -56,6 +56,24 @@ class LRScheduler:
     Construction records each group's starting rate as ``group["initial_lr"]`` (``base_lrs``)
     and takes a first step, to epoch 0, which may already change the rates (a warm-up factor).
     Pass ``last_epoch`` ≥ 0 only to resume, once the optimizer's groups hold ``initial_lr``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import LRScheduler
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> class Halving(LRScheduler):
+    ...     def get_lr(self):
+    ...         return [base * 0.5**self.last_epoch for base in self.base_lrs]
+    >>> scheduler = Halving(optimizer)
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 0.25, 0.125]
+
+    ```
     """
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:

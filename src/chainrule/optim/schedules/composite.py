@@ -22,6 +22,23 @@ class SequentialLR(LRScheduler):
         warmup = LinearLR(optimizer, start_factor=0.1, total_iters=5)
         decay = CosineAnnealingLR(optimizer, T_max=95)
         scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[5])
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import ConstantLR, ExponentialLR, SequentialLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> warmup = ConstantLR(optimizer, factor=0.1, total_iters=2)
+    >>> decay = ExponentialLR(optimizer, gamma=0.5)
+    >>> scheduler = SequentialLR(optimizer, [warmup, decay], milestones=[2])
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.1, 0.1, 1.0, 0.5, 0.25]
+
+    ```
     """
 
     def __init__(
@@ -106,6 +123,22 @@ class ChainedScheduler(LRScheduler):
                                       ExponentialLR(optimizer, gamma=0.9)])
 
     ``optimizer`` defaults to the first scheduler's; all must share it.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import ChainedScheduler, ConstantLR, ExponentialLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = ChainedScheduler([ConstantLR(optimizer, factor=0.5, total_iters=2),
+    ...                               ExponentialLR(optimizer, gamma=0.5)])
+    >>> lrs = []
+    >>> for epoch in range(4):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.5, 0.25, 0.25, 0.125]
+
+    ```
     """
 
     def __init__(

@@ -20,6 +20,21 @@ class CosineAnnealingLR(LRScheduler):
         lr_e = eta_min + (lr_{e−1} − eta_min)·(1 + cos(π·e/T_max)) / (1 + cos(π·(e−1)/T_max))
 
     Past ``T_max`` the rate climbs back up the cosine, as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import CosineAnnealingLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = CosineAnnealingLR(optimizer, T_max=4)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.8536, 0.5, 0.1464, 0.0]
+
+    ```
     """
 
     def __init__(
@@ -70,6 +85,21 @@ class CosineAnnealingWarmRestarts(LRScheduler):
 
     Example: periods of 10, 20, 40, ... epochs,
     ``CosineAnnealingWarmRestarts(optimizer, T_0=10, T_mult=2, eta_min=1e-5)``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import CosineAnnealingWarmRestarts
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = CosineAnnealingWarmRestarts(optimizer, T_0=2, T_mult=2)
+    >>> lrs = []
+    >>> for epoch in range(7):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
+
+    ```
     """
 
     def __init__(

@@ -58,6 +58,21 @@ class CyclicLR(LRScheduler):
 
     Example: ``CyclicLR(SGD(params, lr=0.1, momentum=0.9), base_lr=0.01, max_lr=0.1,
     step_size_up=2000)``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import CyclicLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = CyclicLR(optimizer, base_lr=0.5, max_lr=1.0, step_size_up=2)
+    >>> lrs = []
+    >>> for epoch in range(6):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.5, 0.75, 1.0, 0.75, 0.5, 0.75]
+
+    ```
     """
 
     def __init__(
@@ -184,6 +199,21 @@ class OneCycleLR(LRScheduler):
     to ``base_momentum`` (at max_lr) and back. Stepping past ``total_steps`` is an error.
 
     Example: ``OneCycleLR(optimizer, max_lr=0.1, epochs=10, steps_per_epoch=len(loader))``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import OneCycleLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0, momentum=0.9)
+    >>> scheduler = OneCycleLR(optimizer, max_lr=1.0, total_steps=5, anneal_strategy="linear")
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.04, 0.8571, 0.5714, 0.2857, 0.0]
+
+    ```
     """
 
     def __init__(

@@ -73,6 +73,21 @@ class LambdaLR(_FunctionSchedule):
     """lr = base_lr · lr_lambda(epoch), with one function for all groups or one per group.
 
     Example: a linear warm-up over 10 epochs, ``LambdaLR(opt, lambda e: min(1.0, (e + 1) / 10))``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import LambdaLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = LambdaLR(optimizer, lambda epoch: 1 / (epoch + 1))
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 0.3333, 0.25, 0.2]
+
+    ```
     """
 
     def get_lr(self) -> list[float]:
@@ -88,6 +103,21 @@ class MultiplicativeLR(_FunctionSchedule):
 
     Example: halve the rate every 10 epochs and leave it otherwise,
     ``MultiplicativeLR(opt, lambda e: 0.5 if e % 10 == 0 else 1.0)``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import MultiplicativeLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = MultiplicativeLR(optimizer, lambda epoch: 0.5)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 0.25, 0.125, 0.0625]
+
+    ```
     """
 
     def get_lr(self) -> list[float]:
@@ -101,7 +131,23 @@ class MultiplicativeLR(_FunctionSchedule):
 
 class StepLR(LRScheduler):
     """lr = base_lr · gamma^⌊epoch / step_size⌋: multiplied by ``gamma`` every ``step_size``
-    epochs."""
+    epochs.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import StepLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = StepLR(optimizer, step_size=2, gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 1.0, 0.5, 0.5, 0.25]
+
+    ```
+    """
 
     def __init__(
         self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1
@@ -123,7 +169,23 @@ class StepLR(LRScheduler):
 
 class MultiStepLR(LRScheduler):
     """lr = base_lr · gamma^(number of milestones ≤ epoch): multiplied by ``gamma`` at each
-    milestone (twice at a milestone listed twice)."""
+    milestone (twice at a milestone listed twice).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import MultiStepLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = MultiStepLR(optimizer, milestones=[1, 3], gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 0.5, 0.25, 0.25]
+
+    ```
+    """
 
     def __init__(
         self,
@@ -156,7 +218,23 @@ class MultiStepLR(LRScheduler):
 
 
 class ConstantLR(LRScheduler):
-    """lr = base_lr · factor for epochs < total_iters, then base_lr."""
+    """lr = base_lr · factor for epochs < total_iters, then base_lr.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import ConstantLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = ConstantLR(optimizer, factor=0.5, total_iters=2)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0, 1.0]
+
+    ```
+    """
 
     def __init__(
         self,
@@ -186,7 +264,23 @@ class ConstantLR(LRScheduler):
 
 class LinearLR(LRScheduler):
     """lr = base_lr · f(epoch), f going linearly from ``start_factor`` at epoch 0 to
-    ``end_factor`` at ``total_iters`` and staying there: f(e) = s + (e_f − s)·min(e, T)/T."""
+    ``end_factor`` at ``total_iters`` and staying there: f(e) = s + (e_f − s)·min(e, T)/T.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import LinearLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = LinearLR(optimizer, start_factor=0.25, total_iters=3)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+
+    ```
+    """
 
     def __init__(
         self,
@@ -222,7 +316,23 @@ class LinearLR(LRScheduler):
 
 
 class ExponentialLR(LRScheduler):
-    """lr = base_lr · gamma^epoch."""
+    """lr = base_lr · gamma^epoch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import ExponentialLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = ExponentialLR(optimizer, gamma=0.5)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 0.25, 0.125, 0.0625]
+
+    ```
+    """
 
     def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
         check_range("ExponentialLR", "gamma", gamma, 0.0, math.inf)
@@ -241,7 +351,23 @@ class ExponentialLR(LRScheduler):
 class PolynomialLR(LRScheduler):
     """lr = base_lr · (1 − min(epoch, T) / T)^power, T = ``total_iters``: down to 0 at epoch
     T along a polynomial (a straight line for power 1), then 0. Chainably, each step
-    multiplies the rate by ((1 − e/T) / (1 − (e − 1)/T))^power up to epoch T."""
+    multiplies the rate by ((1 − e/T) / (1 − (e − 1)/T))^power up to epoch T.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import PolynomialLR
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = PolynomialLR(optimizer, total_iters=4, power=2.0)
+    >>> lrs = []
+    >>> for epoch in range(5):
+    ...     lrs.append(round(optimizer.param_groups[0]["lr"], 4))
+    ...     optimizer.step()
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5625, 0.25, 0.0625, 0.0]
+
+    ```
+    """
 
     def __init__(
         self,

@@ -22,6 +22,19 @@ class ReduceLROnPlateau(LRScheduler):
     (best·(1 ∓ threshold), ``threshold_mode="rel"``) or absolutely (best ∓ threshold, ``"abs"``),
     lower being better in ``mode="min"`` and higher in ``"max"``. A rate never goes below its
     group's ``min_lr``, and changes smaller than ``eps`` are skipped.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.optim.lr_scheduler import ReduceLROnPlateau
+    >>> optimizer = cr.optim.SGD([cr.zeros(2, requires_grad=True)], lr=1.0)
+    >>> scheduler = ReduceLROnPlateau(optimizer, factor=0.5, patience=1)
+    >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+    ...     optimizer.step()
+    ...     scheduler.step(loss)
+    >>> optimizer.param_groups[0]["lr"]
+    0.25
+
+    ```
     """
 
     def __init__(
