@@ -160,13 +160,30 @@ class _Default:
 
 
 def get_default_device() -> device:
-    """The device that creation functions use when ``device=`` is not given (the CPU)."""
+    """The device that creation functions use when ``device=`` is not given (the CPU).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.get_default_device()
+    device(type='cpu')
+
+    ```
+    """
     return _Default.device
 
 
 def set_default_device(new_device: Any) -> None:
     """Set the default device of new tensors, as ``torch.set_default_device``. Only the CPU
-    is available in this build; None restores it."""
+    is available in this build; None restores it.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.set_default_device("cpu")
+    >>> cr.zeros(2).device
+    device(type='cpu')
+
+    ```
+    """
     _Default.device = CPU if new_device is None else check(new_device, "set_default_device")
 
 

@@ -89,12 +89,30 @@ class _Defaults:
 
 
 def get_default_dtype() -> numpy.dtype:
-    """The dtype that Python floats and ``rand``/``randn``/``zeros`` produce (float32)."""
+    """The dtype that Python floats and ``rand``/``randn``/``zeros`` produce (float32).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.get_default_dtype() == cr.float32
+    True
+
+    ```
+    """
     return _Defaults.float_dtype
 
 
 def set_default_dtype(dtype: Any) -> None:
-    """Set the default floating dtype (float32 or float64), as ``torch.set_default_dtype``."""
+    """Set the default floating dtype (float32 or float64), as ``torch.set_default_dtype``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.set_default_dtype(cr.float64)
+    >>> cr.tensor([1.5]).dtype == cr.float64
+    True
+    >>> cr.set_default_dtype(cr.float32)
+
+    ```
+    """
     dtype = numpy.dtype(dtype)
     if dtype.kind != "f":
         raise TypeError(f"set_default_dtype: only floating dtypes are allowed, got {dtype}")

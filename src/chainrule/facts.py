@@ -10,7 +10,15 @@ from chainrule.tensor import Tensor
 
 
 def is_tensor(obj: Any) -> bool:
-    """Whether ``obj`` is a tensor (a :class:`~chainrule.nn.Parameter` is one too)."""
+    """Whether ``obj`` is a tensor (a :class:`~chainrule.nn.Parameter` is one too).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.is_tensor(cr.zeros(2)), cr.is_tensor([0.0, 0.0])
+    (True, False)
+
+    ```
+    """
     return isinstance(obj, Tensor)
 
 
@@ -21,13 +29,29 @@ def _tensor(input: Any, op: str) -> Tensor:  # noqa: A002
 
 
 def is_floating_point(input: Tensor) -> bool:  # noqa: A002
-    """Whether ``input`` holds floating-point numbers (float16, bfloat16, float32, float64)."""
+    """Whether ``input`` holds floating-point numbers (float16, bfloat16, float32, float64).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.is_floating_point(cr.tensor([1.0])), cr.is_floating_point(cr.tensor([1]))
+    (True, False)
+
+    ```
+    """
     return _tensor(input, "is_floating_point").is_floating_point()
 
 
 def is_nonzero(input: Tensor) -> bool:  # noqa: A002
     """Whether the single element of ``input`` is nonzero; any other number of elements is a
-    RuntimeError, as the truth value of such a tensor is ambiguous."""
+    RuntimeError, as the truth value of such a tensor is ambiguous.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.is_nonzero(cr.tensor([0.5])), cr.is_nonzero(cr.tensor(0))
+    (True, False)
+
+    ```
+    """
     size = _tensor(input, "is_nonzero").numel()
     if size != 1:
         amount = "no values" if size == 0 else "more than one value"
@@ -39,5 +63,13 @@ def is_nonzero(input: Tensor) -> bool:  # noqa: A002
 
 
 def numel(input: Tensor) -> int:  # noqa: A002
-    """The number of elements of ``input``."""
+    """The number of elements of ``input``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.numel(cr.zeros(2, 3))
+    6
+
+    ```
+    """
     return _tensor(input, "numel").numel()

@@ -79,7 +79,15 @@ def set_printoptions(
 
 
 def get_printoptions() -> dict[str, Any]:
-    """The current options, as keyword arguments for :func:`set_printoptions`."""
+    """The current options, as keyword arguments for :func:`set_printoptions`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.get_printoptions()["precision"]
+    4
+
+    ```
+    """
     return asdict(OPTIONS)
 
 

@@ -138,22 +138,60 @@ DEFAULT = Generator()
 
 def manual_seed(seed: int) -> Generator:
     """Seed the default generator, behind rand, randn, randint, the initialisers and dropout;
-    returns it. As in PyTorch, any int in [-2**63, 2**64) is a seed."""
+    returns it. As in PyTorch, any int in [-2**63, 2**64) is a seed.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> a = cr.rand(3)
+    >>> _ = cr.manual_seed(0)
+    >>> cr.equal(a, cr.rand(3))
+    True
+
+    ```
+    """
     return DEFAULT.manual_seed(seed)
 
 
 def seed() -> int:
-    """Seed the default generator from the operating system's entropy; returns the seed."""
+    """Seed the default generator from the operating system's entropy; returns the seed.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> s = cr.seed()
+    >>> s == cr.initial_seed()
+    True
+
+    ```
+    """
     return DEFAULT.seed()
 
 
 def initial_seed() -> int:
-    """The seed the default generator was last seeded with."""
+    """The seed the default generator was last seeded with.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(7)
+    >>> cr.initial_seed()
+    7
+
+    ```
+    """
     return DEFAULT.initial_seed()
 
 
 def default_generator() -> numpy.random.Generator:
-    """The NumPy ``Generator`` behind the default generator (replaced by each seeding)."""
+    """The NumPy ``Generator`` behind the default generator (replaced by each seeding).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> type(cr.nn.init.default_generator()).__name__
+    'Generator'
+
+    ```
+    """
     return DEFAULT.numpy
 
 
@@ -169,19 +207,52 @@ def numpy_generator(generator: Generator | None, where: str) -> numpy.random.Gen
 
 
 def get_rng_state() -> Any:
-    """The default generator's state, a uint8 tensor for :func:`set_rng_state`."""
+    """The default generator's state, a uint8 tensor for :func:`set_rng_state`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> state = cr.get_rng_state()
+    >>> a = cr.rand(2)
+    >>> cr.set_rng_state(state)
+    >>> cr.equal(a, cr.rand(2)), state.dtype == cr.uint8
+    (True, True)
+
+    ```
+    """
     return DEFAULT.get_state()
 
 
 def set_rng_state(new_state: Any) -> None:
-    """Put the default generator back in a state :func:`get_rng_state` returned."""
+    """Put the default generator back in a state :func:`get_rng_state` returned.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> state = cr.get_rng_state()
+    >>> a = cr.randn(3)
+    >>> cr.set_rng_state(state)
+    >>> cr.equal(a, cr.randn(3))
+    True
+
+    ```
+    """
     DEFAULT.set_state(new_state)
 
 
 @contextlib.contextmanager
 def fork_rng(enabled: bool = True) -> Iterator[None]:
     """Run the block, then restore the default generator (as ``torch.random.fork_rng``): what
-    the block draws, or a ``manual_seed`` inside it, leaves no trace outside."""
+    the block draws, or a ``manual_seed`` inside it, leaves no trace outside.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> with cr.fork_rng():
+    ...     a = cr.rand(2)
+    >>> cr.equal(a, cr.rand(2))
+    True
+
+    ```
+    """
     if not enabled:
         yield
         return

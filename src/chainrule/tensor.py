@@ -27,7 +27,17 @@ _new_size = tuple.__new__
 
 class Tensor:
     """An array with a gradient: ``array`` (the data), ``grad`` (a Tensor or None), and
-    ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends."""
+    ``requires_grad``. Create tensors with :func:`chainrule.tensor` and friends.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 4.0]
+
+    ```
+    """
 
     # _hooks: None, or the TensorHooks (hooks, retain_grad) that the engine applies to the grad.
     # _view_link and _live_views are set only on views and on their bases (autograd/views.py);

@@ -9,7 +9,16 @@ from chainrule.tensor import Tensor
 
 class Parameter(Tensor):
     """A leaf tensor that requires grad by default and that a :class:`Module` attribute
-    registers in ``parameters()`` and ``state_dict()``. Shares memory with ``data``."""
+    registers in ``parameters()`` and ``state_dict()``. Shares memory with ``data``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> w = cr.nn.Parameter(cr.ones(2))
+    >>> w.requires_grad, w.is_leaf, cr.is_tensor(w)
+    (True, True, True)
+
+    ```
+    """
 
     __slots__ = ()
 

@@ -17,7 +17,16 @@ from chainrule.tensor import Tensor
 
 
 class memory_format:  # noqa: N801 - PyTorch's name
-    """One of PyTorch's memory formats; compare with ``chainrule.channels_last`` and the rest."""
+    """One of PyTorch's memory formats; compare with ``chainrule.channels_last`` and the rest.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.zeros(1, 3, 4, 4).contiguous(memory_format=cr.channels_last)
+    >>> x.is_contiguous(memory_format=cr.channels_last), cr.channels_last
+    (True, chainrule.channels_last)
+
+    ```
+    """
 
     __slots__ = ("name", "order")
 

@@ -31,6 +31,22 @@ class TrainingState:
     ``history`` is the :class:`~chainrule.train.History` being filled. ``loaders`` are the
     training (and validation) DataLoaders and ``callbacks`` all of the run's callbacks: what a
     :class:`~chainrule.train.Checkpoint` saves besides the model and the optimizer.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> class Steps(train.Callback):
+    ...     def on_train_end(self, logs=None):
+    ...         print(self.state.epoch, self.state.step)
+    >>> _ = train.fit(model, nn.MSELoss(), optimizer, (x, 3 * x), epochs=2, batch_size=8,
+    ...               progress=False, callbacks=[Steps()])
+    1 8
+
+    ```
     """
 
     model: Any

@@ -178,6 +178,23 @@ class ModelCheckpoint(_Monitored):
     as Keras names files), e.g. ``"ckpt-{epoch:03d}-{val_loss:.3f}.safetensors"``. With
     ``save_best_only`` a file is written only when ``monitor`` improved, so the file on disk is
     always the best model so far; an epoch that ends in a non-finite loss never overwrites it.
+
+    ```pycon
+    >>> import tempfile, os
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> model, data = nn.Linear(1, 1), (x, 3 * x)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> folder = tempfile.mkdtemp()
+    >>> save = train.ModelCheckpoint(os.path.join(folder, "e{epoch}.safetensors"), monitor="loss")
+    >>> _ = train.fit(model, nn.MSELoss(), optimizer, data, epochs=2, progress=False,
+    ...               callbacks=[save])
+    >>> sorted(os.listdir(folder))
+    ['e1.safetensors', 'e2.safetensors']
+
+    ```
     """
 
     def __init__(
@@ -319,6 +336,24 @@ class CSVLogger(Callback):
     then at most once per ``interval`` seconds (thousands of one-millisecond epochs must not
     mean thousands of fsyncs), and always when training ends. With ``append=True`` the rows of
     an existing file are kept in front.
+
+    ```pycon
+    >>> import tempfile, os
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> model, data = nn.Linear(1, 1), (x, 3 * x)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "log.csv")
+    >>> _ = train.fit(model, nn.MSELoss(), optimizer, data, epochs=3, progress=False,
+    ...               callbacks=[train.CSVLogger(path)])
+    >>> lines = open(path).read().splitlines()
+    >>> len(lines), lines[0].split(",")[0]
+    (4, 'epoch')
+
+    ```
     """
 
     def __init__(

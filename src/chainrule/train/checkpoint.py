@@ -238,7 +238,26 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The checkpoint that :class:`Checkpoint` wrote to ``path``, as a dict with the entries
     "model", "optimizer", "scheduler", "epoch" (completed epochs), "step", "history", "rng",
     "loader" and "callbacks". A file that cannot be read, or that is not a checkpoint, raises
-    :class:`chainrule.io.LoadError`."""
+    :class:`chainrule.io.LoadError`.
+
+    ```pycon
+    >>> import tempfile, os
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> model, data = nn.Linear(1, 1), (x, 3 * x)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.5)
+    >>> folder = tempfile.mkdtemp()
+    >>> path = os.path.join(folder, "run.ckpt")
+    >>> _ = train.fit(model, nn.MSELoss(), optimizer, data, epochs=2, progress=False,
+    ...               callbacks=[train.Checkpoint(path)])
+    >>> state = train.load_checkpoint(path)
+    >>> state["epoch"], sorted(state["model"])
+    (2, ['bias', 'weight'])
+
+    ```
+    """
     document = load(path)
     problem = _structure_problem(document)
     if problem is not None:

@@ -39,6 +39,19 @@ class LRFinderResult:
     ``suggested_by`` names the rule that chose ``suggestion`` (see :func:`_suggest`).
     ``stopped_early`` tells whether the loss blew up before ``steps``. ``sharpness`` (λ_max)
     and ``max_stable_lr`` (2/λ_max) are None unless ``lr_find(..., sharpness=True)``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
+    >>> result = train.lr_find(model, nn.MSELoss(), optimizer, (x, 3 * x), steps=20)
+    >>> len(result.lrs) <= 20, result.lrs[0], result.sharpness is None
+    (True, 1e-07, True)
+
+    ```
     """
 
     lrs: list[float] = field(default_factory=list)
@@ -185,6 +198,19 @@ def lr_find(
 
         result = lr_find(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (x, y))
         print(result.suggestion, result.explain())
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn, train
+    >>> _ = cr.manual_seed(0)
+    >>> x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    >>> model = nn.Linear(1, 1)
+    >>> optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
+    >>> result = train.lr_find(model, nn.MSELoss(), optimizer, (x, 3 * x), steps=20)
+    >>> result.suggestion is not None, optimizer.param_groups[0]["lr"]
+    (True, 0.1)
+
+    ```
     """
     where = "lr_find"
     for name, value in (("start_lr", start_lr), ("end_lr", end_lr)):
