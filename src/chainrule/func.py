@@ -210,7 +210,16 @@ def grad_and_value(
     """The function ``(*args) -> (∂func/∂args[argnums], func(*args))`` of a function that
     returns a 0-dim tensor; with ``has_aux``, func returns (output, aux) and the value is
     (output, aux). The gradient has the structure of the argument (a tuple of them for a
-    tuple of argnums)."""
+    tuple of argnums).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> g, v = cr.func.grad_and_value(lambda x: (x**2).sum())(cr.tensor([1.0, 3.0]))
+    >>> g.tolist(), v.item()
+    ([2.0, 6.0], 10.0)
+
+    ```
+    """
 
     def transformed(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         numbers = _argnums(argnums, len(args), "grad")
@@ -241,7 +250,16 @@ def grad(
     func: Callable[..., Any], argnums: int | tuple[int, ...] = 0, has_aux: bool = False
 ) -> Callable[..., Any]:
     """The function ``(*args) -> ∂func/∂args[argnums]`` of a function that returns a 0-dim
-    tensor (with ``has_aux``: ``(gradient, aux)``). Composable: ``grad(grad(f))`` is f''."""
+    tensor (with ``has_aux``: ``(gradient, aux)``). Composable: ``grad(grad(f))`` is f''.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> f = lambda x: x**3
+    >>> cr.func.grad(f)(cr.tensor(2.0)).item(), cr.func.grad(cr.func.grad(f))(cr.tensor(2.0)).item()
+    (12.0, 12.0)
+
+    ```
+    """
     with_value = grad_and_value(func, argnums, has_aux)
 
     def transformed(*args: Any, **kwargs: Any) -> Any:
@@ -257,7 +275,16 @@ def grad(
 def vjp(func: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     """(func(*primals), vjp_fn) where ``vjp_fn(cotangents)`` is the tuple of vᵀ ∂func/∂primals[i]
     for every primal, v = ``cotangents`` shaped like the output (the same nest of tensors).
-    ``vjp_fn`` may be called many times. With ``has_aux``: (output, vjp_fn, aux)."""
+    ``vjp_fn`` may be called many times. With ``has_aux``: (output, vjp_fn, aux).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> out, vjp_fn = cr.func.vjp(lambda x: 3 * x, cr.tensor([1.0, 2.0]))
+    >>> vjp_fn(cr.tensor([1.0, 0.5]))[0].tolist()
+    [3.0, 1.5]
+
+    ```
+    """
     if not primals:
         raise ValueError("vjp: give at least one primal")
     scope = _Scope(primals, tuple(range(len(primals))), "vjp")
@@ -295,6 +322,15 @@ def jvp(func: Callable[..., Any], primals: tuple, tangents: tuple, has_aux: bool
 
     By the double-vjp trick: g(u) = uᵀ J is linear in the cotangent u, so the gradient of
     g(u) · tangents with respect to u is J · tangents. With ``has_aux``: (output, jvp, aux).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x, direction = cr.tensor([1.0, 2.0]), cr.tensor([1.0, 1.0])
+    >>> out, change = cr.func.jvp(lambda t: t**2, (x,), (direction,))
+    >>> change.tolist()
+    [2.0, 4.0]
+
+    ```
     """
     if not isinstance(primals, (tuple, list)) or not isinstance(tangents, (tuple, list)):
         raise TypeError("jvp: primals and tangents must be tuples (one entry per argument)")
@@ -342,6 +378,13 @@ def jacrev(
     with respect to the arguments (in the argument's structure; a tuple of them for a tuple
     of argnums). ``chunk_size`` is accepted and ignored (the rows are taken one at a time).
     With ``has_aux``: ``(jacobian, aux)``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.func.jacrev(lambda x: x * cr.tensor([2.0, 3.0]))(cr.tensor([1.0, 1.0])).tolist()
+    [[2.0, 0.0], [0.0, 3.0]]
+
+    ```
     """
     if chunk_size is not None and chunk_size <= 0:
         raise ValueError(f"jacrev: chunk_size must be positive, got {chunk_size}")
@@ -386,13 +429,29 @@ def jacfwd(
     """Same jacobian as :func:`jacrev`, under ``torch.func.jacfwd``'s name: chainrule has no
     forward mode, so it is computed in reverse mode too (the values and the structure are the
     same; only the cost differs, one backward per output element). ``randomness`` is
-    accepted for compatibility and ignored."""
+    accepted for compatibility and ignored.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.func.jacfwd(lambda x: x.sum() * x)(cr.tensor([1.0, 2.0])).tolist()
+    [[4.0, 1.0], [2.0, 5.0]]
+
+    ```
+    """
     return jacrev(func, argnums, has_aux=has_aux)
 
 
 def hessian(func: Callable[..., Any], argnums: int | tuple[int, ...] = 0) -> Callable[..., Any]:
     """The function ``(*args) -> ∂²func/∂args[argnums]²``: ``jacrev(jacrev(func))``. For a
-    scalar output and an argument of shape (n...), the Hessian has shape (n..., n...)."""
+    scalar output and an argument of shape (n...), the Hessian has shape (n..., n...).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.func.hessian(lambda x: (x**3).sum())(cr.tensor([1.0, 2.0])).tolist()
+    [[6.0, 0.0], [0.0, 12.0]]
+
+    ```
+    """
     return jacrev(jacrev(func, argnums), argnums)
 
 
@@ -415,6 +474,15 @@ def functional_call(
 
     With ``strict`` every parameter and buffer must be given. A name that is not one of the
     module's parameters or buffers raises.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> model = cr.nn.Linear(2, 1, bias=False)
+    >>> w = {"weight": cr.tensor([[1.0, 2.0]])}
+    >>> cr.func.functional_call(model, w, (cr.tensor([[3.0, 4.0]]),)).tolist()
+    [[11.0]]
+
+    ```
     """
     if isinstance(parameter_and_buffer_dicts, Mapping):
         replacements = dict(parameter_and_buffer_dicts)

@@ -62,6 +62,17 @@ class LoadError(ValueError):
     ``path`` is the file's path (None for a file object), ``reason`` says what is wrong, and
     the message is one line: ``load: 'model.safetensors': <reason>``, or for a file object
     ``load: file object 'model.safetensors': <reason>`` (its name, if it has one).
+
+    ```pycon
+    >>> import io
+    >>> import chainrule as cr
+    >>> try:
+    ...     cr.load(io.BytesIO(b"not safetensors"))
+    ... except cr.io.LoadError as error:
+    ...     print(type(error).__name__)
+    LoadError
+
+    ```
     """
 
     def __init__(self, where: str, path: str | None, reason: str, label: str | None = None):
@@ -77,7 +88,18 @@ class LoadError(ValueError):
 
 
 class MissingFileError(LoadError, FileNotFoundError):
-    """A file that does not exist: both a :class:`LoadError` and a ``FileNotFoundError``."""
+    """A file that does not exist: both a :class:`LoadError` and a ``FileNotFoundError``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> try:
+    ...     cr.load("no/such/file.safetensors")
+    ... except FileNotFoundError as error:
+    ...     print(isinstance(error, cr.io.MissingFileError))
+    True
+
+    ```
+    """
 
     def __init__(
         self, where: str, path: str | None, reason: str = "no such file", label: str | None = None
@@ -102,6 +124,17 @@ def save(obj: Any, f: File, metadata: Mapping[str, str] | None = None) -> None:
     A path is written through a temporary file beside it that replaces it when complete
     (:func:`chainrule.files.atomic_write`), one tensor at a time: saving holds no second copy
     of the model in memory.
+
+    ```pycon
+    >>> import io
+    >>> import chainrule as cr
+    >>> buffer = io.BytesIO()
+    >>> cr.save({"w": cr.tensor([1.0, 2.0])}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> cr.load(buffer)["w"].tolist()
+    [1.0, 2.0]
+
+    ```
     """
     is_path = isinstance(f, (str, os.PathLike))
     if not is_path and not callable(getattr(f, "write", None)):
@@ -173,6 +206,18 @@ def load(
     The header is read and checked first, and then only the bytes it declares. Any file that
     cannot be loaded is a :class:`LoadError` (a ValueError) naming it and the reason; a
     missing one is a :class:`MissingFileError`, also a FileNotFoundError.
+
+    ```pycon
+    >>> import io
+    >>> import chainrule as cr
+    >>> buffer = io.BytesIO()
+    >>> cr.save({"step": 3, "scores": [cr.tensor([0.5])]}, buffer)
+    >>> _ = buffer.seek(0)
+    >>> loaded = cr.load(buffer)
+    >>> loaded["step"], loaded["scores"][0].tolist()
+    (3, [0.5])
+
+    ```
     """
     _check_map_location(map_location)
     if weights_only is not None and not isinstance(weights_only, bool):
@@ -221,6 +266,17 @@ def load_metadata(f: File) -> dict[str, str]:
     """The ``metadata`` given to :func:`save` (or by another writer), without reading tensors.
 
     Reads and checks the header only; a file that is not valid safetensors is a LoadError.
+
+    ```pycon
+    >>> import io
+    >>> import chainrule as cr
+    >>> buffer = io.BytesIO()
+    >>> cr.save({"w": cr.zeros(2)}, buffer, metadata={"epoch": "7"})
+    >>> _ = buffer.seek(0)
+    >>> cr.io.load_metadata(buffer)["epoch"]
+    '7'
+
+    ```
     """
     with _opened(f, "load_metadata") as (stream, available, fail):
         try:

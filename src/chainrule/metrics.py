@@ -29,7 +29,19 @@ _NORMALIZE = ("true", "pred", "all", None)
 
 
 class UndefinedMetricWarning(UserWarning):
-    """A score divided by zero (a class never predicted, never true, or one sample for R²)."""
+    """A score divided by zero (a class never predicted, never true, or one sample for R²).
+
+    ```pycon
+    >>> import warnings
+    >>> import chainrule as cr
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     score = cr.metrics.precision([0, 0], [1, 1], average=None)
+    >>> caught[0].category.__name__
+    'UndefinedMetricWarning'
+
+    ```
+    """
 
 
 # ---- input checks ---------------------------------------------------------------------------

@@ -56,6 +56,24 @@ class FunctionCtx:
 
     Besides the methods below, any attribute may be set on it (``ctx.scale = 2.0``); the
     function's node (``output.grad_fn``) shows those attributes too.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Cube(cr.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         ctx.save_for_backward(x)
+    ...         return x**3
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         (x,) = ctx.saved_tensors
+    ...         return 3 * x**2 * g
+    >>> x = cr.tensor([2.0], requires_grad=True)
+    >>> Cube.apply(x).sum().backward()
+    >>> x.grad.tolist()
+    [12.0]
+
+    ```
     """
 
     def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
@@ -357,6 +375,22 @@ class Function:
     **kwargs)`` with ``setup_context(ctx, inputs, output)``) and ``backward(ctx,
     *grad_outputs)``, and are called through ``apply``: ``y = MyFunction.apply(x, 2.0)``.
     See the module's docstring for an example.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> class Double(cr.autograd.Function):
+    ...     @staticmethod
+    ...     def forward(ctx, x):
+    ...         return 2 * x
+    ...     @staticmethod
+    ...     def backward(ctx, g):
+    ...         return 2 * g
+    >>> x = cr.tensor([1.0, 3.0], requires_grad=True)
+    >>> Double.apply(x).sum().backward()
+    >>> x.grad.tolist()
+    [2.0, 2.0]
+
+    ```
     """
 
     _node_class: type[BackwardNode] = BackwardNode

@@ -122,12 +122,30 @@ def restore_mode(token: contextvars.Token) -> None:
 
 def is_grad_enabled() -> bool:
     """True when gradient recording is switched on in this thread (operations record a graph
-    then, except inside ``inference_mode``)."""
+    then, except inside ``inference_mode``).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> with cr.no_grad():
+    ...     print(cr.is_grad_enabled())
+    False
+
+    ```
+    """
     return _mode.get().grad_enabled
 
 
 def is_inference_mode_enabled() -> bool:
-    """True inside ``inference_mode()`` (in this thread)."""
+    """True inside ``inference_mode()`` (in this thread).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> with cr.inference_mode():
+    ...     print(cr.is_inference_mode_enabled())
+    True
+
+    ```
+    """
     return _mode.get().inference
 
 
@@ -222,7 +240,19 @@ class no_grad(_NoArgumentSwitch):  # noqa: N801 - PyTorch's name
 
 
 class enable_grad(_NoArgumentSwitch):  # noqa: N801 - PyTorch's name
-    """Turn recording back on inside a ``no_grad`` block (a context manager or decorator)."""
+    """Turn recording back on inside a ``no_grad`` block (a context manager or decorator).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0], requires_grad=True)
+    >>> with cr.no_grad():
+    ...     with cr.enable_grad():
+    ...         y = 2 * x
+    >>> y.requires_grad
+    True
+
+    ```
+    """
 
     def __init__(self) -> None:
         self.changes = (("grad", True),)
@@ -235,6 +265,16 @@ class inference_mode(_ModeSwitch):  # noqa: N801 - PyTorch's name
 
     PyTorch also marks the tensors made inside as inference tensors, which refuse to join a
     graph later; here they are ordinary tensors that require no grad.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0], requires_grad=True)
+    >>> with cr.inference_mode():
+    ...     y = 2 * x
+    >>> y.requires_grad
+    False
+
+    ```
     """
 
     def __new__(cls, mode: Any = True) -> Any:

@@ -13,7 +13,15 @@ from chainrule.tensor import Tensor
 
 
 class GradcheckError(AssertionError):
-    """The autodiff gradient and the finite-difference estimate disagree."""
+    """The autodiff gradient and the finite-difference estimate disagree.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> issubclass(cr.autograd.GradcheckError, AssertionError)
+    True
+
+    ```
+    """
 
 
 def gradcheck(
@@ -32,6 +40,14 @@ def gradcheck(
 
     Returns True, or raises :class:`GradcheckError` naming the input, the element, the output
     element and both values.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
+    >>> cr.gradcheck(cr.sin, (x,))
+    True
+
+    ```
     """
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     inputs = tuple(_as_float64(x) for x in inputs)
@@ -94,6 +110,14 @@ def gradgradcheck(
     random normal values (from ``seed``) where it is None, as in PyTorch.
 
     Returns True, or raises :class:`GradcheckError`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([0.5, 1.5], dtype=cr.float64, requires_grad=True)
+    >>> cr.gradgradcheck(lambda t: t**3, (x,))
+    True
+
+    ```
     """
     from chainrule.autograd.gradients import grad
 

@@ -52,6 +52,15 @@ def grad(
     where they depend on a tensor that requires grad), and ``retain_graph`` defaults to it.
     An input that the outputs do not depend on raises, unless ``allow_unused`` is true, when
     its gradient is None (or zeros with ``materialize_grads``), as in PyTorch.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> (g,) = cr.autograd.grad((x**2).sum(), x, create_graph=True)
+    >>> g.tolist(), cr.autograd.grad(g.sum(), x)[0].tolist()
+    ([2.0, 4.0], [2.0, 2.0])
+
+    ```
     """
     if is_grads_batched:
         raise NotImplementedError("autograd.grad: is_grads_batched=True is not supported")
@@ -93,7 +102,17 @@ def backward(
     inputs: Any = None,
 ) -> None:
     """Add Σₖ ∂tensors[k]/∂leaf · grad_tensors[k] to each leaf's ``.grad`` (PyTorch's
-    ``torch.autograd.backward``); with ``inputs``, only to those tensors' ``.grad``."""
+    ``torch.autograd.backward``); with ``inputs``, only to those tensors' ``.grad``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> cr.autograd.backward(3 * x, cr.tensor([1.0, 2.0]))
+    >>> x.grad.tolist()
+    [3.0, 6.0]
+
+    ```
+    """
     tensors = _as_tensors(tensors, "tensors")
     if retain_graph is None:
         retain_graph = create_graph

@@ -49,7 +49,16 @@ class AnomalyError(RuntimeError):
 
 def is_anomaly_enabled() -> bool:
     """True while operations are watched in this thread (inside ``detect_anomaly`` or after
-    enabling it)."""
+    enabling it).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> with cr.autograd.detect_anomaly():
+    ...     print(cr.inspect.is_anomaly_enabled())
+    True
+
+    ```
+    """
     return current_mode().anomaly
 
 
@@ -90,7 +99,18 @@ class detect_anomaly:  # noqa: N801 - PyTorch's name
 
 class set_detect_anomaly:  # noqa: N801 - PyTorch's name
     """Turn anomaly detection on or off now, in this thread; used in a ``with`` block, the
-    previous setting comes back on exit."""
+    previous setting comes back on exit.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> with cr.autograd.set_detect_anomaly(True):
+    ...     print(cr.inspect.is_anomaly_enabled())
+    True
+    >>> cr.inspect.is_anomaly_enabled()
+    False
+
+    ```
+    """
 
     def __init__(self, mode: bool, check_nan: bool = True) -> None:
         self._token = _set(mode, check_nan)

@@ -130,6 +130,17 @@ class AdamW(Adam):
     with m and v averaged from the gradient alone (see :class:`Adam` for the rest of the rule).
     The decay does not pass through the moment estimates, so it acts with the same strength on
     every weight, whatever its gradient history. ``weight_decay`` defaults to 1e-2.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> w = cr.tensor([2.0], requires_grad=True)
+    >>> opt = cr.optim.AdamW([w], lr=0.5, weight_decay=0.5)
+    >>> w.grad = cr.zeros(1)
+    >>> opt.step()
+    >>> round(w.item(), 6)
+    1.5
+
+    ```
     """
 
     def __init__(

@@ -30,6 +30,15 @@ class Optimizer:
     ``foreach`` and ``fused`` change nothing here (each parameter's update is already one
     vectorised expression, and the result is the same), while ``capturable`` (CUDA-graph
     capture) and ``differentiable`` (an update recorded by autograd) are refused when True.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> a, b = cr.zeros(2, requires_grad=True), cr.zeros(3, requires_grad=True)
+    >>> opt = cr.optim.SGD([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    >>> [group["lr"] for group in opt.param_groups]
+    [0.1, 0.5]
+
+    ```
     """
 
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:

@@ -19,6 +19,17 @@ class SGD(Optimizer):
     and −d in place of d when ``maximize``. Updates are in place, one vectorised expression
     per parameter. ``foreach``, ``differentiable`` and ``fused`` are PyTorch's choices of
     implementation: see :class:`~chainrule.optim.Optimizer`.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = cr.optim.SGD([w], lr=0.25)
+    >>> (w**2).sum().backward()
+    >>> opt.step()
+    >>> w.tolist()
+    [0.5, -1.0]
+
+    ```
     """
 
     def __init__(
