@@ -236,3 +236,13 @@ def test_first_order_grad_matches_backward_in_float32() -> None:
     loss.backward()
     np.testing.assert_array_equal(g.numpy(), w.grad.numpy())
     assert g.dtype == cr.float32
+
+
+def test_the_checks_are_functions_under_autograd_as_in_pytorch() -> None:
+    """``torch.autograd.gradcheck`` is the function; the submodule of the same name must not
+    stand in its place."""
+    assert cr.autograd.gradcheck is cr.gradcheck
+    assert callable(cr.autograd.gradgradcheck)
+    x = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
+    assert cr.autograd.gradcheck(lambda t: t.tanh(), [x]) is True
+    assert cr.autograd.gradgradcheck(lambda t: t.tanh(), [x]) is True

@@ -14,7 +14,7 @@ chainrule.Size([1, 2])
 from chainrule.tensor import Tensor  # noqa: I001 - the tensor binds the operations on import
 from chainrule.autograd.engine import backward
 from chainrule.autograd.function import Function
-from chainrule.autograd.gradcheck import GradcheckError, gradcheck
+from chainrule.autograd.gradient_checks import GradcheckError, gradcheck
 from chainrule.autograd.grad_mode import (
     enable_grad,
     inference_mode,
@@ -310,7 +310,7 @@ _SUBMODULES = frozenset(
 # Functions of those packages that are also top-level names: name -> the module defining it.
 _LAZY_FUNCTIONS = {
     "compile": "chainrule.compiled",
-    "gradgradcheck": "chainrule.autograd.gradcheck",
+    "gradgradcheck": "chainrule.autograd.gradient_checks",
     "load": "chainrule.io",
     "save": "chainrule.io",
     "summary": "chainrule.inspect.summary",
@@ -333,7 +333,7 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
         train,
         utils,
     )
-    from chainrule.autograd.gradcheck import gradgradcheck
+    from chainrule.autograd.gradient_checks import gradgradcheck
     from chainrule.compiled import compile  # noqa: A004 - torch.compile's name
     from chainrule.inspect.summary import summary
     from chainrule.io import load, save

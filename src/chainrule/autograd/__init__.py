@@ -53,9 +53,9 @@ def __getattr__(name: str) -> Any:
 
         return getattr(custom_function, name)
     if name in ("gradcheck", "gradgradcheck", "GradcheckError"):
-        from chainrule.autograd import gradcheck
+        from chainrule.autograd import gradient_checks
 
-        return getattr(gradcheck, name)
+        return getattr(gradient_checks, name)
     if name in ("grad", "backward"):
         from chainrule.autograd import gradients
 

@@ -23,7 +23,7 @@ import numpy
 
 from chainrule import backend, random
 from chainrule.autograd.grad_mode import enable_grad, no_grad
-from chainrule.autograd.gradcheck import GradcheckError
+from chainrule.autograd.gradient_checks import GradcheckError
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
 
