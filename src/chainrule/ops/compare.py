@@ -20,7 +20,12 @@ from chainrule import backend, dtypes
 from chainrule.tensor import Tensor
 
 
-def _no_grad_binary(fn: Callable[[Any, Any], Any], name: str) -> Callable[[Any, Any], Tensor]:
+def _no_grad_binary(
+    fn: Callable[[Any, Any], Any], name: str, example: tuple[str, str, str]
+) -> Callable[[Any, Any], Tensor]:
+    """The comparison or logical operation ``name``; ``example`` is its docstring's example:
+    two inputs and the result, as source text, written out by hand for each operation."""
+
     def operation(input: Any, other: Any) -> Tensor:  # noqa: A002
         a = input.array if isinstance(input, Tensor) else input
         b = other.array if isinstance(other, Tensor) else other
@@ -35,8 +40,17 @@ def _no_grad_binary(fn: Callable[[Any, Any], Any], name: str) -> Callable[[Any, 
             ) from None
         return Tensor._make(backend.as_array(out), False, None)
 
+    left, right, result = example
+    kind = "integer" if name.startswith("bitwise") else "bool"
     operation.__name__ = name
-    operation.__doc__ = f"Element-wise {name} (bool result, no gradient)."
+    operation.__doc__ = (
+        f"Element-wise {name} ({kind} result, no gradient).\n\n"
+        "```pycon\n"
+        ">>> import chainrule as cr\n"
+        f">>> cr.{name}(cr.tensor({left}), cr.tensor({right})).tolist()\n"
+        f"{result}\n\n"
+        "```\n"
+    )
     return operation
 
 
@@ -45,18 +59,30 @@ def _xp(name: str) -> Callable[[Any, Any], Any]:
     return lambda a, b: getattr(backend.xp, name)(a, b)
 
 
-eq = _no_grad_binary(_xp("equal"), "eq")
-ne = _no_grad_binary(_xp("not_equal"), "ne")
-lt = _no_grad_binary(_xp("less"), "lt")
-le = _no_grad_binary(_xp("less_equal"), "le")
-gt = _no_grad_binary(_xp("greater"), "gt")
-ge = _no_grad_binary(_xp("greater_equal"), "ge")
-logical_and = _no_grad_binary(_xp("logical_and"), "logical_and")
-logical_or = _no_grad_binary(_xp("logical_or"), "logical_or")
-logical_xor = _no_grad_binary(_xp("logical_xor"), "logical_xor")
-bitwise_and = _no_grad_binary(_xp("bitwise_and"), "bitwise_and")
-bitwise_or = _no_grad_binary(_xp("bitwise_or"), "bitwise_or")
-bitwise_xor = _no_grad_binary(_xp("bitwise_xor"), "bitwise_xor")
+eq = _no_grad_binary(_xp("equal"), "eq", ("[1, 2, 3]", "[2, 2, 2]", "[False, True, False]"))
+ne = _no_grad_binary(_xp("not_equal"), "ne", ("[1, 2, 3]", "[2, 2, 2]", "[True, False, True]"))
+lt = _no_grad_binary(_xp("less"), "lt", ("[1, 2, 3]", "[2, 2, 2]", "[True, False, False]"))
+le = _no_grad_binary(_xp("less_equal"), "le", ("[1, 2, 3]", "[2, 2, 2]", "[True, True, False]"))
+gt = _no_grad_binary(_xp("greater"), "gt", ("[1, 2, 3]", "[2, 2, 2]", "[False, False, True]"))
+ge = _no_grad_binary(_xp("greater_equal"), "ge", ("[1, 2, 3]", "[2, 2, 2]", "[False, True, True]"))
+logical_and = _no_grad_binary(
+    _xp("logical_and"),
+    "logical_and",
+    ("[True, False, True]", "[True, True, False]", "[True, False, False]"),
+)
+logical_or = _no_grad_binary(
+    _xp("logical_or"),
+    "logical_or",
+    ("[True, False, False]", "[True, True, False]", "[True, True, False]"),
+)
+logical_xor = _no_grad_binary(
+    _xp("logical_xor"),
+    "logical_xor",
+    ("[True, False, True]", "[True, True, False]", "[False, True, True]"),
+)
+bitwise_and = _no_grad_binary(_xp("bitwise_and"), "bitwise_and", ("[12, 10]", "[10, 6]", "[8, 2]"))
+bitwise_or = _no_grad_binary(_xp("bitwise_or"), "bitwise_or", ("[12, 10]", "[10, 6]", "[14, 14]"))
+bitwise_xor = _no_grad_binary(_xp("bitwise_xor"), "bitwise_xor", ("[12, 10]", "[10, 6]", "[6, 12]"))
 
 
 def logical_not(input: Tensor) -> Tensor:  # noqa: A002
