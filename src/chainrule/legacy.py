@@ -109,7 +109,17 @@ class TypedTensorMeta(type):
 
 class _TypedTensor(metaclass=TypedTensorMeta):
     """A typed legacy constructor: ``FloatTensor(data)``, ``FloatTensor(*sizes)`` or
-    ``FloatTensor()``; the result is a :class:`Tensor` of the constructor's dtype."""
+    ``FloatTensor()``; the result is a :class:`Tensor` of the constructor's dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.FloatTensor([1, 2]).tolist(), cr.FloatTensor([1, 2]).dtype == cr.float32
+    ([1.0, 2.0], True)
+    >>> cr.LongTensor(2, 3).shape, cr.LongTensor([7]).dtype == cr.int64
+    (chainrule.Size([2, 3]), True)
+
+    ```
+    """
 
     _dtype_name = "float32"
 
