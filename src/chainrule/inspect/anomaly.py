@@ -44,7 +44,20 @@ _FRAMES_KEPT = 4
 
 class AnomalyError(RuntimeError):
     """NaN or infinity appeared in an operation's output or gradient; the message says which
-    operation, on what inputs, and where in the user's code it was created."""
+    operation, on what inputs, and where in the user's code it was created.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([float("nan"), 1.0])
+    >>> try:
+    ...     with cr.autograd.detect_anomaly():
+    ...         y = x + 1
+    ... except AnomalyError:
+    ...     print("caught")
+    caught
+
+    ```
+    """
 
 
 def is_anomaly_enabled() -> bool:
@@ -76,7 +89,18 @@ def _set(enabled: bool, check_nan: bool) -> Any:
 class detect_anomaly:  # noqa: N801 - PyTorch's name
     """Turn anomaly detection on inside a ``with`` block (or a decorated function), and restore
     the previous setting on exit. With ``check_nan=False`` only creation sites are recorded
-    (they are added to errors raised in backward). Like the gradient mode, it is per thread."""
+    (they are added to errors raised in backward). Like the gradient mode, it is per thread.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> with detect_anomaly():
+    ...     print(cr.inspect.is_anomaly_enabled())
+    True
+    >>> cr.inspect.is_anomaly_enabled()
+    False
+
+    ```
+    """
 
     def __init__(self, check_nan: bool = True) -> None:
         self.check_nan = check_nan

@@ -56,7 +56,16 @@ _FORMATS = (".dot", ".gv", ".svg", ".png", ".pdf")
 
 
 class Graph:
-    """A computational graph in DOT text (``.dot``); ``save`` writes it or renders it."""
+    """A computational graph in DOT text (``.dot``); ``save`` writes it or renders it.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> picture = graph(cr.tensor([1.0], requires_grad=True).exp())
+    >>> isinstance(picture, Graph), picture.dot.startswith("digraph")
+    (True, True)
+
+    ```
+    """
 
     def __init__(self, dot: str) -> None:
         self.dot = dot
@@ -109,6 +118,15 @@ def graph(tensor: Tensor, params: Any = None) -> Graph:
     ``params`` names leaves: a mapping ``name -> tensor`` (e.g.
     ``dict(model.named_parameters())``) or a Module, whose parameters and buffers are used.
     The same graph always gives the same text. Graphs of any depth work (no recursion).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> a = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> picture = graph((a * a).sum())
+    >>> picture.dot.count("->")  # a → mul (twice), mul → sum
+    3
+
+    ```
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"graph: expected the Tensor to draw, got {type(tensor).__name__}")

@@ -45,6 +45,16 @@ class SharpnessResult:
     positive. ``iterations``: Hessian-vector products used (both iterations together).
     ``converged``: whether successive estimates agreed to ``tol`` within the budget.
     ``parameters``: the number of scalar parameters, the Hessian's size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Linear(1, 1, bias=False)  # C = mean((w·x)²), so H = 2·mean(x²) = 5
+    >>> result = sharpness(model, (cr.tensor([[1.0], [2.0]]), cr.zeros(2, 1)), nn.MSELoss())
+    >>> round(result.lambda_max, 4), round(result.max_stable_lr, 4), result.parameters
+    (5.0, 0.4, 1)
+
+    ```
     """
 
     lambda_max: float
@@ -105,6 +115,16 @@ def sharpness(
 
         result = sharpness(model, (x, y), nn.MSELoss())
         print(result.lambda_max, result.max_stable_lr)
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Linear(1, 1, bias=False)  # C = mean((w·x)²), so H = 2·mean(x²) = 5
+    >>> result = sharpness(model, (cr.tensor([[1.0], [2.0]]), cr.zeros(2, 1)), nn.MSELoss())
+    >>> round(result.lambda_max, 4), result.converged
+    (5.0, True)
+
+    ```
     """
     if not isinstance(model, Module):
         raise TypeError(f"sharpness: model must be a Module, got {type(model).__name__}")

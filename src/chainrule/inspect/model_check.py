@@ -39,6 +39,18 @@ class ParameterCheck:
     gradient is zero on both sides do not show as large relative errors. An element passes when
     |a − n| ≤ atol + rtol·|n|, the rule of :func:`chainrule.gradcheck`. ``mode`` is the mode
     the model was in: ``"eval"`` or ``"train"``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> _ = cr.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> report = cr.inspect.gradcheck_model(model, cr.randn(8, 2), cr.randn(8, 1), nn.MSELoss())
+    >>> row = report.rows[0]
+    >>> row.name, row.shape, row.mode, row.passed
+    ('0.weight', (3, 2), 'eval', True)
+
+    ```
     """
 
     name: str
@@ -62,6 +74,17 @@ class GradcheckReport:
     ``ok`` is true when every row passed; ``failures`` lists those that did not;
     ``rows_for(mode)`` the rows of one mode; ``str(report)`` is an aligned table that names
     the modes checked.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> _ = cr.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> report = cr.inspect.gradcheck_model(model, cr.randn(8, 2), cr.randn(8, 1), nn.MSELoss())
+    >>> report.ok, len(report.rows), len(report.rows_for("train")), report.failures
+    (True, 8, 4, [])
+
+    ```
     """
 
     def __init__(

@@ -103,6 +103,20 @@ class StepRecord:
     ``lambda_max`` (the largest eigenvalue of the loss Hessian), ``stable_lr`` (the largest
     learning rate at which the optimizer is stable on that curvature; None for optimizers other
     than SGD) and ``lr`` are set at the steps where ``sharpness_every`` measures them.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> _ = cr.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> monitor = GradientMonitor(model)
+    >>> nn.MSELoss()(model(cr.randn(8, 2)), cr.randn(8, 1)).backward()
+    >>> record = monitor.record()
+    >>> record.step, sorted(record.grad_norm), record.update_ratio
+    (0, ['0', '2'], {})
+    >>> monitor.close()
+
+    ```
     """
 
     step: int
@@ -127,6 +141,20 @@ class GradientMonitor(Callback):
     Attributes: ``history`` (a list of :class:`StepRecord`, one per ``record()``), ``warned``
     (kind → message of each warning issued), ``layers`` (monitored layers, forward order),
     ``recurrent_layers`` (the recurrent modules watched through time).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> _ = cr.manual_seed(0)
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> monitor = GradientMonitor(model)
+    >>> nn.MSELoss()(model(cr.randn(8, 2)), cr.randn(8, 1)).backward()
+    >>> record = monitor.record()
+    >>> monitor.layers, len(monitor.history)
+    (['0', '2'], 1)
+    >>> monitor.close()
+
+    ```
     """
 
     def __init__(

@@ -18,7 +18,18 @@ if TYPE_CHECKING:
 class GradientWarning(UserWarning):
     """A training pathology seen in gradients or activations: vanishing (across layers or
     through time) or exploding gradients, or dead units. The message names the layer and
-    suggests a remedy."""
+    suggests a remedy.
+
+    ```pycon
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("layer 0: vanishing gradients", GradientWarning)
+    >>> issubclass(caught[0].category, UserWarning)
+    True
+
+    ```
+    """
 
 
 _HEADINGS = {

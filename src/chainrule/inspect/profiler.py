@@ -43,6 +43,17 @@ class LayerProfile:
 
     ``calls`` is how many times the layer ran in one forward pass (times and FLOPs add up all
     calls); FLOPs are None for layers without a formula (see the module docstring).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> result = cr.inspect.profile(model, cr.randn(8, 2), cr.randn(8, 1), nn.MSELoss(), repeat=1)
+    >>> row = result.rows[0]
+    >>> row.kind, row.calls, row.forward_flops, row.forward_s > 0
+    ('Linear', 1, 96, True)
+
+    ```
     """
 
     name: str
@@ -62,7 +73,18 @@ class LayerProfile:
 class Profile:
     """The result of :func:`profile`: ``rows`` (one :class:`LayerProfile` per layer, in the
     order the layers ran), the whole model's ``forward_s`` and ``backward_s`` (the forward
-    includes the loss), and sums over the rows. ``str(profile)`` is an aligned table."""
+    includes the loss), and sums over the rows. ``str(profile)`` is an aligned table.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Tanh(), nn.Linear(3, 1))
+    >>> result = cr.inspect.profile(model, cr.randn(8, 2), cr.randn(8, 1), nn.MSELoss(), repeat=1)
+    >>> [row.name for row in result.rows], result.forward_flops  # 2·8·2·3 + 2·8·3·1
+    (['0', '2'], 144)
+
+    ```
+    """
 
     def __init__(
         self, rows: list[LayerProfile], forward_s: float, backward_s: float, repeat: int
@@ -371,6 +393,17 @@ def layer_flops(module: Module, inputs: tuple, output: Any) -> tuple[int, int] |
 
     ``inputs`` are the call's positional arguments and ``output`` its result (as a forward hook
     sees them). The formulas are in this module's docstring.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> layer, x = nn.Linear(3, 4), cr.randn(5, 3)
+    >>> layer_flops(layer, (x,), layer(x))  # 2·5·3·4 forward; x needs no gradient
+    (120, 120)
+    >>> layer_flops(nn.ReLU(), (x,), x) is None
+    True
+
+    ```
     """
     first = inputs[0] if inputs and isinstance(inputs[0], Tensor) else None
     if first is None:

@@ -212,6 +212,15 @@ def summary(
     by default; integer dtypes give zeros, valid indices); ``input_data`` is the input tensor,
     or a list of them. ``kwargs`` go to ``model.forward``. ``depth`` is the deepest level of
     nested modules shown. Without an input no forward pass runs and only parameters show.
+
+    ```pycon
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))
+    >>> table = summary(model, input_size=(8, 3), verbose=0)
+    >>> table.total_params  # 3·4 + 4 + 4·2 + 2
+    26
+
+    ```
     """
     if input_size is not None and input_data is not None:
         raise ValueError("summary: give input_size or input_data, not both")

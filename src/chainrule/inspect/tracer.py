@@ -53,6 +53,16 @@ class Trace:
     ``output`` is the model's output a^L (after any final activation), ``target`` the y it was
     compared with, and ``grad_output`` = ∇aC = ∂C/∂output, the gradient of the loss alone
     (autodiff on ``loss_fn`` applied to a detached copy of the output).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid())
+    >>> t = cr.inspect.trace(model, cr.zeros(4, 2), cr.zeros(4, 3), nn.MSELoss())
+    >>> len(t.layers), t.output.shape, t.grad_output.shape
+    (1, (4, 3), (4, 3))
+
+    ```
     """
 
     loss: float

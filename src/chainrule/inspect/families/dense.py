@@ -61,6 +61,17 @@ class LayerRecord(Record):
     ``delta``, ``grad_a_out`` (N, out); ``weight``, ``grad_weight`` (out, in); ``bias``,
     ``grad_bias`` (out,) or None without a bias. A Conv's arrays keep their (N, C, ...) shapes.
     ``kind`` is "linear" or "conv".
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(2, 3), nn.Sigmoid())
+    >>> t = cr.inspect.trace(model, cr.zeros(4, 2), cr.zeros(4, 3), nn.MSELoss())
+    >>> record = t.layers[0]
+    >>> record.kind, record.a_in.shape, record.delta.shape, record.grad_weight.shape
+    ('linear', (4, 2), (4, 3), (3, 2))
+
+    ```
     """
 
     ARRAYS: ClassVar[dict[str, str]] = {
