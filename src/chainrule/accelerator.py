@@ -10,15 +10,21 @@ from chainrule.devices import device
 
 
 def is_available() -> bool:
-    """Whether an accelerator (GPU) can be used: never, in this build."""
-    return False
+    """Whether an accelerator (a CUDA GPU, through CuPy) can be used."""
+    from chainrule import cuda
+
+    return cuda.is_available()
 
 
 def device_count() -> int:
-    """How many accelerators there are: 0 in this build."""
-    return 0
+    """How many accelerators this process computes on: 1 with a GPU, else 0."""
+    from chainrule import cuda
+
+    return cuda.device_count()
 
 
 def current_accelerator(check_available: bool = False) -> device | None:
     """The accelerator device type in use, or None (always None in this build)."""
-    return None
+    from chainrule import cuda
+
+    return device("cuda") if cuda.is_available() else None

@@ -1,8 +1,13 @@
 """The array-module handle: every array computation in chainrule goes through ``xp``.
 
-Today the handle is NumPy. A GPU backend swaps in CuPy, whose API mirrors NumPy's, so that the
-operations in :mod:`chainrule.ops` run unchanged on either. Functions that NumPy and CuPy spell
-differently (scatter-add) live here and nowhere else.
+``xp`` is NumPy, except while an operation computes on tensors that live on a GPU: then it is
+CuPy (or the emulator of :mod:`chainrule.cuda_emulator`), whose API mirrors NumPy's, so that
+the operations in :mod:`chainrule.ops` run unchanged on either. The module follows the data,
+as ``cupy.get_array_module`` does: ``Function.apply`` and the reverse walk select the module
+of each operation's inputs (:func:`use`) and restore NumPy afterwards. Until a device array
+exists (``on_devices`` is False), that costs each operation one global lookup.
+
+Functions that NumPy and CuPy spell differently (scatter-add) live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -18,9 +23,67 @@ xp: ModuleType = numpy
 ndarray: type = numpy.ndarray
 """The array type of the active module, for cheap ``type(x) is ndarray`` checks."""
 
+on_devices: bool = False
+"""Whether an array module other than NumPy has been registered (a GPU is in use)."""
+
+# Array type -> (its module, the name of the device type it lives on).
+_modules: dict[type, tuple[ModuleType, str]] = {}
+
+
+def register(module: ModuleType, device_type: str) -> None:
+    """Make ``module`` (CuPy's API) the array module of arrays of type ``module.ndarray``, which
+    live on devices of type ``device_type`` ("cuda")."""
+    global on_devices
+    _modules[module.ndarray] = (module, device_type)
+    on_devices = True
+
+
+def module_of(array: Any) -> ModuleType:
+    """The array module that computes on ``array``: NumPy for host data (NumPy arrays,
+    scalars, lists), CuPy for a CuPy array."""
+    entry = _modules.get(type(array))
+    return numpy if entry is None else entry[0]
+
+
+def is_array(value: Any) -> bool:
+    """Whether ``value`` is an array of any registered module (NumPy's included)."""
+    return type(value) is numpy.ndarray or type(value) in _modules
+
+
+def device_type_of(array: Any) -> str:
+    """Where ``array`` lives: "cpu", or the device type its module was registered with."""
+    entry = _modules.get(type(array))
+    return "cpu" if entry is None else entry[1]
+
+
+def use(module: ModuleType) -> tuple[ModuleType, type]:
+    """Make ``module`` the active array module; returns what :func:`restore` takes back."""
+    global xp, ndarray
+    previous = (xp, ndarray)
+    xp, ndarray = module, module.ndarray
+    return previous
+
+
+def restore(previous: tuple[ModuleType, type]) -> None:
+    """Make the module that :func:`use` replaced active again."""
+    global xp, ndarray
+    xp, ndarray = previous
+
+
+def transfer(array: Any, module: ModuleType) -> Any:
+    """``array`` copied into ``module``'s memory (host <-> GPU); itself if already there."""
+    if type(array) is module.ndarray:
+        return array
+    if module is numpy:
+        return to_numpy(array)
+    return module.asarray(to_numpy(array) if not isinstance(array, numpy.ndarray) else array)
+
 
 def as_array(data: Any, dtype: Any = None) -> Any:
-    """Convert ``data`` (nested lists, scalars, arrays) to an array of the active module."""
+    """Convert ``data`` (nested lists, scalars, arrays) to an array of the active module; an
+    array of a GPU module stays where it is."""
+    if type(data) in _modules:
+        return data if dtype is None else data.astype(dtype, copy=False)
     return xp.asarray(data, dtype=dtype)
 
 
@@ -42,11 +105,31 @@ def expand_view(array: Any, shape: tuple[int, ...]) -> Any:
         0 if n == 1 and size != 1 else stride
         for n, size, stride in zip(array.shape, shape[lead:], array.strides)
     ]
-    return xp.lib.stride_tricks.as_strided(
-        array, shape=shape, strides=strides, writeable=array.flags.writeable
-    )
+    return as_strided(array, shape, strides)
+
+
+def writeable(array: Any) -> bool:
+    """Whether writing into ``array`` is allowed and reaches each element once: NumPy's flag;
+    for a GPU array, which has no such flag, whether no axis of length > 1 has stride 0 (a
+    broadcast view)."""
+    if type(array) is numpy.ndarray:
+        return array.flags.writeable
+    return all(step != 0 or n <= 1 for n, step in zip(array.shape, array.strides))
+
+
+def as_strided(array: Any, shape: Any, strides: Any) -> Any:
+    """A view of ``array``'s memory with the given shape and strides (in bytes), writable where
+    ``array`` is (NumPy's flag carried over; a GPU array has none)."""
+    module = module_of(array)
+    if module is numpy:
+        return numpy.lib.stride_tricks.as_strided(
+            array, shape=shape, strides=strides, writeable=array.flags.writeable
+        )
+    return module.lib.stride_tricks.as_strided(array, shape=shape, strides=strides)
 
 
 def to_numpy(array: Any) -> numpy.ndarray:
-    """Return ``array`` as a NumPy array (a no-op on the NumPy backend)."""
+    """Return ``array`` as a NumPy array: itself if it is one, a host copy of GPU data."""
+    if type(array) in _modules:
+        return array.get()
     return numpy.asarray(array)

@@ -20,7 +20,11 @@ from chainrule.random import Generator, numpy_generator
 from chainrule.tensor import Tensor
 
 
-def _finish(array: Any, requires_grad: bool) -> Tensor:
+def _finish(array: Any, requires_grad: bool, device: Any = devices.CPU) -> Tensor:
+    """A new leaf tensor holding ``array``, copied to ``device`` (a checked device) if it is
+    not there: chainrule makes data on the CPU, with its seeded generators, and copies it."""
+    if device is not devices.CPU:
+        array = backend.transfer(array, devices.module_for(device, "tensor"))
     out = Tensor._make(array, False, None)
     if requires_grad:
         out.requires_grad = True  # the setter rejects integer dtypes with a clear message
@@ -63,7 +67,9 @@ def tensor(
 
     ```
     """
-    devices.check(device, "tensor")
+    if device is None and isinstance(data, Tensor):
+        device = data.device
+    device = devices.check(device, "tensor")
     if isinstance(data, Tensor):
         data = data.array
     try:
@@ -81,7 +87,7 @@ def tensor(
     else:
         target = dtypes.check_dtype(array.dtype, "tensor")
     with fp_errors.silenced():  # float values out of float16's range become ±inf, as in PyTorch
-        return _finish(backend.as_array(array.astype(target, copy=False)), requires_grad)
+        return _finish(backend.as_array(array.astype(target, copy=False)), requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -95,13 +101,20 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
 
     ```
     """
-    devices.check(device, "as_tensor")
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtypes.to_dtype(dtype)):
-        return data
-    if isinstance(data, backend.ndarray) and (dtype is None or data.dtype == numpy.dtype(dtype)):
+    if isinstance(data, Tensor):
+        if device is not None and devices.check(device, "as_tensor") != data.device:
+            data = data.to(device)
+        if dtype is None or data.dtype == dtypes.to_dtype(dtype):
+            return data
+    wanted = devices.check(device, "as_tensor")
+    if (
+        backend.is_array(data)
+        and (dtype is None or data.dtype == numpy.dtype(dtype))
+        and (device is None or devices.of_array(data) == wanted)
+    ):
         dtypes.check_dtype(data.dtype, "as_tensor")
         return Tensor._make(data, False, None)
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(array: numpy.ndarray) -> Tensor:
@@ -124,10 +137,10 @@ def from_numpy(array: numpy.ndarray) -> Tensor:
 def _filled(
     fill: Any, size: Sequence[Any], dtype: Any, device: Any, requires_grad: bool, where: str
 ) -> Tensor:
-    devices.check(device, where)
+    device = devices.check(device, where)
     shape = _size(size, where)
-    array = backend.xp.full(shape, fill, dtype=dtypes.to_dtype(dtype))
-    return _finish(array, requires_grad)
+    array = numpy.full(shape, fill, dtype=dtypes.to_dtype(dtype))
+    return _finish(array, requires_grad, device)
 
 
 def zeros(*size: Any, dtype: Any = None, device: Any = None, requires_grad: bool = False) -> Tensor:
@@ -199,10 +212,10 @@ def _like(
     requires_grad: bool,
     where: str,
 ) -> Tensor:
-    devices.check(device, where)
     _check_like(input, where)
+    device = devices.check(input.device if device is None else device, where)
     dtype = input.dtype if dtype is None else dtypes.to_dtype(dtype)
-    return _finish(backend.xp.full(input.shape, fill, dtype=dtype), requires_grad)
+    return _finish(numpy.full(input.shape, fill, dtype=dtype), requires_grad, device)
 
 
 def _check_like(input: Any, where: str) -> None:  # noqa: A002
@@ -322,7 +335,7 @@ def arange(
 
     ```
     """
-    devices.check(device, "arange")
+    device = devices.check(device, "arange")
     if end is None:
         start, end = 0, start
     _check_finite("arange", start=start, end=end, step=step)
@@ -336,7 +349,7 @@ def arange(
         dtype = dtypes.result_type(start, end, step)
     count = max(0, math.ceil((end - start) / step))
     array = (start + step * numpy.arange(count, dtype=numpy.float64)).astype(dtypes.to_dtype(dtype))
-    return _finish(backend.as_array(array), requires_grad)
+    return _finish(array, requires_grad, device)
 
 
 def linspace(
@@ -356,13 +369,13 @@ def linspace(
 
     ```
     """
-    devices.check(device, "linspace")
+    device = devices.check(device, "linspace")
     _check_finite("linspace", start=start, end=end)
     steps = as_index(steps, "linspace", "steps")
     if steps < 0:
         raise ValueError(f"linspace: steps must be a non-negative integer, got {steps!r}")
-    array = backend.xp.linspace(start, end, steps, dtype=dtypes.to_dtype(dtype))
-    return _finish(array, requires_grad)
+    array = numpy.linspace(start, end, steps, dtype=dtypes.to_dtype(dtype))
+    return _finish(array, requires_grad, device)
 
 
 def logspace(
@@ -385,11 +398,10 @@ def logspace(
 
     ```
     """
-    devices.check(device, "logspace")
+    device = devices.check(device, "logspace")
     exponents = linspace(start, end, steps, dtype=dtypes.float64).array
-    powers = backend.xp.power(float(base), exponents)
-    out = Tensor._make(powers.astype(dtypes.to_dtype(dtype)), False, None)
-    return out.requires_grad_() if requires_grad else out
+    powers = numpy.power(float(base), exponents)
+    return _finish(powers.astype(dtypes.to_dtype(dtype)), requires_grad, device)
 
 
 def eye(
@@ -408,9 +420,9 @@ def eye(
 
     ```
     """
-    devices.check(device, "eye")
+    device = devices.check(device, "eye")
     _size((n,) if m is None else (n, m), "eye")
-    return _finish(backend.xp.eye(n, m, dtype=dtypes.to_dtype(dtype)), requires_grad)
+    return _finish(numpy.eye(n, m, dtype=dtypes.to_dtype(dtype)), requires_grad, device)
 
 
 # ---- random ------------------------------------------------------------------------------------
@@ -426,7 +438,7 @@ def _random(
     generator: Generator | None,
     where: str,
 ) -> Tensor:
-    devices.check(device, where)
+    device = devices.check(device, where)
     shape = _size(size, where)
     dtype = dtypes.to_dtype(dtype)
     if not dtypes.is_floating(dtype):
@@ -435,7 +447,7 @@ def _random(
     native = dtype if dtype in (dtypes.float32, dtypes.float64) else dtypes.float64
     rng = numpy_generator(generator, where)
     array = draw(rng, shape, native).astype(dtype, copy=False)
-    return _finish(backend.as_array(array), requires_grad)
+    return _finish(array, requires_grad, device)
 
 
 def _uniform(rng: Any, shape: tuple[int, ...], dtype: Any) -> Any:
@@ -505,6 +517,7 @@ def rand_like(
     """
     _check_like(input, "rand_like")
     dtype = input.dtype if dtype is None else dtype
+    device = input.device if device is None else device
     return _random(_uniform, input.shape, dtype, device, requires_grad, None, "rand_like")
 
 
@@ -526,7 +539,7 @@ def randn_like(
     """
     _check_like(input, "randn_like")
     dtype = input.dtype if dtype is None else dtype
-    draw = _standard_normal
+    draw, device = _standard_normal, input.device if device is None else device
     return _random(draw, input.shape, dtype, device, requires_grad, None, "randn_like")
 
 
@@ -538,15 +551,14 @@ def _integers(
     dtype: Any,
     requires_grad: bool,
     where: str,
+    device: Any = devices.CPU,
 ) -> Tensor:
     low, high = as_index(low, where, "low"), as_index(high, where, "high")
     if high <= low:
         raise ValueError(f"{where}: high ({high}) must be greater than low ({low})")
     rng = numpy_generator(generator, where)
     array = rng.integers(low, high, size=shape, dtype=numpy.int64)
-    return _finish(
-        backend.as_array(array.astype(dtypes.to_dtype(dtype), copy=False)), requires_grad
-    )
+    return _finish(array.astype(dtypes.to_dtype(dtype), copy=False), requires_grad, device)
 
 
 def randint(
@@ -571,7 +583,7 @@ def randint(
 
     ```
     """
-    devices.check(device, "randint")
+    device = devices.check(device, "randint")
     values = list(args)
     if size is None and values:
         size = values.pop()
@@ -583,7 +595,7 @@ def randint(
         raise TypeError("randint: call as randint(high, size) or randint(low, high, size)")
     shape = _size((size,), "randint")
     dtype = dtypes.int64 if dtype is None else dtype
-    return _integers(low, high, shape, generator, dtype, requires_grad, "randint")
+    return _integers(low, high, shape, generator, dtype, requires_grad, "randint", device)
 
 
 def randint_like(
@@ -606,12 +618,12 @@ def randint_like(
 
     ```
     """
-    devices.check(device, "randint_like")
     _check_like(input, "randint_like")
+    device = devices.check(input.device if device is None else device, "randint_like")
     if high is None:
         low, high = 0, low
     dtype = input.dtype if dtype is None else dtype
-    return _integers(low, high, input.shape, None, dtype, requires_grad, "randint_like")
+    return _integers(low, high, input.shape, None, dtype, requires_grad, "randint_like", device)
 
 
 def randperm(
@@ -631,8 +643,8 @@ def randperm(
 
     ```
     """
-    devices.check(device, "randperm")
+    device = devices.check(device, "randperm")
     _size((n,), "randperm")
     permutation = numpy_generator(generator, "randperm").permutation(n)
     array = permutation.astype(dtypes.to_dtype(dtype or dtypes.int64))
-    return _finish(backend.as_array(array), requires_grad)
+    return _finish(array, requires_grad, device)

@@ -1,12 +1,10 @@
 """Devices: where a tensor's data lives, with PyTorch's ``device`` object and ``device=`` rules.
 
-This build of chainrule computes on the CPU with NumPy. A ``device`` for any of PyTorch's
-device types can be made (``device("cuda:0")``, as in a CPU-only PyTorch), so that the idiom
-
-    device = chainrule.device("cuda" if chainrule.cuda.is_available() else "cpu")
-
-runs unchanged; only putting data on a device other than the CPU is an error, which says how to
-run on the CPU. A GPU backend (CuPy) is planned; it will lift that error for ``"cuda"``.
+"cpu" is NumPy's memory. "cuda" is a GPU through CuPy (``pip install "chainrule[gpu]"``), or,
+after ``chainrule.cuda.emulate()``, the CPU emulator of CuPy that tests device code without a
+GPU. A ``device`` for any of PyTorch's device types can be made (``device("mps")``), so that
+scripts run unchanged; putting data on a type with no backend is an error that says what to
+do. A tensor's device is read off its array's type (:func:`of_array`): data, not a flag.
 """
 
 from __future__ import annotations
@@ -149,6 +147,7 @@ class device:  # noqa: N801 - PyTorch's name
 
 
 CPU = device("cpu")
+CUDA = device("cuda", 0)
 
 
 def _name(value: Any) -> str:
@@ -196,12 +195,71 @@ def cuda_device(index: Any = None) -> device:
     return device(index)
 
 
+class _Cuda:
+    """The "cuda" backend, once chosen: CuPy's module (or the emulator's)."""
+
+    module: Any = None
+    emulated = False
+
+
+def cuda_module(where: str = "cuda", wanted: device | None = None) -> Any:
+    """The array module of "cuda" devices: CuPy, imported and registered on first use (or the
+    emulator once ``chainrule.cuda.emulate()`` chose it). Without either, a RuntimeError that
+    says how to install CuPy."""
+    if _Cuda.module is not None:
+        return _Cuda.module
+    try:
+        import cupy
+    except ImportError:
+        raise RuntimeError(no_gpu_message(where, wanted or device("cuda"))) from None
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as error:  # CuPy's CUDARuntimeError when no driver is installed
+        raise RuntimeError(
+            f"{where}: CuPy is installed but cannot reach a GPU ({error}); check the NVIDIA "
+            "driver and that the CuPy wheel matches its CUDA major version (cupy-cuda12x or "
+            "cupy-cuda13x)"
+        ) from None
+    if count == 0:
+        raise RuntimeError(f"{where}: CuPy is installed but sees no CUDA GPU")
+    use_cuda_module(cupy, emulated=False)
+    return cupy
+
+
+def use_cuda_module(module: Any, emulated: bool) -> None:
+    """Make ``module`` the array module of "cuda" devices (CuPy, or the emulator)."""
+    from chainrule import backend
+
+    _Cuda.module, _Cuda.emulated = module, emulated
+    backend.register(module, "cuda")
+
+
+def of_array(array: Any) -> device:
+    """The device that ``array`` lives on: the CPU for NumPy data, ``cuda:0`` for a GPU array."""
+    from chainrule import backend
+
+    kind = backend.device_type_of(array)
+    if kind == "cpu":
+        return CPU
+    return device(kind, getattr(getattr(array, "device", None), "id", 0))
+
+
+def module_for(wanted: device, where: str) -> Any:
+    """The array module of ``wanted`` (a checked device): NumPy, or CuPy for "cuda"."""
+    import numpy
+
+    if wanted.type == "cpu":
+        return numpy
+    return cuda_module(where)
+
+
 def no_gpu_message(where: str, wanted: device) -> str:
     """The error for data asked on a device this build cannot hold data on."""
     return (
-        f"{where}: device '{wanted}' is not available: this chainrule build computes on the CPU "
-        "with NumPy and has no GPU backend (chainrule.cuda.is_available() is False; a CuPy "
-        "backend is planned). Use device='cpu', e.g. device = chainrule.device('cuda' if "
+        f"{where}: device '{wanted}' is not available: chainrule computes on the CPU with "
+        "NumPy, and on an NVIDIA GPU through CuPy, which is not installed (install it with "
+        'pip install "chainrule[gpu]", which takes cupy-cuda12x for CUDA 12; use cupy-cuda13x '
+        "for CUDA 13). Or use device='cpu', e.g. device = chainrule.device('cuda' if "
         "chainrule.cuda.is_available() else 'cpu')"
     )
 
@@ -215,6 +273,19 @@ def check(wanted: Any, where: str) -> device:
         return CPU
     if not isinstance(wanted, device):
         wanted = device(wanted)
+    if wanted.type == "cuda":
+        cuda_module(where, wanted)  # raises, saying how to install CuPy, when there is none
+        if wanted.index not in (None, 0):
+            raise RuntimeError(
+                f"{where}: device '{wanted}': chainrule computes on one GPU per process, "
+                "cuda:0 (select which with CUDA_VISIBLE_DEVICES; run one process per GPU "
+                "with chainrule.distributed)"
+            )
+        return CUDA
     if wanted.type != "cpu":
-        raise RuntimeError(no_gpu_message(where, wanted))
+        raise RuntimeError(
+            f"{where}: device '{wanted}' is not available: chainrule computes on the CPU "
+            "(NumPy) and on NVIDIA GPUs ('cuda', through CuPy); use device='cpu' or "
+            "device='cuda'"
+        )
     return wanted

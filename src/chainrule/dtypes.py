@@ -208,7 +208,7 @@ def result_type(*operands: Any) -> numpy.dtype:
         elif getattr(value, "ndim", 0) > 0:
             dimensioned.append(value.dtype)
         else:
-            zero_dim.append(numpy.asarray(value).dtype)
+            zero_dim.append(value.dtype if hasattr(value, "dtype") else numpy.asarray(value).dtype)
     dtype = _promote_within_top_category(dimensioned)
     if zero_dim:
         zero = _promote_within_top_category(zero_dim)

@@ -308,9 +308,11 @@ class Tensor:
 
     @property
     def device(self) -> devices.device:
-        """Where the data lives: ``device(type='cpu')`` on the NumPy backend. It equals the
-        string ``"cpu"`` too."""
-        return devices.CPU if backend.xp is numpy else devices.device("cuda", 0)
+        """Where the data lives: ``device(type='cpu')`` for a NumPy array, ``device(type='cuda',
+        index=0)`` for a CuPy one. It equals the string that names it (``"cpu"``) too."""
+        if type(self.array) is numpy.ndarray:
+            return devices.CPU
+        return devices.of_array(self.array)
 
     @property
     def is_cuda(self) -> bool:
@@ -327,12 +329,14 @@ class Tensor:
         return -1 if index is None else index
 
     def cpu(self, memory_format: Any = None) -> Tensor:
-        """The tensor on the CPU: itself, since the data is there already."""
-        return self
+        """The tensor on the CPU: itself if it is there, else a copy (in the graph: the
+        gradient goes back to the GPU)."""
+        return self.to("cpu")
 
     def cuda(self, device: Any = None, non_blocking: bool = False, **kwargs: Any) -> Tensor:
-        """The tensor on a CUDA GPU: an error in this build, which has no GPU backend."""
-        raise RuntimeError(devices.no_gpu_message("cuda", devices.cuda_device(device)))
+        """The tensor on the CUDA GPU (through CuPy): itself if it is there, else a copy that
+        stays in the graph. Without CuPy, an error that says how to install it."""
+        return self.to(devices.check(devices.cuda_device(device), "cuda"))
 
     def dim(self) -> int:
         return self.array.ndim
@@ -376,7 +380,12 @@ class Tensor:
             raise RuntimeError(
                 "numpy(): this tensor requires grad; use tensor.detach().numpy() to get its data"
             )
-        return backend.to_numpy(self.array)
+        if type(self.array) is not numpy.ndarray:
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first."
+            )
+        return self.array
 
     def item(self) -> Any:
         """The value of a one-element tensor as a Python number."""
@@ -399,6 +408,11 @@ class Tensor:
             from chainrule.autograd import graph_numpy
 
             graph_numpy.refuse_detach(self)
+        if type(self.array) is not numpy.ndarray and backend.device_type_of(self.array) != "cpu":
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first."
+            )
         # NumPy 2 trusts an __array__ that takes ``copy`` to honour copy=True itself.
         return numpy.array(backend.to_numpy(self.array), dtype=dtype, copy=copy)
 
@@ -456,6 +470,8 @@ class Tensor:
                 extras.append(f"dtype=chainrule.{dtype}")
         elif dtype not in default_dtypes:
             extras.append(f"dtype=chainrule.{dtype}")
+        if type(self.array) is not numpy.ndarray and backend.device_type_of(self.array) != "cpu":
+            extras.insert(0, f"device='{self.device}'")
         if self._ctx is not None:
             extras.append(f"grad_fn={self._ctx!r}")
         elif self._requires_grad:

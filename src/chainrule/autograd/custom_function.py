@@ -334,7 +334,7 @@ def _conformed(grad: Any, shape: tuple, position: int, name: str, kept: set[int]
                 "have the argument's shape"
             )
         grad = unbroadcast(grad, shape)
-    if not grad.flags.writeable or id(memory_root(grad)) in kept:
+    if not backend.writeable(grad) or id(memory_root(grad)) in kept:
         grad = grad.copy()
     return grad
 

@@ -37,12 +37,38 @@ from chainrule.tensor import Tensor
 
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
-    """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root."""
-    recorder = _function.recorder
-    if recorder is None:
-        walk(root, gradient, retain_graph)
-    else:  # chainrule.compile records this walk (compiled/backward.py)
-        recorder.backward(root, gradient, retain_graph)
+    """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root,
+    then run the callbacks that hooks queued during the walk (:func:`queue_callback`)."""
+    global _queued
+    outer, _queued = _queued, []
+    try:
+        recorder = _function.recorder
+        if recorder is None:
+            walk(root, gradient, retain_graph)
+        else:  # chainrule.compile records this walk (compiled/backward.py)
+            recorder.backward(root, gradient, retain_graph)
+        queued = _queued
+    finally:
+        _queued = outer
+    for callback in queued:
+        callback()
+
+
+# The callbacks queued for the end of the backward() now running; None outside backward().
+_queued: list | None = None
+
+
+def queue_callback(callback: Any) -> bool:
+    """Call ``callback()`` once the ``backward()`` now running has filled every ``.grad``
+    (PyTorch's ``Variable._execution_engine.queue_callback``); a tensor hook calls this, e.g.
+    to average gradients across processes. The same callback queued twice in one pass runs
+    once. Returns False, queueing nothing, outside ``backward()`` (``autograd.grad`` fills no
+    ``.grad``, so there is no end of one to wait for)."""
+    if _queued is None:
+        return False
+    if callback not in _queued:
+        _queued.append(callback)
+    return True
 
 
 def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -73,6 +99,10 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
     # accumulating needs no dictionary. A finished walk has consumed every sum; one cut short
     # by an error clears them, so that no stale sum leaks into the next backward.
     root._ctx.pending = grad
+    # The array module of the node being run: each node's backward computes where its forward
+    # did (a GPU's module for a node that ran there, NumPy otherwise).
+    active = None
+    home = backend.xp, backend.ndarray
     try:
         for tensor in order:
             node = tensor._ctx
@@ -80,6 +110,10 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
             if grad is None:
                 continue
             node.pending = None
+            if node.module is not active:
+                active = node.module
+                backend.use(active) if active is not None else backend.restore(home)
+                ndarray = backend.ndarray
             if tensor._hooks is not None:
                 grad = _run_tensor_hooks(tensor, tensor._hooks, grad, lent)
             if node.saved is freed:
@@ -124,6 +158,8 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
             tensor._ctx.pending = None
         raise
     finally:
+        if active is not None:
+            backend.restore(home)
         fp_errors.leave(quiet)
 
 
@@ -189,10 +225,12 @@ def _initial_gradient(root: Tensor, gradient: Any) -> Any:
                 f"backward: gradient can be implied only for a single-element output, this one "
                 f"has shape {data.shape}; pass gradient= with that shape (∂C/∂output)"
             )
+        xp = backend.module_of(data)
         if data.ndim == 0:  # the usual scalar loss: array() is five times cheaper than ones_like
-            return backend.xp.array(1, dtype=data.dtype)
-        return backend.xp.ones_like(data)
+            return xp.array(1, dtype=data.dtype)
+        return xp.ones_like(data)
     grad = gradient.array if isinstance(gradient, Tensor) else backend.as_array(gradient)
+    grad = backend.transfer(grad, backend.module_of(data))
     if grad.shape != data.shape:
         raise ValueError(
             f"backward: gradient has shape {grad.shape} but the tensor has shape {data.shape}"
@@ -212,7 +250,7 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
     if current is None:
         base = grad.base
         owner = grad if base is None else base
-        if id(owner) in lent or owner is tensor.array or not grad.flags.writeable:
+        if id(owner) in lent or owner is tensor.array or not _writeable(grad):
             # Another leaf or a hook already holds this memory, or it is not an array of its
             # own (a broadcast view, the tensor's own data): the leaf gets a copy.
             grad = grad.copy()
@@ -222,13 +260,14 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
         return
     data = current.array
     base = data.base
-    if id(data if base is None else base) not in lent and data.flags.writeable:
+    if id(data if base is None else base) not in lent and _writeable(data):
         data += grad  # memory the leaf owns: a sum made earlier, or a gradient of a past walk
     else:
         current.array = data + grad
 
 
 _make_tensor = Tensor._make
+_writeable = backend.writeable
 
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:

@@ -31,6 +31,8 @@ import operator
 import weakref
 from typing import Any
 
+import numpy as _numpy
+
 from chainrule import backend
 from chainrule.autograd.anomaly_mode import AnomalyMode
 from chainrule.autograd.grad_mode import current_mode
@@ -66,6 +68,8 @@ class Function:
     # The public names of the leading positional inputs that must be tensors (or numbers), for
     # the message that refuses a string or an object there; later inputs are options.
     argument_names: tuple[str, ...] = ("input",)
+    # The array module that ran forward, when not NumPy (a GPU's): backward runs in it too.
+    module: Any = None
 
     def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -76,6 +80,10 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **options: Any) -> Tensor:
         """Run ``forward`` on the arrays inside ``inputs``; record a node if a gradient is due."""
+        if backend.on_devices and backend.xp is _numpy:
+            module = _device_module(cls, inputs)
+            if module is not None:
+                return _apply_on_device(cls, module, inputs, options)
         node = _new(cls)
         mode = current_mode()
         if mode.grad:
@@ -102,7 +110,7 @@ class Function:
             if refused is not None:  # a string or an object where a tensor goes: say just that
                 raise refused from None
             raise _with_context(cls, inputs, error) from error
-        if type(out) is not backend.ndarray:
+        if type(out) is not backend.ndarray and not backend.is_array(out):
             scalar, out = out, backend.as_array(out)
             for kept in node.saved:  # a loop, not any(): this runs for every scalar loss
                 if kept is scalar:
@@ -167,6 +175,66 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def _device_module(cls: type, inputs: tuple) -> Any:
+    """The array module of ``inputs``' arrays when they live on a GPU, None for the CPU.
+
+    Tensors on two devices are an error, as in PyTorch, except a CPU tensor of one element,
+    which PyTorch lets stand for a number. Plain NumPy arrays among the inputs are constants
+    that chainrule's own functions made (indices, masks): they are copied to the GPU.
+    """
+    found = None
+    host = None
+    for value in inputs:
+        if isinstance(value, Tensor):
+            array = value.array
+            if type(array) is _numpy.ndarray:
+                if array.ndim > 0 and host is None:
+                    host = value
+                continue
+            module = backend.module_of(array)
+            if module is not _numpy:
+                found = module
+    if found is not None and host is not None:
+        raise RuntimeError(
+            f"{cls.op_name()}: Expected all tensors to be on the same device, but found at "
+            f"least two devices, cuda:0 and cpu! (an input of shape {tuple(host.shape)} is on "
+            "the CPU; move it with .to(device))"
+        )
+    return found
+
+
+def _apply_on_device(cls: type, module: Any, inputs: tuple, options: dict) -> Tensor:
+    """``cls.apply`` with ``module`` (CuPy's API) as the array module, host inputs moved."""
+    moved = tuple(
+        _to_module(value, module)
+        if (isinstance(value, Tensor) and type(value.array) is _numpy.ndarray)
+        or type(value) is _numpy.ndarray
+        else value
+        for value in inputs
+    )
+    previous = backend.use(module)
+    try:
+        result = cls.apply(*moved, **options)
+    finally:
+        backend.restore(previous)
+    node = result._ctx
+    if node is not None and node.module is None and type(node) is cls:
+        node.module = module
+    return result
+
+
+def _to_module(value: Any, module: Any) -> Any:
+    if isinstance(value, Tensor):
+        # A one-element CPU tensor standing for a number: copied, and a gradient still reaches
+        # it through the copy's own node.
+        return (
+            value.to("cuda")
+            if value._requires_grad
+            else Tensor._make(backend.transfer(value.array, module), False, None)
+        )
+    return backend.transfer(value, module)
 
 
 def saved_as_tensors(node: Function, saved: Any, output: Tensor) -> Any:

@@ -188,7 +188,7 @@ def _deliver(walk: Walk, value: Tensor, part: Any, name: str, region: Any) -> No
                 and part.base is None
                 and id(part) not in walk.lent
                 and part is not value.array
-                and part.flags.writeable
+                and backend.writeable(part)
             )
             walk.instructions.append(("leaf", slot, name, first))
             engine._accumulate_leaf(value, part, walk.lent)

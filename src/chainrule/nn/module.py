@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from chainrule import backend, dtypes
+from chainrule import backend, devices, dtypes
 from chainrule.autograd import module_hooks
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.autograd.hooks import RemovableHandle
@@ -336,21 +336,35 @@ class Module:
         return self
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
-        """Convert the floating parameters and buffers (and their gradients) to a dtype, in
-        place, with ``Tensor.to``'s arguments: ``to(dtype)``, ``to(device)``,
-        ``to(device, dtype)``, ``to(tensor)``. Returns the module. The device must be the CPU;
-        a GPU is an error that says this build has none."""
-        from chainrule.ops.conversion import parse_to
+        """Move the parameters and buffers (and gradients) to a device, and convert the
+        floating ones to a dtype, in place, with ``Tensor.to``'s arguments: ``to(dtype)``,
+        ``to(device)``, ``to(device, dtype)``, ``to(tensor)``. Returns the module.
 
-        dtype, _ = parse_to(args, kwargs, "Module.to")
+        The parameters stay the same objects (an optimiser made before still holds them).
+        """
+        from chainrule.ops.conversion import parse_to_device
+
+        dtype, _, device = parse_to_device(args, kwargs, "Module.to")
+        if dtype is not None and not dtypes.is_floating(dtype):
+            raise TypeError(
+                f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
+            )
+        if device is not None:
+            self._move(devices.module_for(device, "Module.to"))
         if dtype is not None:
-            if not dtypes.is_floating(dtype):
-                raise TypeError(
-                    f"nn.Module.to only accepts floating point dtypes, but got desired "
-                    f"dtype={dtype}"
-                )
             self._cast(dtype)
         return self
+
+    def _move(self, module: Any) -> None:
+        """Every parameter, gradient and buffer copied into ``module``'s memory, in place."""
+        for param in self.parameters():
+            param.array = backend.transfer(param.array, module)
+            if param.grad is not None:
+                param.grad.array = backend.transfer(param.grad.array, module)
+        for owner in self.modules():
+            for buffer in owner._buffers.values():
+                if buffer is not None:
+                    buffer.array = backend.transfer(buffer.array, module)
 
     def _cast(self, dtype: Any) -> None:
         for param in self.parameters():
@@ -364,14 +378,13 @@ class Module:
                     buffer.array = buffer.array.astype(dtype)
 
     def cpu(self) -> Module:
-        """The module on the CPU: itself, where its tensors already are."""
-        return self
+        """Move the parameters and buffers to the CPU, in place; returns the module."""
+        return self.to("cpu")
 
     def cuda(self, device: Any = None) -> Module:
-        """Move the module to a CUDA GPU: an error in this build, which has no GPU backend."""
-        from chainrule.devices import cuda_device, no_gpu_message
-
-        raise RuntimeError(no_gpu_message("Module.cuda", cuda_device(device)))
+        """Move the parameters and buffers to the CUDA GPU (through CuPy), in place; returns
+        the module. Without CuPy, an error that says how to install it."""
+        return self.to(devices.check(devices.cuda_device(device), "Module.cuda"))
 
     def float(self) -> Module:
         """Floating parameters and buffers to float32, in place."""

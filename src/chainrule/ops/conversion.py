@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import devices, dtypes, fp_errors, legacy
+from chainrule import backend, devices, dtypes, fp_errors, legacy
 from chainrule.autograd.function import Function
 from chainrule.tensor import Tensor
 
@@ -21,6 +21,17 @@ class Cast(Function):
 
     def backward(self, grad: Any) -> tuple:
         return (grad,)
+
+
+class ToDevice(Function):
+    """∂C/∂x = ∂C/∂out copied back to x's device (a copy between memories is the identity)"""
+
+    def forward(self, x: Any, module: Any) -> Any:
+        self.source = backend.module_of(x)
+        return backend.transfer(x, module)
+
+    def backward(self, grad: Any) -> tuple:
+        return (backend.transfer(grad, self.source),)
 
 
 class Clone(Function):
@@ -51,7 +62,15 @@ _TO_OPTIONS = ("device", "dtype", "non_blocking", "copy", "memory_format")
 def parse_to(args: tuple, kwargs: dict, where: str = "to") -> tuple[Any, bool]:
     """The dtype (None to keep it) and ``copy`` flag of PyTorch's ``.to`` arguments:
     ``to(dtype)``, ``to(device, dtype)``, ``to(other_tensor)``, each optionally followed by
-    ``non_blocking`` and ``copy``, all also by keyword. The device must be the CPU."""
+    ``non_blocking`` and ``copy``, all also by keyword (:func:`parse_to_device` gives the
+    device too)."""
+    dtype, copy, _ = parse_to_device(args, kwargs, where)
+    return dtype, copy
+
+
+def parse_to_device(args: tuple, kwargs: dict, where: str = "to") -> tuple[Any, bool, Any]:
+    """The dtype (None to keep it), ``copy`` flag and device (None to keep it, else a checked
+    :class:`~chainrule.devices.device`) of PyTorch's ``.to`` arguments."""
     unknown = sorted(set(kwargs) - set(_TO_OPTIONS))
     if unknown:
         raise TypeError(f"{where}() got an unexpected keyword argument {unknown[0]!r}")
@@ -77,8 +96,9 @@ def parse_to(args: tuple, kwargs: dict, where: str = "to") -> tuple[Any, bool]:
             f"follow, got {tuple(rest)}"
         )
     copy = bool(rest[1]) if len(rest) == 2 else bool(kwargs.get("copy", False))
-    devices.check(device, where)
-    return (None if dtype is None else dtypes.to_dtype(dtype)), copy
+    if device is not None:
+        device = devices.check(device, where)
+    return (None if dtype is None else dtypes.to_dtype(dtype)), copy, device
 
 
 def parse_to_arguments(args: tuple, kwargs: dict) -> Any:
@@ -87,15 +107,21 @@ def parse_to_arguments(args: tuple, kwargs: dict) -> Any:
 
 
 def to(input: Tensor, *args: Any, **kwargs: Any) -> Tensor:  # noqa: A002
-    """The tensor in another dtype, as PyTorch's ``Tensor.to``: ``to(dtype)``,
-    ``to(device, dtype)``, ``to(other)``, with ``non_blocking`` (no effect here) and ``copy``.
+    """The tensor on another device or in another dtype, as PyTorch's ``Tensor.to``:
+    ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``, with
+    ``non_blocking`` (no effect here) and ``copy``.
 
-    The tensor itself is returned when nothing changes and ``copy`` is false. The device must
-    be the CPU (``"cpu"``, ``device("cpu")``), so that scripts written for ``.to(device)`` run
-    unchanged; a GPU is an error that says so. A cast stays in the graph; one to an integer
-    or bool dtype leaves it.
+    The tensor itself is returned when nothing changes and ``copy`` is false. A move between
+    the CPU and the GPU ("cuda", through CuPy) is a copy that stays in the graph: its gradient
+    is copied back. A cast stays in the graph too; one to an integer or bool dtype leaves it.
     """
-    dtype, copy = parse_to(args, kwargs)
+    dtype, copy, device = parse_to_device(args, kwargs)
+    module = None if device is None else devices.module_for(device, "to")
+    if module is not None and module is not backend.module_of(input.array):
+        moved = ToDevice.apply(input, module)
+        if dtype is None or dtype == moved.dtype:
+            return moved
+        return to(moved, dtype)
     if dtype is None or dtype == input.dtype:
         return clone(input) if copy else input
     if input.requires_grad and not dtypes.is_floating(dtype):

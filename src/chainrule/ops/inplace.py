@@ -157,7 +157,7 @@ def _check_writable(
             f"refers to a single memory location (an expand()ed tensor of shape "
             f"{target.shape}); clone() it before changing it in place"
         )
-    if not data.flags.writeable:
+    if not backend.writeable(data):
         raise RuntimeError(
             f"{what}: the tensor's memory (shape {target.shape}) is read-only (a NumPy array "
             "marked so, shared by from_numpy); clone() it before changing it in place"

@@ -28,12 +28,10 @@ def diagonal_view(array: Any, offset: int, axis1: int, axis2: int) -> Any:
     start = array[tuple(corner)]
     length = min(start.shape[axis1], start.shape[axis2])
     kept = [axis for axis in range(array.ndim) if axis not in (axis1, axis2)]
-    return xp.lib.stride_tricks.as_strided(
+    return backend.as_strided(
         start,
-        shape=[start.shape[axis] for axis in kept] + [length],
-        strides=[start.strides[axis] for axis in kept]
-        + [start.strides[axis1] + start.strides[axis2]],
-        writeable=array.flags.writeable,
+        [start.shape[axis] for axis in kept] + [length],
+        [start.strides[axis] for axis in kept] + [start.strides[axis1] + start.strides[axis2]],
     )
 
 

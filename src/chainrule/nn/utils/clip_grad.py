@@ -96,7 +96,7 @@ def clip_grad_norm_(
 def _scale_in_place(grad: Tensor, factor: Any) -> None:
     data = grad.array
     factor = backend.xp.asarray(factor, dtype=data.dtype)
-    if data.flags.writeable:
+    if backend.writeable(data):
         data *= factor
     else:  # e.g. a broadcast view: a new array for the same tensor
         grad.array = data * factor
@@ -119,7 +119,7 @@ def clip_grad_value_(
     """
     clip_value = float(clip_value)
     for g in _gradients(parameters):
-        if g.array.flags.writeable:
+        if backend.writeable(g.array):
             backend.xp.clip(g.array, -clip_value, clip_value, out=g.array)
         else:
             g.array = backend.xp.clip(g.array, -clip_value, clip_value)
