@@ -69,6 +69,8 @@ def tensor(
     """
     if device is None and isinstance(data, Tensor):
         device = data.device
+    elif device is None and backend.device_type_of(data) != "cpu":
+        device = devices.of_array(data)  # a CuPy array stays on the GPU, as in PyTorch
     device = devices.check(device, "tensor")
     if isinstance(data, Tensor):
         data = data.array
@@ -82,7 +84,11 @@ def tensor(
         target = dtypes.to_dtype(dtype)
         if not hasattr(data, "__array__"):
             dtypes.check_fits(array, target, "tensor")
-    elif not isinstance(data, (numpy.ndarray, numpy.generic)) and array.dtype == numpy.float64:
+    elif (
+        not isinstance(data, (numpy.ndarray, numpy.generic))
+        and not backend.is_array(data)
+        and array.dtype == numpy.float64
+    ):
         target = dtypes.get_default_dtype()
     else:
         target = dtypes.check_dtype(array.dtype, "tensor")

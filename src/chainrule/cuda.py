@@ -25,7 +25,7 @@ def emulate(enabled: bool = True) -> None:
     """Run the "cuda" device on the CPU emulator of CuPy, for this process: device code is
     then tested without a GPU (NumPy arrays mixed with device arrays, ``numpy.asarray`` on
     device data and names CuPy lacks raise, as on a GPU). ``emulate(False)`` turns it off
-    again. Not once a real GPU (CuPy) is in use.
+    again: "cuda" is CuPy's GPU again, if there is one.
 
     ```pycon
     >>> import chainrule as cr
@@ -38,12 +38,12 @@ def emulate(enabled: bool = True) -> None:
     """
     from chainrule import cuda_emulator
 
-    if devices._Cuda.module is not None and not devices._Cuda.emulated:
-        raise RuntimeError("cuda.emulate: a real GPU (CuPy) is already in use in this process")
     if enabled:
+        if not devices._Cuda.emulated:
+            devices._Cuda.real = devices._Cuda.module
         devices.use_cuda_module(cuda_emulator, emulated=True)
-    else:
-        devices._Cuda.module, devices._Cuda.emulated = None, False
+    elif devices._Cuda.emulated:
+        devices._Cuda.module, devices._Cuda.emulated = devices._Cuda.real, False
 
 
 def is_emulated() -> bool:

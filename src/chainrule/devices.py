@@ -200,6 +200,7 @@ class _Cuda:
 
     module: Any = None
     emulated = False
+    real: Any = None  # CuPy, kept while the emulator stands in for it
 
 
 def cuda_module(where: str = "cuda", wanted: device | None = None) -> Any:

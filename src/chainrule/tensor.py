@@ -69,7 +69,7 @@ class Tensor:
         data = args[0] if len(args) == 1 else None
         if isinstance(data, Tensor):
             array = data.array
-        elif isinstance(data, (backend.ndarray, numpy.ndarray, numpy.generic)):
+        elif isinstance(data, (numpy.ndarray, numpy.generic)) or backend.is_array(data):
             array = backend.as_array(data)
         else:
             array = _legacy.legacy_array(args, dtypes.get_default_dtype(), "Tensor")
