@@ -27,9 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import workload_cnn  # noqa: E402
-import workload_lstm  # noqa: E402
-import workload_mlp  # noqa: E402
+import workload_cnn
+import workload_lstm
+import workload_mlp
 
 CONFIGS = {"mlp784": 20, "cnn": 10, "lstm": 10}  # steps per timed block
 
