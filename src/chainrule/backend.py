@@ -40,7 +40,16 @@ def register(module: ModuleType, device_type: str) -> None:
 
 def module_of(array: Any) -> ModuleType:
     """The array module that computes on ``array``: NumPy for host data (NumPy arrays,
-    scalars, lists), CuPy for a CuPy array."""
+    scalars, lists), CuPy for a CuPy array.
+
+    ```pycon
+    >>> import numpy
+    >>> from chainrule import backend
+    >>> backend.module_of(numpy.ones(2)) is numpy
+    True
+
+    ```
+    """
     entry = _modules.get(type(array))
     return numpy if entry is None else entry[0]
 
@@ -71,7 +80,17 @@ def restore(previous: tuple[ModuleType, type]) -> None:
 
 
 def transfer(array: Any, module: ModuleType) -> Any:
-    """``array`` copied into ``module``'s memory (host <-> GPU); itself if already there."""
+    """``array`` copied into ``module``'s memory (host <-> GPU); itself if already there.
+
+    ```pycon
+    >>> import numpy
+    >>> from chainrule import backend, cuda_emulator
+    >>> on_gpu = backend.transfer(numpy.arange(3.0), cuda_emulator)
+    >>> type(on_gpu).__name__, backend.transfer(on_gpu, numpy).tolist()
+    ('ndarray', [0.0, 1.0, 2.0])
+
+    ```
+    """
     if type(array) is module.ndarray:
         return array
     if module is numpy:

@@ -52,7 +52,16 @@ def is_emulated() -> bool:
 
 
 def is_available() -> bool:
-    """Whether a CUDA GPU can be used: CuPy is installed and sees one (or is emulated)."""
+    """Whether a CUDA GPU can be used: CuPy is installed and sees one (or is emulated).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> device = cr.device("cuda" if cr.cuda.is_available() else "cpu")
+    >>> cr.zeros(2, device=device).device == device
+    True
+
+    ```
+    """
     try:
         devices.cuda_module("cuda.is_available")
     except RuntimeError:

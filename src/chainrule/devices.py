@@ -236,7 +236,16 @@ def use_cuda_module(module: Any, emulated: bool) -> None:
 
 
 def of_array(array: Any) -> device:
-    """The device that ``array`` lives on: the CPU for NumPy data, ``cuda:0`` for a GPU array."""
+    """The device that ``array`` lives on: the CPU for NumPy data, ``cuda:0`` for a GPU array.
+
+    ```pycon
+    >>> import numpy
+    >>> from chainrule import devices
+    >>> devices.of_array(numpy.zeros(3))
+    device(type='cpu')
+
+    ```
+    """
     from chainrule import backend
 
     kind = backend.device_type_of(array)

@@ -201,7 +201,18 @@ class Variable(metaclass=_VariableMeta):
     """PyTorch's pre-0.4 wrapper, kept for old scripts: ``Variable(t, requires_grad=False)``
     is a new leaf tensor on ``t``'s memory, outside any graph, that requires grad as asked
     (as ``t.detach().requires_grad_(requires_grad)``). Every tensor is an instance of
-    ``Variable``. ``volatile`` no longer has an effect: use ``no_grad``."""
+    ``Variable``. ``volatile`` no longer has an effect: use ``no_grad``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.autograd import Variable
+    >>> v = Variable(cr.tensor([1.0, 2.0]), requires_grad=True)
+    >>> (v * v).sum().backward()
+    >>> v.grad.tolist(), isinstance(v, Variable)
+    ([2.0, 4.0], True)
+
+    ```
+    """
 
     def __new__(  # type: ignore[misc]
         cls, data: Any = None, requires_grad: bool = False, volatile: bool = False

@@ -54,7 +54,25 @@ recorder: Any = None
 
 
 class Function:
-    """A differentiable operation and, once applied, the graph node that records it."""
+    """A differentiable operation and, once applied, the graph node that records it.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.autograd.function import Function
+    >>> class Cube(Function):
+    ...     def forward(self, x):
+    ...         self.saved = (x,)
+    ...         return x**3
+    ...     def backward(self, grad):
+    ...         (x,) = self.saved
+    ...         return (3 * x**2 * grad,)
+    >>> x = cr.tensor([2.0], requires_grad=True)
+    >>> Cube.apply(x).backward()
+    >>> x.grad.tolist()
+    [12.0]
+
+    ```
+    """
 
     saved: tuple = ()
     inputs: tuple = ()

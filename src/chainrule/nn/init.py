@@ -1,7 +1,9 @@
 """Initialising parameters in place, with PyTorch's names, formulas and gains.
 
 Each function draws from the library-wide generator (:func:`chainrule.manual_seed`) and
-returns the tensor it filled.
+returns the tensor it filled. The values are drawn (and an orthogonal matrix decomposed) on the
+CPU, then copied into the tensor's memory, so that a seed fills a GPU parameter as it fills
+a CPU one.
 """
 
 from __future__ import annotations
@@ -9,8 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy
+
 from chainrule import backend
-from chainrule.autograd.versions import note_write
+from chainrule.autograd.versions import note_write as _note_write
 from chainrule.random import default_generator
 from chainrule.tensor import Tensor
 
@@ -46,8 +50,12 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 
 
 def _fill(tensor: Tensor, values: Any) -> Tensor:
-    tensor.array[...] = backend.as_array(values).astype(tensor.dtype, copy=False)
-    note_write(tensor.array, "init")  # as PyTorch's init functions bump the version
+    target = tensor.array
+    values = numpy.asarray(values).astype(tensor.dtype, copy=False)
+    if type(target) is not numpy.ndarray:  # a GPU tensor: the host values copied there
+        values = backend.transfer(values, backend.module_of(target))
+    target[...] = values
+    _note_write(tensor.array, "init")  # as PyTorch's init functions bump the version
     return tensor
 
 
@@ -105,7 +113,7 @@ def constant_(tensor: Tensor, val: float) -> Tensor:
 
     ```
     """
-    return _fill(tensor, backend.xp.full(tensor.shape, val))
+    return _fill(tensor, numpy.full(tensor.shape, val))
 
 
 def zeros_(tensor: Tensor) -> Tensor:
@@ -238,8 +246,8 @@ def orthogonal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     flat = default_generator().normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T
-    q, r = backend.xp.linalg.qr(flat)
-    q = q * backend.xp.sign(backend.xp.diag(r))  # makes the decomposition unique
+    q, r = numpy.linalg.qr(flat)
+    q = q * numpy.sign(numpy.diag(r))  # makes the decomposition unique
     if rows < cols:
         q = q.T
     return _fill(tensor, (gain * q).reshape(tensor.shape))
