@@ -149,6 +149,8 @@ def as_strided(array: Any, shape: Any, strides: Any) -> Any:
 
 def to_numpy(array: Any) -> numpy.ndarray:
     """Return ``array`` as a NumPy array: itself if it is one, a host copy of GPU data."""
-    if type(array) in _modules:
-        return array.get()
+    if type(array) is numpy.ndarray:
+        return array
+    if type(array) in _modules or (type(array).__name__ == "ndarray" and hasattr(array, "get")):
+        return array.get()  # a CuPy array (registered or not): the explicit copy to the host
     return numpy.asarray(array)
