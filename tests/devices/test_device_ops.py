@@ -79,3 +79,77 @@ def test_indices_and_comparisons_on_cuda_equal_the_cpu(case: Case, on_cuda: None
     assert out.device == "cuda:0"
     assert out.dtype == expected.dtype
     np.testing.assert_array_equal(_host(out), _host(expected))
+
+
+# ---- tensors on two devices ---------------------------------------------------------------------
+
+# PyTorch's words for tensors on two devices in one operation (its RuntimeError says this, then
+# names the two devices); chainrule's message starts with the operation's name.
+TWO_DEVICES = "Expected all tensors to be on the same device, but found at least two devices"
+
+MIXED = {
+    "add": lambda gpu, cpu: gpu + cpu,
+    "add_reflected": lambda gpu, cpu: cpu + gpu,
+    "matmul": lambda gpu, cpu: gpu @ cpu.T,
+    "cat": lambda gpu, cpu: cr.cat([gpu, cpu]),
+    "where_branch": lambda gpu, cpu: cr.where(gpu > 0, gpu, cpu),
+    "where_condition": lambda gpu, cpu: cr.where(cpu > 0, gpu, gpu),
+    "lt": lambda gpu, cpu: gpu < cpu,
+    "ge_reflected": lambda gpu, cpu: cpu >= gpu,
+    "eq": lambda gpu, cpu: cr.eq(gpu, cpu),
+}
+
+
+@pytest.mark.parametrize("op", MIXED.values(), ids=MIXED.keys())
+def test_a_cuda_and_a_cpu_tensor_in_one_operation_raise_pytorchs_error(
+    op: Any, cuda_device: str
+) -> None:
+    rng = _rng("mixed")
+    gpu = cr.tensor(rng.standard_normal((2, 3)), device="cuda", requires_grad=True)
+    cpu = cr.tensor(rng.standard_normal((2, 3)))
+    with pytest.raises(RuntimeError, match=TWO_DEVICES) as raised:
+        op(gpu, cpu)
+    assert "cuda:0 and cpu!" in str(raised.value)
+
+
+ZERO_D = {
+    "add": (lambda t, s: t + s, lambda a, s: a + s),
+    "mul_reflected": (lambda t, s: s * t, lambda a, s: s * a),
+    "where": (lambda t, s: cr.where(t > 0, t, s), lambda a, s: np.where(a > 0, a, s)),
+    "lt": (lambda t, s: t < s, lambda a, s: a < s),
+    "gt_reflected": (lambda t, s: s > t, lambda a, s: s > a),
+}
+
+
+@pytest.mark.parametrize("ops", ZERO_D.values(), ids=ZERO_D.keys())
+def test_a_0d_cpu_tensor_with_a_cuda_tensor_works_on_cuda(ops: tuple, cuda_device: str) -> None:
+    """As in PyTorch, a 0-d CPU tensor stands for a number beside a cuda tensor."""
+    ours, reference = ops
+    values = _rng("zero-d").standard_normal((2, 3))
+    out = ours(cr.tensor(values, device="cuda"), cr.tensor(0.25, dtype=cr.float64))
+    assert out.device == "cuda:0"
+    np.testing.assert_array_equal(_host(out), reference(values, 0.25))
+
+
+def test_gradient_flows_back_through_to_cuda_and_cpu_to_the_cpu_leaf(cuda_device: str) -> None:
+    """C = Σ x·sin(3x) with sin(3x) computed on cuda: ∂C/∂x = sin(3x) + 3x·cos(3x), on the
+    CPU, where the leaf is."""
+    values = _rng("round-trip").standard_normal(5)
+    x = cr.tensor(values, requires_grad=True)
+    on_gpu = (x.to("cuda") * 3).sin()
+    assert on_gpu.device == "cuda:0" and on_gpu.requires_grad
+    (on_gpu.cpu() * x).sum().backward()
+    assert x.grad.device == "cpu"
+    expected = np.sin(3 * values) + 3 * values * np.cos(3 * values)
+    np.testing.assert_allclose(_host(x.grad), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_gradient_flows_back_through_cpu_and_cuda_to_the_cuda_leaf(cuda_device: str) -> None:
+    """C = Σ x·eˣ with eˣ computed on the CPU: ∂C/∂x = eˣ(1 + x), on cuda."""
+    values = _rng("round-trip-back").standard_normal(5)
+    x = cr.tensor(values, device="cuda", requires_grad=True)
+    on_cpu = x.cpu().exp()
+    assert on_cpu.device == "cpu" and on_cpu.requires_grad
+    (on_cpu.cuda() * x).sum().backward()
+    assert x.grad.device == "cuda:0"
+    np.testing.assert_allclose(_host(x.grad), np.exp(values) * (1 + values), rtol=1e-12)

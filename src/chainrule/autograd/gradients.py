@@ -89,7 +89,8 @@ def grad(
                     "compute the outputs; pass allow_unused=True if that is expected"
                 )
             if materialize_grads:
-                result = Tensor._make(backend.xp.zeros_like(value.array), False, None)
+                zeros = backend.module_of(value.array).zeros_like(value.array)
+                result = Tensor._make(zeros, False, None)
         results.append(result)
     return tuple(results)
 
@@ -187,6 +188,10 @@ def walk(
     lent: set = {id(w) for w in weights}
     quiet = fp_errors.enter()
     latest_write = Writes.latest
+    # Each node's backward runs with the array module that ran its forward (a GPU's, or the
+    # one in use when the walk began), as in the engine's walk.
+    active = None
+    home = backend.xp, backend.ndarray
     try:
         with enable_grad() if create_graph else no_grad():
             for tensor in order:
@@ -195,6 +200,9 @@ def walk(
                 if g is None:
                     continue
                 node.pending = None
+                if node.module is not active:
+                    active = node.module
+                    backend.use(active) if active is not None else backend.restore(home)
                 if tensor._hooks is not None:
                     g = _hooked(tensor, g, lent, create_graph)
                 if id(tensor) in target_ids:
@@ -214,7 +222,10 @@ def walk(
                 if born < latest_write:
                     check_saved(node)
                 if create_graph:
+                    since = next(versions.clock)
                     input_grads = _backward_in_graph(node, tensor, g, needs)
+                    if active is not None:
+                        _claim_for_device(input_grads, since, active)
                 elif needs is node.needs_input_grad:
                     input_grads = node.backward(g)
                 else:
@@ -238,8 +249,29 @@ def walk(
             tensor._ctx.pending = None
         raise
     finally:
+        if active is not None:
+            backend.restore(home)
         fp_errors.leave(quiet)
     return found
+
+
+def _claim_for_device(grads: tuple, since: int, module: Any) -> None:
+    """Give ``module`` to the nodes that the recorded backward of a node on a GPU made (those
+    numbered after ``since`` that lead to ``grads``), so that differentiating ``grads`` again
+    runs their backward on the GPU too. ``Function.apply`` names the module only for operations
+    it starts from NumPy, and inside a backward the active module is the GPU's already (or
+    :mod:`~chainrule.autograd.graph_numpy`)."""
+    stack = [g for g in grads if isinstance(g, Tensor) and g._ctx is not None]
+    seen = set()
+    while stack:
+        tensor = stack.pop()
+        node = tensor._ctx
+        if node is None or node.sequence_number <= since or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.module is None and backend.module_of(tensor.array) is module:
+            node.module = module
+        stack.extend(value for value in node.inputs if isinstance(value, Tensor))
 
 
 def _as_seen_by(value: Tensor, born: float) -> Tensor:
@@ -350,7 +382,10 @@ def _backward_in_graph(node: Function, output: Tensor, g: Any, needs: list) -> t
     twin.saved = node.saved_in_graph(output)
     g = g if isinstance(g, Tensor) else Tensor._make(backend.as_array(g), False, None)
     versions = [_version_of(v) for v in node.inputs] + [_version_of(g)]
-    with graph_numpy.active(type(node).__name__):
+    # Constants the backward makes belong with its output (a composite's inner nodes, which
+    # Function.apply did not mark with their module, included).
+    module = node.module or backend.module_of(output.array)
+    with graph_numpy.active(type(node).__name__, module):
         input_grads = twin.backward(g)
     if [_version_of(v) for v in node.inputs] + [_version_of(g)] != versions:
         raise RuntimeError(

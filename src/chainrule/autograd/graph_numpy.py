@@ -8,7 +8,9 @@ backward tensors instead of arrays and, for the length of that call, points ``ba
 when any argument is a tensor, run chainrule's own differentiable operation, so the backward's
 arithmetic is itself recorded and can be differentiated again. With arrays alone they call
 NumPy, so the forward passes of those operations, which go through ``backend.xp`` too, run
-unchanged.
+unchanged. The arrays' own module is the fallback: NumPy on the CPU, and for the backward of
+an operation that ran on a GPU that GPU's module (CuPy), named by :func:`active`, so that the
+constants a backward makes (zeros, masks, indices) live where its tensors do.
 
 Nothing converts a tensor that requires grad to an array silently while a graph is being
 recorded: :func:`refuse_detach` (called by ``Tensor.__array__``) raises instead, so a backward
@@ -19,6 +21,7 @@ the second derivative.
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +32,7 @@ from chainrule.tensor import Tensor
 
 _depth = 0  # how many backward calls are recording a graph now (they nest: hooks, custom code)
 _op_name = ""  # the operation whose backward is recording, for messages
+_xp: Any = numpy  # the module of plain arrays in the backward now recording (see active)
 
 
 def recording() -> bool:
@@ -37,18 +41,22 @@ def recording() -> bool:
 
 
 @contextlib.contextmanager
-def active(op_name: str) -> Iterator[None]:
-    """Run the block with ``backend.xp`` pointing at :data:`NAMESPACE` (see the module)."""
-    global _depth, _op_name
-    outer_xp, outer_name = backend.xp, _op_name
+def active(op_name: str, module: Any = None) -> Iterator[None]:
+    """Run the block with ``backend.xp`` pointing at :data:`NAMESPACE` (see the module), whose
+    functions compute on plain arrays with ``module`` (the array module that ran the
+    operation's forward; None: NumPy)."""
+    global _depth, _op_name, _xp
+    outer_xp, outer_name, outer_module = backend.xp, _op_name, _xp
     _depth += 1
     _op_name = op_name
+    _xp = numpy if module is None else module
     backend.xp = NAMESPACE
     try:
         yield
     finally:
         _depth -= 1
         _op_name = outer_name
+        _xp = outer_module
         backend.xp = outer_xp
 
 
@@ -85,7 +93,14 @@ def _dims(axis: Any) -> Any:
 
 
 def _tensor(value: Any) -> Tensor:
-    return value if isinstance(value, Tensor) else _cr().as_tensor(value)
+    """``value`` as a tensor: a constant (no gradient) where it is an array or a number, made
+    where the backward's arrays live."""
+    if isinstance(value, Tensor):
+        return value
+    constant = _cr().as_tensor(value)  # arrays keep their dtype, numbers take the default
+    if _xp is not numpy:
+        return Tensor._make(backend.transfer(constant.array, _xp), False, None)
+    return constant
 
 
 class _Ufunc:
@@ -94,8 +109,12 @@ class _Ufunc:
 
     def __init__(self, name: str, differentiable: Any) -> None:
         self.name = name
-        self.numpy = getattr(numpy, name)
         self.differentiable = differentiable
+
+    @property
+    def numpy(self) -> Any:
+        """The ufunc itself, of the module of the backward's arrays."""
+        return getattr(_xp, self.name)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not _any_tensor(args):
@@ -122,21 +141,20 @@ class _Ufunc:
 
 def _where(condition: Any, x: Any = None, y: Any = None) -> Any:
     if x is None and y is None:
-        return numpy.where(condition)
+        return _xp.where(condition)
     if isinstance(condition, Tensor):  # a mask: nothing differentiates through it
         condition = condition.array
     if not _any_tensor((x, y)):
-        return numpy.where(condition, x, y)
-    cr = _cr()
+        return _xp.where(condition, x, y)
     # chainrule.where promotes a Python scalar branch to the other branch's dtype, as NumPy
     # does for a scalar against an array.
-    x, y = (cr.as_tensor(v) if isinstance(v, numpy.ndarray) else v for v in (x, y))
-    return cr.where(cr.as_tensor(numpy.asarray(condition, dtype=bool)), x, y)
+    x, y = (_tensor(v) if backend.is_array(v) else v for v in (x, y))
+    return _cr().where(_tensor(_xp.asarray(condition, dtype=bool)), x, y)
 
 
 def _sum(value: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False, **kw: Any) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.sum(value, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
+        return _xp.sum(value, axis=axis, dtype=dtype, keepdims=keepdims, **kw)
     dims = _dims(axis)
     if dims is None:
         total = value.sum()
@@ -146,7 +164,7 @@ def _sum(value: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False
 
 def _mean(value: Any, axis: Any = None, keepdims: bool = False, **kw: Any) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.mean(value, axis=axis, keepdims=keepdims, **kw)
+        return _xp.mean(value, axis=axis, keepdims=keepdims, **kw)
     dims = _dims(axis)
     if dims is None:
         total = value.mean()
@@ -157,24 +175,24 @@ def _mean(value: Any, axis: Any = None, keepdims: bool = False, **kw: Any) -> An
 def _reshape(value: Any, shape: Any, *args: Any, **kwargs: Any) -> Any:
     if isinstance(value, Tensor):
         return value.reshape(shape)
-    return numpy.reshape(value, shape, *args, **kwargs)
+    return _xp.reshape(value, shape, *args, **kwargs)
 
 
 def _swapaxes(value: Any, a: int, b: int) -> Any:
     if isinstance(value, Tensor):
         return value.transpose(a, b)
-    return numpy.swapaxes(value, a, b)
+    return _xp.swapaxes(value, a, b)
 
 
 def _moveaxis(value: Any, source: Any, destination: Any) -> Any:
     if isinstance(value, Tensor):
         return _cr().movedim(value, source, destination)
-    return numpy.moveaxis(value, source, destination)
+    return _xp.moveaxis(value, source, destination)
 
 
 def _transpose(value: Any, axes: Any = None) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.transpose(value, axes)
+        return _xp.transpose(value, axes)
     if axes is None:
         axes = tuple(reversed(range(value.ndim)))
     return value.permute(*axes)
@@ -182,7 +200,7 @@ def _transpose(value: Any, axes: Any = None) -> Any:
 
 def _expand_dims(value: Any, axis: Any) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.expand_dims(value, axis)
+        return _xp.expand_dims(value, axis)
     axes = sorted(a % (value.ndim + len(axis)) for a in axis) if isinstance(axis, tuple) else [axis]
     for a in axes:
         value = value.unsqueeze(a)
@@ -191,7 +209,7 @@ def _expand_dims(value: Any, axis: Any) -> Any:
 
 def _squeeze(value: Any, axis: Any = None) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.squeeze(value, axis)
+        return _xp.squeeze(value, axis)
     if axis is None:
         return value.squeeze()
     return value.squeeze(_dims(axis))
@@ -200,12 +218,12 @@ def _squeeze(value: Any, axis: Any = None) -> Any:
 def _broadcast_to(value: Any, shape: Any) -> Any:
     if isinstance(value, Tensor):
         return _cr().broadcast_to(value, tuple(shape))
-    return numpy.broadcast_to(value, shape)
+    return _xp.broadcast_to(value, shape)
 
 
 def _flip(value: Any, axis: Any = None) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.flip(value, axis)
+        return _xp.flip(value, axis)
     dims = tuple(range(value.ndim)) if axis is None else _dims(axis)
     return _cr().flip(value, dims if isinstance(dims, tuple) else (dims,))
 
@@ -213,36 +231,52 @@ def _flip(value: Any, axis: Any = None) -> Any:
 def _roll(value: Any, shift: Any, axis: Any = None) -> Any:
     if isinstance(value, Tensor):
         return _cr().roll(value, shift, _dims(axis))
-    return numpy.roll(value, shift, axis)
+    return _xp.roll(value, shift, axis)
 
 
 def _diagonal(value: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
     if isinstance(value, Tensor):
         return _cr().diagonal(value, offset, axis1, axis2)
-    return numpy.diagonal(value, offset, axis1, axis2)
+    return _xp.diagonal(value, offset, axis1, axis2)
 
 
 def _concatenate(values: Any, axis: int = 0, **kwargs: Any) -> Any:
     if _any_tensor(tuple(values)):
         return _cr().cat([_tensor(v) for v in values], dim=axis)
-    return numpy.concatenate(values, axis=axis, **kwargs)
+    return _xp.concatenate(values, axis=axis, **kwargs)
 
 
 def _stack(values: Any, axis: int = 0, **kwargs: Any) -> Any:
     if _any_tensor(tuple(values)):
         return _cr().stack([_tensor(v) for v in values], dim=axis)
-    return numpy.stack(values, axis=axis, **kwargs)
+    return _xp.stack(values, axis=axis, **kwargs)
+
+
+def _split(value: Any, indices_or_sections: Any, axis: int = 0) -> Any:
+    if not isinstance(value, Tensor):
+        return _xp.split(value, indices_or_sections, axis=axis)
+    length = value.shape[axis]
+    if isinstance(indices_or_sections, int):  # that many equal pieces
+        if length % indices_or_sections:
+            raise ValueError("array split does not result in an equal division")
+        step = length // indices_or_sections
+        bounds = [step * k for k in range(1, indices_or_sections)]
+    else:
+        bounds = [int(b) for b in indices_or_sections]
+    edges = [0, *bounds, length]
+    lead = (slice(None),) * (axis % value.ndim)
+    return [value[(*lead, slice(a, b))] for a, b in itertools.pairwise(edges)]
 
 
 def _take(value: Any, indices: Any, axis: Any = None, **kwargs: Any) -> Any:
     if not isinstance(value, Tensor):
-        return numpy.take(value, indices, axis=axis, **kwargs)
+        return _xp.take(value, indices, axis=axis, **kwargs)
     if isinstance(indices, Tensor):
         indices = indices.array
-    indices = numpy.asarray(indices)
+    indices = _xp.asarray(indices)
     if axis is None:
-        return value.reshape(-1)[_cr().as_tensor(indices)]
-    flat = _cr().index_select(value, axis, _cr().as_tensor(indices.reshape(-1)))
+        return value.reshape(-1)[_tensor(indices)]
+    flat = _cr().index_select(value, axis, _tensor(indices.reshape(-1)))
     shape = value.shape[:axis] + indices.shape + value.shape[axis + 1 :]
     return flat.reshape(shape)
 
@@ -250,29 +284,27 @@ def _take(value: Any, indices: Any, axis: Any = None, **kwargs: Any) -> Any:
 def _clip(value: Any, low: Any = None, high: Any = None, **kwargs: Any) -> Any:
     if _any_tensor((value, low, high)):
         return _cr().clamp(_tensor(value), low, high)
-    return numpy.clip(value, low, high, **kwargs)
+    return _xp.clip(value, low, high, **kwargs)
 
 
 def _einsum(subscripts: str, *operands: Any, **kwargs: Any) -> Any:
     if _any_tensor(operands):
         return _cr().einsum(subscripts, *[_tensor(o) for o in operands])
-    return numpy.einsum(subscripts, *operands, **kwargs)
+    return _xp.einsum(subscripts, *operands, **kwargs)
 
 
 def _full(shape: Any, fill_value: Any, dtype: Any = None, **kwargs: Any) -> Any:
     if not isinstance(fill_value, Tensor):
-        return numpy.full(shape, fill_value, dtype=dtype, **kwargs)
+        return _xp.full(shape, fill_value, dtype=dtype, **kwargs)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
     value = fill_value if dtype is None else fill_value.to(dtype)
     return _cr().broadcast_to(value, shape) * 1  # a tensor of its own, not a view
 
 
 def _running(name: str) -> Any:
-    numpy_fn = getattr(numpy, name)
-
     def running(value: Any, axis: Any = None, dtype: Any = None, **kwargs: Any) -> Any:
         if not isinstance(value, Tensor):
-            return numpy_fn(value, axis=axis, dtype=dtype, **kwargs)
+            return getattr(_xp, name)(value, axis=axis, dtype=dtype, **kwargs)
         if axis is None:  # NumPy runs over the flattened array
             value, axis = value.reshape(-1), 0
         return getattr(_cr(), name)(value, axis)
@@ -281,13 +313,11 @@ def _running(name: str) -> Any:
 
 
 def _like(name: str) -> Any:
-    numpy_fn = getattr(numpy, name)
-
     def like(value: Any, *args: Any, **kwargs: Any) -> Any:
         # A new constant of the tensor's shape and dtype: it carries no derivative.
         if isinstance(value, Tensor):
-            value = numpy.empty(value.shape, dtype=value.dtype)
-        return numpy_fn(value, *args, **kwargs)
+            value = value.array
+        return getattr(_xp, name)(value, *args, **kwargs)
 
     return like
 
@@ -304,11 +334,11 @@ def _binary(numpy_name: str, chainrule_name: str) -> _Ufunc:
     def differentiable(a: Any, b: Any) -> Any:
         cr = _cr()
         if not isinstance(a, Tensor):  # a constant on the left: keep its dtype with the tensor's
-            a = cr.as_tensor(numpy.asarray(a, dtype=b.dtype) if numpy.isscalar(a) else a)
-        if isinstance(b, numpy.ndarray):  # an array on the right: a constant tensor
-            b = cr.as_tensor(b)
+            a = _tensor(_xp.asarray(a, dtype=b.dtype) if numpy.isscalar(a) else a)
+        if backend.is_array(b):  # an array on the right: a constant tensor
+            b = _tensor(b)
         elif not isinstance(b, Tensor):  # a number: in the tensor's dtype, as NumPy keeps it
-            b = cr.as_tensor(numpy.asarray(b, dtype=a.dtype))
+            b = _tensor(_xp.asarray(b, dtype=a.dtype))
         return getattr(cr, chainrule_name)(a, b)
 
     return _Ufunc(numpy_name, differentiable)
@@ -379,6 +409,7 @@ class GraphNumpy:
         self.concatenate = _concatenate
         self.stack = _stack
         self.take = _take
+        self.split = _split
         self.clip = _clip
         self.einsum = _einsum
         self.full = _full
@@ -390,7 +421,7 @@ class GraphNumpy:
         self.triu = _Ufunc("triu", lambda x, k=0: _cr().triu(x, k))
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(numpy, name)
+        return getattr(_xp, name)
 
 
 NAMESPACE = GraphNumpy()

@@ -127,9 +127,12 @@ def check_saved(node: Any) -> None:
 
 
 def saved_arrays(saved: Any) -> Any:
-    ndarray = backend.ndarray
+    """The arrays among ``saved`` (a node's saved values, tuples and lists opened), of any
+    array module: code outside an operation (an in-place write) sees NumPy as the active
+    module while it inspects a node that saved device arrays."""
+    is_array = backend.is_array
     for value in saved:
-        if type(value) is ndarray:
+        if is_array(value):
             yield value
         elif isinstance(value, (tuple, list)):
-            yield from (v for v in value if type(v) is ndarray)
+            yield from (v for v in value if is_array(v))

@@ -281,6 +281,7 @@ class ndarray:  # noqa: N801 - CuPy's name
 
         def call(*args: Any, **kwargs: Any) -> Any:
             originals = _originals(args, kwargs)
+            originals[id(self._a)] = self  # a method may give back the array itself
             return wrap_result(method(*unwrap(args), **{k: unwrap(v) for k, v in kwargs.items()}),
                                originals)  # fmt: skip
 

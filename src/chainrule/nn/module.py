@@ -300,6 +300,8 @@ class Module:
                         f"load_state_dict for {type(self).__name__}: {key!r} has shape "
                         f"{tuple(array.shape)} in the state dict but {target.shape} in the model"
                     )
+                if type(array) is not type(target.array):  # another device: copied over
+                    array = backend.transfer(array, backend.module_of(target.array))
                 target.array[...] = array
         return _LoadResult(missing, unexpected)
 
@@ -354,6 +356,14 @@ class Module:
         if dtype is not None:
             self._cast(dtype)
         return self
+
+    def _place(self, device: Any) -> None:
+        """Move the state that ``__init__`` made on the CPU (where the seeded draws happen) to
+        ``device``, or to the default device when it is None: PyTorch's ``device=`` argument
+        of a layer, and ``set_default_device``."""
+        wanted = devices.check(device, type(self).__name__)
+        if wanted.type != "cpu":
+            self._move(devices.module_for(wanted, type(self).__name__))
 
     def _move(self, module: Any) -> None:
         """Every parameter, gradient and buffer copied into ``module``'s memory, in place."""

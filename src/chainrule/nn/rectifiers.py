@@ -92,6 +92,7 @@ class PReLU(Module):
         self.num_parameters, self.init = num_parameters, init
         self.weight = Parameter(backend.xp.empty(num_parameters, dtype=dtypes.to_dtype(dtype)))
         self.reset_parameters()
+        self._place(device)
 
     def reset_parameters(self) -> None:
         constant_(self.weight, self.init)

@@ -197,7 +197,7 @@ def class_coefficients(
     rows of ignored samples are 0. For ``mean`` every row is divided by Σᵢ w[yᵢ] over the
     samples not ignored, PyTorch's weighted mean.
     """
-    xp = backend.xp
+    xp = backend.module_of(target)  # called outside an operation: the module of the data
     if target.dtype.kind not in "iu":
         raise OpError(f"{where}: class-index targets must be integers, got {target.dtype}")
     if weight is None and not label_smoothing and ignore_index < 0:
@@ -237,7 +237,7 @@ def one_hot_coefficients(target: Any, num_classes: int, dtype: Any, reduction: s
     count = target.shape[0]
     if not count or target.view(f"u{target.dtype.itemsize}").max() >= num_classes:
         return None
-    xp = backend.xp
+    xp = backend.module_of(target)  # called outside an operation: the module of the data
     coefficients = xp.zeros((count, num_classes), dtype=dtype)
     one = coefficients.dtype.type(1)
     coefficients[xp.arange(count), target] = one / count if reduction == "mean" else one

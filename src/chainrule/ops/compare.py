@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy
+
 from chainrule import backend, dtypes
 from chainrule.tensor import Tensor
 
@@ -29,6 +31,8 @@ def _no_grad_binary(
     def operation(input: Any, other: Any) -> Tensor:  # noqa: A002
         a = input.array if isinstance(input, Tensor) else input
         b = other.array if isinstance(other, Tensor) else other
+        if backend.on_devices and type(a) is not type(b):
+            a, b = _on_one_device(name, a, b)
         if hasattr(a, "dtype") and hasattr(b, "dtype"):
             a, b = dtypes.promote(a, b)
         try:
@@ -52,6 +56,26 @@ def _no_grad_binary(
         "```\n"
     )
     return operation
+
+
+def _on_one_device(name: str, a: Any, b: Any) -> tuple[Any, Any]:
+    """``a`` and ``b`` on one device. Arrays on two are PyTorch's error (as Function.apply
+    raises for the differentiable operations), except a 0-d CPU array, which stands for a
+    number as in PyTorch: it is copied to the other's device."""
+    if not (backend.is_array(a) and backend.is_array(b)):
+        return a, b  # numbers and lists go where the array is
+    module_a, module_b = backend.module_of(a), backend.module_of(b)
+    if module_a is module_b:
+        return a, b
+    host, device_module = (a, module_b) if module_b is not numpy else (b, module_a)
+    if host.ndim == 0:
+        moved = backend.transfer(host, device_module)
+        return (moved, b) if host is a else (a, moved)
+    raise RuntimeError(
+        f"{name}: Expected all tensors to be on the same device, but found at least two "
+        f"devices, cuda:0 and cpu! (an input of shape {tuple(host.shape)} is on the CPU; move "
+        "it with .to(device))"
+    )
 
 
 def _xp(name: str) -> Callable[[Any, Any], Any]:

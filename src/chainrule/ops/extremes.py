@@ -101,7 +101,7 @@ def running_indices(array: Any, values: Any, axis: int) -> Any:
     """Where each running extreme along ``axis`` was taken: the latest position k at which
     ``array[k]`` equals the running extreme (PyTorch takes the later of equal elements), or is
     NaN (a NaN, once met, is the extreme from then on)."""
-    xp = backend.xp
+    xp = backend.module_of(array)  # called outside an operation: the module of the data
     hits = array == values
     if array.dtype.kind == "f":
         hits |= xp.isnan(array)
@@ -116,7 +116,7 @@ def _running(input: Tensor, dim: int, largest: bool) -> Any:  # noqa: A002
     if not isinstance(input, Tensor):
         raise not_a_tensor(name, "input", input)
     axis = normalise_axis(dim, max(input.ndim, 1), name)
-    xp = backend.xp
+    xp = backend.module_of(input.array)  # outside an operation: the module of the data
     array = input.array.reshape(1) if input.ndim == 0 else input.array
     ufunc = xp.maximum if largest else xp.minimum  # both carry a NaN forward
     if array.size:

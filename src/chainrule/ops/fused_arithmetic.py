@@ -71,7 +71,9 @@ def _check_lerp_dtypes(start: Any, end: Any, weight: Any) -> Any:
         return weight
     if weight.ndim and weight.dtype != start.dtype:
         raise RuntimeError(_dtype_mismatch("weight", start.dtype, weight.dtype))
-    return weight.astype(start.dtype, copy=False)
+    # The weight itself where no cast is due, not astype(copy=False): a backward recording a
+    # graph recognises the input by identity, which not every array module's astype keeps.
+    return weight if weight.dtype == start.dtype else weight.astype(start.dtype)
 
 
 def _dtype_mismatch(name: str, expected: Any, got: Any) -> str:

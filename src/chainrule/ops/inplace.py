@@ -192,7 +192,7 @@ def _keep_saved_values(tensor: Tensor) -> None:
 def _private(value: Any, root: Any) -> Any:
     if isinstance(value, (tuple, list)):
         return type(value)(_private(item, root) for item in value)
-    if type(value) is backend.ndarray and memory_root(value) is root:
+    if backend.is_array(value) and memory_root(value) is root:
         return value.copy()
     return value
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy
+
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops.movement import Placed
@@ -58,11 +60,14 @@ class IndexPad(Function):
         # maps: (axis, index map, width before) triples; output position i along the axis
         # reads input index_map[i], and the interior (i − before for i in the input's range)
         # is the input itself.
+        xp = backend.xp
+        if xp is not numpy:  # the maps are NumPy arrays made outside: copied to the device
+            maps = tuple((axis, xp.asarray(index_map), before) for axis, index_map, before in maps)
         out = x
         shapes = []
         for axis, index_map, _ in maps:
             shapes.append(out.shape)
-            out = backend.xp.take(out, index_map, axis=axis)
+            out = xp.take(out, index_map, axis=axis)
         self.maps, self.shapes = maps, shapes
         # Nothing padded: still a tensor of its own, as PyTorch's, not the input's memory.
         return x.copy() if out is x else out

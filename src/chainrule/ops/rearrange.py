@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
+
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.index_updates import index_add
@@ -47,7 +49,7 @@ class RepeatInterleave(Function):
         xp = backend.xp
         self.shape, self.axis = x.shape, axis
         # out's k-th slice along the axis is x's source[k]-th: [0, 0, 1, 2, 2, 2] for (2, 1, 3)
-        self.source = xp.repeat(xp.arange(x.shape[axis]), counts)
+        self.source = xp.repeat(xp.arange(x.shape[axis]), _repeats_argument(counts))
         return xp.take(x, self.source, axis=axis)
 
     def backward(self, grad: Any) -> tuple:
@@ -153,10 +155,11 @@ def repeat_interleave(
 
     ```
     """
-    xp = backend.xp
     if repeats is None:  # the one-argument form: input holds the counts
         counts = _counts(input, None).reshape(-1)
-        return Tensor._make(xp.repeat(xp.arange(len(counts)), counts), False, None)
+        xp = backend.module_of(counts)  # outside an operation: the module of the data
+        places = xp.repeat(xp.arange(len(counts)), _repeats_argument(counts))
+        return Tensor._make(places, False, None)
     source = reshape(input, -1) if dim is None else input
     axis = 0 if dim is None else normalise_axis(dim, input.ndim, "repeat_interleave")
     counts = _counts(repeats, source.shape[axis])
@@ -190,6 +193,12 @@ def _counts(repeats: Any, length: int | None) -> Any:
     if (counts < 0).any():
         raise OpError("repeat_interleave: repeats must be non-negative")
     return counts.astype("int64")
+
+
+def _repeats_argument(counts: Any) -> Any:
+    """``counts`` as ``xp.repeat`` takes it: CuPy refuses an array of counts (it needs them on
+    the host to size its result), so a device array goes as a list of ints."""
+    return counts if type(counts) is numpy.ndarray else counts.tolist()
 
 
 def _ints(value: Any) -> tuple[int, ...]:

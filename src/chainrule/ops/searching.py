@@ -43,7 +43,7 @@ def nonzero(input: Tensor, *, as_tuple: bool = False) -> Any:  # noqa: A002
     ```
     """
     array = _checked(input, "nonzero").array
-    xp = backend.xp
+    xp = backend.module_of(array)  # outside an operation: the module of the data
     if as_tuple:
         return tuple(
             _positions(p) for p in xp.nonzero(array.reshape(-1) if array.ndim == 0 else array)
@@ -88,7 +88,7 @@ def count_nonzero(input: Tensor, dim: Any = None) -> Tensor:  # noqa: A002
 def _unique_rows(rows: Any) -> tuple[Any, Any, Any]:
     """The distinct rows of a 2-d array in lexicographic order, where each row went (inverse)
     and how often each occurs. Rows holding NaN never equal another, as in PyTorch."""
-    xp = backend.xp
+    xp = backend.module_of(rows)
     order = xp.lexsort(rows.T[::-1]) if rows.shape[1] else xp.arange(rows.shape[0])
     ordered = rows[order]
     new = xp.ones(len(ordered), dtype=bool)
@@ -122,7 +122,7 @@ def unique(
     ```
     """
     array = _checked(input, "unique").array
-    xp = backend.xp
+    xp = backend.module_of(array)  # outside an operation: the module of the data
     if dim is None:
         flat = array.reshape(-1)
         values, inverse, counts = _unique_rows(flat[:, None])
@@ -180,9 +180,9 @@ def searchsorted(
     """
     if not isinstance(sorted_sequence, Tensor):
         raise not_a_tensor("searchsorted", "sorted_sequence", sorted_sequence)
-    xp = backend.xp
     side = _side(right, side)
     boundaries = sorted_sequence.array
+    xp = backend.module_of(boundaries)  # outside an operation: the module of the data
     if sorter is not None:
         boundaries = xp.take_along_axis(boundaries, sorter.array.astype("int64"), axis=-1)
     values = input.array if isinstance(input, Tensor) else xp.asarray(input)

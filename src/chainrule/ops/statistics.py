@@ -135,7 +135,7 @@ def _mode_indices(array: Any) -> Any:
     """For each row of a 2-d ``array``: the position of its most frequent value (of the
     smallest such value, for ties in frequency), the last position holding it. NaNs count as
     equal to each other."""
-    xp = backend.xp
+    xp = backend.module_of(array)  # called outside an operation: the module of the data
     ordered = xp.sort(array, axis=1)
     same = ordered[:, 1:] == ordered[:, :-1]
     if array.dtype.kind == "f":
@@ -166,7 +166,7 @@ def mode(input: Tensor, dim: int = -1, keepdim: bool = False) -> Any:  # noqa: A
     if not isinstance(input, Tensor):
         raise not_a_tensor("mode", "input", input)
     axis = normalise_axis(dim, max(input.ndim, 1), "mode")
-    xp = backend.xp
+    xp = backend.module_of(input.array)  # outside an operation: the module of the data
     array = input.array.reshape(1) if input.ndim == 0 else input.array
     if array.shape[axis] == 0:
         raise IndexError(f"mode: expected reduction dim {axis} to have non-zero size")

@@ -70,7 +70,8 @@ class Recycler:
         if nbytes < self.minimum:  # small arrays come cheaply from the allocator's free lists
             return xp.empty(shape, dtype=dtype)
         with self.lock:  # two threads must not both find the same array unreferenced
-            kept = self.kept.setdefault((shape, dtype), [])
+            # Keyed by the module too: a NumPy array must never serve a GPU operation.
+            kept = self.kept.setdefault((shape, dtype, xp), [])
             for array, count in zip(kept, _reference_counts(kept)):
                 if count == _UNREFERENCED:
                     return array

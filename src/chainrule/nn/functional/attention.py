@@ -76,7 +76,8 @@ def scaled_dot_product_attention(
     allowed = None
     if is_causal:
         steps, keys = query.shape[-2], key.shape[-2]
-        allowed = Tensor(backend.xp.tri(steps, keys, dtype=bool))  # key j ≤ query i
+        xp = backend.module_of(scores.array)  # the mask is made where the scores are
+        allowed = Tensor(xp.tri(steps, keys, dtype=bool))  # key j ≤ query i
     elif attn_mask is not None and attn_mask.dtype.kind == "b":
         allowed = attn_mask
     elif attn_mask is not None:
@@ -92,7 +93,7 @@ def scaled_dot_product_attention(
 def _softmax_or_zeros(scores: Tensor) -> Tensor:
     """Softmax over the last dimension, with zeros (and a zero gradient) for rows that are
     −∞ throughout, where a plain softmax would give nan."""
-    empty = backend.xp.isneginf(scores.array).all(axis=-1, keepdims=True)
+    empty = backend.module_of(scores.array).isneginf(scores.array).all(axis=-1, keepdims=True)
     if not empty.any():
         return softmax(scores, -1)
     empty = Tensor(empty)
@@ -143,7 +144,8 @@ def _repeat_heads(query: Tensor, kv: Tensor, name: str) -> Tensor:
     groups = query.shape[-3] // kv.shape[-3]
     if groups == 1:
         return kv
-    heads = backend.xp.repeat(backend.xp.arange(kv.shape[-3]), groups)
+    xp = backend.module_of(kv.array)  # outside an operation: the module of the data
+    heads = xp.repeat(xp.arange(kv.shape[-3]), groups)
     return kv[..., heads, :, :]
 
 
@@ -243,8 +245,9 @@ def multi_head_attention_forward(
     k = _heads(k, static_k, heads, head_dim, "static_k")  # (N·H, S, hd)
     v = _heads(v, static_v, heads, head_dim, "static_v")
     if add_zero_attn:
-        k = cat([k, Tensor(backend.xp.zeros((heads, 1, head_dim), dtype=k.dtype))], dim=1)
-        v = cat([v, Tensor(backend.xp.zeros((heads, 1, head_dim), dtype=v.dtype))], dim=1)
+        xp = backend.module_of(k.array)  # outside an operation: the module of the data
+        k = cat([k, Tensor(xp.zeros((heads, 1, head_dim), dtype=k.dtype))], dim=1)
+        v = cat([v, Tensor(xp.zeros((heads, 1, head_dim), dtype=v.dtype))], dim=1)
         attn_mask, key_padding_mask = _pad_key(attn_mask), _pad_key(key_padding_mask)
     keys = k.shape[1]
     if key_padding_mask is not None:
@@ -329,7 +332,8 @@ def _pad_key(mask: Tensor | None) -> Tensor | None:
     """A mask with one more key column, 0 (attend): for an appended bias or zero key."""
     if mask is None:
         return None
-    column = Tensor(backend.xp.zeros((*mask.shape[:-1], 1), dtype=mask.dtype))
+    xp = backend.module_of(mask.array)  # outside an operation: the module of the data
+    column = Tensor(xp.zeros((*mask.shape[:-1], 1), dtype=mask.dtype))
     return cat([mask, column], dim=-1)
 
 
@@ -351,7 +355,7 @@ def float_mask(
             stacklevel=3,
         )
     if mask.dtype.kind == "b":
-        xp = backend.xp
+        xp = backend.module_of(mask.array)  # outside an operation: the module of the data
         return Tensor(xp.where(mask.array, xp.asarray(-math.inf, dtype=dtype), dtype.type(0)))
     if not dtypes.is_floating(mask.dtype):
         raise OpError(

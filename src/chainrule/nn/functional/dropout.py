@@ -273,7 +273,10 @@ def _alpha_dropout(
         alpha = SELU_SATURATION
         a = 1 / math.sqrt((alpha * alpha * p + 1) * (1 - p))
         # y = a·x for kept, a·(−α) for dropped, then + a·α·p: written as x·(a·kept) + shift.
-        scale, shift = kept * a, Tensor((kept - 1) * (alpha * a) + alpha * a * p)
+        shift = (kept - 1) * (alpha * a) + alpha * a * p
+        # Drawn on the CPU, so that a seed drops the same units on every device; then moved.
+        shift = Tensor(backend.transfer(shift, backend.module_of(input.array)))
+        scale = kept * a
 
     def drop(x: Tensor) -> Tensor:
         out = dropout_op.Dropout.apply(x, scale)

@@ -10,6 +10,7 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd.function import OpError
 from chainrule.nn.input_checks import check_input
+from chainrule.nn.on_device import computed_on
 from chainrule.ops import norm
 from chainrule.tensor import Tensor
 
@@ -86,7 +87,7 @@ def batch_norm(
         return norm.BatchNorm.apply(
             input, neutral_mean, neutral_var, weight, bias, eps=eps, batch_stats=False
         )
-    mean, var = norm.batch_statistics(input.array)
+    mean, var = computed_on(input.array, norm.batch_statistics, input.array)
     if running_mean is not None or running_var is not None:
         if momentum is None:
             raise TypeError(
@@ -104,7 +105,7 @@ def _blend(running: Tensor | None, batch: Any, momentum: float) -> None:
         return
     data = _data(running)
     data *= 1 - momentum
-    data += backend.xp.asarray(batch * momentum, dtype=data.dtype)
+    data += backend.module_of(data).asarray(batch * momentum, dtype=data.dtype)
 
 
 def instance_norm(

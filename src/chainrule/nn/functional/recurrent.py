@@ -124,7 +124,8 @@ def _dropout_mask(x: Tensor, p: float) -> Tensor:
     keep = random.default_generator().random(x.shape) >= p
     scale = 0.0 if p >= 1 else 1 / (1 - p)
     mask = backend.as_array(keep, dtype=x.dtype) * x.dtype.type(scale)
-    return Tensor(mask)
+    # Drawn on the CPU, so that a seed gives the same mask on every device; then moved.
+    return Tensor(backend.transfer(mask, backend.module_of(x.array)))
 
 
 # ---- single steps (the cells) --------------------------------------------------------------------

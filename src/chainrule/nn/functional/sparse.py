@@ -83,7 +83,7 @@ def normalise_padding_idx(padding_idx: int | None, count: int, where: str) -> in
 
 def _renormalise(table: Any, indices: Any, max_norm: float, norm_type: float) -> None:
     """Scale the picked rows of ``table`` whose norm exceeds ``max_norm`` down to it, in place."""
-    xp = backend.xp
+    xp = backend.module_of(table)  # outside an operation: the module of the data
     rows = xp.unique(indices)
     norms = xp.linalg.norm(table[rows], ord=norm_type, axis=1)
     scale = xp.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
@@ -121,6 +121,6 @@ def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
         )
     if num_classes < 0:
         raise ValueError(f"{where}: num_classes must be -1 or non-negative, got {num_classes}")
-    xp = backend.xp
+    xp = backend.module_of(indices)  # outside an operation: the module of the data
     matches = indices[..., None] == xp.arange(num_classes)
     return Tensor._make(matches.astype(dtypes.int64), False, None)

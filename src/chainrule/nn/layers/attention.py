@@ -90,13 +90,14 @@ class MultiheadAttention(Module):
             self.in_proj_bias = empty(3 * embed_dim)
         else:
             self.register_parameter("in_proj_bias", None)
-        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, device=device, dtype=dtype)
         if add_bias_kv:
             self.bias_k, self.bias_v = empty(1, 1, embed_dim), empty(1, 1, embed_dim)
         else:
             self.bias_k = self.bias_v = None
         self.add_zero_attn = add_zero_attn
         self.reset_parameters()
+        self._place(device)
 
     def reset_parameters(self) -> None:
         """Glorot-uniform projections, zero biases, Glorot-normal bias_k and bias_v (as

@@ -57,6 +57,7 @@ class _Convolution(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        self._place(device)
 
     def _padding(self, padding: Any) -> tuple[int, ...] | str:
         if not isinstance(padding, str):

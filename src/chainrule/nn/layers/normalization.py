@@ -86,6 +86,7 @@ class _BatchNorm(Module):
             for buffer in ("running_mean", "running_var", "num_batches_tracked"):
                 self.register_buffer(buffer, None)
         self.reset_parameters()
+        self._place(device)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
@@ -313,6 +314,7 @@ class LayerNorm(Module):
         self.eps, self.elementwise_affine = eps, elementwise_affine
         self.has_bias = elementwise_affine and bias
         _scale_and_shift(self, self.normalized_shape, elementwise_affine, bias, dtype)
+        self._place(device)
 
     def reset_parameters(self) -> None:
         _reset_scale_and_shift(self)
@@ -372,6 +374,7 @@ class GroupNorm(Module):
         self.eps, self.affine = eps, affine
         self.has_bias = affine and bias
         _scale_and_shift(self, (num_channels,), affine, bias, dtype)
+        self._place(device)
 
     def reset_parameters(self) -> None:
         _reset_scale_and_shift(self)

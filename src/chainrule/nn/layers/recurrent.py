@@ -47,6 +47,7 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__()
@@ -93,6 +94,7 @@ class RNNBase(Module):
                     setattr(self, param_name, Parameter(backend.xp.empty(shape, dtype=dtype)))
                     self._flat_weights_names.append(param_name)
         self.reset_parameters()
+        self._place(device)
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.hidden_size)
@@ -203,6 +205,7 @@ class RNN(RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
@@ -218,6 +221,7 @@ class RNN(RNNBase):
             batch_first,
             dropout,
             bidirectional,
+            device,
             dtype,
         )
         self.nonlinearity = nonlinearity
@@ -268,6 +272,7 @@ class LSTM(RNNBase):
         dropout: float = 0.0,
         bidirectional: bool = False,
         proj_size: int = 0,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         if proj_size != 0:
@@ -281,6 +286,7 @@ class LSTM(RNNBase):
             batch_first,
             dropout,
             bidirectional,
+            device,
             dtype,
         )
 
@@ -338,6 +344,7 @@ class GRU(RNNBase):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__(
@@ -349,6 +356,7 @@ class GRU(RNNBase):
             batch_first,
             dropout,
             bidirectional,
+            device,
             dtype,
         )
 
@@ -377,7 +385,13 @@ class RNNCellBase(Module):
     ``bias_ih`` and ``bias_hh`` (G·H,), uniform in ±1/√hidden_size."""
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool, gates: int, dtype: Any = None
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool,
+        gates: int,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
         super().__init__()
         _check_sizes(type(self).__name__, input_size, hidden_size)
@@ -393,6 +407,7 @@ class RNNCellBase(Module):
             self.register_parameter("bias_ih", None)
             self.register_parameter("bias_hh", None)
         self.reset_parameters()
+        self._place(device)
 
     def reset_parameters(self) -> None:
         bound = 1 / math.sqrt(self.hidden_size)
@@ -466,13 +481,14 @@ class RNNCell(RNNCellBase):
         hidden_size: int,
         bias: bool = True,
         nonlinearity: str = "tanh",
+        device: Any = None,
         dtype: Any = None,
     ) -> None:
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(
                 f"RNNCell: unknown nonlinearity {nonlinearity!r}; select from 'tanh' or 'relu'"
             )
-        super().__init__(input_size, hidden_size, bias, 1, dtype)
+        super().__init__(input_size, hidden_size, bias, 1, device, dtype)
         self.nonlinearity = nonlinearity
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
@@ -497,9 +513,14 @@ class LSTMCell(RNNCellBase):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 4, dtype)
+        super().__init__(input_size, hidden_size, bias, 4, device, dtype)
 
     def forward(
         self,
@@ -534,9 +555,14 @@ class GRUCell(RNNCellBase):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None
+        self,
+        input_size: int,
+        hidden_size: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, bias, 3, dtype)
+        super().__init__(input_size, hidden_size, bias, 3, device, dtype)
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
         x, batched = self._step_input(input)

@@ -59,6 +59,7 @@ class Embedding(Module):
         if _weight is None:
             self.weight = Parameter(backend.xp.empty(shape, dtype=dtypes.to_dtype(dtype)))
             self.reset_parameters()
+            self._place(device)  # a given _weight stays where it is, as in PyTorch
         else:
             if tuple(_weight.shape) != shape:
                 raise ValueError(

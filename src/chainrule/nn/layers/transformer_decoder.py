@@ -66,7 +66,7 @@ class TransformerDecoderLayer(Module):
         attention = {"dropout": dropout, "bias": bias, "batch_first": batch_first, **options}
         self.self_attn = MultiheadAttention(d_model, nhead, **attention)
         self.multihead_attn = MultiheadAttention(d_model, nhead, **attention)
-        feed_forward_modules(self, d_model, dim_feedforward, dropout, bias, dtype)
+        feed_forward_modules(self, d_model, dim_feedforward, dropout, bias, device, dtype)
         self.norm_first = norm_first
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **options)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **options)

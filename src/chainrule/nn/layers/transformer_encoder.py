@@ -18,7 +18,9 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
-from chainrule import backend, dtypes
+import numpy
+
+from chainrule import backend, devices, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.nn import functional as F
@@ -37,10 +39,22 @@ from chainrule.tensor import Tensor
 
 def generate_square_subsequent_mask(sz: int, device: Any = None, dtype: Any = None) -> Tensor:
     """The causal mask (sz, sz): 0 on and below the diagonal, −∞ above it, so that position i
-    attends to positions j ≤ i only. float32 unless ``dtype`` is given (bool: True above)."""
+    attends to positions j ≤ i only. float32 unless ``dtype`` is given (bool: True above); on
+    ``device``, or the default device.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Transformer.generate_square_subsequent_mask(3).tolist()
+    [[0.0, -inf, -inf], [0.0, 0.0, -inf], [0.0, 0.0, 0.0]]
+
+    ```
+    """
     dtype = dtypes.float32 if dtype is None else dtypes.to_dtype(dtype)
-    xp = backend.xp
-    return Tensor(xp.triu(xp.full((sz, sz), -xp.inf), k=1).astype(dtype))
+    wanted = devices.check(device, "generate_square_subsequent_mask")
+    mask = numpy.triu(numpy.full((sz, sz), -numpy.inf), k=1).astype(dtype)
+    if wanted.type != "cpu":
+        mask = backend.transfer(mask, devices.module_for(wanted, "generate_square_subsequent_mask"))
+    return Tensor(mask)
 
 
 def resolve_activation(activation: str | Callable, where: str) -> Callable:
@@ -65,7 +79,7 @@ def detect_is_causal_mask(mask: Tensor | None, is_causal: bool | None, size: int
     if is_causal is not None or mask is None:
         return is_causal is True
     size = mask.shape[-2] if size is None else size
-    causal = generate_square_subsequent_mask(size, dtype=mask.dtype)
+    causal = generate_square_subsequent_mask(size, device=mask.device, dtype=mask.dtype)
     return mask.shape == causal.shape and bool((mask.array == causal.array).all())
 
 
@@ -128,7 +142,7 @@ class TransformerEncoderLayer(Module):
         self.self_attn = MultiheadAttention(
             d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first, **options
         )
-        feed_forward_modules(self, d_model, dim_feedforward, dropout, bias, dtype)
+        feed_forward_modules(self, d_model, dim_feedforward, dropout, bias, device, dtype)
         self.norm_first = norm_first
         self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **options)
         self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, **options)
@@ -173,12 +187,18 @@ class TransformerEncoderLayer(Module):
 
 
 def feed_forward_modules(
-    layer: Module, d_model: int, dim_feedforward: int, dropout: float, bias: bool, dtype: Any
+    layer: Module,
+    d_model: int,
+    dim_feedforward: int,
+    dropout: float,
+    bias: bool,
+    device: Any,
+    dtype: Any,
 ) -> None:
     """linear1 (d_model → dim_feedforward), dropout, linear2 (back), in PyTorch's order."""
-    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+    layer.linear1 = Linear(d_model, dim_feedforward, bias=bias, device=device, dtype=dtype)
     layer.dropout = Dropout(dropout)
-    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+    layer.linear2 = Linear(dim_feedforward, d_model, bias=bias, device=device, dtype=dtype)
 
 
 class TransformerEncoder(Module):

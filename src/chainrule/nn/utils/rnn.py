@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import numpy
+
 from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.ops.movement import cat
@@ -83,11 +85,22 @@ class PackedSequence(_PackedFields):
         return super().__new__(cls, data, batch_sizes, sorted_indices, unsorted_indices)
 
     def to(self, *args: Any, **kwargs: Any) -> PackedSequence:
-        """The same packing with ``data`` converted (``.to(dtype)``; the device "cpu")."""
+        """The same packing with ``data`` converted (``.to(dtype)``, ``.to(device)``); the
+        sorted and unsorted indices follow ``data`` to its device, ``batch_sizes`` stays on the
+        CPU (as in PyTorch)."""
         data = self.data.to(*args, **kwargs)
         if data is self.data:
             return self
-        return type(self)(data, self.batch_sizes, self.sorted_indices, self.unsorted_indices)
+        indices = self.sorted_indices, self.unsorted_indices
+        if data.device != self.data.device:
+            indices = tuple(None if i is None else i.to(data.device) for i in indices)
+        return type(self)(data, self.batch_sizes, *indices)
+
+    def cpu(self) -> PackedSequence:
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> PackedSequence:
+        return self.to("cuda" if device is None else device)
 
     def float(self) -> PackedSequence:
         return self.to(dtypes.float32)
@@ -100,9 +113,6 @@ class PackedSequence(_PackedFields):
 
     def long(self) -> PackedSequence:
         return self.to(dtypes.int64)
-
-    def cpu(self) -> PackedSequence:
-        return self
 
     @property
     def is_cuda(self) -> bool:
@@ -123,9 +133,9 @@ def invert_permutation(permutation: Tensor | None) -> Tensor | None:
     if permutation is None:
         return None
     p = _int_array(permutation)
-    inverse = backend.xp.empty_like(p)
-    inverse[p] = backend.xp.arange(p.size, dtype=p.dtype)
-    return Tensor(inverse)
+    inverse = numpy.empty_like(p)
+    inverse[p] = numpy.arange(p.size, dtype=p.dtype)
+    return Tensor(_on_device_of(permutation, inverse))
 
 
 # ---- packing ------------------------------------------------------------------------------------
@@ -157,7 +167,7 @@ def pack_padded_sequence(
     if not isinstance(input, Tensor) or input.ndim < 2:
         shape = input.shape if isinstance(input, Tensor) else type(input).__name__
         raise OpError(f"{where}: expected input of shape (T, B, *) or (B, T, *), got {shape}")
-    xp = backend.xp
+    xp = numpy  # index arithmetic, on the host
     lengths = _lengths(lengths, where)
     if batch_first:
         input = input.transpose(0, 1)  # noqa: A001
@@ -194,7 +204,8 @@ def pack_padded_sequence(
     if order is not None:
         columns = order[columns]  # the sorted column's place in the input
     data = input[steps_of_rows, columns]
-    sorted_indices = None if order is None else Tensor(order)
+    # The indices live where the data does; batch_sizes on the CPU (as in PyTorch).
+    sorted_indices = None if order is None else Tensor(_on_device_of(data, order))
     return PackedSequence(data, Tensor(batch_sizes), sorted_indices, None)
 
 
@@ -237,7 +248,7 @@ def pad_packed_sequence(
     where = "pad_packed_sequence"
     if not isinstance(sequence, PackedSequence):
         raise TypeError(f"{where}: expected a PackedSequence, got {type(sequence).__name__}")
-    xp = backend.xp
+    xp = numpy  # index arithmetic, on the host
     data, batch_sizes = sequence.data, _int_array(sequence.batch_sizes)
     steps, batch = batch_sizes.size, int(batch_sizes[0]) if batch_sizes.size else 0
     if total_length is not None:
@@ -253,8 +264,8 @@ def pad_packed_sequence(
         columns = _int_array(sequence.sorted_indices)[columns]
     # Every (step, column) reads a row of data, or the padding row appended after them.
     rows = data.shape[0]
-    padding = Tensor(xp.full((1, *data.shape[1:]), padding_value, dtype=data.dtype))
-    source = cat([data, padding])
+    padding = numpy.full((1, *data.shape[1:]), padding_value, dtype=data.dtype)
+    source = cat([data, Tensor(_on_device_of(data, padding))])
     index = xp.full((batch, steps) if batch_first else (steps, batch), rows, dtype=xp.int64)
     if batch_first:
         index[columns, steps_of_rows] = xp.arange(rows)
@@ -319,11 +330,11 @@ def pad_sequence(
                 f"{where}: every sequence must have shape (L, *) with the same trailing "
                 f"dimensions as sequence 0, {first.shape}; sequence {i} has shape {shape}"
             )
-    xp = backend.xp
+    xp = numpy  # index arithmetic, on the host
     lengths = [s.shape[0] for s in sequences]
     steps, rows = max(lengths), sum(lengths)
-    padding = Tensor(xp.full((1, *first.shape[1:]), padding_value, dtype=first.dtype))
-    source = cat([s.to(first.dtype) for s in sequences] + [padding])
+    padding = numpy.full((1, *first.shape[1:]), padding_value, dtype=first.dtype)
+    source = cat([s.to(first.dtype) for s in sequences] + [Tensor(_on_device_of(first, padding))])
     # index[b, t]: the row of source that holds element t of sequence b (else the padding).
     index = xp.full((len(sequences), steps), rows, dtype=xp.int64)
     start = 0
@@ -362,9 +373,15 @@ def unpad_sequence(
 
 
 def _int_array(value: Any) -> Any:
-    return (value.array if isinstance(value, Tensor) else backend.as_array(value)).astype(
-        backend.xp.int64, copy=False
-    )
+    """``value`` (a tensor on any device, a list, an array) as a host int64 array: the index
+    arithmetic of packing runs on the CPU, as PyTorch's."""
+    array = value.array if isinstance(value, Tensor) else value
+    return backend.to_numpy(array).astype(numpy.int64, copy=False)
+
+
+def _on_device_of(like: Tensor, array: Any) -> Any:
+    """The host ``array`` moved to the device of the tensor ``like``."""
+    return backend.transfer(array, backend.module_of(like.array))
 
 
 def _lengths(lengths: Any, where: str) -> Any:
@@ -377,14 +394,14 @@ def _lengths(lengths: Any, where: str) -> Any:
 
 def _batch_sizes(sorted_lengths: Any) -> Any:
     """batch_sizes[t] = how many of the (non-increasing) lengths exceed t."""
-    xp = backend.xp
+    xp = numpy  # index arithmetic, on the host
     steps = int(sorted_lengths[0]) if sorted_lengths.size else 0
     return (sorted_lengths[None, :] > xp.arange(steps)[:, None]).sum(axis=1).astype(xp.int64)
 
 
 def _packed_positions(batch_sizes: Any) -> tuple[Any, Any]:
     """For each row of packed data, its time step and its column in the sorted batch."""
-    xp = backend.xp
+    xp = numpy  # index arithmetic, on the host
     steps = xp.repeat(xp.arange(batch_sizes.size), batch_sizes)
     starts = xp.cumsum(batch_sizes) - batch_sizes
     columns = xp.arange(steps.size) - xp.repeat(starts, batch_sizes)
