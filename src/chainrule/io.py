@@ -34,12 +34,12 @@ import io
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from chainrule import backend, saved_objects
+from chainrule import backend, devices, saved_objects
 from chainrule import safetensors_format as st
 from chainrule.creation import from_numpy
 from chainrule.files import atomic_write
@@ -50,6 +50,11 @@ ORDER_KEY = "chainrule.key_order"
 
 OBJECT_KEY = "chainrule.object"
 """Metadata entry holding the structure of a saved object that is not a flat dict of tensors."""
+
+DEVICES_KEY = "chainrule.devices"
+"""Metadata entry of a flat dict saved with tensors on a GPU: ``{name: "cuda:0"}`` for each of
+them (JSON), so that :func:`load` puts them back there, as ``torch.load`` does. The bytes in
+the file are host copies, which any safetensors reader takes."""
 
 File = str | os.PathLike[str] | io.IOBase | Any
 """A path, or a binary file object (``open(path, "wb")``, ``io.BytesIO()``)."""
@@ -145,12 +150,19 @@ def save(obj: Any, f: File, metadata: Mapping[str, str] | None = None) -> None:
             raise TypeError(
                 f"save: metadata must map str to str, got {key!r}: {type(value).__name__}"
             )
-    for reserved in (ORDER_KEY, OBJECT_KEY):
+    for reserved in (ORDER_KEY, OBJECT_KEY, DEVICES_KEY):
         if reserved in header:
             raise ValueError(f"save: the metadata key {reserved!r} is reserved by chainrule")
     if _is_flat(obj):
         arrays = {key: saved_objects.array_of(value, repr(key)) for key, value in obj.items()}
         header[ORDER_KEY] = json.dumps(list(arrays))
+        on_devices = {
+            key: saved_objects.device_name(array)
+            for key, array in arrays.items()
+            if type(array) is not np.ndarray
+        }
+        if on_devices:
+            header[DEVICES_KEY] = json.dumps(on_devices)
     else:
         packer = saved_objects.Packer()
         structure = packer.encode(obj, "obj", "")
@@ -178,7 +190,8 @@ def _is_flat(obj: Any) -> bool:
         isinstance(obj, Mapping)
         and "__metadata__" not in obj  # the header's own entry: the packer renames it
         and all(
-            isinstance(key, str) and isinstance(value, (Tensor, np.ndarray, np.generic))
+            isinstance(key, str)
+            and (isinstance(value, (Tensor, np.ndarray, np.generic)) or backend.is_array(value))
             for key, value in obj.items()
         )
     )
@@ -198,10 +211,13 @@ def load(
     tensors in the order the names were saved (files from other writers come in the order
     their header lists them), or the nested object that was saved.
 
-    ``map_location`` (None, ``"cpu"`` or a device) and ``weights_only`` are accepted as in
-    ``torch.load``: the tensors come back on the array module in use, and loading never runs
-    code, so ``weights_only=True`` and ``False`` read files alike. ``mmap`` is accepted and
-    ignored: each tensor is read into memory of its own, once.
+    ``map_location`` says where the tensors (and arrays) come back, as in ``torch.load``: None
+    puts each back on the device it was saved from (the CPU for files of other writers),
+    ``"cpu"``, ``"cuda"`` or a :class:`chainrule.device` puts all there, and a dict such as
+    ``{"cuda:0": "cpu"}`` maps saved devices to others. A file saved from a GPU loads on a
+    machine without one with ``map_location="cpu"``. ``weights_only`` is accepted: loading
+    never runs code, so ``weights_only=True`` and ``False`` read files alike. ``mmap`` is
+    accepted and ignored: each tensor is read into memory of its own, once.
 
     The header is read and checked first, and then only the bytes it declares. Any file that
     cannot be loaded is a :class:`LoadError` (a ValueError) naming it and the reason; a
@@ -219,7 +235,7 @@ def load(
 
     ```
     """
-    _check_map_location(map_location)
+    place = _placement(map_location)
     if weights_only is not None and not isinstance(weights_only, bool):
         raise TypeError(f"load: weights_only must be a bool or None, got {weights_only!r}")
     with _opened(f, "load") as (stream, available, fail):
@@ -227,6 +243,7 @@ def load(
             header = st.read_header(stream, available)
             metadata = header.metadata
             structure = order = None
+            saved_on = _saved_devices(metadata.get(DEVICES_KEY))
             # The structure is checked before a byte of tensor data is read.
             if OBJECT_KEY in metadata:
                 structure = saved_objects.parse(metadata[OBJECT_KEY])
@@ -234,7 +251,7 @@ def load(
                 order = _saved_order(metadata[ORDER_KEY], header)
             arrays = st.read_arrays(stream, header)
             if structure is not None:
-                return saved_objects.Unpacker(arrays).decode(structure)
+                return saved_objects.Unpacker(arrays, place).decode(structure)
         except st.FormatError as error:
             raise fail(str(error)) from None
         except saved_objects.MalformedStructureError as error:
@@ -242,7 +259,26 @@ def load(
             raise fail(f"malformed {OBJECT_KEY!r} structure{at}: {error.reason}") from None
         except RecursionError:
             raise fail(f"its {OBJECT_KEY!r} structure is nested too deeply") from None
-    return {key: from_numpy(arrays[key]) for key in order or arrays}
+    return {key: _tensor(place(arrays[key], saved_on.get(key))) for key in order or arrays}
+
+
+def _tensor(array: Any) -> Tensor:
+    if type(array) is np.ndarray:
+        return from_numpy(array)
+    return Tensor._make(array, False, None)
+
+
+def _saved_devices(text: str | None) -> dict[str, str]:
+    """The devices that :data:`DEVICES_KEY` records (none: every tensor was on the CPU)."""
+    if text is None:
+        return {}
+    try:
+        found = json.loads(text)
+    except (ValueError, RecursionError):
+        found = None
+    if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+        raise st.FormatError(f"its {DEVICES_KEY!r} entry is not a JSON object of device names")
+    return found
 
 
 def _saved_order(text: str, header: st.Header) -> list[str]:
@@ -283,7 +319,8 @@ def load_metadata(f: File) -> dict[str, str]:
             header = st.read_header(stream, available)
         except st.FormatError as error:
             raise fail(str(error)) from None
-    return {k: v for k, v in header.metadata.items() if k not in (ORDER_KEY, OBJECT_KEY)}
+    reserved = (ORDER_KEY, OBJECT_KEY, DEVICES_KEY)
+    return {k: v for k, v in header.metadata.items() if k not in reserved}
 
 
 @contextlib.contextmanager
@@ -388,19 +425,55 @@ def _remaining(stream: Any) -> int | None:
     return max(end - here, 0) if isinstance(end, int) and isinstance(here, int) else None
 
 
-def _check_map_location(map_location: Any) -> None:
-    if map_location is None:
-        return
-    if isinstance(map_location, Mapping) or callable(map_location):
+def _placement(map_location: Any) -> Callable[[np.ndarray, str | None], Any]:
+    """A function ``place(array, saved_device)`` that moves a host array read from a file to
+    where ``map_location`` sends data saved on ``saved_device`` (None: the CPU)."""
+    if callable(map_location) and not isinstance(map_location, devices.device):
         raise TypeError(
-            f"load: map_location as a {type(map_location).__name__} is not supported; "
-            "chainrule puts every tensor on the array module in use: pass 'cpu' or None"
+            "load: map_location as a function is not supported (chainrule has no storages to "
+            "pass it); pass None, 'cpu', 'cuda', a device or a dict of device names"
         )
-    device = str(map_location)
-    if device.startswith("cuda") and backend.xp is np:
-        raise RuntimeError(
-            f"load: map_location={device!r} asks for a GPU, but chainrule is running on "
-            "NumPy (CPU); pass map_location='cpu'"
-        )
-    if not device.startswith(("cpu", "cuda")):
-        raise ValueError(f"load: map_location must be 'cpu', a device or None, got {device!r}")
+    if isinstance(map_location, Mapping):
+        mapping = {_device(k, "a key of map_location"): v for k, v in map_location.items()}
+        mapping = {k: _device(v, "a value of map_location") for k, v in mapping.items()}
+    elif map_location is not None:
+        target = _device(map_location, "map_location")
+    modules: dict[str, Any] = {}
+
+    def place(array: np.ndarray, saved: str | None) -> Any:
+        where = devices.CPU if saved is None else _device(saved, "a saved device")
+        if isinstance(map_location, Mapping):
+            where = mapping.get(where, where)
+        elif map_location is not None:
+            where = target
+        if where.type == "cpu":
+            return array
+        module = modules.get(str(where))
+        if module is None:
+            try:
+                module = devices.module_for(devices.check(where, "load"), "load")
+            except RuntimeError as error:
+                if map_location is not None:
+                    raise
+                raise RuntimeError(
+                    f"{error}. The file was saved from '{saved}'; to load it on this machine "
+                    "pass map_location='cpu'"
+                ) from None
+            modules[str(where)] = module
+        return backend.transfer(array, module)
+
+    return place
+
+
+def _device(value: Any, what: str) -> devices.device:
+    """``value`` (a device or its name) as a device; a ValueError naming ``what`` if it is none."""
+    try:
+        found = value if isinstance(value, devices.device) else devices.device(value)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise ValueError(
+            f"load: {what} must name a device ('cpu', 'cuda'), got {value!r} ({error})"
+        ) from None
+    if found.type == "cpu":
+        return devices.CPU
+    # "cuda" is the current GPU, cuda:0: chainrule computes on one GPU per process.
+    return found if found.index is not None else devices.device(found.type, 0)

@@ -50,6 +50,8 @@ class UndefinedMetricWarning(UserWarning):
 def _array(values: Any, name: str, where: str) -> np.ndarray:
     if isinstance(values, Tensor):
         return backend.to_numpy(values.array)
+    if type(values) is not np.ndarray and backend.is_array(values):  # a GPU array: host copy
+        return backend.to_numpy(values)
     array = np.asarray(values)
     if array.dtype.kind not in "biufUSO":
         raise TypeError(f"{where}: {name} must hold labels or numbers, got dtype {array.dtype}")

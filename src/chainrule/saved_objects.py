@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule import backend, devices
 from chainrule.creation import from_numpy
 from chainrule.safetensors_format import dtype_name
 from chainrule.tensor import Tensor
@@ -26,13 +27,21 @@ from chainrule.tensor import Tensor
 FORMAT = 1  # the version of the structure
 
 
+def device_name(array: Any) -> str:
+    """The device ``array`` lives on, as saved in a file: "cpu", "cuda:0"."""
+    return str(devices.of_array(array))
+
+
 def array_of(value: Any, label: str) -> Any:
-    """The array behind ``value`` (a Tensor or a NumPy array), not copied; ``label`` names it
-    in errors. Its dtype must be one a safetensors file holds."""
+    """The array behind ``value`` (a Tensor, a NumPy array or a GPU array), not copied;
+    ``label`` names it in errors. Its dtype must be one a safetensors file holds. A GPU array
+    stays there: the writer copies each to the host when its bytes are written."""
     if isinstance(value, Tensor):
         array = value.array
     elif isinstance(value, (np.ndarray, np.generic)):
         array = np.asarray(value)
+    elif backend.is_array(value):
+        array = value
     else:
         raise TypeError(
             f"save: {label} must be a Tensor or a NumPy array, got {type(value).__name__}"
@@ -63,9 +72,13 @@ class Packer:
                 entry["requires_grad"] = True
             if _is_parameter(value):
                 entry["parameter"] = True
+            if type(value.array) is not np.ndarray:  # on a GPU: loaded back there
+                entry["device"] = device_name(value.array)
             return entry
         if isinstance(value, np.ndarray):
             return {"ndarray": self._store(value, where, name)}
+        if backend.is_array(value):  # a GPU array (an optimiser's state): loaded back there
+            return {"ndarray": self._store(value, where, name), "device": device_name(value)}
         if isinstance(value, np.generic):
             return {"numpy_scalar": self._store(value, where, name)}
         if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
@@ -165,12 +178,15 @@ def _fail(reason: str, where: str) -> Any:
 
 class Unpacker:
     """Rebuilds a saved object from its structure and the file's arrays (writable, and
-    owned by the result); anything malformed is a MalformedStructureError."""
+    owned by the result); anything malformed is a MalformedStructureError. ``place(array,
+    saved_device)`` moves each array where it is to be loaded (by default: left on the host).
+    """
 
     _CONTAINERS = ("list", "tuple", "dict", "OrderedDict")
 
-    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
+    def __init__(self, arrays: dict[str, np.ndarray], place: Any = None) -> None:
         self.arrays = arrays
+        self.place = place or (lambda array, saved: array)
         self.loaded: dict[str, Any] = {}  # name -> the object made of it: shared as saved
 
     def decode(self, node: Any, where: str = "obj") -> Any:
@@ -206,23 +222,34 @@ class Unpacker:
 
     def array(self, tag: str, node: dict, where: str) -> Any:
         key = node[tag]
-        flags = set(node) - {tag}
+        saved_on = node.get("device")
+        flags = set(node) - {tag, "device"}
         allowed = {"requires_grad", "parameter"} if tag == "tensor" else set()
-        if not isinstance(key, str) or not flags <= allowed:
+        if (
+            not isinstance(key, str)
+            or not flags <= allowed
+            or (tag == "numpy_scalar" and "device" in node)
+        ):
             _fail(f"unknown entry {_short(node)}", where)
         if any(node[flag] is not True for flag in flags):
             _fail(f"the flags of {_short(node)} must be true", where)
+        if saved_on is not None and not isinstance(saved_on, str):
+            _fail(f"the device of {_short(node)} must be a device's name", where)
         if key not in self.arrays:
             _fail(f"it refers to the tensor {key!r}, which the file does not hold", where)
         cache_key = f"{tag}:{key}"
         if cache_key not in self.loaded:
             array = self.arrays[key]
-            if tag == "ndarray":
-                value: Any = array
-            elif tag == "numpy_scalar":
-                value = array[()]
+            if tag == "numpy_scalar":
+                value: Any = array[()]
             else:
-                value = _tensor(from_numpy(array), node)
+                array = self.place(array, saved_on)
+                if tag == "ndarray":
+                    value = array
+                elif type(array) is np.ndarray:
+                    value = _tensor(from_numpy(array), node)
+                else:
+                    value = _tensor(Tensor._make(array, False, None), node)
             self.loaded[cache_key] = value
         return self.loaded[cache_key]
 

@@ -43,6 +43,16 @@ class Walk:
         self.processed: list[Any] = []
         self.reason: str | None = None
         self._names = 0
+        # The array module of the node being run, as the engine switches it: a node that ran
+        # on a GPU computes its backward with that GPU's module (None: NumPy, the home one).
+        self.home = backend.xp, backend.ndarray
+        self.active: Any = None
+
+    def use(self, module: Any) -> None:
+        """Make ``module`` (a node's ``module``; None for NumPy) the active array module."""
+        if module is not self.active:
+            self.active = module
+            backend.use(module) if module is not None else backend.restore(self.home)
 
     def refuse(self, reason: str) -> None:
         if self.reason is None:
@@ -69,10 +79,12 @@ def record_backward(
     quiet = fp_errors.enter()
     try:
         _walk(walk, root, gradient)
+        walk.use(None)
         reason = walk.reason or _compare(leaves, after)
     except Exception as error:  # the eager result stands; only the replay is given up
         reason = f"the recorded backward pass failed ({type(error).__name__}: {error})"
     finally:
+        walk.use(None)
         fp_errors.leave(quiet)
         for leaf in leaves:
             leaf._grad = after[id(leaf)]
@@ -130,6 +142,7 @@ def _node(walk: Walk, tensor: Tensor) -> None:
         walk.refuse("a tensor in the graph has hooks (register_hook, retain_grad)")
         return
     grad, slot, _ = waiting
+    walk.use(node.module)
     results = node.backward(grad)
     # The engine zips the results with the inputs: a backward may return fewer than there are
     # inputs (none for trailing options).
@@ -246,6 +259,7 @@ def _island(walk: Walk, island: Island, order: list, position: int, islands: lis
         if grad is None:
             continue
         walk.processed.append(node)
+        walk.use(node.module)
         for value, part, needed in zip(node.inputs, node.backward(grad), node.needs_input_grad):
             if not needed or part is None:
                 continue
@@ -268,6 +282,7 @@ def _island(walk: Walk, island: Island, order: list, position: int, islands: lis
                     "one of its arguments"
                 )
                 return end
+    walk.use(None)  # the replay hands the island to the engine from NumPy, the home module
     names = [
         walk.name() if stand_ins[slot]._grad is not None and island.requires[slot] else None
         for slot in cuts

@@ -27,6 +27,8 @@ import math
 import re
 from typing import Any
 
+import numpy
+
 from chainrule import backend, fp_errors
 from chainrule.autograd import engine
 from chainrule.autograd.function import FREED
@@ -88,7 +90,15 @@ class Program:
             "_fp_enter": fp_errors.enter,
             "_mode": current_mode,
             "_fp_leave": fp_errors.leave,
+            "_use": backend.use,
+            "_restore": backend.restore,
         }
+        # The array module active at each line, switched where the eager step switches it:
+        # each operation's forward and backward run in the module of the node that ran it (a
+        # GPU's for tensors there; None: NumPy), and whole calls (optimizer.step, islands) in
+        # NumPy's, as outside Function.apply. A step on the CPU never switches.
+        self._active: Any = None
+        self._switched = False
         self._constants: dict[int, str] = {}
         self._nodes: dict[int, str] = {}  # slot of an operation's output -> its node's name
         self._runners: dict[int, str] = {}  # id(island) -> its runner's name
@@ -99,12 +109,18 @@ class Program:
         body = [Line(f"s{slot} = {self._input(slot)}") for slot in self._inputs_()]
         for entry in recorder.entries:
             body.extend(self._entry(entry))
+        body.extend(self._switch(None))
         body.append(Line(f"return {self._render(template, tensors=True)}"))
         parameters = ", ".join(f"i{position}" for position in range(len(inputs)))
         lines = [f"def replay({parameters}):", *self._input_guards(), *self._guards()]
+        if self._switched:
+            self._names["_current"] = lambda: (backend.xp, backend.ndarray)
+            lines.append("    home = _current()")
         lines += ["    token = _fp_enter()", "    try:"]
         lines += [f"        {text}" for text in _released(_live(body), self._sizes)]
         lines += ["    finally:", "        _fp_leave(token)"]
+        if self._switched:
+            lines.append("        _restore(home)")
         self.source = "\n".join(lines) + "\n"
         code = compile(self.source, "<chainrule.compile replay>", "exec")
         exec(code, self._names)  # the text is generated above, from the recording
@@ -136,6 +152,8 @@ class Program:
             if isinstance(value, Tensor):
                 checks.append(f"{name}._requires_grad is not {value._requires_grad}")
                 data, array = f"{name}.array", value.array
+                # The device: a replay computes in the module its operations were recorded in.
+                checks.append(f"type({data}) is not {self._constant(type(array))}")
             checks.append(f"{data}.shape != {array.shape!r}")
             checks.append(f"{data}.dtype is not {self._constant(array.dtype)}")
             for other in range(position):
@@ -169,20 +187,38 @@ class Program:
                 # model.double() converts parameters in place: the conversions of gradients
                 # that the replay skips would be due.
                 checks.append(f"t{slot}.array.dtype is not {self._constant(tensor.array.dtype)}")
+                # model.to(device) moves them in place: the replay's module would be wrong.
+                checks.append(f"type(t{slot}.array) is not {self._constant(type(tensor.array))}")
         if not checks:
             return []
         return [f"    if ({' or '.join(checks)}):", "        return STALE"]
 
     def _entry(self, entry: Any) -> list[Line]:
         if isinstance(entry, Op):
-            return self._operation(entry)
+            return [*self._switch(entry.node.module), *self._operation(entry)]
         if isinstance(entry, Island):
-            return [self._island(entry)]
+            return [*self._switch(None), self._island(entry)]
         if isinstance(entry, Call):
-            return [Line(self._call(entry))]
+            return [*self._switch(None), Line(self._call(entry))]
         if isinstance(entry, Backward):
-            return [line for step in entry.instructions for line in self._instruction(step)]
+            lines = []
+            for step in entry.instructions:
+                if step[0] == "backward":  # in the module of its node, as the engine runs it
+                    lines.extend(self._switch(step[1].node.module))
+                elif step[0] == "island":
+                    lines.extend(self._switch(None))
+                lines.extend(self._instruction(step))
+            return lines
         raise TypeError(f"chainrule.compile: unknown entry {entry!r}")
+
+    def _switch(self, module: Any) -> list[Line]:
+        """The line that makes ``module`` (None: NumPy) the active array module, if it is not."""
+        if module is self._active:
+            return []
+        self._active, self._switched = module, True
+        if module is None:
+            return [Line("_restore(home)")]
+        return [Line(f"_use({self._constant(module)})")]
 
     def _operation(self, op: Op) -> list[Line]:
         node = op.node
@@ -240,10 +276,14 @@ class Program:
                     ),
                     Line(f"lent = {{id(_owner(p{slot}))}}"),
                 ]
-            if self._slots[slot].array.ndim == 0:
-                first = f"p{slot} = _array(1, dtype={self._constant(dtype)})"
+            data = self._slots[slot].array
+            module = backend.module_of(data)
+            # The engine's initial gradient, in the module of the root (a GPU's, or NumPy's).
+            make = "_" if module is numpy else f"{self._constant(module)}."
+            if data.ndim == 0:
+                first = f"p{slot} = {make}array(1, dtype={self._constant(dtype)})"
             else:
-                first = f"p{slot} = _ones_like(s{slot})"
+                first = f"p{slot} = {make}ones_like(s{slot})"
             return [Line(first), Line("lent = set()")]
         if kind == "backward":
             _, op, slot, names = instruction

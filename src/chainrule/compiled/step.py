@@ -259,7 +259,8 @@ def _signature(args: tuple, kwargs: dict) -> tuple[list, Hashable | None]:
             if type(value) is not Tensor:
                 break
             array = value.array
-            key.append((array.shape, array.dtype, value._requires_grad))
+            # type(array): the device (NumPy's or a GPU's array), part of the kind.
+            key.append((type(array), array.shape, array.dtype, value._requires_grad))
         else:
             if len({id(value) for value in args}) == len(args):
                 return list(args), tuple(key)
@@ -279,10 +280,10 @@ def _key(value: Any, inputs: list) -> Hashable:
     if isinstance(value, Tensor):
         inputs.append(value)
         array = value.array
-        return (array.shape, array.dtype, value._requires_grad)
-    if isinstance(value, backend.ndarray):
+        return (type(array), array.shape, array.dtype, value._requires_grad)
+    if backend.is_array(value):
         inputs.append(value)
-        return ("array", value.shape, value.dtype)
+        return ("array", type(value), value.shape, value.dtype)
     if isinstance(value, (tuple, list)):
         return (type(value), tuple(_key(item, inputs) for item in value))
     if isinstance(value, dict):

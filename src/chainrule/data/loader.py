@@ -64,8 +64,9 @@ class DataLoader:
         collate_fn: joins a list of samples into a batch; None means :func:`default_collate`,
             and for a :class:`TensorDataset` (or a :class:`Subset` of one) reading whole
             batches by index instead of sample by sample.
-        pin_memory, pin_memory_device: accepted, and do nothing: chainrule's arrays live in
-            ordinary memory, there is no GPU copy to speed up.
+        pin_memory, pin_memory_device: accepted, and do nothing: the batches stay in ordinary
+            host memory, and ``batch.to("cuda")`` (or ``fit(..., device="cuda")``, which does
+            it for each batch) copies them to the GPU.
         drop_last: leave out a last batch smaller than ``batch_size``; a data set smaller
             than one batch is then an error rather than (as in PyTorch) an empty epoch.
         timeout: seconds to wait for a batch from the workers before giving up (0: forever).

@@ -26,6 +26,7 @@ from typing import Any
 import numpy
 
 import chainrule as cr
+from chainrule import backend
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.nn.module import Module
 from chainrule.tensor import Tensor
@@ -256,7 +257,10 @@ def _product_on(
         return result
     offsets = numpy.cumsum([0] + [p.numel() for p in params])
     pieces = [v[offsets[i] : offsets[i + 1]].reshape(tuple(params[i].shape)) for i, _ in graph]
-    weights = [cr.tensor(piece, dtype=params[i].dtype) for (i, _), piece in zip(graph, pieces)]
+    weights = [
+        cr.tensor(piece, dtype=params[i].dtype, device=params[i].device)
+        for (i, _), piece in zip(graph, pieces)
+    ]
     with enable_grad():
         products = cr.autograd.grad(
             [g for _, g in graph],
@@ -267,7 +271,8 @@ def _product_on(
         )
     for i, hv in enumerate(products):
         if hv is not None:
-            result[offsets[i] : offsets[i + 1]] = hv.detach().numpy().reshape(-1)
+            # A host copy: the power iteration runs in NumPy, on whichever device the model is.
+            result[offsets[i] : offsets[i + 1]] = backend.to_numpy(hv.detach().array).reshape(-1)
     return result
 
 

@@ -203,6 +203,7 @@ def summary(
     dtypes: Sequence[Any] | None = None,
     depth: int = 3,
     verbose: int = 1,
+    device: Any = None,
     **kwargs: Any,
 ) -> ModelSummary:
     """Print (unless ``verbose=0``) and return the table of ``model``'s layers, torchinfo's.
@@ -212,6 +213,8 @@ def summary(
     by default; integer dtypes give zeros, valid indices); ``input_data`` is the input tensor,
     or a list of them. ``kwargs`` go to ``model.forward``. ``depth`` is the deepest level of
     nested modules shown. Without an input no forward pass runs and only parameters show.
+    ``device`` ("cpu", "cuda"), as torchinfo's: the model is moved there (in place) and the
+    input with it; by default the input goes where the model's parameters are.
 
     ```pycon
     >>> from chainrule import nn
@@ -232,6 +235,13 @@ def summary(
         result = ModelSummary(_tree_rows(model), None, depth)
     else:
         inputs = _inputs(input_size, input_data, dtypes)
+        if device is not None:
+            model.to(device)
+        else:
+            first = next(model.parameters(), None)
+            device = None if first is None else first.device
+        if device is not None:
+            inputs = [x.to(device) for x in inputs]
         rows = _run(model, inputs, kwargs)
         result = ModelSummary(rows, sum(x.numel() * x.dtype.itemsize for x in inputs), depth)
     if verbose:

@@ -15,6 +15,8 @@ sums over the batch of the per-sample terms.
 The trace runs on a copy of the model without its hooks, so the model's weights, its
 parameters' ``.grad``, batch-norm running statistics and hooks are untouched: tracing in the
 middle of a training loop (even between two accumulating backward passes) changes nothing.
+A model on a GPU is traced through a copy on the CPU (with ``x`` and ``y`` copied there too):
+the records are NumPy arrays, which the equations are then checked with.
 """
 
 from __future__ import annotations
@@ -202,6 +204,12 @@ def trace(
     model = copy_without_hooks(model)
     model.zero_grad(set_to_none=True)
     x = x.detach() if isinstance(x, Tensor) else Tensor(x)
+    if _on_a_device(model, x, y):
+        # The records are NumPy arrays, and the families check their equations in NumPy:
+        # the whole pass runs on host copies (the private model's own, moved in place).
+        model.to("cpu")
+        x = x.cpu()
+        y = y.detach().cpu() if isinstance(y, Tensor) else y
     target = y.array if isinstance(y, Tensor) else numpy.asarray(y)
     with enable_grad():
         return _run(model, x, y, target, loss_fn, keep_graph)
@@ -246,6 +254,14 @@ def _run(
         if isinstance(y, Tensor):
             result.params["y (target)"] = y
     return result
+
+
+def _on_a_device(model: Module, x: Tensor, y: Any) -> bool:
+    """Whether any of the model's parameters and buffers, ``x`` or ``y`` is off the CPU."""
+    tensors = [*model.parameters(), *model.buffers(), x]
+    if isinstance(y, Tensor):
+        tensors.append(y)
+    return any(type(t.array) is not numpy.ndarray for t in tensors)
 
 
 def _forward_calls(model: Module, x: Tensor) -> tuple[list[tuple[Any, list[Call]]], Any, list[str]]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import nn
+from chainrule import backend, nn
 from chainrule.onnx.registry import LayerCall, converts
 from chainrule.tensor import Tensor
 
@@ -48,7 +48,8 @@ def _layer_weights(call: LayerCall, op_type: str, layer: int) -> list[str]:
             rows = []
             for suffix in suffixes:
                 parts = [getattr(module, kind + suffix).array for kind in kinds]
-                parts = [_reordered(numpy.asarray(part), op_type, hidden) for part in parts]
+                # Host copies: the exported file holds the weights wherever the model lives.
+                parts = [_reordered(backend.to_numpy(part), op_type, hidden) for part in parts]
                 rows.append(numpy.concatenate(parts, axis=0))
             return numpy.stack(rows)
 
@@ -69,7 +70,7 @@ def _initial_state(call: LayerCall, state: Any, unbatched: bool) -> str | None:
     """The graph name of an initial state [L·D, N, H], or None for zeros."""
     if state is None:
         return None
-    if isinstance(state, Tensor) and not numpy.asarray(state.array).any():
+    if isinstance(state, Tensor) and not backend.to_numpy(state.array).any():
         return None  # zeros: ONNX's default, which keeps the batch size free
     name = call.tracer.name_of(state)
     if unbatched:

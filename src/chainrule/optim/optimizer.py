@@ -239,7 +239,12 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore options and state saved by :meth:`state_dict` from the same parameters."""
+        """Restore options and state saved by :meth:`state_dict` from the same parameters.
+
+        As in PyTorch, each saved array goes to its parameter's device (a state saved on the
+        CPU steps parameters on a GPU, and the other way round), and a floating one takes the
+        parameter's dtype; ``step`` counts and scalars stay as they were saved.
+        """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups) or any(
             len(g["params"]) != len(own["params"]) for g, own in zip(groups, self.param_groups)
@@ -256,7 +261,11 @@ class Optimizer:
             own.update({k: v for k, v in saved.items() if k != "params"})
         self.state = defaultdict(dict)
         for position, values in state_dict["state"].items():
-            self.state[by_position[position]] = copy.deepcopy(values)
+            p = by_position[position]
+            self.state[p] = {
+                key: value if key == "step" else _like_parameter(copy.deepcopy(value), p)
+                for key, value in values.items()
+            }
 
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
@@ -264,6 +273,23 @@ class Optimizer:
             lines.append(f"Parameter Group {i}")
             lines.extend(f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params")
         return "\n".join([*lines, ")"])
+
+
+def _like_parameter(value: Any, p: Tensor) -> Any:
+    """A saved state value made ready for parameter ``p``, as PyTorch's ``load_state_dict``
+    does: arrays (inside lists, tuples and dicts too) copied to ``p``'s device, floating ones
+    cast to ``p``'s dtype, so that a state saved on the CPU steps a parameter on a GPU and the
+    other way round. Python and NumPy scalars stay as they are."""
+    if backend.is_array(value):
+        target = p.array
+        if value.dtype.kind == "f" and target.dtype.kind == "f" and value.dtype != target.dtype:
+            value = value.astype(target.dtype)
+        return backend.transfer(value, backend.module_of(target))
+    if isinstance(value, (list, tuple)):
+        return type(value)(_like_parameter(item, p) for item in value)
+    if isinstance(value, dict):
+        return {key: _like_parameter(item, p) for key, item in value.items()}
+    return value
 
 
 # ---- checks shared by the optimisers ---------------------------------------------------------

@@ -120,7 +120,9 @@ def _write(params: list[Tensor], x: numpy.ndarray) -> None:
     start = 0
     for p in params:
         stop = start + p.array.size
-        p.array[...] = backend.as_array(x[start:stop].reshape(p.array.shape), dtype=p.array.dtype)
+        values = x[start:stop].reshape(p.array.shape).astype(p.array.dtype, copy=False)
+        # Copied to where the parameter lives (a GPU array takes no host array in place).
+        p.array[...] = backend.transfer(values, backend.module_of(p.array))
         start = stop
 
 

@@ -85,8 +85,9 @@ class SGD(Optimizer):
                 buffer = state.get("momentum_buffer")
                 if buffer is None:
                     # An array even for a 0-d parameter, whose -g or g + λθ is a NumPy
-                    # scalar: the buffer is updated in place below.
-                    buffer = state["momentum_buffer"] = backend.xp.array(grad)
+                    # scalar: the buffer is updated in place below. In the module of the
+                    # gradient: the step runs outside Function.apply, where xp is NumPy.
+                    buffer = state["momentum_buffer"] = backend.module_of(grad).array(grad)
                 else:
                     buffer *= momentum
                     add_scaled_(buffer, 1 - dampening, grad)

@@ -18,7 +18,7 @@ import numpy
 from chainrule import backend, random
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.tensor import Tensor
-from chainrule.train.inputs import check_finite, tensor_columns
+from chainrule.train.inputs import check_finite, tensor_columns, to_device
 
 
 def _array(value: Any) -> numpy.ndarray:
@@ -154,8 +154,11 @@ def check_targets(
             )
 
 
-def preflight(model: Any, loss_fn: Any, loader: Any, name: str, where: str) -> None:
-    """All checks for one data set: finite values, features, targets against the loss."""
+def preflight(
+    model: Any, loss_fn: Any, loader: Any, name: str, where: str, device: Any = None
+) -> None:
+    """All checks for one data set: finite values, features, targets against the loss; the
+    model is probed on the first batch moved to ``device`` (None: as it comes)."""
     columns = tensor_columns(loader.dataset)
     if columns is not None:
         check_finite(columns, name, where)
@@ -170,7 +173,8 @@ def preflight(model: Any, loss_fn: Any, loader: Any, name: str, where: str) -> N
         )
     if columns is None:
         check_finite([_array(item) for item in batch], f"{name} (first batch)", where)
-    output = probe(model, batch[:-1], name, where)
+    inputs = batch[:-1] if device is None else to_device(batch[:-1], device)
+    output = probe(model, inputs, name, where)
     if loss_fn is not None:
         targets = columns[-1] if columns is not None else _array(batch[-1])
         check_targets(loss_fn, output, targets, name, where, whole=columns is not None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend
+from chainrule import backend, devices
 from chainrule.data import DataLoader, Dataset, Subset, TensorDataset
 from chainrule.tensor import Tensor
 
@@ -68,6 +68,52 @@ def as_loader(
     if len(loader.dataset) == 0:
         raise ValueError(f"{where}: {name} is empty")
     return loader
+
+
+def place_model(model: Any, optimizer: Any, device: Any, where: str) -> devices.device | None:
+    """Where ``fit``/``evaluate``/``predict`` put each batch: ``device`` when given, after
+    moving the model (in place) and the optimizer's state there; else the device of the
+    model's parameters when it is not the CPU (a model moved to a GPU by hand); else None,
+    and batches are used as they come."""
+    if device is None:
+        parameters = getattr(model, "parameters", None)
+        first = next(iter(parameters()), None) if callable(parameters) else None
+        if first is None or type(first.array) is numpy.ndarray:
+            return None
+        return devices.of_array(first.array)
+    device = devices.check(device, where)
+    if callable(getattr(model, "to", None)):
+        model.to(device)
+    state = getattr(optimizer, "state", None)
+    if isinstance(state, dict):
+        # The buffers of steps made elsewhere go with their parameters, as load_state_dict
+        # would place them; an update mixing devices would fail.
+        for p, values in state.items():
+            if isinstance(p, Tensor) and isinstance(values, dict):
+                module = backend.module_of(p.array)
+                for key, value in values.items():
+                    values[key] = _moved_array(value, module)
+    return device
+
+
+def _moved_array(value: Any, module: Any) -> Any:
+    if backend.is_array(value):
+        return backend.transfer(value, module)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_moved_array(item, module) for item in value)
+    return value
+
+
+def to_device(batch: Any, device: devices.device) -> Any:
+    """``batch`` with each tensor in it (in tuples, lists and dicts too) moved to ``device``
+    with ``Tensor.to`` (itself when it is there already); other values as they are."""
+    if isinstance(batch, Tensor):
+        return batch.to(device)
+    if isinstance(batch, (tuple, list)) and not hasattr(batch, "_fields"):
+        return type(batch)(to_device(item, device) for item in batch)
+    if isinstance(batch, dict):
+        return {key: to_device(item, device) for key, item in batch.items()}
+    return batch
 
 
 def tensor_columns(dataset: Any) -> list[numpy.ndarray] | None:

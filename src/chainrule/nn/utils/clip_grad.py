@@ -31,7 +31,7 @@ def _gradients(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 
 def _vector_norm(array: Any, norm_type: float) -> Any:
     """The p-norm of all elements of ``array`` (0-d array, the array's dtype)."""
-    xp = backend.xp
+    xp = backend.module_of(array)  # outside Function.apply backend.xp is NumPy, even on a GPU
     flat = array.reshape(-1)
     if norm_type == math.inf:
         return xp.abs(flat).max() if flat.size else xp.zeros((), dtype=flat.dtype)
@@ -73,7 +73,7 @@ def clip_grad_norm_(
     grads = _gradients(parameters)
     if not grads:
         return Tensor(backend.xp.zeros((), dtype=dtypes.get_default_dtype()))
-    xp, dtype = backend.xp, grads[0].dtype
+    xp, dtype = backend.module_of(grads[0].array), grads[0].dtype
     # Silenced: the gradients clipping is for are those whose norm overflows to inf, or holds
     # a nan, and PyTorch clips them (to 0 or nan) without a warning.
     with fp_errors.silenced():
@@ -95,7 +95,7 @@ def clip_grad_norm_(
 
 def _scale_in_place(grad: Tensor, factor: Any) -> None:
     data = grad.array
-    factor = backend.xp.asarray(factor, dtype=data.dtype)
+    factor = backend.module_of(data).asarray(factor, dtype=data.dtype)
     if backend.writeable(data):
         data *= factor
     else:  # e.g. a broadcast view: a new array for the same tensor
