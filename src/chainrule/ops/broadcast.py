@@ -51,7 +51,9 @@ def sum_rows(rows: Any) -> Any:
     From 32 rows on, a product with a vector of ones runs in BLAS, several times faster than
     ``sum(axis=0)`` on tall arrays; below that the plain sum is cheaper to set up.
     """
-    if rows.shape[0] < _BLAS_MIN:
+    if rows.shape[0] < _BLAS_MIN or not backend.is_array(rows):
+        # (A tensor, in a backward that records a graph: the cached vector of ones belongs to
+        # an array module, and the plain sum is differentiable as it stands.)
         # The ufunc's own reduce: ndarray.sum passes through a Python wrapper first, which
         # costs a fifth of the call on a small gradient. (CuPy's ufuncs have reduce too.)
         return backend.xp.add.reduce(rows, axis=0)
