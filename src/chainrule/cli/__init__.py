@@ -8,6 +8,7 @@ chainrule summary model.safetensors
 chainrule explain [--hidden 2] [--seed 0] [--html out.html]
 chainrule explain --model run/model.safetensors [--data NAME|FILE.csv] [--batch 8]
 chainrule docs [--port 8000] [--build-only] [--out DIR]
+chainrule playground [--port 8765] [--no-browser]
 chainrule --version
 
 Every subcommand takes ``--debug`` (before or after its name). A mistake in what it is given
@@ -27,7 +28,7 @@ import chainrule
 from chainrule.cli.errors import run_reporting
 
 # Subcommand modules under chainrule.cli, in the order --help lists them.
-COMMANDS = ("demo", "train", "predict", "export", "summary", "explain", "docs")
+COMMANDS = ("demo", "train", "predict", "export", "summary", "explain", "docs", "playground")
 
 DEBUG_HELP = "show the traceback of an error instead of a one-line message"
 
