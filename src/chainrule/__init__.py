@@ -280,6 +280,7 @@ _SUBMODULES = frozenset(
         "func",
         "cuda",
         "data",
+        "distributed",
         "devices",
         "dtypes",
         "facts",

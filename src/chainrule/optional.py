@@ -19,6 +19,7 @@ EXTRAS = {
     "mnist1d": "mnist1d",
     "onnx": "onnx",
     "onnxruntime": "onnx",
+    "mpi4py": "mpi",
 }
 
 

@@ -357,7 +357,6 @@ MISSING = [
     "sparse",
     "sparse_coo_tensor",
     "complex64",
-    "distributed",
     "amp",
     "autocast",
     "export",
@@ -378,6 +377,7 @@ THERE = [
     "onnx.export",
     "utils.data.DataLoader",
     "nn.utils.clip_grad_norm_",
+    "nn.parallel.DistributedDataParallel",
     "save",
     "load",
 ]

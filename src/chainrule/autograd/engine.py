@@ -38,7 +38,17 @@ from chainrule.tensor import Tensor
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
     """Accumulate ∂root/∂leaf (times ``gradient``) into the ``.grad`` of every leaf below root,
-    then run the callbacks that hooks queued during the walk (:func:`queue_callback`)."""
+    then run the callbacks that hooks queued during the walk (:func:`queue_callback`).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> cr.backward((x * x).sum())
+    >>> x.grad.tolist()
+    [2.0, 4.0]
+
+    ```
+    """
     global _queued
     outer, _queued = _queued, []
     try:
@@ -263,7 +273,7 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
     if id(data if base is None else base) not in lent and _writeable(data):
         data += grad  # memory the leaf owns: a sum made earlier, or a gradient of a past walk
     else:
-        current.array = data + grad
+        current.array = _sum(data, grad)
 
 
 _make_tensor = Tensor._make

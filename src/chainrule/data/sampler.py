@@ -290,9 +290,9 @@ class DistributedSampler(Sampler):
     padded with its own first indices so that every replica gets ``ceil(n / num_replicas)``;
     with it, the tail that does not divide evenly is dropped.
 
-    chainrule trains in one process: this sampler only shards the indices, with the same
-    arithmetic as PyTorch's. ``num_replicas`` and ``rank`` are not read from a process group
-    (multi-process training is a separate feature); they default to 1 and 0.
+    ``num_replicas`` and ``rank`` default to the world size and rank of the process group
+    (:func:`chainrule.distributed.init`), or to 1 and 0 when there is none. The shards follow
+    PyTorch's arithmetic; the permutation is NumPy's (``default_rng(seed + epoch)``).
 
     ```pycon
     >>> import chainrule as cr
@@ -315,17 +315,20 @@ class DistributedSampler(Sampler):
         drop_last: bool = False,
     ) -> None:
         where = "DistributedSampler"
-        num_replicas = 1 if num_replicas is None else num_replicas
-        rank = 0 if rank is None else rank
+        from chainrule.distributed import process_group  # imports no MPI: cheap
+
+        group = process_group._group
+        if num_replicas is None:
+            num_replicas = 1 if group is None else group.size
+        if rank is None:
+            rank = 0 if group is None else group.rank
         self.num_replicas = _positive_int(num_replicas, "num_replicas", where)
         if isinstance(rank, bool) or not isinstance(rank, numbers.Integral):
             raise ValueError(f"{where}: rank must be an int, got {rank!r}")
         if not 0 <= rank < self.num_replicas:
             raise ValueError(
                 f"{where}: rank {rank} is out of range for num_replicas={self.num_replicas} "
-                f"(0 <= rank < {self.num_replicas}); chainrule does not start processes: "
-                "give each replica's rank explicitly (multi-process training is a separate "
-                "feature)"
+                f"(0 <= rank < {self.num_replicas})"
             )
         self.dataset, self.rank, self.epoch = dataset, int(rank), 0
         self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)

@@ -3,7 +3,7 @@
 Modules hold state; :mod:`chainrule.nn.functional` holds the math.
 """
 
-from chainrule.nn import functional, init, utils
+from chainrule.nn import functional, init, parallel, utils
 from chainrule.nn.classification_losses import (
     BCELoss,
     BCEWithLogitsLoss,
@@ -172,5 +172,6 @@ __all__ = [
     "Unflatten",
     "functional",
     "init",
+    "parallel",
     "utils",
 ]

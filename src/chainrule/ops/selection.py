@@ -21,7 +21,6 @@ def diagonal_view(array: Any, offset: int, axis1: int, axis2: int) -> Any:
     """The diagonal ``offset`` of the matrices in axes ``axis1`` and ``axis2`` of ``array``, as a
     view that may be written (NumPy's own ``diagonal`` is read-only): the two axes are removed
     and the diagonal becomes the last axis, whose stride is the sum of theirs."""
-    xp = backend.xp
     corner = [slice(None)] * array.ndim
     corner[axis1] = slice(max(-offset, 0), None)  # below the main diagonal: start lower down
     corner[axis2] = slice(max(offset, 0), None)  # above it: start further right

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from chainrule.distributed.process_group import is_main_process
 from chainrule.files import write_text_atomic
 from chainrule.train.callback import Callback
 
@@ -228,6 +229,8 @@ class ModelCheckpoint(_Monitored):
             if value is None or not math.isfinite(value) or not self._improved(value):
                 return
             self.best = value
+        if not is_main_process():  # under chainrule.distributed, rank 0 alone writes
+            return
         from chainrule.io import save
 
         target = self._filename(epoch, logs)
@@ -305,7 +308,7 @@ class LearningRateScheduler(Callback):
             )
         for group in self.optimizer.param_groups:
             group["lr"] = new
-        if self.verbose:
+        if self.verbose and is_main_process():
             print(f"epoch {epoch + 1}: learning rate {new:.6g}")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -403,6 +406,8 @@ class CSVLogger(Callback):
 
     def _write(self) -> None:
         self._written_at = time.monotonic()
+        if not is_main_process():  # under chainrule.distributed, rank 0 alone writes
+            return
         buffer = io.StringIO()
         writer = csv.DictWriter(
             buffer, ["epoch", *self.columns], delimiter=self.separator, lineterminator="\n"

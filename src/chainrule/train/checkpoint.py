@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from chainrule import random
+from chainrule.distributed.process_group import is_main_process
 from chainrule.io import LoadError, load, save
 from chainrule.tensor import Tensor
 from chainrule.train.callback import Callback, TrainingState
@@ -94,7 +95,10 @@ class Checkpoint(Callback):
             self.save(done)
 
     def save(self, completed_epochs: int) -> None:
-        """Write the run's state after ``completed_epochs`` epochs."""
+        """Write the run's state after ``completed_epochs`` epochs (under
+        chainrule.distributed, in rank 0 only: every rank holds the same model)."""
+        if not is_main_process():
+            return
         snapshot = capture(self.state, completed_epochs)
         if self.function is not None:
             self.function(snapshot)
@@ -234,11 +238,12 @@ def _structure_problem(document: Any) -> str | None:
     return None
 
 
-def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike[str], map_location: Any = None) -> dict[str, Any]:
     """The checkpoint that :class:`Checkpoint` wrote to ``path``, as a dict with the entries
     "model", "optimizer", "scheduler", "epoch" (completed epochs), "step", "history", "rng",
     "loader" and "callbacks". A file that cannot be read, or that is not a checkpoint, raises
-    :class:`chainrule.io.LoadError`.
+    :class:`chainrule.io.LoadError`. ``map_location`` is :func:`chainrule.load`'s: by
+    default the tensors of a run on a GPU come back there; ``"cpu"`` reads any on the host.
 
     ```pycon
     >>> import tempfile, os
@@ -258,7 +263,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     ```
     """
-    document = load(path)
+    document = load(path, map_location=map_location)
     problem = _structure_problem(document)
     if problem is not None:
         raise _not_a_checkpoint(path, problem)

@@ -19,12 +19,13 @@ import numpy
 
 from chainrule import backend
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.distributed.process_group import average_figures, is_main_process
 from chainrule.tensor import Tensor
 from chainrule.train.callback import CallbackList, TrainingState
 from chainrule.train.checkpoint import arrange_callbacks, load_checkpoint, resume, resume_streams
 from chainrule.train.checks import preflight
 from chainrule.train.history import History
-from chainrule.train.inputs import as_loader, check_batch_size
+from chainrule.train.inputs import as_loader, check_batch_size, place_model, to_device
 from chainrule.train.scoring import resolve, score
 from chainrule.train.step import TrainStep
 
@@ -97,6 +98,7 @@ def fit(
     checkpoint: Any = None,
     resume_from: str | os.PathLike[str] | None = None,
     compile: bool | None = None,  # noqa: A002 - torch.compile's name
+    device: Any = None,
 ) -> History:
     """Train ``model`` on ``train_data`` and return a :class:`History` of per-epoch figures.
 
@@ -128,6 +130,10 @@ def fit(
             the eager result (callbacks run as usual: ``on_backward_end`` sees the gradients
             before the update). ``None`` (the default) does so for a ``Sequential`` model (see
             :class:`chainrule.train.TrainStep`), ``False`` never.
+        device: where to train ("cpu", "cuda" or a :class:`chainrule.device`): the model (and
+            the optimizer's state) are moved there first, in place, and every batch is moved
+            there with ``.to(device)`` as it comes from the loader, so that the data can stay
+            on the CPU. None trains where the model's parameters are, moving the batches there.
 
     The data are checked before the first step (finite values, the model's input size, labels
     within the model's classes, target shapes the loss can take). A loss that becomes NaN or
@@ -166,19 +172,21 @@ def fit(
             f"fit: scheduler_interval must be 'epoch' or 'step', got {scheduler_interval!r}"
         )
     batch_size = check_batch_size(batch_size, where)
-    show_progress = _progress_wanted(progress)
+    show_progress = _progress_wanted(progress) and is_main_process()  # one bar, rank 0's
     chosen_metrics = resolve(metrics, where)
     callbacks = arrange_callbacks(callbacks, checkpoint, where)
-    resumed = None if resume_from is None else load_checkpoint(resume_from)
+    device = place_model(model, optimizer, device, where)
+    # On the host: load_state_dict copies each value to where its parameter is.
+    resumed = None if resume_from is None else load_checkpoint(resume_from, map_location="cpu")
     loader = as_loader(train_data, "train_data", where, batch_size, shuffle, seed)
     val_loader = (
         None
         if val_data is None
         else as_loader(val_data, "val_data", where, batch_size, False, None)
     )
-    preflight(model, loss_fn, loader, "train_data", where)
+    preflight(model, loss_fn, loader, "train_data", where, device)
     if val_loader is not None:
-        preflight(model, loss_fn, val_loader, "val_data", where)
+        preflight(model, loss_fn, val_loader, "val_data", where, device)
 
     history = History()
     history.params = {
@@ -225,6 +233,8 @@ def fit(
             if epoch == start or not model.training:  # evaluate() restores the mode it found
                 model.train()
             hooks.call("on_epoch_begin", epoch, {})
+            if hasattr(loader.sampler, "set_epoch"):  # DistributedSampler: a new order
+                loader.sampler.set_epoch(epoch)
             lr = float(optimizer.param_groups[0]["lr"])
             started = time.perf_counter()
             loss_sum, seen = 0.0, 0
@@ -233,7 +243,7 @@ def fit(
             next_postfix = 0.0
             for batch in loader:
                 step = state.step
-                inputs, target = _split(batch)
+                inputs, target = _split(batch if device is None else to_device(batch, device))
                 hooks.call("on_batch_begin", step, {})
                 # zero_grad, forward and loss; TrainStep gives eager mode's result bit for bit,
                 # without its per-operation bookkeeping where the model is a Sequential.
@@ -282,8 +292,11 @@ def fit(
                         logits,
                     )
                 )
+            # Under chainrule.distributed every rank logs, and stops on, the mean over ranks.
+            epoch_logs = average_figures(epoch_logs, weight=seen)
             if val_loader is not None:
-                figures = evaluate(model, val_loader, chosen_metrics, loss_fn=loss_fn)
+                figures = evaluate(model, val_loader, chosen_metrics, loss_fn, device=device)
+                figures = average_figures(figures)
                 epoch_logs.update({f"val_{name}": value for name, value in figures.items()})
             epoch_logs["lr"] = lr
             epoch_logs["time"] = time.perf_counter() - started
@@ -364,10 +377,12 @@ def evaluate(
     metrics: Sequence[Any] = (),
     loss_fn: Any = None,
     batch_size: int = 256,
+    device: Any = None,
 ) -> dict[str, float]:
     """The model's mean loss (when ``loss_fn`` is given) and metrics on ``data``, in eval mode
-    without a graph. ``data`` as for :func:`fit`. Returns ``{"loss": ..., name: ...}``; the loss
-    is the mean over samples of a ``reduction="mean"`` loss's batch values.
+    without a graph. ``data`` and ``device`` as for :func:`fit`. Returns ``{"loss": ...,
+    name: ...}``; the loss is the mean over samples of a ``reduction="mean"`` loss's batch
+    values.
 
     ```pycon
     >>> import chainrule as cr
@@ -389,6 +404,7 @@ def evaluate(
     where = "evaluate"
     chosen = metrics if metrics and hasattr(metrics[0], "wants_labels") else resolve(metrics, where)
     loader = as_loader(data, "data", where, check_batch_size(batch_size, where), False, None)
+    device = place_model(model, None, device, where)
     outputs, targets = [], []
     loss_sum, seen = 0.0, 0
     was_training = model.training
@@ -396,7 +412,7 @@ def evaluate(
     try:
         with no_grad():
             for batch in loader:
-                inputs, target = _split(batch)
+                inputs, target = _split(batch if device is None else to_device(batch, device))
                 output = model(*inputs)
                 count = len(target)
                 if loss_fn is not None:
@@ -420,8 +436,9 @@ def evaluate(
     return figures
 
 
-def predict(model: Any, data: Any, batch_size: int = 256) -> numpy.ndarray:
-    """The model's outputs on ``data`` as one NumPy array (N, ...), in eval mode, no graph.
+def predict(model: Any, data: Any, batch_size: int = 256, device: Any = None) -> numpy.ndarray:
+    """The model's outputs on ``data`` as one NumPy array (N, ...), in eval mode, no graph;
+    ``device`` as for :func:`fit` (the outputs are copied back to the host).
 
     ``data``: an array or tensor of inputs; a Dataset or DataLoader whose samples are
     ``(inputs..., target)`` (the target is ignored) or a single input tensor.
@@ -453,12 +470,15 @@ def predict(model: Any, data: Any, batch_size: int = 256) -> numpy.ndarray:
     else:
         strip_target = None
     loader = as_loader(data, "data", where, batch_size, False, None)
+    device = place_model(model, None, device, where)
     results = []
     was_training = model.training
     model.eval()
     try:
         with no_grad():
             for batch in loader:
+                if device is not None:
+                    batch = to_device(batch, device)
                 items = list(batch) if isinstance(batch, (tuple, list)) else [batch]
                 inputs = items[:-1] if (strip_target or len(items) > 1) else items
                 results.append(_numpy(model(*inputs)))

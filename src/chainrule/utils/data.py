@@ -7,6 +7,8 @@ DataLoader and its helpers.
 ```
 """
 
+import sys
+
 from chainrule.data.collate import default_collate, default_convert
 from chainrule.data.dataset import (
     ChainDataset,
@@ -29,6 +31,11 @@ from chainrule.data.sampler import (
 )
 from chainrule.data.split import random_split
 from chainrule.data.workers import WorkerInfo, get_worker_info
+from chainrule.distributed import sampler as distributed
+
+# torch.utils.data.distributed is a module of its own: `from chainrule.utils.data.distributed
+# import DistributedSampler` finds it here, as `os.path` is found.
+sys.modules[f"{__name__}.distributed"] = distributed
 
 __all__ = [
     "BatchSampler",
