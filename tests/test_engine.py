@@ -310,3 +310,43 @@ def test_array_library_errors_that_need_special_constructors_still_get_context()
     wrapped = _with_context(_Cube, (cr.ones(1),), caught.value)
     assert isinstance(wrapped, TypeError)
     assert str(wrapped).startswith("_cube: ufunc 'add'") and "(1,)" in str(wrapped)
+
+
+def test_backward_passes_in_several_threads_do_not_interfere() -> None:
+    """Each thread's backward has its own queue of end-of-pass callbacks (as PyTorch's engine
+    runs a backward per thread): callbacks queued by hooks run once, in their own pass."""
+    import threading
+
+    from chainrule.autograd.engine import queue_callback
+
+    def build(seed: int) -> tuple:
+        # Made in the main thread: the default generator is shared by all threads.
+        cr.manual_seed(seed)
+        model = cr.nn.Sequential(cr.nn.Linear(3, 8), cr.nn.Tanh(), cr.nn.Linear(8, 1)).double()
+        return model, cr.randn(16, 3, dtype=cr.float64)
+
+    def run(seed: int, out: dict, model: cr.nn.Module, x: cr.Tensor) -> None:
+        calls = []
+        for _ in range(60):
+            model.zero_grad()
+            y = model(x)
+            y.register_hook(lambda g: queue_callback(lambda: calls.append(1)) and None)
+            y.pow(2).mean().backward()
+        out[seed] = ([p.grad.numpy().copy() for p in model.parameters()], len(calls))
+
+    alone: dict = {}
+    for seed in range(4):
+        run(seed, alone, *build(seed))
+    together: dict = {}
+    threads = [
+        threading.Thread(target=run, args=(seed, together, *build(seed))) for seed in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed in range(4):
+        grads, calls = together[seed]
+        assert calls == 60, "one callback per pass, in the pass that queued it"
+        for got, expected in zip(grads, alone[seed][0]):
+            np.testing.assert_array_equal(got, expected)

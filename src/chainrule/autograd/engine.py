@@ -25,6 +25,7 @@ Two rules keep every gradient right on graphs that reuse values and change them 
 from __future__ import annotations
 
 import operator
+import threading
 from typing import Any
 
 from chainrule import backend, fp_errors
@@ -49,23 +50,23 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
 
     ```
     """
-    global _queued
-    outer, _queued = _queued, []
+    outer = getattr(_pass, "queued", None)
+    _pass.queued = queued = []
     try:
         recorder = _function.recorder
         if recorder is None:
             walk(root, gradient, retain_graph)
         else:  # chainrule.compile records this walk (compiled/backward.py)
             recorder.backward(root, gradient, retain_graph)
-        queued = _queued
     finally:
-        _queued = outer
+        _pass.queued = outer
     for callback in queued:
         callback()
 
 
-# The callbacks queued for the end of the backward() now running; None outside backward().
-_queued: list | None = None
+# ``queued``: the callbacks queued for the end of the backward() now running in this thread;
+# None outside backward(). Per thread, as PyTorch's engine allows a backward in each thread.
+_pass = threading.local()
 
 
 def queue_callback(callback: Any) -> bool:
@@ -74,10 +75,11 @@ def queue_callback(callback: Any) -> bool:
     to average gradients across processes. The same callback queued twice in one pass runs
     once. Returns False, queueing nothing, outside ``backward()`` (``autograd.grad`` fills no
     ``.grad``, so there is no end of one to wait for)."""
-    if _queued is None:
+    queued = getattr(_pass, "queued", None)
+    if queued is None:
         return False
-    if callback not in _queued:
-        _queued.append(callback)
+    if callback not in queued:
+        queued.append(callback)
     return True
 
 
