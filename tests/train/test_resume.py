@@ -244,3 +244,50 @@ def test_fit_twice_equals_fit_once_for_twice_the_epochs(kind) -> None:
 
 if __name__ == "__main__":
     main(sys.argv[1], sys.argv[2])
+
+
+def _stopping_run(epochs: int, **fit_args):
+    cr.manual_seed(0)
+    x = cr.linspace(-1, 1, 32).reshape(32, 1)
+    model = nn.Linear(1, 1)
+    optimizer = optim.SGD(model.parameters(), lr=0.5)
+    data = DataLoader(TensorDataset(x, 3 * x), batch_size=8)
+    history = fit(model, nn.MSELoss(), optimizer, data, epochs=epochs, progress=False, **fit_args)
+    return model, history
+
+
+@pytest.mark.parametrize(
+    "stop",
+    [
+        {"callbacks": "early"},
+        {"stop_at_loss": 0.05},
+    ],
+    ids=["EarlyStopping", "stop_at_loss"],
+)
+def test_a_run_stopped_where_its_checkpoint_was_written_stays_stopped(tmp_path, stop) -> None:
+    """A run whose first part ended at the very epoch where early stopping (or stop_at_loss)
+    ended the uninterrupted run: resuming it trains no further, as the uninterrupted run."""
+
+    def arguments() -> dict:
+        if stop.get("callbacks") == "early":
+            return {"callbacks": [cr.train.EarlyStopping("loss", patience=2, min_delta=0.5)]}
+        return dict(stop)
+
+    whole, whole_history = _stopping_run(100, **arguments())
+    epochs = len(whole_history.epoch)
+    assert epochs < 100, "the stop acted"
+    path = tmp_path / "part.ckpt"
+    _stopping_run(epochs, checkpoint=path, **arguments())
+    resumed, history = _stopping_run(100, resume_from=path, **arguments())
+    assert history.epoch == whole_history.epoch
+    assert history.stop_reason == whole_history.stop_reason
+    for p, q in zip(whole.parameters(), resumed.parameters()):
+        np.testing.assert_array_equal(q.detach().numpy(), p.detach().numpy())
+
+
+def test_a_run_stopped_by_its_step_budget_goes_on_with_a_larger_one(tmp_path) -> None:
+    path = tmp_path / "part.ckpt"
+    _stopping_run(100, max_steps=8, checkpoint=path)  # two whole epochs of 4 steps
+    _, history = _stopping_run(100, max_steps=12, resume_from=path)
+    _, straight = _stopping_run(100, max_steps=12)
+    assert history.steps == 12 and history.history["loss"] == straight.history["loss"]

@@ -58,6 +58,9 @@ class TrainingState:
     step: int = 0
     stop_training: bool = False
     stop_reason: str | None = None
+    # Whether the stop is the step budget's (max_steps), which a resumed run with a larger
+    # budget goes past, rather than a decision about the run (a callback's, stop_at_loss).
+    stopped_by_budget: bool = False
     loaders: tuple[Any, ...] = ()
     callbacks: list[Any] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)

@@ -184,6 +184,11 @@ def capture(state: TrainingState, completed_epochs: int) -> dict[str, Any]:
             "epoch": list(history.epoch),
             "history": {name: list(column) for name, column in history.history.items()},
         },
+        # A run that a callback (EarlyStopping...) or stop_at_loss stopped stays stopped when
+        # resumed, as the run without the interruption would have.
+        "stopped": (
+            state.stop_reason if state.stop_training and not state.stopped_by_budget else None
+        ),
         "rng": random.get_rng_state(),
         "loader": [g.bit_generator.state for g in loader_generators(*state.loaders)],
         "callbacks": [
@@ -357,6 +362,9 @@ def resume(checkpoint: Mapping[str, Any], state: TrainingState, where: str) -> i
     history.history = {name: list(column) for name, column in saved.get("history", {}).items()}
     state.step = history.steps = checkpoint["step"]
     state.epoch = max(checkpoint["epoch"] - 1, 0)
+    stopped = checkpoint.get("stopped")  # absent from checkpoints of older chainrule
+    if stopped:
+        state.stop_training, state.stop_reason = True, stopped
     return checkpoint["epoch"]
 
 

@@ -212,6 +212,14 @@ def fit(
     )
     if max_steps is not None and state.step >= max_steps:
         start = max(start, epochs)  # the step budget was spent before the checkpoint
+    losses = history.history.get("loss")
+    if resumed is not None and stop_at_loss is not None and losses and losses[-1] <= stop_at_loss:
+        state.stop_training = True  # the run reached stop_at_loss at its checkpoint's epoch
+        state.stop_reason = (
+            f"the loss {losses[-1]:.6g} reached stop_at_loss={stop_at_loss} at epoch {start}"
+        )
+    if state.stop_training:
+        start = max(start, epochs)  # the run was stopped before the checkpoint
     runner = TrainStep(model, loss_fn, optimizer, compile=compile)
     hooks = CallbackList(callbacks, state)
     logits = _takes_logits(loss_fn)
@@ -278,7 +286,7 @@ def fit(
                         bar.set_postfix(epoch=epoch + 1, loss=f"{value:.4g}", refresh=False)
                         next_postfix = now + 0.2
                 if max_steps is not None and state.step >= max_steps:
-                    state.stop_training = True
+                    state.stop_training = state.stopped_by_budget = True
                     state.stop_reason = state.stop_reason or f"reached max_steps={max_steps}"
                 if state.stop_training:
                     break
