@@ -29,12 +29,16 @@ on_devices: bool = False
 # Array type -> (its module, the name of the device type it lives on).
 _modules: dict[type, tuple[ModuleType, str]] = {}
 
+array_types: set[type] = {numpy.ndarray}
+"""The array types of every module in use (NumPy's, and CuPy's once registered)."""
+
 
 def register(module: ModuleType, device_type: str) -> None:
     """Make ``module`` (CuPy's API) the array module of arrays of type ``module.ndarray``, which
     live on devices of type ``device_type`` ("cuda")."""
     global on_devices
     _modules[module.ndarray] = (module, device_type)
+    array_types.add(module.ndarray)
     on_devices = True
 
 

@@ -26,7 +26,10 @@ from __future__ import annotations
 
 import operator
 import threading
+from _thread import get_ident
 from typing import Any
+
+import numpy
 
 from chainrule import backend, fp_errors
 from chainrule.autograd import function as _function
@@ -50,37 +53,51 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> 
 
     ```
     """
-    outer = getattr(_pass, "queued", None)
-    _pass.queued = queued = []
-    try:
-        recorder = _function.recorder
-        if recorder is None:
-            walk(root, gradient, retain_graph)
-        else:  # chainrule.compile records this walk (compiled/backward.py)
-            recorder.backward(root, gradient, retain_graph)
-    finally:
-        _pass.queued = outer
-    for callback in queued:
-        callback()
+    recorder = _function.recorder
+    if recorder is None:
+        walk(root, gradient, retain_graph)
+    else:  # chainrule.compile records this walk (compiled/backward.py)
+        recorder.backward(root, gradient, retain_graph)
 
 
-# ``queued``: the callbacks queued for the end of the backward() now running in this thread;
-# None outside backward(). Per thread, as PyTorch's engine allows a backward in each thread.
-_pass = threading.local()
+class _HookDepth(threading.local):
+    depth = 0  # > 0 while a reverse walk in this thread runs tensor hooks
+
+
+_hooks_running = _HookDepth()
+# Thread ident -> the callbacks that hooks queued during that thread's reverse walk. Empty
+# between walks, so a walk pays one look at it; per thread, as each thread may run a backward.
+_queued: dict[int, list] = {}
 
 
 def queue_callback(callback: Any) -> bool:
     """Call ``callback()`` once the ``backward()`` now running has filled every ``.grad``
     (PyTorch's ``Variable._execution_engine.queue_callback``); a tensor hook calls this, e.g.
     to average gradients across processes. The same callback queued twice in one pass runs
-    once. Returns False, queueing nothing, outside ``backward()`` (``autograd.grad`` fills no
-    ``.grad``, so there is no end of one to wait for)."""
-    queued = getattr(_pass, "queued", None)
-    if queued is None:
+    once. Returns False, queueing nothing, outside the hooks of a ``backward()``
+    (``autograd.grad`` fills no ``.grad``, so there is no end of one to wait for). A
+    ``backward()`` that a hook itself starts runs the callbacks queued so far at its end."""
+    if not _hooks_running.depth:
         return False
+    queued = _queued.setdefault(get_ident(), [])
     if callback not in queued:
         queued.append(callback)
     return True
+
+
+def _run_walk_hooks(tensor: Tensor, grad: Any, lent: set) -> Any:
+    """The tensor hooks of ``tensor`` run by the reverse walk, where they may queue callbacks."""
+    _hooks_running.depth += 1
+    try:
+        return _run_tensor_hooks(tensor, tensor._hooks, grad, lent)
+    finally:
+        _hooks_running.depth -= 1
+
+
+def _run_queued() -> None:
+    """Run the callbacks that this thread's walk queued (:func:`queue_callback`)."""
+    for callback in _queued.pop(get_ident(), ()):
+        callback()
 
 
 def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None:
@@ -97,8 +114,10 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
     lent = {id(_owner(grad))} if gradient is not None else set()
     if root._ctx is None:
         if root._hooks is not None:
-            grad = _run_tensor_hooks(root, root._hooks, grad, lent)
+            grad = _run_walk_hooks(root, grad, lent)
         _accumulate_leaf(root, grad, lent)
+        if _queued:
+            _run_queued()
         return
 
     order = reverse_topological_order([root])
@@ -113,8 +132,8 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
     root._ctx.pending = grad
     # The array module of the node being run: each node's backward computes where its forward
     # did (a GPU's module for a node that ran there, NumPy otherwise).
-    active = None
-    home = backend.xp, backend.ndarray
+    active = home = None
+    devices = backend.on_devices  # else every node runs with NumPy: no need to look
     try:
         for tensor in order:
             node = tensor._ctx
@@ -122,12 +141,14 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
             if grad is None:
                 continue
             node.pending = None
-            if node.module is not active:
+            if devices and node.module is not active:
+                if home is None:
+                    home = backend.xp, backend.ndarray
                 active = node.module
                 backend.use(active) if active is not None else backend.restore(home)
                 ndarray = backend.ndarray
             if tensor._hooks is not None:
-                grad = _run_tensor_hooks(tensor, tensor._hooks, grad, lent)
+                grad = _run_walk_hooks(tensor, grad, lent)
             if node.saved is freed:
                 raise RuntimeError(
                     f"backward: trying to go through the graph a second time (at {node!r}); "
@@ -168,11 +189,14 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
     except BaseException:
         for tensor in order:
             tensor._ctx.pending = None
+        _queued.pop(get_ident(), None)  # a walk cut short has no end for them to wait for
         raise
     finally:
-        if active is not None:
+        if home is not None:
             backend.restore(home)
         fp_errors.leave(quiet)
+    if _queued:
+        _run_queued()
 
 
 def _deliver(value: Tensor, grad: Any, lent: set) -> None:
@@ -237,7 +261,7 @@ def _initial_gradient(root: Tensor, gradient: Any) -> Any:
                 f"backward: gradient can be implied only for a single-element output, this one "
                 f"has shape {data.shape}; pass gradient= with that shape (∂C/∂output)"
             )
-        xp = backend.module_of(data)
+        xp = numpy if type(data) is _np_ndarray else backend.module_of(data)
         if data.ndim == 0:  # the usual scalar loss: array() is five times cheaper than ones_like
             return xp.array(1, dtype=data.dtype)
         return xp.ones_like(data)
@@ -262,7 +286,11 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
     if current is None:
         base = grad.base
         owner = grad if base is None else base
-        if id(owner) in lent or owner is tensor.array or not _writeable(grad):
+        if (
+            id(owner) in lent
+            or owner is tensor.array
+            or not (grad.flags.writeable if type(grad) is _np_ndarray else _writeable(grad))
+        ):
             # Another leaf or a hook already holds this memory, or it is not an array of its
             # own (a broadcast view, the tensor's own data): the leaf gets a copy.
             grad = grad.copy()
@@ -272,7 +300,9 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
         return
     data = current.array
     base = data.base
-    if id(data if base is None else base) not in lent and _writeable(data):
+    if id(data if base is None else base) not in lent and (
+        data.flags.writeable if type(data) is _np_ndarray else _writeable(data)
+    ):
         data += grad  # memory the leaf owns: a sum made earlier, or a gradient of a past walk
     else:
         current.array = _sum(data, grad)
@@ -280,6 +310,7 @@ def _accumulate_leaf(tensor: Tensor, grad: Any, lent: set) -> None:
 
 _make_tensor = Tensor._make
 _writeable = backend.writeable
+_np_ndarray = numpy.ndarray
 
 
 def _reverse_topological_order(root: Tensor) -> list[Tensor]:

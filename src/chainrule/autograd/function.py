@@ -39,6 +39,10 @@ from chainrule.autograd.grad_mode import current_mode
 from chainrule.autograd.versions import clock
 from chainrule.tensor import Tensor
 
+# Array types other than the active module's that an operation may return: another module's
+# (a copy between devices). ``backend._modules`` itself, so that registering CuPy adds to it.
+_arrays = backend.array_types
+
 
 class _Freed(tuple):
     """Marks a node whose saved arrays were released by a backward pass."""
@@ -128,8 +132,8 @@ class Function:
             if refused is not None:  # a string or an object where a tensor goes: say just that
                 raise refused from None
             raise _with_context(cls, inputs, error) from error
-        if type(out) is not backend.ndarray and not backend.is_array(out):
-            scalar, out = out, backend.as_array(out)
+        if type(out) is not backend.ndarray and type(out) not in _arrays:
+            scalar, out = out, backend.xp.asarray(out)
             for kept in node.saved:  # a loop, not any(): this runs for every scalar loss
                 if kept is scalar:
                     # NumPy gives a scalar for a 0-d result: keep the array that the output
