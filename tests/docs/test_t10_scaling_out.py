@@ -59,3 +59,26 @@ def test_tutorial_10_trains_in_two_processes_as_in_one(tmp_path: Path) -> None:
             assert ratio == "1.00" and share == "0"
         else:
             assert float(ratio) > 0 and 0 < int(share) < 100
+
+
+def test_tutorial_10_on_a_gpu_trains_the_cpus_network(tmp_path: Path) -> None:
+    """The GPU section: the same seed trains the same network on "cuda" (the emulator where
+    there is no GPU, CuPy where there is one) as on the CPU, as its pages print."""
+    done = subprocess.run(
+        [sys.executable, str(CODE / "t10_gpu.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    printed = done.stdout
+    cpu, gpu = re.search(r"loss after 100 steps: cpu (\S+), cuda (\S+)", printed).groups()
+    assert float(cpu) < 0.5, "the network learned"
+    largest = float(re.search(r"largest difference over the run: (\S+)", printed).group(1))
+    if "emulator" in printed:
+        assert cpu == gpu and largest == 0.0  # the emulator computes with NumPy itself
+        page = (CODE.parent / "10-scaling-out.md").read_text(encoding="utf-8")
+        assert f"loss after 100 steps: cpu {cpu}, cuda {gpu}" in page
+    else:
+        assert largest < 1e-4
