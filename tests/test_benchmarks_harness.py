@@ -174,3 +174,27 @@ def test_numpy_steps_by_hand_compute_pytorchs_step(
         moved = np.abs(value.numpy() - weights[name]).max()
         assert moved > 0  # the comparison below is not vacuous
         np.testing.assert_allclose(ours[name], value.numpy(), rtol=0, atol=1e-3 * moved)
+
+
+@pytest.mark.parametrize("config", ["mlp784", "cnn", "lstm"])
+def test_the_gpu_step_starts_where_the_cpu_step_does(config: str) -> None:
+    """benchmarks/gpu_step.py, run on the CuPy emulator (no GPU here), starts from the CPU
+    harness's weights and batch: its first loss is the CPU step's."""
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "gpu_step.py"), config, "chainrule", "--emulate",
+         "--blocks", "1"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout.strip().splitlines()[-1])
+    assert record["emulated"] is True and "emulator" in record["gpu"]
+    assert len(record["seconds"]) == 1 and record["median"] > 0
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        import workloads
+
+        step, _ = workloads.build(config, "chainrule")
+        first = float(step().item())
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    assert record["first_loss"] == pytest.approx(first, rel=1e-6)
