@@ -56,20 +56,8 @@ def _library(impl: str, emulate: bool) -> tuple[Any, Callable[[], None], str]:
 def build(config: str, lib: Any) -> Callable[[], Any]:
     """The step of ``config`` with ``lib``, model and batch on "cuda"."""
     if config == "mlp784":
-        (params, x, y, hidden, loss, lr), _ = workload_mlp.mlp_setup("mlp")
-        model, loss_fn = workload_mlp.build_model(lib, params, hidden, loss)
-        model.to("cuda")
-        optimizer = lib.optim.SGD(model.parameters(), lr=lr)
-        tx, ty = lib.from_numpy(x).to("cuda"), lib.from_numpy(y).to("cuda")
-
-        def step() -> Any:
-            optimizer.zero_grad(set_to_none=True)
-            cost = loss_fn(model(tx), ty)
-            cost.backward()
-            optimizer.step()
-            return cost
-
-        return step
+        setup, _ = workload_mlp.mlp_setup("mlp")
+        return workload_mlp.module_step(lib, *setup, device="cuda")
     if config == "cnn":
         weights, x, y = workload_cnn.cnn_setup()
         model = workload_cnn.build_model(lib, weights).to("cuda")

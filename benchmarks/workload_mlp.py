@@ -129,15 +129,18 @@ def module_step(
     hidden: str,
     loss: str,
     lr: float,
+    device: str = "cpu",
 ) -> Callable[[], Any]:
     """Idiomatic code: nn.Linear layers in nn.Sequential, a loss module, optim.SGD. The step
     returns the loss (of the weights before its update).
 
-    ``lib`` is ``chainrule`` or ``torch``; the code is PyTorch's and runs on both.
+    ``lib`` is ``chainrule`` or ``torch``; the code is PyTorch's and runs on both. The model
+    and the batch are moved to ``device`` once (gpu_step.py asks for "cuda").
     """
     model, loss_fn = build_model(lib, params, hidden, loss)
+    model.to(device)
     optimizer = lib.optim.SGD(model.parameters(), lr=lr)
-    tx, ty = lib.from_numpy(x), lib.from_numpy(y)
+    tx, ty = lib.from_numpy(x).to(device), lib.from_numpy(y).to(device)
 
     def step() -> Any:
         optimizer.zero_grad(set_to_none=True)
