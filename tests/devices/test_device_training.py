@@ -591,3 +591,29 @@ def test_fit_a_classifier_on_cuda_with_label_metrics() -> None:
     assert_same_history(*histories)
     assert histories[1].history["accuracy"][-1] > 0.7  # it learned the boundary
     assert_same_parameters(*models)
+
+
+# ---- the learning-rate range test --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("moved", ["device=", "by hand"])
+def test_lr_find_on_cuda_equals_the_cpu_and_restores_the_model_there(moved: str) -> None:
+    data = (cr.tensor(X), cr.tensor(Y))  # on the CPU: batches move as they come
+
+    def find(model: nn.Module, device: Any) -> Any:
+        optimizer = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        return train.lr_find(
+            model, nn.MSELoss(), optimizer, data, steps=30, batch_size=8, sharpness=True,
+            device=device,
+        )  # fmt: skip
+
+    expected = find(mlp("cpu"), None)
+    model = mlp("cpu") if moved == "device=" else mlp("cuda")
+    before = [host(p).copy() for p in mlp("cpu").parameters()]
+    result = find(model, "cuda" if moved == "device=" else None)
+    np.testing.assert_allclose(result.losses, expected.losses, rtol=1e-10)
+    assert result.suggestion == pytest.approx(expected.suggestion, rel=1e-10)
+    assert result.sharpness == pytest.approx(expected.sharpness, rel=1e-10)
+    for p, b in zip(model.parameters(), before):
+        assert p.device == "cuda:0"
+        np.testing.assert_array_equal(host(p), b)  # the weights are put back, on the device

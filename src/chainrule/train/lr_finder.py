@@ -25,7 +25,13 @@ from typing import Any
 import numpy
 
 from chainrule.train.checks import kept_random_state, loader_generators, preflight
-from chainrule.train.inputs import as_loader, check_batch_size, tensor_columns
+from chainrule.train.inputs import (
+    as_loader,
+    check_batch_size,
+    place_model,
+    tensor_columns,
+    to_device,
+)
 
 
 @dataclass
@@ -176,6 +182,7 @@ def lr_find(
     seed: int | None = 0,
     *,
     sharpness: bool = False,
+    device: Any = None,
 ) -> LRFinderResult:
     """Run the learning-rate range test on ``model`` and restore it afterwards.
 
@@ -194,7 +201,9 @@ def lr_find(
     weights, on the whole of ``data`` when it is tensor-backed (else on one batch), in the
     model's current mode, by :func:`chainrule.inspect.sharpness`; the result then carries
     ``sharpness`` and ``max_stable_lr`` = 2/λ_max, and :meth:`LRFinderResult.explain` compares
-    the two answers. Example::
+    the two answers. ``device`` as for :func:`fit`: the model (and the optimizer's state) is
+    moved there, in place, and each batch as it comes; without it, batches go where the
+    model's parameters are. Example::
 
         result = lr_find(model, nn.MSELoss(), optim.SGD(model.parameters(), lr=0.1), (x, y))
         print(result.suggestion, result.explain())
@@ -225,9 +234,11 @@ def lr_find(
     if not diverge > 1:
         raise ValueError(f"{where}: diverge must be above 1, got {diverge!r}")
     loader = as_loader(data, "data", where, check_batch_size(batch_size, where), True, seed)
-    preflight(model, loss_fn, loader, "data", where)
+    device = place_model(model, optimizer, device, where)
+    preflight(model, loss_fn, loader, "data", where, device)
 
-    saved_weights = {name: t.numpy().copy() for name, t in model.state_dict().items()}
+    # Copies in the weights' own memory (a GPU's, for a model there): restored in place.
+    saved_weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     saved_rates = [group["lr"] for group in optimizer.param_groups]
     was_training = model.training
@@ -236,7 +247,7 @@ def lr_find(
     average, best = 0.0, math.inf
     try:
         if sharpness:
-            _measure_sharpness(result, model, loss_fn, data, loader)
+            _measure_sharpness(result, model, loss_fn, data, loader, device)
         model.train()
         batches = iter(loader)
         for i, rate in enumerate(rates):
@@ -245,7 +256,7 @@ def lr_find(
             except StopIteration:
                 batches = iter(loader)
                 batch = next(batches)
-            items = list(batch)
+            items = list(batch if device is None else to_device(batch, device))
             for group in optimizer.param_groups:
                 group["lr"] = float(rate)
             optimizer.zero_grad()
@@ -288,7 +299,7 @@ def lr_find(
 
 
 def _measure_sharpness(
-    result: LRFinderResult, model: Any, loss_fn: Any, data: Any, loader: Any
+    result: LRFinderResult, model: Any, loss_fn: Any, data: Any, loader: Any, device: Any
 ) -> None:
     """Fill ``result.sharpness`` and ``result.max_stable_lr`` at the model's current weights."""
     from chainrule.inspect import sharpness as measure  # imported late: inspect is heavier
@@ -302,6 +313,8 @@ def _measure_sharpness(
     with kept_random_state(*loader_generators(loader)):
         if sample is None:
             sample = tuple(next(iter(loader)))
+        if device is not None:
+            sample = to_device(sample, device)
         found = measure(model, sample, loss_fn)
     result.sharpness = float(found.lambda_max)
     result.max_stable_lr = float(found.max_stable_lr)
