@@ -104,6 +104,11 @@ def test_mixing_devices_is_pytorchs_error_but_a_cpu_scalar_tensor_is_a_number() 
         _ = y + cr.ones(3)
     with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
         cr.matmul(cr.ones(2, 3, device="cuda"), cr.ones(3, 2))
+    for compare in (cr.allclose, cr.isclose, cr.equal):
+        with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+            compare(y, cr.ones(3))
+    assert cr.allclose(y, cr.ones(3, device="cuda")) and cr.equal(y, y.clone())
+    assert cr.isclose(y, cr.tensor(1.0)).device == "cuda:0"
     both = y * cr.tensor(2.0)
     assert both.device == "cuda:0" and both.tolist() == [2.0, 2.0, 2.0]
 

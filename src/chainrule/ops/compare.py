@@ -32,7 +32,7 @@ def _no_grad_binary(
         a = input.array if isinstance(input, Tensor) else input
         b = other.array if isinstance(other, Tensor) else other
         if backend.on_devices and type(a) is not type(b):
-            a, b = _on_one_device(name, a, b)
+            a, b = on_one_device(name, a, b)
         if hasattr(a, "dtype") and hasattr(b, "dtype"):
             a, b = dtypes.promote(a, b)
         try:
@@ -58,7 +58,7 @@ def _no_grad_binary(
     return operation
 
 
-def _on_one_device(name: str, a: Any, b: Any) -> tuple[Any, Any]:
+def on_one_device(name: str, a: Any, b: Any) -> tuple[Any, Any]:
     """``a`` and ``b`` on one device. Arrays on two are PyTorch's error (as Function.apply
     raises for the differentiable operations), except a 0-d CPU array, which stands for a
     number as in PyTorch: it is copied to the other's device."""
@@ -173,7 +173,8 @@ def allclose(input: Tensor, other: Tensor, rtol: float = 1e-5, atol: float = 1e-
 
     ```
     """
-    return bool(backend.xp.allclose(input.array, other.array, rtol=rtol, atol=atol))
+    a, b = on_one_device("allclose", input.array, other.array)
+    return bool(backend.xp.allclose(a, b, rtol=rtol, atol=atol))
 
 
 def any(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:  # noqa: A001, A002

@@ -12,6 +12,7 @@ from typing import Any
 
 from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.ops.compare import on_one_device
 from chainrule.ops.operands import check_operands
 from chainrule.tensor import Tensor
 
@@ -124,7 +125,7 @@ def isclose(
     ```
     """
     check_operands("isclose", ("input", "other"), input, other, scalars=False)
-    a, b = input.array, other.array
+    a, b = on_one_device("isclose", input.array, other.array)
     if a.dtype != b.dtype:
         raise RuntimeError(
             f"isclose: {dtypes.torch_name(a.dtype)} did not match {dtypes.torch_name(b.dtype)} "
@@ -169,6 +170,7 @@ def equal(input: Tensor, other: Tensor) -> bool:  # noqa: A002
     ```
     """
     check_operands("equal", ("input", "other"), input, other, scalars=False)
+    a, b = on_one_device("equal", input.array, other.array)
     if input.shape != other.shape:
         return False
-    return bool(backend.xp.array_equal(input.array, other.array))
+    return bool(backend.xp.array_equal(a, b))
