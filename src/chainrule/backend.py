@@ -83,6 +83,28 @@ def restore(previous: tuple[ModuleType, type]) -> None:
     xp, ndarray = previous
 
 
+def computed_on(array: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with ``xp`` the array module of ``array`` while it runs: for
+    array code that runs outside an operation (a layer's bookkeeping: batch statistics, the
+    positions of max pooling's maxima), where ``xp`` is NumPy. A direct call for NumPy data.
+
+    ```pycon
+    >>> import numpy
+    >>> from chainrule import backend
+    >>> backend.computed_on(numpy.ones(2), lambda: backend.xp.__name__)
+    'numpy'
+
+    ```
+    """
+    if type(array) is numpy.ndarray:
+        return fn(*args, **kwargs)
+    previous = use(module_of(array))
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        restore(previous)
+
+
 def transfer(array: Any, module: ModuleType) -> Any:
     """``array`` copied into ``module``'s memory (host <-> GPU); itself if already there.
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from chainrule import backend
 from chainrule.autograd.function import OpError
 from chainrule.nn.input_checks import check_input, require_tensor
-from chainrule.nn.on_device import computed_on
 from chainrule.ops import conv, max_pooling, pooling
 from chainrule.ops.im2col import output_length
 from chainrule.tensor import Tensor
@@ -385,7 +385,7 @@ def _max_pool(
     out = max_pooling.max_pool(x, kernel, stride, padding, dilation, bool(ceil_mode))
     if not return_indices:
         return out
-    indices = computed_on(
+    indices = backend.computed_on(
         x.array, max_pooling.max_pool_indices, x.array, out.array, *args, bool(ceil_mode)
     )
     return out, Tensor(indices)

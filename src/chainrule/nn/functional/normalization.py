@@ -10,7 +10,6 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd.function import OpError
 from chainrule.nn.input_checks import check_input
-from chainrule.nn.on_device import computed_on
 from chainrule.ops import norm
 from chainrule.tensor import Tensor
 
@@ -87,7 +86,7 @@ def batch_norm(
         return norm.BatchNorm.apply(
             input, neutral_mean, neutral_var, weight, bias, eps=eps, batch_stats=False
         )
-    mean, var = computed_on(input.array, norm.batch_statistics, input.array)
+    mean, var = backend.computed_on(input.array, norm.batch_statistics, input.array)
     if running_mean is not None or running_var is not None:
         if momentum is None:
             raise TypeError(
