@@ -29,7 +29,10 @@ Where they differ:
       (scikit-learn divides by their zero sum);
     - bad parameters raise :class:`InvalidParameterError` (a ValueError and a TypeError, as
       scikit-learn's is) with chainrule's wording; the tags declare multi-output support
-      (multilabel classification, several regression targets), which both have.
+      (multilabel classification, several regression targets), which both have;
+    - one more parameter, ``device`` ('cpu' or 'cuda'), as skorch's: ``device="cuda"`` trains
+      and predicts on an NVIDIA GPU through CuPy, with X, y and the fitted attributes on the
+      host as NumPy arrays.
 """
 
 import re

@@ -6,6 +6,12 @@ chainrule's ``SGD`` and ``Adam`` apply (with scikit-learn's update rules, see
 :mod:`chainrule.sklearn.optimizers`) or which ``chainrule.optim.scipy_minimize`` hands to
 SciPy's L-BFGS-B. The loop, its stopping rule and its attributes follow scikit-learn's.
 
+Device: ``device="cuda"`` puts the network, its parameters, the optimiser's state and every
+forward and backward pass on the GPU (through CuPy), as skorch's ``device=`` does. Everything
+the estimator takes and gives stays on the host: X, y and sample_weight are NumPy/SciPy data,
+copied to the GPU one batch at a time, and ``coefs_``, ``intercepts_``, ``loss_curve_`` and the
+predictions are NumPy arrays and floats.
+
 Precision: like scikit-learn, the estimators compute in the precision of the data they are
 given, float32 for float32 arrays and float64 for everything else (float64 arrays, integers,
 lists). Pass float32 arrays to train in float32, chainrule's default and about twice as fast.
@@ -13,6 +19,7 @@ lists). Pass float32 arrays to train in float32, chainrule's default and about t
 
 from __future__ import annotations
 
+import copy
 import numbers
 from typing import Any, ClassVar
 
@@ -21,7 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from chainrule import nn
+from chainrule import devices, nn
 from chainrule.sklearn import network as mlp_network
 from chainrule.sklearn import parameters as p
 from chainrule.sklearn import solvers
@@ -60,6 +67,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         "epsilon": p.real(0, low_open=True),
         "n_iter_no_change": p.either(p.integer(1), p.Constraint("inf", lambda v: v == numpy.inf)),
         "max_fun": p.integer(1),
+        "device": p.device(),
     }
 
     # ---- fitting -------------------------------------------------------------------------
@@ -82,6 +90,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     def _fit(self, X: Any, y: Any, sample_weight: Any, incremental: bool) -> Any:
         p.check_parameters(self, self._constraints)
+        device = self._compute_device()  # before any state changes: "cuda" may lack CuPy
         if self.early_stopping and incremental:
             raise ValueError(f"{self._name}.partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -95,7 +104,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         rng = check_random_state(self.random_state)
         if first_pass:
             self._initialize(layer_units, X.dtype, rng)
-        network = self._training_network(layer_units, incremental)
+        network = self._training_network(layer_units, incremental, device)
         objective = self._make_objective()
         target = objective.target(Y, X.dtype)
         if self.solver in STOCHASTIC_SOLVERS:
@@ -114,6 +123,12 @@ class BaseMultilayerPerceptron(BaseEstimator):
     @property
     def _name(self) -> str:
         return type(self).__name__
+
+    def _compute_device(self) -> devices.device:
+        """The checked ``device`` parameter as a chainrule device; for "cuda" without CuPy or a
+        GPU, chainrule's RuntimeError that says how to install CuPy."""
+        p.check_parameters(self, {"device": self._constraints["device"]})
+        return devices.check(self.device, f"{self._name}(device={self.device!r})")
 
     def _hidden_layer_sizes(self) -> list[int]:
         sizes = self.hidden_layer_sizes
@@ -173,8 +188,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
                 self.validation_scores_ = None
                 self.best_validation_score_ = None
 
-    def _training_network(self, layer_units: list[int], incremental: bool) -> nn.Sequential:
-        """The chainrule network, holding the current ``coefs_`` and ``intercepts_``."""
+    def _training_network(
+        self, layer_units: list[int], incremental: bool, device: devices.device
+    ) -> nn.Sequential:
+        """The chainrule network on ``device``, holding the current ``coefs_`` and
+        ``intercepts_``."""
         fitted_units = [self.coefs_[0].shape[0], *(b.shape[0] for b in self.intercepts_)]
         if layer_units != fitted_units:
             raise ValueError(
@@ -193,8 +211,32 @@ class BaseMultilayerPerceptron(BaseEstimator):
             network = mlp_network.build_network(layer_units, self.activation, self.coefs_[0].dtype)
             self._network = network
             self.__dict__.pop("_optimizer", None)
+        if mlp_network.device_of(network) != device:
+            # partial_fit after set_params(device=...): the network moves, and the optimiser's
+            # state (momentum, Adam's moments) with it, so that training goes on unchanged.
+            network.to(device)
+            optimizer = getattr(self, "_optimizer", None)
+            if optimizer is not None:
+                mlp_network.move_state(optimizer.optimizer.state, device)
         mlp_network.write_weights(network, self.coefs_, self.intercepts_)
         return network
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The pickled state, all on the host: a network trained on a GPU (kept for
+        partial_fit) is pickled as a CPU copy with its optimiser's state, so that the estimator
+        loads where there is no GPU; the next partial_fit moves them back to ``device``."""
+        state = super().__getstate__()
+        network = state.get("_network")
+        if network is None or mlp_network.device_of(network).type == "cpu":
+            return state
+        state = dict(state)
+        # One deepcopy of both, so that the copied state stays keyed by the copied parameters.
+        network, optimizer = copy.deepcopy((network, state.get("_optimizer")))
+        network.to("cpu")
+        if optimizer is not None:
+            mlp_network.move_state(optimizer.optimizer.state, devices.CPU)
+        state["_network"], state["_optimizer"] = network, optimizer
+        return state
 
     # ---- prediction ----------------------------------------------------------------------------
 
@@ -206,7 +248,8 @@ class BaseMultilayerPerceptron(BaseEstimator):
         )
         if hasattr(X, "tocsr"):
             X = X.tocsr()
-        return mlp_network.logits(self.coefs_, self.intercepts_, self.activation, X)
+        device = self._compute_device()
+        return mlp_network.logits(self.coefs_, self.intercepts_, self.activation, X, device)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()

@@ -43,6 +43,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             its accuracy; the best weights are kept.
         beta_1, beta_2, epsilon: Adam's moment decays and ε.
         max_fun: the most loss evaluations of 'lbfgs'.
+        device: where the network trains and predicts (chainrule's addition, as skorch's
+            ``device``): 'cpu' (default, NumPy) or 'cuda' (an NVIDIA GPU through CuPy,
+            ``pip install "chainrule[gpu]"``). X, y, the predictions and every fitted attribute
+            stay NumPy arrays on the host; only the network's parameters, the optimiser's
+            state and the computation live on the device. Checked at fit, like the others.
 
     Attributes:
         classes_: the class labels (n_classes,); for multilabel y, arange(n_labels).
@@ -93,6 +98,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        device: Any = "cpu",
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -117,6 +123,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.device = device
 
     @available_if(BaseMultilayerPerceptron._partial_fit_available)
     def partial_fit(

@@ -8,7 +8,9 @@ with one hidden activation f. The output activation (softmax, logistic, identity
 to the loss, see :mod:`chainrule.sklearn.objectives`.
 
 scikit-learn stores W_l as ``coefs_[l - 1]`` of shape (fan_in, fan_out); ``nn.Linear`` stores
-its transpose (fan_out, fan_in). The functions here convert between the two layouts.
+its transpose (fan_out, fan_in). The functions here convert between the two layouts, and
+between the host, where the estimator's arrays live, and the device the network computes on
+(the CPU, or a GPU through CuPy): every copy between the two is explicit.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import Any
 
 import numpy
 
-from chainrule import nn
+from chainrule import backend, devices, nn
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
 from chainrule.random import default_generator
+from chainrule.tensor import Tensor
 
 # scikit-learn's names for the hidden activations, and the chainrule modules that compute them.
 HIDDEN_ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -63,6 +66,32 @@ def uses_activation(network: nn.Sequential, activation: str) -> bool:
     return all(isinstance(m, kind) for m in network if not isinstance(m, nn.Linear))
 
 
+def device_of(network: nn.Sequential) -> devices.device:
+    """The device that the parameters of ``network`` live on."""
+    return next(iter(network.parameters())).device
+
+
+def move_state(state: dict, device: devices.device) -> None:
+    """Copy the arrays of an optimiser's per-parameter ``state`` to ``device``, in place."""
+    module = devices.module_for(device, "move_state")
+    for entries in state.values():
+        for key, value in entries.items():
+            if backend.is_array(value):
+                entries[key] = backend.transfer(value, module)
+
+
+def to_device(array: numpy.ndarray, device: devices.device) -> Tensor:
+    """A host array (n, ...) as a tensor on ``device``: shared memory on the CPU, a copy on a
+    GPU."""
+    tensor = from_numpy(array)
+    return tensor if device.type == "cpu" else tensor.to(device)
+
+
+def to_host(tensor: Tensor) -> numpy.ndarray:
+    """The values of ``tensor`` as a NumPy array: itself on the CPU, a host copy from a GPU."""
+    return backend.to_numpy(tensor.array)
+
+
 def linear_layers(network: nn.Sequential) -> list[nn.Linear]:
     """The fully connected layers of ``network``, input side first."""
     return [module for module in network if isinstance(module, nn.Linear)]
@@ -92,8 +121,9 @@ def glorot_init(
 def read_weights(network: nn.Sequential) -> tuple[list[numpy.ndarray], list[numpy.ndarray]]:
     """Copies of the network's weights in scikit-learn's layout: (coefs, intercepts)."""
     layers = linear_layers(network)
-    coefs = [layer.weight.array.T.copy() for layer in layers]  # C order, never a view
-    intercepts = [layer.bias.array.copy() for layer in layers]
+    # C order, never a view of the parameters (to_numpy is the array itself on the CPU).
+    coefs = [backend.to_numpy(layer.weight.array.T).copy() for layer in layers]
+    intercepts = [backend.to_numpy(layer.bias.array).copy() for layer in layers]
     return coefs, intercepts
 
 
@@ -115,8 +145,12 @@ def write_weights(
                 f"coefs_[{index}] and intercepts_[{index}] must have shapes {expected} and "
                 f"{expected[1:]}, got {numpy.shape(coef)} and {numpy.shape(intercept)}"
             )
-        layer.weight.array[...] = numpy.asarray(coef).T
-        layer.bias.array[...] = intercept
+        weight, bias = numpy.asarray(coef).T, numpy.asarray(intercept)
+        module = backend.module_of(layer.weight.array)
+        if module is not numpy:  # a GPU array takes only device data: copied there explicitly
+            weight, bias = backend.transfer(weight, module), backend.transfer(bias, module)
+        layer.weight.array[...] = weight
+        layer.bias.array[...] = bias
 
 
 def dense_rows(X: Any, rows: slice | numpy.ndarray) -> numpy.ndarray:
@@ -126,28 +160,35 @@ def dense_rows(X: Any, rows: slice | numpy.ndarray) -> numpy.ndarray:
 
 
 def evaluate(network: nn.Sequential, X: Any) -> numpy.ndarray:
-    """The logits (n, n_outputs) of the training network for X, without recording a graph."""
+    """The logits (n, n_outputs) of the training network for X, without recording a graph,
+    as a host array."""
+    device = device_of(network)
     with no_grad():
-        return _in_chunks(lambda rows: network(from_numpy(rows)).numpy(), X)
+        return _in_chunks(lambda rows: to_host(network(to_device(rows, device))), X)
 
 
 def logits(
-    coefs: list[numpy.ndarray], intercepts: list[numpy.ndarray], activation: str, X: Any
+    coefs: list[numpy.ndarray],
+    intercepts: list[numpy.ndarray],
+    activation: str,
+    X: Any,
+    device: devices.device = devices.CPU,
 ) -> numpy.ndarray:
-    """z_L (n, n_outputs) for X (n, n_features), computed with chainrule from arrays in
-    scikit-learn's layout (so predictions follow ``coefs_`` even if a user edits them)."""
+    """z_L (n, n_outputs) for X (n, n_features), computed with chainrule on ``device`` from
+    host arrays in scikit-learn's layout (so predictions follow ``coefs_`` even if a user edits
+    them); returned as a host array."""
     hidden = HIDDEN_ACTIVATIONS[activation]()
     # NumPy's promotion of X and the arrays, as scikit-learn's own forward pass gets it: the
     # layers, like PyTorch's, refuse to mix dtypes themselves.
     dtype = numpy.result_type(X.dtype, *coefs, *intercepts)
-    weights = [from_numpy(numpy.asarray(coef, dtype).T) for coef in coefs]
-    biases = [from_numpy(numpy.asarray(intercept, dtype)) for intercept in intercepts]
+    weights = [to_device(numpy.asarray(coef, dtype).T, device) for coef in coefs]
+    biases = [to_device(numpy.asarray(intercept, dtype), device) for intercept in intercepts]
 
     def forward(rows: numpy.ndarray) -> numpy.ndarray:
-        a = from_numpy(numpy.asarray(rows, dtype))
+        a = to_device(numpy.asarray(rows, dtype), device)
         for index, (weight, bias) in enumerate(zip(weights, biases)):
             a = F.linear(hidden(a) if index else a, weight, bias)
-        return a.numpy()
+        return to_host(a)
 
     with no_grad():
         return _in_chunks(forward, X)

@@ -19,13 +19,17 @@ loss with respect to the logits z is g(z) − y for every one of them, as in sci
   [ε, 1 − ε] (machine ε), which caps each entry at −log ε (36.04 in float64); the squared
   error is averaged over the outputs where the objective sums them (its gradient is that of
   the sum); and the Poisson deviance includes the terms in y alone.
+
+The logits z live where the network computes (the CPU or a GPU); the targets and sample
+weights are host arrays, copied to z's device for the objective. The reported values are
+floats, and ``output`` and friends map host logits (predictions) to host arrays.
 """
 
 from __future__ import annotations
 
 import numpy
 
-from chainrule import nn
+from chainrule import backend, nn
 from chainrule.creation import from_numpy
 from chainrule.nn import functional as F  # noqa: N812 - PyTorch's convention
 from chainrule.ops.elementwise import exp
@@ -39,7 +43,7 @@ def weighted_mean(per_sample: Tensor, weight: numpy.ndarray | None) -> Tensor:
     """Σ_i w_i ℓ_i / Σ_i w_i for per-sample losses ℓ (n,), or their mean when w is None."""
     if weight is None:
         return per_sample.mean()
-    return (per_sample * from_numpy(weight)).sum() / float(weight.sum())
+    return (per_sample * _tensor(weight, per_sample)).sum() / float(weight.sum())
 
 
 def l2_penalty(network: nn.Sequential, alpha: float, weight_total: float) -> Tensor | None:
@@ -54,13 +58,18 @@ def l2_penalty(network: nn.Sequential, alpha: float, weight_total: float) -> Ten
     return squares * (alpha / (2.0 * weight_total))
 
 
-def _tensor(array: numpy.ndarray) -> Tensor:
-    return from_numpy(numpy.ascontiguousarray(array))
+def _tensor(array: numpy.ndarray, like: Tensor | None = None) -> Tensor:
+    """A host array as a tensor, on the device of ``like`` when given (copied to a GPU)."""
+    tensor = from_numpy(numpy.ascontiguousarray(array))
+    if like is None or type(like.array) is numpy.ndarray:
+        return tensor
+    return tensor.to(like.device)
 
 
 def _capped_log_loss(per_entry: numpy.ndarray, weight: numpy.ndarray | None) -> float:
     """scikit-learn's reported log-loss from exact per-entry losses (n, k): each entry capped
     at −log ε, as clipping the probabilities to [ε, 1 − ε] caps it, summed over k, averaged."""
+    per_entry = backend.to_numpy(per_entry)  # a batch's losses, copied from a GPU
     cap = -numpy.log(numpy.finfo(per_entry.dtype).eps)
     per_sample = numpy.minimum(per_entry, cap).reshape(len(per_entry), -1).sum(axis=1)
     return float(numpy.average(per_sample, weights=weight))
@@ -78,7 +87,7 @@ class SoftmaxCrossEntropy:
     def loss(
         self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
     ) -> tuple[Tensor, float]:
-        per_sample = F.cross_entropy(z, _tensor(target), reduction="none")
+        per_sample = F.cross_entropy(z, _tensor(target, z), reduction="none")
         return weighted_mean(per_sample, weight), _capped_log_loss(per_sample.array, weight)
 
     def output(self, z: numpy.ndarray) -> numpy.ndarray:
@@ -101,7 +110,7 @@ class LogisticCrossEntropy:
     def loss(
         self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
     ) -> tuple[Tensor, float]:
-        per_entry = F.binary_cross_entropy_with_logits(z, _tensor(target), reduction="none")
+        per_entry = F.binary_cross_entropy_with_logits(z, _tensor(target, z), reduction="none")
         objective = weighted_mean(per_entry.sum(dim=1), weight)
         return objective, _capped_log_loss(per_entry.array, weight)
 
@@ -135,9 +144,9 @@ class HalfSquaredError:
         self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
     ) -> tuple[Tensor, float]:
         if weight is None:
-            objective = F.mse_loss(z, _tensor(target), reduction="sum") * (0.5 / len(target))
+            objective = F.mse_loss(z, _tensor(target, z), reduction="sum") * (0.5 / len(target))
         else:
-            per_entry = F.mse_loss(z, _tensor(target), reduction="none")
+            per_entry = F.mse_loss(z, _tensor(target, z), reduction="none")
             objective = weighted_mean(per_entry.sum(dim=1), weight) * 0.5
         return objective, objective.item() / target.shape[1]  # scikit-learn: mean over outputs
 
@@ -160,7 +169,7 @@ class HalfPoissonDeviance:
     def loss(
         self, z: Tensor, target: numpy.ndarray, weight: numpy.ndarray | None
     ) -> tuple[Tensor, float]:
-        y = _tensor(target)
+        y = _tensor(target, z)
         objective = weighted_mean((exp(z) - y * z).sum(dim=1), weight)
         with numpy.errstate(divide="ignore", invalid="ignore"):
             y_log_y = numpy.where(target > 0, target * numpy.log(target), 0.0)

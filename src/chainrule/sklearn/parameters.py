@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy
 
+from chainrule import devices
+
 
 class InvalidParameterError(ValueError, TypeError):
     """A constructor parameter has a value of the wrong type or outside its range."""
@@ -97,6 +99,22 @@ def random_state() -> Constraint:
             value is None or _is_int(value) or isinstance(value, numpy.random.RandomState)
         ),
     )
+
+
+def device() -> Constraint:
+    """'cpu' or 'cuda' ('cuda:0'), as a string or a ``chainrule.device``: where the network
+    computes. Whether "cuda" is usable (CuPy and a GPU) is checked when it is used."""
+
+    def accepts(value: Any) -> bool:
+        if not isinstance(value, (str, devices.device)):
+            return False
+        try:
+            wanted = devices.device(value)
+        except (RuntimeError, TypeError):  # not a device name: 'bogus', 'cuda:x'
+            return False
+        return wanted.type in ("cpu", "cuda")
+
+    return Constraint("'cpu' or 'cuda' (a str or a chainrule.device)", accepts)
 
 
 def check_parameters(estimator: Any, constraints: dict[str, Constraint]) -> None:

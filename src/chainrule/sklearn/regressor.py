@@ -25,7 +25,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     deviance, for counts y ≥ 0. Several outputs: y of shape (n_samples, n_outputs).
 
     Parameters: ``loss`` as above; the others are :class:`MLPClassifier`'s, with the same
-    meaning and defaults (early stopping scores R² on the held-out fraction, unstratified).
+    meaning and defaults (early stopping scores R² on the held-out fraction, unstratified),
+    ``device`` included ('cpu', or 'cuda' to train and predict on a GPU through CuPy).
 
     Attributes: those of :class:`MLPClassifier` without ``classes_``; ``out_activation_`` is
     'identity' (or 'exp' for the Poisson loss).
@@ -75,6 +76,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         epsilon: float = 1e-8,
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
+        device: Any = "cpu",
     ) -> None:
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -100,6 +102,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.device = device
 
     @available_if(BaseMultilayerPerceptron._partial_fit_available)
     def partial_fit(self, X: Any, y: Any, sample_weight: Any = None) -> MLPRegressor:

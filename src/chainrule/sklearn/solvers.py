@@ -5,6 +5,8 @@ Each takes the estimator, whose parameters it reads and whose fitted attributes 
 ``loss_curve_``, ``n_iter_``, ``t_``, ``coefs_``, ...) it sets as scikit-learn's solvers do,
 and the chainrule network holding the current weights. Every gradient comes from
 ``backward()`` through the network and the objective (:mod:`chainrule.sklearn.objectives`).
+The network may live on a GPU: each batch (the whole of X for 'lbfgs') is copied there, and
+the losses come back as floats.
 
 The stochastic loop, per epoch: reshuffle (the previous order, as scikit-learn does), one
 step per batch of ``batch_size`` samples, then the stopping rule. An epoch counts as no
@@ -27,7 +29,6 @@ from sklearn.utils import shuffle
 
 from chainrule import nn
 from chainrule.autograd.grad_mode import no_grad
-from chainrule.creation import from_numpy
 from chainrule.optim.scipy_bridge import scipy_minimize
 from chainrule.sklearn import network as mlp_network
 from chainrule.sklearn.objectives import l2_penalty
@@ -55,6 +56,7 @@ def fit_stochastic(
     ``incremental``). ``indicator`` is the (n, n_outputs) target matrix, used to stratify the
     early-stopping split; ``target`` is what the objective trains on."""
     optimizer = _optimizer(model, network, incremental)
+    device = mlp_network.device_of(network)
     validation = None
     if model.early_stopping:
         X, target, sample_weight, validation = _hold_out(
@@ -69,7 +71,7 @@ def fit_stochastic(
             if model.shuffle:
                 order = shuffle(order, random_state=rng)
             model.loss_ = _epoch(
-                model, network, objective, X, target, sample_weight, order, batch_size
+                model, network, objective, X, target, sample_weight, order, batch_size, device
             )
             model.n_iter_ += 1
             model.t_ += n
@@ -159,7 +161,7 @@ def _batch_size(model: Any, n: int) -> int:
     return int(min(model.batch_size, n))
 
 
-def _epoch(model, network, objective, X, target, sample_weight, order, batch_size) -> float:
+def _epoch(model, network, objective, X, target, sample_weight, order, batch_size, device) -> float:
     """One pass in batches (whole batches indexed at once); returns the epoch's loss, the
     batch losses averaged with the batch sizes as weights."""
     n = X.shape[0]
@@ -168,19 +170,20 @@ def _epoch(model, network, objective, X, target, sample_weight, order, batch_siz
         rows = (
             order[start : start + batch_size] if model.shuffle else slice(start, start + batch_size)
         )
-        batch = mlp_network.dense_rows(X, rows)
+        batch = mlp_network.to_device(mlp_network.dense_rows(X, rows), device)
         weight = None if sample_weight is None else sample_weight[rows]
         total += _step(model, network, objective, batch, target[rows], weight) * len(batch)
     return total / n
 
 
-def _step(model, network, objective, X_batch, target, weight) -> float:
-    """One update from one batch; returns the batch's loss as scikit-learn reports it."""
+def _step(model, network, objective, X_batch: Tensor, target, weight) -> float:
+    """One update from one batch (X_batch on the network's device); returns the batch's loss
+    as scikit-learn reports it."""
     weight_total = len(target) if weight is None else float(weight.sum())
     if weight_total == 0:  # a batch whose weights are all zero has no gradient: skip it
         return 0.0
     model._optimizer.zero_grad()
-    data, reported = objective.loss(network(from_numpy(X_batch)), target, weight)
+    data, reported = objective.loss(network(X_batch), target, weight)
     penalty = l2_penalty(network, model.alpha, weight_total)
     (data if penalty is None else data + penalty).backward()
     model._optimizer.step()
@@ -232,7 +235,9 @@ def fit_lbfgs(
     """Minimise the full-batch objective with SciPy's L-BFGS-B: at most ``max_iter``
     iterations and ``max_fun`` evaluations, stopping when the projected gradient is below
     ``tol``; a ConvergenceWarning if it stops for any other reason."""
-    inputs = from_numpy(mlp_network.dense_rows(X, slice(None)))
+    inputs = mlp_network.to_device(
+        mlp_network.dense_rows(X, slice(None)), mlp_network.device_of(network)
+    )
     weight_total = len(target) if sample_weight is None else float(sample_weight.sum())
 
     def full_batch_loss() -> Tensor:
