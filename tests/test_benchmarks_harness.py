@@ -103,6 +103,7 @@ def test_memory_and_import_figures(without_torch) -> None:
         assert memory[impl]["rss_built"] > 0
         assert memory[impl]["peak_during_step"] > 0
     imports = record["imports"]
+    assert imports["bytecode"].startswith("cached"), "timed as an installed package imports"
     assert imports["chainrule"]["wall_min"] > 0
     assert imports["chainrule"]["importtime_cumulative"] > 0
     assert imports["chainrule"]["slowest_own"][0][0].startswith("chainrule")
