@@ -131,6 +131,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "every epoch) this is, with the same settings; --epochs counts all epochs, so the "
         "result equals one uninterrupted run",
     )
+    add(
+        "--device",
+        choices=("cpu", "cuda"),
+        help="where to train: cpu (NumPy, the default) or cuda (an NVIDIA GPU through CuPy: "
+        'pip install "chainrule[gpu]"); the model file is written from the CPU either way',
+    )
     add("--plot", metavar="FILE", help="loss plot (default DIR/loss.png)")
     add(
         "--monitor",
@@ -204,9 +210,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"model: {model!r}".replace("\n", "\n       "))
     print(f"loss: {type(loss_fn).__name__}, optimiser: {type(optimizer).__name__} lr={recipe.lr}")
 
+    device = getattr(args, "device", None)
     if find_lr:
         result = lr_find(
-            model, loss_fn, optimizer, train, batch_size=recipe.batch_size, seed=recipe.seed
+            model,
+            loss_fn,
+            optimizer,
+            train,
+            batch_size=recipe.batch_size,
+            seed=recipe.seed,
+            device=device,
         )
         plot = out / "lr_find.png"
         _try_plot(lambda: result.plot(plot), plot)
@@ -253,6 +266,7 @@ def run(args: argparse.Namespace) -> int:
             seed=recipe.seed,
             checkpoint=checkpoint,
             resume_from=resume,
+            device=device,
         )
     except KeyboardInterrupt:
         message = "interrupted"
@@ -263,6 +277,7 @@ def run(args: argparse.Namespace) -> int:
             )
         raise KeyboardInterrupt(message) from None
     print(f"stopped: {history.stop_reason} ({history.steps} steps)")
+    model.to("cpu")  # the figures below, and a model file that loads on any machine
     rows = {"train": evaluate(model, train, metrics, loss_fn=loss_fn)}
     if val is not None:
         rows["val"] = evaluate(model, val, metrics, loss_fn=loss_fn)
@@ -299,7 +314,7 @@ def _check_checkpoint(path: Path, model: Any) -> None:
     --resume needs the settings of the run that wrote it."""
     from chainrule.train import load_checkpoint
 
-    saved = load_checkpoint(path)["model"]
+    saved = load_checkpoint(path, map_location="cpu")["model"]
     own = model.state_dict()
     problem = None
     missing = [name for name in own if name not in saved]
