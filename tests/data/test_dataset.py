@@ -128,3 +128,23 @@ def test_the_base_class_asks_for_getitem_and_len() -> None:
         Incomplete()[0]
     with pytest.raises(NotImplementedError, match="Incomplete must define __len__"):
         len(Incomplete())
+
+
+def test_a_data_set_without_a_length_still_iterates_as_in_pytorch() -> None:
+    """list() asks for a length hint: the base class's missing __len__ is a TypeError (as
+    len() of an object without one, and of PyTorch's Dataset), which a hint passes over."""
+
+    class Stream(cr.data.IterableDataset):
+        def __iter__(self):
+            return iter([3, 1, 2])
+
+    class Indexed(Dataset):
+        def __getitem__(self, i: int) -> int:
+            if i >= 3:
+                raise IndexError(i)
+            return 10 * i
+
+    assert list(Stream()) == [3, 1, 2]
+    assert list(Indexed()) == [0, 10, 20]
+    with pytest.raises(TypeError, match="Stream must define __len__"):
+        len(Stream())

@@ -19,6 +19,13 @@ from chainrule.creation import as_tensor
 from chainrule.tensor import Tensor
 
 
+class NoLengthError(TypeError, NotImplementedError):
+    """``len()`` of a data set that defines none. A TypeError, as ``len()`` of an object without
+    a length is in Python (and in PyTorch, whose Dataset has no ``__len__``), so that
+    ``list(dataset)`` and other consumers of a length hint iterate without one; and a
+    NotImplementedError, for code that asks the base class for what a subclass must define."""
+
+
 class Dataset:
     """A map-style data set: ``dataset[i]`` is sample i, for 0 <= i < ``len(dataset)``.
 
@@ -42,7 +49,7 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
     def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must define __len__")
+        raise NoLengthError(f"{type(self).__name__} must define __len__")
 
     def __add__(self, other: Dataset) -> ConcatDataset:
         return ConcatDataset([self, other])
