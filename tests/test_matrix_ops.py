@@ -364,3 +364,24 @@ def test_repeat_interleave_one_argument_form_is_a_constant() -> None:
     out = cr.repeat_interleave(cr.tensor([2, 0, 3]))
     _same(out, torch.repeat_interleave(torch.tensor([2, 0, 3])))
     assert not out.requires_grad
+
+
+@pytest.mark.parametrize(
+    "product",
+    [
+        lambda m, a, b: a @ b,
+        lambda m, a, b: m.mm(a, b),
+        lambda m, a, b: m.ones(3, 4, 5, dtype=a.dtype) @ b,
+        lambda m, a, b: m.nn.functional.linear(m.ones(2, 3, 5, dtype=a.dtype), b.T),
+    ],
+    ids=["matmul", "mm", "batched", "linear-3d"],
+)
+def test_bfloat16_products_stay_bfloat16_as_in_pytorch(product) -> None:
+    rng = np.random.default_rng(5)
+    a32, b32 = rng.standard_normal((4, 5)), rng.standard_normal((5, 6))
+    ours = product(cr, cr.tensor(a32).to(cr.bfloat16), cr.tensor(b32).to(cr.bfloat16))
+    theirs = product(
+        torch, torch.tensor(a32).to(torch.bfloat16), torch.tensor(b32).to(torch.bfloat16)
+    )
+    assert ours.dtype == cr.bfloat16 and theirs.dtype == torch.bfloat16
+    np.testing.assert_allclose(ours.float().numpy(), theirs.float().numpy(), rtol=2e-2, atol=2e-2)

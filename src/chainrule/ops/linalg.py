@@ -24,6 +24,10 @@ class MatMul(Function):
         a, b = dtypes.promote(a, b)
         need_a, need_b = self.needs_input_grad or (False, False)
         out = a @ b
+        if out.dtype is not a.dtype and out.dtype != a.dtype:
+            # NumPy's matmul gives bfloat16 (ml_dtypes) factors a float32 product; PyTorch
+            # keeps the factors' dtype.
+            out = out.astype(a.dtype)
         # Each factor is kept only for the other's gradient (see Mul); the shapes always.
         # Products that broadcast batch axes against a batch of matrices keep copies, as
         # PyTorch's expanded operands are: an in-place change of a factor is allowed there.
@@ -196,6 +200,8 @@ class Linear(Function):
         # dot, not @, for the 2-D case: the same BLAS call, a third less overhead on the tiny
         # matrices where per-call cost decides the step time.
         out = backend.xp.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
+        if out.dtype is not x.dtype and out.dtype != x.dtype:  # bfloat16 under matmul
+            out = out.astype(x.dtype)
         if bias is not None:
             out += bias
         needs = self.needs_input_grad
