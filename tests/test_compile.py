@@ -133,10 +133,12 @@ def test_cnn_with_batch_norm_and_pooling() -> None:
         )
 
     step = assert_exact(build, nn.CrossEntropyLoss, adam, batches((4, 1, 8, 8), classes=3))
-    # The convolution, pooling and linear layers are on the tape; batch norm (running
-    # statistics) and the loss (class weights from the targets) are called as themselves.
+    # The convolution, pooling and linear layers and the loss (its coefficients made from
+    # the targets inside the operation) are on the tape; batch norm (running statistics) is
+    # called as itself.
     (source,) = step.source()
-    assert source.count(".forward((") == 2
+    assert source.count(".forward((") == 1
+    assert "ignore_index=-100, where='cross_entropy'" in source
 
 
 @pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU])

@@ -64,8 +64,8 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
     backward, the gradients summed and stored as the engine did, and ``optimizer.step()``,
     ``optimizer.zero_grad()`` and ``scheduler.step()`` called again (so a changed learning rate
     is used). Random numbers are drawn anew, in the eager order. A module whose work is not all
-    operations (Dropout and BatchNorm draw numbers or update buffers, CrossEntropyLoss weighs
-    its targets) is called eagerly inside the replay.
+    operations (Dropout and BatchNorm draw numbers or update buffers; CrossEntropyLoss with
+    class weights or label smoothing weighs its targets) is called eagerly inside the replay.
 
     As in JAX and ``torch.compile``, the step's Python code runs only while recording: what it
     decides by values, by counters or by the time is fixed then. The first two calls are

@@ -163,6 +163,33 @@ class WeightedLogLikelihood(Function):
         return (shifted - log(sum_of(exp(shifted), dim=1, keepdim=True)), coefficients)
 
 
+class ClassIndexLogLikelihood(WeightedLogLikelihood):
+    """∂/∂z (−Σ aᵢ log softmax(z)ᵢ) = softmax(z) Σ aᵢ − a, with a made from class indices
+
+    Cross-entropy of logits z (N, C) against class indices ``target`` (N,), without class
+    weights or label smoothing: :class:`WeightedLogLikelihood` with its coefficient matrix a
+    made inside the operation from the targets, so that a compiled step, which replays
+    operations, makes a anew from each batch's targets. A negative ``ignore_index`` among the
+    targets, and a class out of range (an error naming ``where``), take the general path of
+    :func:`class_coefficients`, as an eager call with these arguments does.
+    """
+
+    def forward(  # type: ignore[override]
+        self, z: Any, target: Any, reduction: str, ignore_index: int = -100, where: str = ""
+    ) -> Any:
+        num_classes = z.shape[1]
+        coefficients = one_hot_coefficients(target, num_classes, z.dtype, reduction)
+        empty_mean = False
+        if coefficients is None:
+            coefficients = class_coefficients(
+                target, num_classes, z.dtype, None, ignore_index, 0.0, reduction, where
+            )
+            empty_mean = reduction == "mean" and not (target != ignore_index).any()
+        return super().forward(
+            z, coefficients, reduction, True, empty_mean, target, ignore_index, 0.0
+        )
+
+
 def _row_sums(rows: Any) -> Any:
     """Σ over the columns of an (N, C) array, as an (N, 1) column: a product with a vector of
     ones, which runs in BLAS, rather than a sum along the short last axis, which costs NumPy

@@ -123,7 +123,7 @@ def _log_likelihood(
         and type(input) is Tensor
         and type(target) is Tensor
     ):
-        out = _from_class_indices(input, target.array, reduction)
+        out = _from_class_indices(input, target.array, reduction, ignore_index, where)
         if out is not None:
             return out
     if not isinstance(input, Tensor):
@@ -223,24 +223,28 @@ def _log_likelihood(
     return out
 
 
-def _from_class_indices(input: Tensor, target: Any, reduction: str) -> Tensor | None:  # noqa: A002
-    """Cross-entropy of float logits (N, C) against class indices (N,) that all lie in
-    0..C−1, by the shortest path: the call of every classifier's training step. None for any
-    other arguments, which the general path then checks and shapes."""
-    logits = input.array
-    shape = logits.shape
+def _from_class_indices(
+    input: Tensor,  # noqa: A002
+    target: Any,
+    reduction: str,
+    ignore_index: int,
+    where: str,
+) -> Tensor | None:
+    """Cross-entropy of float logits (N, C) against integer class indices (N,), by the shortest
+    path: the call of every classifier's training step, one operation that makes its
+    coefficients from the targets (so that a compiled step replays it). None for any other
+    shapes or dtypes, which the general path then checks and shapes."""
+    shape = input.array.shape
     if (
         len(shape) != 2
         or target.shape != shape[:1]
-        or logits.dtype.kind != "f"
+        or input.array.dtype.kind != "f"
         or target.dtype.kind not in "iu"
+        or not target.shape[0]
     ):
         return None
-    coefficients = loss.one_hot_coefficients(target, shape[1], logits.dtype, reduction)
-    if coefficients is None:  # an ignored sample, an empty batch, or a class out of range
-        return None
-    return loss.WeightedLogLikelihood.apply(
-        input, coefficients, reduction=reduction, from_logits=True, target=target
+    return loss.ClassIndexLogLikelihood.apply(
+        input, target, reduction=reduction, ignore_index=ignore_index, where=where
     )
 
 
