@@ -57,14 +57,21 @@ def train_step(
 
 
 def compiled_step(
-    params: list[np.ndarray], x: np.ndarray, y: np.ndarray, hidden: str, loss: str, lr: float
+    params: list[np.ndarray],
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: str,
+    loss: str,
+    lr: float,
+    kernels: bool = False,
 ) -> Callable[[], Any]:
     """The same model, loss and optimiser, the idiomatic step under chainrule.compile: eager on
-    its first two calls (the warm-up), a replay of their array operations after."""
+    its first two calls (the warm-up), a replay of their array operations after (with
+    ``kernels``, through numba's kernels)."""
     model, loss_fn = build_model(cr, params, hidden, loss)
     optimizer = cr.optim.SGD(model.parameters(), lr=lr)
 
-    @cr.compile
+    @cr.compile(kernels=kernels)
     def step(tx: Any, ty: Any) -> Any:
         optimizer.zero_grad(set_to_none=True)
         cost = loss_fn(model(tx), ty)
@@ -90,6 +97,7 @@ def configuration(name: str, only: str | None = None) -> tuple[dict[str, Callabl
         "torch": lambda: module_step(torch_module(), *setup),
         "chainrule_trainstep": lambda: train_step(*setup),
         "chainrule_compiled": lambda: compiled_step(*setup),
+        "chainrule_kernels": lambda: compiled_step(*setup, kernels=True),
         "chainrule_tensors": lambda: tensor_step(cr, *setup),
         "torch_tensors": lambda: tensor_step(torch_module(), *setup),
         "numpy": lambda: numpy_step(*setup),
@@ -187,6 +195,7 @@ def main() -> None:
         "torch": "PyTorch eager (nn, optim)",
         "chainrule_trainstep": "chainrule TrainStep",
         "chainrule_compiled": "chainrule.compile",
+        "chainrule_kernels": "chainrule.compile(kernels=True)",
         "chainrule_tensors": "chainrule, tensor code",
         "torch_tensors": "PyTorch, tensor code",
         "numpy": "hand-written NumPy (floor)",

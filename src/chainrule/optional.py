@@ -20,6 +20,7 @@ EXTRAS = {
     "onnx": "onnx",
     "onnxruntime": "onnx",
     "mpi4py": "mpi",
+    "numba": "numba",
 }
 
 

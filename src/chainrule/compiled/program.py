@@ -33,6 +33,7 @@ from chainrule import backend, fp_errors
 from chainrule.autograd import engine
 from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
+from chainrule.compiled import kernels
 from chainrule.compiled.backward import island_cuts
 from chainrule.compiled.island import IslandRunner
 from chainrule.compiled.tape import (
@@ -46,6 +47,8 @@ from chainrule.compiled.tape import (
     Ref,
     has_refs,
 )
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.sgd import SGD
 from chainrule.tensor import Tensor
 
 STALE = object()
@@ -56,7 +59,7 @@ RELEASE_BYTES = 1 << 16
 # A replay checks the kind of up to this many inputs itself (each pair for being one tensor).
 MAX_CHECKED_INPUTS = 4
 
-_VARIABLE = re.compile(r"\b[spgn]\d+\b")  # arrays, gradients and nodes
+_VARIABLE = re.compile(r"\b[spgnv]\d+\b")  # arrays, gradients, nodes and kernels' saved values
 
 
 class Line:
@@ -72,7 +75,9 @@ class Program:
     """The replay of one recording; ``run(*inputs)`` is the generated function, ``source`` its
     text (for reading, and for tracebacks)."""
 
-    def __init__(self, recorder: Any, template: Any, inputs: list, mode: Any) -> None:
+    def __init__(
+        self, recorder: Any, template: Any, inputs: list, mode: Any, kernels: bool = False
+    ) -> None:
         self._recorder = recorder
         self._slots = recorder.slots
         self._names: dict[str, Any] = {
@@ -102,6 +107,10 @@ class Program:
         self._constants: dict[int, str] = {}
         self._nodes: dict[int, str] = {}  # slot of an operation's output -> its node's name
         self._runners: dict[int, str] = {}  # id(island) -> its runner's name
+        # Operations run by a kernel (compiled/kernels/): slot of the output -> the kernel.
+        self._kernels: dict[int, Any] = {}
+        self._kernels_on = kernels
+        self._conformed = _conformed_ops(recorder.entries) if kernels else set()
         self._inputs, self._mode = inputs, mode
         self._sizes: dict[str, int] = {}  # variable -> bytes of its array when recorded
         # Whether the replay checks the kind of its inputs itself (see _input_guards).
@@ -222,6 +231,9 @@ class Program:
 
     def _operation(self, op: Op) -> list[Line]:
         node = op.node
+        kernel = self._kernel(op)
+        if kernel is not None:
+            return [self._kernel_forward(op, kernel)]
         clone = object.__new__(type(node))
         if "needs_input_grad" in node.__dict__:
             clone.needs_input_grad = list(node.needs_input_grad)
@@ -238,6 +250,31 @@ class Program:
             text += f"\nif type({out}) is not ndarray: {out} = _as_array({out})"
         # Its node too: a backward of the node needs what this forward saves.
         return [Line(text, (out, name), removable=not op.drew)]
+
+    def _kernel(self, op: Op) -> Any:
+        """The kernel of ``op`` (compiled/kernels/), or None: kernels off, an operation on a
+        GPU or one that draws random numbers, a gradient the engine had to conform."""
+        if not self._kernels_on or op.drew or op.node.module is not None:
+            return None
+        if op.out in self._conformed:
+            return None
+        arrays = [
+            self._slots[value.slot].array if type(value) is Ref else value for value in op.args
+        ]
+        return kernels.for_operation(op.node, arrays, op.options)
+
+    def _kernel_forward(self, op: Op, kernel: Any) -> Line:
+        """``s7, v7 = K7(...)``: the output and what the kernel's backward needs."""
+        self._kernels[op.out] = kernel
+        self._names[f"K{op.out}"] = kernel.forward
+        self._names[f"B{op.out}"] = kernel.backward
+        size = self._slots[op.out].array.nbytes
+        self._sizes[f"s{op.out}"] = self._sizes[f"v{op.out}"] = size
+        arguments = [self._render(value) for value in op.args]
+        arguments += [f"{key}={self._render(value)}" for key, value in op.options.items()]
+        out = f"s{op.out}"
+        text = f"{out}, v{op.out} = K{op.out}({', '.join(arguments)})"
+        return Line(text, (out, f"v{op.out}"), removable=True)
 
     def _island(self, island: Island) -> Line:
         recorder = self._recorder
@@ -256,6 +293,16 @@ class Program:
         return Line(f"{', '.join(f's{slot}' for slot in made)}, = {call}")
 
     def _call(self, call: Call) -> str:
+        if (
+            self._kernels_on
+            and call.function is Optimizer.step
+            and type(call.owner) is SGD
+            and not call.args
+            and not call.kwargs
+        ):
+            from chainrule.compiled.kernels.updates import sgd_step
+
+            return f"{self._constant(sgd_step)}({self._constant(call.owner)})"
         name = self._constant(call.function)
         arguments = [self._render(call.owner, tensors=True)]
         arguments += [self._render(value, tensors=True) for value in call.args]
@@ -287,7 +334,12 @@ class Program:
             return [Line(first), Line("lent = set()")]
         if kind == "backward":
             _, op, slot, names = instruction
-            call = f"{self._nodes[op.out]}.backward(p{slot})"
+            kernel = self._kernels.get(op.out)
+            if kernel is not None:
+                call = f"B{op.out}(p{slot}, v{op.out})"
+                names = [names[position] for position in kernel.grads]
+            else:
+                call = f"{self._nodes[op.out]}.backward(p{slot})"
             if not any(names):
                 return [Line(call)]
             return [Line(f"{', '.join(name or '_' for name in names)}, = {call}")]
@@ -316,6 +368,8 @@ class Program:
             _, slot, name = instruction
             return [Line(f"p{slot} = _sum(p{slot}, {name})")]
         if kind == "free":
+            if instruction[1].out in self._kernels:  # its saved values are variables
+                return []
             return [Line(f"{self._nodes[instruction[1].out]}.saved = FREED")]
         if kind == "island":
             _, island, roots, names, retain_graph = instruction
@@ -380,6 +434,16 @@ class Program:
             name = self._constants[id(value)] = f"k{len(self._constants)}"
             self._names[name] = value
         return name
+
+
+def _conformed_ops(entries: list) -> set[int]:
+    """The output slots of the operations whose gradients the engine conformed (reshaped or
+    cast) while recording: their replay keeps the operation's own backward."""
+    slots = set()
+    for entry in entries:
+        if isinstance(entry, Backward):
+            slots.update(step[2].out for step in entry.instructions if step[0] == "conform")
+    return slots
 
 
 # ---- liveness ----------------------------------------------------------------------------------

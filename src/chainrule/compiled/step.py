@@ -27,6 +27,7 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd import function as function_module
 from chainrule.autograd.grad_mode import current_mode
+from chainrule.compiled import kernels as compiled_kernels
 from chainrule.compiled.intercept import Interception
 from chainrule.compiled.program import STALE, Program
 from chainrule.compiled.recorder import First, Recorder
@@ -34,7 +35,10 @@ from chainrule.tensor import Tensor
 
 
 def compile(  # noqa: A001 - PyTorch's name (torch.compile)
-    step_fn: Callable[..., Any] | None = None, *, cache_size: int = 8
+    step_fn: Callable[..., Any] | None = None,
+    *,
+    cache_size: int = 8,
+    kernels: bool = False,
 ) -> Any:
     """``step_fn`` recorded on its first two calls and replayed on later ones: the same
     result, bit for bit, without tensors, graph nodes or a graph walk.
@@ -85,9 +89,18 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
     input (shapes, dtypes, ``requires_grad``, other arguments, gradient mode) keep a replay.
     A call made while the replay runs (from another thread, or from inside the step) runs
     eagerly.
+
+    ``kernels=True`` (it needs the ``numba`` package: ``pip install "chainrule[numba]"``) runs
+    the operations of the usual layers (linear layers of up to 4,096 multiply-adds, sigmoid,
+    tanh, ReLU, the squared error, cross-entropy against class indices) and plain SGD's update
+    as machine code that numba compiles, one call per operation instead of a few NumPy passes:
+    on a small network, several times less time per operation. The results then agree with
+    eager mode to a few units in the last place instead of bit for bit (sums run in another
+    order, and ``exp``, ``log`` and ``tanh`` come from the C library); every other operation
+    is replayed as without kernels.
     """
     if step_fn is None:
-        return lambda fn: compile(fn, cache_size=cache_size)
+        return lambda fn: compile(fn, cache_size=cache_size, kernels=kernels)
     from chainrule.nn.module import Module
 
     if isinstance(step_fn, Module):
@@ -95,7 +108,7 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
         # of its forward alone would return outputs without a graph, so training would stop
         # at backward; what chainrule compiles is the whole step.
         return step_fn
-    return CompiledStep(step_fn, cache_size)
+    return CompiledStep(step_fn, cache_size, kernels=kernels)
 
 
 # One recording at a time, in the whole process: recording wraps methods of library classes.
@@ -129,13 +142,26 @@ class CompiledStep:
     """
 
     def __init__(
-        self, step_fn: Callable[..., Any], cache_size: int = 8, *, warn: bool = True
+        self,
+        step_fn: Callable[..., Any],
+        cache_size: int = 8,
+        *,
+        warn: bool = True,
+        kernels: bool = False,
     ) -> None:
         if not callable(step_fn):
             raise TypeError(f"chainrule.compile: expected a function, got {type(step_fn).__name__}")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
             raise ValueError(f"chainrule.compile: cache_size must be >= 1, got {cache_size!r}")
+        if not isinstance(kernels, bool):
+            raise TypeError(f"chainrule.compile: kernels must be True or False, got {kernels!r}")
+        if kernels and not compiled_kernels.available():
+            raise ImportError(
+                "chainrule.compile(kernels=True) needs the optional package 'numba', which is "
+                'not installed: pip install "chainrule[numba]"'
+            )
         functools.update_wrapper(self, step_fn)
+        self.kernels = kernels  # numba's kernels for the operations that have one
         self.step_fn = step_fn
         self.cache_size, self.warn = cache_size, warn
         self.recordings = self.replays = self.eager_calls = 0
@@ -223,7 +249,7 @@ class CompiledStep:
             kind.first = recorder.summary()
         else:
             kind.first = None
-            program = Program(recorder, template, inputs, current_mode())
+            program = Program(recorder, template, inputs, current_mode(), self.kernels)
             kind.programs.insert(0, program)
             del kind.programs[VARIANTS:]
             self._remember(program, args, kwargs)

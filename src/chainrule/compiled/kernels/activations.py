@@ -1,0 +1,125 @@
+"""Kernels of the elementwise activations: sigmoid, tanh and ReLU (ops/smooth_activations.py,
+ops/rectifiers.py), with their arithmetic in the same order as there."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from numpy import empty, exp, tanh
+
+from chainrule.compiled.kernels import Kernel, builds, float_arrays, jit
+from chainrule.ops.rectifiers import ReLU, _kept_where
+from chainrule.ops.smooth_activations import _EXP_LIMIT, Sigmoid, Tanh
+
+
+def _sigmoid_forward(z: Any, limit: Any, out: Any, denominator: Any) -> None:
+    """σ(z) = eᶻ / (1 + eᶻ) with z capped at ``limit`` (NaN passes), and 1 + eᶻ for backward."""
+    flat, result, kept = z.ravel(), out.reshape(-1), denominator.reshape(-1)
+    one = z.dtype.type(1)
+    for i in range(flat.size):
+        value = flat[i]
+        exp_z = exp(limit if value > limit else value)
+        kept[i] = exp_z + one
+        result[i] = exp_z / kept[i]
+
+
+def _sigmoid_backward(grad: Any, out: Any, denominator: Any, result: Any) -> None:
+    """∂C/∂z = (∂C/∂σ · σ) / (1 + eᶻ)"""
+    flat, g, o, d = result.reshape(-1), grad.ravel(), out.reshape(-1), denominator.reshape(-1)
+    for i in range(flat.size):
+        flat[i] = g[i] * o[i] / d[i]
+
+
+def _tanh_forward(z: Any, out: Any) -> None:
+    flat, result = z.ravel(), out.reshape(-1)
+    for i in range(flat.size):
+        result[i] = tanh(flat[i])
+
+
+def _tanh_backward(grad: Any, out: Any, result: Any) -> None:
+    """∂C/∂z = ∂C/∂y · (1 − y²)"""
+    flat, g, o = result.reshape(-1), grad.ravel(), out.reshape(-1)
+    one = out.dtype.type(1)
+    for i in range(flat.size):
+        flat[i] = g[i] * (one - o[i] * o[i])
+
+
+def _relu_forward(z: Any, out: Any) -> None:
+    """max(z, 0) as NumPy's maximum gives it: NaN passes, −0 becomes +0."""
+    flat, result = z.ravel(), out.reshape(-1)
+    zero = z.dtype.type(0)
+    for i in range(flat.size):
+        value = flat[i]
+        result[i] = value if value > zero or value != value else zero
+
+
+def _relu_backward(grad: Any, out: Any, result: Any) -> None:
+    """∂C/∂y where y ≠ 0 (NaN included), +0 elsewhere, whatever ∂C/∂y is there."""
+    flat, g, o = result.reshape(-1), grad.ravel(), out.reshape(-1)
+    zero = out.dtype.type(0)
+    for i in range(flat.size):
+        flat[i] = g[i] if o[i] != zero else zero
+
+
+_sigmoid = (jit(_sigmoid_forward), jit(_sigmoid_backward))
+_tanh = (jit(_tanh_forward), jit(_tanh_backward))
+_relu = (jit(_relu_forward), jit(_relu_backward))
+
+
+def _suits(node: Any, arrays: list, options: dict) -> bool:
+    return not options and len(arrays) == 1 and float_arrays(arrays, 1) and node.needs_input_grad[0]
+
+
+@builds(Sigmoid)
+def sigmoid(node: Any, arrays: list, options: dict) -> Kernel | None:
+    if not _suits(node, arrays, options):
+        return None
+    limit = arrays[0].dtype.type(_EXP_LIMIT[arrays[0].dtype])
+    forward, backward = _sigmoid
+
+    def run_forward(z: Any) -> tuple:
+        out, denominator = empty(z.shape, z.dtype), empty(z.shape, z.dtype)
+        forward(z, limit, out, denominator)
+        return out, (out, denominator)
+
+    def run_backward(grad: Any, saved: tuple) -> tuple:
+        out, denominator = saved
+        if grad.shape != out.shape or grad.dtype != out.dtype:
+            return (grad * out / denominator,)
+        result = empty(out.shape, out.dtype)
+        backward(grad, out, denominator, result)
+        return (result,)
+
+    return Kernel(run_forward, run_backward, (0,))
+
+
+def _output_only(forward: Any, backward: Any, numpy_backward: Any) -> Kernel:
+    """A kernel whose backward needs the output alone (tanh, ReLU)."""
+
+    def run_forward(z: Any) -> tuple:
+        out = empty(z.shape, z.dtype)
+        forward(z, out)
+        return out, out
+
+    def run_backward(grad: Any, out: Any) -> tuple:
+        if grad.shape != out.shape or grad.dtype != out.dtype:
+            return (numpy_backward(grad, out),)
+        result = empty(out.shape, out.dtype)
+        backward(grad, out, result)
+        return (result,)
+
+    return Kernel(run_forward, run_backward, (0,))
+
+
+@builds(Tanh)
+def tanh_kernel(node: Any, arrays: list, options: dict) -> Kernel | None:
+    if not _suits(node, arrays, options):
+        return None
+    return _output_only(*_tanh, lambda grad, out: grad * (1 - out * out))
+
+
+@builds(ReLU)
+def relu(node: Any, arrays: list, options: dict) -> Kernel | None:
+    if not _suits(node, arrays, options):
+        return None
+    return _output_only(*_relu, lambda grad, out: _kept_where(out != 0, grad))

@@ -1,0 +1,254 @@
+"""chainrule.compile(step, kernels=True): numba's kernels against eager mode, operation by
+operation (on the values where rounding and NaN rules differ most) and over whole training
+steps, and the calls where a kernel hands back to the operation itself."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.compiled import CompiledStep, kernels
+from chainrule.compiled.kernels import updates
+from chainrule.ops.classification_losses import ClassIndexLogLikelihood
+from chainrule.ops.linalg import Linear
+from chainrule.ops.rectifiers import ReLU
+from chainrule.ops.regression_losses import SquaredError
+from chainrule.ops.smooth_activations import Sigmoid, Tanh
+from chainrule.optim.optimizer import add_scaled_
+
+pytest.importorskip("numba", reason="the kernels need numba: pip install 'chainrule[numba]'")
+
+# Values where the rules of NumPy and of a loop could part: signed zeros, NaN, infinities,
+# tiny and huge magnitudes (σ's exponent overflows past 88 in float32).
+EDGES = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30, -1e-30, 88.5, -88.5, 100.0, -100.0, 3.5]
+
+
+def node_of(operation: type, needs: list) -> object:
+    node = object.__new__(operation)
+    node.needs_input_grad = list(needs)
+    return node
+
+
+def run_both(operation, arrays, options, grad_of_output):
+    """The kernel's forward and backward, and the operation's own, on the same arrays."""
+    node = node_of(operation, [True] + [False] * (len(arrays) - 1))
+    kernel = kernels.for_operation(node, arrays, options)
+    assert kernel is not None, f"no kernel built for {operation.__name__}"
+    out, saved = kernel.forward(*arrays, **options)
+    (grad,) = kernel.backward(grad_of_output(out), saved)
+    eager = node_of(operation, node.needs_input_grad)
+    want = np.asarray(eager.forward(*arrays, **options))
+    want_grad = eager.backward(grad_of_output(want))[0]
+    return out, grad, want, want_grad
+
+
+def same_bits(a, b) -> bool:
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_is_eager_bit_for_bit_at_zeros_nan_and_infinities(dtype) -> None:
+    z = np.array(EDGES, dtype).reshape(3, 4)
+    grad = np.array([[1.0, np.nan, -2.0, np.inf]] * 3, dtype)
+    out, g, want, want_g = run_both(ReLU, [z], {}, lambda _: grad)
+    assert same_bits(out, want)  # −0 → +0, NaN kept
+    assert same_bits(g, want_g)  # +0 where the output is 0, even for a NaN or ∞ gradient
+
+
+@pytest.mark.parametrize("operation", [Sigmoid, Tanh])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_smooth_activations_agree_with_eager_to_a_few_units_in_the_last_place(
+    operation, dtype
+) -> None:
+    rng = np.random.default_rng(0)
+    z = np.concatenate([np.array(EDGES), rng.normal(scale=6, size=500)]).astype(dtype)
+    grad = rng.normal(size=z.shape).astype(dtype)
+    out, g, want, want_g = run_both(
+        operation, [z.reshape(8, -1)], {}, lambda _: grad.reshape(8, -1)
+    )
+    assert out.dtype == want.dtype == dtype and g.dtype == dtype
+    np.testing.assert_array_equal(np.isnan(out), np.isnan(want))
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(out, want, rtol=4 * eps, atol=4 * np.finfo(dtype).tiny)
+    # tanh′ = 1 − y² cancels where y is near ±1: an ulp of y there is an absolute error of
+    # about 2 ulp of 1 in the derivative, times the incoming gradient.
+    np.testing.assert_allclose(g, want_g, rtol=8 * eps, atol=8 * eps * np.abs(grad).max())
+
+
+def test_a_non_contiguous_input_is_read_in_its_logical_order() -> None:
+    z = np.arange(-12, 12, dtype=np.float32).reshape(4, 6).T  # a transposed view
+    out, g, want, want_g = run_both(ReLU, [z], {}, lambda out: np.ones_like(out))
+    assert same_bits(out, want) and same_bits(g, want_g)
+
+
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_linear_agrees_with_blas(with_bias) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(8, 5)).astype(np.float32)
+    weight = rng.normal(size=(3, 5)).astype(np.float32)
+    arrays = [x, weight, rng.normal(size=3).astype(np.float32) if with_bias else None]
+    node = node_of(Linear, [True, True, with_bias])
+    kernel = kernels.for_operation(node, arrays, {})
+    out, saved = kernel.forward(*arrays)
+    grad = rng.normal(size=out.shape).astype(np.float32)
+    got = kernel.backward(grad, saved)
+    eager = node_of(Linear, node.needs_input_grad)
+    want = eager.forward(*arrays)
+    want_grads = [g for g in eager.backward(grad) if g is not None]
+    assert kernel.grads == ((0, 1, 2) if with_bias else (0, 1))
+    np.testing.assert_allclose(out, want, rtol=1e-6, atol=1e-6)
+    for g, w in zip(got, want_grads, strict=True):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+
+
+def test_a_product_too_large_for_a_loop_gets_no_kernel() -> None:
+    arrays = [np.ones((64, 64), np.float32), np.ones((128, 64), np.float32), None]
+    assert kernels.for_operation(node_of(Linear, [False, True, False]), arrays, {}) is None
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_squared_error_and_its_gradients(reduction) -> None:
+    rng = np.random.default_rng(2)
+    x, y = (rng.normal(size=(16, 3)).astype(np.float32) for _ in range(2))
+    node = node_of(SquaredError, [True, True])
+    kernel = kernels.for_operation(node, [x, y], {"reduction": reduction})
+    out, saved = kernel.forward(x, y, reduction=reduction)
+    grad = np.array(0.75, np.float32)
+    grad_x, grad_y = kernel.backward(grad, saved)
+    eager = node_of(SquaredError, [True, True])
+    want = np.asarray(eager.forward(x, y, reduction))
+    want_x, want_y = eager.backward(grad)
+    assert out.shape == () and out.dtype == np.float32
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    assert same_bits(grad_x, want_x) and same_bits(grad_y, want_y)  # one rounding each, as eager
+
+
+def test_cross_entropy_with_a_nan_logit_and_an_infinite_one() -> None:
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(6, 4)).astype(np.float32)
+    z[1, 2], z[4, 0] = np.nan, np.inf
+    target = np.array([0, 1, 2, 3, 0, 1])
+    options = {"reduction": "mean", "ignore_index": -100, "where": "cross_entropy"}
+    out, grad, want, want_grad = run_both(
+        ClassIndexLogLikelihood, [z, target], options, lambda _: np.array(1.0, np.float32)
+    )
+    assert np.isnan(out) and np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(grad), np.isnan(want_grad))
+    finite = ~np.isnan(want_grad)
+    np.testing.assert_allclose(grad[finite], want_grad[finite], rtol=1e-6, atol=1e-7)
+
+
+def test_the_sgd_update_is_eager_bit_for_bit() -> None:
+    rng = np.random.default_rng(4)
+    for size in (3, 1000, 100_000):  # eager mode goes through a cache-sized block above 65,536
+        p, g = (rng.normal(size=size).astype(np.float32) for _ in range(2))
+        want, got = p.copy(), p.copy()
+        add_scaled_(want, -0.1, g)
+        updates._add_scaled_jit(got, -0.1, g)
+        assert same_bits(got, want)
+
+
+def xor_run(kernels_on: bool, steps: int, make_opt=lambda p: optim.SGD(p, lr=0.5)):
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 2), nn.Sigmoid(), nn.Linear(2, 1), nn.Sigmoid())
+    loss_fn, optimizer = nn.MSELoss(), make_opt(model.parameters())
+
+    def step(x, y):
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    runner = CompiledStep(step, kernels=kernels_on)
+    x = cr.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = cr.tensor([[0.0], [1.0], [1.0], [0.0]])
+    losses = [runner(x, y).item() for _ in range(steps)]
+    return runner, losses, [p.detach().numpy().copy() for p in model.parameters()]
+
+
+def test_xor_trains_through_kernels_as_it_does_eagerly() -> None:
+    runner, losses, params = xor_run(True, 300)
+    _, eager_losses, eager_params = xor_run(False, 300)
+    (source,) = runner.source()
+    assert source.count(" = K") == 5  # every operation of the step runs a kernel
+    assert runner.replays == 298
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for got, want in zip(params, eager_params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert losses[-1] < losses[0]
+
+
+def test_momentum_takes_sgd_s_own_update_and_stays_close() -> None:
+    def momentum(params):
+        return optim.SGD(params, lr=0.5, momentum=0.9, weight_decay=1e-3)
+
+    _, losses, params = xor_run(True, 50, momentum)
+    _, eager_losses, eager_params = xor_run(False, 50, momentum)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for got, want in zip(params, eager_params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def classifier_step(kernels_on: bool):
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = nn.CrossEntropyLoss()
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return model, CompiledStep(step, kernels=kernels_on)
+
+
+def test_an_ignored_target_in_a_later_batch_takes_the_general_path() -> None:
+    rng = np.random.default_rng(5)
+    x = cr.tensor(rng.normal(size=(6, 4)).astype(np.float32))
+    targets = [rng.integers(0, 3, 6) for _ in range(4)]
+    targets[3][2] = -100  # ignore_index, in a replay
+    results = {}
+    for on in (True, False):
+        model, runner = classifier_step(on)
+        losses = [runner(x, cr.tensor(t)).item() for t in targets]
+        assert runner.replays == 2
+        results[on] = losses, [p.detach().numpy().copy() for p in model.parameters()]
+    np.testing.assert_allclose(results[True][0], results[False][0], rtol=1e-5)
+    for got, want in zip(results[True][1], results[False][1], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_class_out_of_range_in_a_replay_is_eager_mode_s_error() -> None:
+    x = cr.randn(6, 4)
+    _, runner = classifier_step(True)
+    for _ in range(3):
+        runner(x, cr.tensor([0, 1, 2, 0, 1, 2]))
+    with pytest.raises(Exception, match="target class 7 is out of range for 3 classes"):
+        runner(x, cr.tensor([0, 1, 7, 0, 1, 2]))
+
+
+def test_a_parameter_replaced_by_another_shape_is_not_read_past_its_end() -> None:
+    model, runner = classifier_step(True)
+    x, y = cr.randn(6, 4), cr.tensor([0, 1, 2, 0, 1, 2])
+    for _ in range(3):
+        runner(x, y)
+    assert runner.replays == 1
+    model[2].weight.data = cr.randn(3, 5)  # no longer fits the hidden layer's 8 outputs
+    with pytest.raises(Exception, match="linear"):
+        runner(x, y)
+
+
+def test_kernels_must_be_a_bool_and_need_numba(monkeypatch) -> None:
+    with pytest.raises(TypeError, match="kernels must be True or False"):
+        cr.compile(lambda x: x, kernels="yes")
+    monkeypatch.setattr(kernels, "available", lambda: False)
+    with pytest.raises(ImportError, match=r"pip install \"chainrule\[numba\]\""):
+        cr.compile(lambda x: x, kernels=True)
+    assert isinstance(cr.compile(lambda x: x), CompiledStep)  # the NumPy replay needs nothing
