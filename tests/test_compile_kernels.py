@@ -252,3 +252,36 @@ def test_kernels_must_be_a_bool_and_need_numba(monkeypatch) -> None:
     with pytest.raises(ImportError, match=r"pip install \"chainrule\[numba\]\""):
         cr.compile(lambda x: x, kernels=True)
     assert isinstance(cr.compile(lambda x: x), CompiledStep)  # the NumPy replay needs nothing
+
+
+def test_a_network_whose_every_operation_has_a_kernel_runs_as_one_fused_call() -> None:
+    runner, _, _ = xor_run(True, 4)
+    (source,) = runner.source()
+    # The forward and backward of all five operations in one numba call; the gradients are
+    # delivered to the parameters after it, and SGD's update through its kernel.
+    assert source.count("_fused = R0(") == 1 and "R1(" not in source
+    assert source.index("_fused = R0(") < source.index("t2._grad = _make(")
+
+
+def test_the_fused_call_gives_the_kernels_numbers_bit_for_bit(monkeypatch) -> None:
+    from chainrule.compiled import fusion
+
+    _, losses, params = xor_run(True, 30)
+    monkeypatch.setattr(fusion, "fuse", lambda lines, *rest: lines)  # kernels one by one
+    runner, one_by_one, one_by_one_params = xor_run(True, 30)
+    assert "_fused" not in runner.source()[0]
+    assert losses == one_by_one
+    for got, want in zip(params, one_by_one_params, strict=True):
+        assert same_bits(got, want)
+
+
+def test_a_fused_run_that_numba_cannot_compile_warns_once_and_hands_back() -> None:
+    from chainrule.compiled.fusion import FusedRun
+
+    def broken(a):
+        return a.no_such_attribute
+
+    run = FusedRun(kernels.jit(broken), "def broken(a): ...")
+    with pytest.warns(RuntimeWarning, match="did not compile"):
+        assert run(np.ones(3)) is None
+    assert run(np.ones(3)) is None  # quietly, from then on

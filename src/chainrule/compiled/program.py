@@ -33,7 +33,7 @@ from chainrule import backend, fp_errors
 from chainrule.autograd import engine
 from chainrule.autograd.function import FREED
 from chainrule.autograd.grad_mode import current_mode
-from chainrule.compiled import kernels
+from chainrule.compiled import fusion, kernels
 from chainrule.compiled.backward import island_cuts
 from chainrule.compiled.island import IslandRunner
 from chainrule.compiled.tape import (
@@ -63,12 +63,24 @@ _VARIABLE = re.compile(r"\b[spgnv]\d+\b")  # arrays, gradients, nodes and kernel
 
 
 class Line:
-    """A statement of the replay; ``removable`` when it only sets ``defines`` (names)."""
+    """A statement of the replay; ``removable`` when it only sets ``defines`` (names).
 
-    __slots__ = ("defines", "removable", "text")
+    ``kind`` and ``info`` describe the statements that compiled/fusion.py may merge or move:
+    a kernel's forward or backward ("forward", "backward"), a gradient passed on ("pend"), the
+    first gradient of a backward pass ("root"), a gradient delivered to a leaf ("leaf")."""
 
-    def __init__(self, text: str, defines: tuple = (), removable: bool = False) -> None:
+    __slots__ = ("defines", "info", "kind", "removable", "text")
+
+    def __init__(
+        self,
+        text: str,
+        defines: tuple = (),
+        removable: bool = False,
+        kind: str | None = None,
+        info: Any = None,
+    ) -> None:
         self.text, self.defines, self.removable = text, defines, removable
+        self.kind, self.info = kind, info
 
 
 class Program:
@@ -126,7 +138,11 @@ class Program:
             self._names["_current"] = lambda: (backend.xp, backend.ndarray)
             lines.append("    home = _current()")
         lines += ["    token = _fp_enter()", "    try:"]
-        lines += [f"        {text}" for text in _released(_live(body), self._sizes)]
+        body = _live(body)
+        if kernels:  # runs of kernels as one numba call each
+            shape_of = lambda slot: self._slots[slot].array.shape  # noqa: E731
+            body = fusion.fuse(body, _VARIABLE.findall, shape_of, self._names)
+        lines += [f"        {text}" for text in _released(body, self._sizes)]
         lines += ["    finally:", "        _fp_leave(token)"]
         if self._switched:
             lines.append("        _restore(home)")
@@ -274,7 +290,14 @@ class Program:
         arguments += [f"{key}={self._render(value)}" for key, value in op.options.items()]
         out = f"s{op.out}"
         text = f"{out}, v{op.out} = K{op.out}({', '.join(arguments)})"
-        return Line(text, (out, f"v{op.out}"), removable=True)
+        info = None
+        if kernel.fused is not None and all(
+            type(op.args[position]) is Ref for position in kernel.fused[2]
+        ):
+            reads = [(self._slot(op.args[p].slot), op.args[p].slot) for p in kernel.fused[2]]
+            info = (op.out, kernel, reads)
+        kind = "forward" if info is not None else None
+        return Line(text, (out, f"v{op.out}"), removable=True, kind=kind, info=info)
 
     def _island(self, island: Island) -> Line:
         recorder = self._recorder
@@ -331,18 +354,22 @@ class Program:
                 first = f"p{slot} = {make}array(1, dtype={self._constant(dtype)})"
             else:
                 first = f"p{slot} = {make}ones_like(s{slot})"
-            return [Line(first), Line("lent = set()")]
+            return [Line(first, (f"p{slot}",), kind="root"), Line("lent = set()", kind="root")]
         if kind == "backward":
             _, op, slot, names = instruction
             kernel = self._kernels.get(op.out)
-            if kernel is not None:
-                call = f"B{op.out}(p{slot}, v{op.out})"
-                names = [names[position] for position in kernel.grads]
-            else:
+            if kernel is None:
                 call = f"{self._nodes[op.out]}.backward(p{slot})"
-            if not any(names):
-                return [Line(call)]
-            return [Line(f"{', '.join(name or '_' for name in names)}, = {call}")]
+                if not any(names):
+                    return [Line(call)]
+                return [Line(f"{', '.join(name or '_' for name in names)}, = {call}")]
+            every = list(names)
+            names = [names[position] for position in kernel.grads]
+            call = f"B{op.out}(p{slot}, v{op.out})"
+            text = f"{', '.join(name or '_' for name in names)}, = {call}" if any(names) else call
+            defines = tuple(name for name in names if name)
+            info = (op.out, kernel, f"p{slot}", every) if kernel.fused is not None else None
+            return [Line(text, defines, kind="backward" if info else None, info=info)]
         if kind == "conform":
             _, name, op, slot = instruction
             return [Line(f"{name} = _conform({self._nodes[op.out]}, {name}, {self._slot(slot)})")]
@@ -350,20 +377,21 @@ class Program:
             _, slot, name, first = instruction
             leaf = self._leaf(slot)
             if not first:
-                return [Line(f"_acc({leaf}, {name}, lent)")]
+                return [Line(f"_acc({leaf}, {name}, lent)", kind="leaf")]
             return [
                 Line(
                     f"if {leaf}._grad is None:\n"
                     f"    lent.add(id({name}))\n"
                     f"    {leaf}._grad = _make({name}, False, None)\n"
                     f"else:\n"
-                    f"    _acc({leaf}, {name}, lent)"
+                    f"    _acc({leaf}, {name}, lent)",
+                    kind="leaf",
                 )
             ]
         if kind == "pend":
             _, slot, name = instruction
             self._sizes[f"p{slot}"] = self._slots[slot].array.nbytes
-            return [Line(f"p{slot} = {name}")]
+            return [Line(f"p{slot} = {name}", (f"p{slot}",), kind="pend", info=(f"p{slot}", name))]
         if kind == "sum":
             _, slot, name = instruction
             return [Line(f"p{slot} = _sum(p{slot}, {name})")]

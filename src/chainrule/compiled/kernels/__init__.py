@@ -47,14 +47,39 @@ _numba: Any = None  # the module once imported; False when it is not installed
 FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 
+class Declined(Exception):  # noqa: N818 - what it says: a fused kernel declined the arrays
+    """Raised inside a fused run of kernels (compiled/fusion.py) whose arrays one kernel does
+    not cover on this call (a target out of range): the replay runs the kernels one by one
+    instead, whose fallbacks handle it."""
+
+
 class Kernel:
     """The compiled forward and backward of one recorded operation (see the module's
-    docstring); ``grads`` are the positions of the inputs whose gradients backward returns."""
+    docstring); ``grads`` are the positions of the inputs whose gradients backward returns.
 
-    __slots__ = ("backward", "forward", "grads")
+    ``fused`` (or None) is the same arithmetic as numba functions that other numba code can
+    call, so that a run of kernels becomes one call (compiled/fusion.py): a tuple
+    ``(forward, backward, positions, forward_constants, backward_constants)`` with
 
-    def __init__(self, forward: Callable, backward: Callable, grads: tuple[int, ...]) -> None:
-        self.forward, self.backward, self.grads = forward, backward, grads
+    - ``forward(*arrays, *forward_constants) -> (out, saved)``, ``arrays`` the inputs at
+      ``positions``;
+    - ``backward(grad, saved, *backward_constants) -> tuple``, one gradient per input (an
+      empty array for those not in ``grads``);
+
+    ``saved`` a tuple of arrays, the same as ``forward`` returns, so that either half may run
+    fused and the other alone. They raise :class:`Declined` where ``forward`` would fall back.
+    """
+
+    __slots__ = ("backward", "forward", "fused", "grads")
+
+    def __init__(
+        self,
+        forward: Callable,
+        backward: Callable,
+        grads: tuple[int, ...],
+        fused: tuple | None = None,
+    ) -> None:
+        self.forward, self.backward, self.grads, self.fused = forward, backward, grads, fused
 
 
 def available() -> bool:
@@ -66,6 +91,12 @@ def available() -> bool:
         except ImportError:
             _numba = False
     return _numba is not False
+
+
+def numba_errors() -> type:
+    """numba's base class of compilation errors (typing, lowering)."""
+    available()
+    return _numba.core.errors.NumbaError
 
 
 def jit(function: Callable) -> Any:

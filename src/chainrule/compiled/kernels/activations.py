@@ -61,9 +61,58 @@ def _relu_backward(grad: Any, out: Any, result: Any) -> None:
         flat[i] = g[i] if o[i] != zero else zero
 
 
-_sigmoid = (jit(_sigmoid_forward), jit(_sigmoid_backward))
-_tanh = (jit(_tanh_forward), jit(_tanh_backward))
-_relu = (jit(_relu_forward), jit(_relu_backward))
+# Named one by one: numba calls a global function directly, one taken from a tuple through a
+# pointer.
+_sigmoid_forward_loop, _sigmoid_backward_loop = jit(_sigmoid_forward), jit(_sigmoid_backward)
+_tanh_forward_loop, _tanh_backward_loop = jit(_tanh_forward), jit(_tanh_backward)
+_relu_forward_loop, _relu_backward_loop = jit(_relu_forward), jit(_relu_backward)
+_sigmoid = (_sigmoid_forward_loop, _sigmoid_backward_loop)
+_tanh = (_tanh_forward_loop, _tanh_backward_loop)
+_relu = (_relu_forward_loop, _relu_backward_loop)
+
+
+# The same loops for a fused run of kernels: arrays made inside, the saved values a tuple.
+
+
+def _sigmoid_fused_forward(z: Any, limit: Any) -> tuple:
+    out, denominator = empty(z.shape, z.dtype), empty(z.shape, z.dtype)
+    _sigmoid_forward_loop(z, limit, out, denominator)
+    return out, (out, denominator)
+
+
+def _sigmoid_fused_backward(grad: Any, saved: tuple) -> tuple:
+    result = empty(saved[0].shape, saved[0].dtype)
+    _sigmoid_backward_loop(grad, saved[0], saved[1], result)
+    return (result,)
+
+
+def _tanh_fused_forward(z: Any) -> tuple:
+    out = empty(z.shape, z.dtype)
+    _tanh_forward_loop(z, out)
+    return out, (out,)
+
+
+def _tanh_fused_backward(grad: Any, saved: tuple) -> tuple:
+    result = empty(saved[0].shape, saved[0].dtype)
+    _tanh_backward_loop(grad, saved[0], result)
+    return (result,)
+
+
+def _relu_fused_forward(z: Any) -> tuple:
+    out = empty(z.shape, z.dtype)
+    _relu_forward_loop(z, out)
+    return out, (out,)
+
+
+def _relu_fused_backward(grad: Any, saved: tuple) -> tuple:
+    result = empty(saved[0].shape, saved[0].dtype)
+    _relu_backward_loop(grad, saved[0], result)
+    return (result,)
+
+
+_sigmoid_fused = (jit(_sigmoid_fused_forward), jit(_sigmoid_fused_backward))
+_tanh_fused = (jit(_tanh_fused_forward), jit(_tanh_fused_backward))
+_relu_fused = (jit(_relu_fused_forward), jit(_relu_fused_backward))
 
 
 def _suits(node: Any, arrays: list, options: dict) -> bool:
@@ -90,36 +139,38 @@ def sigmoid(node: Any, arrays: list, options: dict) -> Kernel | None:
         backward(grad, out, denominator, result)
         return (result,)
 
-    return Kernel(run_forward, run_backward, (0,))
+    return Kernel(run_forward, run_backward, (0,), (*_sigmoid_fused, (0,), (limit,), ()))
 
 
-def _output_only(forward: Any, backward: Any, numpy_backward: Any) -> Kernel:
+def _output_only(pair: tuple, fused: tuple, numpy_backward: Any) -> Kernel:
     """A kernel whose backward needs the output alone (tanh, ReLU)."""
+    forward, backward = pair
 
     def run_forward(z: Any) -> tuple:
         out = empty(z.shape, z.dtype)
         forward(z, out)
-        return out, out
+        return out, (out,)
 
-    def run_backward(grad: Any, out: Any) -> tuple:
+    def run_backward(grad: Any, saved: tuple) -> tuple:
+        (out,) = saved
         if grad.shape != out.shape or grad.dtype != out.dtype:
             return (numpy_backward(grad, out),)
         result = empty(out.shape, out.dtype)
         backward(grad, out, result)
         return (result,)
 
-    return Kernel(run_forward, run_backward, (0,))
+    return Kernel(run_forward, run_backward, (0,), (*fused, (0,), (), ()))
 
 
 @builds(Tanh)
 def tanh_kernel(node: Any, arrays: list, options: dict) -> Kernel | None:
     if not _suits(node, arrays, options):
         return None
-    return _output_only(*_tanh, lambda grad, out: grad * (1 - out * out))
+    return _output_only(_tanh, _tanh_fused, lambda grad, out: grad * (1 - out * out))
 
 
 @builds(ReLU)
 def relu(node: Any, arrays: list, options: dict) -> Kernel | None:
     if not _suits(node, arrays, options):
         return None
-    return _output_only(*_relu, lambda grad, out: _kept_where(out != 0, grad))
+    return _output_only(_relu, _relu_fused, lambda grad, out: _kept_where(out != 0, grad))

@@ -10,7 +10,7 @@ from typing import Any
 import numpy
 from numpy import empty, exp, log
 
-from chainrule.compiled.kernels import Kernel, builds, float_arrays, fresh_node, jit
+from chainrule.compiled.kernels import Declined, Kernel, builds, float_arrays, fresh_node, jit
 from chainrule.ops.classification_losses import ClassIndexLogLikelihood
 from chainrule.ops.regression_losses import SquaredError
 
@@ -35,7 +35,34 @@ def _squared_error_backward(grad: Any, diff: Any, scale: float, negate: bool, re
         flat[i] = -(d[i] * factor) if negate else d[i] * factor
 
 
-_squared = (jit(_squared_error_forward), jit(_squared_error_backward))
+# Named one by one: numba calls a global function directly, one taken from a tuple through a
+# pointer.
+_squared_forward_loop = jit(_squared_error_forward)
+_squared_backward_loop = jit(_squared_error_backward)
+_squared = (_squared_forward_loop, _squared_backward_loop)
+
+
+def _squared_fused_forward(x: Any, y: Any, divisor: Any) -> tuple:
+    diff, out = empty(x.shape, x.dtype), empty((), x.dtype)
+    _squared_forward_loop(x, y, divisor, diff, out)
+    return out, (diff,)
+
+
+def _squared_fused_backward(
+    grad: Any, saved: tuple, scale: float, need_x: bool, need_y: bool
+) -> tuple:
+    (diff,) = saved
+    # No gradient: an empty array of the same number of dimensions (one type either way).
+    grad_x = empty(diff.shape, diff.dtype) if need_x else diff[:0].copy()
+    grad_y = empty(diff.shape, diff.dtype) if need_y else diff[:0].copy()
+    if need_x:
+        _squared_backward_loop(grad, diff, scale, False, grad_x)
+    if need_y:
+        _squared_backward_loop(grad, diff, scale, True, grad_y)
+    return grad_x, grad_y
+
+
+_squared_fused = (jit(_squared_fused_forward), jit(_squared_fused_backward))
 
 
 @builds(SquaredError)
@@ -60,12 +87,13 @@ def squared_error(node: Any, arrays: list, options: dict) -> Kernel | None:
             return numpy.asarray(fallback.forward(x, y, reduction)), fallback
         diff, out = empty(shape, dtype), empty((), dtype)
         forward(x, y, divisor, diff, out)
-        return out, diff
+        return out, (diff,)
 
-    def run_backward(grad: Any, diff: Any) -> tuple:
-        if type(diff) is not numpy.ndarray:  # the operation ran itself
-            results = diff.backward(grad)
+    def run_backward(grad: Any, saved: Any) -> tuple:
+        if type(saved) is not tuple:  # the operation ran itself
+            results = saved.backward(grad)
             return tuple(results[position] for position in grads)
+        (diff,) = saved
         if grad.shape != ():
             raise RuntimeError(f"backward of SquaredError: gradient of shape {grad.shape}")
         results = []
@@ -75,7 +103,10 @@ def squared_error(node: Any, arrays: list, options: dict) -> Kernel | None:
             results.append(result)
         return tuple(results)
 
-    return Kernel(run_forward, run_backward, grads)
+    need = (0 in grads, 1 in grads)
+    return Kernel(
+        run_forward, run_backward, grads, (*_squared_fused, (0, 1), (divisor,), (scale, *need))
+    )
 
 
 def _cross_entropy_forward(z: Any, target: Any, weight: Any, log_p: Any, out: Any) -> bool:
@@ -121,7 +152,26 @@ def _cross_entropy_backward(grad: Any, log_p: Any, target: Any, weight: Any, res
             result[r, c] = (value - (weight if c == target[r] else zero)) * g
 
 
-_cross_entropy = (jit(_cross_entropy_forward), jit(_cross_entropy_backward))
+_cross_entropy_forward_loop = jit(_cross_entropy_forward)
+_cross_entropy_backward_loop = jit(_cross_entropy_backward)
+_cross_entropy = (_cross_entropy_forward_loop, _cross_entropy_backward_loop)
+
+
+def _cross_entropy_fused_forward(z: Any, target: Any, weight: Any) -> tuple:
+    log_p, out = empty(z.shape, z.dtype), empty((), z.dtype)
+    if not _cross_entropy_forward_loop(z, target, weight, log_p, out):
+        raise Declined()
+    return out, (log_p, target)
+
+
+def _cross_entropy_fused_backward(grad: Any, saved: tuple, weight: Any) -> tuple:
+    log_p, target = saved
+    result = empty(log_p.shape, log_p.dtype)
+    _cross_entropy_backward_loop(grad, log_p, target, weight, result)
+    return result, empty(0, log_p.dtype)
+
+
+_cross_entropy_fused = (jit(_cross_entropy_fused_forward), jit(_cross_entropy_fused_backward))
 
 
 @builds(ClassIndexLogLikelihood)
@@ -164,4 +214,5 @@ def cross_entropy(node: Any, arrays: list, options: dict) -> Kernel | None:
         backward(grad, log_p, target, weight, result)
         return (result,)
 
-    return Kernel(run_forward, run_backward, (0,))
+    fused = (*_cross_entropy_fused, (0, 1), (weight,), (weight,))
+    return Kernel(run_forward, run_backward, (0,), fused)

@@ -62,6 +62,46 @@ def _linear_backward(grad: Any, x: Any, weight: Any, grad_x: Any, grad_w: Any, g
 _forward, _backward = jit(_linear_forward), jit(_linear_backward)
 
 
+# The same loops for a fused run of kernels (see Kernel.fused): arrays made inside.
+
+
+def _fused_forward_bias(x: Any, weight: Any, bias: Any) -> tuple:
+    out = empty((x.shape[0], weight.shape[0]), x.dtype)
+    _forward(x, weight, bias, True, out)
+    return out, (x, weight)
+
+
+def _fused_forward_no_bias(x: Any, weight: Any) -> tuple:
+    out = empty((x.shape[0], weight.shape[0]), x.dtype)
+    _forward(x, weight, weight[0], False, out)
+    return out, (x, weight)
+
+
+def _fused_gradients(grad: Any, saved: tuple, need_x: bool, need_w: bool, need_b: bool) -> tuple:
+    x, weight = saved
+    rows, inner = x.shape
+    outputs = weight.shape[0]
+    grad_x = empty((rows if need_x else 0, inner), x.dtype)
+    grad_w = empty((outputs if need_w else 0, inner), x.dtype)
+    grad_b = empty(outputs if need_b else 0, x.dtype)
+    _backward(grad, x, weight, grad_x, grad_w, grad_b)
+    return grad_x, grad_w, grad_b
+
+
+def _fused_backward_bias(grad: Any, saved: tuple, need_x: bool, need_w: bool, need_b: bool):
+    return _fused_gradients_jit(grad, saved, need_x, need_w, need_b)
+
+
+def _fused_backward_no_bias(grad: Any, saved: tuple, need_x: bool, need_w: bool) -> tuple:
+    grad_x, grad_w, _ = _fused_gradients_jit(grad, saved, need_x, need_w, False)
+    return grad_x, grad_w
+
+
+_fused_gradients_jit = jit(_fused_gradients)
+_fused_bias = (jit(_fused_forward_bias), jit(_fused_backward_bias))
+_fused_no_bias = (jit(_fused_forward_no_bias), jit(_fused_backward_no_bias))
+
+
 def _fits(x: Any, weight: Any, bias: Any) -> bool:
     """Whether the kernel covers these arrays: a batch of vectors of W's width, a bias of W's
     height (or none), one float dtype, and a product small enough."""
@@ -119,4 +159,8 @@ def linear(node: Any, arrays: list, options: dict) -> Kernel | None:
         results = (grad_x, grad_w, grad_b)
         return tuple(results[position] for position in grads)
 
-    return Kernel(run_forward, run_backward, grads)
+    if bias is None:
+        fused = (*_fused_no_bias, (0, 1), (), (need_x, need_w))
+    else:
+        fused = (*_fused_bias, (0, 1, 2), (), (need_x, need_w, need_b))
+    return Kernel(run_forward, run_backward, grads, fused)

@@ -20,13 +20,21 @@ from chainrule.compiled.kernels import jit
 from chainrule.optim.optimizer import add_scaled_
 
 
-def _add_scaled(target: Any, alpha: float, values: Any) -> None:
-    """target += alpha · values, in place, for C-contiguous arrays of one size and dtype, with
-    alpha rounded to their dtype first, as NumPy rounds a Python number it multiplies by."""
+def _add_scaled(target: Any, alpha: float, values: Any) -> bool:
+    """target += alpha · values, in place, with alpha rounded to their dtype first, as NumPy
+    rounds a Python number it multiplies by; False, with nothing done, unless both arrays are
+    C-contiguous of one shape (the caller checks the dtypes)."""
+    if (
+        target.shape != values.shape
+        or not target.flags.c_contiguous
+        or not values.flags.c_contiguous
+    ):
+        return False
     flat, v = target.reshape(-1), values.reshape(-1)
     scale = target.dtype.type(alpha)
     for i in range(flat.size):
         flat[i] += scale * v[i]
+    return True
 
 
 _add_scaled_jit = jit(_add_scaled)
@@ -59,22 +67,22 @@ def _plain(params: list, alpha: float) -> None:
         if grad_tensor is None:
             continue
         target, grad = p.array, grad_tensor.array
-        dtype = target.dtype
-        if (
+        if not (
             type(target) is ndarray
             and type(grad) is ndarray
-            and (dtype is _FLOAT32 or dtype is _FLOAT64)
-            and grad.dtype is dtype
-            and grad.shape == target.shape
             and grad is not target
-            and grad.base is None  # a gradient of its own: not a view into the parameter
-            and target.flags.c_contiguous
-            and grad.flags.c_contiguous
+            # Memory of the gradient's own: NumPy's (no base) or numba's (a kernel's output,
+            # whose base is numba's record of it), not a view into the parameter.
+            and (
+                (base := grad.base) is None
+                or (type(base) is not ndarray and base is not target.base)
+            )
+            and (target.dtype is _FLOAT32 or target.dtype is _FLOAT64)
+            and grad.dtype is target.dtype
+            and _add_scaled_jit(target, alpha, grad)
         ):
-            _add_scaled_jit(target, alpha, grad)
-        else:  # SGD's own arithmetic
-            add_scaled_(target, alpha, grad)
+            add_scaled_(target, alpha, grad)  # SGD's own arithmetic
 
 
-_FLOAT32, _FLOAT64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
 ndarray = numpy.ndarray
+_FLOAT32, _FLOAT64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
