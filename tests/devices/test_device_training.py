@@ -489,7 +489,7 @@ def test_gradient_monitor_summary_and_sharpness_on_cuda(tmp_path: Any) -> None:
 # ---- the compiled step -----------------------------------------------------------------------
 
 
-def conv_step(device: str, compiled: bool, loss_fn: nn.Module) -> tuple:
+def conv_step(device: str, compiled: bool, loss_fn: nn.Module, kernels: bool = False) -> tuple:
     cr.manual_seed(2)
     model = nn.Sequential(
         nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(8, 2)
@@ -504,7 +504,7 @@ def conv_step(device: str, compiled: bool, loss_fn: nn.Module) -> tuple:
         optimizer.step()
         return loss
 
-    runner = cr.compile(step) if compiled else step
+    runner = cr.compile(step, kernels=kernels) if compiled else step
     x, y = cr.tensor(IMAGES, device=device), cr.tensor(Y[:8], device=device)
     losses = [runner(x, y) for _ in range(6)]
     return model, losses, runner
@@ -522,6 +522,16 @@ def test_a_compiled_step_on_cuda_equals_the_eager_one(loss_fn: nn.Module) -> Non
     assert [host(a) for a in losses] == [host(a) for a in eager_losses]
     cpu, _, _ = conv_step("cpu", False, loss_fn)
     assert_same_parameters(cpu, replayed)
+
+
+def test_numba_kernels_are_for_the_cpu_a_gpu_step_replays_its_own_operations() -> None:
+    pytest.importorskip("numba", reason="the kernels need numba: pip install 'chainrule[numba]'")
+    eager, _, _ = conv_step("cuda", False, nn.MSELoss())
+    replayed, _, runner = conv_step("cuda", True, nn.MSELoss(), kernels=True)
+    (source,) = runner.source()
+    assert " = K" not in source and "_fused" not in source  # no kernel on the device's arrays
+    for p, q in zip(eager.parameters(), replayed.parameters()):
+        np.testing.assert_array_equal(host(q), host(p))
 
 
 def test_a_replay_recorded_on_one_device_is_not_run_on_the_other() -> None:
