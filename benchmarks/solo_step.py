@@ -104,9 +104,13 @@ def memory_rss(config: str, impl: str, steps: int = 5) -> dict:
     }
 
 
-def memory_traced(config: str, impl: str, steps: int = 3) -> dict:
+def memory_traced(config: str, impl: str, steps: int = 5) -> dict:
     """tracemalloc's peak during step ``steps + 1``, counting every allocation since the
-    model was built (gradients and work arrays kept between steps included), in bytes."""
+    model was built (gradients and work arrays kept between steps included), in bytes.
+
+    The steady state of training: ``steps`` is past a compiled step's two recordings, and the
+    cycle collector runs before the measured step, so that what the recordings left for it
+    (their graphs) does not count as memory a step keeps."""
     if library(impl) == "torch":
         raise UnavailableError("tracemalloc does not see PyTorch's allocator")
     step, _ = build(config, impl)
@@ -114,6 +118,7 @@ def memory_traced(config: str, impl: str, steps: int = 3) -> dict:
     tracemalloc.start()
     for _ in range(steps):
         step()
+    gc.collect()
     kept, _ = tracemalloc.get_traced_memory()
     tracemalloc.reset_peak()
     step()
