@@ -285,3 +285,59 @@ def test_a_fused_run_that_numba_cannot_compile_warns_once_and_hands_back() -> No
     with pytest.warns(RuntimeWarning, match="did not compile"):
         assert run(np.ones(3)) is None
     assert run(np.ones(3)) is None  # quietly, from then on
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"weight_decay": 0.1}, {"weight_decay": 0.1, "decoupled_weight_decay": True}],
+    ids=["plain", "l2", "decoupled"],
+)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_adam_update_is_eager_bit_for_bit(options, dtype) -> None:
+    rng = np.random.default_rng(6)
+    shapes = [(3, 5), (5,), (700, 130)]
+
+    def run(kernel: bool) -> list:
+        params = [cr.nn.Parameter(cr.tensor(rng_p.astype(dtype))) for rng_p in start]
+        optimizer = optim.Adam(params, lr=0.01, **options)
+        for grads in steps:
+            for p, g in zip(params, grads, strict=True):
+                p.grad = cr.tensor(g.astype(dtype))
+            (updates.adam_step if kernel else optimizer.step)(*((optimizer,) if kernel else ()))
+        return [p.detach().numpy().copy() for p in params] + [
+            optimizer.state[p][name].copy() for p in params for name in ("exp_avg", "exp_avg_sq")
+        ]
+
+    start = [rng.normal(size=shape) for shape in shapes]
+    steps = [[rng.normal(size=shape) for shape in shapes] for _ in range(5)]
+    for got, want in zip(run(True), run(False), strict=True):
+        assert same_bits(got, want)
+
+
+def test_amsgrad_takes_adam_s_own_update() -> None:
+    p = cr.nn.Parameter(cr.tensor([1.0, -2.0]))
+    twin = cr.nn.Parameter(cr.tensor([1.0, -2.0]))
+    ours, theirs = (optim.Adam([q], lr=0.1, amsgrad=True) for q in (p, twin))
+    for step in range(3):
+        for q in (p, twin):
+            q.grad = cr.tensor([0.5 * step - 1.0, 2.0])
+        updates.adam_step(ours)
+        theirs.step()
+    assert same_bits(p.detach().numpy(), twin.detach().numpy())
+
+
+def test_xor_with_adam_replays_through_the_adam_kernel(monkeypatch) -> None:
+    calls = []
+    kernel_step = updates.adam_step
+    monkeypatch.setattr(updates, "adam_step", lambda opt: calls.append(1) or kernel_step(opt))
+
+    def adam(params):
+        return optim.Adam(params, lr=0.05)
+
+    runner, losses, params = xor_run(True, 60, adam)
+    assert len(calls) == runner.replays == 58
+    monkeypatch.undo()
+    _, eager_losses, eager_params = xor_run(False, 60, adam)
+    np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
+    for got, want in zip(params, eager_params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

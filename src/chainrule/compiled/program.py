@@ -47,6 +47,7 @@ from chainrule.compiled.tape import (
     Ref,
     has_refs,
 )
+from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.sgd import SGD
 from chainrule.tensor import Tensor
@@ -319,13 +320,14 @@ class Program:
         if (
             self._kernels_on
             and call.function is Optimizer.step
-            and type(call.owner) is SGD
+            and type(call.owner) in (SGD, Adam, AdamW)
             and not call.args
             and not call.kwargs
         ):
-            from chainrule.compiled.kernels.updates import sgd_step
+            from chainrule.compiled.kernels import updates
 
-            return f"{self._constant(sgd_step)}({self._constant(call.owner)})"
+            update = updates.sgd_step if type(call.owner) is SGD else updates.adam_step
+            return f"{self._constant(update)}({self._constant(call.owner)})"
         name = self._constant(call.function)
         arguments = [self._render(call.owner, tensors=True)]
         arguments += [self._render(value, tensors=True) for value in call.args]

@@ -92,9 +92,10 @@ def compile(  # noqa: A001 - PyTorch's name (torch.compile)
 
     ``kernels=True`` (it needs the ``numba`` package: ``pip install "chainrule[numba]"``) runs
     the operations of the usual layers (linear layers of up to 4,096 multiply-adds, sigmoid,
-    tanh, ReLU, the squared error, cross-entropy against class indices) and plain SGD's update
-    as machine code that numba compiles, one call per operation instead of a few NumPy passes:
-    on a small network, several times less time per operation. The results then agree with
+    tanh, ReLU, the squared error, cross-entropy against class indices) and the updates of
+    plain SGD and of Adam and AdamW as machine code that numba compiles, one call per operation
+    instead of a few NumPy passes, and a run of such operations (a small network's whole
+    forward and backward pass) as one call. The results then agree with
     eager mode to a few units in the last place instead of bit for bit (sums run in another
     order, and ``exp``, ``log`` and ``tanh`` come from the C library); every other operation
     is replayed as without kernels.

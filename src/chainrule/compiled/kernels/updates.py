@@ -1,14 +1,17 @@
-"""The optimiser's update as a kernel: plain SGD's θ ← θ − lr·g, one call per parameter.
+"""The optimisers' updates as kernels: plain SGD's θ ← θ − lr·g and Adam's (and AdamW's),
+one call per parameter.
 
 A replay calls ``optimizer.step()`` again (compiled/program.py); for :class:`~chainrule.optim.SGD`
-it calls :func:`sgd_step` instead, which does what that step does (gradients paused, NumPy's
-warnings silenced, the parameters' versions bumped) with the same roundings: lr·g rounded to the
-parameter's dtype, then added. A group with momentum, weight decay or ``maximize`` is updated
-by SGD's own code, so every option keeps its eager numbers.
+it calls :func:`sgd_step` instead, and for Adam and AdamW :func:`adam_step`, which do what that
+step does (gradients paused, NumPy's warnings silenced, the parameters' versions bumped) with
+the same roundings in the same order, so the numbers are eager mode's bit for bit. The options
+the kernels leave out (SGD's momentum, weight decay and ``maximize``; Adam's AMSGrad and
+``maximize``; a parameter's first step, which makes its state) run the optimiser's own code.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -86,3 +89,118 @@ def _plain(params: list, alpha: float) -> None:
 
 ndarray = numpy.ndarray
 _FLOAT32, _FLOAT64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
+
+
+def _adam(
+    param: Any,
+    grad: Any,
+    exp_avg: Any,
+    exp_avg_sq: Any,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+    decoupled: bool,
+    decay: float,
+    correction2: float,
+    eps: float,
+    step_size: float,
+) -> bool:
+    """One Adam update in place, in Adam._update's order of arithmetic: each Python number
+    rounded to the arrays' dtype where NumPy would round it, each operation rounded once.
+    False, with nothing done, unless the four arrays are C-contiguous of one shape."""
+    shape = param.shape
+    if (
+        grad.shape != shape
+        or exp_avg.shape != shape
+        or exp_avg_sq.shape != shape
+        or not param.flags.c_contiguous
+        or not grad.flags.c_contiguous
+        or not exp_avg.flags.c_contiguous
+        or not exp_avg_sq.flags.c_contiguous
+    ):
+        return False
+    kind = param.dtype.type
+    b1, one_minus_b1 = kind(beta1), kind(1 - beta1)
+    b2, one_minus_b2 = kind(beta2), kind(1 - beta2)
+    wd, keep = kind(weight_decay), kind(decay)
+    c2, small, size = kind(correction2), kind(eps), kind(step_size)
+    p, g = param.reshape(-1), grad.reshape(-1)
+    m, v = exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
+    for i in range(p.size):
+        gradient = g[i]
+        if decoupled:
+            p[i] = p[i] * keep
+        elif weight_decay != 0.0:
+            gradient = gradient + wd * p[i]
+        m[i] = m[i] * b1 + one_minus_b1 * gradient
+        v[i] = v[i] * b2 + one_minus_b2 * gradient * gradient
+        denominator = numpy.sqrt(v[i]) / c2 + small
+        p[i] = p[i] - size * m[i] / denominator
+    return True
+
+
+_adam_jit = jit(_adam)
+
+
+def adam_step(optimizer: Any) -> None:
+    """``optimizer.step()`` of an Adam or AdamW optimiser, through the kernel where it applies
+    (not for AMSGrad or ``maximize``, nor a parameter's first step, which makes its state)."""
+    token, quiet = pause_grad(), fp_errors.enter()
+    try:
+        for group in optimizer.param_groups:
+            lr, (beta1, beta2) = group["lr"], group["betas"]
+            if (
+                group["amsgrad"]
+                or group["maximize"]
+                or type(lr) not in (float, int)
+                or not all(optimizer.state.get(p) for p in group["params"] if p._grad is not None)
+            ):
+                optimizer._update(group)
+            else:
+                _adam_group(optimizer, group, lr, beta1, beta2)
+            note_parameter_writes(group["params"], optimizer._step_name)
+    finally:
+        fp_errors.leave(quiet)
+        restore_mode(token)
+
+
+def _adam_group(optimizer: Any, group: dict, lr: float, beta1: float, beta2: float) -> None:
+    weight_decay, eps = group["weight_decay"], group["eps"]
+    decoupled = bool(weight_decay and group["decoupled_weight_decay"])
+    decay = 1 - lr * weight_decay
+    for p in group["params"]:
+        grad_tensor = p._grad
+        if grad_tensor is None:
+            continue
+        state = optimizer.state[p]
+        state["step"] += 1
+        step = state["step"]
+        param, grad = p.array, grad_tensor.array
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        dtype = param.dtype
+        if not (
+            type(param) is ndarray
+            and type(grad) is ndarray
+            and (dtype is _FLOAT32 or dtype is _FLOAT64)
+            and grad.dtype is dtype
+            and type(exp_avg) is ndarray
+            and exp_avg.dtype is dtype
+            and type(exp_avg_sq) is ndarray
+            and exp_avg_sq.dtype is dtype
+            and _adam_jit(
+                param,
+                grad,
+                exp_avg,
+                exp_avg_sq,
+                beta1,
+                beta2,
+                weight_decay,
+                decoupled,
+                decay,
+                math.sqrt(1 - beta2**step),
+                eps,
+                lr / (1 - beta1**step),
+            )
+        ):
+            state["step"] -= 1  # Adam's own update counts the step again
+            optimizer._update({**group, "params": [p]})
