@@ -341,3 +341,38 @@ def test_xor_with_adam_replays_through_the_adam_kernel(monkeypatch) -> None:
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-5)
     for got, want in zip(params, eager_params, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_fit_with_compile_kernels_trains_as_eager_fit_does() -> None:
+    from chainrule.data import TensorDataset
+    from chainrule.train import TrainStep
+
+    rng = np.random.default_rng(7)
+    x = cr.tensor(rng.normal(size=(40, 4)).astype(np.float32))
+    y = cr.tensor(rng.integers(0, 3, 40))
+    results = {}
+    for compile_ in (False, "kernels"):
+        cr.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
+        history = cr.train.fit(
+            model,
+            nn.CrossEntropyLoss(),
+            optim.SGD(model.parameters(), lr=0.1),
+            TensorDataset(x, y),
+            epochs=4,
+            batch_size=8,
+            seed=0,
+            progress=False,
+            compile=compile_,
+        )
+        results[compile_] = (
+            history.history["loss"],
+            [p.detach().numpy() for p in model.parameters()],
+        )
+    np.testing.assert_allclose(results["kernels"][0], results[False][0], rtol=1e-5)
+    for got, want in zip(results["kernels"][1], results[False][1], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    step = TrainStep(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters()), compile="kernels")
+    assert step.compiled.kernels and step.compile is True
+    with pytest.raises(TypeError, match="compile must be None, True, False or 'kernels'"):
+        TrainStep(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters()), compile="fast")

@@ -12,7 +12,8 @@ layers, loss and optimiser (compiled/). Which models take that path is TrainStep
 from before the general mechanism existed: a :class:`~chainrule.nn.Sequential` (nested ones
 included) called on one input tensor that does not require grad, with gradient recording on,
 no anomaly detection and no hooks on the containers or the loss. ``compile=True`` (what
-``fit(compile=True)`` uses) replays any model, ``compile=False`` none. Every other call runs
+``fit(compile=True)`` uses) replays any model, ``compile="kernels"`` too, through numba's
+kernels (``chainrule.compile(kernels=True)``), ``compile=False`` none. Every other call runs
 eagerly (:meth:`TrainStep.eager_forward`), and so does every call that ``chainrule.compile``
 itself declines to replay (with ``compile=True``, it warns why; ``compiled.reasons`` lists it).
 
@@ -57,7 +58,7 @@ class TrainStep:
         loss_fn: Callable[..., Tensor],
         optimizer: Any,
         *,
-        compile: bool | None = None,  # noqa: A002 - as fit's argument
+        compile: bool | str | None = None,  # noqa: A002 - as fit's argument
     ) -> None:
         # Any callable model and any object with zero_grad() and step() will do, as in a
         # PyTorch loop.
@@ -74,11 +75,16 @@ class TrainStep:
                 f"{type(optimizer).__name__}"
             )
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
-        if compile not in (None, True, False):
-            raise TypeError(f"TrainStep: compile must be None, True or False, got {compile!r}")
-        self.compile = compile
+        if compile not in (None, True, False, "kernels"):
+            raise TypeError(
+                f"TrainStep: compile must be None, True, False or 'kernels', got {compile!r}"
+            )
+        kernels = compile == "kernels"
+        self.compile = True if kernels else compile
         # Asked for, compile says why a step runs eagerly; by default it quietly does.
-        self.compiled = CompiledStep(self._forward_and_backward, warn=compile is True)
+        self.compiled = CompiledStep(
+            self._forward_and_backward, warn=self.compile is True, kernels=kernels
+        )
 
     def __repr__(self) -> str:
         return f"TrainStep(model={type(self.model).__name__}, loss_fn={self.loss_fn!r})"
