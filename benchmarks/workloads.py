@@ -194,7 +194,7 @@ def _build_op(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
 
 
 def _step_library(workload: Workload, impl: str) -> ModuleType:
-    if impl in ("chainrule", "chainrule_compiled"):
+    if impl in ("chainrule", "chainrule_compiled", "chainrule_kernels"):
         return load_chainrule()
     if impl == "torch":
         return load_torch()
@@ -203,10 +203,12 @@ def _step_library(workload: Workload, impl: str) -> ModuleType:
 
 def _bind(lib: ModuleType, impl: str, step: Callable, x: Any, y: Any) -> Callable[[], Any]:
     """``step`` on fixed data as a call without arguments; compiled first for
-    ``chainrule_compiled`` (chainrule.compile records on the first call)."""
-    if impl == "chainrule_compiled":
+    ``chainrule_compiled`` (chainrule.compile records on the first call), and with numba's
+    kernels for ``chainrule_kernels``."""
+    if impl in ("chainrule_compiled", "chainrule_kernels"):
         compile_step = getattr(lib, "compile", None)
         if compile_step is None:
             raise UnavailableError("this chainrule has no compile()")
-        step = compile_step(step)
+        kernels = {"kernels": True} if impl == "chainrule_kernels" else {}
+        step = compile_step(step, **kernels)
     return lambda: step(x, y)
