@@ -115,13 +115,24 @@ _tanh_fused = (jit(_tanh_fused_forward), jit(_tanh_fused_backward))
 _relu_fused = (jit(_relu_fused_forward), jit(_relu_fused_backward))
 
 
-def _suits(node: Any, arrays: list, options: dict) -> bool:
-    return not options and len(arrays) == 1 and float_arrays(arrays, 1) and node.needs_input_grad[0]
+# Above this many elements NumPy's vectorised exp and tanh beat a loop calling the C
+# library's (ReLU's loop wins at every size).
+MAX_TRANSCENDENTAL = 16384
+
+
+def _suits(node: Any, arrays: list, options: dict, largest: int | None = None) -> bool:
+    """One C-contiguous float input that needs a gradient, of at most ``largest`` elements. A
+    strided input (a convolution's batch-last layout) keeps the operation: its output takes the
+    input's layout, which the layers after it expect."""
+    if options or len(arrays) != 1 or not float_arrays(arrays, 1) or not node.needs_input_grad[0]:
+        return False
+    z = arrays[0]
+    return z.flags.c_contiguous and (largest is None or z.size <= largest)
 
 
 @builds(Sigmoid)
 def sigmoid(node: Any, arrays: list, options: dict) -> Kernel | None:
-    if not _suits(node, arrays, options):
+    if not _suits(node, arrays, options, MAX_TRANSCENDENTAL):
         return None
     limit = arrays[0].dtype.type(_EXP_LIMIT[arrays[0].dtype])
     forward, backward = _sigmoid
@@ -164,7 +175,7 @@ def _output_only(pair: tuple, fused: tuple, numpy_backward: Any) -> Kernel:
 
 @builds(Tanh)
 def tanh_kernel(node: Any, arrays: list, options: dict) -> Kernel | None:
-    if not _suits(node, arrays, options):
+    if not _suits(node, arrays, options, MAX_TRANSCENDENTAL):
         return None
     return _output_only(_tanh, _tanh_fused, lambda grad, out: grad * (1 - out * out))
 
