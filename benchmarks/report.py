@@ -234,6 +234,7 @@ def _memory_table(memory: dict[str, Any]) -> str:
         "NumPy arrays at the peak of a step (tracemalloc)",
         "must keep (activations + gradients)",
         "peak / must keep",
+        "numba's compiler state and modules imported during the steps (set apart)",
     ]
     rows = [head, ["---"] * len(head)]
     for config, entry in memory.items():
@@ -255,6 +256,7 @@ def _memory_table(memory: dict[str, Any]) -> str:
                     _mib(peak),
                     _mib(kept),
                     f"{peak / kept:.2f}" if peak and kept else "—",
+                    _mib(facts.get("compiler")) if facts.get("compiler") else "—",
                 ]
             )
     return (
