@@ -9,6 +9,8 @@ import torch
 import torch.nn as nn
 import torch.optim as optim
 
+torch.manual_seed(0)  # the same initial weights on every run of the test
+
 rng = np.random.default_rng(0)
 X = torch.tensor(rng.standard_normal((128, 6)), dtype=torch.float32)
 Y = torch.tensor(rng.standard_normal((128, 2)), dtype=torch.float32)

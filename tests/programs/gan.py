@@ -7,6 +7,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+torch.manual_seed(0)  # the same initial weights on every run of the test
+
 cuda = True if torch.cuda.is_available() else False
 Tensor = torch.cuda.FloatTensor if cuda else torch.FloatTensor
 latent_dim = 4

@@ -7,6 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+torch.manual_seed(0)  # the same initial weights on every run of the test
+
 rng = np.random.default_rng(0)
 n_data = torch.ones(100, 2)
 x0 = torch.tensor(rng.normal(2, 1, (100, 2)), dtype=torch.float32) + 0 * n_data

@@ -10,6 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torch.optim as optim
 
+torch.manual_seed(0)  # the same initial weights on every run of the test
+
 CONTEXT_SIZE = 2
 EMBEDDING_DIM = 10
 test_sentence = """When forty winters shall besiege thy brow,

@@ -8,6 +8,8 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
+torch.manual_seed(0)  # the same initial weights on every run of the test
+
 rng = np.random.default_rng(0)
 sequences, labels = [], []
 for _ in range(60):
