@@ -17,6 +17,7 @@ from chainrule.ops.rectifiers import ReLU
 from chainrule.ops.regression_losses import SquaredError
 from chainrule.ops.smooth_activations import Sigmoid, Tanh
 from chainrule.optim.optimizer import add_scaled_
+from test_compile import standard_step
 
 pytest.importorskip("numba", reason="the kernels need numba: pip install 'chainrule[numba]'")
 
@@ -209,15 +210,7 @@ def classifier_step(kernels_on: bool):
     cr.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     optimizer = optim.SGD(model.parameters(), lr=0.1)
-    loss_fn = nn.CrossEntropyLoss()
-
-    def step(x, y):
-        optimizer.zero_grad()
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
+    step = standard_step(model, nn.CrossEntropyLoss(), optimizer)
     return model, CompiledStep(step, kernels=kernels_on)
 
 

@@ -72,6 +72,8 @@ _relu = (_relu_forward_loop, _relu_backward_loop)
 
 
 # The same loops for a fused run of kernels: arrays made inside, the saved values a tuple.
+# Written out for each activation rather than made by one factory: a loop captured in a
+# closure is a first-class function to numba, called through a pointer (and experimental).
 
 
 def _sigmoid_fused_forward(z: Any, limit: Any) -> tuple:
