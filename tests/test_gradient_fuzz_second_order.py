@@ -72,7 +72,11 @@ def second_order(
 def _array(value: Any, like: Any) -> np.ndarray:
     if value is None:
         return np.zeros(tuple(like.shape))
-    if isinstance(value, torch.Tensor):  # force: PyTorch may give one of its ZeroTensors
+    if isinstance(value, torch.Tensor):
+        if value._is_zerotensor():
+            # Read by its shape: PyTorch 2.13 crashes (a segmentation fault) reading some of its
+            # ZeroTensors with numpy(force=True), e.g. the second derivative of l1_loss(x, x).
+            return np.zeros(tuple(value.shape))
         return np.array(value.detach().numpy(force=True), dtype=np.float64)
     return np.array(value.detach().numpy(), dtype=np.float64)
 
