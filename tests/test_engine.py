@@ -63,6 +63,25 @@ def test_backward_frees_intermediate_activations_even_while_loss_is_held() -> No
     assert loss.grad_fn is not None  # the loss itself survives
 
 
+def test_an_activation_is_freed_during_backward_once_no_node_still_needs_it() -> None:
+    # The peak of a training step's memory is in its backward pass, when the gradients of the
+    # first layers are made: the activations of the later layers must be gone by then.
+    x = cr.randn(50, 50, requires_grad=True)
+    first = x * 2.0
+    later = first.exp()  # exp keeps its output for its backward, so the graph holds it
+    later_ref = weakref.ref(later)
+    seen_when_first_was_reached = []
+    first.register_hook(lambda grad: seen_when_first_was_reached.append(later_ref()))
+    loss = (later * 3.0).sum()
+    del later
+    gc.collect()
+    assert later_ref() is not None
+    loss.backward()
+    # No cycle collection in between: reference counts alone free it, as in a training loop.
+    assert seen_when_first_was_reached == [None]
+    np.testing.assert_allclose(x.grad.numpy(), 6.0 * np.exp(2.0 * x.detach().numpy()), rtol=1e-6)
+
+
 def test_no_grad_records_nothing_and_restores_the_mode() -> None:
     x = cr.tensor([1.0], requires_grad=True)
     with cr.no_grad():

@@ -120,7 +120,11 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
             _run_queued()
         return
 
+    # Oldest first, so that pop() visits the newest first and the list lets go of each tensor
+    # once it has run: holding them all to the end of the walk would keep every activation
+    # alive through the whole backward pass, where the peak of a training step's memory is.
     order = reverse_topological_order([root])
+    order.reverse()
     ndarray, freed = backend.ndarray, FREED  # locals: this loop is the hot path of backward
     # inf and NaN in a gradient are results, as in PyTorch, not occasions for NumPy warnings;
     # detect_anomaly is the tool that stops at them.
@@ -135,7 +139,8 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
     active = home = None
     devices = backend.on_devices  # else every node runs with NumPy: no need to look
     try:
-        for tensor in order:
+        while order:
+            tensor = order.pop()
             node = tensor._ctx
             grad = node.pending
             if grad is None:
@@ -187,7 +192,7 @@ def walk(root: Tensor, gradient: Any = None, retain_graph: bool = False) -> None
                 node.saved = freed
                 node.inputs = ()
     except BaseException:
-        for tensor in order:
+        for tensor in order:  # those not yet run; every one run has handed its sum on
             tensor._ctx.pending = None
         _queued.pop(get_ident(), None)  # a walk cut short has no end for them to wait for
         raise
