@@ -183,6 +183,32 @@ def test_recurrent_model_with_custom_forward(kind) -> None:
     assert ".forward((" not in source  # every operation on the tape
 
 
+class StackedLSTM(nn.Module):
+    """Two bidirectional layers started from learnt states: the states reach the LSTM inside
+    a tuple, and every path of the layer (both directions, given states, a layer's input that
+    wants its gradient) runs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(3, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(12, 2)
+        self.h0 = nn.Parameter(cr.randn(4, 1, 6) * 0.5)
+        self.c0 = nn.Parameter(cr.randn(4, 1, 6) * 0.5)
+
+    def forward(self, x):
+        batch = x.shape[0]
+        states = (self.h0.expand(4, batch, 6), self.c0.expand(4, batch, 6))
+        out, _ = self.lstm(x, states)
+        return self.head(out[:, -1])
+
+
+def test_a_module_given_tensors_inside_a_tuple_replays() -> None:
+    # The tensors of an LSTM's (h0, c0) are the step's values, not constants of the recording.
+    step = assert_exact(StackedLSTM, nn.MSELoss, adam, batches((5, 7, 3), out=2))
+    (source,) = step.source()
+    assert ".forward((" not in source
+
+
 def test_dropout_draws_new_masks_in_eager_order() -> None:
     def build():
         return nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Tanh(), nn.Linear(8, 1))

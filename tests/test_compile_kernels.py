@@ -381,3 +381,84 @@ def test_fit_with_compile_kernels_trains_as_eager_fit_does() -> None:
     assert step.compiled.kernels and step.compile is True
     with pytest.raises(TypeError, match="compile must be None, True, False or 'kernels'"):
         TrainStep(model, nn.CrossEntropyLoss(), optim.SGD(model.parameters()), compile="fast")
+
+
+# ---- the LSTM layer ------------------------------------------------------------------------------
+
+
+def test_the_kernels_tanh_is_within_one_unit_in_the_last_place_of_tanh() -> None:
+    from chainrule.compiled.kernels.tanh import tanh_array
+
+    # Every 7th float32 from 0 up to 12 (past where tanh rounds to 1), both signs, and edges.
+    bits = np.arange(0, np.float32(12).view(np.int32), 7, dtype=np.int32)
+    x = np.concatenate([bits.view(np.float32), -bits.view(np.float32)])
+    got = np.empty_like(x)
+    tanh_array(x, got)
+    exact = np.tanh(x.astype(np.float64))
+    ulps = np.abs(got - exact) / np.spacing(exact.astype(np.float32))
+    assert ulps.max() < 1.0, f"{ulps.max():.2f} units at x = {x[ulps.argmax()]!r}"
+    edges = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e-45, 40.0, -40.0], np.float32)
+    out = np.empty_like(edges)
+    tanh_array(edges, out)
+    assert same_bits(out, np.tanh(edges))  # −0 stays −0, NaN stays NaN, ±1 beyond the cutoff
+
+
+def lstm_arrays(steps, batch, inputs, hidden, states, bias, dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+
+    def draw(*shape, scale=1.0):
+        return (rng.normal(size=shape) * scale).astype(dtype)
+
+    x = draw(steps, batch, inputs)
+    h0, c0 = (draw(batch, hidden), draw(batch, hidden)) if states else (None, None)
+    weights = [draw(4 * hidden, inputs, scale=0.4), draw(4 * hidden, hidden, scale=0.4)]
+    if bias:
+        weights += [draw(4 * hidden, scale=0.3), draw(4 * hidden, scale=0.3)]
+    else:
+        weights += [None, None]  # as nn.LSTM(bias=False) passes them
+    return [x, h0, c0, *weights]
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("states", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_lstm_layer_agrees_with_eager_mode_in_every_output_and_gradient(
+    reverse, states, bias
+) -> None:
+    from chainrule.ops.recurrent import LSTMLayer
+
+    arrays = lstm_arrays(6, 3, 4, 5, states, bias)
+    # Every input that is an array wants its gradient (x too: a layer of a stack).
+    needs = [array is not None for array in arrays]
+    node = node_of(LSTMLayer, needs)
+    kernel = kernels.for_operation(node, arrays, {"reverse": reverse})
+    assert kernel is not None
+    out, saved = kernel.forward(*arrays, reverse=reverse)
+    grad = np.random.default_rng(1).normal(size=out.shape).astype(np.float32)
+    got = kernel.backward(grad, saved)
+    again = kernel.backward(grad, saved)  # a retained graph: its arrays are still there
+    eager = node_of(LSTMLayer, needs)
+    want_out = eager.forward(*arrays, reverse=reverse)
+    want = [g for g, need in zip(eager.backward(grad), needs) if need]
+    np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-6)
+    assert len(got) == len(want) == sum(needs)
+    for g, w, a in zip(got, want, again, strict=True):
+        assert g.dtype == np.float32 and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+        assert same_bits(g, a)
+
+
+def test_lstm_in_float64_gets_no_kernel_and_stays_eager_bit_for_bit() -> None:
+    from chainrule.ops.recurrent import LSTMLayer
+
+    arrays = lstm_arrays(4, 2, 3, 4, True, True, dtype=np.float64)
+    node = node_of(LSTMLayer, [True] * 7)
+    assert kernels.for_operation(node, arrays, {}) is None
+
+
+def test_a_stacked_bidirectional_lstm_runs_every_layer_through_the_kernel() -> None:
+    from test_compile import StackedLSTM, adam, batches, trace
+
+    step, _ = trace(StackedLSTM, nn.MSELoss, adam, batches((5, 7, 3), out=2), True, kernels=True)
+    (source,) = step.source()
+    assert source.count(" = K") >= 4  # two layers, two directions each

@@ -199,6 +199,11 @@ class Recorder:
                 requires[slot] = value._requires_grad
             self.tensor_of.setdefault(slot, value)
             return Ref(slot)
+        if isinstance(value, (tuple, list)):  # an LSTM's (h0, c0)
+            items = [self._island_argument(item, introduced, requires) for item in value]
+            return items if type(value) is list else type(value)(items)
+        if isinstance(value, dict):
+            return {k: self._island_argument(v, introduced, requires) for k, v in value.items()}
         return self.table.structure(value, introduced)
 
     def _close(self, frame: Frame, out: Any) -> None:

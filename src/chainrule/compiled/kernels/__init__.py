@@ -24,8 +24,9 @@ array, since numba does not check bounds.
 The numbers are the eager step's where the order of arithmetic is the same (elementwise
 operations, the optimiser's update: the same roundings, in the same order, since numba
 contracts no multiply-add unless told to), and within a few units in the last place where it
-is not: sums in loop order instead of BLAS's, and numba's ``exp``, ``log`` and ``tanh`` from the
-C library instead of NumPy's vectorised ones.
+is not: sums in loop order instead of BLAS's, numba's ``exp``, ``log`` and ``tanh`` from the C
+library instead of NumPy's vectorised ones, and in the LSTM's kernel a rational tanh that the
+compiler vectorises (:mod:`.tanh`, within one unit in the last place).
 
 The NumPy replay, bit for bit eager mode, is the default; ``chainrule.compile(step,
 kernels=True)`` asks for the kernels, and needs numba (``pip install "chainrule[numba]"``).
@@ -152,4 +153,10 @@ def float_arrays(arrays: list, count: int) -> bool:
 
 def _load() -> None:
     """Import the modules that register the builders (each needs numba)."""
-    from chainrule.compiled.kernels import activations, losses, products, updates  # noqa: F401
+    from chainrule.compiled.kernels import (  # noqa: F401
+        activations,
+        losses,
+        products,
+        recurrent,
+        updates,
+    )

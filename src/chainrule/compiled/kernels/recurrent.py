@@ -1,0 +1,271 @@
+"""The kernel of the LSTM layer (ops/recurrent.py's LSTMLayer), for float32 sequences.
+
+Eager mode runs a step's gate math as a dozen NumPy passes over (B, H) blocks, plus a
+transposing copy into the gates' layout before them; its backward first makes the factors of
+every step that do not depend on the gradient (two more arrays the size of the gates). Here
+each step is one matrix product in BLAS, as there, and one numba call that does the rest of
+the step in one pass: adds the recurrent product to the gates, applies the nonlinearities,
+updates the cell and the hidden state. Backward likewise: per step one call that makes δz of
+the four gates (into the gate-major array that the weight gradients read, and into the rows
+that the next product reads) and carries δc, then one product for δh. The weight gradients
+after the loop are eager mode's own code (``parameter_grads``).
+
+The arithmetic is eager mode's, in its order, except tanh: the kernels' rational tanh
+(:mod:`.tanh`) instead of NumPy's, each within one unit in the last place of the exact value,
+so the results agree with eager mode to a few units in the last place.
+
+Anything else runs the operation itself: float64 or another array type, a gradient of a
+shape or dtype the recording did not see; a shape that does not fit raises eager mode's error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from numpy import empty, float32, matmul, ndarray
+
+from chainrule.compiled.kernels import Kernel, builds, fresh_node, jit
+from chainrule.compiled.kernels.tanh import tanh32
+from chainrule.ops.recurrent import _LSTM_ORDER, LSTMLayer
+from chainrule.ops.recurrent_cells import (
+    check_sequence,
+    input_rows,
+    input_weights,
+    parameter_grads,
+    recurrent_weights,
+    sum_bias,
+    time_order,
+)
+from chainrule.ops.work_arrays import sequence_pool
+
+_ONE, _HALF, _ZERO = float32(1), float32(0.5), float32(0)
+
+
+def _step_forward(
+    gates: Any,
+    t: int,
+    recurrent: Any,
+    with_recurrent: bool,
+    c_prev: Any,
+    with_c: bool,
+    cells: Any,
+    tanh_cells: Any,
+    h_out: Any,
+) -> None:
+    """Step t in place: gates[:, t] (4, T, B, H; blocks i, f, o, g, the sigmoid gates' rows
+    halved) += the recurrent product (B, 4H), turned into the gate values
+    (σ(z) = ½·tanh(z/2) + ½, g = tanh z); c_t = i·g + f·c_{t−1} into cells[t], tanh c_t into
+    tanh_cells[t], h_t = o·tanh c_t into h_out (B, H)."""
+    # Short loops over one row each, so that the compiler vectorises them: one loop that
+    # wrote all of these arrays at once would not be (it cannot rule out their overlapping).
+    hidden = gates.shape[3]
+    for b in range(gates.shape[2]):
+        for k in range(4):
+            z = gates[k, t, b]
+            if with_recurrent:
+                product = recurrent[b, k * hidden : (k + 1) * hidden]
+                for j in range(hidden):
+                    z[j] += product[j]
+            if k < 3:
+                for j in range(hidden):
+                    z[j] = tanh32(z[j]) * _HALF + _HALF
+            else:
+                for j in range(hidden):
+                    z[j] = tanh32(z[j])
+        i, f, o, g = gates[0, t, b], gates[1, t, b], gates[2, t, b], gates[3, t, b]
+        c = cells[t, b]
+        for j in range(hidden):
+            c[j] = i[j] * g[j]
+        if with_c:
+            before = c_prev[b]
+            for j in range(hidden):
+                c[j] += f[j] * before[j]
+        tanh_c, h = tanh_cells[t, b], h_out[b]
+        for j in range(hidden):
+            tanh_c[j] = tanh32(c[j])
+        for j in range(hidden):
+            h[j] = o[j] * tanh_c[j]
+
+
+def _step_backward(
+    gates: Any,
+    t: int,
+    tanh_cells: Any,
+    c_prev: Any,
+    with_c: bool,
+    grad_t: Any,
+    grad_h: Any,
+    with_h: bool,
+    grad_c: Any,
+    grad_gates: Any,
+    rows: Any,
+) -> None:
+    """Step t of backpropagation through time: δh = ∂C/∂h_t (grad_t, plus grad_h from step
+    t + 1), δc += δh·o·(1 − tanh² c_t); δz_o = δh·tanh c_t·σ'(o), δz_i = δc·g·σ'(i),
+    δz_f = δc·c_{t−1}·σ'(f), δz_g = δc·i·(1 − g²), into grad_gates[:, t] (PyTorch's order
+    i, f, g, o) and into rows (B, 4H); then grad_c becomes ∂C/∂c_{t−1} = δc·f."""
+    hidden = gates.shape[3]
+    for b in range(gates.shape[2]):
+        i, f, o, g = gates[0, t, b], gates[1, t, b], gates[2, t, b], gates[3, t, b]
+        dz_i, dz_f = grad_gates[0, t, b], grad_gates[1, t, b]
+        dz_g, dz_o = grad_gates[2, t, b], grad_gates[3, t, b]
+        tanh_c, dc, dh = tanh_cells[t, b], grad_c[b], grad_t[b]
+        if with_h:
+            dh = grad_h[b]
+            from_output = grad_t[b]
+            for j in range(hidden):
+                dh[j] = from_output[j] + dh[j]
+        for j in range(hidden):
+            dz_o[j] = dh[j] * (((_ONE - o[j]) * o[j]) * tanh_c[j])
+        for j in range(hidden):
+            dc[j] += dh[j] * ((_ONE - tanh_c[j] * tanh_c[j]) * o[j])
+        for j in range(hidden):
+            dz_i[j] = dc[j] * (((_ONE - i[j]) * i[j]) * g[j])
+        if with_c:
+            before = c_prev[b]
+            for j in range(hidden):
+                dz_f[j] = dc[j] * (((_ONE - f[j]) * f[j]) * before[j])
+        else:
+            for j in range(hidden):
+                dz_f[j] = dc[j] * _ZERO
+        for j in range(hidden):
+            dz_g[j] = dc[j] * ((_ONE - g[j] * g[j]) * i[j])
+        for j in range(hidden):
+            dc[j] *= f[j]
+        row = rows[b]
+        for k in range(4):
+            block = grad_gates[k, t, b]
+            for j in range(hidden):
+                row[k * hidden + j] = block[j]
+
+
+_forward_step, _backward_step = jit(_step_forward), jit(_step_backward)
+
+
+def _covered(arrays: list) -> bool:
+    """Whether the kernel covers these inputs: NumPy float32 arrays, None where absent."""
+    return all(
+        array is None or (type(array) is ndarray and array.dtype == float32) for array in arrays
+    )
+
+
+@builds(LSTMLayer)
+def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
+    if set(options) - {"reverse"} or len(arrays) not in (5, 7) or not _covered(arrays):
+        return None
+    needs = [bool(flag) for flag in node.needs_input_grad] + [False] * (7 - len(arrays))
+    grads = tuple(position for position, flag in enumerate(needs) if flag)
+    template = node
+    # The work arrays of the last call, back to the pool when the next call begins: a
+    # backward may run again on a retained graph until then.
+    last: list = []
+
+    def run_forward(
+        x: Any,
+        h0: Any,
+        c0: Any,
+        w_ih: Any,
+        w_hh: Any,
+        b_ih: Any = None,
+        b_hh: Any = None,
+        reverse: bool = False,
+    ) -> tuple:
+        inputs = [x, h0, c0, w_ih, w_hh, b_ih, b_hh]
+        if not _covered(inputs):
+            fallback = fresh_node(template)
+            return fallback.forward(*inputs, reverse=reverse), fallback
+        check_sequence("lstm", x, w_ih, w_hh, (b_ih, b_hh), 4, h0, c0)
+        if last:
+            sequence_pool.give_back(*last)
+            last.clear()
+        n_steps, batch, _ = x.shape
+        hidden = w_hh.shape[1]
+        x_rows = input_rows(x, b_ih is not None)
+        gates = sequence_pool.take((4, n_steps, batch, hidden), x.dtype)
+        w_in = input_weights(w_ih, sum_bias(b_ih, b_hh), _LSTM_ORDER, 3)
+        matmul(x_rows, w_in, out=gates.reshape(4, n_steps * batch, hidden))
+        w_rec = recurrent_weights(w_hh, _LSTM_ORDER, 3)
+        out = empty((n_steps + 1, batch, hidden), dtype=x.dtype)
+        cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+        tanh_cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+        recurrent = empty((batch, 4 * hidden), dtype=x.dtype)
+        h, c = h0, c0
+        for t in time_order(n_steps, reverse):
+            if h is not None:
+                matmul(h, w_rec, out=recurrent)
+            with_c = c is not None
+            _forward_step(
+                gates,
+                t,
+                recurrent,
+                h is not None,
+                c if with_c else cells[t],  # read only with a previous cell state
+                with_c,
+                cells,
+                tanh_cells,
+                out[t],
+            )
+            h, c = out[t], cells[t]
+        out[n_steps] = c
+        last.extend((x_rows, gates, cells, tanh_cells))
+        return out, (x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out, reverse)
+
+    def run_backward(grad: Any, saved: Any) -> tuple:
+        if type(saved) is not tuple:  # the operation ran itself
+            results = saved.backward(grad)
+            return tuple(results[position] for position in grads)
+        x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out, reverse = saved
+        if grad.shape != out.shape or type(grad) is not ndarray or grad.dtype != float32:
+            return _eager_backward(template, saved, grad, grads)
+        _, n_steps, batch, hidden = gates.shape
+        grad_gates = sequence_pool.take(gates.shape, gates.dtype)
+        grad_c = grad[n_steps].copy()
+        grad_h = empty((batch, hidden), dtype=grad.dtype)
+        rows = empty((batch, 4 * hidden), dtype=grad.dtype)
+        order = time_order(n_steps, reverse)
+        with_h = False
+        for t in reversed(order):
+            first = t == order[0]
+            c_prev = c0 if first else cells[t + 1 if reverse else t - 1]
+            with_c = c_prev is not None
+            _backward_step(
+                gates,
+                t,
+                tanh_cells,
+                c_prev if with_c else grad_c,
+                with_c,
+                grad[t],
+                grad_h,
+                with_h,
+                grad_c,
+                grad_gates,
+                rows,
+            )
+            if first and not needs[1]:
+                break  # ∂C/∂h0 is not wanted: the last product would go unused
+            matmul(rows, w_hh, out=grad_h)  # ∂C/∂h_{t−1}
+            with_h = True
+        wanted = (needs[0], *needs[3:])
+        results = parameter_grads(wanted, grad_gates, grad_gates, x_rows, w_ih, h0, out, reverse)
+        sequence_pool.give_back(grad_gates)
+        grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = results
+        every = (
+            grad_x,
+            grad_h if needs[1] else None,
+            grad_c if needs[2] else None,
+            grad_w_ih,
+            grad_w_hh,
+            grad_b_ih,
+            grad_b_hh,
+        )
+        return tuple(every[position] for position in grads)
+
+    return Kernel(run_forward, run_backward, grads)
+
+
+def _eager_backward(template: Any, saved: tuple, grad: Any, grads: tuple) -> tuple:
+    """The operation's own backward on the kernel's saved arrays (the same as eager mode's)."""
+    node = fresh_node(template)
+    node.saved, node.reverse = saved[:-1], saved[-1]
+    results = node.backward(grad)
+    return tuple(results[position] for position in grads)
