@@ -392,10 +392,13 @@ class Program:
             ]
         if kind == "pend":
             _, slot, name = instruction
-            self._sizes[f"p{slot}"] = self._slots[slot].array.nbytes
+            # The gradient's own name too: left alive after its last use, it would keep the
+            # array after the pending sum lets go of it, to the end of the replay.
+            self._sizes[f"p{slot}"] = self._sizes[name] = self._slots[slot].array.nbytes
             return [Line(f"p{slot} = {name}", (f"p{slot}",), kind="pend", info=(f"p{slot}", name))]
         if kind == "sum":
             _, slot, name = instruction
+            self._sizes[name] = self._slots[slot].array.nbytes
             return [Line(f"p{slot} = _sum(p{slot}, {name})")]
         if kind == "free":
             if instruction[1].out in self._kernels:  # its saved values are variables
