@@ -17,6 +17,7 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
+from test_compile import standard_step
 
 # The benchmark's network (benchmarks/solo_step.py --memory traced): large enough that the
 # optimiser's update, which works through a block of at most 256 KiB, is not the peak.
@@ -40,13 +41,7 @@ def peak_of_a_step(compiled: bool) -> int:
     x = cr.tensor(rng.normal(size=(BATCH, SIZES[0])).astype(np.float32))
     y = cr.tensor(rng.integers(0, SIZES[-1], BATCH))
 
-    def step(x, y):
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
-        loss.backward()
-        optimizer.step()
-        return loss
-
+    step = standard_step(model, loss_fn, optimizer)
     if compiled:
         step = cr.compile(step)
     gc.collect()

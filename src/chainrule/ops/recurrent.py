@@ -78,6 +78,27 @@ class RecurrentLayer(Function):
 _LSTM_ORDER = [0, 1, 3, 2]
 
 
+def lstm_arrays(x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> tuple:
+    """The arrays an LSTM layer's forward loop works on, once the shapes are checked:
+    x_rows (T·B, I [+ 1]), gates (4, T, B, H) holding every step's input product (gate-major
+    in the order i, f, o, g, which each step turns into the gate values in place for backward
+    to read), W_hh rearranged for the per-step product (H, 4H), out (T + 1, B, H), and cells
+    and tanh_cells (T, B, H), uninitialised."""
+    xp = backend.xp
+    check_sequence("lstm", x, w_ih, w_hh, (b_ih, b_hh), 4, h0, c0)
+    n_steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    x_rows = input_rows(x, b_ih is not None)
+    gates = sequence_pool.take((4, n_steps, batch, hidden), x.dtype)
+    w_in = input_weights(w_ih, sum_bias(b_ih, b_hh), _LSTM_ORDER, 3)
+    xp.matmul(x_rows, w_in, out=gates.reshape(4, n_steps * batch, hidden))
+    w_rec = recurrent_weights(w_hh, _LSTM_ORDER, 3)
+    out = xp.empty((n_steps + 1, batch, hidden), dtype=x.dtype)
+    cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+    tanh_cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+    return x_rows, gates, w_rec, out, cells, tanh_cells
+
+
 class LSTMLayer(RecurrentLayer):
     """One LSTM layer over a sequence: x (T, B, I) → (T + 1, B, H), rows h_1..h_T then c_T.
 
@@ -105,19 +126,10 @@ class LSTMLayer(RecurrentLayer):
         reverse: bool = False,
     ) -> Any:
         xp = backend.xp
-        check_sequence("lstm", x, w_ih, w_hh, (b_ih, b_hh), 4, h0, c0)
-        n_steps, batch, _ = x.shape
-        hidden = w_hh.shape[1]
-        x_rows = input_rows(x, b_ih is not None)
-        # The pre-activations of every step at once, gate-major in the order i, f, o, g; each
-        # step turns its blocks into the gate values in place, which backward then reads.
-        gates = sequence_pool.take((4, n_steps, batch, hidden), x.dtype)
-        w_in = input_weights(w_ih, sum_bias(b_ih, b_hh), _LSTM_ORDER, 3)
-        xp.matmul(x_rows, w_in, out=gates.reshape(4, n_steps * batch, hidden))
-        w_rec = recurrent_weights(w_hh, _LSTM_ORDER, 3)
-        out = xp.empty((n_steps + 1, batch, hidden), dtype=x.dtype)
-        cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
-        tanh_cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+        x_rows, gates, w_rec, out, cells, tanh_cells = lstm_arrays(
+            x, h0, c0, w_ih, w_hh, b_ih, b_hh
+        )
+        n_steps, batch, hidden = cells.shape
         recurrent = xp.empty((batch, 4 * hidden), dtype=x.dtype)
         by_gate = xp.empty((4, batch, hidden), dtype=x.dtype)
         h, c = h0, c0

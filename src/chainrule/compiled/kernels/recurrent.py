@@ -26,16 +26,8 @@ from numpy import empty, float32, matmul, ndarray
 
 from chainrule.compiled.kernels import Kernel, builds, fresh_node, jit
 from chainrule.compiled.kernels.tanh import tanh32
-from chainrule.ops.recurrent import _LSTM_ORDER, LSTMLayer
-from chainrule.ops.recurrent_cells import (
-    check_sequence,
-    input_rows,
-    input_weights,
-    parameter_grads,
-    recurrent_weights,
-    sum_bias,
-    time_order,
-)
+from chainrule.ops.recurrent import LSTMLayer, lstm_arrays
+from chainrule.ops.recurrent_cells import parameter_grads, time_order
 from chainrule.ops.work_arrays import sequence_pool
 
 _ONE, _HALF, _ZERO = float32(1), float32(0.5), float32(0)
@@ -174,20 +166,11 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
         if not _covered(inputs):
             fallback = fresh_node(template)
             return fallback.forward(*inputs, reverse=reverse), fallback
-        check_sequence("lstm", x, w_ih, w_hh, (b_ih, b_hh), 4, h0, c0)
         if last:
             sequence_pool.give_back(*last)
             last.clear()
-        n_steps, batch, _ = x.shape
-        hidden = w_hh.shape[1]
-        x_rows = input_rows(x, b_ih is not None)
-        gates = sequence_pool.take((4, n_steps, batch, hidden), x.dtype)
-        w_in = input_weights(w_ih, sum_bias(b_ih, b_hh), _LSTM_ORDER, 3)
-        matmul(x_rows, w_in, out=gates.reshape(4, n_steps * batch, hidden))
-        w_rec = recurrent_weights(w_hh, _LSTM_ORDER, 3)
-        out = empty((n_steps + 1, batch, hidden), dtype=x.dtype)
-        cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
-        tanh_cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+        x_rows, gates, w_rec, out, cells, tanh_cells = lstm_arrays(*inputs)
+        n_steps, batch, hidden = cells.shape
         recurrent = empty((batch, 4 * hidden), dtype=x.dtype)
         h, c = h0, c0
         for t in time_order(n_steps, reverse):
