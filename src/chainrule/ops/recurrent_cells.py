@@ -155,6 +155,35 @@ def times_previous(factor: Any, states: Any, initial: Any, reverse: bool) -> Non
         factor[first] *= initial
 
 
+# ---- the LSTM's arrays ---------------------------------------------------------------------------
+
+# The forward keeps the three sigmoid gates side by side (i, f, o, g), so that one pair of
+# passes turns their tanh into σ; the backward's arrays use PyTorch's order (i, f, g, o), in
+# which the gates that δc multiplies sit side by side and which the weight gradients must have.
+LSTM_ORDER = [0, 1, 3, 2]
+
+
+def lstm_arrays(x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> tuple:
+    """The arrays an LSTM layer's forward loop works on, once the shapes are checked:
+    x_rows (T·B, I [+ 1]), gates (4, T, B, H) holding every step's input product (gate-major
+    in the order i, f, o, g, which each step turns into the gate values in place for backward
+    to read), W_hh rearranged for the per-step product (H, 4H), out (T + 1, B, H), and cells
+    and tanh_cells (T, B, H), uninitialised."""
+    xp = backend.xp
+    check_sequence("lstm", x, w_ih, w_hh, (b_ih, b_hh), 4, h0, c0)
+    n_steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    x_rows = input_rows(x, b_ih is not None)
+    gates = sequence_pool.take((4, n_steps, batch, hidden), x.dtype)
+    w_in = input_weights(w_ih, sum_bias(b_ih, b_hh), LSTM_ORDER, 3)
+    xp.matmul(x_rows, w_in, out=gates.reshape(4, n_steps * batch, hidden))
+    w_rec = recurrent_weights(w_hh, LSTM_ORDER, 3)
+    out = xp.empty((n_steps + 1, batch, hidden), dtype=x.dtype)
+    cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+    tanh_cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+    return x_rows, gates, w_rec, out, cells, tanh_cells
+
+
 # ---- gradients of the weights, shared by the three layers ----------------------------------------
 
 

@@ -26,8 +26,8 @@ from numpy import empty, float32, matmul, ndarray
 
 from chainrule.compiled.kernels import Kernel, builds, fresh_node, jit
 from chainrule.compiled.kernels.tanh import tanh32
-from chainrule.ops.recurrent import LSTMLayer, lstm_arrays
-from chainrule.ops.recurrent_cells import parameter_grads, time_order
+from chainrule.ops.recurrent import LSTMLayer
+from chainrule.ops.recurrent_cells import lstm_arrays, parameter_grads, time_order
 from chainrule.ops.work_arrays import sequence_pool
 
 _ONE, _HALF, _ZERO = float32(1), float32(0.5), float32(0)
