@@ -462,3 +462,107 @@ def test_a_stacked_bidirectional_lstm_runs_every_layer_through_the_kernel() -> N
     step, _ = trace(StackedLSTM, nn.MSELoss, adam, batches((5, 7, 3), out=2), True, kernels=True)
     (source,) = step.source()
     assert source.count(" = K") >= 4  # two layers, two directions each
+
+
+# ---- max pooling ---------------------------------------------------------------------------------
+
+
+def pool_input(layout: str, dtype=np.float32, shape=(3, 4, 6, 8)):
+    """x (N, C, H, W) laid out in memory as the layout names its axes, slowest first."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=shape).astype(dtype)
+    # Ties, NaN first, NaN later, two NaNs, infinities: each in a window of its own.
+    x[0, 0, 0:2, 0:2] = [[1.0, 1.0], [0.5, 1.0]]
+    x[0, 0, 0:2, 2:4] = [[np.nan, 2.0], [3.0, 1.0]]
+    x[0, 0, 0:2, 4:6] = [[2.0, 3.0], [np.nan, 1.0]]
+    x[0, 0, 2:4, 0:2] = [[np.nan, 1.0], [2.0, np.nan]]
+    x[0, 0, 2:4, 2:4] = [[-np.inf, -np.inf], [-np.inf, -np.inf]]
+    x[0, 0, 2:4, 4:6] = [[np.inf, 1.0], [np.inf, 2.0]]
+    order = ["NCHW".index(axis) for axis in layout]
+    return np.ascontiguousarray(x.transpose(order)).transpose(np.argsort(order))
+
+
+def pool_both(x, grad_layout=None):
+    from chainrule.ops.max_pooling import MaxPoolNd
+
+    options = [(2, 2), (2, 2), (1, 1), (x.shape[2] // 2, x.shape[3] // 2), ((0, 0), (0, 0))]
+    node = node_of(MaxPoolNd, [True] + [False] * 5)
+    kernel = kernels.for_operation(node, [x, *options], {})
+    assert kernel is not None
+    out, saved = kernel.forward(x, *options)
+    grad = np.random.default_rng(1).normal(size=out.shape).astype(x.dtype)
+    if grad_layout is not None:
+        grad = np.ascontiguousarray(grad)  # plain NCHW, unlike the output
+    (got,) = kernel.backward(grad, saved)
+    eager = node_of(MaxPoolNd, node.needs_input_grad)
+    want = eager.forward(x, *options)
+    (want_grad,) = eager.backward(grad)
+    return out, got, want, want_grad, saved
+
+
+@pytest.mark.parametrize("layout", ["CHWN", "NHWC"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_is_eager_bit_for_bit_with_ties_nan_and_infinities(layout, dtype) -> None:
+    x = pool_input(layout, dtype)
+    out, got, want, want_grad, saved = pool_both(x)
+    assert type(saved) is tuple  # the kernel ran, not the operation
+    assert same_bits(np.ascontiguousarray(out), np.ascontiguousarray(want))
+    # Equal values; the kernel's zeros are +0 as PyTorch's, where eager mode's product of a
+    # mask and a negative gradient gives −0.
+    np.testing.assert_array_equal(got, want_grad)
+    assert not np.signbit(got[got == 0]).any()
+    assert out.strides == want.strides  # laid out as eager mode lays it out
+
+
+def test_max_pool_copies_a_gradient_in_another_layout_first() -> None:
+    _, got, _, want_grad, _ = pool_both(pool_input("CHWN"), grad_layout="NCHW")
+    np.testing.assert_array_equal(got, want_grad)
+
+
+def test_max_pool_on_plain_nchw_runs_the_operation_itself() -> None:
+    out, got, want, want_grad, saved = pool_both(pool_input("NCHW"))
+    assert type(saved) is not tuple
+    assert same_bits(out, want) and same_bits(got, want_grad)
+
+
+@pytest.mark.parametrize(
+    "kernel, stride, shape",
+    [
+        ((3, 3), (3, 3), (2, 2, 6, 6)),
+        ((2, 2), (1, 1), (2, 2, 6, 6)),
+        ((2, 2), (2, 2), (2, 2, 7, 6)),
+    ],
+    ids=["3x3", "overlapping", "not-tiling"],
+)
+def test_max_pool_gets_no_kernel_for_other_windows(kernel, stride, shape) -> None:
+    from chainrule.ops.max_pooling import MaxPoolNd
+
+    x = pool_input("CHWN", shape=shape)
+    counts = tuple((size - k) // s + 1 for size, k, s in zip(shape[2:], kernel, stride))
+    arrays = [x, kernel, stride, (1, 1), counts, ((0, 0), (0, 0))]
+    assert kernels.for_operation(node_of(MaxPoolNd, [True] + [False] * 5), arrays, {}) is None
+
+
+def small_cnn():
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(3, 4, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 2 * 2, 3),
+    )
+
+
+def test_a_cnn_trains_through_the_pooling_kernel_as_it_does_eagerly() -> None:
+    from test_compile import adam, assert_close_with_kernels, batches, trace
+
+    data = batches((5, 1, 8, 8), classes=3)
+    _, want = trace(small_cnn, nn.CrossEntropyLoss, adam, data, False)
+    assert_close_with_kernels(small_cnn, nn.CrossEntropyLoss, adam, data, want)
+    step, _ = trace(small_cnn, nn.CrossEntropyLoss, adam, data, True, kernels=True)
+    (source,) = step.source()
+    pools = [line for line in source.splitlines() if "(2, 2), (2, 2), (1, 1)" in line]
+    assert len(pools) == 2 and all(" = K" in line for line in pools), pools

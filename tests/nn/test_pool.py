@@ -385,3 +385,17 @@ def test_stride_defaults_to_the_kernel_size() -> None:
     assert cr.nn.MaxPool2d(3)(x).shape == (1, 1, 2, 2)
     assert F.avg_pool2d(x, 2).shape == (1, 1, 3, 3)
     assert F.max_pool2d(x, 2, stride=[]).shape == (1, 1, 3, 3)  # PyTorch's other spelling
+
+
+@pytest.mark.parametrize("stride", [2, 1], ids=["side-by-side", "overlapping"])
+def test_an_infinite_or_nan_gradient_reaches_only_the_maximum_as_in_torch(stride: int) -> None:
+    # Times a mask's 0 it would be NaN at the window's other elements.
+    x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+    out_size = (4 - 2) // stride + 1
+    grad = np.ones((1, 1, out_size, out_size), np.float32)
+    grad[0, 0, 0, 0], grad[0, 0, -1, 0], grad[0, 0, 0, -1] = np.inf, np.nan, -np.inf
+    ours = cr.tensor(x, requires_grad=True)
+    F.max_pool2d(ours, 2, stride=stride).backward(cr.tensor(grad))
+    theirs = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(theirs, 2, stride=stride).backward(torch.tensor(grad))
+    np.testing.assert_array_equal(to_numpy(ours.grad), theirs.grad.numpy())

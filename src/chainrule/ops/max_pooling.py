@@ -65,14 +65,20 @@ class MaxPoolNd(Function):
             d == 1 and s == k and m * k == n
             for k, s, d, m, n in zip(kernel, stride, dilation, counts, padded.shape[-spatial:])
         )
+        # mask · grad routes each window's gradient in one pass, but an infinite or NaN
+        # gradient times a mask's 0 is NaN at the window's other elements, where PyTorch
+        # leaves 0: such a gradient is copied where the mask holds, onto zeros.
+        finite = grad.dtype.kind != "f" or bool(xp.isfinite(grad).all())
         grad_x = recycler.empty(padded.shape, grad.dtype, like=padded)
-        if not tiles:
+        if not (tiles and disjoint and finite):
             grad_x.fill(0)
         # Only a window that holds NaN has a NaN maximum; without one, equality finds maxima.
         nan = out.dtype.kind == "f" and bool(xp.isnan(out).any())
         masks = _nan_masks(padded, out, index) if nan else _first_masks(padded, out, index)
         for i, mask in zip(index, masks):
-            if disjoint:
+            if not finite:
+                xp.add(grad_x[i], grad, out=grad_x[i], where=mask)
+            elif disjoint:
                 xp.multiply(mask, grad, out=grad_x[i])
             else:
                 grad_x[i] += mask * grad

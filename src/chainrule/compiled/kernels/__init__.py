@@ -156,6 +156,7 @@ def _load() -> None:
     from chainrule.compiled.kernels import (  # noqa: F401
         activations,
         losses,
+        pooling,
         products,
         recurrent,
         updates,

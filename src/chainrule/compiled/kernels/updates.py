@@ -25,13 +25,9 @@ from chainrule.optim.optimizer import add_scaled_
 
 def _add_scaled(target: Any, alpha: float, values: Any) -> bool:
     """target += alpha · values, in place, with alpha rounded to their dtype first, as NumPy
-    rounds a Python number it multiplies by; False, with nothing done, unless both arrays are
-    C-contiguous of one shape (the caller checks the dtypes)."""
-    if (
-        target.shape != values.shape
-        or not target.flags.c_contiguous
-        or not values.flags.c_contiguous
-    ):
+    rounds a Python number it multiplies by; False, with nothing done, unless both arrays have
+    one shape (the caller checks that they are C-contiguous and of one dtype)."""
+    if target.shape != values.shape:
         return False
     flat, v = target.reshape(-1), values.reshape(-1)
     scale = target.dtype.type(alpha)
@@ -82,9 +78,16 @@ def _plain(params: list, alpha: float) -> None:
             )
             and (target.dtype is _FLOAT32 or target.dtype is _FLOAT64)
             and grad.dtype is target.dtype
+            and _contiguous(target, grad)
             and _add_scaled_jit(target, alpha, grad)
         ):
             add_scaled_(target, alpha, grad)  # SGD's own arithmetic
+
+
+def _contiguous(*arrays: Any) -> bool:
+    """Whether every array is C-contiguous: the kernels read them flat, and numba cannot even
+    compile a flat reading of an array of another layout (it types arrays by layout)."""
+    return all(array.flags.c_contiguous for array in arrays)
 
 
 ndarray = numpy.ndarray
@@ -107,17 +110,10 @@ def _adam(
 ) -> bool:
     """One Adam update in place, in Adam._update's order of arithmetic: each Python number
     rounded to the arrays' dtype where NumPy would round it, each operation rounded once.
-    False, with nothing done, unless the four arrays are C-contiguous of one shape."""
+    False, with nothing done, unless the four arrays have one shape (the caller checks that
+    they are C-contiguous)."""
     shape = param.shape
-    if (
-        grad.shape != shape
-        or exp_avg.shape != shape
-        or exp_avg_sq.shape != shape
-        or not param.flags.c_contiguous
-        or not grad.flags.c_contiguous
-        or not exp_avg.flags.c_contiguous
-        or not exp_avg_sq.flags.c_contiguous
-    ):
+    if grad.shape != shape or exp_avg.shape != shape or exp_avg_sq.shape != shape:
         return False
     kind = param.dtype.type
     b1, one_minus_b1 = kind(beta1), kind(1 - beta1)
@@ -187,6 +183,7 @@ def _adam_group(optimizer: Any, group: dict, lr: float, beta1: float, beta2: flo
             and exp_avg.dtype is dtype
             and type(exp_avg_sq) is ndarray
             and exp_avg_sq.dtype is dtype
+            and _contiguous(param, grad, exp_avg, exp_avg_sq)
             and _adam_jit(
                 param,
                 grad,
