@@ -79,8 +79,9 @@ def test_smooth_activations_agree_with_eager_to_a_few_units_in_the_last_place(
 
 
 def test_a_strided_input_keeps_the_operation_and_its_layout() -> None:
-    z = np.arange(-12, 12, dtype=np.float32).reshape(4, 6).T  # a transposed view
+    z = np.arange(-24, 24, dtype=np.float32).reshape(4, 12)[:, ::2]  # gaps in memory
     assert kernels.for_operation(node_of(ReLU, [True]), [z], {}) is None
+    assert kernels.for_operation(node_of(Sigmoid, [True]), [z.T.copy().T], {}) is None
     # A kernel built for a contiguous input still reads a strided one in its logical order.
     kernel = kernels.for_operation(node_of(ReLU, [True]), [np.ascontiguousarray(z)], {})
     out, saved = kernel.forward(z)
@@ -88,6 +89,28 @@ def test_a_strided_input_keeps_the_operation_and_its_layout() -> None:
     eager = node_of(ReLU, [True])
     assert same_bits(out, np.ascontiguousarray(eager.forward(z)))
     assert same_bits(grad, np.ascontiguousarray(eager.backward(np.ones_like(out))[0]))
+
+
+@pytest.mark.parametrize("grad_layout", ["same", "C"])
+def test_relu_on_a_batch_last_layout_keeps_it_and_is_eager_bit_for_bit(grad_layout) -> None:
+    # A convolution's output (N, C, H, W) with the batch axis fastest in memory.
+    rng = np.random.default_rng(0)
+    values = np.concatenate([np.array(EDGES), rng.normal(size=3 * 4 * 5 * 6 - len(EDGES))])
+    z = values.astype(np.float32).reshape(4, 5, 6, 3).transpose(3, 0, 1, 2)
+    kernel = kernels.for_operation(node_of(ReLU, [True]), [z], {})
+    assert kernel is not None
+    out, saved = kernel.forward(z)
+    grad = rng.normal(size=z.shape).astype(np.float32)
+    grad[0, 0, 0, :4] = [np.nan, np.inf, -1.0, 0.0]
+    if grad_layout == "same":
+        grad = grad.transpose(1, 2, 3, 0).copy().transpose(3, 0, 1, 2)
+    (got,) = kernel.backward(grad, saved)
+    eager = node_of(ReLU, [True])
+    want = eager.forward(z)
+    (want_grad,) = eager.backward(grad)
+    assert out.strides == want.strides == z.strides
+    assert same_bits(np.ascontiguousarray(out), np.ascontiguousarray(want))
+    assert same_bits(np.ascontiguousarray(got), np.ascontiguousarray(want_grad))
 
 
 def test_sigmoid_on_a_large_array_keeps_numpy_s_vectorised_exp() -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy import empty, exp, tanh
+from numpy import empty, exp, ndarray, tanh
 
-from chainrule.compiled.kernels import Kernel, builds, float_arrays, jit
+from chainrule.compiled.kernels import Kernel, builds, float_arrays, fresh_node, jit
 from chainrule.ops.rectifiers import ReLU, _kept_where
 from chainrule.ops.smooth_activations import _EXP_LIMIT, Sigmoid, Tanh
+from chainrule.ops.work_arrays import axis_order
 
 
 def _sigmoid_forward(z: Any, limit: Any, out: Any, denominator: Any) -> None:
@@ -184,6 +185,57 @@ def tanh_kernel(node: Any, arrays: list, options: dict) -> Kernel | None:
 
 @builds(ReLU)
 def relu(node: Any, arrays: list, options: dict) -> Kernel | None:
-    if not _suits(node, arrays, options):
+    numpy_backward = lambda grad, out: _kept_where(out != 0, grad)  # noqa: E731
+    if _suits(node, arrays, options):
+        return _output_only(_relu, _relu_fused, numpy_backward)
+    if (
+        options
+        or len(arrays) != 1
+        or not float_arrays(arrays, 1)
+        or not node.needs_input_grad[0]
+        or _memory_order(arrays[0]) is None
+    ):
         return None
-    return _output_only(_relu, _relu_fused, lambda grad, out: _kept_where(out != 0, grad))
+    return _relu_in_layout(node, numpy_backward)
+
+
+def _memory_order(z: Any) -> tuple[int, ...] | None:
+    """The axes of z from the slowest-varying in memory to the fastest, when z fills its
+    memory densely in that order (a convolution's batch-last output); None otherwise."""
+    order = tuple(axis_order(z))
+    return order if z.transpose(order).flags.c_contiguous else None
+
+
+def _relu_in_layout(template: Any, numpy_backward: Any) -> Kernel:
+    """ReLU on an array laid out densely in another order than C's: the loops run over its
+    memory in order, and the output keeps its layout, which the layers after it expect."""
+    forward, backward = _relu
+
+    def run_forward(z: Any) -> tuple:
+        order = _memory_order(z) if type(z) is ndarray else None
+        if order is None:  # another layout on this call: the operation itself
+            fallback = fresh_node(template)
+            return fallback.forward(z), fallback
+        dense = z.transpose(order)
+        base = empty(dense.shape, z.dtype)
+        forward(dense, base)
+        return base.transpose(_inverse(order)), (base.transpose(_inverse(order)), order)
+
+    def run_backward(grad: Any, saved: Any) -> tuple:
+        if type(saved) is not tuple:
+            return saved.backward(grad)
+        out, order = saved
+        if grad.shape != out.shape or grad.dtype != out.dtype:
+            return (numpy_backward(grad, out),)
+        grad_dense = grad.transpose(order)
+        if not grad_dense.flags.c_contiguous:
+            grad_dense = grad_dense.copy()  # into the output's layout, as eager mode copies
+        result = empty(grad_dense.shape, out.dtype)
+        backward(grad_dense, out.transpose(order), result)
+        return (result.transpose(_inverse(order)),)
+
+    return Kernel(run_forward, run_backward, (0,))
+
+
+def _inverse(order: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(range(len(order)), key=order.__getitem__))
