@@ -471,6 +471,37 @@ def test_lstm_layer_agrees_with_eager_mode_in_every_output_and_gradient(
         assert same_bits(g, a)
 
 
+@pytest.mark.parametrize("reverse", [False, True])
+@pytest.mark.parametrize("state", [False, True])
+@pytest.mark.parametrize("bias", [True, False])
+def test_gru_layer_agrees_with_eager_mode_in_every_output_and_gradient(
+    reverse, state, bias
+) -> None:
+    from chainrule.ops.recurrent import GRULayer
+
+    rng = np.random.default_rng(2)
+    x, h0, _, w_ih, w_hh, *biases = lstm_arrays(6, 3, 4, 5, state, bias)
+    # GRU weights have three gates' rows, not four
+    w_ih, w_hh = w_ih[:15], w_hh[:15]
+    biases = [None if b is None else b[:15] for b in biases]
+    arrays = [x, h0, w_ih, w_hh, *biases]
+    needs = [array is not None for array in arrays]
+    node = node_of(GRULayer, needs)
+    kernel = kernels.for_operation(node, arrays, {"reverse": reverse})
+    assert kernel is not None
+    out, saved = kernel.forward(*arrays, reverse=reverse)
+    grad = rng.normal(size=out.shape).astype(np.float32)
+    got = kernel.backward(grad, saved)
+    eager = node_of(GRULayer, needs)
+    want_out = eager.forward(*arrays, reverse=reverse)
+    want = [g for g, need in zip(eager.backward(grad), needs) if need]
+    np.testing.assert_allclose(out, want_out, rtol=1e-5, atol=1e-6)
+    assert len(got) == len(want) == sum(needs)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == np.float32 and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
 def test_lstm_in_float64_gets_no_kernel_and_stays_eager_bit_for_bit() -> None:
     from chainrule.ops.recurrent import LSTMLayer
 

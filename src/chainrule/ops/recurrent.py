@@ -29,6 +29,7 @@ from chainrule.autograd.function import Function, OpError
 from chainrule.ops.recurrent_cells import (
     check_sequence,
     gate_major,
+    gru_arrays,
     gru_steps,
     input_rows,
     input_weights,
@@ -220,22 +221,8 @@ class GRULayer(RecurrentLayer):
         reverse: bool = False,
     ) -> Any:
         xp = backend.xp
-        check_sequence("gru", x, w_ih, w_hh, (b_ih, b_hh), 3, h0)
-        n_steps, batch, _ = x.shape
-        hidden = w_hh.shape[1]
-        bias = b_hn = None
-        if b_ih is not None:
-            # b_hr and b_hz add to the input side's; b_hn sits inside r ⊙ (…) and cannot.
-            bias = b_ih.copy()
-            bias[: 2 * hidden] += b_hh[: 2 * hidden]
-            b_hn = b_hh[2 * hidden :]
-        x_rows = input_rows(x, b_ih is not None)
-        gates = sequence_pool.take((3, n_steps, batch, hidden), x.dtype)  # gate-major r, z, n
-        w_in = input_weights(w_ih, bias, [0, 1, 2], 2)
-        xp.matmul(x_rows, w_in, out=gates.reshape(3, n_steps * batch, hidden))
-        w_rec = recurrent_weights(w_hh, [0, 1, 2], 2)
-        out = xp.empty((n_steps, batch, hidden), dtype=x.dtype)
-        hidden_n = sequence_pool.take((n_steps, batch, hidden), x.dtype)  # h W_hnᵀ + b_hn, for δr
+        x_rows, gates, w_rec, b_hn, out, hidden_n = gru_arrays(x, h0, w_ih, w_hh, b_ih, b_hh)
+        n_steps, batch, hidden = out.shape
         recurrent = xp.empty((batch, 3 * hidden), dtype=x.dtype)
         by_gate = xp.empty((3, batch, hidden), dtype=x.dtype)
         work = xp.empty((batch, hidden), dtype=x.dtype)

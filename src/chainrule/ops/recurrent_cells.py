@@ -155,7 +155,7 @@ def times_previous(factor: Any, states: Any, initial: Any, reverse: bool) -> Non
         factor[first] *= initial
 
 
-# ---- the LSTM's arrays ---------------------------------------------------------------------------
+# ---- the arrays the LSTM and GRU loops start from ------------------------------------------------
 
 # The forward keeps the three sigmoid gates side by side (i, f, o, g), so that one pair of
 # passes turns their tanh into σ; the backward's arrays use PyTorch's order (i, f, g, o), in
@@ -182,6 +182,31 @@ def lstm_arrays(x: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh:
     cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
     tanh_cells = sequence_pool.take((n_steps, batch, hidden), x.dtype)
     return x_rows, gates, w_rec, out, cells, tanh_cells
+
+
+def gru_arrays(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> tuple:
+    """The arrays a GRU layer's forward loop works on, once the shapes are checked: x_rows,
+    gates (3, T, B, H) holding every step's input product (gate-major r, z, n, with b_hr and
+    b_hz, which add to the input side's biases), W_hh rearranged for the per-step product
+    (H, 3H), b_hn (H,) or None (it sits inside r ⊙ (h W_hnᵀ + b_hn) and cannot move), out
+    (T, B, H), and hidden_n (T, B, H) for each step's h W_hnᵀ + b_hn, which δr needs."""
+    xp = backend.xp
+    check_sequence("gru", x, w_ih, w_hh, (b_ih, b_hh), 3, h0)
+    n_steps, batch, _ = x.shape
+    hidden = w_hh.shape[1]
+    bias = b_hn = None
+    if b_ih is not None:
+        bias = b_ih.copy()
+        bias[: 2 * hidden] += b_hh[: 2 * hidden]
+        b_hn = b_hh[2 * hidden :]
+    x_rows = input_rows(x, b_ih is not None)
+    gates = sequence_pool.take((3, n_steps, batch, hidden), x.dtype)
+    w_in = input_weights(w_ih, bias, [0, 1, 2], 2)
+    xp.matmul(x_rows, w_in, out=gates.reshape(3, n_steps * batch, hidden))
+    w_rec = recurrent_weights(w_hh, [0, 1, 2], 2)
+    out = xp.empty((n_steps, batch, hidden), dtype=x.dtype)
+    hidden_n = sequence_pool.take((n_steps, batch, hidden), x.dtype)
+    return x_rows, gates, w_rec, b_hn, out, hidden_n
 
 
 # ---- gradients of the weights, shared by the three layers ----------------------------------------
