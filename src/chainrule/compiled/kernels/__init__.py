@@ -25,8 +25,8 @@ The numbers are the eager step's where the order of arithmetic is the same (elem
 operations, the optimiser's update: the same roundings, in the same order, since numba
 contracts no multiply-add unless told to), and within a few units in the last place where it
 is not: sums in loop order instead of BLAS's, numba's ``exp``, ``log`` and ``tanh`` from the C
-library instead of NumPy's vectorised ones, and in the LSTM's kernel a rational tanh that the
-compiler vectorises (:mod:`.tanh`, within one unit in the last place).
+library instead of NumPy's vectorised ones, and in the LSTM's and GRU's kernels a rational tanh
+that the compiler vectorises (:mod:`.tanh`, within one unit in the last place).
 
 The NumPy replay, bit for bit eager mode, is the default; ``chainrule.compile(step,
 kernels=True)`` asks for the kernels, and needs numba (``pip install "chainrule[numba]"``).

@@ -1,14 +1,15 @@
-"""The kernel of the LSTM layer (ops/recurrent.py's LSTMLayer), for float32 sequences.
+"""The kernels of the LSTM and GRU layers (ops/recurrent.py), for float32 sequences.
 
 Eager mode runs a step's gate math as a dozen NumPy passes over (B, H) blocks, plus a
-transposing copy into the gates' layout before them; its backward first makes the factors of
-every step that do not depend on the gradient (two more arrays the size of the gates). Here
-each step is one matrix product in BLAS, as there, and one numba call that does the rest of
-the step in one pass: adds the recurrent product to the gates, applies the nonlinearities,
+transposing copy into the gates' layout before them; the LSTM's backward first makes the
+factors of every step that do not depend on the gradient (two more arrays the size of the
+gates). Here each step is one matrix product in BLAS, as there, and one numba call that does
+the rest of the step: adds the recurrent product to the gates, applies the nonlinearities,
 updates the cell and the hidden state. Backward likewise: per step one call that makes δz of
-the four gates (into the gate-major array that the weight gradients read, and into the rows
-that the next product reads) and carries δc, then one product for δh. The weight gradients
-after the loop are eager mode's own code (``parameter_grads``).
+the gates (into the gate-major arrays that the weight gradients read, and into the rows that
+the next product reads) and carries δc, then one product for δh. The weight gradients after
+the loop are eager mode's own code (``parameter_grads``). The calls work row by row in short
+loops, one array or two each, which the compiler vectorises.
 
 The arithmetic is eager mode's, in its order, except tanh: the kernels' rational tanh
 (:mod:`.tanh`) instead of NumPy's, each within one unit in the last place of the exact value,
