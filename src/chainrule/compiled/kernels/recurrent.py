@@ -141,6 +141,18 @@ def _step_backward(
 _forward_step, _backward_step = jit(_step_forward), jit(_step_backward)
 
 
+def _itself_or_recycle(inputs: list, reverse: bool, template: Any, last: list) -> tuple | None:
+    """The operation's own forward and its node, where the kernel does not cover the inputs;
+    else None, once the last call's work arrays are back in the pool."""
+    if not _covered(inputs):
+        fallback = fresh_node(template)
+        return fallback.forward(*inputs, reverse=reverse), fallback
+    if last:
+        sequence_pool.give_back(*last)
+        last.clear()
+    return None
+
+
 def _covered(arrays: list) -> bool:
     """Whether the kernel covers these inputs: NumPy float32 arrays, None where absent."""
     return all(
@@ -170,12 +182,9 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
         reverse: bool = False,
     ) -> tuple:
         inputs = [x, h0, c0, w_ih, w_hh, b_ih, b_hh]
-        if not _covered(inputs):
-            fallback = fresh_node(template)
-            return fallback.forward(*inputs, reverse=reverse), fallback
-        if last:
-            sequence_pool.give_back(*last)
-            last.clear()
+        itself = _itself_or_recycle(inputs, reverse, template, last)
+        if itself is not None:
+            return itself
         x_rows, gates, w_rec, out, cells, tanh_cells = lstm_arrays(*inputs)
         n_steps, batch, hidden = cells.shape
         recurrent = empty((batch, 4 * hidden), dtype=x.dtype)
@@ -396,12 +405,9 @@ def gru(node: Any, arrays: list, options: dict) -> Kernel | None:
         reverse: bool = False,
     ) -> tuple:
         inputs = [x, h0, w_ih, w_hh, b_ih, b_hh]
-        if not _covered(inputs):
-            fallback = fresh_node(template)
-            return fallback.forward(*inputs, reverse=reverse), fallback
-        if last:
-            sequence_pool.give_back(*last)
-            last.clear()
+        itself = _itself_or_recycle(inputs, reverse, template, last)
+        if itself is not None:
+            return itself
         x_rows, gates, w_rec, b_hn, out, hidden_n = gru_arrays(*inputs)
         n_steps, batch, hidden = out.shape
         recurrent = empty((batch, 3 * hidden), dtype=x.dtype)
