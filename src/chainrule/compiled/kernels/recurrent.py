@@ -96,18 +96,17 @@ def _step_backward(
     grad_h: Any,
     with_h: bool,
     grad_c: Any,
-    grad_gates: Any,
     rows: Any,
 ) -> None:
     """Step t of backpropagation through time: δh = ∂C/∂h_t (grad_t, plus grad_h from step
     t + 1), δc += δh·o·(1 − tanh² c_t); δz_o = δh·tanh c_t·σ'(o), δz_i = δc·g·σ'(i),
-    δz_f = δc·c_{t−1}·σ'(f), δz_g = δc·i·(1 − g²), into grad_gates[:, t] (PyTorch's order
-    i, f, g, o) and into rows (B, 4H); then grad_c becomes ∂C/∂c_{t−1} = δc·f."""
+    δz_f = δc·c_{t−1}·σ'(f), δz_g = δc·i·(1 − g²), into rows (B, 4H) in PyTorch's order
+    i, f, g, o; then grad_c becomes ∂C/∂c_{t−1} = δc·f."""
     hidden = gates.shape[3]
     for b in range(gates.shape[2]):
         i, f, o, g = gates[0, t, b], gates[1, t, b], gates[2, t, b], gates[3, t, b]
-        dz_i, dz_f = grad_gates[0, t, b], grad_gates[1, t, b]
-        dz_g, dz_o = grad_gates[2, t, b], grad_gates[3, t, b]
+        dz_i, dz_f = rows[b, :hidden], rows[b, hidden : 2 * hidden]
+        dz_g, dz_o = rows[b, 2 * hidden : 3 * hidden], rows[b, 3 * hidden :]
         tanh_c, dc, dh = tanh_cells[t, b], grad_c[b], grad_t[b]
         if with_h:
             dh = grad_h[b]
@@ -131,11 +130,6 @@ def _step_backward(
             dz_g[j] = dc[j] * ((_ONE - g[j] * g[j]) * i[j])
         for j in range(hidden):
             dc[j] *= f[j]
-        row = rows[b]
-        for k in range(4):
-            block = grad_gates[k, t, b]
-            for j in range(hidden):
-                row[k * hidden + j] = block[j]
 
 
 _forward_step, _backward_step = jit(_step_forward), jit(_step_backward)
@@ -217,10 +211,11 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
         if grad.shape != out.shape or type(grad) is not ndarray or grad.dtype != float32:
             return _eager_backward(template, saved, grad, grads)
         _, n_steps, batch, hidden = gates.shape
-        grad_gates = sequence_pool.take(gates.shape, gates.dtype)
+        # δz of every step, row-major (T, B, 4H): each step's rows feed its product for δh,
+        # and all of them the weight gradients, one product each.
+        rows = sequence_pool.take((n_steps, batch, 4 * hidden), gates.dtype)
         grad_c = grad[n_steps].copy()
         grad_h = empty((batch, hidden), dtype=grad.dtype)
-        rows = empty((batch, 4 * hidden), dtype=grad.dtype)
         order = time_order(n_steps, reverse)
         with_h = False
         for t in reversed(order):
@@ -237,16 +232,15 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
                 grad_h,
                 with_h,
                 grad_c,
-                grad_gates,
-                rows,
+                rows[t],
             )
             if first and not needs[1]:
                 break  # ∂C/∂h0 is not wanted: the last product would go unused
-            matmul(rows, w_hh, out=grad_h)  # ∂C/∂h_{t−1}
+            matmul(rows[t], w_hh, out=grad_h)  # ∂C/∂h_{t−1}
             with_h = True
         wanted = (needs[0], *needs[3:])
-        results = parameter_grads(wanted, grad_gates, grad_gates, x_rows, w_ih, h0, out, reverse)
-        sequence_pool.give_back(grad_gates)
+        results = _weight_grads(wanted, rows, x_rows, w_ih, h0, out, reverse)
+        sequence_pool.give_back(rows)
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = results
         every = (
             grad_x,
@@ -260,6 +254,38 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
         return tuple(every[position] for position in grads)
 
     return Kernel(run_forward, run_backward, grads)
+
+
+def _weight_grads(
+    needs: tuple, rows: Any, x_rows: Any, w_ih: Any, h0: Any, out: Any, reverse: bool
+) -> tuple:
+    """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from δz of every step, row-major
+    (T, B, G·H): each one product over all T·B rows (eager mode's ``parameter_grads`` takes
+    G products, one per gate, from its gate-major arrays; one product is a third faster)."""
+    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
+    n_steps, batch, width = rows.shape
+    size = w_ih.shape[1]
+    flat = rows.reshape(n_steps * batch, width)
+    grad_x = grad_w_ih = grad_w_hh = grad_b_ih = grad_b_hh = None
+    if need_x:
+        grad_x = matmul(flat, w_ih).reshape(n_steps, batch, size)
+    if need_w_ih or need_b_ih or need_b_hh:
+        # x_rows ends in a column of ones when there are biases: its column is ∂C/∂b.
+        full = matmul(flat.T, x_rows)
+        grad_w_ih = full[:, :size].copy()
+        if full.shape[1] > size:
+            grad_b_ih = grad_b_hh = full[:, size].copy()
+    if need_w_hh:  # Σ_t δz_tᵀ h_{t−1}; the first step's h_{t−1} is h0 (nothing when zero)
+        if reverse:
+            later, earlier, first = rows[: n_steps - 1], out[1:n_steps], rows[n_steps - 1]
+        else:
+            later, earlier, first = rows[1:], out[: n_steps - 1], rows[0]
+        count = (n_steps - 1) * batch
+        hidden = out.shape[2]
+        grad_w_hh = matmul(later.reshape(count, width).T, earlier.reshape(count, hidden))
+        if h0 is not None:
+            grad_w_hh += matmul(first.T, h0)
+    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 def _eager_backward(template: Any, saved: tuple, grad: Any, grads: tuple) -> tuple:
