@@ -6,14 +6,15 @@ factors of every step that do not depend on the gradient (two more arrays the si
 gates). Here each step is one matrix product in BLAS, as there, and one numba call that does
 the rest of the step: adds the recurrent product to the gates, applies the nonlinearities,
 updates the cell and the hidden state. Backward likewise: per step one call that makes δz of
-the gates (into the gate-major arrays that the weight gradients read, and into the rows that
-the next product reads) and carries δc, then one product for δh. The weight gradients after
-the loop are eager mode's own code (``parameter_grads``). The calls work row by row in short
-loops, one array or two each, which the compiler vectorises.
+the gates and carries δc, then one product for δh. δz of every step is kept row-major,
+(T, B, G·H), so that each step's rows feed its product and each weight gradient after the
+loop is one product over all steps. The calls work row by row in short loops, one array or
+two each, which the compiler vectorises.
 
-The arithmetic is eager mode's, in its order, except tanh: the kernels' rational tanh
-(:mod:`.tanh`) instead of NumPy's, each within one unit in the last place of the exact value,
-so the results agree with eager mode to a few units in the last place.
+The arithmetic is eager mode's, in its order, except in two places: the kernels' rational
+tanh (:mod:`.tanh`) instead of NumPy's, each within one unit in the last place of the exact
+value, and the weight gradients' sums, one product where eager mode has one per gate. The
+results agree with eager mode to a few units in the last place.
 
 Anything else runs the operation itself: float64 or another array type, a gradient of a
 shape or dtype the recording did not see; a shape that does not fit raises eager mode's error.
@@ -31,7 +32,6 @@ from chainrule.ops.recurrent import GRULayer, LSTMLayer
 from chainrule.ops.recurrent_cells import (
     gru_arrays,
     lstm_arrays,
-    parameter_grads,
     previous,
     time_order,
 )
@@ -239,7 +239,7 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
             matmul(rows[t], w_hh, out=grad_h)  # ∂C/∂h_{t−1}
             with_h = True
         wanted = (needs[0], *needs[3:])
-        results = _weight_grads(wanted, rows, x_rows, w_ih, h0, out, reverse)
+        results = _weight_grads(wanted, rows, rows, x_rows, w_ih, h0, out, reverse)
         sequence_pool.give_back(rows)
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = results
         every = (
@@ -257,29 +257,41 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
 
 
 def _weight_grads(
-    needs: tuple, rows: Any, x_rows: Any, w_ih: Any, h0: Any, out: Any, reverse: bool
+    needs: tuple,
+    rows: Any,
+    rows_rec: Any,
+    x_rows: Any,
+    w_ih: Any,
+    h0: Any,
+    out: Any,
+    reverse: bool,
 ) -> tuple:
     """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from δz of every step, row-major
-    (T, B, G·H): each one product over all T·B rows (eager mode's ``parameter_grads`` takes
-    G products, one per gate, from its gate-major arrays; one product is a third faster)."""
+    (T, B, G·H): ``rows`` for x W_ihᵀ + b_ih, ``rows_rec`` for h W_hhᵀ + b_hh (the same
+    array unless, as in the GRU, they differ). Each is one product over all T·B rows (eager
+    mode's ``parameter_grads`` takes G products, one per gate, from its gate-major arrays; one
+    product is a third faster)."""
     need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
     n_steps, batch, width = rows.shape
     size = w_ih.shape[1]
     flat = rows.reshape(n_steps * batch, width)
+    shared = rows_rec is rows
     grad_x = grad_w_ih = grad_w_hh = grad_b_ih = grad_b_hh = None
     if need_x:
         grad_x = matmul(flat, w_ih).reshape(n_steps, batch, size)
-    if need_w_ih or need_b_ih or need_b_hh:
+    if need_w_ih or need_b_ih or (need_b_hh and shared):
         # x_rows ends in a column of ones when there are biases: its column is ∂C/∂b.
         full = matmul(flat.T, x_rows)
         grad_w_ih = full[:, :size].copy()
         if full.shape[1] > size:
             grad_b_ih = grad_b_hh = full[:, size].copy()
+    if need_b_hh and not shared:
+        grad_b_hh = rows_rec.reshape(n_steps * batch, width).sum(axis=0)
     if need_w_hh:  # Σ_t δz_tᵀ h_{t−1}; the first step's h_{t−1} is h0 (nothing when zero)
         if reverse:
-            later, earlier, first = rows[: n_steps - 1], out[1:n_steps], rows[n_steps - 1]
+            later, earlier, first = rows_rec[: n_steps - 1], out[1:n_steps], rows_rec[n_steps - 1]
         else:
-            later, earlier, first = rows[1:], out[: n_steps - 1], rows[0]
+            later, earlier, first = rows_rec[1:], out[: n_steps - 1], rows_rec[0]
         count = (n_steps - 1) * batch
         hidden = out.shape[2]
         grad_w_hh = matmul(later.reshape(count, width).T, earlier.reshape(count, hidden))
@@ -359,22 +371,21 @@ def _gru_step_backward(
     grad_t: Any,
     grad_h: Any,
     with_h: bool,
-    grad_in: Any,
-    grad_rec: Any,
-    rows: Any,
+    rows_in: Any,
+    rows_rec: Any,
     direct: Any,
 ) -> None:
     """Step t of backpropagation through time, in GRULayer.backward's order of arithmetic:
     δh = grad_t (+ grad_h from step t + 1); δz = (h_{t−1} − n)·δh·σ'(z),
-    δn = (1 − z)·δh·(1 − n²), δr = δn·(h W_hnᵀ + b_hn)·σ'(r) into grad_in[:, t] (r, z, n);
-    the same with δn·r for the n part into grad_rec[:, t] and into rows (B, 3H); and
-    direct = δh·z, the part of ∂C/∂h_{t−1} that does not go through W_hh."""
+    δn = (1 − z)·δh·(1 − n²), δr = δn·(h W_hnᵀ + b_hn)·σ'(r) into rows_in (B, 3H: r, z, n);
+    the same with δn·r for the n part into rows_rec (B, 3H); and direct = δh·z, the part of
+    ∂C/∂h_{t−1} that does not go through W_hh."""
     hidden = gates.shape[3]
     for b in range(gates.shape[2]):
         r, update, n, hn = gates[0, t, b], gates[1, t, b], gates[2, t, b], hidden_n[t, b]
-        dr, dz, dn = grad_in[0, t, b], grad_in[1, t, b], grad_in[2, t, b]
-        rec_n, keep, from_output = grad_rec[2, t, b], direct[b], grad_t[b]
-        dh = rows[b, :hidden]  # free until the rows are written below
+        dr, dz = rows_in[b, :hidden], rows_in[b, hidden : 2 * hidden]
+        dn = rows_in[b, 2 * hidden :]
+        dh, from_output = direct[b], grad_t[b]  # δh, until it becomes δh·z at the end
         if with_h:
             later = grad_h[b]
             for j in range(hidden):
@@ -396,17 +407,12 @@ def _gru_step_backward(
         for j in range(hidden):
             dz[j] *= (_ONE - update[j]) * update[j]
         for j in range(hidden):
-            keep[j] = dh[j] * update[j]
+            dh[j] = dh[j] * update[j]
+        row_in, row_rec = rows_in[b], rows_rec[b]
+        for j in range(2 * hidden):
+            row_rec[j] = row_in[j]
         for j in range(hidden):
-            rec_n[j] = dn[j] * r[j]
-        row = rows[b]
-        for k in range(2):
-            source, target = grad_in[k, t, b], grad_rec[k, t, b]
-            for j in range(hidden):
-                target[j] = source[j]
-                row[k * hidden + j] = source[j]
-        for j in range(hidden):
-            row[2 * hidden + j] = rec_n[j]
+            row_rec[2 * hidden + j] = dn[j] * r[j]
 
 
 _gru_forward_step, _gru_backward_step = jit(_gru_step_forward), jit(_gru_step_backward)
@@ -464,11 +470,12 @@ def gru(node: Any, arrays: list, options: dict) -> Kernel | None:
         if grad.shape != out.shape or type(grad) is not ndarray or grad.dtype != float32:
             return _eager_backward(template, saved, grad, grads)
         n_steps, batch, hidden = out.shape
-        grad_in = sequence_pool.take(gates.shape, gates.dtype)
-        grad_rec = sequence_pool.take(gates.shape, gates.dtype)
+        # δz of every step, row-major (T, B, 3H), for the input side and for the recurrent one
+        # (whose n part is δn·r): as in the LSTM's kernel.
+        rows_in = sequence_pool.take((n_steps, batch, 3 * hidden), gates.dtype)
+        rows_rec = sequence_pool.take((n_steps, batch, 3 * hidden), gates.dtype)
         grad_h = empty((batch, hidden), dtype=grad.dtype)
         direct = empty((batch, hidden), dtype=grad.dtype)
-        rows = empty((batch, 3 * hidden), dtype=grad.dtype)
         steps = time_order(n_steps, reverse)
         with_h = False
         for t in reversed(steps):
@@ -482,17 +489,16 @@ def gru(node: Any, arrays: list, options: dict) -> Kernel | None:
                 grad[t],
                 grad_h,
                 with_h,
-                grad_in,
-                grad_rec,
-                rows,
+                rows_in[t],
+                rows_rec[t],
                 direct,
             )
-            matmul(rows, w_hh, out=grad_h)  # ∂C/∂h_{t−1}, through W_hh ...
+            matmul(rows_rec[t], w_hh, out=grad_h)  # ∂C/∂h_{t−1}, through W_hh ...
             grad_h += direct  # ... and directly
             with_h = True
         wanted = (needs[0], *needs[2:])
-        results = parameter_grads(wanted, grad_in, grad_rec, x_rows, w_ih, h0, out, reverse)
-        sequence_pool.give_back(grad_in, grad_rec)
+        results = _weight_grads(wanted, rows_in, rows_rec, x_rows, w_ih, h0, out, reverse)
+        sequence_pool.give_back(rows_in, rows_rec)
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = results
         every = (
             grad_x,
