@@ -247,17 +247,22 @@ def parameter_grads(
     return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
+def after_first_step(n_steps: int, reverse: bool) -> tuple[slice, slice, int]:
+    """For Σ_t δ_tᵀ h_{t−1}: the steps after the recurrence's first (a slice of the time
+    axis), the outputs h_{t−1} that those steps read (a slice of h_1..h_T), and the first
+    step, whose h_{t−1} is h0."""
+    if reverse:  # step t follows step t + 1
+        return slice(0, n_steps - 1), slice(1, n_steps), n_steps - 1
+    return slice(1, n_steps), slice(0, n_steps - 1), 0
+
+
 def recurrent_weight_grad(grads: Any, out: Any, h0: Any, reverse: bool) -> Any:
     """∂C/∂W_hh = Σ_t δ_tᵀ h_{t−1}: one product per gate over the steps whose h_{t−1} is an
     output, plus the first step's with h0 (nothing when h0 is zero)."""
     xp = backend.xp
     gates, n_steps, batch, hidden = grads.shape
-    if reverse:  # step t follows step t + 1
-        later, earlier = grads[:, : n_steps - 1], out[1:n_steps]
-        first = grads[:, n_steps - 1]
-    else:
-        later, earlier = grads[:, 1:], out[: n_steps - 1]
-        first = grads[:, 0]
+    later, earlier, first = after_first_step(n_steps, reverse)
+    later, earlier, first = grads[:, later], out[earlier], grads[:, first]
     rows = (n_steps - 1) * batch
     later_rows = later.reshape(gates, rows, hidden).transpose(0, 2, 1)
     grad_w = xp.matmul(later_rows, earlier.reshape(rows, hidden))

@@ -30,6 +30,7 @@ from chainrule.compiled.kernels import Kernel, builds, fresh_node, jit
 from chainrule.compiled.kernels.tanh import tanh32
 from chainrule.ops.recurrent import GRULayer, LSTMLayer
 from chainrule.ops.recurrent_cells import (
+    after_first_step,
     gru_arrays,
     lstm_arrays,
     previous,
@@ -288,10 +289,8 @@ def _weight_grads(
     if need_b_hh and not shared:
         grad_b_hh = rows_rec.reshape(n_steps * batch, width).sum(axis=0)
     if need_w_hh:  # Σ_t δz_tᵀ h_{t−1}; the first step's h_{t−1} is h0 (nothing when zero)
-        if reverse:
-            later, earlier, first = rows_rec[: n_steps - 1], out[1:n_steps], rows_rec[n_steps - 1]
-        else:
-            later, earlier, first = rows_rec[1:], out[: n_steps - 1], rows_rec[0]
+        later, earlier, first = after_first_step(n_steps, reverse)
+        later, earlier, first = rows_rec[later], out[earlier], rows_rec[first]
         count = (n_steps - 1) * batch
         hidden = out.shape[2]
         grad_w_hh = matmul(later.reshape(count, width).T, earlier.reshape(count, hidden))
