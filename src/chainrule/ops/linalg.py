@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chainrule import backend, dtypes
+from chainrule import backend, blas_threads, dtypes
 from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.broadcast import sum_rows, unbroadcast
 from chainrule.tensor import Tensor
@@ -23,7 +23,7 @@ class MatMul(Function):
         _check_shapes(a.shape, b.shape)
         a, b = dtypes.promote(a, b)
         need_a, need_b = self.needs_input_grad or (False, False)
-        out = a @ b
+        out = blas_threads.dot(a, b) if a.ndim == 2 and b.ndim == 2 else a @ b
         if out.dtype is not a.dtype and out.dtype != a.dtype:
             # NumPy's matmul gives bfloat16 (ml_dtypes) factors a float32 product; PyTorch
             # keeps the factors' dtype.
@@ -50,7 +50,8 @@ class MatMul(Function):
         need_a, need_b = self.needs_input_grad
         shape_a, shape_b = self.shapes
         if len(shape_a) == 2 and len(shape_b) == 2:  # the layer case, kept free of reshaping
-            return (grad @ b.T if need_a else None, a.T @ grad if need_b else None)
+            dot = blas_threads.dot
+            return (dot(grad, b.T) if need_a else None, dot(a.T, grad) if need_b else None)
         xp = backend.xp
         # Lift vectors to matrices as matmul does (a: 1×k, b: k×1) and the gradient with them.
         lifted_a = (1, *shape_a) if len(shape_a) == 1 else shape_a
@@ -199,7 +200,7 @@ class Linear(Function):
             x, weight = dtypes.promote(x, weight)
         # dot, not @, for the 2-D case: the same BLAS call, a third less overhead on the tiny
         # matrices where per-call cost decides the step time.
-        out = backend.xp.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
+        out = blas_threads.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
         if out.dtype is not x.dtype and out.dtype != x.dtype:  # bfloat16 under matmul
             out = out.astype(x.dtype)
         if bias is not None:
@@ -213,7 +214,7 @@ class Linear(Function):
     def backward(self, grad: Any) -> tuple:
         x, weight = self.saved
         need_x, need_w, need_b = self.needs_input_grad
-        dot = backend.xp.dot
+        dot = blas_threads.dot
         if grad.ndim != 2:  # (B, T, out): every leading position is a sample
             grad_x = grad @ weight if need_x else None
             samples = math.prod(grad.shape[:-1])  # not -1: a size-0 axis leaves it undefined
