@@ -639,3 +639,17 @@ def test_copy_from_itself_of_an_expanded_view_in_a_graph_is_refused_in_backward(
         with pytest.raises(RuntimeError, match="more than one element of the written-to"):
             v7.copy_(v7)
             v7.sum().backward()
+
+
+@pytest.mark.parametrize("ord_", [2, -2])
+def test_the_spectral_norm_of_a_zero_matrix_has_torchs_subgradient(ord_: int) -> None:
+    """Found by the fuzzer (seed 1206): at a zero matrix σ = 0, and the ∞-norm of σ gave the
+    gradient sign(0) = 0; PyTorch takes amax (amin) of σ, whose gradient reaches u₁v₁ᵀ."""
+    for shape, dims in (((1, 3, 3), (0, 1)), ((2, 2), (-2, -1)), ((3, 2), (-2, -1))):
+        grads = []
+        for m in (cr, torch):
+            a = m.zeros(shape, dtype=m.float64, requires_grad=True)
+            m.linalg.matrix_norm(a, ord_, dims).sum().backward()
+            grads.append(np.asarray(a.grad.numpy()))
+        np.testing.assert_array_equal(grads[0], grads[1])
+        assert np.abs(grads[0]).sum() > 0

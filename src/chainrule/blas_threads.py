@@ -16,8 +16,6 @@ in another Python thread that starts while one runs here runs on one thread too.
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import os
 from collections.abc import Callable
 from typing import Any
@@ -44,6 +42,9 @@ _SUFFIXES = ("64_", "")
 def _find_controls() -> tuple[Callable[[], int], Callable[[int], None]] | None:
     """OpenBLAS's ``get_num_threads`` and ``set_num_threads`` from the library NumPy loaded,
     or None when NumPy's BLAS is not an OpenBLAS found beside it."""
+    import ctypes  # here, not at the top: ``import chainrule`` need not load them
+    import glob
+
     root = os.path.dirname(os.path.dirname(numpy.__file__))
     patterns = ("numpy.libs/*openblas*", "numpy/.dylibs/*openblas*")
     for path in sorted(p for pattern in patterns for p in glob.glob(os.path.join(root, pattern))):
@@ -83,7 +84,9 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
     xp = backend.xp
     size = a.shape[0] * a.shape[1] * b.shape[1]
     if size <= SPLIT_ABOVE or size > ONE_THREAD_UP_TO or xp is not numpy:
-        return xp.dot(a, b, out)
+        # Without out= when there is none: the stand-ins for NumPy that a backward recording
+        # a graph runs on (autograd/graph_numpy.py) take the two factors only.
+        return xp.dot(a, b) if out is None else xp.dot(a, b, out=out)
     found = _controls if _controls is not _UNSET else controls()
     if found is None:
         return numpy.dot(a, b, out)

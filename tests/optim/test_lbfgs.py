@@ -164,8 +164,10 @@ def test_the_state_holds_what_torch_holds() -> None:
             np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-6, atol=1e-9)
     for key in ("d", "prev_flat_grad"):
         np.testing.assert_allclose(state[key], expected[key].numpy(), rtol=1e-6, atol=1e-9)
+    # rel 1e-6, as the arrays above: the problem is float32, and the sums behind these numbers
+    # round differently with AVX-512 and with AVX2 (2e-8 apart on an Intel Xeon).
     for key in ("t", "H_diag", "prev_loss"):
-        assert float(state[key]) == pytest.approx(float(expected[key]), rel=1e-8)
+        assert float(state[key]) == pytest.approx(float(expected[key]), rel=1e-6)
     assert [float(r) for r in state["ro"]] == pytest.approx([float(r) for r in expected["ro"]])
 
 

@@ -21,6 +21,7 @@ from chainrule.autograd.function import Function, OpError
 from chainrule.ops import reduce
 from chainrule.ops.conversion import to
 from chainrule.ops.elementwise import constant_of, sign_of
+from chainrule.ops.extremes import amax, amin
 from chainrule.ops.movement import normalise_axis, permute, reshape, squeeze
 from chainrule.tensor import Tensor
 
@@ -266,7 +267,12 @@ def matrix_norm(
         return _zeros(shape, A.dtype)
     others = [d for d in range(A.ndim) if d not in (rows, cols)]
     sigma = svdvals(permute(A, (*others, rows, cols)))
-    out = reduce.sum(sigma, -1) if ord == "nuc" else vector_norm(sigma, ord * _INF, -1)
+    # amax, not the ∞-norm of σ ≥ 0: the same value, but at σ = 0 (a zero matrix) the
+    # gradient reaches the singular vectors (u₁v₁ᵀ, PyTorch's subgradient), not sign(0) = 0.
+    if ord == "nuc":
+        out = reduce.sum(sigma, -1)
+    else:
+        out = (amax if ord == 2 else amin)(sigma, -1)
     return reshape(out, kept) if keepdim else out
 
 
