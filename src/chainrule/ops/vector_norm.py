@@ -265,6 +265,11 @@ def matrix_norm(
         return out if keepdim else squeeze(out, (rows, cols))
     if ord == 2 and A.shape[rows] * A.shape[cols] == 0:
         return _zeros(shape, A.dtype)
+    if ord == -2 and A.shape[rows] * A.shape[cols] == 0:
+        raise OpError(
+            f"{op}: the -2 norm (the smallest singular value) of nothing is not defined: the "
+            f"matrices in dims {tuple(dim)} of shape {A.shape} are empty"
+        )
     others = [d for d in range(A.ndim) if d not in (rows, cols)]
     sigma = svdvals(permute(A, (*others, rows, cols)))
     # amax, not the ∞-norm of σ ≥ 0: the same value, but at σ = 0 (a zero matrix) the
