@@ -11,6 +11,7 @@ Skipped, with the reason, where no chromium is installed (CI installs it with ap
 from __future__ import annotations
 
 import copy
+import re
 import shutil
 import threading
 
@@ -38,6 +39,7 @@ FLAGS = [
     "--disable-sync",
 ]
 WAIT = 30_000  # ms
+RESET = re.compile(r"/api/reset\?")  # the page's reset request (its query names the session)
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +224,32 @@ def assert_cells(page, selector: str, expected: np.ndarray, atol: float = 0.0) -
     shown = np.array([float(t) for t in cells.all_inner_texts()])
     np.testing.assert_allclose(values, np.ravel(expected), rtol=0, atol=atol)
     np.testing.assert_allclose(shown, np.ravel(expected), rtol=5e-3, atol=0)
+
+
+def test_an_answer_that_a_later_setting_superseded_is_dropped(context, server):
+    """Choosing the CSV data set while the server still answers an earlier change: that
+    answer arrives last, but the page keeps the CSV message (it used to clear it and enable
+    Play, found as a flaky failure of the test below)."""
+    url, _ = server
+    page = open_page(context, url)
+    held = []
+    # The reset waits until the test lets it go.
+    page.route(RESET, lambda route: held.append(route))
+    change(page, "#layers", "5,3")
+    deadline = 100
+    while not held and deadline:
+        page.wait_for_timeout(50)
+        deadline -= 1
+    assert held, "the page sent no reset for the changed layers"
+    page.select_option("#dataset", "csv")
+    assert "Choose a CSV file" in message(page)
+    with page.expect_response(RESET):
+        held[0].continue_()
+    page.unroute(RESET)
+    page.wait_for_timeout(200)  # the page's handling of the answer, after its arrival
+    assert "Choose a CSV file" in message(page)
+    assert page.is_disabled("#play")
+    assert not page.problems
 
 
 def test_bad_input_is_a_message_and_the_server_goes_on(context, server, tmp_path):

@@ -136,14 +136,18 @@
   async function reset() {
     await stopPlaying();
     endExplain();
-    state.generation += 1;
+    const generation = (state.generation += 1);
     try {
       const snapshot = await api("/api/reset", { config: readConfig() });
+      // A setting changed while the server answered: that change's own reset (or message)
+      // is the one to show, not this older answer.
+      if (generation !== state.generation) return;
       clearMessage();
       state.points = snapshot.data;
       state.ready = true;
       draw(snapshot);
     } catch (error) {
+      if (generation !== state.generation) return;
       state.ready = false;
       showMessage(error);
     }
@@ -773,6 +777,7 @@
       $(name).addEventListener("change", () => {
         if (name === "dataset") showDataKind();
         if (name === "dataset" && $(name).value === "csv" && !state.csv) {
+          state.generation += 1; // a reset still waiting on the server is stale now
           state.ready = false;
           updateButtons();
           showMessage(new ServerError("Choose a CSV file: rows of x1, x2, label (0 or 1).", "csv"));
