@@ -155,9 +155,10 @@ def _load() -> None:
     """Import the modules that register the builders (each needs numba)."""
     from chainrule.compiled.kernels import (  # noqa: F401
         activations,
+        gru,
         losses,
+        lstm,
         pooling,
         products,
-        recurrent,
         updates,
     )
