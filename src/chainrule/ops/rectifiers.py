@@ -41,10 +41,12 @@ def _kept_where(keep: Any, grad: Any) -> Any:
         return xp.where(keep, grad, 0)
     grad = xp.asarray(grad)
     words = {2: xp.int16, 4: xp.int32, 8: xp.int64}.get(grad.dtype.itemsize)
-    if grad.dtype.kind != "f" or words is None or grad.shape != xp.shape(keep):
+    # 0-d: a ufunc gives a scalar there, which cannot be written in place below.
+    if grad.dtype.kind != "f" or words is None or grad.shape != xp.shape(keep) or not grad.ndim:
         return xp.where(keep, grad, xp.zeros((), grad.dtype))
-    bits = xp.asarray(keep).astype(words)
-    xp.negative(bits, out=bits)  # 1 -> all ones, 0 -> all zeros
+    # 1 -> all ones, 0 -> all zeros, negated in the wider type in one pass (the bools read as
+    # bytes): a widening copy and a negation in place took a pass each.
+    bits = xp.negative(xp.asarray(keep).view(xp.uint8), dtype=words)
     xp.bitwise_and(bits, grad.view(words), out=bits)
     return bits.view(grad.dtype)
 
