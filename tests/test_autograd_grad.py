@@ -3,6 +3,7 @@ PyTorch in float64: the semantics of the arguments, the errors, and the graph-re
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -246,3 +247,20 @@ def test_the_checks_are_functions_under_autograd_as_in_pytorch() -> None:
     x = cr.tensor([0.5, -1.0], dtype=cr.float64, requires_grad=True)
     assert cr.autograd.gradcheck(lambda t: t.tanh(), [x]) is True
     assert cr.autograd.gradgradcheck(lambda t: t.tanh(), [x]) is True
+
+
+def test_an_activation_is_freed_during_the_walk_once_no_node_still_needs_it() -> None:
+    # As in backward (tests/test_engine.py): the walk lets go of each tensor once it has run,
+    # so the later layers' activations are gone when the first layers' gradients are made.
+    x = cr.randn(50, 50, requires_grad=True)
+    first = x * 2.0
+    later = first.exp()  # exp keeps its output for its backward, so the graph holds it
+    later_ref = weakref.ref(later)
+    seen_when_first_was_reached = []
+    first.register_hook(lambda grad: seen_when_first_was_reached.append(later_ref()))
+    loss = (later * 3.0).sum()
+    del later
+    assert later_ref() is not None
+    (grad,) = cr.autograd.grad(loss, [x])
+    assert seen_when_first_was_reached == [None]
+    np.testing.assert_allclose(grad.numpy(), 6.0 * np.exp(2.0 * x.detach().numpy()), rtol=1e-6)

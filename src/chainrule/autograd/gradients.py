@@ -186,6 +186,9 @@ def walk(
             node = root._ctx
             node.pending = weight if node.pending is None else _add(node.pending, weight)
     lent: set = {id(w) for w in weights}
+    # Oldest first, so that pop() visits the newest first and the list lets go of each tensor
+    # once it has run (as the engine's walk does): activations are freed during the walk.
+    order.reverse()
     quiet = fp_errors.enter()
     latest_write = Writes.latest
     # Each node's backward runs with the array module that ran its forward (a GPU's, or the
@@ -194,7 +197,8 @@ def walk(
     home = backend.xp, backend.ndarray
     try:
         with enable_grad() if create_graph else no_grad():
-            for tensor in order:
+            while order:
+                tensor = order.pop()
                 node = tensor._ctx
                 g = node.pending
                 if g is None:
@@ -245,7 +249,7 @@ def walk(
                     node.saved = FREED
                     node.inputs = ()
     except BaseException:
-        for tensor in order:
+        for tensor in order:  # those not yet run
             tensor._ctx.pending = None
         raise
     finally:
