@@ -487,3 +487,37 @@ def test_a_small_cnn_learns_horizontal_versus_vertical_bars() -> None:
     # seeds 0-5, in about 0.3 s). Chance is 0.5.
     assert before < 0.7
     assert after >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("batch", "size", "out_channels", "in_channels"),
+    # 6272 positions (4 chunks), 7569 (a remainder), and the 27 rows of 3 channels as the big side
+    [(8, 28, 8, 1), (9, 29, 16, 1), (4, 40, 4, 3)],
+)
+def test_weight_gradient_over_many_positions_is_summed_in_chunks_correctly(
+    batch: int, size: int, out_channels: int, in_channels: int
+) -> None:
+    """A layer with few channels and many positions takes the weight gradient's chunked sum
+    (ops/conv.py): it agrees with PyTorch and with the float64 sum."""
+    from chainrule.ops import conv
+
+    positions = batch * size * size
+    assert positions >= 4 * conv.CHUNK  # the chunked path, not the single product
+    rng = np.random.default_rng(batch + size)
+    x = rng.standard_normal((batch, in_channels, size, size)).astype(np.float32)
+    w = rng.standard_normal((out_channels, in_channels, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((batch, out_channels, size, size)).astype(np.float32)
+    grads = []
+    for m, fn in ((cr, F.conv2d), (torch, torch.nn.functional.conv2d)):
+        wt = m.tensor(w, requires_grad=True)
+        fn(m.tensor(x), wt, padding=1).backward(m.tensor(g))
+        grads.append(to_numpy(wt.grad))
+    exact = torch.nn.functional.conv2d(
+        torch.tensor(x, dtype=torch.float64),
+        (w64 := torch.tensor(w, dtype=torch.float64, requires_grad=True)),
+        padding=1,
+    )
+    exact.backward(torch.tensor(g, dtype=torch.float64))
+    scale = np.abs(w64.grad.numpy()).max()
+    np.testing.assert_allclose(grads[0], w64.grad.numpy(), rtol=0, atol=2e-5 * scale)
+    np.testing.assert_allclose(grads[0], grads[1], rtol=0, atol=2e-5 * scale)

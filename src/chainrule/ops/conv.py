@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy
+
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops.im2col import (
@@ -130,6 +132,12 @@ class ConvNd(Function):
         return out[0] if self.unbatched else out
 
 
+# The weight gradient of a layer with few channels (C_out or C_in·kernel at most this many)
+# sums over the positions in chunks of this many (see _weight_grad).
+CHUNKED_UP_TO = 16
+CHUNK = 1568
+
+
 def _weight_grad(g: Any, cols: Any) -> Any:
     """G·colsᵀ per group, (groups, C_out/groups, rows), for G (groups, C_out/groups, positions)
     and cols (groups, rows, positions).
@@ -137,8 +145,24 @@ def _weight_grad(g: Any, cols: Any) -> Any:
     Both are products over the long positions axis; OpenBLAS ran the one whose result has more
     rows up to twice as fast (cols·Gᵀ for 16 → 32 channels 3×3, G·colsᵀ for 1 → 16), so the
     larger of C_out/groups and rows becomes the rows of the product.
+
+    Where one side of the result is small (a first layer: 1 input channel, 3×3, 9 rows) and
+    the positions many, OpenBLAS is slow on the one long product: the sum runs in chunks of
+    :data:`CHUNK` positions, one product per chunk in a batch, then the chunks' sum. 16 × 9
+    over 50,176 positions (the benchmark CNN's first layer) took 236 µs so against 484 µs in
+    one product on a 2-core Intel Xeon; where both sides had 27 or more, there was no gain
+    (``benchmarks/long_products.py``).
     """
     groups, group_out, rows = g.shape[0], g.shape[1], cols.shape[1]
+    if (
+        groups == 1
+        and min(group_out, rows) <= CHUNKED_UP_TO
+        and g.shape[2] >= 4 * CHUNK
+        and type(g) is numpy.ndarray  # a GPU's products need no such help
+    ):
+        big, small = (g[0], cols[0]) if group_out >= rows else (cols[0], g[0])
+        product = _chunked_product(big, small)
+        return product[None] if group_out >= rows else product.T[None]
     if group_out >= rows:
         grad_w = backend.xp.empty((groups, group_out, rows), dtype=g.dtype)
         grouped_matmul(g, cols.swapaxes(1, 2), grad_w)
@@ -146,3 +170,21 @@ def _weight_grad(g: Any, cols: Any) -> Any:
     grad_w_t = backend.xp.empty((groups, rows, group_out), dtype=g.dtype)
     grouped_matmul(cols, g.swapaxes(1, 2), grad_w_t)
     return grad_w_t.swapaxes(1, 2)
+
+
+def _chunked_product(big: Any, small: Any) -> Any:
+    """big · smallᵀ, (M, N), for big (M, K) and small (N, K) with K long: the products of
+    chunks of about :data:`CHUNK` columns in one batched call, summed, and the columns left
+    over added."""
+    xp = backend.xp
+    length = big.shape[1]
+    count = length // CHUNK
+    width = length // count
+    main = count * width
+    # Each row's first `main` columns split in `count` runs: views, no copies.
+    left = big[:, :main].reshape(big.shape[0], count, width).transpose(1, 0, 2)
+    right = small[:, :main].reshape(small.shape[0], count, width).transpose(1, 2, 0)
+    product = xp.matmul(left, right).sum(axis=0)
+    if main < length:
+        product += big[:, main:] @ small[:, main:].T
+    return product
