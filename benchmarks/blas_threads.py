@@ -101,6 +101,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--json", type=Path, help="write the rows and the machine here")
     args = parser.parse_args(argv)
+    if args.json and not args.json.parent.is_dir():  # before minutes of measuring, not after
+        raise SystemExit(f"--json {args.json}: the folder {args.json.parent} does not exist")
     found = blas_threads.controls()
     if found is None:
         raise SystemExit("NumPy's BLAS here is not an OpenBLAS found beside it: nothing to measure")
