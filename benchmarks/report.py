@@ -47,8 +47,7 @@ def markdown(record: dict[str, Any]) -> str:
     parts = [_header(record)]
     if steps:
         parts.append(_steps_table(steps))
-    if "mlp784" in results and "floor" in results["mlp784"]["impls"]:
-        parts.append(_floor(results["mlp784"]))
+    parts += [_floor(result) for result in steps.values() if "floor" in result["impls"]]
     if ops:
         parts.append(_ops_table(ops))
     parts.append(_checks(results))
@@ -145,17 +144,24 @@ def _steps_table(results: dict[str, Any]) -> str:
 
 
 def _floor(result: dict[str, Any]) -> str:
+    """One paragraph: what the floor of a step times, its time and rate, and each library's
+    step over it (a result file from before the LSTM floors names the 784 network's only)."""
     floor = result["impls"]["floor"]
     flops = floor.get("flops", 0)
+    what = result.get("floor") or (
+        "its 8 matrix products alone (3 forward, 3 weight gradients, 2 input gradients)"
+    )
+    target = result.get("floor_target", "≤ 1.10" if "floor" not in result else "")
+    label = result["label"].split(", batch")[0]
     lines = [
-        f"Floor of the 784-512-512-10 step: its 8 matrix products alone (3 forward, 3 weight "
-        f"gradients, 2 input gradients; NumPy, the step's shapes and layouts, preallocated "
-        f"outputs) take {duration(floor['median'])}: {flops / 1e9:.3f} GFLOP at "
+        f"Floor of the {label} step: {what}, in NumPy with the step's shapes and layouts and "
+        f"preallocated outputs, take {duration(floor['median'])}: {flops / 1e9:.3f} GFLOP at "
         f"{flops / floor['median'] / 1e9:.0f} GFLOP/s."
     ]
     for impl, stats in result.get("ratios_to_floor", {}).items():
         name = NAMES.get(impl, impl)
-        lines.append(f"{name}'s step / floor, per round: {spread(stats)} (target ≤ 1.10).")
+        aim = f" (target {target})" if target else ""
+        lines.append(f"{name}'s step / floor, per round: {spread(stats)}{aim}.")
     return " ".join(lines)
 
 

@@ -21,7 +21,8 @@ batch), the peak memory of a training step (``--memory``) and the import times (
 
 Configurations: xor, digits, mlp784, cnn, lstm, lstm-tm, and the operations pow2, square,
 mul2, pow3, mul3, reciprocal, div, sqrt; groups: steps, ops, all. Implementations: chainrule,
-torch, numpy (by hand), floor (mlp784's matrix products alone; run with numpy), and any other
+torch, numpy (by hand), floor (the step's matrix products alone, for mlp784 and the LSTMs; run
+with numpy), and any other
 chainrule_* step that train_step.py builds (chainrule_trainstep, chainrule_tensors, ...).
 """
 
@@ -68,9 +69,11 @@ def child(args: list[str], env: dict[str, str], timeout: float = 900) -> dict[st
 
 
 def implementations(config: str, impls: list[str]) -> list[str]:
-    """The implementations to run for ``config``: the floor joins numpy on mlp784 only."""
-    chosen = [impl for impl in impls if impl != "floor" or config == "mlp784"]
-    if config == "mlp784" and "numpy" in impls and "floor" not in chosen:
+    """The implementations to run for ``config``: the floor (the step's matrix products
+    alone) joins numpy on the configurations that have one (mlp784, lstm, lstm-tm)."""
+    has_floor = bool(WORKLOADS[config].floor)
+    chosen = [impl for impl in impls if impl != "floor" or has_floor]
+    if has_floor and "numpy" in impls and "floor" not in chosen:
         chosen.append("floor")
     return chosen
 
@@ -113,6 +116,8 @@ def summarise(config: str, entry: dict[str, Any]) -> dict[str, Any]:
         "label": WORKLOADS[config].label,
         "kind": WORKLOADS[config].kind,
         "target": WORKLOADS[config].target,
+        "floor": WORKLOADS[config].floor,
+        "floor_target": WORKLOADS[config].floor_target,
         "unavailable": entry["unavailable"],
         "impls": {},
         "ratios_to_torch": {},

@@ -156,3 +156,60 @@ class NumpyLSTM:
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return self.w
+
+
+def products_floor(
+    weights: dict[str, np.ndarray], x: np.ndarray, variant: str
+) -> tuple[Callable[[], None], float]:
+    """The matrix products of one step alone, on preallocated outputs, and their FLOPs.
+
+    The products that chainrule's LSTM step runs (``chainrule.compile(kernels=True)``'s and
+    eager mode's alike), in its shapes and layouts: the input product of all T steps at once
+    (each gate's block, the bias as a column of ones), T − 1 recurrent products forward (h0 is
+    zero) and T − 1 back (∂C/∂h0 is not wanted), the two weight gradients over all T·B rows,
+    and the head's forward, weight-gradient and input-gradient products. The data needs no
+    gradient. Everything else in the step (the gates' nonlinearities, the cell, the update)
+    is left out, so a step can approach this time but not go below it on the same BLAS.
+    """
+    rng = np.random.default_rng(3)
+    steps, batch = (x.shape[1], x.shape[0]) if variant.startswith("bf") else x.shape[:2]
+    size, hidden = INPUT, HIDDEN
+    outputs = weights["head.weight"].shape[0]
+    x_rows = np.ones((steps * batch, size + 1), np.float32)  # the ones column carries the bias
+    x_rows[:, :size] = rng.standard_normal((steps * batch, size))
+    w_in = rng.standard_normal((4, size + 1, hidden)).astype(np.float32)
+    gates = np.empty((4, steps * batch, hidden), np.float32)
+    w_rec = rng.standard_normal((hidden, 4 * hidden)).astype(np.float32)
+    w_hh = np.ascontiguousarray(weights["lstm.weight_hh_l0"])
+    w_head = np.ascontiguousarray(weights["head.weight"])
+    out = rng.standard_normal((steps, batch, hidden)).astype(np.float32)
+    rows = rng.standard_normal((steps, batch, 4 * hidden)).astype(np.float32)
+    recurrent = np.empty((batch, 4 * hidden), np.float32)
+    grad_h = np.empty((batch, hidden), np.float32)
+    grad_w_ih = np.empty((4 * hidden, size + 1), np.float32)
+    grad_w_hh = np.empty((4 * hidden, hidden), np.float32)
+    delta = rng.standard_normal((batch, outputs)).astype(np.float32)
+    logits = np.empty((batch, outputs), np.float32)
+    grad_head = np.empty((outputs, hidden), np.float32)
+    count = (steps - 1) * batch
+    flat, later, earlier = rows.reshape(-1, 4 * hidden), rows[1:].reshape(count, -1), out[:-1]
+    earlier = earlier.reshape(count, hidden)
+
+    def step() -> None:
+        np.matmul(x_rows, w_in, out=gates)
+        for t in range(1, steps):
+            np.matmul(out[t - 1], w_rec, out=recurrent)
+        np.matmul(out[-1], w_head.T, out=logits)
+        np.matmul(delta.T, out[-1], out=grad_head)
+        np.matmul(delta, w_head, out=grad_h)
+        for t in range(steps - 1, 0, -1):
+            np.matmul(rows[t], w_hh, out=grad_h)
+        np.matmul(flat.T, x_rows, out=grad_w_ih)
+        np.matmul(later.T, earlier, out=grad_w_hh)
+
+    multiply_adds = (
+        steps * batch * (size + 1) * 4 * hidden * 2  # input product and ∂C/∂W_ih (with b)
+        + (steps - 1) * batch * hidden * 4 * hidden * 3  # recurrent forward, back, ∂C/∂W_hh
+        + batch * hidden * outputs * 3  # the head: forward, its weight gradient, ∂C/∂h_T
+    )
+    return step, 2.0 * multiply_adds

@@ -34,11 +34,19 @@ class Workload:
     target: str = ""
     detail: str = ""  # the train_step.py name, the LSTM variant or the operation
     equivalent: str | None = None  # for an operation: the configuration it must not lose to
+    floor: str = ""  # what ``floor`` times for this configuration, for the report; "" if none
+    floor_target: str = ""  # the target of a step's time over its floor, if the issue set one
 
 
-def _mlp(name: str, label: str, detail: str, target: str) -> Workload:
+def _mlp(name: str, label: str, detail: str, target: str, **floor: str) -> Workload:
     steps = workload_mlp.MLP_CONFIGS[detail][-1]
-    return Workload(name, label, "mlp", steps, target, detail)
+    return Workload(name, label, "mlp", steps, target, detail, **floor)
+
+
+LSTM_FLOOR = (
+    "its 104 matrix products alone (the input product of all steps, 49 recurrent products "
+    "forward and 49 back, the two weight gradients, the head's three)"
+)
 
 
 WORKLOADS = {
@@ -51,6 +59,11 @@ WORKLOADS = {
             "784-512-512-10, batch 128",
             "mlp",
             "≤ 0.95, and ≤ 1.10× its matrix products",
+            floor=(
+                "its 8 matrix products alone (3 forward, 3 weight gradients, "
+                "2 input gradients)"
+            ),
+            floor_target="≤ 1.10",
         ),
         Workload(
             "cnn",
@@ -66,6 +79,7 @@ WORKLOADS = {
             workload_lstm.STEPS_PER_BLOCK,
             "≤ 1.2 (moonshot ≤ 1.0)",
             "bf-ce",
+            floor=LSTM_FLOOR,
         ),
         Workload(
             "lstm-tm",
@@ -74,6 +88,7 @@ WORKLOADS = {
             workload_lstm.STEPS_PER_BLOCK,
             "≤ 1.2 (moonshot ≤ 1.0)",
             "tm-mse",
+            floor=LSTM_FLOOR,
         ),
     ]
 }
@@ -174,6 +189,9 @@ def _build_cnn(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
 
 def _build_lstm(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
     weights, x, y = workload_lstm.lstm_setup(workload.detail)
+    if impl == "floor":
+        step, flops = workload_lstm.products_floor(weights, x, workload.detail)
+        return step, {"flops": flops}
     if impl == "numpy":
         if workload.detail != "bf-ce":
             raise UnavailableError("the NumPy LSTM step by hand is written for bf-ce only")

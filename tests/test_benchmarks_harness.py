@@ -85,6 +85,26 @@ def test_floor_counts_the_eight_products_of_the_step(without_torch) -> None:
     assert mlp["ratios_to_floor"]["chainrule"]["median"] > 0
 
 
+def test_the_lstm_floor_counts_its_products_and_has_no_target(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    args = ["--configs", "lstm-tm", "--impls", "chainrule,numpy", *TINY, "--memory", "none"]
+    stdout = harness(*args, "--imports", "0", "--out", str(out), "--markdown")
+    lstm = json.loads(out.read_text())["results"]["lstm-tm"]
+    assert set(lstm["impls"]) == {"chainrule", "floor"}  # no NumPy step by hand for tm-mse
+    steps, batch, size, hidden = 50, 32, 32, 128
+    multiply_adds = (
+        steps * batch * (size + 1) * 4 * hidden * 2  # input product and its weight gradient
+        + (steps - 1) * batch * hidden * 4 * hidden * 3  # recurrent: forward, back, weights
+        + batch * hidden * 1 * 3  # the regression head's three products
+    )
+    assert lstm["impls"]["floor"]["flops"] == 2 * multiply_adds
+    assert len(lstm["ratios_to_floor"]["chainrule"]["per_round"]) == 1
+    floor = "Floor of the LSTM I32 H128 T50 B32 + fc (time-major, MSE) step: its 104 matrix"
+    assert floor in stdout
+    paragraph = next(line for line in stdout.splitlines() if line.startswith(floor))
+    assert "chainrule's step / floor, per round:" in paragraph and "target" not in paragraph
+
+
 def test_operations_are_compared_with_their_equivalent(without_torch) -> None:
     record, stdout, _ = without_torch
     pow3 = record["results"]["pow3"]
