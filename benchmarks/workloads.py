@@ -60,8 +60,7 @@ WORKLOADS = {
             "mlp",
             "≤ 0.95, and ≤ 1.10× its matrix products",
             floor=(
-                "its 8 matrix products alone (3 forward, 3 weight gradients, "
-                "2 input gradients)"
+                "its 8 matrix products alone (3 forward, 3 weight gradients, 2 input gradients)"
             ),
             floor_target="≤ 1.10",
         ),
