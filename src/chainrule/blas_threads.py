@@ -32,16 +32,18 @@ ONE_THREAD_UP_TO = 1 << 20
 
 _UNSET: Any = object()
 _controls: Any = _UNSET  # (get, set) of OpenBLAS's thread count, None without OpenBLAS
+_library: Any = _UNSET  # (library, name prefix, suffix) of NumPy's OpenBLAS, or None
+_core: Any = _UNSET  # OpenBLAS's name for the kernels it chose ("SkylakeX", ...), or None
 
-# Exported names of the thread-count functions in the OpenBLAS builds NumPy's wheels carry
-# (scipy-openblas with 64-bit integers since NumPy 2.0; openblas64_ before it).
+# Exported names of the functions in the OpenBLAS builds NumPy's wheels carry (scipy-openblas
+# with 64-bit integers since NumPy 2.0; openblas64_ before it).
 _PREFIXES = ("scipy_openblas", "openblas", "")
 _SUFFIXES = ("64_", "")
 
 
-def _find_controls() -> tuple[Callable[[], int], Callable[[int], None]] | None:
-    """OpenBLAS's ``get_num_threads`` and ``set_num_threads`` from the library NumPy loaded,
-    or None when NumPy's BLAS is not an OpenBLAS found beside it."""
+def _find_library() -> tuple[Any, str, str] | None:
+    """NumPy's OpenBLAS, loaded through ctypes, with the prefix and suffix of its exported
+    names; None when NumPy's BLAS is not an OpenBLAS found beside it."""
     import ctypes  # here, not at the top: ``import chainrule`` need not load them
     import glob
 
@@ -55,14 +57,34 @@ def _find_controls() -> tuple[Callable[[], int], Callable[[int], None]] | None:
         for prefix in _PREFIXES:
             for suffix in _SUFFIXES:
                 name = f"{prefix}_" if prefix else ""
-                getter = getattr(library, f"{name}get_num_threads{suffix}", None)
-                setter = getattr(library, f"{name}set_num_threads{suffix}", None)
-                if getter is None or setter is None:
-                    continue
-                getter.restype, getter.argtypes = ctypes.c_int, []
-                setter.restype, setter.argtypes = None, [ctypes.c_int]
-                return getter, setter
+                if hasattr(library, f"{name}get_num_threads{suffix}") and hasattr(
+                    library, f"{name}set_num_threads{suffix}"
+                ):
+                    return library, name, suffix
     return None
+
+
+def _openblas() -> tuple[Any, str, str] | None:
+    global _library
+    if _library is _UNSET:
+        _library = _find_library()
+    return _library
+
+
+def _find_controls() -> tuple[Callable[[], int], Callable[[int], None]] | None:
+    """OpenBLAS's ``get_num_threads`` and ``set_num_threads`` from the library NumPy loaded,
+    or None when NumPy's BLAS is not an OpenBLAS found beside it."""
+    import ctypes
+
+    found = _openblas()
+    if found is None:
+        return None
+    library, name, suffix = found
+    getter = getattr(library, f"{name}get_num_threads{suffix}")
+    setter = getattr(library, f"{name}set_num_threads{suffix}")
+    getter.restype, getter.argtypes = ctypes.c_int, []
+    setter.restype, setter.argtypes = None, [ctypes.c_int]
+    return getter, setter
 
 
 def controls() -> tuple[Callable[[], int], Callable[[int], None]] | None:
@@ -71,6 +93,25 @@ def controls() -> tuple[Callable[[], int], Callable[[int], None]] | None:
     if _controls is _UNSET:
         _controls = _find_controls()
     return _controls
+
+
+def core_name() -> str | None:
+    """The name of the kernels NumPy's OpenBLAS runs on this CPU ("SkylakeX", "Haswell",
+    "Zen", ...), looked up once; None without OpenBLAS or where it does not say."""
+    global _core
+    if _core is _UNSET:
+        import ctypes
+
+        _core = None
+        found = _openblas()
+        if found is not None:
+            library, name, suffix = found
+            getter = getattr(library, f"{name}get_corename{suffix}", None)
+            if getter is not None:
+                getter.restype, getter.argtypes = ctypes.c_char_p, []
+                answer = getter()
+                _core = answer.decode("ascii", "replace").strip() if answer else None
+    return _core
 
 
 def one_thread(size: int) -> bool:

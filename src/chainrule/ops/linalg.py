@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chainrule import backend, blas_threads, dtypes
+from chainrule import backend, blas_layout, blas_threads, dtypes
 from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.broadcast import sum_rows, unbroadcast
 from chainrule.tensor import Tensor
@@ -200,7 +200,7 @@ class Linear(Function):
             x, weight = dtypes.promote(x, weight)
         # dot, not @, for the 2-D case: the same BLAS call, a third less overhead on the tiny
         # matrices where per-call cost decides the step time.
-        out = blas_threads.dot(x, weight.T) if x.ndim == 2 else x @ weight.T
+        out = blas_layout.transposed_product(x, weight) if x.ndim == 2 else x @ weight.T
         if out.dtype is not x.dtype and out.dtype != x.dtype:  # bfloat16 under matmul
             out = out.astype(x.dtype)
         if bias is not None:
