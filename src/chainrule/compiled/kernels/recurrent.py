@@ -11,8 +11,10 @@ row by row in short loops, one array or two each, which the compiler vectorises.
 
 The arithmetic is eager mode's, in its order, except in two places: the kernels' rational
 tanh (:mod:`.tanh`) instead of NumPy's, each within one unit in the last place of the exact
-value, and the weight gradients' sums, one product where eager mode has one per gate. The
-results agree with eager mode to a few units in the last place.
+value (for the GRU's gates and both layers' cell or candidate state; the LSTM's four gates
+take NumPy's tanh itself, as eager mode does), and the weight gradients' sums, one product
+where eager mode has one per gate. The results agree with eager mode to a few units in the
+last place.
 
 Anything else runs the operation itself: float64 or another array type, a gradient of a
 shape or dtype the recording did not see; a shape that does not fit raises eager mode's error.
