@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from numpy import empty, float32, matmul, ndarray
+from numpy import tanh as npy_tanh
 
 from chainrule.compiled.kernels import Kernel, builds, jit
 from chainrule.compiled.kernels.recurrent import (
@@ -24,6 +25,18 @@ from chainrule.ops.recurrent_cells import gru_arrays, previous, time_order
 from chainrule.ops.work_arrays import sequence_pool
 
 
+def _gru_add_recurrent(gates: Any, t: int, recurrent: Any) -> None:
+    """In place: the r and z blocks of gates[:, t] (3, T, B, H) += their columns of the
+    recurrent product (B, 3H) of step t."""
+    hidden = gates.shape[3]
+    for b in range(gates.shape[2]):
+        for k in range(2):
+            z = gates[k, t, b]
+            product = recurrent[b, k * hidden : (k + 1) * hidden]
+            for j in range(hidden):
+                z[j] += product[j]
+
+
 def _gru_step_forward(
     gates: Any,
     t: int,
@@ -35,19 +48,16 @@ def _gru_step_forward(
     hidden_n: Any,
     h_out: Any,
 ) -> None:
-    """Step t in place, in GRULayer.forward's order of arithmetic: gates[:, t] (3, T, B, H;
-    r, z, n, the sigmoid gates' rows halved) become r, z and n; hidden_n[t] = h W_hnᵀ + b_hn;
-    h_out = (h − n)·z + n, or n − z·n from a zero state."""
+    """Step t in place, in GRULayer.forward's order of arithmetic, once the r and z blocks of
+    gates[:, t] (3, T, B, H; r, z, n, the sigmoid gates' rows halved) hold tanh of their
+    pre-activations: they become r and z (σ = ½·tanh + ½), n its value;
+    hidden_n[t] = h W_hnᵀ + b_hn; h_out = (h − n)·z + n, or n − z·n from a zero state."""
     hidden = gates.shape[3]
     for b in range(gates.shape[2]):
         for k in range(2):
             z = gates[k, t, b]
-            if with_recurrent:
-                product = recurrent[b, k * hidden : (k + 1) * hidden]
-                for j in range(hidden):
-                    z[j] += product[j]
             for j in range(hidden):
-                z[j] = tanh32(z[j]) * HALF + HALF
+                z[j] = z[j] * HALF + HALF
         r, update, n, hn = gates[0, t, b], gates[1, t, b], gates[2, t, b], hidden_n[t, b]
         if with_recurrent:
             product = recurrent[b, 2 * hidden :]
@@ -128,7 +138,8 @@ def _gru_step_backward(
             row_rec[2 * hidden + j] = dn[j] * r[j]
 
 
-_gru_forward_step, _gru_backward_step = jit(_gru_step_forward), jit(_gru_step_backward)
+_gru_add_step, _gru_forward_step = jit(_gru_add_recurrent), jit(_gru_step_forward)
+_gru_backward_step = jit(_gru_step_backward)
 
 
 @builds(GRULayer)
@@ -160,6 +171,9 @@ def gru(node: Any, arrays: list, options: dict) -> Kernel | None:
         for t in time_order(n_steps, reverse):
             if h is not None:
                 matmul(h, w_rec, out=recurrent)
+                _gru_add_step(gates, t, recurrent)
+            sigmoid_gates = gates[:2, t]
+            npy_tanh(sigmoid_gates, out=sigmoid_gates)  # eager mode's tanh, vectorised
             _gru_forward_step(
                 gates,
                 t,
