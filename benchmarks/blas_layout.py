@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
+from timing import best_per_call
 
 from chainrule import blas_layout, blas_threads
 
@@ -34,16 +34,7 @@ SIZES = (16, 32, 64, 128, 256, 512)
 
 def best_time(run: Callable[[], Any], size: int) -> float:
     """Seconds per call: the best of 5 blocks, each long enough to last about 10 ms."""
-    calls = max(20, int(1e8 / max(size, 1000)))
-    for _ in range(5):
-        run()
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(calls):
-            run()
-        best = min(best, (time.perf_counter() - start) / calls)
-    return best
+    return best_per_call(run, max(20, int(1e8 / max(size, 1000))))
 
 
 def measure() -> list[dict[str, Any]]:

@@ -10,11 +10,11 @@ the last column says whether ``ops/conv.py`` takes the chunked sum for that shap
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from timing import best_per_call
 
 from chainrule.ops import conv
 
@@ -24,14 +24,7 @@ POSITIONS = (12544, 50176)  # 64 images of 14×14 and of 28×28
 
 def best_time(run: Callable[[], Any]) -> float:
     """Seconds per call, the best of 5 blocks of 10 calls."""
-    run()
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(10):
-            run()
-        best = min(best, (time.perf_counter() - start) / 10)
-    return best
+    return best_per_call(run, 10, warmup=1)
 
 
 def main() -> None:
