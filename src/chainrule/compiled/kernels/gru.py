@@ -14,6 +14,7 @@ from chainrule.compiled.kernels.recurrent import (
     HALF,
     ONE,
     ZERO,
+    add_recurrent,
     covered,
     eager_backward,
     itself_or_recycle,
@@ -23,18 +24,6 @@ from chainrule.compiled.kernels.tanh import tanh32
 from chainrule.ops.recurrent import GRULayer
 from chainrule.ops.recurrent_cells import gru_arrays, previous, time_order
 from chainrule.ops.work_arrays import sequence_pool
-
-
-def _gru_add_recurrent(gates: Any, t: int, recurrent: Any) -> None:
-    """In place: the r and z blocks of gates[:, t] (3, T, B, H) += their columns of the
-    recurrent product (B, 3H) of step t."""
-    hidden = gates.shape[3]
-    for b in range(gates.shape[2]):
-        for k in range(2):
-            z = gates[k, t, b]
-            product = recurrent[b, k * hidden : (k + 1) * hidden]
-            for j in range(hidden):
-                z[j] += product[j]
 
 
 def _gru_step_forward(
@@ -138,8 +127,7 @@ def _gru_step_backward(
             row_rec[2 * hidden + j] = dn[j] * r[j]
 
 
-_gru_add_step, _gru_forward_step = jit(_gru_add_recurrent), jit(_gru_step_forward)
-_gru_backward_step = jit(_gru_step_backward)
+_gru_forward_step, _gru_backward_step = jit(_gru_step_forward), jit(_gru_step_backward)
 
 
 @builds(GRULayer)
@@ -171,7 +159,7 @@ def gru(node: Any, arrays: list, options: dict) -> Kernel | None:
         for t in time_order(n_steps, reverse):
             if h is not None:
                 matmul(h, w_rec, out=recurrent)
-                _gru_add_step(gates, t, recurrent)
+                add_recurrent(gates, t, recurrent, 2)
             sigmoid_gates = gates[:2, t]
             npy_tanh(sigmoid_gates, out=sigmoid_gates)  # eager mode's tanh, vectorised
             _gru_forward_step(

@@ -18,6 +18,7 @@ from chainrule.compiled.kernels.recurrent import (
     HALF,
     ONE,
     ZERO,
+    add_recurrent,
     covered,
     eager_backward,
     itself_or_recycle,
@@ -27,18 +28,6 @@ from chainrule.compiled.kernels.tanh import tanh32
 from chainrule.ops.recurrent import LSTMLayer
 from chainrule.ops.recurrent_cells import lstm_arrays, time_order
 from chainrule.ops.work_arrays import sequence_pool
-
-
-def _add_recurrent(gates: Any, t: int, recurrent: Any) -> None:
-    """In place: gates[:, t] (4, T, B, H; blocks i, f, o, g) += the recurrent product (B, 4H)
-    of step t, each gate's block of columns into its block of rows."""
-    hidden = gates.shape[3]
-    for b in range(gates.shape[2]):
-        for k in range(4):
-            z = gates[k, t, b]
-            product = recurrent[b, k * hidden : (k + 1) * hidden]
-            for j in range(hidden):
-                z[j] += product[j]
 
 
 def _step_forward(
@@ -122,8 +111,7 @@ def _step_backward(
             dc[j] *= f[j]
 
 
-_add_step, _forward_step = jit(_add_recurrent), jit(_step_forward)
-_backward_step = jit(_step_backward)
+_forward_step, _backward_step = jit(_step_forward), jit(_step_backward)
 
 
 @builds(LSTMLayer)
@@ -159,7 +147,7 @@ def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
             z = gates[:, t]
             if h is not None:
                 matmul(h, w_rec, out=recurrent)
-                _add_step(gates, t, recurrent)
+                add_recurrent(gates, t, recurrent, 4)
             npy_tanh(z, out=z)
             with_c = c is not None
             _forward_step(

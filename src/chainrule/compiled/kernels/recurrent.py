@@ -26,11 +26,26 @@ from typing import Any
 
 from numpy import float32, matmul, ndarray
 
-from chainrule.compiled.kernels import fresh_node
+from chainrule.compiled.kernels import fresh_node, jit
 from chainrule.ops.recurrent_cells import after_first_step
 from chainrule.ops.work_arrays import sequence_pool
 
 ONE, HALF, ZERO = float32(1), float32(0.5), float32(0)
+
+
+def _add_recurrent(gates: Any, t: int, recurrent: Any, count: int) -> None:
+    """In place: the first ``count`` gate blocks of gates[:, t] (G, T, B, H) += their blocks of
+    columns of step t's recurrent product (B, G·H) (the LSTM's four, the GRU's r and z)."""
+    hidden = gates.shape[3]
+    for b in range(gates.shape[2]):
+        for k in range(count):
+            z = gates[k, t, b]
+            product = recurrent[b, k * hidden : (k + 1) * hidden]
+            for j in range(hidden):
+                z[j] += product[j]
+
+
+add_recurrent = jit(_add_recurrent)
 
 
 def itself_or_recycle(inputs: list, reverse: bool, template: Any, last: list) -> tuple | None:
