@@ -653,3 +653,63 @@ def test_the_spectral_norm_of_a_zero_matrix_has_torchs_subgradient(ord_: int) ->
             grads.append(np.asarray(a.grad.numpy()))
         np.testing.assert_array_equal(grads[0], grads[1])
         assert np.abs(grads[0]).sum() > 0
+
+
+def test_the_derivative_of_a_product_with_its_own_detached_copy_is_torchs() -> None:
+    """Found by the fuzzer (seed 1209, second order): x.detach() shared x's array object, so a
+    backward recording a graph took the array saved for the detached factor to be x's, and
+    d²(x · x.detach())/dx² came out nonzero. d/dx = x.detach(), a constant: the second
+    derivative is 0, as in PyTorch."""
+    for start in ([0.0], [1.5, -2.0]):
+        firsts = []
+        for m in (cr, torch):
+            x = f64(m, start, requires_grad=True)
+            (first,) = m.autograd.grad((x * x.detach()).sum(), x, create_graph=True)
+            firsts.append(first)
+        ours, theirs = firsts
+        np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+        # x.detach() is a constant: the derivative depends on x through nothing
+        assert ours.requires_grad is theirs.requires_grad is False
+    # the detached tensor still shares x's memory and its versions
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * x
+    x.detach().add_(1)
+    assert x.tolist() == [2.0, 3.0]
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+@pytest.mark.parametrize(
+    ("query", "key", "value"),
+    [
+        ((1, 0, 1), (1, 1, 1), (1, 1, 1)),  # no queries
+        ((1, 2, 3), (1, 0, 3), (1, 0, 2)),  # no keys
+        ((0, 2, 3), (0, 4, 3), (0, 4, 2)),  # an empty batch
+        ((1, 2, 3), (1, 4, 3), (1, 4, 0)),  # values of width 0
+        ((1, 2, 0), (1, 4, 0), (1, 4, 2)),  # E = 0: PyTorch's scale is 1/√0 = inf
+        ((2, 1, 2, 3), (1, 0, 3), (1, 0, 2)),  # no keys, broadcast batch
+    ],
+)
+def test_attention_with_an_empty_side_is_torchs(query, key, value) -> None:
+    """Found by the fuzzer (seed 1209): with no queries (or no keys, or values of width 0)
+    PyTorch gives zeros plus (Σq + Σk + Σv)·0, which saves nothing, so an in-place change of
+    the value afterwards does not stop backward (chainrule refused it); an inf among the
+    inputs makes the output nan there."""
+
+    def program(m: Any) -> dict[str, Any]:
+        rng = np.random.default_rng(0)
+        q, k, v = (f64(m, rng.random(shape), requires_grad=True) for shape in (query, key, value))
+        if q.numel():
+            with m.no_grad():
+                q.view(-1)[0] = float("inf")
+        out = m.nn.functional.scaled_dot_product_attention(q, k, v)
+        if q.shape[-2] == 0:
+            with m.no_grad():
+                v.add_(v)  # saved by nothing: backward still runs
+        out.sum().backward()
+        return {"q": q, "k": k, "v": v, "out": out.detach()}
+
+    expected, actual = run(program, torch), run(program, cr)
+    assert actual.keys() == expected.keys()
+    for name, want in expected.items():
+        np.testing.assert_array_equal(actual[name], want, err_msg=name)

@@ -264,7 +264,11 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """The same data (shared, not copied) outside the graph."""
-        return Tensor._make(self.array, False, None)
+        # A view, not the array itself: the same memory (and so the same versions), but an
+        # array object of its own, so that an operation given both x and x.detach() can tell
+        # which of the two each saved array came from (a backward recording a graph maps the
+        # saved arrays back to the input tensors by identity).
+        return Tensor._make(self.array.view(), False, None)
 
     def detach_(self) -> Tensor:
         """Make this tensor a leaf outside the graph, in place, and return it."""

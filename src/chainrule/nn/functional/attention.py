@@ -13,6 +13,8 @@ import math
 import warnings
 from typing import Any
 
+import numpy
+
 from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
 from chainrule.nn.functional.dropout import dropout
@@ -65,7 +67,12 @@ def scaled_dot_product_attention(
     _check_attention_inputs(query, key, value, attn_mask, is_causal)
     if enable_gqa:
         key, value = _repeat_heads(query, key, "key"), _repeat_heads(query, value, "value")
-    factor = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if query.shape[-2] == 0 or value.numel() == 0:
+        return _empty_attention(query, key, value)
+    if scale is not None:
+        factor = scale
+    else:  # 1/√E; for E = 0, PyTorch's 1/√0 = inf: the scores are empty sums, 0 either way
+        factor = 1 / math.sqrt(query.shape[-1]) if query.shape[-1] else math.inf
     if factor > 0:
         # √scale on each side, as PyTorch's reference computation: the product then keeps the
         # scaled copies, so that writing into query or key after the call leaves backward be.
@@ -88,6 +95,18 @@ def scaled_dot_product_attention(
     if dropout_p > 0:
         weights = dropout(weights, dropout_p)
     return weights @ value
+
+
+def _empty_attention(query: Tensor, key: Tensor, value: Tensor) -> Tensor:
+    """The result where there are no queries or no values (an empty query length, or an empty
+    key length, value width or batch): zeros of the output's shape, as PyTorch gives them,
+    plus (Σq + Σk + Σv)·0, so that, as there, an inf or nan among the inputs makes the output
+    nan and each input gets a zero gradient, while nothing is saved that an in-place change of
+    an input could invalidate."""
+    batch = numpy.broadcast_shapes(query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    xp = backend.module_of(query.array)
+    zeros = Tensor(xp.zeros((*batch, query.shape[-2], value.shape[-1]), dtype=query.dtype))
+    return zeros + (query.sum() + key.sum() + value.sum()) * 0
 
 
 def _softmax_or_zeros(scores: Tensor) -> Tensor:
