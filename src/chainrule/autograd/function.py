@@ -92,6 +92,9 @@ class Function:
     argument_names: tuple[str, ...] = ("input",)
     # The array module that ran forward, when not NumPy (a GPU's): backward runs in it too.
     module: Any = None
+    # (view, input) pairs: the views forward got for inputs that share one array object with
+    # an earlier input (see _separate_shared).
+    aliases: tuple = ()
 
     def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward")
@@ -121,9 +124,12 @@ class Function:
             # Set before forward, so that a forward saves only what the wanted gradients need
             # (an array nobody saved may then be changed in place, as in PyTorch).
             node.needs_input_grad = needs
+            recorded = True in needs
+            if recorded and len(arrays) > 1:
+                _separate_shared(node, arrays, inputs)
         else:  # no graph: the arrays are all that forward needs
             arrays = [value.array if isinstance(value, Tensor) else value for value in inputs]
-            needs = None
+            recorded = False
         try:
             # Most operations take no options, and a call without ** is measurably cheaper.
             out = node.forward(*arrays, **options) if options else node.forward(*arrays)
@@ -147,7 +153,7 @@ class Function:
         result.array = out
         result._grad = None
         result._hooks = None
-        if needs is not None and True in needs:
+        if recorded:
             node.sequence_number = next(clock)
             node.inputs = inputs
             result._requires_grad = True
@@ -197,6 +203,36 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{self.name()}>"
+
+
+def _separate_shared(node: Function, arrays: list, inputs: tuple) -> None:
+    """Give forward a view (same memory) wherever two different inputs hold one array object:
+    ``x * x.data``, two ``from_numpy`` of one array, ``nn.Parameter(t)`` beside ``t``.
+
+    A backward that records a graph tells the saved arrays' inputs apart by the arrays'
+    identity (:func:`saved_as_tensors`); with one object for a tensor that requires grad and
+    a constant, the constant's saved array would be taken for the tensor, and the derivative
+    of the derivative would gain a term that is not there. Each view is noted in
+    ``node.aliases`` with its input. The same tensor twice (``x * x``) keeps its one array:
+    both are x.
+    """
+    if len(arrays) == 2:  # most operations: one comparison, no dictionary
+        first, second = arrays
+        if first is second and inputs[0] is not inputs[1] and type(second) in _arrays:
+            arrays[1] = second.view()
+            node.aliases = ((arrays[1], inputs[1]),)
+        return
+    seen: dict[int, int] = {}
+    aliases = []
+    for i, array in enumerate(arrays):
+        if type(array) not in _arrays:
+            continue
+        j = seen.setdefault(id(array), i)
+        if j != i and inputs[j] is not inputs[i]:
+            arrays[i] = array.view()
+            aliases.append((arrays[i], inputs[i]))
+    if aliases:
+        node.aliases = tuple(aliases)
 
 
 def _device_module(cls: type, inputs: tuple) -> Any:
@@ -274,6 +310,9 @@ def saved_as_tensors(node: Function, saved: Any, output: Tensor) -> Any:
         return saved
     if saved is output.array:
         return output
+    for view, value in node.aliases:  # an input whose array another input holds too
+        if view is saved:
+            return value if isinstance(value, Tensor) and value._requires_grad else saved
     for value in node.inputs:
         if value is saved:  # a constant array given as an operand
             return saved
