@@ -485,6 +485,38 @@ def test_gradient_through_a_saturated_sigmoid_is_not_finite_where_torch_s_is_not
     assert not np.isfinite(grads[0]) and not np.isfinite(grads[1])
 
 
+ADVANCED_INDICES = {
+    "integers on the last axis": lambda m, v: v[..., [0, 0]],
+    "integers on a middle axis": lambda m, v: v[:, [2, 0]],
+    "integers on two axes": lambda m, v: v[[1, 0], :, [1, 1]],
+    "a mask": lambda m, v: v[v > 3],
+    "a slice (a view)": lambda m, v: v[:, 1:],
+}
+
+
+@pytest.mark.parametrize("index", list(ADVANCED_INDICES))
+def test_indexing_gives_torchs_strides(index: str) -> None:
+    """An index with integer arrays copies, and PyTorch lays the copy out row-major; NumPy
+    may not (x[..., [0, 0]] came out with strides (3, 1, 6)), and then a reshape of it copied
+    where PyTorch's is a view."""
+    results = []
+    for m in (cr, torch):
+        got = ADVANCED_INDICES[index](m, m.tensor(np.arange(12.0).reshape(2, 3, 2)))
+        results.append((got.tolist(), got.stride(), got.is_contiguous()))
+    assert results[0] == results[1]
+
+
+def test_a_view_of_a_split_piece_of_an_indexed_copy_refuses_in_place_changes() -> None:
+    """Found by the fuzzer (seed 1211): the piece of split() of x[..., [0, 0]], reshaped and
+    sliced, is a view of a piece, which PyTorch does not let change in place in a graph;
+    chainrule's reshape had copied (NumPy's column-major copy) and so let relu_ run."""
+    for m in (cr, torch):
+        v0 = f64(m, [[[0.0], [0.0]]], requires_grad=True)
+        (piece,) = v0[..., [0, 0]].split(1, 0)
+        with pytest.raises(RuntimeError, match="returns multiple views"):
+            piece.reshape(4)[1:].relu_()
+
+
 def test_a_0d_integer_tensor_indexes_as_an_int_giving_a_view() -> None:
     """x[m.tensor(-1)] is a view in PyTorch, so a later change of x shows through it; NumPy
     would read a 0-d integer array as an advanced index and copy (found by a long fuzz run)."""

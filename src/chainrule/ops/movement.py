@@ -17,6 +17,7 @@ from chainrule.autograd.function import (
     not_a_tensor,
     type_name,
 )
+from chainrule.autograd.versions import memory_root
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.tensor import Tensor
 
@@ -125,6 +126,11 @@ class GetItem(ViewFunction):
             # Every axis taken by an integer: NumPy gives a scalar (a copy); PyTorch's x[0] is
             # a 0-d view of x, which an Ellipsis also gives here.
             out = x[(*index, Ellipsis) if isinstance(index, tuple) else (index, Ellipsis)]
+        elif not out.flags.c_contiguous and memory_root(out) is not memory_root(x):
+            # A copy (integer arrays or a mask in the index) that NumPy laid out in another
+            # order: PyTorch's is row-major, and whether a later reshape is a view (which an
+            # in-place change through it must reach) depends on that.
+            out = backend.xp.ascontiguousarray(out)
         return out
 
     def backward(self, grad: Any) -> tuple:
