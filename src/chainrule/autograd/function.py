@@ -222,6 +222,10 @@ def _separate_shared(node: Function, arrays: list, inputs: tuple) -> None:
             arrays[1] = second.view()
             node.aliases = ((arrays[1], inputs[1]),)
         return
+    if len(arrays) == 3:  # Linear, addcmul, where: three comparisons, no dictionary
+        first, second, third = arrays
+        if first is not second and first is not third and second is not third:
+            return
     seen: dict[int, int] = {}
     aliases = []
     for i, array in enumerate(arrays):
