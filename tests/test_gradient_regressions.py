@@ -517,6 +517,50 @@ def test_a_view_of_a_split_piece_of_an_indexed_copy_refuses_in_place_changes() -
             piece.reshape(4)[1:].relu_()
 
 
+TENSORDOT_SHAPES = [
+    ((1,), (1, 1), 1),
+    ((2, 1), (1, 3), 1),
+    ((2, 1, 1), (1, 1, 3), 2),
+    ((3,), (3, 1), 1),
+    ((1, 3), (3, 2), 1),
+]
+
+
+@pytest.mark.parametrize(("shape_a", "shape_b", "dims"), TENSORDOT_SHAPES)
+@pytest.mark.parametrize("changed", ["a", "b"])
+def test_tensordot_operand_changed_in_place_after_use(shape_a, shape_b, dims, changed) -> None:
+    """Found by the fuzzer (seeds 1211 and 1214): where the contracted size is 1, PyTorch's
+    tensordot copies its first operand, so changing that operand in place afterwards leaves
+    backward running (on the old values); every other case refuses, as chainrule did for all."""
+
+    def program(m: Any) -> dict[str, Any]:
+        a = f64(m, np.full(shape_a, 2.0), requires_grad=changed == "b")
+        b = f64(m, np.full(shape_b, 3.0), requires_grad=changed == "a")
+        out = m.tensordot(a, b, dims)
+        (a if changed == "a" else b).add_(1.0)
+        out.sum().backward()
+        return {"a": a, "b": b}
+
+    expected, actual = outcome(program, torch), outcome(program, cr)
+    if isinstance(expected, str):
+        assert INPLACE_ERROR in expected and isinstance(actual, str), actual
+        assert INPLACE_ERROR in actual, actual
+    else:
+        assert not isinstance(actual, str), f"PyTorch runs it; chainrule raises {actual!r}"
+        assert_close_results(actual, expected)
+
+
+@pytest.mark.parametrize("shape", [(2, 0), (0, 3), (0,), (3, 0, 2)])
+def test_an_empty_tensor_changes_in_place(shape) -> None:
+    """NumPy gives the axes of an empty (2, 0) array stride 0, which the check for expanded
+    tensors took for one element in several places: add_ on it raised."""
+    for m in (cr, torch):
+        x = m.zeros(*shape, requires_grad=True) * 1.0
+        x.add_(1.0).relu_()
+        x.sum().backward()
+        assert tuple(x.shape) == shape
+
+
 def test_a_0d_integer_tensor_indexes_as_an_int_giving_a_view() -> None:
     """x[m.tensor(-1)] is a view in PyTorch, so a later change of x shows through it; NumPy
     would read a 0-d integer array as an advanced index and copy (found by a long fuzz run)."""

@@ -165,9 +165,12 @@ def _check_writable(
 
 
 def _repeats_elements(data: Any) -> bool:
-    """An axis of stride 0 and size > 1 (an expand) puts one element in several places."""
-    return 0 in data.strides and any(
-        stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape)
+    """An axis of stride 0 and size > 1 (an expand) puts one element in several places; an
+    empty array has none to repeat (NumPy gives its axes stride 0: (2, 0) has strides (0, 0))."""
+    return (
+        data.size > 1
+        and 0 in data.strides
+        and any(stride == 0 and n > 1 for stride, n in zip(data.strides, data.shape))
     )
 
 

@@ -181,6 +181,11 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     for d in summed_a:
         inner *= a.shape[d]
     rows = reshape(permute(a, free_a + summed_a), (_size(a, free_a), inner))
+    if inner == 1:
+        # PyTorch's reshape copies a here (the permuted size-1 axis has no view), so the
+        # product keeps a's values of now: changing a in place afterwards does not stop
+        # backward, as it does for every other contracted size.
+        rows = clone(rows)
     cols = reshape(permute(b, summed_b + free_b), (inner, _size(b, free_b)))
     out_shape = tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b)
     return reshape(matmul(rows, cols), out_shape)
