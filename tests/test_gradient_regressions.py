@@ -839,3 +839,26 @@ def test_attention_with_an_empty_side_is_torchs(query, key, value) -> None:
     assert actual.keys() == expected.keys()
     for name, want in expected.items():
         np.testing.assert_array_equal(actual[name], want, err_msg=name)
+
+
+def test_clamp_passes_no_gradient_outside_its_bounds_even_nan() -> None:
+    """clamp's backward multiplied the gradient by its mask: nan · 0 = nan and −2 · 0 = −0
+    outside the bounds, where PyTorch gives 0; at second order (fuzz seed 1216: a norm at 0
+    after hinge_embedding_loss) the derivative of the norm's derivative, nan, came through."""
+
+    def program(m: Any) -> dict[str, Any]:
+        x = f64(m, [-1.0, 2.0, -3.0, 5.0], requires_grad=True)
+        y = x.clamp(min=0.0, max=4.0)
+        y.backward(f64(m, [float("nan"), 1.0, -2.0, float("nan")]))
+        return {"x": x}
+
+    expected, actual = run(program, torch), run(program, cr)
+    np.testing.assert_array_equal(actual["x.grad"], expected["x.grad"])
+    assert not np.signbit(actual["x.grad"]).any()
+    second = []
+    for m in (cr, torch):
+        v = f64(m, 0.0, requires_grad=True)
+        loss = m.nn.functional.hinge_embedding_loss(v * 8 + 1.0, f64(m, -1.0), margin=0.5)
+        (first,) = m.autograd.grad(m.linalg.vector_norm(loss, 2, None), v, create_graph=True)
+        second.append(float(m.autograd.grad(first, v)[0]))
+    assert second[0] == second[1] == 0.0

@@ -441,7 +441,12 @@ class Clamp(Function):
                 inside = x >= low
             if high is not None:
                 inside = inside & (x <= high)
-            grad_x = grad * inside
+            # A selection, not grad · mask: outside the bounds the gradient is 0 even where the
+            # incoming one is nan (nan · 0 is nan) or negative (−0), as in PyTorch.
+            if inside is True:
+                grad_x = grad
+            else:
+                grad_x = xp.where(inside, grad, xp.zeros((), dtype=grad.dtype))
             if grad_x.shape != x.shape:  # tensor bounds broadcast x
                 grad_x = unbroadcast(grad_x, x.shape)
         if not (need_low or need_high):
