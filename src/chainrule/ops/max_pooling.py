@@ -18,7 +18,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from chainrule import backend
+from chainrule import backend, native
 from chainrule.autograd.function import Function
 from chainrule.ops.im2col import offsets, selection, window
 from chainrule.ops.pooling import along, lowest, pad_axis, pad_tensor, pool_geometry
@@ -38,6 +38,16 @@ class MaxPoolNd(Function):
         self, x: Any, kernel: tuple, stride: tuple, dilation: tuple, counts: tuple, pads: tuple
     ) -> Any:
         spatial = len(kernel)
+        self.held = None
+        if kernel == (2, 2) == stride and native.enabled() and _tiled_by_2x2(x, dilation, pads):
+            loops = _native_loops()
+            order = loops.loop_order(x)
+            if order is not None:  # one pass with numba; NumPy's form makes eight
+                out, held = loops.max_pool_2x2(x, order)
+                self.saved = (x, out)
+                self.geometry = (x.shape[-2:], kernel, stride, dilation, pads)
+                self.held = (held, order)
+                return out
         padded = x
         for axis, pad in zip(range(-spatial, 0), pads):
             padded = pad_axis(padded, axis, pad, lowest(x.dtype))
@@ -53,6 +63,9 @@ class MaxPoolNd(Function):
         xp = backend.xp
         padded, out = self.saved
         size, kernel, stride, dilation, pads = self.geometry
+        if self.held is not None and type(grad) is type(out) and grad.dtype == out.dtype:
+            held, order = self.held
+            return (_native_loops().max_pool_2x2_backward(grad, out, held, padded, order),)
         spatial = len(kernel)
         if axis_order(grad) != axis_order(out):
             # Element-wise work between arrays laid out differently runs on short strided rows,
@@ -106,6 +119,24 @@ class MaxPoolNd(Function):
             term = x[i] * mask
             total = term if total is None else total + term
         return total
+
+
+def _tiled_by_2x2(x: Any, dilation: tuple, pads: tuple) -> bool:
+    """Whether 2×2 windows at stride 2, undilated and unpadded, tile x's last two axes."""
+    return (
+        dilation == (1, 1)
+        and pads == ((0, 0), (0, 0))
+        and x.ndim == 4
+        and not x.shape[-1] % 2
+        and not x.shape[-2] % 2
+    )
+
+
+def _native_loops() -> Any:
+    """chainrule.native.pooling, imported on the first use: it compiles numba's loops."""
+    from chainrule.native import pooling
+
+    return pooling
 
 
 def _max_along(u: Any, axis: int, kernel: int, stride: int, dilation: int, count: int) -> Any:

@@ -36,14 +36,16 @@ process).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy
 
+from chainrule.native import available, jit, numba_errors
+
+__all__ = ["Declined", "Kernel", "available", "builds", "for_operation", "jit", "numba_errors"]
+
 _builders: dict[type, Callable[..., Any]] = {}
-_numba: Any = None  # the module once imported; False when it is not installed
 
 FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
@@ -81,31 +83,6 @@ class Kernel:
         fused: tuple | None = None,
     ) -> None:
         self.forward, self.backward, self.grads, self.fused = forward, backward, grads, fused
-
-
-def available() -> bool:
-    """Whether numba can be imported (imported on the first question only)."""
-    global _numba
-    if _numba is None:
-        try:
-            _numba = importlib.import_module("numba")
-        except ImportError:
-            _numba = False
-    return _numba is not False
-
-
-def numba_errors() -> type:
-    """numba's base class of compilation errors (typing, lowering)."""
-    available()
-    return _numba.core.errors.NumbaError
-
-
-def jit(function: Callable) -> Any:
-    """``function`` compiled by numba on its first call: nopython, NumPy's error model (a
-    division by zero gives inf or nan, as in NumPy, instead of raising), and no fast-math, so
-    every rounding is IEEE's."""
-    available()
-    return _numba.njit(error_model="numpy", nogil=True)(function)
 
 
 def builds(*operations: type) -> Callable[[Callable], Callable]:

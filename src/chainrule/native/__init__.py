@@ -1,0 +1,94 @@
+"""Loops compiled to machine code by numba, for eager operations whose NumPy form makes several
+passes over strided memory.
+
+NumPy runs each operation as whole-array passes. For most operations that is as fast as the
+memory allows, but a few need one pass per case of a small loop, each over a strided view:
+2×2 max pooling takes four comparisons and four masked writes per direction where one loop
+touches each element once. Where ``numba`` is installed (``pip install "chainrule[numba]"``),
+such an operation runs a loop from this package instead, with the same results (see each
+module for the sign of a zero where they differ from the NumPy form), and falls back to its
+NumPy form for anything the loop does not cover.
+
+On by default where numba can be imported; ``chainrule.native.enable(False)``, or
+``CHAINRULE_NATIVE=0`` in the environment before the first use, keeps every operation in
+NumPy. numba is imported on the first call that could use a loop, not with chainrule, and
+each loop is compiled on its first call and cached on disk (about a second the first time,
+tens of milliseconds in a later process).
+
+The compiled training step's kernels (:mod:`chainrule.compiled.kernels`) use the same loops.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["available", "enable", "enabled"]
+
+_numba: Any = None  # the module once imported; False when it is not installed
+_enabled: bool | None = None  # decided on the first question: see enabled()
+
+
+def available() -> bool:
+    """Whether numba can be imported (imported on the first question only)."""
+    global _numba
+    if _numba is None:
+        try:
+            _numba = importlib.import_module("numba")
+        except ImportError:
+            _numba = False
+    return _numba is not False
+
+
+def enabled() -> bool:
+    """Whether eager operations use this package's loops: numba can be imported and neither
+    ``enable(False)`` nor ``CHAINRULE_NATIVE=0`` turned them off."""
+    global _enabled
+    if _enabled is None:
+        _enabled = os.environ.get("CHAINRULE_NATIVE", "1") != "0" and available()
+    return _enabled
+
+
+def enable(flag: bool = True) -> None:
+    """Let eager operations use numba's loops (``True``) or keep them all in NumPy (``False``).
+
+    ```pycon
+    >>> import chainrule
+    >>> before = chainrule.native.enabled()
+    >>> chainrule.native.enable(False)
+    >>> chainrule.native.enabled()
+    False
+    >>> chainrule.native.enable(before)
+
+    ```
+    """
+    global _enabled
+    if not isinstance(flag, bool):
+        raise TypeError(f"chainrule.native.enable: flag must be a bool, got {flag!r}")
+    if flag and not available():
+        raise ImportError(
+            'chainrule.native.enable(True): numba is not installed: pip install "chainrule[numba]"'
+        )
+    _enabled = flag
+
+
+def numba_errors() -> type:
+    """numba's base class of compilation errors (typing, lowering)."""
+    available()
+    return _numba.core.errors.NumbaError
+
+
+def jit(function: Callable, cache: bool = False) -> Any:
+    """``function`` compiled by numba on its first call: nopython, NumPy's error model (a
+    division by zero gives inf or nan, as in NumPy, instead of raising), and no fast-math, so
+    every rounding is IEEE's. ``cache`` keeps the machine code on disk between processes where
+    numba finds a writable place for it (and compiles in each process where it does not)."""
+    available()
+    if cache:
+        try:
+            return _numba.njit(error_model="numpy", nogil=True, cache=True)(function)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            pass
+    return _numba.njit(error_model="numpy", nogil=True)(function)
