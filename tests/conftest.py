@@ -20,3 +20,20 @@ def _seeded() -> None:
     if torch is not None:
         torch.manual_seed(0)
     assert cr.is_grad_enabled()
+
+
+@pytest.fixture(params=["native", "numpy"])
+def native_mode(request: pytest.FixtureRequest):
+    """Runs a test twice: with chainrule.native's numba loops where they apply, and with every
+    operation in its NumPy form. The first case is skipped, with its reason, where numba is
+    not installed."""
+    from chainrule import native
+
+    before = native.enabled()
+    if request.param == "native" and not native.available():
+        pytest.skip("numba is not installed: the NumPy form runs in the other case")
+    native.enable(request.param == "native")
+    try:
+        yield request.param
+    finally:
+        native.enable(before)

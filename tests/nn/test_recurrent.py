@@ -17,6 +17,9 @@ import torch
 import chainrule as cr
 from chainrule.nn.functional import recurrent
 
+# Every test twice: the LSTM's float32 sequences through chainrule.native's loops, and in NumPy.
+pytestmark = pytest.mark.usefixtures("native_mode")
+
 TOLERANCE = {"float32": (2e-5, 2e-6), "float64": (1e-10, 1e-12)}
 
 # kind → (chainrule class, torch class, extra constructor options)

@@ -24,7 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chainrule import backend
+import numpy
+
+from chainrule import backend, native
 from chainrule.autograd.function import Function, OpError
 from chainrule.ops.recurrent_cells import (
     check_sequence,
@@ -88,6 +90,10 @@ class LSTMLayer(RecurrentLayer):
     δz_i = δc ⊙ g ⊙ σ'(i), δz_f = δc ⊙ c_{t−1} ⊙ σ'(f), δz_g = δc ⊙ i ⊙ tanh'(g);
     ∂C/∂c_{t−1} = δc ⊙ f and ∂C/∂h_{t−1} = δz W_hh. Then ∂C/∂W_hh = Σ δzᵀ h_{t−1},
     ∂C/∂W_ih = Σ δzᵀ x_t, ∂C/∂b = Σ δz, ∂C/∂x_t = δz_t W_ih.
+
+    Where numba is enabled (:mod:`chainrule.native`), a float32 sequence runs through the loops
+    of :mod:`chainrule.native.lstm` instead (the same saved arrays, the numbers within a few
+    units in the last place), backward too for a float32 gradient.
     """
 
     def forward(
@@ -101,6 +107,17 @@ class LSTMLayer(RecurrentLayer):
         b_hh: Any = None,
         reverse: bool = False,
     ) -> Any:
+        self.reverse = reverse
+        self.native = x.dtype == numpy.float32 and type(x) is numpy.ndarray and native.enabled()
+        if self.native:
+            loops = _native_lstm()
+            inputs = [x, h0, c0, w_ih, w_hh, b_ih, b_hh]
+            self.native = loops.covers(inputs)
+            if self.native:  # one numba call per step for the gate math, NumPy's a dozen
+                out, self.saved = loops.forward(*inputs, reverse)
+                x_rows, gates, cells, tanh_cells = (self.saved[i] for i in (0, 5, 6, 7))
+                sequence_pool.give_back_when_freed(self, x_rows, gates, cells, tanh_cells)
+                return out
         xp = backend.xp
         x_rows, gates, w_rec, out, cells, tanh_cells = lstm_arrays(
             x, h0, c0, w_ih, w_hh, b_ih, b_hh
@@ -127,12 +144,20 @@ class LSTMLayer(RecurrentLayer):
             xp.tanh(c_t, out=tanh_c)
             h, c = xp.multiply(o, tanh_c, out=out[t]), c_t
         out[n_steps] = c
-        self.reverse = reverse
         self.saved = (x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out)
         sequence_pool.give_back_when_freed(self, x_rows, gates, cells, tanh_cells)
         return out
 
     def backward(self, grad: Any) -> tuple:
+        if (
+            self.native
+            and type(grad) is numpy.ndarray
+            and grad.dtype == numpy.float32
+            and grad.shape == self.saved[-1].shape
+        ):
+            needs = [bool(flag) for flag in self.needs_input_grad]
+            needs += [False] * (7 - len(needs))
+            return _native_lstm().backward(self.saved, grad, self.reverse, needs, self.observer)
         xp = backend.xp
         x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out = self.saved
         _, n_steps, batch, hidden = gates.shape
@@ -194,6 +219,13 @@ class LSTMLayer(RecurrentLayer):
     ) -> Any:
         """The same layer, step by step from differentiable operations (for create_graph)."""
         return lstm_steps(x, h0, c0, w_ih, w_hh, b_ih, b_hh, self.reverse)
+
+
+def _native_lstm() -> Any:
+    """chainrule.native.lstm, imported on the first use: it compiles numba's loops."""
+    from chainrule.native import lstm
+
+    return lstm
 
 
 # ---- GRU -----------------------------------------------------------------------------------------

@@ -10,17 +10,9 @@ from numpy import empty, float32, matmul, ndarray
 from numpy import tanh as npy_tanh
 
 from chainrule.compiled.kernels import Kernel, builds, jit
-from chainrule.compiled.kernels.recurrent import (
-    HALF,
-    ONE,
-    ZERO,
-    add_recurrent,
-    covered,
-    eager_backward,
-    itself_or_recycle,
-    weight_grads,
-)
-from chainrule.compiled.kernels.tanh import tanh32
+from chainrule.compiled.kernels.recurrent import covered, eager_backward, itself_or_recycle
+from chainrule.native.recurrent import HALF, ONE, ZERO, add_recurrent, weight_grads
+from chainrule.native.tanh import tanh32
 from chainrule.ops.recurrent import GRULayer
 from chainrule.ops.recurrent_cells import gru_arrays, previous, time_order
 from chainrule.ops.work_arrays import sequence_pool

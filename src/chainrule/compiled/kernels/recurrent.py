@@ -1,20 +1,22 @@
 """What the LSTM's and the GRU's kernels share (compiled/kernels/lstm.py and gru.py), for
-float32 sequences.
+float32 sequences; their loops are in :mod:`chainrule.native` (the LSTM's in
+:mod:`chainrule.native.lstm`, which eager mode runs too where numba is enabled).
 
-Eager mode runs a step's gate math as a dozen NumPy passes over (B, H) blocks, plus a
+The NumPy form runs a step's gate math as a dozen passes over (B, H) blocks, plus a
 transposing copy into the gates' layout before them. The kernels make each step one matrix
 product in BLAS, as there, and one numba call that does the rest of the step; backward
 likewise, one call that makes δz of the gates, then one product for δh. δz of every step is
 kept row-major, (T, B, G·H), so that each step's rows feed its product and each weight
-gradient after the loop is one product over all steps (:func:`weight_grads`). The calls work
-row by row in short loops, one array or two each, which the compiler vectorises.
+gradient after the loop is one product over all steps
+(:func:`chainrule.native.recurrent.weight_grads`). The calls work row by row in short loops,
+one array or two each, which the compiler vectorises.
 
-The arithmetic is eager mode's, in its order, except in two places: the kernels' rational
-tanh (:mod:`.tanh`) instead of NumPy's, each within one unit in the last place of the exact
-value (for the GRU's gates and both layers' cell or candidate state; the LSTM's four gates
-take NumPy's tanh itself, as eager mode does), and the weight gradients' sums, one product
-where eager mode has one per gate. The results agree with eager mode to a few units in the
-last place.
+The arithmetic is the NumPy form's, in its order, except in two places: the kernels' rational
+tanh (:mod:`chainrule.native.tanh`) instead of NumPy's, each within one unit in the last place
+of the exact value (for the GRU's gates and both layers' cell or candidate state; the LSTM's
+four gates take NumPy's tanh itself, as the NumPy form does), and the weight gradients' sums,
+one product where the NumPy form has one per gate. The results agree with the NumPy form to a
+few units in the last place.
 
 Anything else runs the operation itself: float64 or another array type, a gradient of a
 shape or dtype the recording did not see; a shape that does not fit raises eager mode's error.
@@ -24,28 +26,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy import float32, matmul, ndarray
+from numpy import float32, ndarray
 
-from chainrule.compiled.kernels import fresh_node, jit
-from chainrule.ops.recurrent_cells import after_first_step
+from chainrule.compiled.kernels import fresh_node
 from chainrule.ops.work_arrays import sequence_pool
-
-ONE, HALF, ZERO = float32(1), float32(0.5), float32(0)
-
-
-def _add_recurrent(gates: Any, t: int, recurrent: Any, count: int) -> None:
-    """In place: the first ``count`` gate blocks of gates[:, t] (G, T, B, H) += their blocks of
-    columns of step t's recurrent product (B, G·H) (the LSTM's four, the GRU's r and z)."""
-    hidden = gates.shape[3]
-    for b in range(gates.shape[2]):
-        for k in range(count):
-            z = gates[k, t, b]
-            product = recurrent[b, k * hidden : (k + 1) * hidden]
-            for j in range(hidden):
-                z[j] += product[j]
-
-
-add_recurrent = jit(_add_recurrent)
 
 
 def itself_or_recycle(inputs: list, reverse: bool, template: Any, last: list) -> tuple | None:
@@ -65,48 +49,6 @@ def covered(arrays: list) -> bool:
     return all(
         array is None or (type(array) is ndarray and array.dtype == float32) for array in arrays
     )
-
-
-def weight_grads(
-    needs: tuple,
-    rows: Any,
-    rows_rec: Any,
-    x_rows: Any,
-    w_ih: Any,
-    h0: Any,
-    out: Any,
-    reverse: bool,
-) -> tuple:
-    """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from δz of every step, row-major
-    (T, B, G·H): ``rows`` for x W_ihᵀ + b_ih, ``rows_rec`` for h W_hhᵀ + b_hh (the same
-    array unless, as in the GRU, they differ). Each is one product over all T·B rows (eager
-    mode's ``parameter_grads`` takes G products, one per gate, from its gate-major arrays; one
-    product is a third faster)."""
-    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
-    n_steps, batch, width = rows.shape
-    size = w_ih.shape[1]
-    flat = rows.reshape(n_steps * batch, width)
-    shared = rows_rec is rows
-    grad_x = grad_w_ih = grad_w_hh = grad_b_ih = grad_b_hh = None
-    if need_x:
-        grad_x = matmul(flat, w_ih).reshape(n_steps, batch, size)
-    if need_w_ih or need_b_ih or (need_b_hh and shared):
-        # x_rows ends in a column of ones when there are biases: its column is ∂C/∂b.
-        full = matmul(flat.T, x_rows)
-        grad_w_ih = full[:, :size].copy()
-        if full.shape[1] > size:
-            grad_b_ih = grad_b_hh = full[:, size].copy()
-    if need_b_hh and not shared:
-        grad_b_hh = rows_rec.reshape(n_steps * batch, width).sum(axis=0)
-    if need_w_hh:  # Σ_t δz_tᵀ h_{t−1}; the first step's h_{t−1} is h0 (nothing when zero)
-        later, earlier, first = after_first_step(n_steps, reverse)
-        later, earlier, first = rows_rec[later], out[earlier], rows_rec[first]
-        count = (n_steps - 1) * batch
-        hidden = out.shape[2]
-        grad_w_hh = matmul(later.reshape(count, width).T, earlier.reshape(count, hidden))
-        if h0 is not None:
-            grad_w_hh += matmul(first.T, h0)
-    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
 def eager_backward(template: Any, saved: tuple, grad: Any, grads: tuple) -> tuple:

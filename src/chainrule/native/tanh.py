@@ -1,4 +1,5 @@
-"""tanh for the float32 kernels as arithmetic that the compiler vectorises.
+"""tanh for the float32 loops (of chainrule.native and the compiled step's kernels) as
+arithmetic that the compiler vectorises.
 
 A numba loop that calls ``tanh`` calls the C library once per element, which on the machines
 measured is seven times slower than NumPy's vectorised ``tanh``; a rational function of a²
@@ -18,7 +19,7 @@ from typing import Any
 
 from numpy import float32, float64
 
-from chainrule.compiled.kernels import jit
+from chainrule.native import jit
 
 CUTOFF = 9.1
 _P0, _P1, _P2, _P3, _P4, _P5, _P6 = (
@@ -45,7 +46,7 @@ def _tanh32(value: Any) -> Any:
     return float32(result if v >= 0.0 else -result)
 
 
-tanh32 = jit(_tanh32)
+tanh32 = jit(_tanh32, cache=True)
 
 
 def _tanh_array(values: Any, out: Any) -> None:
@@ -54,5 +55,5 @@ def _tanh_array(values: Any, out: Any) -> None:
         result[i] = tanh32(flat[i])
 
 
-tanh_array = jit(_tanh_array)
+tanh_array = jit(_tanh_array, cache=True)
 """``tanh_array(values, out)``: out = tanh(values) elementwise, float32 (for tests and timing)."""

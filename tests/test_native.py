@@ -1,0 +1,336 @@
+"""chainrule.native: eager operations through numba's loops (2×2 max pooling, ReLU's backward,
+the LSTM layer) against their NumPy form and PyTorch, the switch that turns them off, and what
+loads when.
+
+The loops take the layouts that chainrule's own layers produce (a convolution's output is
+batch-last in memory), so the pooling cases below build those layouts on purpose: a plain
+C-contiguous NCHW array runs the NumPy form.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import chainrule as cr
+import chainrule.nn.functional as F  # noqa: N812 - PyTorch's spelling
+from chainrule import native
+from chainrule.ops.max_pooling import MaxPoolNd
+from chainrule.ops.recurrent import LSTMLayer
+
+pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
+
+
+@pytest.fixture
+def mode():
+    """Restores the switch after a test that sets it."""
+    before = native.enabled()
+    yield
+    native.enable(before)
+
+
+def _laid_out(array: np.ndarray, layout: str) -> np.ndarray:
+    """The same values (N, C, H, W) in memory as a convolution leaves them (batch-last), with
+    channels last, or plain C order."""
+    order = {"batch_last": (1, 2, 3, 0), "channels_last": (0, 2, 3, 1), "nchw": (0, 1, 2, 3)}
+    axes = order[layout]
+    stored = np.ascontiguousarray(array.transpose(axes))
+    return stored.transpose(np.argsort(axes))
+
+
+def _bits(array: np.ndarray) -> np.ndarray:
+    """The bit patterns of a float array: equality of these tells −0 from +0 and NaNs apart."""
+    return np.ascontiguousarray(array).view(f"u{array.dtype.itemsize}")
+
+
+def _pool_case(dtype: str, seed: int, finite: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (3, 4, 6, 8) with ties, signed zeros, NaN and ±inf in some windows, and an
+    upstream gradient with negative entries, and NaN and ±inf unless ``finite``."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4, 6, 8)).astype(dtype)
+    x[0, 0, :2, :2] = 0.0
+    x[0, 0, 0, 1] = -0.0  # a window holding −0 and +0
+    x[0, 1, :2, :2] = [[-0.0, 0.0], [0.0, -0.0]]
+    x[1, 2, 2:4, 4:6] = 1.5  # a four-way tie
+    x[2, 3, 0, 0] = np.nan
+    x[2, 3, 1, 1] = np.nan  # two NaNs in one window: the last one takes the gradient
+    x[2, 0, 4, 6] = np.inf
+    x[1, 1, 3, 3] = -np.inf
+    grad = rng.standard_normal((3, 4, 3, 4)).astype(dtype)
+    if finite:  # the NumPy form's product with a mask gives −0 here; PyTorch and the loops +0
+        return x, grad
+    grad[0, 2, 1, 1] = np.nan
+    grad[1, 0, 2, 3] = np.inf
+    grad[2, 1, 0, 0] = -np.inf
+    return x, grad
+
+
+def _pool(array: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray, MaxPoolNd]:
+    x = cr.tensor(array, requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    out.backward(cr.tensor(grad))
+    return out.detach().numpy(), x.grad.numpy(), out._ctx
+
+
+@pytest.mark.parametrize("finite", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("layout", ["batch_last", "channels_last"])
+def test_pooling_loops_give_pytorchs_maxima_and_gradients_bit_for_bit(
+    mode, layout: str, dtype: str, finite: bool
+) -> None:
+    values, grad = _pool_case(dtype, seed=1, finite=finite)
+    native.enable(True)
+    out, grad_x, node = _pool(_laid_out(values, layout), grad)
+    assert node.held is not None  # the loops ran
+    x_torch = torch.tensor(values, requires_grad=True)
+    out_torch = torch.nn.functional.max_pool2d(x_torch, 2)
+    out_torch.backward(torch.tensor(grad))
+    assert np.array_equal(_bits(out), _bits(out_torch.detach().numpy()))
+    assert np.array_equal(_bits(grad_x), _bits(x_torch.grad.numpy()))
+
+
+@pytest.mark.parametrize("layout", ["batch_last", "channels_last", "nchw"])
+def test_pooling_loops_and_numpy_agree_up_to_the_sign_of_zero(mode, layout: str) -> None:
+    values, grad = _pool_case("float32", seed=2)
+    native.enable(True)
+    out_native, grad_native, node = _pool(_laid_out(values, layout), grad)
+    assert (node.held is not None) == (layout != "nchw")  # NCHW: W is contiguous, NumPy runs
+    native.enable(False)
+    out_numpy, grad_numpy, node = _pool(_laid_out(values, layout), grad)
+    assert node.held is None
+    # Equal as numbers (−0 == +0, NaN where NaN), the layout of the input kept.
+    np.testing.assert_array_equal(out_native, out_numpy)
+    np.testing.assert_array_equal(grad_native, grad_numpy)
+    assert np.argsort(grad_native.strides).tolist() == np.argsort(grad_numpy.strides).tolist()
+
+
+def test_pooling_the_loops_do_not_cover_runs_numpy(mode) -> None:
+    native.enable(True)
+    rng = np.random.default_rng(3)
+    odd = _laid_out(rng.standard_normal((2, 3, 5, 6)).astype(np.float32), "batch_last")
+    x = cr.tensor(odd, requires_grad=True)
+    for out in (
+        F.max_pool2d(x, 2),  # H = 5: the windows do not tile it
+        F.max_pool2d(x, 2, padding=1),
+        F.max_pool2d(x, 3, stride=2),
+        F.max_pool2d(x, 2, stride=1),
+    ):
+        assert out._ctx.held is None
+        out.sum().backward()
+    reference = torch.tensor(odd, requires_grad=True)
+    for pool in (
+        lambda t: torch.nn.functional.max_pool2d(t, 2),
+        lambda t: torch.nn.functional.max_pool2d(t, 2, padding=1),
+        lambda t: torch.nn.functional.max_pool2d(t, 3, stride=2),
+        lambda t: torch.nn.functional.max_pool2d(t, 2, stride=1),
+    ):
+        pool(reference).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), reference.grad.numpy())
+
+
+def test_pooling_gradient_in_another_layout_and_second_order(mode) -> None:
+    native.enable(True)
+    values, _ = _pool_case("float64", seed=4)
+    values = np.nan_to_num(values, nan=0.5, posinf=3.0, neginf=-3.0)
+    x = cr.tensor(_laid_out(values, "batch_last"), requires_grad=True)
+    out = F.max_pool2d(x, 2)
+    assert out._ctx.held is not None
+    weights = cr.tensor(np.arange(out.numel(), dtype=np.float64).reshape(out.shape))
+    (grad_x,) = cr.autograd.grad((out * out * weights).sum(), x, create_graph=True)
+    (second,) = cr.autograd.grad((grad_x * grad_x).sum(), x)
+    reference = torch.tensor(values, requires_grad=True)
+    pooled = torch.nn.functional.max_pool2d(reference, 2)
+    (grad_ref,) = torch.autograd.grad(
+        (pooled * pooled * torch.tensor(weights.numpy())).sum(), reference, create_graph=True
+    )
+    (second_ref,) = torch.autograd.grad((grad_ref * grad_ref).sum(), reference)
+    np.testing.assert_allclose(grad_x.detach().numpy(), grad_ref.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(second.numpy(), second_ref.numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("layout", ["batch_last", "nchw"])
+def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(mode, layout: str) -> None:
+    rng = np.random.default_rng(5)
+    values = rng.standard_normal((4, 8, 16, 16)).astype(np.float32)  # 8192 elements and more
+    values[0, 0, 0, :4] = [0.0, -0.0, np.nan, -np.nan]
+    grad = rng.standard_normal(values.shape).astype(np.float32)
+    grad[values < 0] *= -1  # negative gradients where the output is 0: +0, never −0
+    grad[0, 0, 0, :6] = [np.nan, np.inf, np.nan, -np.inf, np.nan, -0.0]
+    results = []
+    for enabled in (True, False):
+        native.enable(enabled)
+        x = cr.tensor(_laid_out(values, layout), requires_grad=True)
+        y = cr.relu(x)
+        y.backward(cr.tensor(_laid_out(grad, layout)))
+        results.append(x.grad.numpy())
+    assert np.array_equal(_bits(results[0]), _bits(results[1]))
+    x_torch = torch.tensor(values, requires_grad=True)
+    torch.relu(x_torch).backward(torch.tensor(grad))
+    assert np.array_equal(_bits(results[0]), _bits(x_torch.grad.numpy()))
+
+
+def test_relu_backward_with_gradient_in_another_layout(mode) -> None:
+    native.enable(True)
+    rng = np.random.default_rng(6)
+    values = rng.standard_normal((4, 8, 16, 16)).astype(np.float32)
+    grad = _laid_out(rng.standard_normal(values.shape).astype(np.float32), "channels_last")
+    x = cr.tensor(_laid_out(values, "batch_last"), requires_grad=True)
+    cr.relu(x).backward(cr.tensor(grad))
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(values > 0, grad, 0))
+
+
+def _lstm_run(bidirectional: bool, states: bool, seed: int) -> dict[str, np.ndarray]:
+    """An LSTM's output and every gradient, from fixed weights and inputs."""
+    cr.manual_seed(seed)
+    lstm = cr.nn.LSTM(6, 16, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    rng = np.random.default_rng(seed)
+    x = cr.tensor(rng.standard_normal((5, 9, 6)).astype(np.float32), requires_grad=True)
+    directions = 2 if bidirectional else 1
+    extra = ()
+    if states:
+        h0 = cr.tensor(rng.standard_normal((2 * directions, 5, 16)).astype(np.float32))
+        c0 = cr.tensor(rng.standard_normal((2 * directions, 5, 16)).astype(np.float32))
+        h0.requires_grad_()
+        c0.requires_grad_()
+        extra = ((h0, c0),)
+    out, (h_n, c_n) = lstm(x, *extra)
+    upstream = rng.standard_normal(out.shape).astype(np.float32)
+    ((out * cr.tensor(upstream)).sum() + h_n.sum() + (c_n * c_n).sum()).backward()
+    found = {"out": out.detach().numpy(), "x": x.grad.numpy()}
+    if states:
+        found["h0"], found["c0"] = extra[0][0].grad.numpy(), extra[0][1].grad.numpy()
+    for name, p in lstm.named_parameters():
+        found[name] = p.grad.numpy()
+    nodes, seen, stack = [], set(), [out]
+    while stack:  # the fused layer nodes behind the output
+        tensor = stack.pop()
+        node = tensor._ctx
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, LSTMLayer):
+            nodes.append(node)
+        stack.extend(value for value in node.inputs if isinstance(value, cr.Tensor))
+    found["ran_native"] = np.array([node.native for node in nodes])
+    return found
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("states", [False, True])
+def test_lstm_loops_agree_with_the_numpy_form(mode, bidirectional: bool, states: bool) -> None:
+    native.enable(True)
+    loops = _lstm_run(bidirectional, states, seed=7)
+    native.enable(False)
+    numpy_form = _lstm_run(bidirectional, states, seed=7)
+    assert loops.pop("ran_native").all() and loops["out"].size
+    assert not numpy_form.pop("ran_native").any()
+    for name, value in numpy_form.items():
+        # A few units in the last place: the loops' rational tanh of the cell state.
+        np.testing.assert_allclose(loops[name], value, rtol=2e-5, atol=2e-6, err_msg=name)
+
+
+def test_lstm_float64_runs_numpy(mode) -> None:
+    native.enable(True)
+    lstm = cr.nn.LSTM(3, 4, dtype=cr.float64)
+    out, _ = lstm(cr.randn(5, 2, 3, dtype=cr.float64))
+    node = out._ctx
+    while not isinstance(node, LSTMLayer):
+        node = node.inputs[0]._ctx
+    assert node.native is False
+
+
+def test_enable_takes_a_bool_and_needs_numba(mode, monkeypatch) -> None:
+    with pytest.raises(TypeError, match="flag must be a bool"):
+        native.enable(1)
+    native.enable(False)
+    assert native.enabled() is False
+    native.enable(True)
+    assert native.enabled() is True
+    monkeypatch.setattr(native, "available", lambda: False)
+    with pytest.raises(ImportError, match=r'pip install "chainrule\[numba\]"'):
+        native.enable(True)
+    native.enable(False)  # turning off never needs numba
+
+
+def _fresh(code: str, **environment: str) -> dict:
+    env = {**os.environ, **environment}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+_WHEN_NUMBA_LOADS = """
+import json, sys
+import numpy as np
+import chainrule as cr
+import chainrule.nn.functional as F
+after_import = "numba" in sys.modules
+small = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
+cr.relu(small).sum().backward()  # too small for the loop
+after_small = "numba" in sys.modules
+images = np.ones((2, 3, 4, 4), np.float32)  # (N, C, H, W), batch-last in memory below
+x = cr.tensor(np.ascontiguousarray(images.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
+out = F.max_pool2d(x, 2)
+print(json.dumps({"after_import": after_import, "after_small": after_small,
+                  "after_pool": "numba" in sys.modules, "enabled": cr.native.enabled()}))
+"""
+
+
+def test_numba_loads_on_the_first_call_that_can_use_it() -> None:
+    found = _fresh(_WHEN_NUMBA_LOADS)
+    assert found == {
+        "after_import": False,
+        "after_small": False,
+        "after_pool": True,
+        "enabled": True,
+    }
+
+
+def test_the_environment_variable_keeps_everything_in_numpy() -> None:
+    found = _fresh(_WHEN_NUMBA_LOADS, CHAINRULE_NATIVE="0")
+    assert found == {
+        "after_import": False,
+        "after_small": False,
+        "after_pool": False,
+        "enabled": False,
+    }
+
+
+def test_a_cnn_step_is_the_same_with_and_without_the_loops(mode) -> None:
+    results = []
+    for enabled in (True, False):
+        native.enable(enabled)
+        cr.manual_seed(8)
+        model = cr.nn.Sequential(
+            cr.nn.Conv2d(1, 4, 3, padding=1),
+            cr.nn.ReLU(),
+            cr.nn.MaxPool2d(2),
+            cr.nn.Conv2d(4, 8, 3, padding=1),
+            cr.nn.ReLU(),
+            cr.nn.MaxPool2d(2),
+            cr.nn.Flatten(),
+            cr.nn.Linear(8 * 4 * 4, 3),
+        )
+        optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
+        rng = np.random.default_rng(8)
+        x = cr.tensor(rng.standard_normal((32, 1, 16, 16)).astype(np.float32))
+        y = cr.tensor(rng.integers(0, 3, 32))
+        losses = []
+        for _ in range(3):
+            optimizer.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+        results.append((losses, [p.detach().numpy().copy() for p in model.parameters()]))
+    (losses_native, params_native), (losses_numpy, params_numpy) = results
+    assert losses_native == losses_numpy
+    for native_value, numpy_value in zip(params_native, params_numpy):
+        np.testing.assert_array_equal(native_value, numpy_value)
