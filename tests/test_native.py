@@ -22,7 +22,7 @@ import chainrule as cr
 import chainrule.nn.functional as F  # noqa: N812 - PyTorch's spelling
 from chainrule import native
 from chainrule.ops.max_pooling import MaxPoolNd
-from chainrule.ops.recurrent import LSTMLayer
+from chainrule.ops.recurrent import GRULayer, LSTMLayer
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
@@ -185,26 +185,33 @@ def test_relu_backward_with_gradient_in_another_layout(mode) -> None:
     np.testing.assert_array_equal(x.grad.numpy(), np.where(values > 0, grad, 0))
 
 
-def _lstm_run(bidirectional: bool, states: bool, seed: int) -> dict[str, np.ndarray]:
-    """An LSTM's output and every gradient, from fixed weights and inputs."""
+def _recurrent_run(
+    kind: str, bidirectional: bool, states: bool, seed: int
+) -> dict[str, np.ndarray]:
+    """An LSTM's or a GRU's output and every gradient, from fixed weights and inputs."""
     cr.manual_seed(seed)
-    lstm = cr.nn.LSTM(6, 16, num_layers=2, bidirectional=bidirectional, batch_first=True)
+    layer = cr.nn.LSTM if kind == "lstm" else cr.nn.GRU
+    lstm = layer(6, 16, num_layers=2, bidirectional=bidirectional, batch_first=True)
     rng = np.random.default_rng(seed)
     x = cr.tensor(rng.standard_normal((5, 9, 6)).astype(np.float32), requires_grad=True)
     directions = 2 if bidirectional else 1
-    extra = ()
-    if states:
-        h0 = cr.tensor(rng.standard_normal((2 * directions, 5, 16)).astype(np.float32))
-        c0 = cr.tensor(rng.standard_normal((2 * directions, 5, 16)).astype(np.float32))
-        h0.requires_grad_()
-        c0.requires_grad_()
-        extra = ((h0, c0),)
-    out, (h_n, c_n) = lstm(x, *extra)
+    initial = [
+        cr.tensor(rng.standard_normal((2 * directions, 5, 16)).astype(np.float32))
+        for _ in range(2 if kind == "lstm" else 1)
+    ]
+    for state in initial:
+        state.requires_grad_()
+    extra = () if not states else (tuple(initial),) if kind == "lstm" else (initial[0],)
+    out, final = lstm(x, *extra)
     upstream = rng.standard_normal(out.shape).astype(np.float32)
-    ((out * cr.tensor(upstream)).sum() + h_n.sum() + (c_n * c_n).sum()).backward()
+    cost = (out * cr.tensor(upstream)).sum()
+    for state in final if kind == "lstm" else (final,):
+        cost = cost + (state * state).sum()
+    cost.backward()
     found = {"out": out.detach().numpy(), "x": x.grad.numpy()}
     if states:
-        found["h0"], found["c0"] = extra[0][0].grad.numpy(), extra[0][1].grad.numpy()
+        for number, state in enumerate(initial):
+            found[f"state{number}"] = state.grad.numpy()
     for name, p in lstm.named_parameters():
         found[name] = p.grad.numpy()
     nodes, seen, stack = [], set(), [out]
@@ -214,33 +221,37 @@ def _lstm_run(bidirectional: bool, states: bool, seed: int) -> dict[str, np.ndar
         if node is None or id(node) in seen:
             continue
         seen.add(id(node))
-        if isinstance(node, LSTMLayer):
+        if isinstance(node, (LSTMLayer, GRULayer)):
             nodes.append(node)
         stack.extend(value for value in node.inputs if isinstance(value, cr.Tensor))
     found["ran_native"] = np.array([node.native for node in nodes])
     return found
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("states", [False, True])
-def test_lstm_loops_agree_with_the_numpy_form(mode, bidirectional: bool, states: bool) -> None:
+def test_recurrent_loops_agree_with_the_numpy_form(
+    mode, kind: str, bidirectional: bool, states: bool
+) -> None:
     native.enable(True)
-    loops = _lstm_run(bidirectional, states, seed=7)
+    loops = _recurrent_run(kind, bidirectional, states, seed=7)
     native.enable(False)
-    numpy_form = _lstm_run(bidirectional, states, seed=7)
+    numpy_form = _recurrent_run(kind, bidirectional, states, seed=7)
     assert loops.pop("ran_native").all() and loops["out"].size
     assert not numpy_form.pop("ran_native").any()
     for name, value in numpy_form.items():
-        # A few units in the last place: the loops' rational tanh of the cell state.
+        # A few units in the last place: the loops' rational tanh of the cell (candidate) state.
         np.testing.assert_allclose(loops[name], value, rtol=2e-5, atol=2e-6, err_msg=name)
 
 
-def test_lstm_float64_runs_numpy(mode) -> None:
+@pytest.mark.parametrize("layer", [cr.nn.LSTM, cr.nn.GRU])
+def test_recurrent_float64_runs_numpy(mode, layer: type) -> None:
     native.enable(True)
-    lstm = cr.nn.LSTM(3, 4, dtype=cr.float64)
-    out, _ = lstm(cr.randn(5, 2, 3, dtype=cr.float64))
+    module = layer(3, 4, dtype=cr.float64)
+    out, _ = module(cr.randn(5, 2, 3, dtype=cr.float64))
     node = out._ctx
-    while not isinstance(node, LSTMLayer):
+    while not isinstance(node, (LSTMLayer, GRULayer)):
         node = node.inputs[0]._ctx
     assert node.native is False
 

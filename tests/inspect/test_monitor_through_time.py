@@ -16,6 +16,9 @@ from chainrule.inspect import GradientMonitor
 from chainrule.nn.functional import recurrent as recurrent_functional
 from chainrule.ops.recurrent import RecurrentLayer
 
+# Every test twice: recurrent layers through chainrule.native's loops, and in NumPy.
+pytestmark = pytest.mark.usefixtures("native_mode")
+
 STEPS, BATCH, INPUT, HIDDEN = 6, 3, 4, 5
 
 SEQUENCES = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN, "rnn_relu": nn.RNN}

@@ -25,6 +25,9 @@ from chainrule.inspect.tracer import trace
 from chainrule.ops import norm as norm_ops
 from chainrule.ops import recurrent as recurrent_ops
 
+# Every test twice: recurrent layers through chainrule.native's loops, and in NumPy.
+pytestmark = pytest.mark.usefixtures("native_mode")
+
 INPUT, HIDDEN, OUT, STEPS, BATCH = 3, 4, 2, 5, 3
 
 

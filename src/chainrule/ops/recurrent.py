@@ -21,6 +21,7 @@ machines measured the page faults of filling them cost as much as the arithmetic
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -110,7 +111,7 @@ class LSTMLayer(RecurrentLayer):
         self.reverse = reverse
         self.native = x.dtype == numpy.float32 and type(x) is numpy.ndarray and native.enabled()
         if self.native:
-            loops = _native_lstm()
+            loops = _native_loops("lstm")
             inputs = [x, h0, c0, w_ih, w_hh, b_ih, b_hh]
             self.native = loops.covers(inputs)
             if self.native:  # one numba call per step for the gate math, NumPy's a dozen
@@ -157,7 +158,8 @@ class LSTMLayer(RecurrentLayer):
         ):
             needs = [bool(flag) for flag in self.needs_input_grad]
             needs += [False] * (7 - len(needs))
-            return _native_lstm().backward(self.saved, grad, self.reverse, needs, self.observer)
+            loops = _native_loops("lstm")
+            return loops.backward(self.saved, grad, self.reverse, needs, self.observer)
         xp = backend.xp
         x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out = self.saved
         _, n_steps, batch, hidden = gates.shape
@@ -221,11 +223,9 @@ class LSTMLayer(RecurrentLayer):
         return lstm_steps(x, h0, c0, w_ih, w_hh, b_ih, b_hh, self.reverse)
 
 
-def _native_lstm() -> Any:
-    """chainrule.native.lstm, imported on the first use: it compiles numba's loops."""
-    from chainrule.native import lstm
-
-    return lstm
+def _native_loops(layer: str) -> Any:
+    """chainrule.native.lstm or .gru, imported on the first use: it compiles numba's loops."""
+    return importlib.import_module(f"chainrule.native.{layer}")
 
 
 # ---- GRU -----------------------------------------------------------------------------------------
@@ -240,6 +240,9 @@ class GRULayer(RecurrentLayer):
     Backward through time, per step, with δh = ∂C/∂h_t: δz = δh ⊙ (h_{t−1} − n) ⊙ σ',
     δn = δh ⊙ (1 − z) ⊙ tanh', δr = δn ⊙ (h W_hnᵀ + b_hn) ⊙ σ'; the recurrent pre-activation's
     n part gets δn ⊙ r; ∂C/∂h_{t−1} = δh ⊙ z + δ_rec W_hh. Weight gradients as in the LSTM.
+
+    Where numba is enabled (:mod:`chainrule.native`), a float32 sequence runs through the loops
+    of :mod:`chainrule.native.gru` instead, as the LSTM's do.
     """
 
     def forward(
@@ -252,6 +255,17 @@ class GRULayer(RecurrentLayer):
         b_hh: Any = None,
         reverse: bool = False,
     ) -> Any:
+        self.reverse = reverse
+        self.native = x.dtype == numpy.float32 and type(x) is numpy.ndarray and native.enabled()
+        if self.native:
+            loops = _native_loops("gru")
+            inputs = [x, h0, w_ih, w_hh, b_ih, b_hh]
+            self.native = loops.covers(inputs)
+            if self.native:
+                out, self.saved = loops.forward(*inputs, reverse)
+                x_rows, gates, hidden_n = (self.saved[i] for i in (0, 4, 5))
+                sequence_pool.give_back_when_freed(self, x_rows, gates, hidden_n)
+                return out
         xp = backend.xp
         x_rows, gates, w_rec, b_hn, out, hidden_n = gru_arrays(x, h0, w_ih, w_hh, b_ih, b_hh)
         n_steps, batch, hidden = out.shape
@@ -286,12 +300,22 @@ class GRULayer(RecurrentLayer):
                 h_t *= update
                 h_t += n
             h = h_t
-        self.reverse = reverse
         self.saved = (x_rows, h0, w_ih, w_hh, gates, hidden_n, out)
         sequence_pool.give_back_when_freed(self, x_rows, gates, hidden_n)
         return out
 
     def backward(self, grad: Any) -> tuple:
+        if (
+            self.native
+            and type(grad) is numpy.ndarray
+            and grad.dtype == numpy.float32
+            and grad.shape == self.saved[-1].shape
+        ):
+            needs = [bool(flag) for flag in self.needs_input_grad]
+            needs += [False] * (6 - len(needs))
+            return _native_loops("gru").backward(
+                self.saved, grad, self.reverse, needs, self.observer
+            )
         xp = backend.xp
         x_rows, h0, w_ih, w_hh, gates, hidden_n, out = self.saved
         n_steps, batch, hidden = out.shape
