@@ -14,7 +14,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.inspect import GradientMonitor
 from chainrule.nn.functional import recurrent as recurrent_functional
-from chainrule.ops.recurrent import RecurrentLayer
+from chainrule.ops.recurrent_layer import RecurrentLayer
 
 # Every test twice: recurrent layers through chainrule.native's loops, and in NumPy.
 pytestmark = pytest.mark.usefixtures("native_mode")

@@ -35,7 +35,7 @@ from chainrule import backend
 from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.nn.layers.recurrent import RNNBase, RNNCellBase
 from chainrule.nn.module import Module
-from chainrule.ops.recurrent import Observer, RecurrentLayer
+from chainrule.ops.recurrent_layer import Observer, RecurrentLayer
 from chainrule.tensor import Tensor
 
 # "h" and "c", each one norm per time step in time order.

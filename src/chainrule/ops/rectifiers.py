@@ -76,7 +76,7 @@ class ReLU(Function):
 
 # From this many elements on, numba's one pass (chainrule.native.rectifiers) takes ReLU's
 # backward where it is enabled: below, NumPy's three passes cost about as much as the call.
-_NATIVE_SIZE = 8192
+_NATIVE_SIZE = 4096
 
 
 def _native_loops() -> Any:

@@ -21,14 +21,10 @@ machines measured the page faults of filling them cost as much as the arithmetic
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from typing import Any
 
-import numpy
-
-from chainrule import backend, native
-from chainrule.autograd.function import Function, OpError
+from chainrule import backend
+from chainrule.autograd.function import OpError
 from chainrule.ops.recurrent_cells import (
     check_sequence,
     gate_major,
@@ -50,30 +46,8 @@ from chainrule.ops.recurrent_cells import (
     times_sigmoid_derivative,
     times_tanh_derivative,
 )
+from chainrule.ops.recurrent_layer import RecurrentLayer
 from chainrule.ops.work_arrays import sequence_pool
-
-# ---- watching backpropagation through time -------------------------------------------------------
-
-Observer = Callable[[int, Any, Any], None]
-
-
-class RecurrentLayer(Function):
-    """One recurrent layer over a sequence as one graph node, whose backward can be watched.
-
-    ``observer`` is None, or a callable that this node's backward calls once per time step t,
-    in the order it visits them (t falling for a forward direction), as
-    ``observer(t, delta_h, delta_c)``: ``delta_h`` (B, H) is δh_t = ∂C/∂h_t in full, from the
-    output at step t and from the step after it; ``delta_c`` (B, H) is δc_t = ∂C/∂c_t for an
-    LSTM, likewise in full, and None for the GRU and the RNN. The arrays are the loop's working
-    memory: read them during the call, never keep or change them.
-
-    Whoever watches sets ``observer`` on one node after its forward (GradientMonitor does, for
-    the nodes of a module call); nothing else is global. backward reads it once, so a node that
-    nobody watches pays one ``is not None`` test per step.
-    """
-
-    observer: Observer | None = None
-
 
 # ---- LSTM ----------------------------------------------------------------------------------------
 
@@ -97,6 +71,8 @@ class LSTMLayer(RecurrentLayer):
     units in the last place), backward too for a float32 gradient.
     """
 
+    loops_name, input_count = "lstm", 7
+
     def forward(
         self,
         x: Any,
@@ -109,16 +85,9 @@ class LSTMLayer(RecurrentLayer):
         reverse: bool = False,
     ) -> Any:
         self.reverse = reverse
-        self.native = x.dtype == numpy.float32 and type(x) is numpy.ndarray and native.enabled()
-        if self.native:
-            loops = _native_loops("lstm")
-            inputs = [x, h0, c0, w_ih, w_hh, b_ih, b_hh]
-            self.native = loops.covers(inputs)
-            if self.native:  # one numba call per step for the gate math, NumPy's a dozen
-                out, self.saved = loops.forward(*inputs, reverse)
-                x_rows, gates, cells, tanh_cells = (self.saved[i] for i in (0, 5, 6, 7))
-                sequence_pool.give_back_when_freed(self, x_rows, gates, cells, tanh_cells)
-                return out
+        out = self._native_forward([x, h0, c0, w_ih, w_hh, b_ih, b_hh], reverse, (0, 5, 6, 7))
+        if out is not None:  # one numba call per step for the gate math, NumPy's a dozen
+            return out
         xp = backend.xp
         x_rows, gates, w_rec, out, cells, tanh_cells = lstm_arrays(
             x, h0, c0, w_ih, w_hh, b_ih, b_hh
@@ -150,16 +119,9 @@ class LSTMLayer(RecurrentLayer):
         return out
 
     def backward(self, grad: Any) -> tuple:
-        if (
-            self.native
-            and type(grad) is numpy.ndarray
-            and grad.dtype == numpy.float32
-            and grad.shape == self.saved[-1].shape
-        ):
-            needs = [bool(flag) for flag in self.needs_input_grad]
-            needs += [False] * (7 - len(needs))
-            loops = _native_loops("lstm")
-            return loops.backward(self.saved, grad, self.reverse, needs, self.observer)
+        found = self._native_backward(grad)
+        if found is not None:
+            return found
         xp = backend.xp
         x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out = self.saved
         _, n_steps, batch, hidden = gates.shape
@@ -223,11 +185,6 @@ class LSTMLayer(RecurrentLayer):
         return lstm_steps(x, h0, c0, w_ih, w_hh, b_ih, b_hh, self.reverse)
 
 
-def _native_loops(layer: str) -> Any:
-    """chainrule.native.lstm or .gru, imported on the first use: it compiles numba's loops."""
-    return importlib.import_module(f"chainrule.native.{layer}")
-
-
 # ---- GRU -----------------------------------------------------------------------------------------
 
 
@@ -245,6 +202,8 @@ class GRULayer(RecurrentLayer):
     of :mod:`chainrule.native.gru` instead, as the LSTM's do.
     """
 
+    loops_name, input_count = "gru", 6
+
     def forward(
         self,
         x: Any,
@@ -256,16 +215,9 @@ class GRULayer(RecurrentLayer):
         reverse: bool = False,
     ) -> Any:
         self.reverse = reverse
-        self.native = x.dtype == numpy.float32 and type(x) is numpy.ndarray and native.enabled()
-        if self.native:
-            loops = _native_loops("gru")
-            inputs = [x, h0, w_ih, w_hh, b_ih, b_hh]
-            self.native = loops.covers(inputs)
-            if self.native:
-                out, self.saved = loops.forward(*inputs, reverse)
-                x_rows, gates, hidden_n = (self.saved[i] for i in (0, 4, 5))
-                sequence_pool.give_back_when_freed(self, x_rows, gates, hidden_n)
-                return out
+        out = self._native_forward([x, h0, w_ih, w_hh, b_ih, b_hh], reverse, (0, 4, 5))
+        if out is not None:
+            return out
         xp = backend.xp
         x_rows, gates, w_rec, b_hn, out, hidden_n = gru_arrays(x, h0, w_ih, w_hh, b_ih, b_hh)
         n_steps, batch, hidden = out.shape
@@ -305,17 +257,9 @@ class GRULayer(RecurrentLayer):
         return out
 
     def backward(self, grad: Any) -> tuple:
-        if (
-            self.native
-            and type(grad) is numpy.ndarray
-            and grad.dtype == numpy.float32
-            and grad.shape == self.saved[-1].shape
-        ):
-            needs = [bool(flag) for flag in self.needs_input_grad]
-            needs += [False] * (6 - len(needs))
-            return _native_loops("gru").backward(
-                self.saved, grad, self.reverse, needs, self.observer
-            )
+        found = self._native_backward(grad)
+        if found is not None:
+            return found
         xp = backend.xp
         x_rows, h0, w_ih, w_hh, gates, hidden_n, out = self.saved
         n_steps, batch, hidden = out.shape
