@@ -523,15 +523,23 @@ TENSORDOT_SHAPES = [
     ((2, 1, 1), (1, 1, 3), 2),
     ((3,), (3, 1), 1),
     ((1, 3), (3, 2), 1),
+    # fuzz seed 1217: a contracted pair of size 1 beside one of size 2
+    ((2, 1), (2, 1, 1), 2),
+    ((1, 2), (1, 2, 3), 2),
+    ((2, 3), (2, 3), 2),
+    ((2, 1, 3), (1, 3, 2), 2),
+    ((4, 2), (2,), 1),
+    ((2, 3), (4,), 0),
 ]
 
 
 @pytest.mark.parametrize(("shape_a", "shape_b", "dims"), TENSORDOT_SHAPES)
 @pytest.mark.parametrize("changed", ["a", "b"])
 def test_tensordot_operand_changed_in_place_after_use(shape_a, shape_b, dims, changed) -> None:
-    """Found by the fuzzer (seeds 1211 and 1214): where the contracted size is 1, PyTorch's
-    tensordot copies its first operand, so changing that operand in place afterwards leaves
-    backward running (on the old values); every other case refuses, as chainrule did for all."""
+    """Found by the fuzzer (seeds 1211, 1214 and 1217): PyTorch's tensordot sums an operand
+    over each contracted dimension where the other has size 1 (a new tensor), so changing that
+    operand in place afterwards leaves backward running (on the old values); where nothing is
+    summed, the product keeps a view and backward refuses."""
 
     def program(m: Any) -> dict[str, Any]:
         a = f64(m, np.full(shape_a, 2.0), requires_grad=changed == "b")
@@ -548,6 +556,26 @@ def test_tensordot_operand_changed_in_place_after_use(shape_a, shape_b, dims, ch
     else:
         assert not isinstance(actual, str), f"PyTorch runs it; chainrule raises {actual!r}"
         assert_close_results(actual, expected)
+
+
+@pytest.mark.parametrize(
+    ("shape_a", "shape_b", "dims"),
+    [((3, 4), (1, 5), ([0], [0])), ((2, 1, 3), (4, 3), ([1, 2], [0, 1])), ((2, 1), (3,), 1)],
+)
+def test_tensordot_broadcasts_a_contracted_pair_of_size_one(shape_a, shape_b, dims) -> None:
+    """A contracted pair with size 1 on one side broadcasts in PyTorch (the other side is
+    summed over it); chainrule refused the sizes as unequal."""
+    rng = np.random.default_rng(17)
+    values_a, values_b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+    results = []
+    for m in (cr, torch):
+        a = f64(m, values_a, requires_grad=True)
+        b = f64(m, values_b, requires_grad=True)
+        out = m.tensordot(a, b, dims)
+        (out * out).sum().backward()
+        results.append((out.detach().numpy(), a.grad.numpy(), b.grad.numpy()))
+    for got, expected in zip(*results):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("shape", [(2, 0), (0, 3), (0,), (3, 0, 2)])

@@ -150,8 +150,9 @@ def _contracted(dims: Any, a: Tensor, b: Tensor) -> tuple[list[int], list[int]]:
 def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     """Σ over the pairs of dimensions ``dims`` of ``a`` and ``b`` of the products: the free
     dimensions of a followed by those of b. ``dims`` = k pairs the last k of a with the first k
-    of b; a pair of lists names them. Composed: a permutation and a reshape of each to a
-    matrix, and their product, whose gradient is the rule of matmul.
+    of b; a pair of lists names them; a pair whose size is 1 on one side broadcasts. Composed:
+    a sum over each broadcast pair, a permutation and a reshape of each to a matrix, and their
+    product, whose gradient is the rule of matmul.
 
     ```pycon
     >>> import chainrule as cr
@@ -168,8 +169,15 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
             f"tensordot: both inputs should have the same dtype, got {a.dtype} and {b.dtype}"
         )
     summed_a, summed_b = _contracted(dims, a, b)
+    # As PyTorch: a pair where one side has size 1 broadcasts, and the other side is summed
+    # over it first (a new array, which the product then keeps instead of a view of the input:
+    # changing the input in place afterwards leaves backward running, as in PyTorch).
     for i, j in zip(summed_a, summed_b):
-        if a.shape[i] != b.shape[j]:
+        if b.shape[j] == 1:
+            a = sum_(a, dim=i, keepdim=True)
+        elif a.shape[i] == 1:
+            b = sum_(b, dim=j, keepdim=True)
+        elif a.shape[i] != b.shape[j]:
             raise OpError(
                 f"tensordot: contracted dimensions need to match, but a (shape {a.shape}) has "
                 f"size {a.shape[i]} in dim {i} and b (shape {b.shape}) has size {b.shape[j]} "
@@ -181,11 +189,6 @@ def tensordot(a: Tensor, b: Tensor, dims: Any = 2) -> Tensor:
     for d in summed_a:
         inner *= a.shape[d]
     rows = reshape(permute(a, free_a + summed_a), (_size(a, free_a), inner))
-    if inner == 1:
-        # PyTorch's reshape copies a here (the permuted size-1 axis has no view), so the
-        # product keeps a's values of now: changing a in place afterwards does not stop
-        # backward, as it does for every other contracted size.
-        rows = clone(rows)
     cols = reshape(permute(b, summed_b + free_b), (inner, _size(b, free_b)))
     out_shape = tuple(a.shape[d] for d in free_a) + tuple(b.shape[d] for d in free_b)
     return reshape(matmul(rows, cols), out_shape)
