@@ -211,8 +211,16 @@ def _build_op(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
 
 
 def _step_library(workload: Workload, impl: str) -> ModuleType:
+    """The library of ``impl``; for ``chainrule_numpy``, chainrule with chainrule.native's
+    numba loops turned off (every operation in NumPy, as where numba is not installed)."""
     if impl in ("chainrule", "chainrule_compiled", "chainrule_kernels"):
         return load_chainrule()
+    if impl == "chainrule_numpy":
+        lib = load_chainrule()
+        if not hasattr(lib, "native"):
+            raise UnavailableError("this chainrule has no chainrule.native to turn off")
+        lib.native.enable(False)
+        return lib
     if impl == "torch":
         return load_torch()
     raise UnavailableError(f"no implementation {impl!r} of {workload.name}")
