@@ -153,8 +153,8 @@ def build(config: str, impl: str) -> tuple[Callable[[], Any], dict]:
 
 def _build_mlp(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
     setup, _ = workload_mlp.mlp_setup(workload.detail)
-    if impl == "chainrule":
-        return workload_mlp.module_step(load_chainrule(), *setup), {}
+    if impl in ("chainrule", "chainrule_numpy"):
+        return workload_mlp.module_step(_step_library(workload, impl), *setup), {}
     if impl == "torch":
         return workload_mlp.module_step(load_torch(), *setup), {}
     if impl == "torch_tensors":
