@@ -154,10 +154,27 @@ def test_pooling_gradient_in_another_layout_and_second_order(mode) -> None:
     np.testing.assert_allclose(second.numpy(), second_ref.numpy(), rtol=1e-12)
 
 
+def _counting_relu_loop(monkeypatch) -> list:
+    """Counts the calls of the ReLU loop (it returns None where it does not cover the arrays)."""
+    from chainrule.native import rectifiers
+
+    calls = []
+    original = rectifiers.relu_backward
+
+    def counted(grad, out):
+        result = original(grad, out)
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(rectifiers, "relu_backward", counted)
+    return calls
+
+
 @pytest.mark.parametrize("layout", ["batch_last", "nchw"])
-def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(mode, layout: str) -> None:
+def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(mode, monkeypatch, layout: str) -> None:
+    calls = _counting_relu_loop(monkeypatch)
     rng = np.random.default_rng(5)
-    values = rng.standard_normal((4, 8, 16, 16)).astype(np.float32)  # 8192 elements and more
+    values = rng.standard_normal((8, 8, 64, 32)).astype(np.float32)  # 131,072: the loop's size
     values[0, 0, 0, :4] = [0.0, -0.0, np.nan, -np.nan]
     grad = rng.standard_normal(values.shape).astype(np.float32)
     grad[values < 0] *= -1  # negative gradients where the output is 0: +0, never −0
@@ -169,20 +186,31 @@ def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(mode, layout: str) -> 
         y = cr.relu(x)
         y.backward(cr.tensor(_laid_out(grad, layout)))
         results.append(x.grad.numpy())
+    assert calls == [True]  # the loop ran once, with numba enabled
     assert np.array_equal(_bits(results[0]), _bits(results[1]))
     x_torch = torch.tensor(values, requires_grad=True)
     torch.relu(x_torch).backward(torch.tensor(grad))
     assert np.array_equal(_bits(results[0]), _bits(x_torch.grad.numpy()))
 
 
-def test_relu_backward_with_gradient_in_another_layout(mode) -> None:
+def test_relu_backward_with_gradient_in_another_layout(mode, monkeypatch) -> None:
+    calls = _counting_relu_loop(monkeypatch)
     native.enable(True)
     rng = np.random.default_rng(6)
-    values = rng.standard_normal((4, 8, 16, 16)).astype(np.float32)
+    values = rng.standard_normal((8, 8, 64, 32)).astype(np.float32)
     grad = _laid_out(rng.standard_normal(values.shape).astype(np.float32), "channels_last")
     x = cr.tensor(_laid_out(values, "batch_last"), requires_grad=True)
     cr.relu(x).backward(cr.tensor(grad))
+    assert calls == [False]  # two layouts: NumPy's form
     np.testing.assert_array_equal(x.grad.numpy(), np.where(values > 0, grad, 0))
+
+
+def test_relu_backward_of_a_perceptron_layer_keeps_numba_unloaded(mode, monkeypatch) -> None:
+    calls = _counting_relu_loop(monkeypatch)
+    native.enable(True)
+    x = cr.randn(128, 512, requires_grad=True)  # 65,536 elements: NumPy's form
+    cr.relu(x).sum().backward()
+    assert calls == []
 
 
 def _recurrent_run(
@@ -283,8 +311,8 @@ import numpy as np
 import chainrule as cr
 import chainrule.nn.functional as F
 after_import = "numba" in sys.modules
-small = cr.tensor(np.ones((2, 3), np.float32), requires_grad=True)
-cr.relu(small).sum().backward()  # too small for the loop
+small = cr.tensor(np.ones((128, 512), np.float32), requires_grad=True)
+cr.relu(small).sum().backward()  # a perceptron's layer: too small for the loop
 after_small = "numba" in sys.modules
 images = np.ones((2, 3, 4, 4), np.float32)  # (N, C, H, W), batch-last in memory below
 x = cr.tensor(np.ascontiguousarray(images.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
@@ -331,8 +359,9 @@ def test_a_cnn_step_is_the_same_with_and_without_the_loops(mode) -> None:
         )
         optimizer = cr.optim.SGD(model.parameters(), lr=0.1)
         rng = np.random.default_rng(8)
-        x = cr.tensor(rng.standard_normal((32, 1, 16, 16)).astype(np.float32))
-        y = cr.tensor(rng.integers(0, 3, 32))
+        # 128 images: the first ReLU's 131,072 elements take the loop, the second's NumPy
+        x = cr.tensor(rng.standard_normal((128, 1, 16, 16)).astype(np.float32))
+        y = cr.tensor(rng.integers(0, 3, 128))
         losses = []
         for _ in range(3):
             optimizer.zero_grad()

@@ -74,9 +74,11 @@ class ReLU(Function):
         return self.saved  # the output only makes the mask: a constant
 
 
-# From this many elements on, numba's one pass (chainrule.native.rectifiers) takes ReLU's
-# backward where it is enabled: below, NumPy's three passes cost about as much as the call.
-_NATIVE_SIZE = 4096
+# From this many elements on (a convolution's feature maps), numba's one pass
+# (chainrule.native.rectifiers) takes ReLU's backward where it is enabled: half NumPy's time
+# at any size, but the first call loads numba (about 0.4 s and 120 MiB of resident memory), a
+# cost that a perceptron's layers, where it saves under 2% of a step, should not bring in.
+_NATIVE_SIZE = 1 << 17
 
 
 def _native_loops() -> Any:
