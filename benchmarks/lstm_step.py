@@ -54,7 +54,8 @@ CONFIGS = VARIANTS
 def configuration(name: str) -> dict[str, Callable[[], Any]]:
     """The step of both libraries on one variant (workload_lstm.py), from the same weights."""
     weights, x, y = lstm_setup(name)
-    batch_first, loss = name.startswith("bf"), name.split("-")[1]
+    layout, loss = name.removeprefix("gru-").split("-")
+    batch_first = layout == "bf"
     steps = {}
     for lib in (cr, torch):
         step = step_function(lib, build_model(lib, weights, batch_first), loss)

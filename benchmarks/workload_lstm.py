@@ -20,27 +20,35 @@ STEPS_PER_BLOCK = 10
 VARIANTS = {
     "tm-mse": "time-major (L, N, 32), regression head 128->1, MSE",
     "bf-ce": "batch_first (N, L, 32), classifier head 128->10, cross-entropy",
+    "gru-bf-ce": "a GRU instead of the LSTM, batch_first, classifier head, cross-entropy",
 }
+
+
+def _layer(variant: str) -> tuple[str, int]:
+    """The recurrent layer of a variant and its gate count: ("lstm", 4) or ("gru", 3)."""
+    return ("gru", 3) if variant.startswith("gru-") else ("lstm", 4)
 
 
 def lstm_setup(variant: str, seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, Any]:
     """PyTorch's default initialisation (±1/√hidden) drawn once, the inputs and targets."""
-    loss = variant.split("-")[1]
+    loss = variant.split("-")[-1]
+    layer, gates = _layer(variant)
     rng = np.random.default_rng(seed)
     outputs = 1 if loss == "mse" else 10
     bound = HIDDEN**-0.5
     weights = {
         name: rng.uniform(-bound, bound, shape).astype(np.float32)
         for name, shape in (
-            ("lstm.weight_ih_l0", (4 * HIDDEN, INPUT)),
-            ("lstm.weight_hh_l0", (4 * HIDDEN, HIDDEN)),
-            ("lstm.bias_ih_l0", (4 * HIDDEN,)),
-            ("lstm.bias_hh_l0", (4 * HIDDEN,)),
+            (f"{layer}.weight_ih_l0", (gates * HIDDEN, INPUT)),
+            (f"{layer}.weight_hh_l0", (gates * HIDDEN, HIDDEN)),
+            (f"{layer}.bias_ih_l0", (gates * HIDDEN,)),
+            (f"{layer}.bias_hh_l0", (gates * HIDDEN,)),
             ("head.weight", (outputs, HIDDEN)),
             ("head.bias", (outputs,)),
         )
     }
-    shape = (BATCH, STEPS, INPUT) if variant.startswith("bf") else (STEPS, BATCH, INPUT)
+    batch_first = variant.removeprefix("gru-").startswith("bf")
+    shape = (BATCH, STEPS, INPUT) if batch_first else (STEPS, BATCH, INPUT)
     x = rng.standard_normal(shape).astype(np.float32)
     if loss == "mse":
         y = rng.standard_normal((BATCH, 1)).astype(np.float32)
@@ -50,16 +58,24 @@ def lstm_setup(variant: str, seed: int = 0) -> tuple[dict[str, np.ndarray], np.n
 
 
 def build_model(lib: Any, weights: dict[str, np.ndarray], batch_first: bool) -> Any:
-    """The LSTM and its head on h_T as one Module, loaded with ``weights``."""
+    """The LSTM (or the GRU, for weights named gru.*) and its head on h_T as one Module,
+    loaded with ``weights``."""
+    gru = "gru.weight_ih_l0" in weights
 
     class Model(lib.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.lstm = lib.nn.LSTM(INPUT, HIDDEN, batch_first=batch_first)
+            if gru:
+                self.gru = lib.nn.GRU(INPUT, HIDDEN, batch_first=batch_first)
+            else:
+                self.lstm = lib.nn.LSTM(INPUT, HIDDEN, batch_first=batch_first)
             self.head = lib.nn.Linear(HIDDEN, weights["head.weight"].shape[0])
 
         def forward(self, x: Any) -> Any:
-            _, (h_n, _) = self.lstm(x)
+            if gru:
+                _, h_n = self.gru(x)
+            else:
+                _, (h_n, _) = self.lstm(x)
             return self.head(h_n[-1])
 
     model = Model()

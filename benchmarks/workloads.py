@@ -81,6 +81,14 @@ WORKLOADS = {
             floor=LSTM_FLOOR,
         ),
         Workload(
+            "gru",
+            "GRU I32 H128 T50 B32 + fc (batch-first, CE)",
+            "lstm",
+            workload_lstm.STEPS_PER_BLOCK,
+            "",
+            "gru-bf-ce",
+        ),
+        Workload(
             "lstm-tm",
             "LSTM I32 H128 T50 B32 + fc (time-major, MSE)",
             "lstm",
@@ -188,6 +196,8 @@ def _build_cnn(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
 
 def _build_lstm(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
     weights, x, y = workload_lstm.lstm_setup(workload.detail)
+    if impl in ("floor", "numpy") and workload.detail.startswith("gru-"):
+        raise UnavailableError(f"no {impl} for the GRU step (they are written for the LSTM)")
     if impl == "floor":
         step, flops = workload_lstm.products_floor(weights, x, workload.detail)
         return step, {"flops": flops}
@@ -196,7 +206,8 @@ def _build_lstm(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]
             raise UnavailableError("the NumPy LSTM step by hand is written for bf-ce only")
         return workload_lstm.NumpyLSTM(weights, x, y), {}
     lib = _step_library(workload, impl)
-    batch_first, loss = workload.detail.startswith("bf"), workload.detail.split("-")[1]
+    layout, loss = workload.detail.removeprefix("gru-").split("-")
+    batch_first = layout == "bf"
     model = workload_lstm.build_model(lib, weights, batch_first)
     step = workload_lstm.step_function(lib, model, loss)
     return _bind(lib, impl, step, lib.from_numpy(x), lib.from_numpy(y)), {}

@@ -159,6 +159,20 @@ def test_ratios_to_pytorch_same_start_and_in_process_check(tmp_path: Path) -> No
     assert "In-process figures are not to be reported" in stdout
 
 
+def test_the_gru_step_and_eager_mode_without_numbas_loops(tmp_path: Path) -> None:
+    """The GRU configuration runs on chainrule (with and without chainrule.native's loops) and
+    PyTorch from the same start; it has no floor and no step by hand."""
+    out = tmp_path / "results.json"
+    args = ["--configs", "gru", "--impls", "chainrule,chainrule_numpy,torch,numpy", *TINY]
+    harness(*args, "--memory", "none", "--imports", "0", "--out", str(out))
+    gru = json.loads(out.read_text())["results"]["gru"]
+    assert set(gru["impls"]) == {"chainrule", "chainrule_numpy", "torch"}
+    assert "numpy" in gru["unavailable"]
+    assert gru["check"]["agree"] is True
+    assert set(gru["check"]["values"]) == {"chainrule", "chainrule_numpy", "torch"}
+    assert [run["imported"] for run in gru["runs"]["chainrule_numpy"]] == [["chainrule"]]
+
+
 @pytest.mark.parametrize("network", ["cnn", "lstm"])
 def test_numpy_steps_by_hand_compute_pytorchs_step(
     network: str, monkeypatch: pytest.MonkeyPatch
