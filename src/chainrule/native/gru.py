@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy import add, empty, float32, matmul, ndarray
+from numpy import add, empty, matmul
 from numpy import tanh as npy_tanh
 
 from chainrule.native import jit
@@ -127,17 +127,10 @@ def _gru_step_backward(
 _forward_step, _backward_step = jit(_gru_step_forward), jit(_gru_step_backward)
 
 
-def covers(arrays: list) -> bool:
-    """Whether the loops cover these inputs: NumPy float32 arrays, None where absent."""
-    return all(
-        array is None or (type(array) is ndarray and array.dtype == float32) for array in arrays
-    )
-
-
 def forward(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any, reverse: bool) -> tuple:
-    """GRULayer's forward on arrays that :func:`covers`: its output (T, B, H) and its saved
-    arrays ``(x_rows, h0, w_ih, w_hh, gates, hidden_n, out)``, x_rows, gates and hidden_n from
-    ``sequence_pool``."""
+    """GRULayer's forward on arrays that :func:`~chainrule.native.recurrent.covers`: its output
+    (T, B, H) and its saved arrays ``(x_rows, h0, w_ih, w_hh, gates, hidden_n, out)``, x_rows,
+    gates and hidden_n from ``sequence_pool``."""
     x_rows, gates, w_rec, b_hn, out, hidden_n = gru_arrays(x, h0, w_ih, w_hh, b_ih, b_hh)
     n_steps, batch, hidden = out.shape
     recurrent = empty((batch, 3 * hidden), dtype=x.dtype)

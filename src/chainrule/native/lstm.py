@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy import empty, float32, matmul, multiply, ndarray
+from numpy import empty, matmul, multiply
 from numpy import tanh as npy_tanh
 
 from chainrule.native import jit
@@ -112,13 +112,6 @@ def _step_backward(
 _forward_step, _backward_step = jit(_step_forward), jit(_step_backward)
 
 
-def covers(arrays: list) -> bool:
-    """Whether the loops cover these inputs: NumPy float32 arrays, None where absent."""
-    return all(
-        array is None or (type(array) is ndarray and array.dtype == float32) for array in arrays
-    )
-
-
 def forward(
     x: Any,
     h0: Any,
@@ -129,9 +122,9 @@ def forward(
     b_hh: Any,
     reverse: bool,
 ) -> tuple:
-    """LSTMLayer's forward on arrays that :func:`covers`: its output (T + 1, B, H) and its saved
-    arrays ``(x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells, out)``, the first and the
-    last three from ``sequence_pool``."""
+    """LSTMLayer's forward on arrays that :func:`~chainrule.native.recurrent.covers`: its output
+    (T + 1, B, H) and its saved arrays ``(x_rows, h0, c0, w_ih, w_hh, gates, cells, tanh_cells,
+    out)``, the first and the last three from ``sequence_pool``."""
     x_rows, gates, w_rec, out, cells, tanh_cells = lstm_arrays(x, h0, c0, w_ih, w_hh, b_ih, b_hh)
     n_steps, batch, hidden = cells.shape
     recurrent = empty((batch, 4 * hidden), dtype=x.dtype)

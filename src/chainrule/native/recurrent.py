@@ -1,13 +1,14 @@
 """What the LSTM's and the GRU's loops share (native/lstm.py, and the compiled step's GRU
 kernel), for float32 sequences: the constants, the addition of a step's recurrent product to
-its gates, and the weight gradients from δz of every step kept row-major.
+its gates, which inputs the loops cover, and the weight gradients from δz of every step kept
+row-major.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from numpy import float32, matmul
+from numpy import float32, matmul, ndarray
 
 from chainrule.native import jit
 from chainrule.ops.recurrent_cells import after_first_step
@@ -28,6 +29,13 @@ def _add_recurrent(gates: Any, t: int, recurrent: Any, count: int) -> None:
 
 
 add_recurrent = jit(_add_recurrent)
+
+
+def covers(arrays: list) -> bool:
+    """Whether the loops cover these inputs: NumPy float32 arrays, None where absent."""
+    return all(
+        array is None or (type(array) is ndarray and array.dtype == float32) for array in arrays
+    )
 
 
 def weight_grads(

@@ -45,9 +45,11 @@ class RecurrentLayer(Function):
         x = inputs[0]
         if x.dtype != numpy.float32 or type(x) is not numpy.ndarray or not native.enabled():
             return None
-        loops = importlib.import_module(f"chainrule.native.{self.loops_name}")
-        if not loops.covers(inputs):
+        from chainrule.native.recurrent import covers  # imports numba: only once it is wanted
+
+        if not covers(inputs):
             return None
+        loops = importlib.import_module(f"chainrule.native.{self.loops_name}")
         out, self.saved = loops.forward(*inputs, reverse)
         self.native = True
         sequence_pool.give_back_when_freed(self, *(self.saved[i] for i in pooled))

@@ -11,14 +11,15 @@ from typing import Any
 from numpy import float32, ndarray
 
 from chainrule.compiled.kernels import Kernel, builds
-from chainrule.compiled.kernels.recurrent import covered, eager_backward, itself_or_recycle
+from chainrule.compiled.kernels.recurrent import eager_backward, itself_or_recycle
 from chainrule.native import lstm as loops
+from chainrule.native.recurrent import covers
 from chainrule.ops.recurrent import LSTMLayer
 
 
 @builds(LSTMLayer)
 def lstm(node: Any, arrays: list, options: dict) -> Kernel | None:
-    if set(options) - {"reverse"} or len(arrays) not in (5, 7) or not covered(arrays):
+    if set(options) - {"reverse"} or len(arrays) not in (5, 7) or not covers(arrays):
         return None
     needs = [bool(flag) for flag in node.needs_input_grad] + [False] * (7 - len(arrays))
     grads = tuple(position for position, flag in enumerate(needs) if flag)

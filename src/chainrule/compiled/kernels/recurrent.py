@@ -26,29 +26,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from numpy import float32, ndarray
-
 from chainrule.compiled.kernels import fresh_node
+from chainrule.native.recurrent import covers
 from chainrule.ops.work_arrays import sequence_pool
 
 
 def itself_or_recycle(inputs: list, reverse: bool, template: Any, last: list) -> tuple | None:
     """The operation's own forward and its node, where the kernel does not cover the inputs;
     else None, once the last call's work arrays are back in the pool."""
-    if not covered(inputs):
+    if not covers(inputs):
         fallback = fresh_node(template)
         return fallback.forward(*inputs, reverse=reverse), fallback
     if last:
         sequence_pool.give_back(*last)
         last.clear()
     return None
-
-
-def covered(arrays: list) -> bool:
-    """Whether the kernel covers these inputs: NumPy float32 arrays, None where absent."""
-    return all(
-        array is None or (type(array) is ndarray and array.dtype == float32) for array in arrays
-    )
 
 
 def eager_backward(template: Any, saved: tuple, grad: Any, grads: tuple) -> tuple:
