@@ -374,3 +374,76 @@ def test_a_cnn_step_is_the_same_with_and_without_the_loops(mode) -> None:
     assert losses_native == losses_numpy
     for native_value, numpy_value in zip(params_native, params_numpy):
         np.testing.assert_array_equal(native_value, numpy_value)
+
+
+ADAM_CASES = {
+    "plain": {},
+    "l2": {"weight_decay": 0.1},
+    "decoupled": {"weight_decay": 0.1, "decoupled_weight_decay": True},
+    "maximize": {"maximize": True},
+    "amsgrad": {"amsgrad": True},  # the NumPy form: the loop leaves AMSGrad out
+}
+
+
+def _adam_run(options: dict, dtype: str, sizes: tuple, steps: int = 3) -> list[np.ndarray]:
+    """Parameters and moments after ``steps`` Adam steps on fixed gradients."""
+    rng = np.random.default_rng(9)
+    params = [cr.nn.Parameter(cr.tensor(rng.standard_normal(n).astype(dtype))) for n in sizes]
+    optimizer = cr.optim.Adam(params, lr=0.01, **options)
+    for _ in range(steps):
+        for p in params:
+            p.grad = cr.tensor(rng.standard_normal(p.shape).astype(dtype))
+        optimizer.step()
+    found = [p.detach().numpy().copy() for p in params]
+    for p in params:
+        found += [optimizer.state[p]["exp_avg"].copy(), optimizer.state[p]["exp_avg_sq"].copy()]
+    return found
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", list(ADAM_CASES))
+def test_adam_loop_is_the_numpy_form_bit_for_bit_and_pytorchs(
+    mode, monkeypatch, case: str, dtype: str
+) -> None:
+    from chainrule.native import updates
+
+    calls = []
+    original = updates.adam
+    monkeypatch.setattr(updates, "adam", lambda *args: calls.append(1) or original(*args))
+    options, sizes = ADAM_CASES[case], (70_000, 300)  # the second: once numba is loaded
+    native.enable(True)
+    loops = _adam_run(options, dtype, sizes)
+    assert len(calls) == (0 if case == "amsgrad" else 3 * len(sizes))
+    native.enable(False)
+    numpy_form = _adam_run(options, dtype, sizes)
+    assert len(calls) == (0 if case == "amsgrad" else 3 * len(sizes))
+    for got, expected in zip(loops, numpy_form):
+        assert np.array_equal(_bits(got), _bits(expected))
+    rng = np.random.default_rng(9)
+    params = [torch.tensor(rng.standard_normal(n).astype(dtype), requires_grad=True) for n in sizes]
+    optimizer = torch.optim.Adam(params, lr=0.01, **options)
+    for _ in range(3):
+        for p in params:
+            p.grad = torch.tensor(rng.standard_normal(p.shape).astype(dtype))
+        optimizer.step()
+    tolerance = 1e-6 if dtype == "float32" else 1e-14
+    for got, p in zip(loops, params):
+        np.testing.assert_allclose(got, p.detach().numpy(), rtol=tolerance, atol=tolerance)
+
+
+def test_a_small_adam_keeps_numba_unloaded() -> None:
+    code = """
+import json, sys
+import chainrule as cr
+w = cr.nn.Parameter(cr.randn(64, 64))
+optimizer = cr.optim.Adam([w])
+for _ in range(2):
+    w.grad = cr.randn(64, 64)
+    optimizer.step()
+small = "numba" in sys.modules
+big = cr.nn.Parameter(cr.randn(256, 256))  # 65,536 elements
+big.grad = cr.randn(256, 256)
+cr.optim.Adam([big]).step()
+print(json.dumps({"small": small, "big": "numba" in sys.modules}))
+"""
+    assert _fresh(code) == {"small": False, "big": True}

@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["available", "enable", "enabled"]
+__all__ = ["available", "enable", "enabled", "loaded"]
 
 _numba: Any = None  # the module once imported; False when it is not installed
 _enabled: bool | None = None  # decided on the first question: see enabled()
@@ -40,6 +40,12 @@ def available() -> bool:
         except ImportError:
             _numba = False
     return _numba is not False
+
+
+def loaded() -> bool:
+    """Whether numba is imported already: from then on a loop costs nothing to load, and the
+    operations that take one only on large arrays take it on any."""
+    return _numba is not None and _numba is not False
 
 
 def enabled() -> bool:

