@@ -19,12 +19,13 @@ batch), the peak memory of a training step (``--memory``) and the import times (
     python benchmarks/solo.py --configs mlp784 --impls chainrule,chainrule_compiled,torch
     python benchmarks/solo.py --render results.json                      # table of a run
 
-Configurations: xor, digits, mlp784, cnn, lstm, gru, lstm-tm, and the operations pow2, square,
-mul2, pow3, mul3, reciprocal, div, sqrt; groups: steps, ops, all. Implementations: chainrule
-(eager; with chainrule.native's numba loops where numba is installed), chainrule_numpy (eager,
-the loops off), chainrule_compiled, chainrule_kernels, torch, numpy (by hand), floor (the
-step's matrix products alone, for mlp784 and the LSTMs; run with numpy), and any other
-chainrule_* step that train_step.py builds (chainrule_trainstep, chainrule_tensors, ...).
+Configurations: xor, digits, mlp784, mlp784-adam (eager only), cnn, lstm, gru, lstm-tm, and
+the operations pow2, square, mul2, pow3, mul3, reciprocal, div, sqrt; groups: steps, ops, all.
+Implementations: chainrule (eager; with chainrule.native's numba loops where numba is
+installed), chainrule_numpy (eager, the loops off), chainrule_compiled, chainrule_kernels,
+torch, numpy (by hand), floor (the step's matrix products alone, for mlp784 and the LSTMs; run
+with numpy), and any other chainrule_* step that train_step.py builds (chainrule_trainstep,
+chainrule_tensors, ...).
 """
 
 from __future__ import annotations

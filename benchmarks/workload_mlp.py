@@ -130,6 +130,7 @@ def module_step(
     loss: str,
     lr: float,
     device: str = "cpu",
+    adam: bool = False,
 ) -> Callable[[], Any]:
     """Idiomatic code: nn.Linear layers in nn.Sequential, a loss module, optim.SGD. The step
     returns the loss (of the weights before its update).
@@ -139,7 +140,10 @@ def module_step(
     """
     model, loss_fn = build_model(lib, params, hidden, loss)
     model.to(device)
-    optimizer = lib.optim.SGD(model.parameters(), lr=lr)
+    if adam:  # PyTorch's default learning rate for Adam
+        optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
+    else:
+        optimizer = lib.optim.SGD(model.parameters(), lr=lr)
     tx, ty = lib.from_numpy(x).to(device), lib.from_numpy(y).to(device)
 
     def step() -> Any:

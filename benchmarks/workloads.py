@@ -65,6 +65,14 @@ WORKLOADS = {
             floor_target="≤ 1.10",
         ),
         Workload(
+            "mlp784-adam",
+            "784-512-512-10, batch 128, Adam",
+            "mlp",
+            workload_mlp.MLP_CONFIGS["mlp"][-1],
+            "",
+            "mlp",
+        ),
+        Workload(
             "cnn",
             "CNN conv16-pool-conv32-pool-fc, batch 64, 28×28",
             "cnn",
@@ -161,10 +169,13 @@ def build(config: str, impl: str) -> tuple[Callable[[], Any], dict]:
 
 def _build_mlp(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
     setup, _ = workload_mlp.mlp_setup(workload.detail)
+    adam = workload.name.endswith("-adam")
     if impl in ("chainrule", "chainrule_numpy"):
-        return workload_mlp.module_step(_step_library(workload, impl), *setup), {}
+        return workload_mlp.module_step(_step_library(workload, impl), *setup, adam=adam), {}
     if impl == "torch":
-        return workload_mlp.module_step(load_torch(), *setup), {}
+        return workload_mlp.module_step(load_torch(), *setup, adam=adam), {}
+    if adam:
+        raise UnavailableError(f"{workload.name} is written for eager chainrule and PyTorch only")
     if impl == "torch_tensors":
         return workload_mlp.tensor_step(load_torch(), *setup), {}
     if impl == "numpy":

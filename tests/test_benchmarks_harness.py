@@ -159,18 +159,19 @@ def test_ratios_to_pytorch_same_start_and_in_process_check(tmp_path: Path) -> No
     assert "In-process figures are not to be reported" in stdout
 
 
-def test_the_gru_step_and_eager_mode_without_numbas_loops(tmp_path: Path) -> None:
-    """The GRU configuration runs on chainrule (with and without chainrule.native's loops) and
-    PyTorch from the same start; it has no floor and no step by hand."""
+@pytest.mark.parametrize("config", ["gru", "mlp784-adam"])
+def test_eager_configurations_with_and_without_numbas_loops(tmp_path: Path, config: str) -> None:
+    """The GRU step and the 784-512-512-10 step with Adam run on chainrule (with and without
+    chainrule.native's loops) and PyTorch from the same start; neither has a step by hand."""
     out = tmp_path / "results.json"
-    args = ["--configs", "gru", "--impls", "chainrule,chainrule_numpy,torch,numpy", *TINY]
+    args = ["--configs", config, "--impls", "chainrule,chainrule_numpy,torch,numpy", *TINY]
     harness(*args, "--memory", "none", "--imports", "0", "--out", str(out))
-    gru = json.loads(out.read_text())["results"]["gru"]
-    assert set(gru["impls"]) == {"chainrule", "chainrule_numpy", "torch"}
-    assert "numpy" in gru["unavailable"]
-    assert gru["check"]["agree"] is True
-    assert set(gru["check"]["values"]) == {"chainrule", "chainrule_numpy", "torch"}
-    assert [run["imported"] for run in gru["runs"]["chainrule_numpy"]] == [["chainrule"]]
+    result = json.loads(out.read_text())["results"][config]
+    assert set(result["impls"]) == {"chainrule", "chainrule_numpy", "torch"}
+    assert "numpy" in result["unavailable"]
+    assert result["check"]["agree"] is True
+    assert set(result["check"]["values"]) == {"chainrule", "chainrule_numpy", "torch"}
+    assert [run["imported"] for run in result["runs"]["chainrule_numpy"]] == [["chainrule"]]
 
 
 @pytest.mark.parametrize("network", ["cnn", "lstm"])
