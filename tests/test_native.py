@@ -447,3 +447,15 @@ cr.optim.Adam([big]).step()
 print(json.dumps({"small": small, "big": "numba" in sys.modules}))
 """
     assert _fresh(code) == {"small": False, "big": True}
+
+
+def test_pooling_plain_nchw_keeps_numba_unloaded() -> None:
+    code = """
+import json, sys
+import chainrule as cr
+import chainrule.nn.functional as F
+x = cr.randn(2, 3, 8, 8, requires_grad=True)  # C order: W is the fastest axis
+F.max_pool2d(x, 2).sum().backward()
+print(json.dumps({"loaded": "numba" in sys.modules}))
+"""
+    assert _fresh(code) == {"loaded": False}

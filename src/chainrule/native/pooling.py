@@ -9,7 +9,8 @@ offsets, each element once.
 
 The loops run along the axis that is contiguous in memory: the batch axis in the batch-last
 layout of chainrule's convolutions, or the channels in a channels-last one. An input whose
-fastest axis is one of the pooled ones (plain NCHW) is not covered (:func:`loop_order` is None).
+fastest axis is one of the pooled ones (plain NCHW) is not covered
+(ops/max_pooling.py's ``loop_order`` is None).
 
 The maxima and gradients are the NumPy form's, with two differences in the sign of a zero,
 both as PyTorch has it: a window that holds both −0 and +0 keeps its first maximum in row-major
@@ -23,12 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from numpy import dtype as as_dtype
-from numpy import float32, float64, ndarray, uint8
+from numpy import uint8
 
 from chainrule.native import jit
 from chainrule.ops.work_arrays import recycler
-
-FLOATS = (as_dtype(float32), as_dtype(float64))
 
 
 def _pool_forward(x: Any, out: Any, held: Any) -> None:
@@ -77,24 +76,10 @@ def _pool_backward(grad: Any, held: Any, grad_x: Any) -> None:
 _forward, _backward = jit(_pool_forward, cache=True), jit(_pool_backward, cache=True)
 
 
-def loop_order(x: Any) -> tuple[int, ...] | None:
-    """The axes of a float32 or float64 array x (N, C, H, W) in the order the loops take them,
-    (outer, H, W, contiguous); None where the loops do not cover x: another type or dtype, a
-    pooled axis the contiguous one, or H and W not even."""
-    if type(x) is not ndarray or x.ndim != 4 or x.dtype not in FLOATS or x.shape[2] % 2:
-        return None
-    if x.shape[3] % 2 or not x.size:
-        return None
-    strides = x.strides
-    fastest = min(range(4), key=lambda axis: abs(strides[axis]) if x.shape[axis] > 1 else 1 << 62)
-    if fastest not in (0, 1):
-        return None
-    return (1 - fastest, 2, 3, fastest)
-
-
 def max_pool_2x2(x: Any, order: tuple[int, ...]) -> tuple[Any, Any]:
     """The maxima (N, C, H/2, W/2) of x's 2×2 windows, laid out like x, and the row-major offset
-    (uint8, 0 to 3) of each window's maximum; ``order`` is :func:`loop_order` of x."""
+    (uint8, 0 to 3) of each window's maximum; ``order`` is ops/max_pooling.py's ``loop_order``
+    of x."""
     out_shape = (*x.shape[:2], x.shape[2] // 2, x.shape[3] // 2)
     out = recycler.empty(out_shape, x.dtype, like=x)
     held = recycler.empty(out_shape, as_dtype(uint8), like=x)

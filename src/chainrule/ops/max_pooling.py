@@ -18,6 +18,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import numpy
+
 from chainrule import backend, native
 from chainrule.autograd.function import Function
 from chainrule.ops.im2col import offsets, selection, window
@@ -39,15 +41,13 @@ class MaxPoolNd(Function):
     ) -> Any:
         spatial = len(kernel)
         self.held = None
-        if kernel == (2, 2) == stride and native.enabled() and _tiled_by_2x2(x, dilation, pads):
-            loops = _native_loops()
-            order = loops.loop_order(x)
-            if order is not None:  # one pass with numba; NumPy's form makes eight
-                out, held = loops.max_pool_2x2(x, order)
-                self.saved = (x, out)
-                self.geometry = (x.shape[-2:], kernel, stride, dilation, pads)
-                self.held = (held, order)
-                return out
+        order = loop_order(x) if kernel == (2, 2) == stride and _tiled(dilation, pads) else None
+        if order is not None and native.enabled():  # one pass with numba; NumPy's form eight
+            out, held = _native_loops().max_pool_2x2(x, order)
+            self.saved = (x, out)
+            self.geometry = (x.shape[-2:], kernel, stride, dilation, pads)
+            self.held = (held, order)
+            return out
         padded = x
         for axis, pad in zip(range(-spatial, 0), pads):
             padded = pad_axis(padded, axis, pad, lowest(x.dtype))
@@ -121,15 +121,28 @@ class MaxPoolNd(Function):
         return total
 
 
-def _tiled_by_2x2(x: Any, dilation: tuple, pads: tuple) -> bool:
-    """Whether 2×2 windows at stride 2, undilated and unpadded, tile x's last two axes."""
-    return (
-        dilation == (1, 1)
-        and pads == ((0, 0), (0, 0))
-        and x.ndim == 4
-        and not x.shape[-1] % 2
-        and not x.shape[-2] % 2
-    )
+def _tiled(dilation: tuple, pads: tuple) -> bool:
+    """Whether 2-D windows are undilated and unpadded."""
+    return dilation == (1, 1) and pads == ((0, 0), (0, 0))
+
+
+def loop_order(x: Any) -> tuple[int, ...] | None:
+    """The axes of x (N, C, H, W) in the order chainrule.native.pooling's loops take them,
+    (outer, H, W, contiguous), where those loops cover x's 2×2 pooling: a float32 or float64
+    NumPy array whose H and W are even and whose fastest axis is N or C (the batch-last layout
+    of chainrule's convolutions, or channels-last). None otherwise (plain NCHW included)."""
+    if type(x) is not numpy.ndarray or x.ndim != 4 or x.dtype not in _FLOATS or not x.size:
+        return None
+    if x.shape[2] % 2 or x.shape[3] % 2:
+        return None
+    strides, shape = x.strides, x.shape
+    fastest = min(range(4), key=lambda axis: abs(strides[axis]) if shape[axis] > 1 else 1 << 62)
+    if fastest not in (0, 1):
+        return None
+    return (1 - fastest, 2, 3, fastest)
+
+
+_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 
 def _native_loops() -> Any:

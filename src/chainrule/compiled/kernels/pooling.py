@@ -12,7 +12,7 @@ from numpy import ndarray
 
 from chainrule.compiled.kernels import FLOATS, Kernel, builds, fresh_node
 from chainrule.native import pooling as loops
-from chainrule.ops.max_pooling import MaxPoolNd
+from chainrule.ops.max_pooling import MaxPoolNd, loop_order
 
 
 @builds(MaxPoolNd)
@@ -36,7 +36,7 @@ def max_pool(node: Any, arrays: list, options: dict) -> Kernel | None:
     geometry = (x.shape[2:], tuple(kernel), tuple(stride), tuple(dilation), tuple(pads))
 
     def run_forward(x: Any, *options: Any) -> tuple:
-        order = loops.loop_order(x)
+        order = loop_order(x)
         if order is None or x.shape[2:] != geometry[0]:
             fallback = fresh_node(template)
             return fallback.forward(x, *options), fallback
