@@ -1,6 +1,6 @@
 """chainrule.native: eager operations through numba's loops (2×2 max pooling, ReLU's backward,
-the LSTM layer) against their NumPy form and PyTorch, the switch that turns them off, and what
-loads when.
+the LSTM and GRU layers, Adam's update) against their NumPy form and PyTorch, the switch that
+turns them off, and what loads numba when.
 
 The loops take the layouts that chainrule's own layers produce (a convolution's output is
 batch-last in memory), so the pooling cases below build those layouts on purpose: a plain
