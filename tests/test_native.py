@@ -252,7 +252,7 @@ def _recurrent_run(
         if isinstance(node, (LSTMLayer, GRULayer)):
             nodes.append(node)
         stack.extend(value for value in node.inputs if isinstance(value, cr.Tensor))
-    found["ran_native"] = np.array([node.native for node in nodes])
+    found["ran_native"] = np.array([node.ran_loops for node in nodes])
     return found
 
 
@@ -281,7 +281,7 @@ def test_recurrent_float64_runs_numpy(mode, layer: type) -> None:
     node = out._ctx
     while not isinstance(node, (LSTMLayer, GRULayer)):
         node = node.inputs[0]._ctx
-    assert node.native is False
+    assert node.ran_loops is False
 
 
 def test_enable_takes_a_bool_and_needs_numba(mode, monkeypatch) -> None:

@@ -34,7 +34,7 @@ class RecurrentLayer(Function):
     """
 
     observer: Observer | None = None
-    native = False  # whether forward ran chainrule.native's loops (see _native_forward)
+    ran_loops = False  # whether forward ran chainrule.native's loops (see _native_forward)
     loops_name = ""  # the module of chainrule.native with this layer's loops, if any
     input_count = 0  # the operation's inputs, biases included
 
@@ -42,6 +42,7 @@ class RecurrentLayer(Function):
         """The output from chainrule.native's loops, with ``self.saved`` set as the NumPy form
         sets it (its arrays at positions ``pooled`` back to the pool once the node is freed);
         None where the loops are off or do not cover the inputs (float32 NumPy arrays)."""
+        self.ran_loops = False  # a node that a compiled replay runs again decides anew
         x = inputs[0]
         if x.dtype != numpy.float32 or type(x) is not numpy.ndarray or not native.enabled():
             return None
@@ -51,7 +52,7 @@ class RecurrentLayer(Function):
             return None
         loops = importlib.import_module(f"chainrule.native.{self.loops_name}")
         out, self.saved = loops.forward(*inputs, reverse)
-        self.native = True
+        self.ran_loops = True
         sequence_pool.give_back_when_freed(self, *(self.saved[i] for i in pooled))
         return out
 
@@ -59,7 +60,7 @@ class RecurrentLayer(Function):
         """The gradients from chainrule.native's loops, where forward ran them and the
         gradient is a float32 NumPy array of the output's shape; else None."""
         if (
-            not self.native
+            not self.ran_loops
             or type(grad) is not numpy.ndarray
             or grad.dtype != numpy.float32
             or grad.shape != self.saved[-1].shape
