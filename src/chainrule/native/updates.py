@@ -11,6 +11,7 @@ kernel too.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy
@@ -60,3 +61,49 @@ def _adam_update(
 
 
 adam = jit(_adam_update, cache=True)
+
+
+def adam_update(param: Any, grad: Any, state: dict, group: dict, step: float) -> bool:
+    """Adam's update of one parameter (``param`` its array, ``grad`` the gradient as Adam uses
+    it, ``state`` its moments, ``group`` its options, ``step`` the count after this one) by
+    the loop, where the arrays suit it: NumPy float32 or float64 of one dtype, C-contiguous,
+    the gradient apart from the parameter, and a plain-number learning rate. False, with
+    nothing done, otherwise."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    lr, (beta1, beta2) = group["lr"], group["betas"]
+    dtype = param.dtype
+    if not (
+        type(param) is numpy.ndarray
+        and type(grad) is numpy.ndarray
+        and type(exp_avg) is numpy.ndarray
+        and type(exp_avg_sq) is numpy.ndarray
+        and dtype in _FLOATS
+        and grad.dtype == dtype == exp_avg.dtype == exp_avg_sq.dtype
+        and param.flags.c_contiguous
+        and grad.flags.c_contiguous
+        and exp_avg.flags.c_contiguous
+        and exp_avg_sq.flags.c_contiguous
+        and type(lr) in (float, int)
+        and not numpy.may_share_memory(param, grad)
+    ):
+        return False
+    weight_decay = group["weight_decay"]
+    return bool(
+        adam(
+            param,
+            grad,
+            exp_avg,
+            exp_avg_sq,
+            beta1,
+            beta2,
+            weight_decay,
+            bool(weight_decay and group["decoupled_weight_decay"]),
+            1 - lr * weight_decay,
+            math.sqrt(1 - beta2**step),
+            group["eps"],
+            lr / (1 - beta1**step),
+        )
+    )
+
+
+_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))

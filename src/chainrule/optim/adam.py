@@ -6,8 +6,6 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-import numpy
-
 from chainrule import backend, native
 from chainrule.optim.optimizer import Optimizer
 
@@ -196,48 +194,10 @@ _NATIVE_SIZE = 1 << 16
 
 def _through_loop(param: Any, grad: Any, state: dict, group: dict, step: float) -> bool:
     """The update of one parameter by chainrule.native's Adam loop, where numba is enabled and
-    the arrays suit it (NumPy float32 or float64 of one dtype, C-contiguous, not overlapping);
-    False, with nothing done, otherwise. The same numbers as the NumPy form, bit for bit."""
-    if param.size < _NATIVE_SIZE and not native.loaded():
+    the arrays suit it; False, with nothing done, otherwise. The same numbers as the NumPy
+    form, bit for bit."""
+    if (param.size < _NATIVE_SIZE and not native.loaded()) or not native.enabled():
         return False
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    lr, (beta1, beta2) = group["lr"], group["betas"]
-    dtype = param.dtype
-    if not (
-        type(param) is numpy.ndarray
-        and type(grad) is numpy.ndarray
-        and type(exp_avg) is numpy.ndarray
-        and type(exp_avg_sq) is numpy.ndarray
-        and dtype in _FLOATS
-        and grad.dtype == dtype == exp_avg.dtype == exp_avg_sq.dtype
-        and param.flags.c_contiguous
-        and grad.flags.c_contiguous
-        and exp_avg.flags.c_contiguous
-        and exp_avg_sq.flags.c_contiguous
-        and type(lr) in (float, int)
-        and not numpy.may_share_memory(param, grad)
-        and native.enabled()
-    ):
-        return False
-    from chainrule.native.updates import adam  # imports numba: only once it is wanted
+    from chainrule.native.updates import adam_update  # imports numba: only once it is wanted
 
-    weight_decay = group["weight_decay"]
-    return bool(
-        adam(
-            param,
-            grad,
-            exp_avg,
-            exp_avg_sq,
-            beta1,
-            beta2,
-            weight_decay,
-            bool(weight_decay and group["decoupled_weight_decay"]),
-            1 - lr * weight_decay,
-            math.sqrt(1 - beta2**step),
-            group["eps"],
-            lr / (1 - beta1**step),
-        )
-    )
-
-
-_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
+    return adam_update(param, grad, state, group, step)

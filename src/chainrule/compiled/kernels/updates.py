@@ -11,7 +11,6 @@ the kernels leave out (SGD's momentum, weight decay and ``maximize``; Adam's AMS
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy
@@ -20,7 +19,7 @@ from chainrule import fp_errors
 from chainrule.autograd.grad_mode import pause_grad, restore_mode
 from chainrule.autograd.versions import note_parameter_writes
 from chainrule.compiled.kernels import jit
-from chainrule.native.updates import adam as adam_loop
+from chainrule.native.updates import adam_update
 from chainrule.optim.optimizer import add_scaled_
 
 
@@ -79,19 +78,13 @@ def _plain(params: list, alpha: float) -> None:
             )
             and (target.dtype is _FLOAT32 or target.dtype is _FLOAT64)
             and grad.dtype is target.dtype
-            # Inline, not _contiguous(): this runs per parameter per step, and the update
+            # Inline checks: this runs per parameter per step, and the update
             # was the largest part of XOR's compiled step (5.6 of 12.2 µs).
             and target.flags.c_contiguous
             and grad.flags.c_contiguous
             and _add_scaled_jit(target, alpha, grad)
         ):
             add_scaled_(target, alpha, grad)  # SGD's own arithmetic
-
-
-def _contiguous(*arrays: Any) -> bool:
-    """Whether every array is C-contiguous: the kernels read them flat, and numba cannot even
-    compile a flat reading of an array of another layout (it types arrays by layout)."""
-    return all(array.flags.c_contiguous for array in arrays)
 
 
 ndarray = numpy.ndarray
@@ -104,60 +97,28 @@ def adam_step(optimizer: Any) -> None:
     token, quiet = pause_grad(), fp_errors.enter()
     try:
         for group in optimizer.param_groups:
-            lr, (beta1, beta2) = group["lr"], group["betas"]
             if (
                 group["amsgrad"]
                 or group["maximize"]
-                or type(lr) not in (float, int)
+                or type(group["lr"]) not in (float, int)
                 or not all(optimizer.state.get(p) for p in group["params"] if p._grad is not None)
             ):
                 optimizer._update(group)
             else:
-                _adam_group(optimizer, group, lr, beta1, beta2)
+                _adam_group(optimizer, group)
             note_parameter_writes(group["params"], optimizer._step_name)
     finally:
         fp_errors.leave(quiet)
         restore_mode(token)
 
 
-def _adam_group(optimizer: Any, group: dict, lr: float, beta1: float, beta2: float) -> None:
-    weight_decay, eps = group["weight_decay"], group["eps"]
-    decoupled = bool(weight_decay and group["decoupled_weight_decay"])
-    decay = 1 - lr * weight_decay
+def _adam_group(optimizer: Any, group: dict) -> None:
     for p in group["params"]:
         grad_tensor = p._grad
         if grad_tensor is None:
             continue
         state = optimizer.state[p]
         state["step"] += 1
-        step = state["step"]
-        param, grad = p.array, grad_tensor.array
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        dtype = param.dtype
-        if not (
-            type(param) is ndarray
-            and type(grad) is ndarray
-            and (dtype is _FLOAT32 or dtype is _FLOAT64)
-            and grad.dtype is dtype
-            and type(exp_avg) is ndarray
-            and exp_avg.dtype is dtype
-            and type(exp_avg_sq) is ndarray
-            and exp_avg_sq.dtype is dtype
-            and _contiguous(param, grad, exp_avg, exp_avg_sq)
-            and adam_loop(
-                param,
-                grad,
-                exp_avg,
-                exp_avg_sq,
-                beta1,
-                beta2,
-                weight_decay,
-                decoupled,
-                decay,
-                math.sqrt(1 - beta2**step),
-                eps,
-                lr / (1 - beta1**step),
-            )
-        ):
+        if not adam_update(p.array, grad_tensor.array, state, group, state["step"]):
             state["step"] -= 1  # Adam's own update counts the step again
             optimizer._update({**group, "params": [p]})
