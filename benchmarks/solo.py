@@ -19,7 +19,8 @@ batch), the peak memory of a training step (``--memory``) and the import times (
     python benchmarks/solo.py --configs mlp784 --impls chainrule,chainrule_compiled,torch
     python benchmarks/solo.py --render results.json                      # table of a run
 
-Configurations: xor, digits, mlp784, mlp784-adam (eager only), cnn, lstm, gru, lstm-tm, and
+Configurations: xor, digits, mlp784, mlp784-adam, mlp784-momentum and
+mlp784-rmsprop (eager only), cnn, lstm, gru, lstm-tm, and
 the operations pow2, square, mul2, pow3, mul3, reciprocal, div, sqrt; groups: steps, ops, all.
 Implementations: chainrule (eager; with chainrule.native's numba loops where numba is
 installed), chainrule_numpy (eager, the loops off), chainrule_compiled, chainrule_kernels,

@@ -121,6 +121,16 @@ def build_model(lib: Any, params: list[np.ndarray], hidden: str, loss: str) -> t
     return lib.nn.Sequential(*layers), loss_fn
 
 
+# The optimisers a step may take: the class's name in lib.optim and its options (PyTorch's
+# default learning rates for Adam and RMSprop; SGD takes the configuration's).
+OPTIMIZERS = {
+    "sgd": ("SGD", {}),
+    "momentum": ("SGD", {"momentum": 0.9}),
+    "adam": ("Adam", {"lr": 1e-3}),
+    "rmsprop": ("RMSprop", {"lr": 1e-2}),
+}
+
+
 def module_step(
     lib: Any,
     params: list[np.ndarray],
@@ -130,20 +140,19 @@ def module_step(
     loss: str,
     lr: float,
     device: str = "cpu",
-    adam: bool = False,
+    optimizer_name: str = "sgd",
 ) -> Callable[[], Any]:
-    """Idiomatic code: nn.Linear layers in nn.Sequential, a loss module, optim.SGD. The step
-    returns the loss (of the weights before its update).
+    """Idiomatic code: nn.Linear layers in nn.Sequential, a loss module, an optimiser
+    (:data:`OPTIMIZERS`: plain SGD unless ``optimizer_name`` says otherwise). The step returns
+    the loss (of the weights before its update).
 
     ``lib`` is ``chainrule`` or ``torch``; the code is PyTorch's and runs on both. The model
     and the batch are moved to ``device`` once (gpu_step.py asks for "cuda").
     """
     model, loss_fn = build_model(lib, params, hidden, loss)
     model.to(device)
-    if adam:  # PyTorch's default learning rate for Adam
-        optimizer = lib.optim.Adam(model.parameters(), lr=1e-3)
-    else:
-        optimizer = lib.optim.SGD(model.parameters(), lr=lr)
+    name, options = OPTIMIZERS[optimizer_name]
+    optimizer = getattr(lib.optim, name)(model.parameters(), **{"lr": lr, **options})
     tx, ty = lib.from_numpy(x).to(device), lib.from_numpy(y).to(device)
 
     def step() -> Any:

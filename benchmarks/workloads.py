@@ -64,13 +64,20 @@ WORKLOADS = {
             ),
             floor_target="≤ 1.10",
         ),
-        Workload(
-            "mlp784-adam",
-            "784-512-512-10, batch 128, Adam",
-            "mlp",
-            workload_mlp.MLP_CONFIGS["mlp"][-1],
-            "",
-            "mlp",
+        *(
+            Workload(
+                f"mlp784-{optimizer}",
+                f"784-512-512-10, batch 128, {label}",
+                "mlp",
+                workload_mlp.MLP_CONFIGS["mlp"][-1],
+                "",
+                "mlp",
+            )
+            for optimizer, label in [
+                ("adam", "Adam"),
+                ("momentum", "SGD with momentum 0.9"),
+                ("rmsprop", "RMSprop"),
+            ]
         ),
         Workload(
             "cnn",
@@ -169,12 +176,14 @@ def build(config: str, impl: str) -> tuple[Callable[[], Any], dict]:
 
 def _build_mlp(workload: Workload, impl: str) -> tuple[Callable[[], Any], dict]:
     setup, _ = workload_mlp.mlp_setup(workload.detail)
-    adam = workload.name.endswith("-adam")
+    # mlp784-adam, mlp784-momentum, ...: the optimiser after the dash; plain SGD without one
+    optimizer = workload.name.partition("-")[2] or "sgd"
     if impl in ("chainrule", "chainrule_numpy"):
-        return workload_mlp.module_step(_step_library(workload, impl), *setup, adam=adam), {}
+        library_module = _step_library(workload, impl)
+        return workload_mlp.module_step(library_module, *setup, optimizer_name=optimizer), {}
     if impl == "torch":
-        return workload_mlp.module_step(load_torch(), *setup, adam=adam), {}
-    if adam:
+        return workload_mlp.module_step(load_torch(), *setup, optimizer_name=optimizer), {}
+    if optimizer != "sgd":
         raise UnavailableError(f"{workload.name} is written for eager chainrule and PyTorch only")
     if impl == "torch_tensors":
         return workload_mlp.tensor_step(load_torch(), *setup), {}

@@ -159,9 +159,10 @@ def test_ratios_to_pytorch_same_start_and_in_process_check(tmp_path: Path) -> No
     assert "In-process figures are not to be reported" in stdout
 
 
-@pytest.mark.parametrize("config", ["gru", "mlp784-adam"])
+@pytest.mark.parametrize("config", ["gru", "mlp784-adam", "mlp784-momentum", "mlp784-rmsprop"])
 def test_eager_configurations_with_and_without_numbas_loops(tmp_path: Path, config: str) -> None:
-    """The GRU step and the 784-512-512-10 step with Adam run on chainrule (with and without
+    """The GRU step and the 784-512-512-10 step with Adam, SGD with momentum and RMSprop run on
+    chainrule (with and without
     chainrule.native's loops) and PyTorch from the same start; neither has a step by hand."""
     out = tmp_path / "results.json"
     args = ["--configs", config, "--impls", "chainrule,chainrule_numpy,torch,numpy", *TINY]

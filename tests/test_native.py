@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 import numpy as np
 import pytest
@@ -447,6 +448,128 @@ cr.optim.Adam([big]).step()
 print(json.dumps({"small": small, "big": "numba" in sys.modules}))
 """
     assert _fresh(code) == {"small": False, "big": True}
+
+
+SGD_CASES = {
+    "momentum": {"momentum": 0.9},
+    "dampening": {"momentum": 0.9, "dampening": 0.3},
+    "nesterov": {"momentum": 0.9, "nesterov": True},
+    "l2": {"weight_decay": 0.1},
+    "l2-momentum-maximize": {"momentum": 0.5, "weight_decay": 0.1, "maximize": True},
+    "maximize": {"maximize": True},
+    "plain": {},  # the loop too once numba is loaded (here it is, by the first parameter)
+}
+RMSPROP_CASES = {
+    "plain": {},
+    "centered": {"centered": True},
+    "momentum": {"momentum": 0.9},
+    "centered-momentum-l2": {"centered": True, "momentum": 0.9, "weight_decay": 0.1},
+    "maximize": {"maximize": True, "alpha": 0.9},
+}
+
+
+def _update_run(
+    library: Any, name: str, options: dict, dtype: str, sizes: tuple, steps: int = 3
+) -> list[np.ndarray]:
+    """Parameters and every state array after ``steps`` steps of optimiser ``name`` of
+    ``library`` (chainrule or torch) on the same fixed gradients."""
+    rng = np.random.default_rng(11)
+    params = [
+        library.nn.Parameter(library.tensor(rng.standard_normal(n).astype(dtype))) for n in sizes
+    ]
+    optimizer = getattr(library.optim, name)(params, lr=0.01, **options)
+    for _ in range(steps):
+        for p in params:
+            p.grad = library.tensor(rng.standard_normal(tuple(p.shape)).astype(dtype))
+        optimizer.step()
+    found = [p.detach().numpy().copy() for p in params]
+    for p in params:
+        state = optimizer.state[p]
+        for key in ("momentum_buffer", "square_avg", "grad_avg"):
+            if key in state and state[key] is not None:
+                value = state[key]
+                found.append(value.detach().numpy().copy() if library is torch else value.copy())
+    return found
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    ("name", "case"),
+    [("SGD", case) for case in SGD_CASES] + [("RMSprop", case) for case in RMSPROP_CASES],
+)
+def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
+    mode, monkeypatch, name: str, case: str, dtype: str
+) -> None:
+    from chainrule.native import updates
+
+    loop_name = name.lower()
+    calls = []
+    original = getattr(updates, loop_name)
+    monkeypatch.setattr(
+        updates, loop_name, lambda *args: calls.append(args[0].size) or original(*args)
+    )
+    options = (SGD_CASES if name == "SGD" else RMSPROP_CASES)[case]
+    sizes = (70_000, 300, 1)  # the first loads numba; the others take the loop because it is
+    native.enable(True)
+    loops = _update_run(cr, name, options, dtype, sizes)
+    assert calls == [70_000, 300, 1] * 3
+    native.enable(False)
+    numpy_form = _update_run(cr, name, options, dtype, sizes)
+    assert len(calls) == 9
+    assert len(loops) == len(numpy_form)
+    for got, expected in zip(loops, numpy_form):
+        assert np.array_equal(_bits(got), _bits(expected))
+    torchs = _update_run(torch, name, options, dtype, sizes)
+    assert len(loops) == len(torchs)
+    # PyTorch fuses g/d into the buffer's update (addcdiv): a few units in float32's last place
+    tolerance = 1e-5 if dtype == "float32" else 1e-13
+    for got, expected in zip(loops, torchs):
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def test_sgd_loop_leaves_arrays_it_does_not_suit_to_the_numpy_form(mode, monkeypatch) -> None:
+    """A gradient laid out column-major, or a learning rate given as a tensor, goes through
+    the NumPy form; the results are the same."""
+    from chainrule.native import updates
+
+    calls = []
+    original = updates.sgd
+    monkeypatch.setattr(updates, "sgd", lambda *args: calls.append(1) or original(*args))
+    native.enable(True)
+    rng = np.random.default_rng(3)
+    start = rng.standard_normal((300, 300)).astype(np.float32)
+    grad = np.asfortranarray(rng.standard_normal((300, 300)).astype(np.float32))
+    results = []
+    for flag in (True, False):
+        native.enable(flag)
+        w = cr.nn.Parameter(cr.tensor(start.copy()))
+        optimizer = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+        for _ in range(2):
+            w.grad = cr.tensor(grad)
+            optimizer.step()
+        results.append(w.detach().numpy().copy())
+    assert calls == []
+    assert np.array_equal(results[0], results[1])
+
+
+def test_plain_sgd_keeps_numba_unloaded_and_momentum_loads_it() -> None:
+    code = """
+import json, sys
+import chainrule as cr
+big = cr.nn.Parameter(cr.randn(256, 256))  # 65,536 elements
+plain = cr.optim.SGD([big], lr=0.1)
+for _ in range(2):
+    big.grad = cr.randn(256, 256)
+    plain.step()
+after_plain = "numba" in sys.modules
+small = cr.nn.Parameter(cr.randn(64, 64))
+small.grad = cr.randn(64, 64)
+cr.optim.SGD([small], lr=0.1, momentum=0.9).step()
+after_small = "numba" in sys.modules
+cr.optim.SGD([big], lr=0.1, momentum=0.9).step()
+print(json.dumps({"plain": after_plain, "small": after_small, "momentum": "numba" in sys.modules}))
+"""
+    assert _fresh(code) == {"plain": False, "small": False, "momentum": True}
 
 
 def test_pooling_plain_nchw_keeps_numba_unloaded() -> None:

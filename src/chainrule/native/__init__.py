@@ -48,6 +48,23 @@ def loaded() -> bool:
     return _numba is not None and _numba is not False
 
 
+UPDATE_SIZE = 1 << 16
+"""From this many elements on, an optimiser's update of a parameter loads numba (about 0.4 s
+and 120 MiB of resident memory, once) for its one-pass loop (:mod:`.updates`): Adam's is 8x
+faster than its NumPy form on 400,000 elements and 3x on 65,536; on the 784-512-512-10
+network's parameters Adam's step is 4.5x faster, RMSprop's 4x, SGD with momentum's 1.6x
+(``benchmarks/optimizer_updates.py``)."""
+
+
+def suits_update(size: int) -> bool:
+    """Whether an optimiser's update of a parameter of ``size`` elements runs its loop: where
+    the loops are enabled, from :data:`UPDATE_SIZE` elements on, and for any size once numba is
+    loaded (a loop then costs nothing to load). Does not import numba below that size."""
+    if size < UPDATE_SIZE and not loaded():
+        return False
+    return enabled()
+
+
 def enabled() -> bool:
     """Whether eager operations use this package's loops: numba can be imported and neither
     ``enable(False)`` nor ``CHAINRULE_NATIVE=0`` turned them off."""

@@ -186,17 +186,11 @@ class AdamW(Adam):
             group["decoupled_weight_decay"] = True
 
 
-# From this many elements on, a parameter's update loads numba (about 0.4 s and 120 MiB of
-# resident memory, once) for chainrule.native's one-pass loop: 8x faster than the NumPy form's
-# dozen passes on 400,000 elements, 3x on 65,536. Once numba is loaded, every size takes it.
-_NATIVE_SIZE = 1 << 16
-
-
 def _through_loop(param: Any, grad: Any, state: dict, group: dict, step: float) -> bool:
     """The update of one parameter by chainrule.native's Adam loop, where numba is enabled and
     the arrays suit it; False, with nothing done, otherwise. The same numbers as the NumPy
     form, bit for bit."""
-    if (param.size < _NATIVE_SIZE and not native.loaded()) or not native.enabled():
+    if not native.suits_update(param.size):
         return False
     from chainrule.native.updates import adam_update  # imports numba: only once it is wanted
 
