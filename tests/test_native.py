@@ -527,29 +527,37 @@ def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
 
-def test_sgd_loop_leaves_arrays_it_does_not_suit_to_the_numpy_form(mode, monkeypatch) -> None:
-    """A gradient laid out column-major, or a learning rate given as a tensor, goes through
-    the NumPy form; the results are the same."""
+@pytest.mark.parametrize("unsuited", ["column-major gradient", "NumPy learning rate"])
+def test_sgd_loop_leaves_what_it_does_not_suit_to_the_numpy_form(
+    mode, monkeypatch, unsuited: str
+) -> None:
+    """A gradient laid out column-major, or a learning rate given as a NumPy number (as a
+    schedule may compute it), goes through the NumPy form; the results are the same."""
     from chainrule.native import updates
 
     calls = []
     original = updates.sgd
     monkeypatch.setattr(updates, "sgd", lambda *args: calls.append(1) or original(*args))
-    native.enable(True)
     rng = np.random.default_rng(3)
     start = rng.standard_normal((300, 300)).astype(np.float32)
-    grad = np.asfortranarray(rng.standard_normal((300, 300)).astype(np.float32))
+    grad = rng.standard_normal((300, 300)).astype(np.float32)
+    lr: Any = 0.1
+    if unsuited == "column-major gradient":
+        grad = np.asfortranarray(grad)
+    else:
+        lr = np.float64(0.1)
     results = []
     for flag in (True, False):
         native.enable(flag)
         w = cr.nn.Parameter(cr.tensor(start.copy()))
-        optimizer = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+        optimizer = cr.optim.SGD([w], lr=lr, momentum=0.9)
         for _ in range(2):
             w.grad = cr.tensor(grad)
             optimizer.step()
         results.append(w.detach().numpy().copy())
     assert calls == []
     assert np.array_equal(results[0], results[1])
+    assert not np.array_equal(results[0], start)
 
 
 def test_plain_sgd_keeps_numba_unloaded_and_momentum_loads_it() -> None:
