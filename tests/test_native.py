@@ -457,7 +457,7 @@ SGD_CASES = {
     "l2": {"weight_decay": 0.1},
     "l2-momentum-maximize": {"momentum": 0.5, "weight_decay": 0.1, "maximize": True},
     "maximize": {"maximize": True},
-    "plain": {},  # the loop too once numba is loaded (here it is, by the first parameter)
+    "plain": {},  # the loop only from 65,536 elements, once numba is loaded (here it is)
 }
 RMSPROP_CASES = {
     "plain": {},
@@ -512,10 +512,11 @@ def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     sizes = (70_000, 300, 1)  # the first loads numba; the others take the loop because it is
     native.enable(True)
     loops = _update_run(cr, name, options, dtype, sizes)
-    assert calls == [70_000, 300, 1] * 3
+    expected = [70_000] * 3 if name == "SGD" and case == "plain" else [70_000, 300, 1] * 3
+    assert calls == expected
     native.enable(False)
     numpy_form = _update_run(cr, name, options, dtype, sizes)
-    assert len(calls) == 9
+    assert calls == expected
     assert len(loops) == len(numpy_form)
     for got, expected in zip(loops, numpy_form):
         assert np.array_equal(_bits(got), _bits(expected))

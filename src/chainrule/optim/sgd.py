@@ -71,12 +71,17 @@ class SGD(Optimizer):
         lr, momentum = group["lr"], group["momentum"]
         dampening, weight_decay = group["dampening"], group["weight_decay"]
         nesterov, maximize = group["nesterov"], group["maximize"]
+        # Plain SGD (θ + (−lr)·g, one blocked pass in NumPy already) gains a sixth from the loop
+        # on large parameters only, and only where numba is loaded anyway; the test is made
+        # once per group, as a small network's step pays for every line per parameter.
+        plain = not (momentum or weight_decay or maximize)
+        loops = not plain or native.loaded()
         for p in group["params"]:
             grad_tensor = p._grad
             if grad_tensor is None:
                 continue
             grad = grad_tensor.array
-            if _through_loop(p.array, grad, self.state, p, group):
+            if loops and _through_loop(p.array, grad, self.state, p, group, plain):
                 continue
             if maximize:
                 grad = -grad
@@ -97,13 +102,15 @@ class SGD(Optimizer):
             add_scaled_(p.array, -lr, grad)  # θ − lr·d: the same numbers as θ + (−lr)·d
 
 
-def _through_loop(param: Any, grad: Any, states: dict, key: Any, group: dict) -> bool:
+def _through_loop(param: Any, grad: Any, states: dict, key: Any, group: dict, plain: bool) -> bool:
     """The update of one parameter by chainrule.native's SGD loop (one pass instead of up to
     four), where numba is enabled and the arrays suit it; False, with nothing done, otherwise.
-    The same numbers as the NumPy form, bit for bit. Plain SGD (θ + (−lr)·g, already one
-    blocked pass in NumPy: the loop saves a sixth) takes it only once numba is loaded."""
-    plain = not (group["momentum"] or group["weight_decay"] or group["maximize"])
-    if (plain and not native.loaded()) or not native.suits_update(param.size):
+    The same numbers as the NumPy form, bit for bit. Plain SGD takes it from
+    native.UPDATE_SIZE elements on only (on a small array NumPy's one expression is quicker
+    than a call into numba), and only once numba is loaded (the caller checks that)."""
+    if plain and param.size < native.UPDATE_SIZE:
+        return False
+    if not native.suits_update(param.size):
         return False
     from chainrule.native.updates import sgd_update  # imports numba: only once it is wanted
 
