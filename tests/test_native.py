@@ -314,6 +314,8 @@ import chainrule.nn.functional as F
 after_import = "numba" in sys.modules
 small = cr.tensor(np.ones((128, 512), np.float32), requires_grad=True)
 cr.relu(small).sum().backward()  # a perceptron's layer: too small for the loop
+image = cr.tensor(np.ones((2, 3, 16, 16), np.float32), requires_grad=True)
+F.conv2d(image, cr.ones(4, 3, 3, 3), padding=1).sum().backward()  # col2im: too small too
 after_small = "numba" in sys.modules
 images = np.ones((2, 3, 4, 4), np.float32)  # (N, C, H, W), batch-last in memory below
 x = cr.tensor(np.ascontiguousarray(images.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2))
@@ -375,6 +377,76 @@ def test_a_cnn_step_is_the_same_with_and_without_the_loops(mode) -> None:
     assert losses_native == losses_numpy
     for native_value, numpy_value in zip(params_native, params_numpy):
         np.testing.assert_array_equal(native_value, numpy_value)
+
+
+COL2IM_CASES = {
+    "3x3, padding 1": ((3, 3), {"padding": 1}),
+    "stride 2": ((3, 3), {"stride": 2, "padding": 1}),
+    "dilation 2, groups 2": ((3, 3), {"padding": 2, "dilation": 2, "groups": 2}),
+    "5x2, stride (2, 1), no padding": ((5, 2), {"stride": (2, 1)}),
+}
+
+
+def _counting_col2im_loop(monkeypatch) -> list:
+    from chainrule.native import col2im
+
+    calls = []
+    original = col2im._loop
+    monkeypatch.setattr(col2im, "_loop", lambda *args: calls.append(1) or original(*args))
+    return calls
+
+
+@pytest.mark.parametrize("case", list(COL2IM_CASES))
+def test_col2im_loop_is_the_numpy_form_and_pytorchs(mode, monkeypatch, case: str) -> None:
+    """The input gradient of a convolution through the loop: the NumPy form's bits (a zero's
+    sign apart) and PyTorch's values."""
+    calls = _counting_col2im_loop(monkeypatch)
+    kernel, options = COL2IM_CASES[case]
+    rng = np.random.default_rng(4)
+    x = _laid_out(rng.standard_normal((128, 4, 17, 15)).astype(np.float32), "batch_last")
+    weight = rng.standard_normal((6, 4 // options.get("groups", 1), *kernel)).astype(np.float32)
+    grads = []
+    for enabled in (True, False):
+        native.enable(enabled)
+        tx = cr.tensor(x, requires_grad=True)
+        out = F.conv2d(tx, cr.tensor(weight), **options)
+        seed = np.random.default_rng(5).standard_normal(out.shape).astype(np.float32)
+        out.backward(cr.tensor(seed))
+        grads.append(tx.grad.numpy().copy())
+        assert len(calls) == 1  # the loop ran with the switch on, and only then
+    loops, numpy_form = grads
+    nonzero = (loops != 0) | (numpy_form != 0)
+    assert np.array_equal(_bits(loops[nonzero]), _bits(numpy_form[nonzero]))
+    assert np.array_equal(loops, numpy_form)  # the zeros too, up to their sign
+    tx = torch.tensor(x, requires_grad=True)
+    out = torch.nn.functional.conv2d(tx, torch.tensor(weight), **options)
+    out.backward(torch.tensor(seed))
+    np.testing.assert_allclose(loops, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_col2im_loop_in_a_transposed_convolution_and_its_reach(mode, monkeypatch) -> None:
+    """conv_transpose2d's forward is a col2im: through the loop where the columns are large
+    enough, with PyTorch's values; a small convolution, float16 columns and a 1-d convolution
+    keep the NumPy form."""
+    calls = _counting_col2im_loop(monkeypatch)
+    native.enable(True)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((64, 8, 12, 12)).astype(np.float32)
+    weight = rng.standard_normal((8, 3, 3, 3)).astype(np.float32)
+    out = F.conv_transpose2d(cr.tensor(x), cr.tensor(weight), stride=2, padding=1)
+    expected = torch.nn.functional.conv_transpose2d(
+        torch.tensor(x), torch.tensor(weight), stride=2, padding=1
+    )
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-4, atol=1e-4)
+    assert len(calls) == 1
+    small = cr.tensor(rng.standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
+    F.conv2d(small, cr.randn(4, 3, 3, 3)).sum().backward()
+    half = cr.tensor(rng.standard_normal((64, 4, 16, 16)).astype(np.float16), requires_grad=True)
+    F.conv2d(half, cr.randn(4, 4, 3, 3).to(cr.float16), padding=1).sum().backward()
+    line = cr.tensor(rng.standard_normal((64, 8, 300)).astype(np.float32), requires_grad=True)
+    F.conv1d(line, cr.randn(4, 8, 3)).sum().backward()
+    assert len(calls) == 1
+    assert small.grad is not None and half.grad is not None and line.grad is not None
 
 
 ADAM_CASES = {
