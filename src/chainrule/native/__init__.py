@@ -7,7 +7,10 @@ memory allows, but a few need one pass per case of a small loop, each over a str
 touches each element once. Where ``numba`` is installed (``pip install "chainrule[numba]"``),
 such an operation runs a loop from this package instead, with the same results (see each
 module for the sign of a zero where they differ from the NumPy form), and falls back to its
-NumPy form for anything the loop does not cover.
+NumPy form for anything the loop does not cover. The loops: 2×2 max pooling
+(:mod:`.pooling`), ReLU's backward (:mod:`.rectifiers`), col2im of 2-D convolutions
+(:mod:`.col2im`), the LSTM and GRU layers (:mod:`.lstm`, :mod:`.gru`) and the updates of
+Adam, SGD and RMSprop (:mod:`.updates`).
 
 On by default where numba can be imported; ``chainrule.native.enable(False)``, or
 ``CHAINRULE_NATIVE=0`` in the environment before the first use, keeps every operation in
@@ -25,7 +28,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["available", "enable", "enabled", "loaded"]
+__all__ = ["UPDATE_SIZE", "available", "enable", "enabled", "loaded", "suits_update"]
 
 _numba: Any = None  # the module once imported; False when it is not installed
 _enabled: bool | None = None  # decided on the first question: see enabled()

@@ -6,9 +6,11 @@ dimension.
 
 im2col copies every receptive field into a column, through a strided view of a padded copy of
 the input, so that a weight multiplies all columns in one matrix product. col2im is its
-adjoint: it adds a column gradient back with one whole-array addition per kernel offset. The
-convolution (:mod:`.conv`) and the transposed convolution (:mod:`.conv_transpose`) share both,
-read in opposite directions, so they lay out columns identically.
+adjoint: it adds a column gradient back with one whole-array addition per kernel offset (for
+large 2-D columns where numba is enabled, one loop over the columns:
+:mod:`chainrule.native.col2im`). The convolution (:mod:`.conv`) and the transposed convolution
+(:mod:`.conv_transpose`) share both, read in opposite directions, so they lay out columns
+identically.
 
 Columns are ordered batch-last, (*out_size, N), and the padded grid is (C, *padded, N): for one
 kernel offset, one output row's elements are then Wo·N contiguous floats at stride 1 (runs of N
