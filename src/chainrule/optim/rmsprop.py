@@ -98,13 +98,13 @@ class RMSprop(Optimizer):
         for p in group["params"]:
             if p._grad is None:
                 continue
-            grad = -p._grad.array if group["maximize"] else p._grad.array
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {"step": 0.0, "square_avg": xp.zeros_like(p.array)}
             state["step"] += 1
             if _through_loop(p.array, p._grad.array, state, group):
                 continue
+            grad = -p._grad.array if group["maximize"] else p._grad.array
             if weight_decay:
                 grad = grad + weight_decay * p.array
 
