@@ -108,6 +108,21 @@ def adam_update(param: Any, grad: Any, state: dict, group: dict, step: float) ->
     )
 
 
+def _gradient_as_used(
+    value: Any, weight: Any, maximize: bool, weight_decay: float, decay: Any
+) -> Any:
+    """SGD's and RMSprop's gradient element as their updates use it: negated with
+    ``maximize``, then plus λθ (``decay`` is λ in the arrays' dtype) with L2 weight decay."""
+    if maximize:
+        value = -value
+    if weight_decay != 0.0:
+        value = value + decay * weight
+    return value
+
+
+_as_used = jit(_gradient_as_used, cache=True)
+
+
 def _sgd_update(
     param: Any,
     grad: Any,
@@ -127,11 +142,7 @@ def _sgd_update(
     kind = param.dtype.type
     mu, fresh, decay, rate = kind(momentum), kind(keep_new), kind(weight_decay), kind(-lr)
     for i in range(param.size):
-        gradient = grad[i]
-        if maximize:
-            gradient = -gradient
-        if weight_decay != 0.0:
-            gradient = gradient + decay * param[i]
+        gradient = _as_used(grad[i], param[i], maximize, weight_decay, decay)
         if momentum != 0.0:
             velocity = gradient if first else buffer[i] * mu + fresh * gradient
             buffer[i] = velocity
@@ -161,11 +172,7 @@ def _rmsprop_update(
     a, fresh, small = kind(alpha), kind(1 - alpha), kind(eps)
     decay, mu, rate = kind(weight_decay), kind(momentum), kind(lr)
     for i in range(param.size):
-        gradient = grad[i]
-        if maximize:
-            gradient = -gradient
-        if weight_decay != 0.0:
-            gradient = gradient + decay * param[i]
+        gradient = _as_used(grad[i], param[i], maximize, weight_decay, decay)
         second = square_avg[i] * a + fresh * gradient * gradient
         square_avg[i] = second
         if centered:
