@@ -600,6 +600,48 @@ def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
 
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("SGD", {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+        ("SGD", {"maximize": True}),
+        ("RMSprop", {"centered": True, "momentum": 0.5, "weight_decay": 0.1}),
+        ("RMSprop", {"maximize": True}),
+        ("Adam", {"weight_decay": 0.1}),
+    ],
+)
+def test_update_loops_keep_special_values_bit_for_bit(mode, name: str, options: dict) -> None:
+    """±0, ±inf, nan, subnormals and huge values in the parameters and the gradients: the
+    loops give the NumPy form's bits (nan's payload aside: any nan matches any nan)."""
+    special = np.array(
+        [0.0, -0.0, np.inf, -np.inf, np.nan, 1e-45, -1e-45, 3e38, -3e38, 1.0, -2.5],
+        dtype=np.float32,
+    )
+    rng = np.random.default_rng(12)
+    size = 70_000
+    start = rng.standard_normal(size).astype(np.float32)
+    grads = [rng.standard_normal(size).astype(np.float32) for _ in range(3)]
+    start[: special.size * special.size] = np.repeat(special, special.size)
+    for grad in grads:
+        grad[: special.size * special.size] = np.tile(special, special.size)
+    results = []
+    for enabled in (True, False):
+        native.enable(enabled)
+        w = cr.nn.Parameter(cr.tensor(start.copy()))
+        optimizer = getattr(cr.optim, name)([w], lr=0.01, **options)
+        with np.errstate(all="ignore"):
+            for grad in grads:
+                w.grad = cr.tensor(grad)
+                optimizer.step()
+        results.append(w.detach().numpy().copy())
+    loops, numpy_form = results
+    nan = np.isnan(numpy_form)
+    assert np.array_equal(np.isnan(loops), nan)
+    assert np.array_equal(_bits(loops[~nan]), _bits(numpy_form[~nan]))
+    assert nan.any()  # the special values did reach the result
+    assert not np.array_equal(numpy_form[-1000:], start[-1000:])  # and the update ran
+
+
 @pytest.mark.parametrize("unsuited", ["column-major gradient", "NumPy learning rate"])
 def test_sgd_loop_leaves_what_it_does_not_suit_to_the_numpy_form(
     mode, monkeypatch, unsuited: str
