@@ -342,7 +342,7 @@ def test_the_adam_update_is_eager_bit_for_bit(options, dtype) -> None:
         assert same_bits(got, want)
 
 
-def test_amsgrad_takes_adam_s_own_update() -> None:
+def test_amsgrad_through_the_kernel_is_adam_s_own_update_bit_for_bit() -> None:
     p = cr.nn.Parameter(cr.tensor([1.0, -2.0]))
     twin = cr.nn.Parameter(cr.tensor([1.0, -2.0]))
     ours, theirs = (optim.Adam([q], lr=0.1, amsgrad=True) for q in (p, twin))

@@ -34,13 +34,18 @@ def _adam_update(
     correction2: float,
     eps: float,
     step_size: float,
+    amsgrad: bool,
+    max_exp_avg_sq: Any,
 ) -> bool:
     """One Adam update in place, in Adam._update's order of arithmetic: each Python number
-    rounded to the arrays' dtype where NumPy would round it, each operation rounded once.
-    False, with nothing done, unless the four arrays have one shape (the caller checks that
-    they are C-contiguous)."""
+    rounded to the arrays' dtype where NumPy would round it, each operation rounded once;
+    with ``amsgrad`` the denominator from v_max ← max(v_max, v) (NumPy's maximum: nan wins).
+    False, with nothing done, unless the arrays have one shape (the caller checks that they
+    are C-contiguous)."""
     shape = param.shape
     if grad.shape != shape or exp_avg.shape != shape or exp_avg_sq.shape != shape:
+        return False
+    if max_exp_avg_sq.shape != shape:
         return False
     kind = param.dtype.type
     b1, one_minus_b1 = kind(beta1), kind(1 - beta1)
@@ -49,6 +54,7 @@ def _adam_update(
     c2, small, size = kind(correction2), kind(eps), kind(step_size)
     p, g = param.reshape(-1), grad.reshape(-1)
     m, v = exp_avg.reshape(-1), exp_avg_sq.reshape(-1)
+    largest = max_exp_avg_sq.reshape(-1)
     for i in range(p.size):
         gradient = g[i]
         if decoupled:
@@ -57,7 +63,11 @@ def _adam_update(
             gradient = gradient + wd * p[i]
         m[i] = m[i] * b1 + one_minus_b1 * gradient
         v[i] = v[i] * b2 + one_minus_b2 * gradient * gradient
-        denominator = numpy.sqrt(v[i]) / c2 + small
+        second = v[i]
+        if amsgrad:
+            second = numpy.maximum(largest[i], second)
+            largest[i] = second
+        denominator = numpy.sqrt(second) / c2 + small
         p[i] = p[i] - size * m[i] / denominator
     return True
 
@@ -72,6 +82,8 @@ def adam_update(param: Any, grad: Any, state: dict, group: dict, step: float) ->
     the gradient apart from the parameter, and a plain-number learning rate. False, with
     nothing done, otherwise."""
     exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    amsgrad = bool(group["amsgrad"])
+    largest = state["max_exp_avg_sq"] if amsgrad else exp_avg_sq  # a placeholder without
     lr, (beta1, beta2) = group["lr"], group["betas"]
     dtype = param.dtype
     if not (
@@ -79,12 +91,14 @@ def adam_update(param: Any, grad: Any, state: dict, group: dict, step: float) ->
         and type(grad) is numpy.ndarray
         and type(exp_avg) is numpy.ndarray
         and type(exp_avg_sq) is numpy.ndarray
+        and type(largest) is numpy.ndarray
         and dtype in _FLOATS
-        and grad.dtype == dtype == exp_avg.dtype == exp_avg_sq.dtype
+        and grad.dtype == dtype == exp_avg.dtype == exp_avg_sq.dtype == largest.dtype
         and param.flags.c_contiguous
         and grad.flags.c_contiguous
         and exp_avg.flags.c_contiguous
         and exp_avg_sq.flags.c_contiguous
+        and largest.flags.c_contiguous
         and type(lr) in (float, int)
         and not numpy.may_share_memory(param, grad)
     ):
@@ -104,6 +118,8 @@ def adam_update(param: Any, grad: Any, state: dict, group: dict, step: float) ->
             math.sqrt(1 - beta2**step),
             group["eps"],
             lr / (1 - beta1**step),
+            amsgrad,
+            largest,
         )
     )
 

@@ -24,7 +24,7 @@ class Adam(Optimizer):
 
     Where numba is enabled (:mod:`chainrule.native`), a parameter of 65,536 elements or more
     (any, once numba is loaded) takes one pass of a loop instead of the NumPy form's dozen,
-    with the same numbers bit for bit (not with ``amsgrad``).
+    with the same numbers bit for bit.
 
     Args:
         params: tensors, or dicts of tensors (``"params"``) and per-group options.
@@ -103,7 +103,7 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = xp.zeros_like(p.array)
             state["step"] += 1
             step = state["step"]
-            if not amsgrad and _through_loop(p.array, grad, state, group, step):
+            if _through_loop(p.array, grad, state, group, step):
                 continue
             if weight_decay and group["decoupled_weight_decay"]:
                 p.array *= 1 - lr * weight_decay

@@ -5,8 +5,8 @@ A replay calls ``optimizer.step()`` again (compiled/program.py); for :class:`~ch
 it calls :func:`sgd_step` instead, and for Adam and AdamW :func:`adam_step`, which do what that
 step does (gradients paused, NumPy's warnings silenced, the parameters' versions bumped) with
 the same roundings in the same order, so the numbers are eager mode's bit for bit. The options
-the kernels leave out (SGD's momentum, weight decay and ``maximize``; Adam's AMSGrad and
-``maximize``; a parameter's first step, which makes its state) run the optimiser's own code.
+the kernels leave out (SGD's momentum, weight decay and ``maximize``; Adam's ``maximize``; a
+parameter's first step, which makes its state) run the optimiser's own code.
 """
 
 from __future__ import annotations
@@ -93,13 +93,12 @@ _FLOAT32, _FLOAT64 = numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)
 
 def adam_step(optimizer: Any) -> None:
     """``optimizer.step()`` of an Adam or AdamW optimiser, through the kernel where it applies
-    (not for AMSGrad or ``maximize``, nor a parameter's first step, which makes its state)."""
+    (not for ``maximize``, nor a parameter's first step, which makes its state)."""
     token, quiet = pause_grad(), fp_errors.enter()
     try:
         for group in optimizer.param_groups:
             if (
-                group["amsgrad"]
-                or group["maximize"]
+                group["maximize"]
                 or type(group["lr"]) not in (float, int)
                 or not all(optimizer.state.get(p) for p in group["params"] if p._grad is not None)
             ):
