@@ -612,6 +612,7 @@ def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
         ("RMSprop", {"centered": True, "momentum": 0.5, "weight_decay": 0.1}),
         ("RMSprop", {"maximize": True}),
         ("Adam", {"weight_decay": 0.1}),
+        ("Adam", {"amsgrad": True}),
     ],
 )
 def test_update_loops_keep_special_values_bit_for_bit(mode, name: str, options: dict) -> None:
