@@ -17,9 +17,9 @@ from numpy import add, empty, matmul
 from numpy import tanh as npy_tanh
 
 from chainrule.native import jit
-from chainrule.native.recurrent import HALF, ONE, ZERO, add_recurrent, weight_grads
+from chainrule.native.recurrent import HALF, ONE, ZERO, add_recurrent
 from chainrule.native.tanh import tanh32
-from chainrule.ops.recurrent_cells import gru_arrays, previous, time_order
+from chainrule.ops.recurrent_cells import gru_arrays, previous, time_order, weight_grads
 from chainrule.ops.work_arrays import sequence_pool
 
 

@@ -247,6 +247,49 @@ def parameter_grads(
     return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
 
 
+def weight_grads(
+    needs: tuple,
+    rows: Any,
+    rows_rec: Any,
+    x_rows: Any,
+    w_ih: Any,
+    h0: Any,
+    out: Any,
+    reverse: bool,
+) -> tuple:
+    """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from δz of every step, row-major
+    (T, B, G·H): ``rows`` for x W_ihᵀ + b_ih, ``rows_rec`` for h W_hhᵀ + b_hh (the same
+    array unless, as in the GRU, they differ). Each is one product over all T·B rows
+    (:func:`parameter_grads` takes G products, one per gate, from gate-major arrays; one
+    product is a third faster)."""
+    matmul = backend.xp.matmul
+    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
+    n_steps, batch, width = rows.shape
+    size = w_ih.shape[1]
+    flat = rows.reshape(n_steps * batch, width)
+    shared = rows_rec is rows
+    grad_x = grad_w_ih = grad_w_hh = grad_b_ih = grad_b_hh = None
+    if need_x:
+        grad_x = matmul(flat, w_ih).reshape(n_steps, batch, size)
+    if need_w_ih or need_b_ih or (need_b_hh and shared):
+        # x_rows ends in a column of ones when there are biases: its column is ∂C/∂b.
+        full = matmul(flat.T, x_rows)
+        grad_w_ih = full[:, :size].copy()
+        if full.shape[1] > size:
+            grad_b_ih = grad_b_hh = full[:, size].copy()
+    if need_b_hh and not shared:
+        grad_b_hh = rows_rec.reshape(n_steps * batch, width).sum(axis=0)
+    if need_w_hh:  # Σ_t δz_tᵀ h_{t−1}; the first step's h_{t−1} is h0 (nothing when zero)
+        later, earlier, first = after_first_step(n_steps, reverse)
+        later, earlier, first = rows_rec[later], out[earlier], rows_rec[first]
+        count = (n_steps - 1) * batch
+        hidden = out.shape[2]
+        grad_w_hh = matmul(later.reshape(count, width).T, earlier.reshape(count, hidden))
+        if h0 is not None:
+            grad_w_hh += matmul(first.T, h0)
+    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
+
+
 def after_first_step(n_steps: int, reverse: bool) -> tuple[slice, slice, int]:
     """For Σ_t δ_tᵀ h_{t−1}: the steps after the recurrence's first (a slice of the time
     axis), the outputs h_{t−1} that those steps read (a slice of h_1..h_T), and the first
