@@ -266,15 +266,17 @@ class GRULayer(RecurrentLayer):
         xp = backend.xp
         x_rows, h0, w_ih, w_hh, gates, hidden_n, out = self.saved
         n_steps, batch, hidden = out.shape
-        grad_in = sequence_pool.take(gates.shape, gates.dtype)  # ∂C/∂(x W_ihᵀ + b_ih), all steps
-        grad_rec = sequence_pool.take(gates.shape, gates.dtype)  # ∂C/∂(h W_hhᵀ + b_hh), all steps
+        # ∂C/∂(x W_ihᵀ + b_ih) and ∂C/∂(h W_hhᵀ + b_hh) of all steps, row-major (T, B, 3H), for
+        # one product per weight gradient (as in the LSTM); each step works gate-major first.
+        rows_in = sequence_pool.take((n_steps, batch, 3 * hidden), gates.dtype)
+        rows_rec = sequence_pool.take((n_steps, batch, 3 * hidden), gates.dtype)
+        d_in = xp.empty((3, batch, hidden), dtype=grad.dtype)
+        d_rec = xp.empty((3, batch, hidden), dtype=grad.dtype)
         work = xp.empty((batch, hidden), dtype=grad.dtype)
-        rows = xp.empty((batch, 3 * hidden), dtype=grad.dtype)
         grad_h = None
         steps = time_order(n_steps, self.reverse)
         observer = self.observer
         for t in reversed(steps):
-            d_in, d_rec = grad_in[:, t], grad_rec[:, t]
             r, update, n = gates[:, t]
             dr, dz, dn = d_in
             dh = grad[t] if grad_h is None else xp.add(grad[t], grad_h)  # ∂C/∂h_t in full
@@ -294,11 +296,12 @@ class GRULayer(RecurrentLayer):
             d_rec[:2] = d_in[:2]
             xp.multiply(dn, r, out=d_rec[2])
             xp.multiply(dh, update, out=work)
-            grad_h = row_major(rows, d_rec) @ w_hh
+            row_major(rows_in[t], d_in)
+            grad_h = row_major(rows_rec[t], d_rec) @ w_hh
             grad_h += work
         needs = (self.needs_input_grad[0], *self.needs_input_grad[2:])
-        grads = parameter_grads(needs, grad_in, grad_rec, x_rows, w_ih, h0, out, self.reverse)
-        sequence_pool.give_back(grad_in, grad_rec)
+        grads = weight_grads(needs, rows_in, rows_rec, x_rows, w_ih, h0, out, self.reverse)
+        sequence_pool.give_back(rows_in, rows_rec)
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = grads
         grad_h0 = grad_h if self.needs_input_grad[1] else None
         return grad_x, grad_h0, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
