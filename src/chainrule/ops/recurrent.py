@@ -34,7 +34,6 @@ from chainrule.ops.recurrent_cells import (
     input_weights,
     lstm_arrays,
     lstm_steps,
-    parameter_grads,
     previous,
     recurrent_weights,
     rnn_steps,
@@ -385,8 +384,7 @@ class RNNLayer(RecurrentLayer):
             xp.multiply(dh, derivative[t], out=dz)
             grad_h = dz @ w_hh
         needs = (self.needs_input_grad[0], *self.needs_input_grad[2:])
-        by_gate = grad_pre[None]  # one gate: (1, T, B, H)
-        grads = parameter_grads(needs, by_gate, by_gate, x_rows, w_ih, h0, out, self.reverse)
+        grads = weight_grads(needs, grad_pre, grad_pre, x_rows, w_ih, h0, out, self.reverse)
         sequence_pool.give_back(derivative, grad_pre)
         grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh = grads
         grad_h0 = grad_h if self.needs_input_grad[1] else None

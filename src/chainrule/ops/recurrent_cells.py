@@ -212,41 +212,6 @@ def gru_arrays(x: Any, h0: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any) -> t
 # ---- gradients of the weights, shared by the three layers ----------------------------------------
 
 
-def parameter_grads(
-    needs: tuple,
-    grad_in: Any,
-    grad_rec: Any,
-    x_rows: Any,
-    w_ih: Any,
-    h0: Any,
-    out: Any,
-    reverse: bool,
-) -> tuple:
-    """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from the gate-major (G, T, B, H)
-    pre-activation gradients of all steps: ``grad_in`` for x W_ihᵀ + b_ih, ``grad_rec`` for
-    h W_hhᵀ + b_hh (the same array unless, as in the GRU, they differ). ∂C/∂W_ih = Σ δᵀ x and
-    ∂C/∂W_hh = Σ δᵀ h_{t−1} are one product per gate over all T·B rows."""
-    xp = backend.xp
-    need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
-    gates, n_steps, batch, hidden = grad_in.shape
-    size = w_ih.shape[1]
-    rows_in = grad_in.reshape(gates, n_steps * batch, hidden)
-    grad_x = grad_w_ih = grad_b_ih = grad_b_hh = None
-    if need_x:  # ∂C/∂x = Σ_gates δ_gate W_ih,gate
-        per_gate = xp.matmul(rows_in, w_ih.reshape(gates, hidden, size))
-        grad_x = per_gate.sum(axis=0).reshape(n_steps, batch, size)
-    if need_w_ih or need_b_ih or (need_b_hh and grad_rec is grad_in):
-        # x_rows ends in a column of ones when there are biases: its column is ∂C/∂b.
-        full = xp.matmul(rows_in.transpose(0, 2, 1), x_rows).reshape(gates * hidden, -1)
-        grad_w_ih = xp.ascontiguousarray(full[:, :size])
-        if full.shape[1] > size:
-            grad_b_ih = grad_b_hh = xp.ascontiguousarray(full[:, size])
-    if need_b_hh and grad_rec is not grad_in:
-        grad_b_hh = grad_rec.reshape(gates, n_steps * batch, hidden).sum(axis=1).reshape(-1)
-    grad_w_hh = recurrent_weight_grad(grad_rec, out, h0, reverse) if need_w_hh else None
-    return grad_x, grad_w_ih, grad_w_hh, grad_b_ih, grad_b_hh
-
-
 def weight_grads(
     needs: tuple,
     rows: Any,
@@ -259,9 +224,8 @@ def weight_grads(
 ) -> tuple:
     """∂C/∂x, ∂C/∂W_ih, ∂C/∂W_hh, ∂C/∂b_ih, ∂C/∂b_hh from δz of every step, row-major
     (T, B, G·H): ``rows`` for x W_ihᵀ + b_ih, ``rows_rec`` for h W_hhᵀ + b_hh (the same
-    array unless, as in the GRU, they differ). Each is one product over all T·B rows
-    (:func:`parameter_grads` takes G products, one per gate, from gate-major arrays; one
-    product is a third faster)."""
+    array unless, as in the GRU, they differ). Each is one product over all T·B rows (a
+    third faster than one product per gate from gate-major arrays)."""
     matmul = backend.xp.matmul
     need_x, need_w_ih, need_w_hh, need_b_ih, need_b_hh = needs
     n_steps, batch, width = rows.shape
@@ -297,21 +261,6 @@ def after_first_step(n_steps: int, reverse: bool) -> tuple[slice, slice, int]:
     if reverse:  # step t follows step t + 1
         return slice(0, n_steps - 1), slice(1, n_steps), n_steps - 1
     return slice(1, n_steps), slice(0, n_steps - 1), 0
-
-
-def recurrent_weight_grad(grads: Any, out: Any, h0: Any, reverse: bool) -> Any:
-    """∂C/∂W_hh = Σ_t δ_tᵀ h_{t−1}: one product per gate over the steps whose h_{t−1} is an
-    output, plus the first step's with h0 (nothing when h0 is zero)."""
-    xp = backend.xp
-    gates, n_steps, batch, hidden = grads.shape
-    later, earlier, first = after_first_step(n_steps, reverse)
-    later, earlier, first = grads[:, later], out[earlier], grads[:, first]
-    rows = (n_steps - 1) * batch
-    later_rows = later.reshape(gates, rows, hidden).transpose(0, 2, 1)
-    grad_w = xp.matmul(later_rows, earlier.reshape(rows, hidden))
-    if h0 is not None:
-        grad_w += xp.matmul(first.transpose(0, 2, 1), h0)
-    return grad_w.reshape(gates * hidden, hidden)
 
 
 # ---- the same recurrences from differentiable operations (create_graph) --------------------------
