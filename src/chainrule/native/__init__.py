@@ -28,7 +28,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["UPDATE_SIZE", "available", "enable", "enabled", "loaded", "suits_update"]
+__all__ = ["MAP_SIZE", "UPDATE_SIZE", "available", "enable", "enabled", "loaded", "suits_update"]
 
 _numba: Any = None  # the module once imported; False when it is not installed
 _enabled: bool | None = None  # decided on the first question: see enabled()
@@ -50,6 +50,12 @@ def loaded() -> bool:
     operations that take one only on large arrays take it on any."""
     return _numba is not None and _numba is not False
 
+
+MAP_SIZE = 1 << 17
+"""From this many elements on (a convolution's feature maps), ReLU's backward and col2im of a
+2-D convolution take their loops: half NumPy's time or less there, but the first call loads
+numba (about 0.4 s and 120 MiB of resident memory), a cost that a perceptron's layers, where
+the loops save under 2% of a step, should not bring in."""
 
 UPDATE_SIZE = 1 << 16
 """From this many elements on, an optimiser's update of a parameter loads numba (about 0.4 s

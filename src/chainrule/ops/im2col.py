@@ -180,7 +180,7 @@ def col2im(grad_cols: Any, layout: Layout) -> Any:
     grid = recycler.empty((channels, *layout.padded, batch), grad_cols.dtype)
     grad_cols = grad_cols.reshape(channels, *layout.kernel, *layout.out_size, batch)
     if (
-        grad_cols.size >= _NATIVE_SIZE
+        grad_cols.size >= native.MAP_SIZE  # 0.31 against 0.69 ms on the CNN benchmark's conv2
         and len(layout.kernel) == 2
         and native.enabled()
         and _native_loops().col2im_2d(grad_cols, grid, layout.stride, layout.dilation)
@@ -206,13 +206,6 @@ def col2im(grad_cols: Any, layout: Layout) -> Any:
         else:
             grid[target] += grad_cols[(slice(None), *offset)]
     return batch_first(grid[layout.inner()])
-
-
-# From this many column elements on (a convolution's feature maps), col2im of a 2-D
-# convolution takes chainrule.native's loop where numba is enabled: half NumPy's time on the
-# CNN benchmark's second layer (0.31 against 0.69 ms), but its first call loads numba (about
-# 0.4 s and 120 MiB of resident memory), as ReLU's backward does from the same size.
-_NATIVE_SIZE = 1 << 17
 
 
 def _native_loops() -> Any:

@@ -61,7 +61,7 @@ class ReLU(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        if out.size >= _NATIVE_SIZE and native.enabled():
+        if out.size >= native.MAP_SIZE and native.enabled():  # a feature map: numba's one pass
             kept = _native_loops().relu_backward(grad, out)
             if kept is not None:
                 return (kept,)
@@ -72,13 +72,6 @@ class ReLU(Function):
 
     def saved_in_graph(self, output: Tensor) -> tuple:
         return self.saved  # the output only makes the mask: a constant
-
-
-# From this many elements on (a convolution's feature maps), numba's one pass
-# (chainrule.native.rectifiers) takes ReLU's backward where it is enabled: half NumPy's time
-# at any size, but the first call loads numba (about 0.4 s and 120 MiB of resident memory), a
-# cost that a perceptron's layers, where it saves under 2% of a step, should not bring in.
-_NATIVE_SIZE = 1 << 17
 
 
 def _native_loops() -> Any:
