@@ -13,6 +13,7 @@ from chainrule import backend, fp_errors
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.ops.movement import normalise_axis
+from chainrule.ops.short_rows import max_along, sum_along
 from chainrule.tensor import Tensor
 
 
@@ -25,9 +26,9 @@ class Softmax(Function):
         # Silenced: an all −∞ (fully masked) row is nan, as in PyTorch, without a warning.
         token = fp_errors.enter()
         try:
-            shifted = z - z.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty
+            shifted = z - max_along(z, dim)  # empty dim: empty
             out = xp.exp(shifted)
-            out /= out.sum(axis=dim, keepdims=True)
+            out /= sum_along(out, dim)
         finally:
             fp_errors.leave(token)
         self.saved = (out,)
@@ -37,7 +38,7 @@ class Softmax(Function):
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
         weighted = grad * out
-        return (weighted - out * backend.xp.add.reduce(weighted, axis=self.dim, keepdims=True),)
+        return (weighted - out * sum_along(weighted, self.dim),)
 
 
 class LogSoftmax(Function):
@@ -52,8 +53,8 @@ class LogSoftmax(Function):
         xp = backend.xp
         token = fp_errors.enter()  # as in Softmax
         try:
-            shifted = z - z.max(axis=dim, keepdims=True, initial=-xp.inf)  # empty dim: empty
-            out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+            shifted = z - max_along(z, dim)  # empty dim: empty
+            out = shifted - xp.log(sum_along(xp.exp(shifted), dim))
         finally:
             fp_errors.leave(token)
         self.saved = (out,)
@@ -63,7 +64,7 @@ class LogSoftmax(Function):
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
         xp = backend.xp
-        return (grad - xp.exp(out) * xp.add.reduce(grad, axis=self.dim, keepdims=True),)
+        return (grad - xp.exp(out) * sum_along(grad, self.dim),)
 
 
 def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
