@@ -137,7 +137,28 @@ def scatter_add(target: Any, index: Any, values: Any) -> None:
 
     Plain ``target[index] += values`` keeps only the last of repeated indices; the gradient of
     an indexing operation needs every occurrence summed.
+
+    Whole rows picked by one vector of indices (an embedding's gradient, ``x[indices]``'s) go
+    to ``add.at`` as single elements of the flattened target: NumPy's fast path for one index
+    axis, three times faster than the same rows through a 2-D ``add.at`` (1.30 against 0.42
+    ms for 1600 rows of 128 float32 into 1000, on a 2-core Intel Xeon with NumPy 2.4). The
+    sums are the same: each element still receives its rows in their order.
     """
+    if (
+        type(target) is numpy.ndarray
+        and type(index) is numpy.ndarray
+        and index.ndim == 1
+        and target.ndim >= 2
+        and index.dtype.kind in "iu"
+        and target.flags.c_contiguous
+        and getattr(values, "shape", None) == (index.size, *target.shape[1:])
+        and index.size
+    ):
+        width = target.size // target.shape[0]
+        if width > 1 and index.min() >= 0 and index.max() < target.shape[0]:
+            elements = (index[:, None] * width + numpy.arange(width)).reshape(-1)
+            numpy.add.at(target.reshape(-1), elements, numpy.ascontiguousarray(values).reshape(-1))
+            return
     xp.add.at(target, index, values)
 
 

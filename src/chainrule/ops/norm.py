@@ -19,29 +19,19 @@ from typing import Any
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops.broadcast import sum_rows
+from chainrule.ops.channel_rows import ChannelRows
 from chainrule.ops.elementwise import as_float
-
-
-def _channel_view(x: Any) -> tuple[int, ...]:
-    """The shape (1, C, 1, ...) that a per-channel (C,) array takes to broadcast over x."""
-    return (1, x.shape[1]) + (1,) * (x.ndim - 2)
-
-
-def _channel_sum(a: Any) -> Any:
-    """Σ over every axis but the channel axis 1 of (N, C, *): a (C,) array."""
-    if a.ndim == 2:
-        return sum_rows(a)
-    return a.sum(axis=(0, *range(2, a.ndim)))
 
 
 def batch_statistics(x: Any) -> tuple[Any, Any]:
     """The per-channel mean and biased variance of x (N, C, *) over N and *: two (C,) arrays."""
     x = as_float(x)
     count = x.size // x.shape[1] if x.shape[1] else 0
-    view = _channel_view(x)
-    mean = _channel_sum(x) / count
-    centered = x - mean.reshape(view)
-    return mean, _channel_sum(centered * centered) / count
+    view = ChannelRows(x)
+    mean = view.sum(view.rows) / count
+    centered = view.rows - view.per_channel(mean)
+    centered *= centered
+    return mean, view.sum(centered) / count
 
 
 class BatchNorm(Function):
@@ -64,7 +54,7 @@ class BatchNorm(Function):
     ) -> Any:
         xp = backend.xp
         x = as_float(x)
-        view = _channel_view(x)
+        view = ChannelRows(x)
         # Copies: the running statistics are updated in place by later training steps.
         mean = xp.array(mean, dtype=x.dtype)
         inv_std = 1 / xp.sqrt(xp.asarray(var, dtype=x.dtype) + eps)
@@ -75,23 +65,32 @@ class BatchNorm(Function):
             shift += bias
         self.saved = (x, mean, inv_std, scale)
         self.batch_stats, self.eps = batch_stats, eps
-        return x * scale.reshape(view) + shift.reshape(view)
+        out = view.rows * view.per_channel(scale)
+        out += view.per_channel(shift)
+        return view.restore(out)
 
     def backward(self, grad: Any) -> tuple:
         x, mean, inv_std, scale = self.saved
         need_x, _, _, need_weight, need_bias = self.needs_input_grad
-        view = _channel_view(x)
-        x_hat = (x - mean.reshape(view)) * inv_std.reshape(view)
-        sum_grad = _channel_sum(grad)
-        sum_grad_x_hat = _channel_sum(grad * x_hat) if need_weight or self.batch_stats else None
+        view = ChannelRows(x)
+        rows = view.take(grad)
+        sum_grad = view.sum(rows)
+        sum_grad_x_hat = x_hat = None
+        if need_weight or self.batch_stats:
+            x_hat = view.rows - view.per_channel(mean)
+            x_hat *= view.per_channel(inv_std)
+            sum_grad_x_hat = view.sum(rows * x_hat)
         grad_x = None
         if need_x and self.batch_stats:
+            # γ(g − mean g − x̂ mean(g x̂))/σ as g·s − x̂·(s mean(g x̂)) − s mean g, s = γ/σ
             count = x.size // x.shape[1]
-            grad_x = grad - (sum_grad / count).reshape(view)
-            grad_x -= x_hat * (sum_grad_x_hat / count).reshape(view)
-            grad_x *= scale.reshape(view)
+            x_hat *= view.per_channel(scale * (sum_grad_x_hat / count))
+            grad_x = rows * view.per_channel(scale)
+            grad_x -= x_hat
+            grad_x -= view.per_channel(scale * (sum_grad / count))
+            grad_x = view.restore(grad_x)
         elif need_x:
-            grad_x = grad * scale.reshape(view)
+            grad_x = view.restore(rows * view.per_channel(scale))
         return (
             grad_x,
             None,
@@ -104,7 +103,7 @@ class BatchNorm(Function):
         """The same normalisation from differentiable operations (for ``create_graph``): the
         batch's statistics recomputed from the tensor x, or the fixed ones as constants."""
         _, fixed_mean, inv_std, _ = self.saved
-        view = _channel_view(x)
+        view = (1, x.shape[1]) + (1,) * (x.ndim - 2)  # (C,) broadcast over (N, C, *)
         if self.batch_stats:
             centered, inv_std = _standardise(x, (0, *range(2, x.ndim)), self.eps)
         else:
