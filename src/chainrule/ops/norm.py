@@ -16,11 +16,34 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chainrule import backend
+import numpy
+
+from chainrule import backend, native
 from chainrule.autograd.function import Function
 from chainrule.ops.broadcast import sum_rows
 from chainrule.ops.channel_rows import ChannelRows
 from chainrule.ops.elementwise import as_float
+from chainrule.ops.work_arrays import recycler
+
+
+def _loops(view: ChannelRows, x: Any) -> Any:
+    """chainrule.native.batch_norm where its loops cover x: a float32 or float64 NumPy array of
+    at least :data:`~chainrule.native.MAP_SIZE` elements with axes inside the channel axis in
+    memory (a feature map), the loops enabled; None otherwise."""
+    if (
+        view.inner > 1
+        and x.size >= native.MAP_SIZE
+        and type(x) is numpy.ndarray
+        and x.dtype in _FLOATS
+        and native.enabled()
+    ):
+        from chainrule.native import batch_norm  # compiles numba's loops on the first use
+
+        return batch_norm
+    return None
+
+
+_FLOATS = (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64))
 
 
 def batch_statistics(x: Any) -> tuple[Any, Any]:
@@ -29,9 +52,14 @@ def batch_statistics(x: Any) -> tuple[Any, Any]:
     count = x.size // x.shape[1] if x.shape[1] else 0
     view = ChannelRows(x)
     mean = view.sum(view.rows) / count
-    centered = view.rows - view.per_channel(mean)
-    centered *= centered
-    return mean, view.sum(centered) / count
+    loops = _loops(view, x)
+    if loops is not None:
+        squares = recycler.empty(view.rows.shape, x.dtype)
+        loops.squared_deviations(view.rows, mean, squares)
+    else:
+        squares = view.rows - view.per_channel(mean)
+        squares *= squares
+    return mean, view.sum(squares) / count
 
 
 class BatchNorm(Function):
@@ -65,8 +93,13 @@ class BatchNorm(Function):
             shift += bias
         self.saved = (x, mean, inv_std, scale)
         self.batch_stats, self.eps = batch_stats, eps
-        out = view.rows * view.per_channel(scale)
-        out += view.per_channel(shift)
+        loops = _loops(view, x)
+        if loops is not None:
+            out = recycler.empty(view.rows.shape, x.dtype)
+            loops.scale_shift(view.rows, scale, shift, out)
+        else:
+            out = view.rows * view.per_channel(scale)
+            out += view.per_channel(shift)
         return view.restore(out)
 
     def backward(self, grad: Any) -> tuple:
@@ -75,6 +108,9 @@ class BatchNorm(Function):
         view = ChannelRows(x)
         rows = view.take(grad)
         sum_grad = view.sum(rows)
+        loops = _loops(view, x) if grad.dtype == x.dtype else None
+        if loops is not None and self.batch_stats:
+            return self._backward_in_loops(loops, view, rows, sum_grad)
         sum_grad_x_hat = x_hat = None
         if need_weight or self.batch_stats:
             x_hat = view.rows - view.per_channel(mean)
@@ -91,6 +127,29 @@ class BatchNorm(Function):
             grad_x = view.restore(grad_x)
         elif need_x:
             grad_x = view.restore(rows * view.per_channel(scale))
+        return (
+            grad_x,
+            None,
+            None,
+            sum_grad_x_hat if need_weight else None,
+            sum_grad if need_bias else None,
+        )
+
+    def _backward_in_loops(self, loops: Any, view: ChannelRows, rows: Any, sum_grad: Any) -> tuple:
+        """The backward with batch statistics through chainrule.native.batch_norm's loops:
+        the NumPy form's arithmetic, two passes over x and g instead of seven."""
+        x, mean, inv_std, scale = self.saved
+        need_x, _, _, need_weight, need_bias = self.needs_input_grad
+        work = recycler.empty(view.rows.shape, x.dtype)
+        loops.times_normalised(rows, view.rows, mean, inv_std, work)
+        sum_grad_x_hat = view.sum(work)
+        grad_x = None
+        if need_x:
+            count = x.size // x.shape[1]
+            k = scale * (sum_grad_x_hat / count)
+            c = scale * (sum_grad / count)
+            loops.input_grad(rows, view.rows, mean, inv_std, k, scale, c, work)
+            grad_x = view.restore(work)
         return (
             grad_x,
             None,

@@ -1,0 +1,80 @@
+"""Batch norm's element-wise passes as loops over x seen as rows (outer, C, inner) in memory
+order (:class:`~chainrule.ops.channel_rows.ChannelRows`), one pass where NumPy's form makes two
+or five.
+
+The per-channel sums stay products with a vector of ones in BLAS (ops/channel_rows.py); the
+loops make what those sums read and what batch norm returns. Each computes exactly the NumPy
+form's expression, operation for operation (no fused multiply-add: numba keeps IEEE rounding),
+so the results are the same bit for bit:
+
+- the squared deviations (x − μ)², whose channel sums give the biased variance;
+- the output x·s + t, with s = γ/σ and t = β − μs per channel;
+- g·x̂ with x̂ = (x − μ)·(1/σ), whose channel sums give ∂C/∂γ (and the backward's second mean);
+- ∂C/∂x = g·s − x̂·k − c, with k = s·mean(g x̂) and c = s·mean(g) per channel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chainrule.native import jit
+
+
+def _squared_deviations(rows: Any, mean: Any, out: Any) -> None:
+    """out = (x − μ)² for rows (outer, C, inner) and μ (C,)."""
+    outer, channels, inner = rows.shape
+    for o in range(outer):
+        for c in range(channels):
+            m = mean[c]
+            x, r = rows[o, c], out[o, c]
+            for i in range(inner):
+                d = x[i] - m
+                r[i] = d * d
+
+
+def _scale_shift(rows: Any, scale: Any, shift: Any, out: Any) -> None:
+    """out = x·s + t for rows (outer, C, inner) and s, t (C,)."""
+    outer, channels, inner = rows.shape
+    for o in range(outer):
+        for c in range(channels):
+            s, t = scale[c], shift[c]
+            x, r = rows[o, c], out[o, c]
+            for i in range(inner):
+                r[i] = x[i] * s + t
+
+
+def _times_normalised(grad: Any, rows: Any, mean: Any, inv_std: Any, out: Any) -> None:
+    """out = g·((x − μ)·(1/σ)) for g and rows (outer, C, inner), μ and 1/σ (C,)."""
+    outer, channels, inner = rows.shape
+    for o in range(outer):
+        for c in range(channels):
+            m, v = mean[c], inv_std[c]
+            x, g, r = rows[o, c], grad[o, c], out[o, c]
+            for i in range(inner):
+                r[i] = g[i] * ((x[i] - m) * v)
+
+
+def _input_grad(
+    grad: Any,
+    rows: Any,
+    mean: Any,
+    inv_std: Any,
+    k: Any,
+    scale: Any,
+    c_term: Any,
+    out: Any,
+) -> None:
+    """out = g·s − ((x − μ)·(1/σ))·k − c per channel, for g and rows (outer, C, inner)."""
+    outer, channels, inner = rows.shape
+    for o in range(outer):
+        for c in range(channels):
+            m, v, kc, s, cc = mean[c], inv_std[c], k[c], scale[c], c_term[c]
+            x, g, r = rows[o, c], grad[o, c], out[o, c]
+            for i in range(inner):
+                r[i] = (g[i] * s - ((x[i] - m) * v) * kc) - cc
+
+
+squared_deviations = jit(_squared_deviations, cache=True)
+scale_shift = jit(_scale_shift, cache=True)
+times_normalised = jit(_times_normalised, cache=True)
+input_grad = jit(_input_grad, cache=True)
