@@ -54,9 +54,9 @@ def loaded() -> bool:
 
 MAP_SIZE = 1 << 17
 """From this many elements on (a convolution's feature maps), ReLU's backward, col2im of a
-2-D convolution and batch norm take their loops: half NumPy's time or less there, but the first call loads
-numba (about 0.4 s and 120 MiB of resident memory), a cost that a perceptron's layers, where
-the loops save under 2% of a step, should not bring in."""
+2-D convolution and batch norm take their loops: half NumPy's time or less there, but the
+first call loads numba (about 0.4 s and 120 MiB of resident memory), a cost that a
+perceptron's layers, where the loops save under 2% of a step, should not bring in."""
 
 UPDATE_SIZE = 1 << 16
 """From this many elements on, an optimiser's update of a parameter loads numba (about 0.4 s
