@@ -65,7 +65,12 @@ def _run(values, grad, layout, training=True, affine=True, dtype=np.float32) -> 
     x = cr.tensor(_laid_out(values.astype(dtype), layout), requires_grad=True)
     y = layer(x)
     y.backward(cr.tensor(_laid_out(grad.astype(dtype), layout)))
-    found = [y.detach().numpy(), x.grad.numpy(), layer.running_mean.numpy(), layer.running_var.numpy()]
+    found = [
+        y.detach().numpy(),
+        x.grad.numpy(),
+        layer.running_mean.numpy(),
+        layer.running_var.numpy(),
+    ]
     if affine:
         found += [layer.weight.grad.numpy(), layer.bias.grad.numpy()]
     return found
