@@ -10,7 +10,7 @@ so the results are the same bit for bit:
 - the squared deviations (x − μ)², whose channel sums give the biased variance;
 - the output x·s + t, with s = γ/σ and t = β − μs per channel;
 - g·x̂ with x̂ = (x − μ)·(1/σ), whose channel sums give ∂C/∂γ (and the backward's second mean);
-- ∂C/∂x = g·s − x̂·k − c, with k = s·mean(g x̂) and c = s·mean(g) per channel.
+- ∂C/∂x = ((g − mean(g)) − x̂·mean(g x̂))·s.
 """
 
 from __future__ import annotations
@@ -59,19 +59,20 @@ def _input_grad(
     rows: Any,
     mean: Any,
     inv_std: Any,
-    k: Any,
+    mean_g: Any,
+    mean_gx: Any,
     scale: Any,
-    c_term: Any,
     out: Any,
 ) -> None:
-    """out = g·s − ((x − μ)·(1/σ))·k − c per channel, for g and rows (outer, C, inner)."""
+    """out = ((g − mean g) − ((x − μ)·(1/σ))·mean(g x̂))·s per channel, for g and rows (outer,
+    C, inner) and the rest (C,)."""
     outer, channels, inner = rows.shape
     for o in range(outer):
         for c in range(channels):
-            m, v, kc, s, cc = mean[c], inv_std[c], k[c], scale[c], c_term[c]
+            m, v, mg, mgx, s = mean[c], inv_std[c], mean_g[c], mean_gx[c], scale[c]
             x, g, r = rows[o, c], grad[o, c], out[o, c]
             for i in range(inner):
-                r[i] = (g[i] * s - ((x[i] - m) * v) * kc) - cc
+                r[i] = ((g[i] - mg) - ((x[i] - m) * v) * mgx) * s
 
 
 squared_deviations = jit(_squared_deviations, cache=True)

@@ -118,12 +118,11 @@ class BatchNorm(Function):
             sum_grad_x_hat = view.sum(rows * x_hat)
         grad_x = None
         if need_x and self.batch_stats:
-            # γ(g − mean g − x̂ mean(g x̂))/σ as g·s − x̂·(s mean(g x̂)) − s mean g, s = γ/σ
             count = x.size // x.shape[1]
-            x_hat *= view.per_channel(scale * (sum_grad_x_hat / count))
-            grad_x = rows * view.per_channel(scale)
+            grad_x = rows - view.per_channel(sum_grad / count)
+            x_hat *= view.per_channel(sum_grad_x_hat / count)
             grad_x -= x_hat
-            grad_x -= view.per_channel(scale * (sum_grad / count))
+            grad_x *= view.per_channel(scale)
             grad_x = view.restore(grad_x)
         elif need_x:
             grad_x = view.restore(rows * view.per_channel(scale))
@@ -146,9 +145,8 @@ class BatchNorm(Function):
         grad_x = None
         if need_x:
             count = x.size // x.shape[1]
-            k = scale * (sum_grad_x_hat / count)
-            c = scale * (sum_grad / count)
-            loops.input_grad(rows, view.rows, mean, inv_std, k, scale, c, work)
+            mean_g, mean_gx = sum_grad / count, sum_grad_x_hat / count
+            loops.input_grad(rows, view.rows, mean, inv_std, mean_g, mean_gx, scale, work)
             grad_x = view.restore(work)
         return (
             grad_x,
