@@ -119,3 +119,32 @@ def test_prelu_second_derivatives_at_zero_follow_pytorch() -> None:
 
     for ours, theirs in zip(seconds(cr), seconds(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+def _xlogy_at_zero_times_a_leaf(m: Any) -> list[np.ndarray]:
+    """v6 · xlogy(x, x² + 0.5) at x = 0, v6 = 0: ∂/∂x of the first derivative's ∂C/∂x part is
+    v6 · ln 0.5-free, but ∂/∂v6 of ∂C/∂x is ln 0.5 (the derivative of xlogy(g, y) in g), which
+    a constant branch at g = 0 used to drop (found by the fuzzer, seed 1222)."""
+    x = m.tensor(0.0, dtype=m.float64, requires_grad=True)
+    v6 = m.tensor(0.0, dtype=m.float64, requires_grad=True)
+    out = m.kron(m.xlogy(x, x * x + 0.5).clone(), v6.clone()).sum()
+    grad_x, grad_v6 = m.autograd.grad(out, (x, v6), create_graph=True)
+    second = m.autograd.grad(0.3 * grad_x + 0.7 * grad_v6, (x, v6))
+    return [_numpy(value) for value in second]
+
+
+def test_xlogy_second_derivative_where_x_is_zero_follows_pytorch() -> None:
+    ours, theirs = _xlogy_at_zero_times_a_leaf(cr), _xlogy_at_zero_times_a_leaf(torch)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+    np.testing.assert_allclose(theirs[1], 0.3 * np.log(0.5), rtol=1e-12)  # the exact value
+
+
+def test_xlogy_values_at_zero_and_special_points_are_pytorchs() -> None:
+    x = np.array([0.0, -0.0, 0.0, 0.0, 0.0, -1.0, 2.0, 0.0, 1.0])
+    y = np.array([0.5, 0.5, 0.0, -1.0, np.inf, 1.0, 0.0, np.nan, -1.0])
+    ours = cr.xlogy(cr.tensor(x), cr.tensor(y)).numpy()
+    theirs = torch.xlogy(torch.tensor(x), torch.tensor(y)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+    numbers = ~np.isnan(theirs)  # a nan's sign bit means nothing
+    # +0 at x = ±0, −0 at x = −1, y = 1
+    assert np.array_equal(np.signbit(ours[numbers]), np.signbit(theirs[numbers]))

@@ -152,11 +152,17 @@ class Xlogy(Function):
 
 
 def _xlogy(x: Any, y: Any) -> Any:
-    """x · ln y, with 0 where x = 0 (where ln y may be −inf or nan), and nan where y is nan."""
+    """x · ln y, with +0 where x = 0 (where ln y may be −inf or nan), and nan where y is nan.
+
+    Where x = 0 and ln y is finite, the +0 is x · ln y + 0 rather than a constant 0: a
+    backward that records a graph runs this on the gradient as x, and the derivative there
+    must stay ln y (PyTorch's), not vanish with a constant branch."""
     xp = backend.xp
     with fp_errors.silenced():  # ln 0 and ln(−1) are replaced below, or are the answer
         out = x * xp.log(y)
-    out = xp.where(x == 0, 0, out)
+    zero = x == 0
+    out = xp.where(zero, out + 0, out)  # −0 + 0 = +0, as PyTorch's xlogy gives at x = 0
+    out = xp.where(zero & ((y <= 0) | (y == math.inf)), 0, out)  # 0 · (−inf, nan, inf)
     return xp.where(xp.isnan(y), math.nan, out)
 
 
