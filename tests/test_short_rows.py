@@ -154,3 +154,52 @@ def test_first_and_second_derivatives_in_the_fast_region(fn) -> None:
     z = cr.tensor(np.random.default_rng(5).standard_normal((40, 5)), requires_grad=True)
     assert cr.autograd.gradcheck(fn, (z,)) is True
     assert cr.autograd.gradgradcheck(fn, (z,)) is True
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_of_class_indices_without_the_one_hot_matrix(reduction, dtype) -> None:
+    """Every target a class: the loss from the N picked entries and the gradient softmax·Σa − a
+    without the (N, C) matrix a. The same values as the general path (through weights of 1,
+    which builds a) and PyTorch's, masked logits (−inf) included."""
+    rng = np.random.default_rng(6)
+    z = (rng.standard_normal((256, 1000)) * 3).astype(dtype)
+    target = rng.integers(0, 1000, 256)
+    z[0, (target[0] + 1) % 1000] = -np.inf  # a masked class that is not the target
+    upstream = rng.standard_normal(256).astype(dtype) if reduction == "none" else None
+    results = []
+    for weight in (None, cr.ones(1000, dtype=getattr(cr, dtype.__name__))):
+        x = cr.tensor(z, requires_grad=True)
+        loss = F.cross_entropy(x, cr.tensor(target), weight=weight, reduction=reduction)
+        loss.backward(None if upstream is None else cr.tensor(upstream))
+        results.append((loss.detach().numpy(), x.grad.numpy()))
+    x_torch = torch.tensor(z, requires_grad=True)
+    expected = torch.nn.functional.cross_entropy(x_torch, torch.tensor(target), reduction=reduction)
+    expected.backward(None if upstream is None else torch.tensor(upstream))
+    tolerance = 2e-6 if dtype == np.float32 else 1e-13
+    for loss, grad in results:
+        np.testing.assert_allclose(loss, expected.detach().numpy(), rtol=tolerance)
+        np.testing.assert_allclose(grad, x_torch.grad.numpy(), rtol=tolerance, atol=tolerance)
+        assert grad[0, (target[0] + 1) % 1000] == 0  # the masked class: softmax 0
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=tolerance, atol=tolerance)
+
+
+def test_cross_entropy_where_the_target_is_masked_is_infinite_as_pytorchs() -> None:
+    z = np.zeros((32, 5), dtype=np.float32)
+    z[3, 2] = -np.inf
+    target = np.full(32, 2)
+    ours = F.cross_entropy(cr.tensor(z), cr.tensor(target)).item()
+    theirs = torch.nn.functional.cross_entropy(torch.tensor(z), torch.tensor(target)).item()
+    assert ours == theirs == np.inf
+
+
+def test_cross_entropy_second_derivative_through_the_one_hot_path() -> None:
+    z = cr.tensor(np.random.default_rng(7).standard_normal((40, 5)), requires_grad=True)
+    target = cr.tensor(np.arange(40) % 5)
+    (grad,) = cr.autograd.grad(F.cross_entropy(z, target), z, create_graph=True)
+    z_torch = torch.tensor(z.detach().numpy(), requires_grad=True)
+    loss = torch.nn.functional.cross_entropy(z_torch, torch.tensor(np.arange(40) % 5))
+    (grad_torch,) = torch.autograd.grad(loss, z_torch, create_graph=True)
+    (grad**3).sum().backward()
+    (grad_torch**3).sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), z_torch.grad.numpy(), rtol=1e-10, atol=1e-14)

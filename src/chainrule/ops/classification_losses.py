@@ -175,10 +175,15 @@ class ClassIndexLogLikelihood(WeightedLogLikelihood):
     :func:`class_coefficients`, as an eager call with these arguments does.
     """
 
+    one_hot = False  # a is the one-hot rows (÷N for the mean), kept implicit (see forward)
+
     def forward(  # type: ignore[override]
         self, z: Any, target: Any, reduction: str, ignore_index: int = -100, where: str = ""
     ) -> Any:
         num_classes = z.shape[1]
+        if _all_classes(target, num_classes) and z.dtype.char in "fd":
+            return self._one_hot_forward(z, target, reduction, ignore_index)
+        self.one_hot = False  # set on each call: a compiled step's replay reuses its node
         coefficients = one_hot_coefficients(target, num_classes, z.dtype, reduction)
         empty_mean = False
         if coefficients is None:
@@ -189,6 +194,69 @@ class ClassIndexLogLikelihood(WeightedLogLikelihood):
         return super().forward(
             z, coefficients, reduction, True, empty_mean, target, ignore_index, 0.0
         )
+
+    def _one_hot_forward(self, z: Any, target: Any, reduction: str, ignore_index: int) -> Any:
+        """Every target a class: −Σᵢ log softmax(zᵢ)[tᵢ] (÷N), from the N entries that count,
+        without the (N, C) matrix a: its product with log p and its row sums, passes over C
+        columns, are a sum of N picked entries and the constant 1 (÷N)."""
+        xp = backend.xp
+        token = fp_errors.enter()  # as in WeightedLogLikelihood.forward
+        try:
+            log_p = z - row_max(z)
+            log_p -= xp.log(row_sums(xp.exp(log_p)))
+        finally:
+            fp_errors.leave(token)
+        self.saved = (log_p, None)  # a, where a backward needs it: _coefficients()
+        self.one_hot = True
+        self.from_logits, self.reduction = True, reduction
+        self.target, self.ignore_index, self.label_smoothing = target, ignore_index, 0.0
+        picked = log_p[xp.arange(z.shape[0]), target]
+        if reduction == "none":
+            return -picked
+        total = -xp.add.reduce(picked)
+        return total / z.shape[0] if reduction == "mean" else total
+
+    def _coefficients(self) -> None:
+        """Make the one-hot a of :meth:`_one_hot_forward` for the general backward."""
+        log_p, coefficients = self.saved
+        if coefficients is None:
+            num_classes = log_p.shape[1]
+            self.saved = (
+                log_p,
+                one_hot_coefficients(self.target, num_classes, log_p.dtype, self.reduction),
+            )
+
+    def backward(self, grad: Any) -> tuple:
+        if not self.one_hot or isinstance(grad, Tensor):
+            if self.one_hot:
+                self._coefficients()
+            return super().backward(grad)
+        log_p, _ = self.saved
+        if not self.needs_input_grad[0]:
+            return None, None
+        xp = backend.xp
+        count = log_p.shape[0]
+        # softmax(z)·Σa − a with Σa = 1/N (the mean) or 1 on every row, a = Σa at the targets
+        scale = log_p.dtype.type(1 / count if self.reduction == "mean" else 1)
+        grad_z = xp.exp(log_p)
+        if self.reduction == "none":
+            grad_z *= grad[:, None]
+            grad_z[xp.arange(count), self.target] -= grad
+        else:
+            grad_z *= scale * grad
+            grad_z[xp.arange(count), self.target] -= scale * grad
+        return grad_z, None
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        if self.one_hot:
+            self._coefficients()
+        return super().saved_in_graph(output)
+
+
+def _all_classes(target: Any, num_classes: int) -> bool:
+    """Whether class-index targets (N,), N > 0, all name a class in 0..C−1: read as unsigned,
+    a negative index is larger than any class, so one max checks the range."""
+    return bool(target.size) and int(target.view(f"u{target.dtype.itemsize}").max()) < num_classes
 
 
 def _counted(target: Any, num_classes: int, ignore_index: int, label_smoothing: float) -> Any:
