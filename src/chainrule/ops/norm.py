@@ -103,14 +103,29 @@ class BatchNorm(Function):
         return view.restore(out)
 
     def backward(self, grad: Any) -> tuple:
-        x, mean, inv_std, scale = self.saved
-        need_x, _, _, need_weight, need_bias = self.needs_input_grad
+        x = self.saved[0]
+        need_weight, need_bias = self.needs_input_grad[3:]
         view = ChannelRows(x)
         rows = view.take(grad)
         sum_grad = view.sum(rows)
-        loops = _loops(view, x) if grad.dtype == x.dtype else None
-        if loops is not None and self.batch_stats:
-            return self._backward_in_loops(loops, view, rows, sum_grad)
+        loops = _loops(view, x) if grad.dtype == x.dtype and self.batch_stats else None
+        if loops is not None:
+            grad_x, sum_grad_x_hat = self._backward_in_loops(loops, view, rows, sum_grad)
+        else:
+            grad_x, sum_grad_x_hat = self._backward_in_numpy(view, rows, sum_grad)
+        return (
+            grad_x,
+            None,
+            None,
+            sum_grad_x_hat if need_weight else None,
+            sum_grad if need_bias else None,
+        )
+
+    def _backward_in_numpy(self, view: ChannelRows, rows: Any, sum_grad: Any) -> tuple:
+        """∂C/∂x (None where not wanted) and Σ ∂C/∂y x̂ (None where nothing needs it), from the
+        gradient seen as rows like x's and its channel sums."""
+        x, mean, inv_std, scale = self.saved
+        need_x, _, _, need_weight, _ = self.needs_input_grad
         sum_grad_x_hat = x_hat = None
         if need_weight or self.batch_stats:
             x_hat = view.rows - view.per_channel(mean)
@@ -126,35 +141,22 @@ class BatchNorm(Function):
             grad_x = view.restore(grad_x)
         elif need_x:
             grad_x = view.restore(rows * view.per_channel(scale))
-        return (
-            grad_x,
-            None,
-            None,
-            sum_grad_x_hat if need_weight else None,
-            sum_grad if need_bias else None,
-        )
+        return grad_x, sum_grad_x_hat
 
     def _backward_in_loops(self, loops: Any, view: ChannelRows, rows: Any, sum_grad: Any) -> tuple:
-        """The backward with batch statistics through chainrule.native.batch_norm's loops:
-        the NumPy form's arithmetic, two passes over x and g instead of seven."""
+        """:meth:`_backward_in_numpy` with batch statistics through chainrule.native.batch_norm's
+        loops: the same arithmetic, two passes over x and g instead of seven."""
         x, mean, inv_std, scale = self.saved
-        need_x, _, _, need_weight, need_bias = self.needs_input_grad
         work = recycler.empty(view.rows.shape, x.dtype)
         loops.times_normalised(rows, view.rows, mean, inv_std, work)
         sum_grad_x_hat = view.sum(work)
         grad_x = None
-        if need_x:
+        if self.needs_input_grad[0]:
             count = x.size // x.shape[1]
             mean_g, mean_gx = sum_grad / count, sum_grad_x_hat / count
             loops.input_grad(rows, view.rows, mean, inv_std, mean_g, mean_gx, scale, work)
             grad_x = view.restore(work)
-        return (
-            grad_x,
-            None,
-            None,
-            sum_grad_x_hat if need_weight else None,
-            sum_grad if need_bias else None,
-        )
+        return grad_x, sum_grad_x_hat
 
     def composite(self, x: Any, mean: Any, var: Any, weight: Any, bias: Any) -> Any:
         """The same normalisation from differentiable operations (for ``create_graph``): the
