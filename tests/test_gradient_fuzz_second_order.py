@@ -39,10 +39,15 @@ RTOL = 1e-8
 
 
 def second_order(
-    program: Program, m: Any, rng_seed: int, value_only: bool = False
+    program: Program,
+    m: Any,
+    rng_seed: int,
+    value_only: bool = False,
+    v_moved: tuple[int, float] | None = None,
 ) -> tuple[list, list] | float:
     """First derivatives g and second derivatives ∂s/∂(leaves, v) of ``program`` in ``m``,
-    as arrays (zeros where the library gives None)."""
+    as arrays (zeros where the library gives None); ``v_moved`` = (flat position, δ) moves
+    one element of v."""
     outcome = run(program, m, forward_only=True)
     if outcome.error is not None:
         raise outcome.error[1]
@@ -50,7 +55,10 @@ def second_order(
     leaves = [outcome.namespace[name] for name in names]
     out = outcome.namespace["out"]
     rng = np.random.default_rng(rng_seed)
-    v = m.tensor(rng.standard_normal(tuple(out.shape)), dtype=m.float64, requires_grad=True)
+    v_values = rng.standard_normal(tuple(out.shape))
+    if v_moved is not None:
+        v_values.reshape(-1)[v_moved[0]] += v_moved[1]
+    v = m.tensor(v_values, dtype=m.float64, requires_grad=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         grads = m.autograd.grad(out, leaves, v, create_graph=True, allow_unused=True)
@@ -119,10 +127,11 @@ def _with_element_moved(program: Program, leaf: Leaf, position: int, delta: floa
 def _pytorch_is_the_inaccurate_one(
     program: Program, seed: int, index: int, actual: np.ndarray, expected: np.ndarray
 ) -> bool:
-    """Whether, where chainrule's second derivative ∂s/∂(leaf ``index``) differs from
-    PyTorch's, an independent estimate shows chainrule's to be the exact one: ∂s/∂xⱼ by
-    Richardson extrapolation of central differences of PyTorch's own s (error O(h⁴)), at steps
-    h and h/2 whose two estimates agree closely enough to tell the two answers apart.
+    """Whether, where chainrule's second derivative ∂s/∂x (x the leaf ``index``, or v after the
+    leaves) differs from PyTorch's, an independent estimate shows chainrule's to be the exact
+    one: ∂s/∂xⱼ by Richardson extrapolation of central differences of PyTorch's own s (error
+    O(h⁴)), at steps h and h/2 whose two estimates agree closely enough to tell the two
+    answers apart.
 
     PyTorch stays the reference everywhere else: only a smooth program, only finite values,
     and only where chainrule's value sits within the estimate's error and PyTorch's does not.
@@ -130,14 +139,15 @@ def _pytorch_is_the_inaccurate_one(
     107.107376 where the exact value, and chainrule's, is 107.107384.)
     """
     leaves = [s for s in program.statements if isinstance(s, Leaf) and s.requires_grad]
-    if not program.smooth or index >= len(leaves):
+    if not program.smooth or index > len(leaves):
         return False
     if not (np.isfinite(actual).all() and np.isfinite(expected).all()):
         return False
-    leaf = leaves[index]
 
     def s_at(position: int, delta: float) -> float:
-        moved = _with_element_moved(program, leaf, position, delta)
+        if index == len(leaves):  # ∂s/∂v: v moved (s is linear in it)
+            return second_order(program, torch, seed, True, (position, delta))
+        moved = _with_element_moved(program, leaves[index], position, delta)
         return second_order(moved, torch, seed, True)
 
     def central(position: int, h: float) -> float:
@@ -245,5 +255,11 @@ def test_an_inaccurate_pytorch_second_derivative_is_told_apart_from_a_wrong_one(
     # A chainrule value as far off the other way, or as far off as PyTorch's, is refused.
     for wrong in (ours + (ours - theirs), theirs + 0.5 * (ours - theirs), ours * (1 + 1e-6)):
         assert not _pytorch_is_the_inaccurate_one(program, seed, 0, wrong, theirs)
+    # ∂s/∂v (index 1, after the leaf), where the two libraries agree: a value off is refused
+    v_ours, v_theirs = (
+        second_order(program, cr, seed)[1][1],
+        second_order(program, torch, seed)[1][1],
+    )
+    assert not _pytorch_is_the_inaccurate_one(program, seed, 1, v_ours * (1 + 1e-6), v_theirs)
     kinked = dataclasses.replace(program, smooth=False)  # no differences across a kink
     assert not _pytorch_is_the_inaccurate_one(kinked, seed, 0, ours, theirs)
