@@ -148,3 +148,51 @@ def test_xlogy_values_at_zero_and_special_points_are_pytorchs() -> None:
     numbers = ~np.isnan(theirs)  # a nan's sign bit means nothing
     # +0 at x = ±0, −0 at x = −1, y = 1
     assert np.array_equal(np.signbit(ours[numbers]), np.signbit(theirs[numbers]))
+
+
+def _through_flat_hardswish(m: Any, outer: str) -> list[np.ndarray]:
+    """First and second derivatives of ``outer`` after hardswish where it is flat (z ≤ −3),
+    and at its other pieces: where the outer function's derivative is infinite or nan at 0 (√,
+    x/‖x‖, the cosine similarity of a zero vector), PyTorch's selection keeps an exact 0."""
+    x = m.tensor([-0.75, -1.0, -0.2, 0.4, 1.5], dtype=m.float64, requires_grad=True)
+    y = m.nn.functional.hardswish(4 * x)
+    if outer == "sqrt":
+        out = m.sqrt(y[:2]).sum() + m.sqrt(y[2:] + 1).sum()
+    elif outer == "unit":
+        out = (y / m.linalg.vector_norm(y)).sum() + (y[:2] / m.linalg.vector_norm(y[:2])).sum()
+    else:
+        out = m.nn.functional.cosine_similarity(y[:2], y[:2], dim=-1) + y.sum()
+    (g,) = m.autograd.grad(out, x, create_graph=True)
+    (h,) = m.autograd.grad(g.sum(), x)
+    return [_numpy(g), _numpy(h)]
+
+
+def test_second_derivative_through_flat_hardswish_is_pytorchs() -> None:
+    # Found by the second-order fuzzer: (hardswish at −3) into a cosine similarity of a zero
+    # vector gave nan where PyTorch gives 0.
+    for outer in ("sqrt", "unit", "cosine"):
+        expected = _through_flat_hardswish(torch, outer)
+        actual = _through_flat_hardswish(cr, outer)
+        for a, e in zip(actual, expected):
+            assert np.array_equal(np.isnan(a), np.isnan(e)), (outer, a, e)
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-15, err_msg=outer)
+
+
+def _whole_extreme_under_nan(m: Any, name: str, create_graph: bool) -> np.ndarray:
+    """The gradient of a whole-tensor max, min or median for a nan (or negative) incoming
+    gradient: PyTorch on the CPU writes the shares into zeros, so the other elements get +0."""
+    x = m.tensor([1.0, 3.0, -2.0, 3.0, 0.5], dtype=m.float64, requires_grad=True)
+    out = getattr(x, name)()
+    grad = m.tensor(float("nan") if not create_graph else -2.0, dtype=m.float64)
+    (g,) = m.autograd.grad(out, x, grad, create_graph=create_graph)
+    return _numpy(g)
+
+
+def test_whole_tensor_extremes_give_others_an_exact_zero() -> None:
+    for name in ("max", "min", "median", "nanmedian"):
+        for create_graph in (False, True):
+            expected = _whole_extreme_under_nan(torch, name, create_graph)
+            actual = _whole_extreme_under_nan(cr, name, create_graph)
+            assert np.array_equal(np.isnan(actual), np.isnan(expected)), (name, actual)
+            assert np.array_equal(np.signbit(actual), np.signbit(expected)), (name, actual)
+            np.testing.assert_array_equal(np.nan_to_num(actual), np.nan_to_num(expected))

@@ -234,8 +234,12 @@ class Hardswish(Function):
         xp = backend.xp
         (z,) = self.saved
         # In z's dtype, which is grad's: NumPy keeps an array's dtype against Python numbers.
-        slope = xp.where(z <= -3, 0, xp.where(z < 3, z / 3 + 0.5, 1))
-        return (grad * slope,)
+        low = z <= -3
+        slope = xp.where(low, 0, xp.where(z < 3, z / 3 + 0.5, 1))
+        # +0 where z ≤ −3 even for a nan or infinite gradient, as PyTorch selects it there; the
+        # selection before the product keeps the slope's own derivative (a graph recorded) 0
+        # there too, as PyTorch's where around the whole second derivative does.
+        return (_kept_where(~low, grad) * slope,)
 
 
 # ---- exponential linear ------------------------------------------------------------------------

@@ -221,7 +221,18 @@ class Extreme(Function):
     def backward(self, grad: Any) -> tuple:
         x, out = self.saved
         hits = x == out if out == out else backend.xp.isnan(x)
-        return (grad * hits / hits.sum(),)
+        return (shared_by_hits(grad, hits),)
+
+
+def shared_by_hits(grad: Any, hits: Any) -> Any:
+    """The 0-d ``grad`` shared evenly by the k true elements of ``hits``: grad/k there, +0
+    elsewhere even for a nan or infinite ``grad`` (PyTorch's CPU backward of a whole-tensor
+    max, min or median writes the shares into zeros)."""
+    xp = backend.xp
+    share = grad / hits.sum()
+    # The count is an int64 array: dividing by it widens float32, so the share is cast back.
+    share = share.astype(grad.dtype) if share.dtype != grad.dtype else share
+    return xp.where(hits, share, xp.zeros((), grad.dtype))
 
 
 class TakeAlongDim(Function):

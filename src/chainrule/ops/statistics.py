@@ -21,7 +21,7 @@ from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, OpError, as_index, not_a_tensor
 from chainrule.ops.indexing import Gather
 from chainrule.ops.movement import normalise_axis, squeeze
-from chainrule.ops.reduce import mean, std, var
+from chainrule.ops.reduce import mean, shared_by_hits, std, var
 from chainrule.tensor import Tensor
 
 # PyTorch's results of the same names: tuples whose fields can be read by name.
@@ -70,7 +70,7 @@ class WholeMedian(Function):
             return (None,)
         x, out = self.saved
         hits = xp.isnan(x) if out != out else x == out
-        return (grad * hits / hits.sum(),)
+        return (shared_by_hits(grad, hits),)
 
 
 def _median(input: Tensor, dim: Any, keepdim: bool, skip_nan: bool) -> Any:  # noqa: A002
