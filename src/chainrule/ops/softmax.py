@@ -26,8 +26,9 @@ class Softmax(Function):
         # Silenced: an all −∞ (fully masked) row is nan, as in PyTorch, without a warning.
         token = fp_errors.enter()
         try:
-            shifted = z - max_along(z, dim)  # empty dim: empty
-            out = xp.exp(shifted)
+            out = z - max_along(z, dim)  # empty dim: empty
+            # in place: a new array already (NumPy gives a scalar for a 0-d one)
+            out = xp.exp(out, out=out) if type(out) is backend.ndarray else xp.exp(out)
             out /= sum_along(out, dim)
         finally:
             fp_errors.leave(token)
@@ -37,8 +38,12 @@ class Softmax(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        weighted = grad * out
-        return (weighted - out * sum_along(weighted, self.dim),)
+        # s ⊙ (g − Σ g⊙s), PyTorch's grouping: one product fewer than g⊙s − s·Σ g⊙s
+        grad_z = grad - sum_along(grad * out, self.dim)
+        if type(grad_z) is not backend.ndarray:  # a graph recorded, or NumPy's 0-d scalar
+            return (grad_z * out,)
+        grad_z *= out
+        return (grad_z,)
 
 
 class LogSoftmax(Function):
@@ -53,8 +58,8 @@ class LogSoftmax(Function):
         xp = backend.xp
         token = fp_errors.enter()  # as in Softmax
         try:
-            shifted = z - max_along(z, dim)  # empty dim: empty
-            out = shifted - xp.log(sum_along(xp.exp(shifted), dim))
+            out = z - max_along(z, dim)  # empty dim: empty
+            out -= xp.log(sum_along(xp.exp(out), dim))  # in place: a new array already
         finally:
             fp_errors.leave(token)
         self.saved = (out,)
@@ -64,7 +69,11 @@ class LogSoftmax(Function):
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
         xp = backend.xp
-        return (grad - xp.exp(out) * sum_along(grad, self.dim),)
+        scaled = xp.exp(out)
+        if type(scaled) is not backend.ndarray:  # a graph recorded, or NumPy's 0-d scalar
+            return (grad - scaled * sum_along(grad, self.dim),)
+        scaled *= sum_along(grad, self.dim)
+        return (xp.subtract(grad, scaled, out=scaled),)
 
 
 def softmax(input: Any, dim: int, dtype: Any = None) -> Tensor:  # noqa: A002
