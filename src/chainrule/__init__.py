@@ -348,6 +348,12 @@ negative = neg
 
 __version__ = "0.1.0"
 
+# Freed arrays stay in the process for the next step instead of going back to the system
+# (glibc only; CHAINRULE_MALLOC_TUNING=0 leaves malloc alone): chainrule/heap.py says why.
+from chainrule import heap as _heap  # noqa: E402
+
+_heap.keep_freed_memory()
+
 
 def __getattr__(name: str) -> object:
     module = _LAZY_FUNCTIONS.get(name)
