@@ -11,6 +11,7 @@ from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd.function import Function, OpError, not_a_tensor, saved_as_tensors
+from chainrule.ops import fast_where
 from chainrule.ops.broadcast import shape_of, unbroadcast
 from chainrule.ops.operands import check_operands
 from chainrule.tensor import Tensor
@@ -275,12 +276,13 @@ def _select_backward(node: Function, grad: Any, larger: bool) -> tuple:
     need_a, need_b = node.needs_input_grad
     xp = backend.xp
     zero = xp.zeros((), dtype=grad.dtype)
-    shared = xp.where(a == b, grad * 0.5, grad)
+    select = fast_where.where
+    shared = select(a == b, grad * 0.5, grad)
     grad_a = grad_b = None
     if need_a:
-        grad_a = unbroadcast(xp.where(a < b if larger else a > b, zero, shared), shape_of(a))
+        grad_a = unbroadcast(select(a < b if larger else a > b, zero, shared), shape_of(a))
     if need_b:
-        grad_b = unbroadcast(xp.where(b < a if larger else b > a, zero, shared), shape_of(b))
+        grad_b = unbroadcast(select(b < a if larger else b > a, zero, shared), shape_of(b))
     return grad_a, grad_b
 
 
@@ -294,7 +296,7 @@ class Where(Function):
             raise TypeError(f"where: condition must be a bool tensor, got {condition.dtype}")
         x, y = dtypes.promote(x, y)
         self.saved = (condition, shape_of(x), shape_of(y))
-        return backend.xp.where(condition, x, y)
+        return fast_where.where(condition, x, y)
 
     def backward(self, grad: Any) -> tuple:
         condition, shape_x, shape_y = self.saved
@@ -303,8 +305,8 @@ class Where(Function):
         zero = xp.zeros((), dtype=grad.dtype)
         return (
             None,
-            unbroadcast(xp.where(condition, grad, zero), shape_x) if need_x else None,
-            unbroadcast(xp.where(condition, zero, grad), shape_y) if need_y else None,
+            unbroadcast(fast_where.where(condition, grad, zero), shape_x) if need_x else None,
+            unbroadcast(fast_where.where(condition, zero, grad), shape_y) if need_y else None,
         )
 
 
@@ -446,7 +448,7 @@ class Clamp(Function):
             if inside is True:
                 grad_x = grad
             else:
-                grad_x = xp.where(inside, grad, xp.zeros((), dtype=grad.dtype))
+                grad_x = fast_where.where(inside, grad, xp.zeros((), dtype=grad.dtype))
             if grad_x.shape != x.shape:  # tensor bounds broadcast x
                 grad_x = unbroadcast(grad_x, x.shape)
         if not (need_low or need_high):
@@ -454,10 +456,10 @@ class Clamp(Function):
         zero = xp.zeros((), dtype=grad.dtype)
         if need_low:
             below = x < low if high is None else (x < low) & (low < high)
-            grad_low = unbroadcast(xp.where(below, grad, zero), shape_of(low))
+            grad_low = unbroadcast(fast_where.where(below, grad, zero), shape_of(low))
         if need_high:
             above = x > high if low is None else (x > high) | (high < low)
-            grad_high = unbroadcast(xp.where(above, grad, zero), shape_of(high))
+            grad_high = unbroadcast(fast_where.where(above, grad, zero), shape_of(high))
         return grad_x, grad_low, grad_high
 
 

@@ -76,9 +76,10 @@ _TERMS = {
 
 
 def _horner(z: Any, coefficients: list[float]) -> Any:
-    """Σ cₖ zᵏ, in place on one accumulator."""
-    total = backend.xp.full_like(z, coefficients[-1])
-    for c in coefficients[-2::-1]:
+    """Σ cₖ zᵏ, in place on one accumulator (at least two coefficients)."""
+    total = z * coefficients[-1]
+    total += coefficients[-2]
+    for c in coefficients[-3::-1]:
         total *= z
         total += c
     return total
@@ -115,10 +116,15 @@ def _erfc_tail(x: Any, terms: dict) -> Any:
     r = xp.empty_like(x)
     low = 1.0
     for high, name, to_u in _TAIL_PIECES:
-        # Index arrays rather than boolean masks: NumPy's boolean gather and scatter branch per
-        # element and cost ~3.5 ms per million elements on unpredictable masks, 15× a take.
-        index = xp.flatnonzero((x > low) & (x <= high))
-        r[index] = _clenshaw(to_u(x.take(index)), terms[name])
+        if high == math.inf:  # the last piece: all that is left, no search
+            index = xp.flatnonzero(x > low)
+        else:
+            # Index arrays rather than boolean masks: NumPy's boolean gather and scatter
+            # branch per element and cost ~3.5 ms per million elements on unpredictable
+            # masks, 15× a take.
+            index = xp.flatnonzero((x > low) & (x <= high))
+        if index.size:
+            r[index] = _clenshaw(to_u(x.take(index)), terms[name])
         low = high
     h = xp.floor(x * 16) / 16  # h² is exact: 4 bits after the point, 10 before
     r *= xp.exp(-h * h)

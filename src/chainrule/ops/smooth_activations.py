@@ -17,6 +17,7 @@ import numpy
 
 from chainrule import backend
 from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.ops import fast_where
 from chainrule.ops.elementwise import Exp, as_float, clamp
 from chainrule.ops.erf import Erfc, erfc_array
 from chainrule.tensor import Tensor
@@ -202,14 +203,14 @@ class Softplus(Function):
         linear = z > threshold
         # e^z only where it is used; capping z at the threshold keeps it finite elsewhere.
         exp_z = xp.exp(xp.minimum(z, threshold))
-        out = xp.where(linear, x, (xp.log1p(exp_z) / beta).astype(x.dtype, copy=False))
+        out = fast_where.where(linear, x, (xp.log1p(exp_z) / beta).astype(x.dtype, copy=False))
         self.saved = (linear, exp_z)
         self.beta, self.threshold = beta, threshold
         return out
 
     def backward(self, grad: Any) -> tuple:
         linear, exp_z = self.saved
-        slope = backend.xp.where(linear, 1, exp_z / (exp_z + 1))
+        slope = fast_where.where(linear, 1, exp_z / (exp_z + 1))
         return (_in_dtype(grad * slope, grad.dtype),)
 
     def saved_in_graph(self, output: Tensor) -> tuple:

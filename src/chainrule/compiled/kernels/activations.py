@@ -8,7 +8,8 @@ from typing import Any
 from numpy import empty, exp, ndarray, tanh
 
 from chainrule.compiled.kernels import Kernel, builds, float_arrays, fresh_node, jit
-from chainrule.ops.rectifiers import ReLU, _kept_where
+from chainrule.ops.fast_where import kept_where
+from chainrule.ops.rectifiers import ReLU
 from chainrule.ops.smooth_activations import _EXP_LIMIT, Sigmoid, Tanh
 from chainrule.ops.work_arrays import axis_order
 
@@ -185,7 +186,7 @@ def tanh_kernel(node: Any, arrays: list, options: dict) -> Kernel | None:
 
 @builds(ReLU)
 def relu(node: Any, arrays: list, options: dict) -> Kernel | None:
-    numpy_backward = lambda grad, out: _kept_where(out != 0, grad)  # noqa: E731
+    numpy_backward = lambda grad, out: kept_where(out != 0, grad)  # noqa: E731
     if _suits(node, arrays, options):
         return _output_only(_relu, _relu_fused, numpy_backward)
     if (

@@ -1,0 +1,82 @@
+"""Element-wise selection, ``where(mask, a, b)``, at the speed of arithmetic on NumPy floats.
+
+NumPy's ``where`` branches on every element: on a mask without long runs (an activation's
+sign pattern) it took 3.6 ns an element on this project's machines, ten times an element-wise
+product. For float arrays of the mask's shape the selection is done on the bits instead: the
+mask widened to words of all ones or all zeros, then b ^ ((a ^ b) & mask). The result is the
+same bit for bit (nan payloads, −0 and ±∞ included); every other case (other shapes, strides
+or dtypes, tensors recording a graph, CuPy) goes to ``where`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy
+
+from chainrule import backend
+from chainrule.tensor import Tensor
+
+# Integer words of each float width: the bits of a float array reinterpreted in place.
+_WORDS = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}
+
+
+def _bits(value: Any, dtype: Any, shape: tuple) -> Any:
+    """``value`` (an array of ``shape`` and ``dtype``, a 0-d array of ``dtype`` or a Python
+    number) as integer words, or None where it is none of them."""
+    words = _WORDS[dtype.itemsize]
+    if type(value) is numpy.ndarray:
+        whole = value.shape == shape and value.flags.c_contiguous
+        if value.dtype is dtype and (whole or not value.ndim):  # 0-d: a number, broadcast
+            return value.view(words)
+        return None
+    if type(value) is int or type(value) is float:  # weak, as in where: the array's dtype
+        return numpy.asarray(value, dtype=dtype).view(words)
+    return None
+
+
+def where(mask: Any, a: Any, b: Any) -> Any:
+    """``where(mask, a, b)``: a where ``mask`` is true, b elsewhere; shapes broadcast.
+
+    A float result of the mask's shape (arrays of one float dtype, or an array and Python
+    numbers) is selected on the bits, the same values as ``where``'s, faster.
+    """
+    xp = backend.xp
+    if (
+        type(mask) is numpy.ndarray
+        and xp is numpy
+        and mask.dtype == numpy.bool_
+        and mask.flags.c_contiguous
+        and mask.ndim
+    ):
+        dtype = a.dtype if type(a) is numpy.ndarray else getattr(b, "dtype", None)
+        if dtype is not None and dtype.kind == "f" and dtype.itemsize in _WORDS:
+            a_bits = _bits(a, dtype, mask.shape)
+            b_bits = _bits(b, dtype, mask.shape) if a_bits is not None else None
+            if b_bits is not None:
+                # true -> all ones, false -> all zeros, in one pass (the bools read as bytes)
+                out = numpy.negative(mask.view(numpy.uint8), dtype=_WORDS[dtype.itemsize])
+                numpy.bitwise_and(out, numpy.bitwise_xor(a_bits, b_bits), out=out)
+                numpy.bitwise_xor(out, b_bits, out=out)
+                return out.view(dtype)
+    return xp.where(mask, a, b)
+
+
+def kept_where(mask: Any, grad: Any) -> Any:
+    """``grad`` where ``mask`` is true, +0 elsewhere, even where ``grad`` is nan or infinite:
+    PyTorch's selection in the backward of the flat-in-places activations (a product with the
+    mask would let nan through and give −0 for a negative gradient). A tensor ``grad`` (a
+    backward recording a graph) takes a differentiable ``where``: the same values, and a
+    derivative of 1 where kept, 0 elsewhere."""
+    xp = backend.xp
+    if isinstance(grad, Tensor):
+        return xp.where(mask, grad, 0)
+    grad = xp.asarray(grad)
+    words = _WORDS.get(grad.dtype.itemsize)
+    # 0-d: a ufunc gives a scalar there, which cannot be written in place below.
+    if grad.dtype.kind != "f" or words is None or grad.shape != xp.shape(mask) or not grad.ndim:
+        return xp.where(mask, grad, xp.zeros((), grad.dtype))
+    # The zeros need no xor: the widened mask and-ed with the gradient's bits, two passes.
+    bits = xp.negative(xp.asarray(mask).view(xp.uint8), dtype=words)
+    xp.bitwise_and(bits, grad.view(words), out=bits)
+    return bits.view(grad.dtype)
