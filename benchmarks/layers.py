@@ -1,6 +1,6 @@
 """One layer's forward and backward, chainrule against PyTorch, each library alone in its own
 process: the layers outside the training steps of solo.py (normalisation, embedding, softmax,
-activations, pooling, a Linear over a sequence).
+activations, pooling, a Linear over a sequence, a product of a tensor with itself).
 
     python benchmarks/layers.py                                  # every layer, 3 rounds
     python benchmarks/layers.py --layers batchnorm2d,layernorm --rounds 5
@@ -44,6 +44,14 @@ LAYERS = {
     "cross-entropy-10": ("cross-entropy, 10 classes", (1024, 10)),
     "cross-entropy-1000": ("cross-entropy, 1000 classes", (256, 1000)),
     "gelu": ("GELU (erf)", (128, 512)),
+    "sigmoid": ("Sigmoid", (128, 512)),
+    "tanh": ("Tanh", (128, 512)),
+    "silu": ("SiLU", (128, 512)),
+    "leaky-relu": ("LeakyReLU(0.01)", (128, 512)),
+    "softplus": ("Softplus", (128, 512)),
+    "hardswish": ("Hardswish", (128, 512)),
+    "elu": ("ELU", (128, 512)),
+    "square": ("x · x", (128, 512)),
     "maxpool2d": ("MaxPool2d(2)", (64, 16, 28, 28)),
     "avgpool2d": ("AvgPool2d(2)", (64, 16, 28, 28)),
 }
@@ -78,6 +86,19 @@ def _layer(lib: Any, name: str, shape: tuple) -> Callable[[Any], Any]:
         return lambda x: functional.cross_entropy(x, target)
     if name == "gelu":
         return nn.GELU()
+    activations = {
+        "sigmoid": "Sigmoid",
+        "tanh": "Tanh",
+        "silu": "SiLU",
+        "leaky-relu": "LeakyReLU",
+        "softplus": "Softplus",
+        "hardswish": "Hardswish",
+        "elu": "ELU",
+    }
+    if name in activations:
+        return getattr(nn, activations[name])()
+    if name == "square":  # one input used twice: the engine sums two gradients
+        return lambda x: x * x
     if name == "maxpool2d":
         return nn.MaxPool2d(2)
     if name == "avgpool2d":

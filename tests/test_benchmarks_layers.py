@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "layers.py"
-LAYERS = "batchnorm2d,layernorm,embedding,cross-entropy-10"
+LAYERS = "batchnorm2d,layernorm,embedding,cross-entropy-10,leaky-relu,square"
 
 
 def _run(*args: str) -> str:
