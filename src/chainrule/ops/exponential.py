@@ -14,7 +14,7 @@ from typing import Any
 
 from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, not_a_tensor
-from chainrule.ops import conversion, elementwise
+from chainrule.ops import conversion, elementwise, fast_where
 from chainrule.ops.broadcast import shape_of, unbroadcast
 from chainrule.ops.elementwise import as_float, saved_operands
 from chainrule.ops.operands import check_operands
@@ -161,9 +161,10 @@ def _xlogy(x: Any, y: Any) -> Any:
     with fp_errors.silenced():  # ln 0 and ln(−1) are replaced below, or are the answer
         out = x * xp.log(y)
     zero = x == 0
-    out = xp.where(zero, out + 0, out)  # −0 + 0 = +0, as PyTorch's xlogy gives at x = 0
-    out = xp.where(zero & ((y <= 0) | (y == math.inf)), 0, out)  # 0 · (−inf, nan, inf)
-    return xp.where(xp.isnan(y), math.nan, out)
+    select = fast_where.where
+    out = select(zero, out + 0, out)  # −0 + 0 = +0, as PyTorch's xlogy gives at x = 0
+    out = select(zero & ((y <= 0) | (y == math.inf)), 0, out)  # 0 · (−inf, nan, inf)
+    return select(xp.isnan(y), math.nan, out)
 
 
 def _float_operands(a: Any, b: Any) -> tuple[Any, Any]:

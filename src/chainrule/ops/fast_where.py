@@ -22,8 +22,8 @@ _WORDS = {2: numpy.int16, 4: numpy.int32, 8: numpy.int64}
 
 
 def _bits(value: Any, dtype: Any, shape: tuple) -> Any:
-    """``value`` (an array of ``shape`` and ``dtype``, a 0-d array of ``dtype`` or a Python
-    number) as integer words, or None where it is none of them."""
+    """``value`` (a C-ordered array of ``shape`` and ``dtype``, a 0-d array of ``dtype`` or a
+    Python number) as integer words, or None where it is none of them."""
     words = _WORDS[dtype.itemsize]
     if type(value) is numpy.ndarray:
         whole = value.shape == shape and value.flags.c_contiguous
@@ -35,31 +35,50 @@ def _bits(value: Any, dtype: Any, shape: tuple) -> Any:
     return None
 
 
+def _result_shape(mask: Any, a: Any, b: Any) -> tuple | None:
+    """The shape of ``where(mask, a, b)`` where the selection on the bits can make it: that of
+    the array operand (both, if both are arrays, have it), the mask broadcasting to it."""
+    shape = a.shape if type(a) is numpy.ndarray and a.ndim else getattr(b, "shape", None)
+    if not shape or mask.ndim > len(shape):
+        return None
+    for m, n in zip(mask.shape[::-1], shape[::-1]):
+        if m != n and m != 1:
+            return None
+    return shape
+
+
 def where(mask: Any, a: Any, b: Any) -> Any:
     """``where(mask, a, b)``: a where ``mask`` is true, b elsewhere; shapes broadcast.
 
-    A float result of the mask's shape (arrays of one float dtype, or an array and Python
-    numbers) is selected on the bits, the same values as ``where``'s, faster.
+    A float result of an array operand's shape (arrays of one float dtype and that shape, or
+    one such array and a number; the mask broadcasting to it) is selected on the bits, the
+    same values as ``where``'s, faster. A mask of one value copies the operand it picks.
     """
     xp = backend.xp
-    if (
-        type(mask) is numpy.ndarray
-        and xp is numpy
-        and mask.dtype == numpy.bool_
-        and mask.flags.c_contiguous
-        and mask.ndim
-    ):
+    if type(mask) is numpy.ndarray and xp is numpy and mask.dtype == numpy.bool_:
         dtype = a.dtype if type(a) is numpy.ndarray else getattr(b, "dtype", None)
-        if dtype is not None and dtype.kind == "f" and dtype.itemsize in _WORDS:
-            a_bits = _bits(a, dtype, mask.shape)
-            b_bits = _bits(b, dtype, mask.shape) if a_bits is not None else None
+        shape = _result_shape(mask, a, b) if dtype is not None else None
+        if shape is not None and dtype.kind == "f" and dtype.itemsize in _WORDS:
+            a_bits = _bits(a, dtype, shape)
+            b_bits = _bits(b, dtype, shape) if a_bits is not None else None
             if b_bits is not None:
-                # true -> all ones, false -> all zeros, in one pass (the bools read as bytes)
-                out = numpy.negative(mask.view(numpy.uint8), dtype=_WORDS[dtype.itemsize])
-                numpy.bitwise_and(out, numpy.bitwise_xor(a_bits, b_bits), out=out)
-                numpy.bitwise_xor(out, b_bits, out=out)
-                return out.view(dtype)
+                return _select_bits(mask, a_bits, b_bits, shape).view(dtype)
     return xp.where(mask, a, b)
+
+
+def _select_bits(mask: Any, a_bits: Any, b_bits: Any, shape: tuple) -> Any:
+    """b ^ ((a ^ b) & mask) on integer words: a new array of ``shape``."""
+    chosen = numpy.count_nonzero(mask)  # a few µs: masks such as z > 20 are often uniform
+    if chosen == 0 or chosen == mask.size:
+        out = numpy.empty(shape, b_bits.dtype)
+        out[...] = a_bits if chosen else b_bits
+        return out
+    # true -> all ones, false -> all zeros, in one pass (the bools read as bytes)
+    ones = numpy.negative(mask.view(numpy.uint8), dtype=b_bits.dtype)
+    out = numpy.bitwise_xor(a_bits, b_bits)  # of ``shape``: one of the two is an array
+    numpy.bitwise_and(out, ones, out=out)
+    numpy.bitwise_xor(out, b_bits, out=out)
+    return out
 
 
 def kept_where(mask: Any, grad: Any) -> Any:

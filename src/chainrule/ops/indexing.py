@@ -17,7 +17,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import Function, OpError
-from chainrule.ops import inplace
+from chainrule.ops import fast_where, inplace
 from chainrule.ops.broadcast import unbroadcast
 from chainrule.ops.movement import normalise_axis, placed, zeroed
 from chainrule.tensor import Tensor
@@ -153,17 +153,16 @@ class MaskedFill(Function):
         xp = backend.xp
         self.shape = x.shape
         self.saved = (mask,)
-        return xp.where(mask, xp.asarray(value).astype(x.dtype), x)
+        return fast_where.where(mask, xp.asarray(value).astype(x.dtype), x)
 
     def backward(self, grad: Any) -> tuple:
         (mask,) = self.saved
-        xp = backend.xp
-        nothing = xp.zeros((), dtype=grad.dtype)
+        nothing = backend.xp.zeros((), dtype=grad.dtype)
         grad_x = grad_value = None
         if self.needs_input_grad[0]:
-            grad_x = unbroadcast(xp.where(mask, nothing, grad), self.shape)
+            grad_x = unbroadcast(fast_where.where(mask, nothing, grad), self.shape)
         if self.needs_input_grad[1]:
-            grad_value = xp.where(mask, grad, nothing).sum()
+            grad_value = fast_where.where(mask, grad, nothing).sum()
         return grad_x, grad_value, None
 
 

@@ -211,11 +211,13 @@ class Hardswish(Function):
         (z,) = self.saved
         # In z's dtype, which is grad's: NumPy keeps an array's dtype against Python numbers.
         low = z <= -3
-        slope = where(low, 0, where(z < 3, z / 3 + 0.5, 1))
-        # +0 where z ≤ −3 even for a nan or infinite gradient, as PyTorch selects it there; the
-        # selection before the product keeps the slope's own derivative (a graph recorded) 0
-        # there too, as PyTorch's where around the whole second derivative does.
-        return (kept_where(~low, grad) * slope,)
+        slope = where(z < 3, z / 3 + 0.5, 1)  # where z > −3 (and at nan)
+        # +0 where z ≤ −3 even for a nan or infinite gradient, as PyTorch selects it there.
+        if isinstance(grad, Tensor):
+            # Recording a graph: the selection before the product keeps the slope's own
+            # derivative 0 there too, as PyTorch's where around its second derivative does.
+            return (kept_where(~low, grad) * where(low, 0, slope),)
+        return (kept_where(~low, grad * slope),)
 
 
 # ---- exponential linear ------------------------------------------------------------------------
