@@ -381,3 +381,29 @@ def test_diff_of_an_empty_dimension_is_the_input_itself_as_torch() -> None:
         leaf = m.zeros((0, 3), requires_grad=True)
         assert m.diff(leaf, 1, dim=0) is leaf
         assert tuple(m.diff(leaf, 1, dim=1).shape) == (0, 2)
+
+
+def _inverse_reshaped_and_doubled(m: Any, op: str) -> tuple[list, float, float]:
+    """inv and solve leave each matrix stored by columns, as LAPACK does in PyTorch, so that a
+    reshape of the result copies; an in-place write to it then leaves the result alone (found
+    by the gradient fuzzer, seed 1226: chainrule's reshape was a view and doubled it)."""
+    rng = np.random.default_rng(0)
+    a = m.tensor(rng.standard_normal((2, 3, 3)) + 3 * np.eye(3))
+    leaf = m.tensor(0.5, dtype=m.float64, requires_grad=True)
+    if op == "inv":
+        result = m.linalg.inv(a * leaf + 1)
+    else:
+        result = m.linalg.solve(a * leaf + 1, m.tensor(rng.standard_normal((2, 3, 2))))
+    flat = result.reshape(-1)
+    flat.add_(flat)
+    (flat.sum() + result.sum()).backward()
+    return [tuple(result.stride()), tuple(flat.stride())], result.sum().item(), leaf.grad.item()
+
+
+@pytest.mark.parametrize("op", ["inv", "solve"])
+def test_inverse_and_solve_results_are_stored_by_columns_as_in_torch(op: str) -> None:
+    strides, value, grad = _inverse_reshaped_and_doubled(cr, op)
+    expected_strides, expected_value, expected_grad = _inverse_reshaped_and_doubled(torch, op)
+    assert strides == expected_strides
+    assert math.isclose(value, expected_value, rel_tol=1e-12)
+    assert math.isclose(grad, expected_grad, rel_tol=1e-10)

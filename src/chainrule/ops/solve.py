@@ -24,6 +24,13 @@ def _t(array: Any) -> Any:
     return backend.xp.swapaxes(array, -1, -2)
 
 
+def _column_major(array: Any) -> Any:
+    """``array`` with each matrix stored by columns, as LAPACK leaves PyTorch's results of inv
+    and solve: a reshape of them then copies, as it does in PyTorch, instead of giving a view
+    that an in-place write would carry back."""
+    return _t(backend.xp.ascontiguousarray(_t(array)))
+
+
 def _singular(op: str) -> RuntimeError:
     return RuntimeError(
         f"{op}: the input matrix is singular (not invertible), so the operation could not be "
@@ -36,7 +43,7 @@ class Inverse(Function):
 
     def forward(self, a: Any) -> Any:
         try:
-            out = backend.xp.linalg.inv(a)
+            out = _column_major(backend.xp.linalg.inv(a))
         except backend.xp.linalg.LinAlgError:
             raise _singular("linalg.inv") from None
         self.saved = (out,)
@@ -83,6 +90,7 @@ class Solve(Function):
             )
         except xp.linalg.LinAlgError:
             raise _singular("linalg.solve") from None
+        out = _column_major(out)
         self.saved = (a, out)
         self.shapes = (a.shape, b.shape)
         return out
