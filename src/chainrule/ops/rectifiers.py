@@ -205,19 +205,29 @@ class Hardswish(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         self.saved = (z,)
-        return z * backend.xp.clip(z + 3, 0, 6) / 6
+        out = z + 3  # z · clip(z + 3, 0, 6) / 6 on one new array
+        if type(out) is not backend.ndarray:  # NumPy gives a scalar for a 0-d input
+            return z * backend.xp.clip(out, 0, 6) / 6
+        backend.xp.clip(out, 0, 6, out=out)
+        out *= z
+        out /= 6
+        return out
 
     def backward(self, grad: Any) -> tuple:
         (z,) = self.saved
         # In z's dtype, which is grad's: NumPy keeps an array's dtype against Python numbers.
         low = z <= -3
-        slope = where(z < 3, z / 3 + 0.5, 1)  # where z > −3 (and at nan)
         # +0 where z ≤ −3 even for a nan or infinite gradient, as PyTorch selects it there.
         if isinstance(grad, Tensor):
             # Recording a graph: the selection before the product keeps the slope's own
             # derivative 0 there too, as PyTorch's where around its second derivative does.
+            slope = where(z < 3, z / 3 + 0.5, 1)
             return (kept_where(~low, grad) * where(low, 0, slope),)
-        return (kept_where(~low, grad * slope),)
+        slope = z / 3
+        slope += 0.5
+        slope = where(z < 3, slope, 1)  # where z > −3 (and at nan)
+        slope *= grad
+        return (kept_where(~low, slope),)
 
 
 # ---- exponential linear ------------------------------------------------------------------------
