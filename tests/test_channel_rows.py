@@ -7,6 +7,8 @@ keep the input's layout. Compared with PyTorch on the same values.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -120,3 +122,20 @@ def test_batch_norm_gradcheck_in_float64(shape: tuple[int, ...]) -> None:
         return cr.nn.functional.batch_norm(x, None, None, weight, bias, training=True)
 
     assert cr.autograd.gradcheck(fn, (x, weight, bias)) is True
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 0), (2, 3, 0, 4), (0, 2, 3)])
+def test_batch_norm_of_empty_maps_has_pytorchs_parameter_gradients(shape: tuple) -> None:
+    # Found by the gradient fuzzer (seed 1227): the channel sums of an (N, C, 0) input kept
+    # the empty axis, and the bias gradient came out (1, 0) for a (1,) bias.
+    def run(m: Any) -> list[np.ndarray]:
+        x = m.zeros(shape, dtype=m.float64, requires_grad=True)
+        weight = m.full((shape[1],), 1.5, dtype=m.float64, requires_grad=True)
+        bias = m.full((shape[1],), 0.5, dtype=m.float64, requires_grad=True)
+        out = m.nn.functional.batch_norm(x, None, None, weight, bias, training=True)
+        out.sum().backward()
+        return [x.grad.numpy(), weight.grad.numpy(), bias.grad.numpy()]
+
+    for actual, expected in zip(run(cr), run(torch)):
+        assert actual.shape == expected.shape
+        np.testing.assert_array_equal(actual, expected)

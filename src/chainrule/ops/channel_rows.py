@@ -66,7 +66,7 @@ class ChannelRows:
         """Σ of ``rows`` (as ``rows``) over everything but the channels: a (C,) array."""
         if rows.dtype.char not in "fd":  # float16 and the like: NumPy's own sums, no BLAS
             return rows.sum(axis=(0, 2) if rows.ndim == 3 else 0)
-        if self.inner > 1:
+        if rows.ndim == 3:  # inner ≠ 1: an empty inner (N, C, 0) sums to zeros here too
             channels = rows.shape[1]
             flat = rows.reshape(self.outer * channels, self.inner)
             rows = (flat @ ones_vector(self.inner, rows.dtype)).reshape(self.outer, channels)
