@@ -2,10 +2,11 @@
 
 NumPy's ``where`` branches on every element: on a mask without long runs (an activation's
 sign pattern) it took 3.6 ns an element on this project's machines, ten times an element-wise
-product. For float arrays of the mask's shape the selection is done on the bits instead: the
-mask widened to words of all ones or all zeros, then b ^ ((a ^ b) & mask). The result is the
-same bit for bit (nan payloads, −0 and ±∞ included); every other case (other shapes, strides
-or dtypes, tensors recording a graph, CuPy) goes to ``where`` itself.
+product. For float arrays of one dtype and shape (or one such array and a number), with a mask
+that broadcasts to that shape, the selection is done on the bits instead: the mask widened to
+words of all ones or all zeros, then b ^ ((a ^ b) & mask). The result is the same bit for bit
+(nan payloads, −0 and ±∞ included); every other case (operands that broadcast, strided
+operands, mixed dtypes, tensors recording a graph, CuPy) goes to ``where`` itself.
 """
 
 from __future__ import annotations

@@ -230,7 +230,8 @@ def shared_by_hits(grad: Any, hits: Any) -> Any:
     max, min or median writes the shares into zeros)."""
     xp = backend.xp
     share = grad / hits.sum()
-    # The count is an int64 array: dividing by it widens float32, so the share is cast back.
+    # The count is an int64 NumPy number: dividing by it widens float32, so the share is cast
+    # back (the same value as the division in float64 rounded once).
     share = share.astype(grad.dtype) if share.dtype != grad.dtype else share
     return xp.where(hits, share, xp.zeros((), grad.dtype))
 
