@@ -14,7 +14,16 @@ NumPy has no erf, so it is evaluated here, vectorised, to float64 precision:
 Measured against mpmath (40 digits) on 40 000 points in [−6, 6] plus tails: erf within 2 ulp
 (relative error 2.7·10⁻¹⁶; math.erf: 1 ulp), erfc within 6 ulp (10⁻¹⁵, worst where erfc is
 1 − erf, near x = 0.9), including the far tail up to x = 27 where erfc is 10⁻³¹⁸.
-Float32 inputs use the series cut to float32 precision.
+
+float32 (and float16, computed in float32) takes the same split with two shorter series fitted
+for it and evaluated in float32, about half the passes over the array: on |x| ≤ 1 the
+Chebyshev interpolant of P(z) = erf(√z)/√z on z in [0, 1], 7 terms (the first dropped is
+1.2·10⁻⁹), and on x > 1 one piece for R, its interpolant in v = 1/(1 + x/2) over x in
+[1, 10.5], 9 terms (the first dropped 5·10⁻¹¹); past 10.5, erfc is below float32's smallest
+number. Both are stored as powers (of z, and of v mapped onto [−1, 1]) for Horner's rule.
+Measured in float32 against mpmath: erf within 2.3 ulp, erfc within 10 (the 1 − erf
+cancellation near x = 1 again) and within 7 on the tail; the float64 series cut to float32
+did no better (2.4, 9 and 6) in twice the time.
 """
 
 from __future__ import annotations
@@ -70,9 +79,26 @@ def _cut(coefficients: list[float], dtype: Any) -> list[float]:
     return coefficients[:keep]
 
 
-_TERMS = {
-    numpy.dtype(d): {name: _cut(c, d) for name, c in SERIES.items()} for d in ("float32", "float64")
-}
+_TERMS = {name: _cut(c, numpy.float64) for name, c in SERIES.items()}
+
+# float32: powers of z of P(z) = erf(√z)/√z's Chebyshev interpolant on [0, 1] (7 terms) ...
+_P_32 = [
+    1.1283791658815028, -0.3761262690358044, 0.11283597463488056, -0.026854328796067244,
+    0.005189311942686617, -0.000801885499278639, 7.882497110086663e-05,
+]  # fmt: skip
+# ... and powers of u = 2v/(vb − va) − (va + vb)/(vb − va) of R's interpolant in v = 1/(1 + x/2)
+# on x in [1, 10.5] (v in [va, vb] = [0.16, 2/3]), 9 terms: u = _U_SCALE / (2 + x) + _U_SHIFT.
+_R_32 = [
+    0.5342558223469894, -0.05414477344498988, -0.037532097072567557, -0.012966802608355855,
+    -0.0021864867215427735, 6.939962370359716e-05, 9.09556812374562e-05, 1.4908998743249644e-06,
+    -3.932916682058402e-06,
+]  # fmt: skip
+_TAIL_END_32 = 10.5
+_U_SCALE, _U_SHIFT = 4 / (2 / 3 - 0.16), -(0.16 + 2 / 3) / (2 / 3 - 0.16)
+_FLOAT32_SERIES = {"p_32": _P_32, "r_32": _R_32}
+# float32 scalars: a Python float would be converted again in every operation.
+_P_32_COEFFICIENTS = [numpy.float32(c) for c in _P_32]
+_R_32_COEFFICIENTS = [numpy.float32(c) for c in _R_32]
 
 
 def _horner(z: Any, coefficients: list[float]) -> Any:
@@ -133,36 +159,71 @@ def _erfc_tail(x: Any, terms: dict) -> Any:
     return r
 
 
-def _split(x: Any) -> tuple[Any, Any, Any, dict, Any]:
+def _erfc_tail_32(x: Any) -> Any:
+    """erfc(x) for x > 1, float32 (a 1-d array, overwritten): e^{−x²} R(x) / x, with R from
+    its float32 series and e^{−x²} split as in :func:`_erfc_tail` (h² exact in float32 too:
+    h has at most 8 significant bits below 16)."""
+    xp = backend.xp
+    xp.minimum(x, _TAIL_END_32, out=x)  # also keeps inf out of x − h
+    u = x + 2
+    xp.divide(_U_SCALE, u, out=u)
+    u += _U_SHIFT
+    r = _horner(u, _R_32_COEFFICIENTS)
+    h = x * 16
+    xp.floor(h, out=h)
+    h /= 16
+    xp.subtract(x, h, out=u)  # the series' variable is spent: reuse its array
+    part = x + h
+    part *= u
+    xp.negative(part, out=part)
+    r *= xp.exp(part, out=part)
+    xp.multiply(h, h, out=h)
+    xp.negative(h, out=h)
+    r *= xp.exp(h, out=h)
+    r /= x
+    return r
+
+
+def _split(x: Any) -> tuple[Any, Any, Any, Any, Any]:
     """x flattened (index arrays then work for 0-d inputs too), in float32 for float16; the
-    Maclaurin series x·P(x²) evaluated everywhere (|x| capped at 1, where it converges); the
-    positions where |x| > 1; the series for the dtype; the dtype to return."""
+    series x·P(x²) for erf on |x| ≤ 1 evaluated everywhere (x² capped at 1, where it holds);
+    the positions where |x| > 1; the function that gives erfc on them; the dtype to return."""
     xp = backend.xp
     x = as_float(x)
     dtype = x.dtype
     flat = x.reshape(-1).astype(numpy.float32 if dtype.itemsize < 4 else dtype, copy=False)
-    terms = _TERMS[flat.dtype]
-    size = xp.abs(flat)
-    capped = xp.minimum(size, 1.0)
-    maclaurin = flat * _horner(capped * capped, terms["maclaurin"])
-    return flat, maclaurin, xp.flatnonzero(size > 1), terms, dtype
+    square = flat * flat
+    large = xp.flatnonzero(square > 1)  # NaN is not: x·P(NaN) is already NaN
+    xp.minimum(square, 1.0, out=square)
+    if flat.dtype == numpy.float64:
+        series = flat * _horner(square, _TERMS["maclaurin"])
+        return flat, series, large, lambda a: _erfc_tail(a, _TERMS), dtype
+    series = _horner(square, _P_32_COEFFICIENTS)
+    series *= flat
+    return flat, series, large, _erfc_tail_32, dtype
 
 
 def erf_array(x: Any) -> Any:
     """erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise on an array (no graph)."""
-    flat, out, large, terms, dtype = _split(x)
-    part = flat.take(large)
-    out[large] = backend.xp.copysign(1 - _erfc_tail(backend.xp.abs(part), terms), part)
+    flat, out, large, erfc_tail, dtype = _split(x)
+    if large.size:
+        part = flat.take(large)
+        out[large] = backend.xp.copysign(1 - erfc_tail(backend.xp.abs(part)), part)
     return out.reshape(x.shape).astype(dtype, copy=False)
 
 
 def erfc_array(x: Any) -> Any:
     """erfc(x) = 1 − erf(x), accurate where it is tiny (x ≫ 1), element-wise on an array."""
-    flat, maclaurin, large, terms, dtype = _split(x)
-    out = 1 - maclaurin
-    part = flat.take(large)
-    sign = backend.xp.sign(part)  # erfc(−x) = 2 − erfc(x), written without a branch
-    out[large] = (1 - sign) + sign * _erfc_tail(backend.xp.abs(part), terms)
+    xp = backend.xp
+    flat, out, large, erfc_tail, dtype = _split(x)
+    xp.subtract(1, out, out=out)
+    if large.size:
+        part = flat.take(large)
+        sign = xp.sign(part)  # erfc(−x) = 2 − erfc(x), written without a branch
+        tail = erfc_tail(xp.abs(part))
+        tail *= sign
+        tail += 1 - sign  # 0 for x > 1, so that the tail keeps every digit
+        out[large] = tail
     return out.reshape(x.shape).astype(dtype, copy=False)
 
 

@@ -166,7 +166,8 @@ class GELU(Function):
             self.saved = (wide, s)
             return (wide * s).astype(x.dtype, copy=False)
         # Φ(x) = ½ erfc(−x/√2) rather than ½(1 + erf(x/√2)): exact in the left tail too.
-        cdf = 0.5 * erfc_array(-_SQRT_HALF * x)
+        cdf = erfc_array(-_SQRT_HALF * x)  # a new array: scaled in place
+        cdf *= 0.5
         self.saved = (x, cdf)
         return x * cdf
 
