@@ -214,3 +214,27 @@ def test_a_nan_or_infinite_incoming_gradient_is_zeroed_where_torch_zeroes_it(nam
         getattr(lib.nn.functional, name)(inputs).backward(lib.tensor(g))
         grads.append(np.asarray(inputs.grad.detach().numpy()))
     np.testing.assert_array_equal(grads[1], grads[0])
+
+
+# NumPy's warnings for s·z at ±inf and the largest float (inf·0, overflow), as other forwards give
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply:RuntimeWarning")
+@pytest.mark.filterwarnings("ignore:overflow encountered in multiply:RuntimeWarning")
+@pytest.mark.parametrize("slope", [0.01, 0.5, 1.0, 0.0, 1.5, -0.3])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_leaky_relu_is_torch_bit_for_bit_on_special_values(slope: float, dtype: str) -> None:
+    """0 < slope ≤ 1 takes max(z, s·z) forward and grad·max(z > 0, s) backward; every slope
+    gives PyTorch's values, the sign of zero and nan's place included."""
+    info = np.finfo(dtype)
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, info.tiny / 4, -info.tiny / 4, info.max]
+    x = np.array([*special, -info.max, 1.0, -1.0, 2.5, -7.0] * 2, dtype=dtype)
+    g = np.array([1.0] * 13 + [np.nan, np.inf, -np.inf, -0.0, 0.0, 3.0] + [-2.0] * 7, dtype=dtype)
+    results = []
+    for lib in (torch, cr):
+        inputs = lib.tensor(x, requires_grad=True)
+        out = lib.nn.functional.leaky_relu(inputs, slope)
+        out.backward(lib.tensor(g))
+        results.append([np.asarray(t.detach().numpy()) for t in (out, inputs.grad)])
+    for theirs, ours in zip(*results):
+        assert ours.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(ours, theirs)
+        assert np.array_equal(np.signbit(ours), np.signbit(theirs))
