@@ -1,5 +1,5 @@
 """The fast paths of a classifier's training step give the numbers of the plain code they
-replace: ReLU's maximum against a row of zeros, the SGD update through a cache-sized block,
+replace: ReLU's forward (NumPy's maximum, special values included), the SGD update through a cache-sized block,
 cross-entropy's one-hot coefficients and its shortcut for class indices, and the shared
 vectors of ones. Each is compared bit for bit with the plain NumPy expression or the general
 path, and with PyTorch where PyTorch defines the result.
@@ -14,7 +14,6 @@ import torch
 import chainrule as cr
 import chainrule.nn.functional as F  # noqa: N812 - PyTorch's convention
 from chainrule.ops import classification_losses as losses
-from chainrule.ops import rectifiers
 from chainrule.ops.broadcast import ones_vector, sum_rows
 from chainrule.optim.optimizer import add_scaled_
 
@@ -38,20 +37,14 @@ def with_special_values(shape: tuple[int, ...], dtype: type, seed: int = 0) -> n
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize(
-    "shape", [(128, 512), (64, 128), (8192,), (64, 16, 28, 28), (3, 4096, 2), (100, 7), (4, 2)]
-)
+@pytest.mark.parametrize("shape", [(128, 512), (64, 16, 28, 28), (100, 7), (4, 2)])
 def test_relu_forward_is_numpy_maximum_bit_for_bit(shape: tuple[int, ...], dtype: type) -> None:
     z = with_special_values(shape, dtype)
-    out = rectifiers._max_with_zero(z)
+    out = cr.relu(cr.tensor(z)).numpy()
     assert same_bits(out, np.maximum(z, 0))
-    assert out.flags.c_contiguous and out.flags.writeable and out.base is None
     assert not np.shares_memory(out, z)
-
-
-def test_relu_forward_of_a_transposed_input() -> None:
-    z = with_special_values((512, 128), np.float32).T
-    assert same_bits(rectifiers._max_with_zero(z), np.maximum(z, 0))
+    transposed = with_special_values(shape[::-1], dtype).T
+    assert same_bits(cr.relu(cr.tensor(transposed)).numpy(), np.maximum(transposed, 0))
 
 
 def test_relu_matches_pytorch_forward_and_backward() -> None:
@@ -65,13 +58,6 @@ def test_relu_matches_pytorch_forward_and_backward() -> None:
     ty.backward(torch.tensor(upstream))
     np.testing.assert_array_equal(y.detach().numpy(), ty.detach().numpy())
     np.testing.assert_array_equal(x.grad.numpy(), tx.grad.numpy())
-
-
-def test_relu_output_can_be_changed_without_touching_the_zero_row() -> None:
-    z = np.random.default_rng(3).standard_normal((64, 128)).astype(np.float32)
-    first = rectifiers._max_with_zero(z)
-    first += 5  # the result is the caller's: the shared row of zeros must stay zeros
-    assert same_bits(rectifiers._max_with_zero(z), np.maximum(z, 0))
 
 
 # ---- the SGD update ----------------------------------------------------------------------------

@@ -32,7 +32,9 @@ class ReLU(Function):
     """d/dz max(z, 0) = 1 where z > 0 (and where z is nan, as in PyTorch), else 0"""
 
     def forward(self, z: Any) -> Any:
-        out = _max_with_zero(z)
+        # NumPy 2's maximum against a scalar is vectorised: faster than against a row of zeros,
+        # which an earlier NumPy needed (1.4x on 128×512 float32, NumPy 2.4)
+        out = backend.xp.maximum(z, 0)
         self.saved = (out,)
         return out
 
@@ -56,32 +58,6 @@ def _native_loops() -> Any:
     from chainrule.native import rectifiers
 
     return rectifiers
-
-
-# NumPy's maximum of an array and a scalar runs an element-by-element loop, three times slower
-# than its vectorised loop for two arrays: the input is compared in rows of this many elements
-# with one row of zeros instead. The result is the same, bit for bit (nan, ±0 and ±inf too).
-_ZERO_ROW = 4096
-_zero_rows: dict[Any, Any] = {}
-
-
-def _max_with_zero(z: Any) -> Any:
-    """max(z, 0) as a new array of z's shape: ``xp.maximum(z, 0)``, faster on NumPy floats."""
-    row = math.gcd(z.size, _ZERO_ROW)
-    if (
-        type(z) is not numpy.ndarray  # CuPy's kernels need no such help
-        or z.dtype.kind != "f"
-        or row < 256  # a small array, or a size with no large power-of-two factor
-        or not z.flags.c_contiguous
-    ):
-        return backend.xp.maximum(z, 0)
-    zeros = _zero_rows.get(z.dtype)
-    if zeros is None:
-        zeros = _zero_rows[z.dtype] = numpy.zeros(_ZERO_ROW, z.dtype)
-        zeros.flags.writeable = False
-    out = numpy.empty_like(z)
-    numpy.maximum(z.reshape(-1, row), zeros[:row], out=out.reshape(-1, row))
-    return out
 
 
 class LeakyReLU(Function):
