@@ -1,8 +1,8 @@
 """The fast paths of a classifier's training step give the numbers of the plain code they
-replace: ReLU's forward (NumPy's maximum, special values included), the SGD update through a cache-sized block,
-cross-entropy's one-hot coefficients and its shortcut for class indices, and the shared
-vectors of ones. Each is compared bit for bit with the plain NumPy expression or the general
-path, and with PyTorch where PyTorch defines the result.
+replace: ReLU's forward (NumPy's maximum, special values included), the SGD update through a
+cache-sized block, cross-entropy's one-hot coefficients and its shortcut for class indices,
+and the shared vectors of ones. Each is compared bit for bit with the plain NumPy expression
+or the general path, and with PyTorch where PyTorch defines the result.
 """
 
 from __future__ import annotations
