@@ -209,9 +209,29 @@ def test_relu_backward_with_gradient_in_another_layout(mode, monkeypatch) -> Non
 def test_relu_backward_of_a_perceptron_layer_keeps_numba_unloaded(mode, monkeypatch) -> None:
     calls = _counting_relu_loop(monkeypatch)
     native.enable(True)
+    monkeypatch.setattr(native, "loaded", lambda: False)  # as in a process that has not used it
     x = cr.randn(128, 512, requires_grad=True)  # 65,536 elements: NumPy's form
     cr.relu(x).sum().backward()
     assert calls == []
+
+
+def test_relu_backward_of_any_size_takes_the_loop_once_numba_is_loaded(mode, monkeypatch) -> None:
+    calls = _counting_relu_loop(monkeypatch)
+    native.enable(True)
+    monkeypatch.setattr(native, "loaded", lambda: True)  # an optimiser's loop loaded it
+    rng = np.random.default_rng(7)
+    grads = []
+    for shape in [(4, 2), (128, 512)]:
+        values = rng.standard_normal(shape).astype(np.float32)
+        grad = rng.standard_normal(shape).astype(np.float32)
+        grad.reshape(-1)[:4] = [np.nan, np.inf, -0.0, np.nan]
+        x = cr.tensor(values, requires_grad=True)
+        cr.relu(x).backward(cr.tensor(grad))
+        grads.append(x.grad.numpy())
+        x_torch = torch.tensor(values, requires_grad=True)
+        torch.relu(x_torch).backward(torch.tensor(grad))
+        assert np.array_equal(_bits(grads[-1]), _bits(x_torch.grad.numpy()))
+    assert calls == [True, True]
 
 
 def _recurrent_run(

