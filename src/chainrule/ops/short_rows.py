@@ -75,3 +75,38 @@ def row_sums(rows: Any) -> Any:
     ones, which runs in BLAS, rather than a sum along the short last axis, which costs NumPy
     about three times as long on a batch of class scores."""
     return (rows @ ones_vector(rows.shape[1], rows.dtype))[:, None]
+
+
+EINSUM_WIDEST_PRODUCT = 64
+"""From this many columns on, :func:`dots_along` takes ``einsum``'s sum of products (43
+against 91 µs for 1600 rows of 128 float32, 59 against 150 µs for 256 rows of 1000); below,
+the product and the sum through BLAS were as fast or faster (10 classes, 32 columns)."""
+
+
+def on_last_axis_rows(z: Any, dim: int) -> bool:
+    """Whether ``dim`` is the last axis of a C-contiguous float32 or float64 NumPy array of
+    at least two dimensions and some elements: rows that the helpers here take whole."""
+    return (
+        type(z) is numpy.ndarray
+        and z.ndim >= 2
+        and dim in (-1, z.ndim - 1)
+        and z.size > 0
+        and z.dtype.char in "fd"
+        and z.flags.c_contiguous
+    )
+
+
+def dots_along(a: Any, b: Any, dim: int) -> Any:
+    """Σ a·b along ``dim``, kept as an axis of length 1, for a and b of one shape: by
+    ``einsum`` on wide rows of the last axis (one pass, no product array), else as the
+    product's :func:`sum_along`."""
+    if (
+        on_last_axis_rows(a, dim)
+        and a.shape[-1] >= EINSUM_WIDEST_PRODUCT
+        and on_last_axis_rows(b, dim)
+        and a.dtype == b.dtype
+    ):
+        width = a.shape[-1]
+        rows = numpy.einsum("ij,ij->i", a.reshape(-1, width), b.reshape(-1, width))
+        return rows.reshape(*a.shape[:-1], 1)
+    return sum_along(a * b, dim)

@@ -13,7 +13,7 @@ from chainrule import backend, fp_errors
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.ops.movement import normalise_axis
-from chainrule.ops.short_rows import max_along, sum_along
+from chainrule.ops.short_rows import dots_along, max_along, on_last_axis_rows, sum_along
 from chainrule.tensor import Tensor
 
 
@@ -29,7 +29,14 @@ class Softmax(Function):
             out = z - max_along(z, dim)  # empty dim: empty
             # in place: a new array already (NumPy gives a scalar for a 0-d one)
             out = xp.exp(out, out=out) if type(out) is backend.ndarray else xp.exp(out)
-            out /= sum_along(out, dim)
+            total = sum_along(out, dim)
+            if on_last_axis_rows(out, dim):
+                # PyTorch's kernel for the last axis multiplies by 1/Σ (its others divide);
+                # a product is also cheaper than a quotient along short rows
+                total = xp.divide(1, total, out=total)
+                out *= total
+            else:
+                out /= total
         finally:
             fp_errors.leave(token)
         self.saved = (out,)
@@ -39,7 +46,7 @@ class Softmax(Function):
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
         # s ⊙ (g − Σ g⊙s), PyTorch's grouping: one product fewer than g⊙s − s·Σ g⊙s
-        grad_z = grad - sum_along(grad * out, self.dim)
+        grad_z = grad - dots_along(grad, out, self.dim)
         if type(grad_z) is not backend.ndarray:  # a graph recorded, or NumPy's 0-d scalar
             return (grad_z * out,)
         grad_z *= out
