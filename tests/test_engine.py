@@ -331,6 +331,14 @@ def test_array_library_errors_that_need_special_constructors_still_get_context()
     assert str(wrapped).startswith("_cube: ufunc 'add'") and "(1,)" in str(wrapped)
 
 
+def test_an_error_that_names_its_operation_is_not_named_twice() -> None:
+    with pytest.raises(TypeError) as caught:
+        cr.where(cr.tensor([1.0]), cr.tensor([1.0]), cr.tensor([2.0]))  # a float condition
+    message = str(caught.value)
+    assert message.startswith("where: condition must be a bool tensor, got float32")
+    assert message.count("where:") == 1 and "(inputs: (1,), (1,), (1,))" in message
+
+
 def test_backward_passes_in_several_threads_do_not_interfere() -> None:
     """Each thread's backward has its own queue of end-of-pass callbacks (as PyTorch's engine
     runs a backward per thread): callbacks queued by hooks run once, in their own pass."""

@@ -475,7 +475,9 @@ def _with_context(cls: type, inputs: tuple, error: Exception) -> Exception:
     if isinstance(error, OpError) or getattr(error, "_chainrule_context", False):
         return error
     shapes = ", ".join(_describe(value) for value in inputs)
-    message = f"{cls.op_name()}: {error} (inputs: {shapes})"
+    text, prefix = str(error), f"{cls.op_name()}: "
+    # A message that names the operation already keeps its one name: "where: condition ..."
+    message = f"{'' if text.startswith(prefix) else prefix}{text} (inputs: {shapes})"
     # Keep the error's own class where it can be built from a message (NumPy's AxisError can);
     # some NumPy errors need other constructor arguments, so fall back to the builtin base.
     try:
