@@ -48,6 +48,20 @@ def _in_dtype(values: Any, dtype: Any) -> Any:
     return values if isinstance(values, Tensor) else values.astype(dtype, copy=False)
 
 
+def _times_grad(slope: Any, grad: Any) -> Any:
+    """grad · slope, in place on ``slope`` (a new array of the backward's own) where it has
+    the product's shape and dtype: the same numbers as ``grad * slope`` without a new array."""
+    if (
+        type(slope) is backend.ndarray
+        and type(grad) is backend.ndarray
+        and slope.shape == grad.shape
+        and slope.dtype == grad.dtype
+    ):
+        slope *= grad
+        return slope
+    return grad * slope
+
+
 def _softplus(x: Any) -> Any:
     """log(1 + eˣ) = max(x, 0) + log(1 + e^{−|x|}): no overflow, and no cancellation."""
     xp = backend.xp
@@ -80,7 +94,11 @@ class Sigmoid(Function):
         out, denominator = self.saved
         if denominator is None:  # recording a graph: σ(1 − σ), from the output tensor alone
             return (grad * (out * (1 - out)),)
-        return (grad * out / denominator,)
+        slope = grad * out  # a new array: the quotient in place (the same numbers)
+        if type(slope) is not backend.ndarray:  # NumPy's scalar for 0-d arrays
+            return (slope / denominator,)
+        slope /= denominator
+        return (slope,)
 
     def saved_in_graph(self, output: Tensor) -> tuple:
         # Not 1 + eᶻ again: its derivative eᶻ overflows where σ saturates, and σ(1 − σ) is
@@ -98,7 +116,9 @@ class Tanh(Function):
 
     def backward(self, grad: Any) -> tuple:
         (out,) = self.saved
-        return (grad * (1 - out * out),)
+        if isinstance(grad, Tensor):  # recording a graph: no operation in place
+            return (grad * (1 - out * out),)
+        return (_times_grad(1 - out * out, grad),)
 
 
 # ---- self-gated: x times a sigmoid-like gate -----------------------------------------------------
@@ -115,7 +135,13 @@ class SiLU(Function):
 
     def backward(self, grad: Any) -> tuple:
         x, s = self.saved
-        return (grad * (s * (1 + x * (1 - s))),)
+        if isinstance(grad, Tensor):  # recording a graph: no operation in place
+            return (grad * (s * (1 + x * (1 - s))),)
+        slope = 1 - s  # σ(1 + x(1 − σ)) on one new array, in the same order of arithmetic
+        slope *= x
+        slope += 1
+        slope *= s
+        return (_times_grad(slope, grad),)
 
     def saved_in_graph(self, output: Tensor) -> tuple:
         (x,) = self.inputs  # the forward saved it: an in-place silu_ left it a copy
@@ -178,7 +204,11 @@ class GELU(Function):
             grad_x = grad * (value + x * value * (1 - value) * slope)
             return (_in_dtype(grad_x, grad.dtype),)
         density = _INV_SQRT_2PI * backend.xp.exp(-0.5 * x * x)
-        return (grad * (value + x * density),)
+        if isinstance(grad, Tensor):  # recording a graph: no operation in place
+            return (grad * (value + x * density),)
+        density *= x  # Φ + x·φ on the density's array, in the same order of arithmetic
+        density += value
+        return (_times_grad(density, grad),)
 
     def saved_in_graph(self, output: Tensor) -> tuple:
         (x,) = self.inputs
