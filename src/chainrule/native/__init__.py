@@ -11,7 +11,8 @@ NumPy form for anything the loop does not cover. The loops: 2×2 max pooling
 (:mod:`.pooling`), ReLU's backward (:mod:`.rectifiers`), col2im of 2-D convolutions
 (:mod:`.col2im`), the element-wise passes of batch norm over feature maps and of layer norm
 (:mod:`.batch_norm`, :mod:`.layer_norm`), the LSTM and GRU layers (:mod:`.lstm`,
-:mod:`.gru`) and the updates of Adam, SGD and RMSprop (:mod:`.updates`).
+:mod:`.gru`), the updates of Adam, SGD and RMSprop (:mod:`.updates`) and rows added at
+repeated positions, an embedding's gradient (:mod:`.scatter`).
 
 On by default where numba can be imported; ``chainrule.native.enable(False)``, or
 ``CHAINRULE_NATIVE=0`` in the environment before the first use, keeps every operation in
@@ -54,9 +55,10 @@ def loaded() -> bool:
 
 MAP_SIZE = 1 << 17
 """From this many elements on (a convolution's feature maps), ReLU's backward, col2im of a
-2-D convolution, batch norm and layer norm take their loops: half NumPy's time or less
-there, but the first call loads numba (about 0.4 s and 120 MiB of resident memory), a cost
-that a perceptron's layers, where the loops save under 2% of a step, should not bring in."""
+2-D convolution, batch norm, layer norm and the rows of an embedding's gradient take their
+loops: half NumPy's time or less there, but the first call loads numba (about 0.4 s and
+120 MiB of resident memory), a cost that a perceptron's layers, where the loops save under 2%
+of a step, should not bring in."""
 
 UPDATE_SIZE = 1 << 16
 """From this many elements on, an optimiser's update of a parameter loads numba (about 0.4 s
