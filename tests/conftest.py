@@ -22,6 +22,16 @@ def _seeded() -> None:
     assert cr.is_grad_enabled()
 
 
+@pytest.fixture
+def native_switch():
+    """Restores chainrule.native's switch after a test that sets it."""
+    from chainrule import native
+
+    before = native.enabled()
+    yield
+    native.enable(before)
+
+
 @pytest.fixture(params=["native", "numpy"])
 def native_mode(request: pytest.FixtureRequest):
     """Runs a test twice: with chainrule.native's numba loops where they apply, and with every

@@ -21,19 +21,12 @@ import torch
 
 import chainrule as cr
 import chainrule.nn.functional as F  # noqa: N812 - PyTorch's spelling
+from bit_patterns import bits
 from chainrule import native
 from chainrule.ops.max_pooling import MaxPoolNd
 from chainrule.ops.recurrent import GRULayer, LSTMLayer
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
-
-
-@pytest.fixture
-def mode():
-    """Restores the switch after a test that sets it."""
-    before = native.enabled()
-    yield
-    native.enable(before)
 
 
 def _laid_out(array: np.ndarray, layout: str) -> np.ndarray:
@@ -43,11 +36,6 @@ def _laid_out(array: np.ndarray, layout: str) -> np.ndarray:
     axes = order[layout]
     stored = np.ascontiguousarray(array.transpose(axes))
     return stored.transpose(np.argsort(axes))
-
-
-def _bits(array: np.ndarray) -> np.ndarray:
-    """The bit patterns of a float array: equality of these tells −0 from +0 and NaNs apart."""
-    return np.ascontiguousarray(array).view(f"u{array.dtype.itemsize}")
 
 
 def _pool_case(dtype: str, seed: int, finite: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -83,7 +71,7 @@ def _pool(array: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("layout", ["batch_last", "channels_last"])
 def test_pooling_loops_give_pytorchs_maxima_and_gradients_bit_for_bit(
-    mode, layout: str, dtype: str, finite: bool
+    native_switch, layout: str, dtype: str, finite: bool
 ) -> None:
     values, grad = _pool_case(dtype, seed=1, finite=finite)
     native.enable(True)
@@ -92,12 +80,12 @@ def test_pooling_loops_give_pytorchs_maxima_and_gradients_bit_for_bit(
     x_torch = torch.tensor(values, requires_grad=True)
     out_torch = torch.nn.functional.max_pool2d(x_torch, 2)
     out_torch.backward(torch.tensor(grad))
-    assert np.array_equal(_bits(out), _bits(out_torch.detach().numpy()))
-    assert np.array_equal(_bits(grad_x), _bits(x_torch.grad.numpy()))
+    assert np.array_equal(bits(out), bits(out_torch.detach().numpy()))
+    assert np.array_equal(bits(grad_x), bits(x_torch.grad.numpy()))
 
 
 @pytest.mark.parametrize("layout", ["batch_last", "channels_last", "nchw"])
-def test_pooling_loops_and_numpy_agree_up_to_the_sign_of_zero(mode, layout: str) -> None:
+def test_pooling_loops_and_numpy_agree_up_to_the_sign_of_zero(native_switch, layout: str) -> None:
     values, grad = _pool_case("float32", seed=2)
     native.enable(True)
     out_native, grad_native, node = _pool(_laid_out(values, layout), grad)
@@ -111,7 +99,7 @@ def test_pooling_loops_and_numpy_agree_up_to_the_sign_of_zero(mode, layout: str)
     assert np.argsort(grad_native.strides).tolist() == np.argsort(grad_numpy.strides).tolist()
 
 
-def test_pooling_the_loops_do_not_cover_runs_numpy(mode) -> None:
+def test_pooling_the_loops_do_not_cover_runs_numpy(native_switch) -> None:
     native.enable(True)
     rng = np.random.default_rng(3)
     odd = _laid_out(rng.standard_normal((2, 3, 5, 6)).astype(np.float32), "batch_last")
@@ -135,7 +123,7 @@ def test_pooling_the_loops_do_not_cover_runs_numpy(mode) -> None:
     np.testing.assert_array_equal(x.grad.numpy(), reference.grad.numpy())
 
 
-def test_pooling_gradient_in_another_layout_and_second_order(mode) -> None:
+def test_pooling_gradient_in_another_layout_and_second_order(native_switch) -> None:
     native.enable(True)
     values, _ = _pool_case("float64", seed=4)
     values = np.nan_to_num(values, nan=0.5, posinf=3.0, neginf=-3.0)
@@ -172,7 +160,9 @@ def _counting_relu_loop(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("layout", ["batch_last", "nchw"])
-def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(mode, monkeypatch, layout: str) -> None:
+def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(
+    native_switch, monkeypatch, layout: str
+) -> None:
     calls = _counting_relu_loop(monkeypatch)
     rng = np.random.default_rng(5)
     values = rng.standard_normal((8, 8, 64, 32)).astype(np.float32)  # 131,072: the loop's size
@@ -188,13 +178,13 @@ def test_relu_backward_loop_is_the_numpy_form_bit_for_bit(mode, monkeypatch, lay
         y.backward(cr.tensor(_laid_out(grad, layout)))
         results.append(x.grad.numpy())
     assert calls == [True]  # the loop ran once, with numba enabled
-    assert np.array_equal(_bits(results[0]), _bits(results[1]))
+    assert np.array_equal(bits(results[0]), bits(results[1]))
     x_torch = torch.tensor(values, requires_grad=True)
     torch.relu(x_torch).backward(torch.tensor(grad))
-    assert np.array_equal(_bits(results[0]), _bits(x_torch.grad.numpy()))
+    assert np.array_equal(bits(results[0]), bits(x_torch.grad.numpy()))
 
 
-def test_relu_backward_with_gradient_in_another_layout(mode, monkeypatch) -> None:
+def test_relu_backward_with_gradient_in_another_layout(native_switch, monkeypatch) -> None:
     calls = _counting_relu_loop(monkeypatch)
     native.enable(True)
     rng = np.random.default_rng(6)
@@ -206,7 +196,9 @@ def test_relu_backward_with_gradient_in_another_layout(mode, monkeypatch) -> Non
     np.testing.assert_array_equal(x.grad.numpy(), np.where(values > 0, grad, 0))
 
 
-def test_relu_backward_of_a_perceptron_layer_keeps_numba_unloaded(mode, monkeypatch) -> None:
+def test_relu_backward_of_a_perceptron_layer_keeps_numba_unloaded(
+    native_switch, monkeypatch
+) -> None:
     calls = _counting_relu_loop(monkeypatch)
     native.enable(True)
     monkeypatch.setattr(native, "loaded", lambda: False)  # as in a process that has not used it
@@ -215,7 +207,9 @@ def test_relu_backward_of_a_perceptron_layer_keeps_numba_unloaded(mode, monkeypa
     assert calls == []
 
 
-def test_relu_backward_of_any_size_takes_the_loop_once_numba_is_loaded(mode, monkeypatch) -> None:
+def test_relu_backward_of_any_size_takes_the_loop_once_numba_is_loaded(
+    native_switch, monkeypatch
+) -> None:
     calls = _counting_relu_loop(monkeypatch)
     native.enable(True)
     monkeypatch.setattr(native, "loaded", lambda: True)  # an optimiser's loop loaded it
@@ -230,7 +224,7 @@ def test_relu_backward_of_any_size_takes_the_loop_once_numba_is_loaded(mode, mon
         grads.append(x.grad.numpy())
         x_torch = torch.tensor(values, requires_grad=True)
         torch.relu(x_torch).backward(torch.tensor(grad))
-        assert np.array_equal(_bits(grads[-1]), _bits(x_torch.grad.numpy()))
+        assert np.array_equal(bits(grads[-1]), bits(x_torch.grad.numpy()))
     assert calls == [True, True]
 
 
@@ -281,7 +275,7 @@ def _recurrent_run(
 @pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("states", [False, True])
 def test_recurrent_loops_agree_with_the_numpy_form(
-    mode, kind: str, bidirectional: bool, states: bool
+    native_switch, kind: str, bidirectional: bool, states: bool
 ) -> None:
     native.enable(True)
     loops = _recurrent_run(kind, bidirectional, states, seed=7)
@@ -295,7 +289,7 @@ def test_recurrent_loops_agree_with_the_numpy_form(
 
 
 @pytest.mark.parametrize("layer", [cr.nn.LSTM, cr.nn.GRU])
-def test_recurrent_float64_runs_numpy(mode, layer: type) -> None:
+def test_recurrent_float64_runs_numpy(native_switch, layer: type) -> None:
     native.enable(True)
     module = layer(3, 4, dtype=cr.float64)
     out, _ = module(cr.randn(5, 2, 3, dtype=cr.float64))
@@ -305,7 +299,7 @@ def test_recurrent_float64_runs_numpy(mode, layer: type) -> None:
     assert node.ran_loops is False
 
 
-def test_enable_takes_a_bool_and_needs_numba(mode, monkeypatch) -> None:
+def test_enable_takes_a_bool_and_needs_numba(native_switch, monkeypatch) -> None:
     with pytest.raises(TypeError, match="flag must be a bool"):
         native.enable(1)
     native.enable(False)
@@ -365,7 +359,7 @@ def test_the_environment_variable_keeps_everything_in_numpy() -> None:
     }
 
 
-def test_a_cnn_step_is_the_same_with_and_without_the_loops(mode) -> None:
+def test_a_cnn_step_is_the_same_with_and_without_the_loops(native_switch) -> None:
     results = []
     for enabled in (True, False):
         native.enable(enabled)
@@ -417,7 +411,7 @@ def _counting_col2im_loop(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("case", list(COL2IM_CASES))
-def test_col2im_loop_is_the_numpy_form_and_pytorchs(mode, monkeypatch, case: str) -> None:
+def test_col2im_loop_is_the_numpy_form_and_pytorchs(native_switch, monkeypatch, case: str) -> None:
     """The input gradient of a convolution through the loop: the NumPy form's bits (a zero's
     sign apart) and PyTorch's values."""
     calls = _counting_col2im_loop(monkeypatch)
@@ -436,7 +430,7 @@ def test_col2im_loop_is_the_numpy_form_and_pytorchs(mode, monkeypatch, case: str
         assert len(calls) == 1  # the loop ran with the switch on, and only then
     loops, numpy_form = grads
     nonzero = (loops != 0) | (numpy_form != 0)
-    assert np.array_equal(_bits(loops[nonzero]), _bits(numpy_form[nonzero]))
+    assert np.array_equal(bits(loops[nonzero]), bits(numpy_form[nonzero]))
     assert np.array_equal(loops, numpy_form)  # the zeros too, up to their sign
     tx = torch.tensor(x, requires_grad=True)
     out = torch.nn.functional.conv2d(tx, torch.tensor(weight), **options)
@@ -444,7 +438,7 @@ def test_col2im_loop_is_the_numpy_form_and_pytorchs(mode, monkeypatch, case: str
     np.testing.assert_allclose(loops, tx.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
-def test_col2im_loop_in_a_transposed_convolution_and_its_reach(mode, monkeypatch) -> None:
+def test_col2im_loop_in_a_transposed_convolution_and_its_reach(native_switch, monkeypatch) -> None:
     """conv_transpose2d's forward is a col2im: through the loop where the columns are large
     enough, with PyTorch's values; a small convolution, float16 columns and a 1-d convolution
     keep the NumPy form."""
@@ -500,7 +494,7 @@ def _adam_run(options: dict, dtype: str, sizes: tuple, steps: int = 3) -> list[n
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("case", list(ADAM_CASES))
 def test_adam_loop_is_the_numpy_form_bit_for_bit_and_pytorchs(
-    mode, monkeypatch, case: str, dtype: str
+    native_switch, monkeypatch, case: str, dtype: str
 ) -> None:
     from chainrule.native import updates
 
@@ -515,7 +509,7 @@ def test_adam_loop_is_the_numpy_form_bit_for_bit_and_pytorchs(
     numpy_form = _adam_run(options, dtype, sizes)
     assert len(calls) == 3 * len(sizes)
     for got, expected in zip(loops, numpy_form):
-        assert np.array_equal(_bits(got), _bits(expected))
+        assert np.array_equal(bits(got), bits(expected))
     rng = np.random.default_rng(9)
     params = [torch.tensor(rng.standard_normal(n).astype(dtype), requires_grad=True) for n in sizes]
     optimizer = torch.optim.Adam(params, lr=0.01, **options)
@@ -594,7 +588,7 @@ def _update_run(
     [("SGD", case) for case in SGD_CASES] + [("RMSprop", case) for case in RMSPROP_CASES],
 )
 def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
-    mode, monkeypatch, name: str, case: str, dtype: str
+    native_switch, monkeypatch, name: str, case: str, dtype: str
 ) -> None:
     from chainrule.native import updates
 
@@ -615,7 +609,7 @@ def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     assert calls == expected
     assert len(loops) == len(numpy_form)
     for got, expected in zip(loops, numpy_form):
-        assert np.array_equal(_bits(got), _bits(expected))
+        assert np.array_equal(bits(got), bits(expected))
     torchs = _update_run(torch, name, options, dtype, sizes)
     assert len(loops) == len(torchs)
     # PyTorch fuses g/d into the buffer's update (addcdiv): a few units in float32's last place
@@ -635,7 +629,9 @@ def test_sgd_and_rmsprop_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
         ("Adam", {"amsgrad": True}),
     ],
 )
-def test_update_loops_keep_special_values_bit_for_bit(mode, name: str, options: dict) -> None:
+def test_update_loops_keep_special_values_bit_for_bit(
+    native_switch, name: str, options: dict
+) -> None:
     """±0, ±inf, nan, subnormals and huge values in the parameters and the gradients: the
     loops give the NumPy form's bits (nan's payload aside: any nan matches any nan)."""
     special = np.array(
@@ -662,14 +658,14 @@ def test_update_loops_keep_special_values_bit_for_bit(mode, name: str, options: 
     loops, numpy_form = results
     nan = np.isnan(numpy_form)
     assert np.array_equal(np.isnan(loops), nan)
-    assert np.array_equal(_bits(loops[~nan]), _bits(numpy_form[~nan]))
+    assert np.array_equal(bits(loops[~nan]), bits(numpy_form[~nan]))
     assert nan.any()  # the special values did reach the result
     assert not np.array_equal(numpy_form[-1000:], start[-1000:])  # and the update ran
 
 
 @pytest.mark.parametrize("unsuited", ["column-major gradient", "NumPy learning rate"])
 def test_sgd_loop_leaves_what_it_does_not_suit_to_the_numpy_form(
-    mode, monkeypatch, unsuited: str
+    native_switch, monkeypatch, unsuited: str
 ) -> None:
     """A gradient laid out column-major, or a learning rate given as a NumPy number (as a
     schedule may compute it), goes through the NumPy form; the results are the same."""

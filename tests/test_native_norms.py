@@ -11,20 +11,13 @@ import pytest
 import torch
 
 import chainrule as cr
+from bit_patterns import bits
 from chainrule import native
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
 SHAPE = (8, 4, 64, 64)  # 131,072 elements: the loops' size (native.MAP_SIZE)
 ROWS = (16, 64, 128)  # layer norm's input of that size
-
-
-@pytest.fixture
-def mode():
-    """Restores the switch after a test that sets it."""
-    before = native.enabled()
-    yield
-    native.enable(before)
 
 
 def _counting(monkeypatch, module_name: str, names: tuple[str, ...]) -> list:
@@ -53,10 +46,6 @@ def calls(monkeypatch) -> list:
 def ln_calls(monkeypatch) -> list:
     """Layer norm's loops called."""
     return _counting(monkeypatch, "layer_norm", ("normalise", "input_grad"))
-
-
-def _bits(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array).view(f"u{array.dtype.itemsize}")
 
 
 def _laid_out(values: np.ndarray, layout: str) -> np.ndarray:
@@ -92,7 +81,7 @@ def _batch_norm_run(values, grad, layout, training=True, affine=True, dtype=np.f
 @pytest.mark.parametrize("layout", ["batch_last", "channels_last", "nchw"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_batch_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
-    mode, calls, layout, dtype
+    native_switch, calls, layout, dtype
 ) -> None:
     rng = np.random.default_rng(1)
     values = rng.standard_normal(SHAPE) * 3 + 2
@@ -107,7 +96,7 @@ def test_batch_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     else:
         assert calls == ["squared_deviations", "scale_shift", "times_normalised", "input_grad"]
     for looped, plain in zip(results[True], results[False]):
-        assert np.array_equal(_bits(looped), _bits(plain))
+        assert np.array_equal(bits(looped), bits(plain))
     layer = torch.nn.BatchNorm2d(SHAPE[1], dtype=getattr(torch, dtype.__name__))
     weights = np.random.default_rng(9)
     with torch.no_grad():
@@ -123,7 +112,7 @@ def test_batch_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tolerance, atol=tolerance)
 
 
-def test_batch_norm_without_affine_parameters_and_in_eval_mode(mode, calls) -> None:
+def test_batch_norm_without_affine_parameters_and_in_eval_mode(native_switch, calls) -> None:
     native.enable(True)
     rng = np.random.default_rng(2)
     values, grad = rng.standard_normal(SHAPE), rng.standard_normal(SHAPE)
@@ -136,10 +125,10 @@ def test_batch_norm_without_affine_parameters_and_in_eval_mode(mode, calls) -> N
     plain_numpy = _batch_norm_run(values, grad, "batch_last", affine=False)
     fixed_numpy = _batch_norm_run(values, grad, "batch_last", training=False)
     for looped, numpy_form in zip(plain + fixed, plain_numpy + fixed_numpy):
-        assert np.array_equal(_bits(looped), _bits(numpy_form))
+        assert np.array_equal(bits(looped), bits(numpy_form))
 
 
-def test_batch_norm_inputs_the_loops_do_not_cover_stay_in_numpy(mode, calls) -> None:
+def test_batch_norm_inputs_the_loops_do_not_cover_stay_in_numpy(native_switch, calls) -> None:
     native.enable(True)
     rng = np.random.default_rng(3)
     small = rng.standard_normal((4, 4, 16, 16))  # 4,096 elements: below the loops' size
@@ -153,7 +142,7 @@ def test_batch_norm_inputs_the_loops_do_not_cover_stay_in_numpy(mode, calls) -> 
     assert np.isfinite(half.grad.numpy()).all()
 
 
-def test_batch_norm_second_order_through_the_loops(mode) -> None:
+def test_batch_norm_second_order_through_the_loops(native_switch) -> None:
     """create_graph takes the composite form: the loops' first derivative, differentiated."""
     native.enable(True)
     rng = np.random.default_rng(4)
@@ -186,7 +175,7 @@ def _layer_norm_run(m, values, grad, weight, bias, dtype) -> list:
 @pytest.mark.parametrize("affine", ["both", "weight", "bias", "none"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_layer_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
-    mode, ln_calls, affine, dtype
+    native_switch, ln_calls, affine, dtype
 ) -> None:
     rng = np.random.default_rng(1)
     values = rng.standard_normal(ROWS) * 3 + 5
@@ -200,14 +189,14 @@ def test_layer_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
         results[enabled] = _layer_norm_run(cr, values, grad, weight, bias, dtype)
     assert ln_calls == ["normalise", "input_grad"]
     for looped, plain in zip(results[True], results[False]):
-        assert np.array_equal(_bits(looped), _bits(plain))
+        assert np.array_equal(bits(looped), bits(plain))
     expected = _layer_norm_run(torch, values, grad, weight, bias, dtype)
     tolerance = 2e-4 if dtype == np.float32 else 1e-10
     for ours, theirs in zip(results[True], expected):
         np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
-def test_layer_norm_inputs_the_loops_do_not_cover_stay_in_numpy(mode, ln_calls) -> None:
+def test_layer_norm_inputs_the_loops_do_not_cover_stay_in_numpy(native_switch, ln_calls) -> None:
     native.enable(True)
     rng = np.random.default_rng(2)
     small = rng.standard_normal((4, 8, 32))
@@ -229,7 +218,7 @@ def test_layer_norm_inputs_the_loops_do_not_cover_stay_in_numpy(mode, ln_calls) 
     assert ln_calls == ["normalise"]
 
 
-def test_layer_norm_module_over_two_dimensions(mode) -> None:
+def test_layer_norm_module_over_two_dimensions(native_switch) -> None:
     """normalized_shape of two axes: the rows are their product, 32·64 wide."""
     native.enable(True)
     rng = np.random.default_rng(3)

@@ -8,21 +8,10 @@ import pytest
 import torch
 
 import chainrule as cr
+from bit_patterns import bits
 from chainrule import backend, native
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
-
-
-@pytest.fixture
-def mode():
-    """Restores the switch after a test that sets it."""
-    before = native.enabled()
-    yield
-    native.enable(before)
-
-
-def _bits(array: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(array).view(f"u{array.dtype.itemsize}")
 
 
 def _counting_loop(monkeypatch) -> list:
@@ -40,7 +29,7 @@ def _counting_loop(monkeypatch) -> list:
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_rows_loop_is_add_at_bit_for_bit(dtype: str, mode, monkeypatch) -> None:
+def test_rows_loop_is_add_at_bit_for_bit(dtype: str, native_switch, monkeypatch) -> None:
     calls = _counting_loop(monkeypatch)
     native.enable(True)
     monkeypatch.setattr(native, "loaded", lambda: True)
@@ -54,10 +43,10 @@ def test_rows_loop_is_add_at_bit_for_bit(dtype: str, mode, monkeypatch) -> None:
     got = np.zeros((50, 37), dtype)
     backend.scatter_add(got, index, rows)
     assert calls == [(400, 37)]
-    assert np.array_equal(_bits(got), _bits(expected))
+    assert np.array_equal(bits(got), bits(expected))
 
 
-def test_a_small_scatter_keeps_numba_unloaded(mode, monkeypatch) -> None:
+def test_a_small_scatter_keeps_numba_unloaded(native_switch, monkeypatch) -> None:
     calls = _counting_loop(monkeypatch)
     native.enable(True)
     monkeypatch.setattr(native, "loaded", lambda: False)
@@ -67,7 +56,7 @@ def test_a_small_scatter_keeps_numba_unloaded(mode, monkeypatch) -> None:
     assert target[1].tolist() == [2.0] * 8 and target[4].tolist() == [1.0] * 8
 
 
-def test_what_the_loop_does_not_cover_takes_add_at(mode, monkeypatch) -> None:
+def test_what_the_loop_does_not_cover_takes_add_at(native_switch, monkeypatch) -> None:
     calls = _counting_loop(monkeypatch)
     native.enable(True)
     monkeypatch.setattr(native, "loaded", lambda: True)
@@ -83,7 +72,7 @@ def test_what_the_loop_does_not_cover_takes_add_at(mode, monkeypatch) -> None:
         assert target[0].tolist() == [2] * 4 and target[2].tolist() == [1] * 4
 
 
-def test_embedding_gradient_through_the_loop_matches_torch(mode, monkeypatch) -> None:
+def test_embedding_gradient_through_the_loop_matches_torch(native_switch, monkeypatch) -> None:
     calls = _counting_loop(monkeypatch)
     native.enable(True)
     rng = np.random.default_rng(12)
