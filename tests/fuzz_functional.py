@@ -199,9 +199,13 @@ def margin_loss(b: GraphBuilder) -> bool:
 
 
 def smooth_activations(b: GraphBuilder) -> bool:
-    """mish, celu (continuously differentiable at 0 for any alpha), tanhshrink."""
-    options = ["F.mish({0})", "F.celu({0})", "F.celu({0}, 0.5)", "F.tanhshrink({0})"]
-    return emitted(b, choose(b, options), [b.pick()])
+    """mish, celu (continuously differentiable at 0 for any alpha, but its second derivative
+    jumps there: no finite differences close to 0, where their error is first order),
+    tanhshrink."""
+    x = b.pick()
+    template = choose(b, ["F.mish({0})", "F.celu({0})", "F.celu({0}, 0.5)", "F.tanhshrink({0})"])
+    gap = distance(b.tensor(x), 0.0) if "celu" in template else math.inf
+    return emitted(b, template, [x], gap)
 
 
 def rectifiers(b: GraphBuilder) -> bool:

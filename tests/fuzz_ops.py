@@ -133,7 +133,8 @@ def unary_math(b: GraphBuilder) -> bool:
 
 
 def smooth_activation(b: GraphBuilder) -> bool:
-    """GELU (both forms), SiLU, ELU with alpha 1 (continuously differentiable), softplus."""
+    """GELU (both forms), SiLU, ELU with alpha 1 (continuously differentiable; its second
+    derivative jumps at 0, so no finite differences close to it), softplus."""
     x = b.pick()
     template = choose(
         b,
@@ -141,6 +142,8 @@ def smooth_activation(b: GraphBuilder) -> bool:
         + ["F.softplus({0})", "F.softplus({0}, beta=2.0)", "F.softplus({0}, beta=0.5)"],
     )
     gap = math.inf
+    if template.startswith("F.elu("):
+        gap = distance(b.tensor(x), 0.0)
     if "softplus" in template:  # softplus turns linear where beta·x passes the threshold 20
         beta = 2.0 if "2.0" in template else 0.5 if "0.5" in template else 1.0
         gap = distance(b.tensor(x) * beta, 20.0)
