@@ -23,7 +23,7 @@ Chebyshev interpolant of P(z) = erf(√z)/√z on z in [0, 1], 7 terms (the firs
 number. Both are stored as powers (of z, and of v mapped onto [−1, 1]) for Horner's rule.
 Measured in float32 against mpmath: erf within 2.3 ulp, erfc within 10 (the 1 − erf
 cancellation near x = 1 again) and within 7 on the tail; the float64 series cut to float32
-did no better (2.4, 9 and 6) in twice the time.
+did no better (2.4, 9 and 6) in 1.7-1.9 times the time (128×512 normal values).
 """
 
 from __future__ import annotations
@@ -95,7 +95,6 @@ _R_32 = [
 ]  # fmt: skip
 _TAIL_END_32 = 10.5
 _U_SCALE, _U_SHIFT = 4 / (2 / 3 - 0.16), -(0.16 + 2 / 3) / (2 / 3 - 0.16)
-_FLOAT32_SERIES = {"p_32": _P_32, "r_32": _R_32}
 # float32 scalars: a Python float would be converted again in every operation.
 _P_32_COEFFICIENTS = [numpy.float32(c) for c in _P_32]
 _R_32_COEFFICIENTS = [numpy.float32(c) for c in _R_32]

@@ -33,7 +33,7 @@ class ReLU(Function):
 
     def forward(self, z: Any) -> Any:
         # NumPy 2's maximum against a scalar is vectorised: faster than against a row of zeros,
-        # which an earlier NumPy needed (1.4x on 128×512 float32, NumPy 2.4)
+        # which an earlier NumPy needed (13 against 17-18 µs on 128×512 float32, NumPy 2.4)
         out = backend.xp.maximum(z, 0)
         self.saved = (out,)
         return out
