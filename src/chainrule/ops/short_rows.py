@@ -53,19 +53,24 @@ def max_along(z: Any, dim: int) -> Any:
     return z.max(axis=dim, keepdims=True, initial=-backend.xp.inf)
 
 
-def sum_along(z: Any, dim: int) -> Any:
-    """Σ of ``z`` along ``dim``, kept as an axis of length 1: through :func:`row_sums` when
-    ``dim`` is the last axis of a C-contiguous float32 or float64 NumPy array of at least 16
-    rows (from
-    there the product took 0.1-0.9 of the time of NumPy's sum, for 2 to 1000 classes)."""
-    if (
+def on_last_axis_rows(z: Any, dim: int) -> bool:
+    """Whether ``dim`` is the last axis of a C-contiguous float32 or float64 NumPy array of
+    at least two dimensions and some elements: rows that the helpers here take whole."""
+    return (
         type(z) is numpy.ndarray
         and z.ndim >= 2
         and dim in (-1, z.ndim - 1)
-        and z.size >= 16 * z.shape[-1] > 0
+        and z.size > 0
         and z.dtype.char in "fd"
         and z.flags.c_contiguous
-    ):
+    )
+
+
+def sum_along(z: Any, dim: int) -> Any:
+    """Σ of ``z`` along ``dim``, kept as an axis of length 1: through :func:`row_sums` on
+    :func:`on_last_axis_rows` of at least 16 rows (from there the product took 0.1-0.9 of the
+    time of NumPy's sum, for 2 to 1000 classes)."""
+    if on_last_axis_rows(z, dim) and z.size >= 16 * z.shape[-1]:
         return row_sums(z.reshape(-1, z.shape[-1])).reshape(*z.shape[:-1], 1)
     return backend.xp.add.reduce(z, axis=dim, keepdims=True)
 
@@ -81,19 +86,6 @@ EINSUM_WIDEST_PRODUCT = 64
 """From this many columns on, :func:`dots_along` takes ``einsum``'s sum of products (43
 against 91 µs for 1600 rows of 128 float32, 59 against 150 µs for 256 rows of 1000); below,
 the product and the sum through BLAS were as fast or faster (10 classes, 32 columns)."""
-
-
-def on_last_axis_rows(z: Any, dim: int) -> bool:
-    """Whether ``dim`` is the last axis of a C-contiguous float32 or float64 NumPy array of
-    at least two dimensions and some elements: rows that the helpers here take whole."""
-    return (
-        type(z) is numpy.ndarray
-        and z.ndim >= 2
-        and dim in (-1, z.ndim - 1)
-        and z.size > 0
-        and z.dtype.char in "fd"
-        and z.flags.c_contiguous
-    )
 
 
 def dots_along(a: Any, b: Any, dim: int) -> Any:
