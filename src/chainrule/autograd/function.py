@@ -95,6 +95,11 @@ class Function:
     # (view, input) pairs: the views forward got for inputs that share one array object with
     # an earlier input (see _separate_shared).
     aliases: tuple = ()
+    # True where the derivative is piecewise constant in the inputs (ReLU, |x|, max pooling):
+    # a backward recording a graph then ties the gradients it gives to the inputs that
+    # require grad, with derivative 0 (chainrule.autograd.ties), so that a second derivative
+    # is zeros and not "unused", as PyTorch's backward formulas for these operations give.
+    ties_gradients: bool = False
 
     def forward(self, *args: Any, **options: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward")

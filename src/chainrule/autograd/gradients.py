@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from chainrule import backend, fp_errors
-from chainrule.autograd import graph_numpy, versions
+from chainrule.autograd import graph_numpy, ties, versions
 from chainrule.autograd.engine import (
     LeafGradient,
     _initial_gradient,
@@ -378,7 +378,7 @@ def _backward_in_graph(node: Function, output: Tensor, g: Any, needs: list) -> t
         return twin.backward_in_graph(g)
     if hasattr(type(node), "composite"):
         _check_inputs_unchanged(node)  # the composite recomputes from the inputs' values
-        return _backward_of_composite(node, g, needs)
+        return _tied(node, _backward_of_composite(node, g, needs))
     if type(node).saved_in_graph is not Function.saved_in_graph:
         _check_inputs_unchanged(node)
     twin = copy.copy(node)
@@ -396,7 +396,16 @@ def _backward_in_graph(node: Function, output: Tensor, g: Any, needs: list) -> t
             f"create_graph: the backward of {type(node).__name__} changed its input or its "
             "incoming gradient in place (a bug in that operation)"
         )
-    return input_grads
+    return _tied(node, input_grads)
+
+
+def _tied(node: Function, input_grads: tuple) -> tuple:
+    """``input_grads`` tied to ``node``'s inputs that require grad where the node asks for it
+    (:mod:`chainrule.autograd.ties`)."""
+    if not node.ties_gradients:
+        return input_grads
+    sources = [v for v in node.inputs if isinstance(v, Tensor) and v._requires_grad]
+    return tuple(ties.tied(value, sources) for value in input_grads)
 
 
 def _backward_of_composite(node: Function, g: Any, needs: list) -> tuple:

@@ -365,6 +365,8 @@ class Sqrt(Function):
 class Abs(Function):
     """d/dx |x| = sign(x) (0 at 0, and at nan as in PyTorch)"""
 
+    ties_gradients = True
+
     def forward(self, x: Any) -> Any:
         self.saved = (x,)
         return backend.xp.abs(x)

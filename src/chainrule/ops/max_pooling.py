@@ -32,6 +32,8 @@ class MaxPoolNd(Function):
     NaN where it holds one), as PyTorch's scan of a window leaves it; summed where windows
     overlap"""
 
+    ties_gradients = True
+
     @classmethod
     def op_name(cls) -> str:
         return "max_pool"

@@ -31,6 +31,8 @@ SELU_SCALE = 1.0507009873554804934193349852946
 class ReLU(Function):
     """d/dz max(z, 0) = 1 where z > 0 (and where z is nan, as in PyTorch), else 0"""
 
+    ties_gradients = True
+
     def forward(self, z: Any) -> Any:
         # NumPy 2's maximum against a scalar is vectorised: faster than against a row of zeros,
         # which an earlier NumPy needed (13 against 17-18 µs on 128×512 float32, NumPy 2.4)
@@ -65,6 +67,8 @@ def _native_loops() -> Any:
 
 class LeakyReLU(Function):
     """d/dz leaky_relu(z) = 1 where z > 0, else negative_slope (at 0 too)"""
+
+    ties_gradients = True
 
     @classmethod
     def op_name(cls) -> str:
@@ -104,6 +108,8 @@ class PReLU(Function):
     ``weight`` holds one slope, or one per channel (axis 1 of z), as an array of shape (1,),
     () or (C,).
     """
+
+    ties_gradients = True
 
     def forward(self, z: Any, weight: Any) -> Any:
         slope = _per_channel(weight, z.ndim)
@@ -159,6 +165,8 @@ class Hardtanh(Function):
 
     ReLU6 is hardtanh with bounds 0 and 6.
     """
+
+    ties_gradients = True
 
     def forward(self, z: Any, min_val: float, max_val: float) -> Any:
         z = as_float(z)

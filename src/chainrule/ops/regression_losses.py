@@ -58,6 +58,8 @@ class SquaredError(Function):
 class AbsoluteError(Function):
     """∂/∂x Σ|x − y|/N = sign(x − y)/N, ∂/∂y = −sign(x − y)/N  (sign 0 at 0 and at nan)"""
 
+    ties_gradients = True
+
     def forward(self, x: Any, y: Any, reduction: str) -> Any:
         x, y = dtypes.promote(x, y)
         diff = x - y

@@ -52,6 +52,8 @@ class VectorNorm(Function):
             fp_errors.leave(token)
         self.saved = (x, out)
         self.ord, self.axes = ord, axes
+        # p = 1 and ±∞: sign(x) and the place of the extreme, piecewise constant in x
+        self.ties_gradients = ord in (1, _INF, -_INF)
         self.kept = out.shape  # the gradient broadcasts against x in this shape
         if keepdim:
             return out
