@@ -206,16 +206,26 @@ def margin_loss(b: GraphBuilder) -> bool:
 def smooth_activations(b: GraphBuilder) -> bool:
     """mish, celu (continuously differentiable at 0 for any alpha, but its second derivative
     jumps there: no finite differences close to 0, where their error is first order),
-    tanhshrink."""
+    tanhshrink, logsigmoid."""
     x = b.pick()
-    template = choose(b, ["F.mish({0})", "F.celu({0})", "F.celu({0}, 0.5)", "F.tanhshrink({0})"])
+    template = choose(
+        b,
+        [
+            "F.mish({0})",
+            "F.celu({0})",
+            "F.celu({0}, 0.5)",
+            "F.tanhshrink({0})",
+            "F.logsigmoid({0})",
+        ],
+    )
     gap = distance(b.tensor(x), 0.0) if "celu" in template else math.inf
     return emitted(b, template, [x], gap)
 
 
 def rectifiers(b: GraphBuilder) -> bool:
     """relu6, hardtanh, hardsigmoid, hardswish, selu, softsign, leaky_relu with a negative
-    slope and prelu (a new leaf of one slope or one per channel): kinks where they bend."""
+    slope, prelu (a new leaf of one slope or one per channel), threshold, hardshrink,
+    softshrink and rrelu (evaluation: its mean slope): kinks where they bend."""
     x = b.pick()
     options = {
         "F.relu6({0} * 3)": (3.0, (0.0, 6.0)),
@@ -227,6 +237,10 @@ def rectifiers(b: GraphBuilder) -> bool:
         "F.softsign({0})": (1.0, (0.0,)),
         "F.leaky_relu({0}, -0.3)": (1.0, (0.0,)),
         "F.prelu({0}, {1})": (1.0, (0.0,)),
+        "F.threshold({0}, 0.2, -1.0)": (1.0, (0.2,)),
+        "F.hardshrink({0})": (1.0, (-0.5, 0.5)),
+        "F.softshrink({0}, 0.3)": (1.0, (-0.3, 0.3)),
+        "F.rrelu({0})": (1.0, (0.0,)),
     }
     template = choose(b, list(options))
     scale, kinks = options[template]

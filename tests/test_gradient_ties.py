@@ -47,6 +47,10 @@ TIED: dict[str, Callable[[Any, Any], Any]] = {
     "vector_norm_inf": lambda m, x: m.linalg.vector_norm(x, float("inf"), dim=1),
     "max_pool1d": lambda m, x: _functional(m).max_pool1d(x[None], 2),
     "max_pool2d": lambda m, x: _functional(m).max_pool2d(x[None, None], 2, 1),
+    "threshold": lambda m, x: _functional(m).threshold(x, 0.1, -2.0),
+    "hardshrink": lambda m, x: _functional(m).hardshrink(x, 0.2),
+    "softshrink": lambda m, x: _functional(m).softshrink(x, 0.2),
+    "rrelu_eval": lambda m, x: _functional(m).rrelu(x),
 }
 
 # PyTorch's formulas for these read the input only through a mask: the gradient depends on

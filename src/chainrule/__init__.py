@@ -67,6 +67,8 @@ from chainrule.dtypes import (
 from chainrule.dtypes import float as float  # noqa: A004
 from chainrule.dtypes import int as int  # noqa: A004
 from chainrule.ops.rectifiers import celu, prelu, relu, selu
+from chainrule.nn.functional.rectifiers import rrelu, rrelu_
+from chainrule.nn.functional.shrinkage import hardshrink, threshold, threshold_
 from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.compare import (

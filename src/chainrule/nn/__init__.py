@@ -66,6 +66,7 @@ from chainrule.nn.rectifiers import (
     PReLU,
     ReLU,
     ReLU6,
+    RReLU,
 )
 from chainrule.nn.regression_losses import (
     GaussianNLLLoss,
@@ -75,8 +76,11 @@ from chainrule.nn.regression_losses import (
     PoissonNLLLoss,
     SmoothL1Loss,
 )
+from chainrule.nn.shrinkage import Hardshrink, Softshrink, Threshold
 from chainrule.nn.smooth_activations import (
     GELU,
+    GLU,
+    LogSigmoid,
     Mish,
     Sigmoid,
     SiLU,
@@ -85,12 +89,13 @@ from chainrule.nn.smooth_activations import (
     Tanh,
     Tanhshrink,
 )
-from chainrule.nn.softmax import LogSoftmax, Softmax
+from chainrule.nn.softmax import LogSoftmax, Softmax, Softmax2d, Softmin
 
 __all__ = [
     "CELU",
     "ELU",
     "GELU",
+    "GLU",
     "GRU",
     "LSTM",
     "RNN",
@@ -120,6 +125,7 @@ __all__ = [
     "GRUCell",
     "GaussianNLLLoss",
     "GroupNorm",
+    "Hardshrink",
     "Hardsigmoid",
     "Hardswish",
     "Hardtanh",
@@ -135,6 +141,7 @@ __all__ = [
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "LogSigmoid",
     "LogSoftmax",
     "MSELoss",
     "MarginRankingLoss",
@@ -152,6 +159,7 @@ __all__ = [
     "ParameterList",
     "PoissonNLLLoss",
     "RNNCell",
+    "RReLU",
     "ReLU",
     "ReLU6",
     "Sequential",
@@ -160,10 +168,14 @@ __all__ = [
     "SmoothL1Loss",
     "SoftMarginLoss",
     "Softmax",
+    "Softmax2d",
+    "Softmin",
     "Softplus",
+    "Softshrink",
     "Softsign",
     "Tanh",
     "Tanhshrink",
+    "Threshold",
     "Transformer",
     "TransformerDecoder",
     "TransformerDecoderLayer",

@@ -1,4 +1,4 @@
-"""Rectifier activations as modules, for use inside Sequential: ReLU, LeakyReLU, PReLU,
+"""Rectifier activations as modules, for use inside Sequential: ReLU, LeakyReLU, RReLU, PReLU,
 Hardtanh and ReLU6, ELU, SELU and CELU, Hardsigmoid and Hardswish.
 
 Each calls :mod:`chainrule.nn.functional`; ``inplace=True`` writes the result into the input,
@@ -258,3 +258,31 @@ class SELU(_Inplace):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.selu(input, self.inplace)
+
+
+class RReLU(Module):
+    """x where x > 0, else a·x: in training a fresh slope a ~ U(lower, upper) for each element
+    and call, in evaluation the mean slope (lower + upper)/2.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> rrelu = cr.nn.RReLU(0.25, 0.75).eval()
+    >>> rrelu(cr.tensor([-2.0, 3.0])).tolist()
+    [-1.0, 3.0]
+
+    ```
+    """
+
+    def __init__(
+        self, lower: float = 1.0 / 8, upper: float = 1.0 / 3, inplace: bool = False
+    ) -> None:
+        super().__init__()
+        self.lower, self.upper, self.inplace = lower, upper, inplace
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"lower={self.lower}, upper={self.upper}" + (
+            ", inplace=True" if self.inplace else ""
+        )

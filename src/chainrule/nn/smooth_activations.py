@@ -1,5 +1,5 @@
-"""Smooth activations as modules: Sigmoid, Tanh, GELU, SiLU, Mish, Softplus, Softsign and
-Tanhshrink. Each calls :mod:`chainrule.nn.functional`."""
+"""Smooth activations as modules: Sigmoid, LogSigmoid, Tanh, GELU, SiLU, Mish, Softplus,
+Softsign, Tanhshrink and the gated linear unit (GLU). Each calls :mod:`chainrule.nn.functional`."""
 
 from __future__ import annotations
 
@@ -149,3 +149,40 @@ class Tanhshrink(Module):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.tanhshrink(input)
+
+
+class LogSigmoid(Module):
+    """log σ(x) = −log(1 + e⁻ˣ); its derivative is σ(−x).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.nn.LogSigmoid()(cr.tensor([0.0, -50.0])).tolist()]
+    [-0.6931, -50.0]
+
+    ```
+    """
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.logsigmoid(input)
+
+
+class GLU(Module):
+    """The gated linear unit: the input's halves a and b along ``dim``, a ⊙ σ(b).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.GLU()(cr.tensor([[3.0, 100.0]])).tolist()
+    [[3.0]]
+
+    ```
+    """
+
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

@@ -1,5 +1,5 @@
 """Smooth activations: the sigmoid and tanh, and the activations built on them or on the normal
-distribution (SiLU, Mish, Softplus, GELU). Each is differentiable everywhere.
+distribution (SiLU, Mish, Softplus, GELU, log σ). Each is differentiable everywhere.
 
 σ'(z) = σ(z)(1 − σ(z)) and tanh'(z) = 1 − tanh²(z) are cheaper from the output a = σ(z) than
 from z, so these two save their output rather than their input.
@@ -251,6 +251,33 @@ class Softplus(Function):
         (x,) = self.inputs
         z = (x if x.dtype.itemsize > 2 else x.to(numpy.float32)) * self.beta
         return (linear, Exp.apply(clamp(z, max=self.threshold)))
+
+
+class LogSigmoid(Function):
+    """d/dx log σ(x) = σ(−x) = 1 − σ(x)
+
+    log σ(x) = min(x, 0) − log(1 + e^{−|x|}): the exponential never overflows, and for large
+    |x| the result is x (x ≪ 0) or −e^{−x} (x ≫ 0) to working precision.
+    """
+
+    def forward(self, x: Any) -> Any:
+        xp = backend.xp
+        x = as_float(x)
+        self.saved = (x,)
+        return xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
+
+    def backward(self, grad: Any) -> tuple:
+        (x,) = self.saved
+        xp = backend.xp
+        if isinstance(grad, Tensor):
+            # Recording a graph: σ(−x), whose own derivative is exact at x = 0 too (e^{−|x|}
+            # has a kink there that the product below would differentiate as 0).
+            return (grad * Sigmoid.apply(-x),)
+        # With e = e^{−|x|}: σ(−x) = 1 − e/(1 + e) for x < 0 and e/(1 + e) otherwise, the
+        # rounding of PyTorch's kernel.
+        e = xp.exp(-xp.abs(x))
+        ratio = e / (1 + e)
+        return (grad * fast_where.where(x < 0, 1 - ratio, ratio),)
 
 
 # ---- the public functions ----------------------------------------------------------------------

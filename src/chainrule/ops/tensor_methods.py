@@ -36,6 +36,7 @@ from chainrule.ops import (
     sampling,
     searching,
     selection,
+    shrinkage,
     solve,
     sorting,
     special_values,
@@ -240,6 +241,7 @@ def bind(tensor_class: type) -> None:
         "sigmoid": sigmoid,
         "tanh": tanh,
         "relu": relu,
+        "hardshrink": shrinkage.hardshrink,
         "softmax": softmax,
         "log_softmax": log_softmax,
         # reductions

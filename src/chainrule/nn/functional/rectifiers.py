@@ -1,5 +1,6 @@
-"""Rectifiers: ReLU, leaky ReLU, PReLU, hardtanh and ReLU6, the ELU family (ELU, SELU, CELU),
-the hard sigmoid and the hard swish, each a fused operation of ``ops.rectifiers``.
+"""Rectifiers: ReLU, leaky ReLU, randomized leaky ReLU, PReLU, hardtanh and ReLU6, the ELU family
+(ELU, SELU, CELU), the hard sigmoid and the hard swish, each a fused operation of
+``ops.rectifiers`` (randomized leaky ReLU in training: a product with the slopes drawn).
 
 Those that take ``inplace=True`` in PyTorch take it here too, and so have a trailing-underscore
 twin (``relu_``...): the result is written into the input's memory and the input is returned,
@@ -12,8 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from chainrule import backend
+from chainrule.autograd.function import OpError
 from chainrule.ops import rectifiers as ops
 from chainrule.ops.inplace import modify
+from chainrule.ops.shrinkage import check_floating
+from chainrule.random import default_generator
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -32,6 +37,8 @@ __all__ = [
     "relu",
     "relu6",
     "relu_",
+    "rrelu",
+    "rrelu_",
     "selu",
     "selu_",
 ]
@@ -222,6 +229,61 @@ def hardswish(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
     ```
     """
     return _maybe_inplace(input, inplace, "hardswish_", ops.Hardswish.apply)
+
+
+def rrelu(
+    input: Tensor,  # noqa: A002
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+    inplace: bool = False,
+) -> Tensor:
+    """Randomized leaky ReLU (Xu et al., 2015): x where x > 0, else a·x. In training each
+    element x ≤ 0 draws its own slope a from U(lower, upper) (the gradient there is that a);
+    in evaluation a is the mean slope (lower + upper)/2, a leaky ReLU.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> F.rrelu(cr.tensor([-2.0, 3.0]), 0.25, 0.75).tolist()
+    [-1.0, 3.0]
+
+    ```
+    """
+    check_floating(input, "rrelu")
+    if not lower <= upper:
+        raise OpError(f"rrelu: lower bound {lower} should be at most the upper bound {upper}")
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+
+    def compute(x: Tensor) -> Tensor:
+        # The slopes are constants of the graph: ∂/∂x is the slope drawn, as in PyTorch.
+        values = x.array
+        slopes = default_generator().uniform(lower, upper, values.shape).astype(values.dtype)
+        slopes[~(values <= 0)] = 1  # x > 0 (and nan) keeps its value and its gradient
+        return x * Tensor._make(backend.as_array(slopes), False, None)
+
+    return _maybe_inplace(input, inplace, "rrelu_", compute)
+
+
+def rrelu_(
+    input: Tensor,  # noqa: A002
+    lower: float = 1.0 / 8,
+    upper: float = 1.0 / 3,
+    training: bool = False,
+) -> Tensor:
+    """:func:`rrelu`, written into ``input``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([-2.0, 3.0])
+    >>> F.rrelu_(x, 0.5, 0.5) is x, x.tolist()
+    (True, [-1.0, 3.0])
+
+    ```
+    """
+    return rrelu(input, lower, upper, training, inplace=True)
 
 
 def identity(input: Tensor) -> Tensor:  # noqa: A002

@@ -1,6 +1,6 @@
-"""Smooth activations: sigmoid, tanh, GELU (exact or tanh), SiLU, Mish and Softplus, each one
-fused operation of ``ops.smooth_activations``; Softsign and Tanhshrink, compositions of
-primitives.
+"""Smooth activations: sigmoid, tanh, GELU (exact or tanh), SiLU, Mish, Softplus and log σ, each
+one fused operation of ``ops.smooth_activations``; Softsign, Tanhshrink and the gated linear
+unit, compositions of primitives.
 
 SiLU and Mish take ``inplace=True`` as in PyTorch: the result is written into the input's
 memory, with the autograd rules of :mod:`chainrule.ops.inplace`.
@@ -8,13 +8,27 @@ memory, with the autograd rules of :mod:`chainrule.ops.inplace`.
 
 from __future__ import annotations
 
+from chainrule.autograd.function import OpError, not_a_tensor
 from chainrule.ops import elementwise
 from chainrule.ops import smooth_activations as ops
 from chainrule.ops.inplace import modify
+from chainrule.ops.movement import chunk, normalise_axis
+from chainrule.ops.shrinkage import check_floating
 from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.tensor import Tensor
 
-__all__ = ["gelu", "mish", "sigmoid", "silu", "softplus", "softsign", "tanh", "tanhshrink"]
+__all__ = [
+    "gelu",
+    "glu",
+    "logsigmoid",
+    "mish",
+    "sigmoid",
+    "silu",
+    "softplus",
+    "softsign",
+    "tanh",
+    "tanhshrink",
+]
 
 GELU_APPROXIMATIONS = ("none", "tanh")
 
@@ -117,3 +131,44 @@ def tanhshrink(input: Tensor) -> Tensor:  # noqa: A002
     ```
     """
     return input - tanh(input)
+
+
+def logsigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """log σ(x) = −log(1 + e⁻ˣ), element-wise, without overflow at either end.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> [round(v, 4) for v in F.logsigmoid(cr.tensor([-100.0, 0.0, 100.0])).tolist()]
+    [-100.0, -0.6931, -0.0]
+
+    ```
+    """
+    check_floating(input, "logsigmoid")
+    return ops.LogSigmoid.apply(input)
+
+
+def glu(input: Tensor, dim: int = -1) -> Tensor:  # noqa: A002
+    """The gated linear unit (Dauphin et al., 2017): input split in two halves a and b along
+    ``dim``, a ⊙ σ(b); (…, 2n, …) → (…, n, …).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> F.glu(cr.tensor([[2.0, 4.0, 0.0, 100.0]])).tolist()
+    [[1.0, 4.0]]
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("glu", "input", input)
+    check_floating(input, "glu")
+    if input.ndim == 0:
+        raise OpError("glu: a scalar has no dimension to halve")
+    axis = normalise_axis(dim, input.ndim, "glu")
+    if input.shape[axis] % 2:
+        raise OpError(
+            f"glu: halving dimension must be even, but dimension {axis} is size {input.shape[axis]}"
+        )
+    a, b = chunk(input, 2, axis)
+    return a * sigmoid(b)
