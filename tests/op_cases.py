@@ -553,6 +553,7 @@ import op_cases_indexing  # noqa: E402, F401
 import op_cases_linalg  # noqa: E402, F401
 import op_cases_nn  # noqa: E402, F401
 import op_cases_reductions  # noqa: E402, F401
+import op_cases_resampling  # noqa: E402, F401
 import op_cases_shape  # noqa: E402, F401
 
 _ids = [c.id for c in CASES]

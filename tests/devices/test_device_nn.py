@@ -255,6 +255,14 @@ ACTIVATIONS = [
     ("Tanhshrink", nn.Tanhshrink),
     ("Softmax", lambda: nn.Softmax(dim=1)),
     ("LogSoftmax", lambda: nn.LogSoftmax(dim=-1)),
+    ("Softmin", lambda: nn.Softmin(dim=1)),
+    ("LogSigmoid", nn.LogSigmoid),
+    ("GLU", lambda: nn.GLU(dim=1)),
+    ("Softmax2d", nn.Softmax2d),
+    ("Threshold", lambda: nn.Threshold(0.1, -2.0)),
+    ("Hardshrink", nn.Hardshrink),
+    ("Softshrink", lambda: nn.Softshrink(0.3)),
+    ("RReLU", lambda: nn.RReLU(0.1, 0.3).eval()),
 ]
 
 LAYERS = [
@@ -339,6 +347,54 @@ LAYERS = [
     Case("LayerNorm", lambda: nn.LayerNorm((3, 4)), [_normal(2, 5, 3, 4)]),
     Case("LayerNorm-nobias", lambda: nn.LayerNorm(4, bias=False), [_normal(3, 4)]),
     Case("GroupNorm", lambda: nn.GroupNorm(2, 4), [_normal(3, 4, 5)]),
+    Case("RMSNorm", lambda: nn.RMSNorm((3, 4)), [_normal(2, 5, 3, 4)]),
+    Case("RMSNorm-noaffine", lambda: nn.RMSNorm(4, 1e-3, False), [_normal(3, 4)]),
+    *[
+        Case(f"{name}-{padding}", lambda name=name, p=padding: getattr(nn, name)(p), [_normal(*s)])
+        for name, padding, s in (
+            ("ZeroPad1d", (2, -1), (2, 3, 5)),
+            ("ZeroPad2d", 1, (2, 3, 4, 5)),
+            ("ZeroPad3d", 1, (1, 2, 3, 4, 3)),
+            ("ReflectionPad1d", 2, (2, 3, 5)),
+            ("ReflectionPad2d", (1, 2, 0, 1), (2, 3, 4, 5)),
+            ("ReflectionPad3d", 1, (2, 3, 4, 3)),
+            ("ReplicationPad1d", (3, 1), (3, 5)),
+            ("ReplicationPad2d", 2, (2, 3, 4, 5)),
+            ("ReplicationPad3d", (1, 0, 0, 2, 1, 1), (1, 2, 3, 4, 3)),
+            ("CircularPad1d", (-1, 2), (2, 3, 5)),
+            ("CircularPad2d", 2, (2, 3, 4, 5)),
+            ("CircularPad3d", 1, (1, 2, 3, 4, 3)),
+        )
+    ],
+    *[
+        Case(f"{name}-{value}", lambda name=name, v=value: getattr(nn, name)(1, v), [_normal(*s)])
+        for name, value, s in (
+            ("ConstantPad1d", 0.5, (2, 3, 5)),
+            ("ConstantPad2d", -1.0, (2, 3, 4, 5)),
+            ("ConstantPad3d", 2.0, (1, 2, 3, 4, 3)),
+        )
+    ],
+    Case("PixelShuffle", lambda: nn.PixelShuffle(2), [_normal(2, 8, 3, 4)]),
+    Case("PixelUnshuffle", lambda: nn.PixelUnshuffle(2), [_normal(2, 2, 4, 6)]),
+    Case("Upsample-nearest", lambda: nn.Upsample(scale_factor=1.5), [_normal(2, 3, 4, 5)]),
+    Case(
+        "Upsample-bicubic",
+        lambda: nn.Upsample(size=(7, 3), mode="bicubic", align_corners=True),
+        [_normal(2, 3, 4, 5)],
+    ),
+    Case(
+        "Upsample-trilinear",
+        lambda: nn.Upsample(size=5, mode="trilinear"),
+        [_normal(1, 2, 3, 4, 3)],
+    ),
+    Case("UpsamplingNearest2d", lambda: nn.UpsamplingNearest2d(size=6), [_normal(2, 3, 4, 5)]),
+    Case(
+        "UpsamplingBilinear2d",
+        lambda: nn.UpsamplingBilinear2d(scale_factor=2),
+        [_normal(2, 3, 4, 5)],
+    ),
+    Case("CosineSimilarity", lambda: nn.CosineSimilarity(dim=-1), [_normal(4, 5), _normal(4, 5)]),
+    Case("PairwiseDistance", lambda: nn.PairwiseDistance(p=3.0), [_normal(4, 5), _normal(4, 5)]),
     Case("InstanceNorm1d", lambda: nn.InstanceNorm1d(3, affine=True), [_normal(2, 3, 6)]),
     Case(
         "InstanceNorm2d-track-train",
@@ -444,6 +500,21 @@ FUNCTIONS = [
         "F.pairwise_distance",
         lambda: _Lambda(F.pairwise_distance, "dist"),
         [_normal(4, 5), _normal(4, 5)],
+    ),
+    Case(
+        "F.interpolate-linear",
+        lambda: _Lambda(lambda x: F.interpolate(x, scale_factor=2.5, mode="linear"), "interp"),
+        [_normal(2, 3, 5)],
+    ),
+    Case(
+        "F.interpolate-area-3d",
+        lambda: _Lambda(lambda x: F.interpolate(x, size=(2, 3, 2), mode="area"), "interp"),
+        [_normal(1, 2, 3, 4, 5)],
+    ),
+    Case(
+        "F.normalize",
+        lambda: _Lambda(lambda x: F.normalize(x, p=3.0), "normalize"),
+        [_normal(3, 4)],
     ),
 ]
 

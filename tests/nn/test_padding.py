@@ -73,6 +73,23 @@ def test_border_modes_match_torch(case: str, mode: str) -> None:
     compare(shape, pad, mode, None)
 
 
+CROPS = {
+    "1d-left": ((2, 3, 5), (-1, 2)),
+    "1d-right": ((2, 3, 5), (2, -3)),
+    "1d-both": ((3, 5), (-2, -1)),
+    "2d": ((2, 2, 4, 5), (1, -2, -1, 2)),
+    "3d": ((1, 2, 3, 4, 5), (-1, 1, 0, -2, 2, -1)),
+}
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("case", list(CROPS))
+def test_border_modes_crop_with_negative_widths_as_torch(case: str, mode: str) -> None:
+    # Circular crops before wrapping, the other two after padding: PyTorch's order.
+    shape, pad = CROPS[case]
+    compare(shape, pad, mode, None)
+
+
 def test_reflect_replicate_circular_by_example() -> None:
     x = cr.tensor([[[0.0, 1.0, 2.0, 3.0]]])
     expected = {
@@ -88,7 +105,7 @@ def test_reflect_replicate_circular_by_example() -> None:
 @pytest.mark.parametrize("mode", ["constant", "reflect", "replicate", "circular"])
 def test_gradcheck(mode: str) -> None:
     x = cr.tensor(rng_for(mode).standard_normal((1, 2, 3, 3)), requires_grad=True)
-    pad = (2, 1, -1, 2) if mode == "constant" else (2, 1, 1, 2)
+    pad = (2, 1, -1, 2) if mode != "reflect" else (2, -1, 1, 2)
     value = 0.5 if mode == "constant" else None
     assert cr.gradcheck(lambda t: F.pad(t, pad, mode=mode, value=value), [x])
 
@@ -105,8 +122,10 @@ def test_errors_are_clear() -> None:
         F.pad(x, (4, 0), mode="reflect")
     with pytest.raises(ValueError, match="circular needs widths no larger"):
         F.pad(x, (5, 0), mode="circular")
-    with pytest.raises(ValueError, match="only supported by mode='constant'"):
-        F.pad(x, (-1, 0), mode="replicate")
+    with pytest.raises(ValueError, match="would have size 0, fewer than 1"):
+        F.pad(x, (-4, 0), mode="replicate")
+    with pytest.raises(ValueError, match="circular wraps what cropping leaves"):
+        F.pad(x, (-3, 2), mode="circular")
     with pytest.raises(ValueError, match="negative size"):
         F.pad(x, (-3, -2))
     with pytest.raises(ValueError, match="1 to 3 trailing dimensions"):

@@ -15,6 +15,7 @@ from chainrule.nn.classification_losses import (
 from chainrule.nn.containers import ModuleDict, ModuleList, Sequential
 from chainrule.nn.layers.attention import MultiheadAttention
 from chainrule.nn.layers.conv import Conv1d, Conv2d, ConvTranspose1d, ConvTranspose2d
+from chainrule.nn.layers.distances import CosineSimilarity, PairwiseDistance
 from chainrule.nn.layers.dropout import (
     AlphaDropout,
     Dropout,
@@ -32,6 +33,24 @@ from chainrule.nn.layers.normalization import (
     InstanceNorm2d,
     InstanceNorm3d,
     LayerNorm,
+    RMSNorm,
+)
+from chainrule.nn.layers.padding import (
+    CircularPad1d,
+    CircularPad2d,
+    CircularPad3d,
+    ConstantPad1d,
+    ConstantPad2d,
+    ConstantPad3d,
+    ReflectionPad1d,
+    ReflectionPad2d,
+    ReflectionPad3d,
+    ReplicationPad1d,
+    ReplicationPad2d,
+    ReplicationPad3d,
+    ZeroPad1d,
+    ZeroPad2d,
+    ZeroPad3d,
 )
 from chainrule.nn.layers.pool import (
     AdaptiveAvgPool1d,
@@ -42,6 +61,13 @@ from chainrule.nn.layers.pool import (
     MaxPool2d,
 )
 from chainrule.nn.layers.recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from chainrule.nn.layers.resampling import (
+    PixelShuffle,
+    PixelUnshuffle,
+    Upsample,
+    UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
 from chainrule.nn.layers.reshape import Unflatten
 from chainrule.nn.layers.sparse import Embedding
 from chainrule.nn.layers.transformer import Transformer
@@ -109,11 +135,18 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CircularPad1d",
+    "CircularPad2d",
+    "CircularPad3d",
+    "ConstantPad1d",
+    "ConstantPad2d",
+    "ConstantPad3d",
     "Conv1d",
     "Conv2d",
     "ConvTranspose1d",
     "ConvTranspose2d",
     "CosineEmbeddingLoss",
+    "CosineSimilarity",
     "CrossEntropyLoss",
     "Dropout",
     "Dropout1d",
@@ -154,14 +187,24 @@ __all__ = [
     "MultiheadAttention",
     "NLLLoss",
     "PReLU",
+    "PairwiseDistance",
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "PixelShuffle",
+    "PixelUnshuffle",
     "PoissonNLLLoss",
+    "RMSNorm",
     "RNNCell",
     "RReLU",
     "ReLU",
     "ReLU6",
+    "ReflectionPad1d",
+    "ReflectionPad2d",
+    "ReflectionPad3d",
+    "ReplicationPad1d",
+    "ReplicationPad2d",
+    "ReplicationPad3d",
     "Sequential",
     "SiLU",
     "Sigmoid",
@@ -182,6 +225,12 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "Unflatten",
+    "Upsample",
+    "UpsamplingBilinear2d",
+    "UpsamplingNearest2d",
+    "ZeroPad1d",
+    "ZeroPad2d",
+    "ZeroPad3d",
     "functional",
     "init",
     "parallel",

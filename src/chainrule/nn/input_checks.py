@@ -26,7 +26,7 @@ from typing import Any
 from chainrule.autograd.function import OpError
 from chainrule.tensor import Tensor
 
-__all__ = ["InputDtypeError", "check_input", "describe", "require_tensor"]
+__all__ = ["InputDtypeError", "InputShapeError", "check_input", "describe", "require_tensor"]
 
 
 class InputDtypeError(OpError, RuntimeError):
@@ -35,6 +35,11 @@ class InputDtypeError(OpError, RuntimeError):
     PyTorch raises RuntimeError for these and chainrule's bad-input errors are ValueErrors
     (:class:`OpError`): this is both, so that either ``except`` clause catches it.
     """
+
+
+class InputShapeError(OpError, RuntimeError):
+    """An input whose shape (or a size or factor given with it) does not fit the function,
+    where PyTorch raises RuntimeError: both, as :class:`InputDtypeError`."""
 
 
 def check_input(

@@ -10,6 +10,7 @@ never a loop over windows.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule import backend
@@ -223,5 +224,7 @@ def _map_axis(x: Any, axis: int, matrix: Any) -> Any:
     """x with ``axis`` mapped through ``matrix`` (n, m): one 2-D product over all other axes."""
     xp = backend.xp
     moved = xp.moveaxis(x, axis, -1)
-    out = moved.reshape(-1, moved.shape[-1]) @ matrix
+    # The row count spelled out: -1 is ambiguous when an axis is empty (an output size of 0).
+    rows = math.prod(moved.shape[:-1])
+    out = moved.reshape(rows, moved.shape[-1]) @ matrix
     return xp.moveaxis(out.reshape(*moved.shape[:-1], matrix.shape[1]), -1, axis)

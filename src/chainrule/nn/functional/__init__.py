@@ -17,6 +17,7 @@ from chainrule.nn.functional.normalization import *  # noqa: F403
 from chainrule.nn.functional.padding import *  # noqa: F403
 from chainrule.nn.functional.rectifiers import *  # noqa: F403
 from chainrule.nn.functional.regression_losses import *  # noqa: F403
+from chainrule.nn.functional.resampling import *  # noqa: F403
 from chainrule.nn.functional.shrinkage import *  # noqa: F403
 from chainrule.nn.functional.smooth_activations import *  # noqa: F403
 from chainrule.nn.functional.softmax import *  # noqa: F403

@@ -7,13 +7,18 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numpy
+
 from chainrule import backend
 from chainrule.autograd.function import OpError
-from chainrule.nn.input_checks import check_input
-from chainrule.ops import norm
+from chainrule.autograd.grad_mode import is_grad_enabled
+from chainrule.nn.input_checks import InputShapeError, check_input, require_tensor
+from chainrule.ops import elementwise, norm
+from chainrule.ops.division import rsqrt
+from chainrule.ops.vector_norm import vector_norm
 from chainrule.tensor import Tensor
 
-__all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm"]
+__all__ = ["batch_norm", "group_norm", "instance_norm", "layer_norm", "normalize", "rms_norm"]
 
 
 def _data(value: Any) -> Any:
@@ -263,3 +268,103 @@ def group_norm(
     rows = input.reshape(batch, num_groups, width)
     out = norm.LayerNorm.apply(rows, None, None, normalized_ndim=1, eps=eps).reshape(input.shape)
     return _affine(out, weight, bias)
+
+
+def normalize(
+    input: Tensor,  # noqa: A002
+    p: float = 2.0,
+    dim: int = 1,
+    eps: float = 1e-12,
+    out: Tensor | None = None,
+) -> Tensor:
+    """x / max(‖x‖ₚ, ε) with the p-norm taken along ``dim``: every vector along ``dim`` scaled
+    to unit length (zero vectors stay zero). The result has the shape of ``input``; where
+    the norm is below ε its gradient is that of x/ε (the floor is a clamp, as in PyTorch).
+    ``out``, where given, receives the result (of the same shape; no gradient flows through it).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.tensor([[3.0, 4.0], [0.0, 0.0]], dtype=cr.float64)
+    >>> F.normalize(x).tolist()
+    [[0.6, 0.8], [0.0, 0.0]]
+    >>> F.normalize(x, p=1.0, dim=1)[0].tolist()
+    [0.42857142857142855, 0.5714285714285714]
+
+    ```
+    """
+    require_tensor(input, "normalize")
+    rank = max(input.ndim, 1)
+    if not -rank <= dim < rank:
+        raise IndexError(
+            f"normalize: Dimension out of range (expected to be in range of [{-rank}, "
+            f"{rank - 1}], but got {dim})"
+        )
+    norms = elementwise.clamp(vector_norm(input, p, dim, keepdim=True), min=eps)
+    if out is None:
+        return input / norms
+    require_tensor(out, "normalize", "out", 5)
+    if is_grad_enabled() and (input.requires_grad or out.requires_grad):
+        raise RuntimeError(
+            "normalize(): functions with out=... arguments don't support automatic "
+            "differentiation, but one of the arguments requires grad."
+        )
+    result = input / norms
+    if out.shape != result.shape:  # PyTorch resizes a mismatched out (deprecated there)
+        raise OpError(
+            f"normalize: out has shape {out.shape} but the result has shape {result.shape}"
+        )
+    out.array[...] = result.array
+    return out
+
+
+def rms_norm(
+    input: Tensor,  # noqa: A002
+    normalized_shape: int | Sequence[int],
+    weight: Tensor | None = None,
+    eps: float | None = None,
+) -> Tensor:
+    """y = x / √(mean(x²) + ε) · γ, the mean over the trailing ``normalized_shape`` dimensions
+    of each sample (Zhang & Sennrich, 2019: layer norm without centring or shift); ``weight``
+    γ has shape ``normalized_shape`` or is None. ε = None means the machine epsilon of the
+    input's dtype (float32's for float16 and bfloat16, which are computed in float32, as in
+    PyTorch). The result has the shape and dtype of ``input``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> y = F.rms_norm(cr.tensor([[3.0, 4.0], [1.0, 1.0]]), (2,), eps=0.0)
+    >>> [[round(v, 4) for v in row] for row in y.tolist()]
+    [[0.8485, 1.1314], [1.0, 1.0]]
+
+    ```
+    """
+    where = "rms_norm"
+    check_input(where, input, floating=True)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    count = len(shape)
+    if count == 0:
+        raise InputShapeError(
+            f"{where}: Expected normalized_shape to be at least 1-dimensional, i.e., containing "
+            f"at least one element, but got normalized_shape = {list(shape)}"
+        )
+    if input.ndim < count or input.shape[input.ndim - count :] != shape:
+        raise InputShapeError(
+            f"{where}: Given normalized_shape={list(shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, shape))}], but got input of size {list(input.shape)}"
+        )
+    if weight is not None and tuple(weight.shape) != shape:
+        raise InputShapeError(
+            f"{where}: Expected weight to be of same shape as normalized_shape, but got weight "
+            f"of shape {list(weight.shape)} and normalized_shape = {list(shape)}"
+        )
+    wide = "float64" if input.dtype.name == "float64" else "float32"
+    if eps is None:
+        eps = float(numpy.finfo(wide).eps)
+    x = input if input.dtype.name == wide else input.to(wide)
+    axes = tuple(range(-count, 0))
+    scale = rsqrt((x * x).mean(dim=axes, keepdim=True) + eps)
+    out = x * scale
+    if weight is not None:  # applied in the wide dtype too: one rounding at the end
+        out = out * (weight if weight.dtype == out.dtype else weight.to(out.dtype))
+    return out if out.dtype == input.dtype else out.to(input.dtype)

@@ -8,7 +8,7 @@ from typing import Any
 
 from chainrule import backend
 from chainrule.autograd.function import OpError
-from chainrule.nn.input_checks import require_tensor
+from chainrule.nn.input_checks import InputShapeError, require_tensor
 from chainrule.ops.padding import ConstantPad, IndexPad
 from chainrule.tensor import Tensor
 
@@ -39,10 +39,11 @@ def pad(
     """Pad the last len(pad)/2 dimensions of ``input``: ``pad`` = (left, right) for the last
     dimension, then (top, bottom) for the one before, and so on, as PyTorch orders it.
 
-    ``constant`` fills with ``value`` (0 by default) and crops where a width is negative;
-    ``reflect`` mirrors about the edge, ``replicate`` repeats the edge, ``circular`` wraps
-    around. These three pad 1 to 3 trailing dimensions of an input with one or two leading
-    (batch, channel) dimensions more.
+    ``constant`` fills with ``value`` (0 by default); ``reflect`` mirrors about the edge,
+    ``replicate`` repeats the edge, ``circular`` wraps around. These three pad 1 to 3 trailing
+    dimensions of an input with one or two leading (batch, channel) dimensions more. A negative
+    width crops, in every mode (``circular`` crops first and wraps what is left, as PyTorch
+    does).
 
     ```pycon
     >>> import chainrule as cr
@@ -87,28 +88,49 @@ def pad(
             f"{where}: mode {mode!r} pads 1 to 3 trailing dimensions of an input with one or two "
             f"more (batch, channel) dimensions; got pad {tuple(widths)} for input {input.shape}"
         )
-    maps = []
     for axis, (size, (before, after)) in enumerate(zip(input.shape, pairs)):
-        if (before, after) == (0, 0):
-            continue
-        _check_mode_widths(mode, size, before, after, axis, input.shape)
-        maps.append((axis, _index_map(size, before, after, mode), before))
-    return IndexPad.apply(input, maps=tuple(maps))
+        if (before, after) != (0, 0):
+            _check_mode_widths(mode, size, before, after, axis, input.shape)
+    # Negative widths crop. PyTorch's circular mode crops first and wraps what is left; the
+    # other two read their border from the whole input, so they pad first and crop after.
+    crops = tuple((min(before, 0), min(after, 0)) for before, after in pairs)
+    cropping = any(crop != (0, 0) for crop in crops)
+    out = input
+    if cropping and mode == "circular":
+        out = ConstantPad.apply(out, widths=crops, value=0)
+    maps = []
+    for axis, (size, (before, after)) in enumerate(zip(out.shape, pairs)):
+        before, after = max(before, 0), max(after, 0)
+        if (before, after) != (0, 0):
+            maps.append((axis, _index_map(size, before, after, mode), before))
+    if maps or not cropping:
+        out = IndexPad.apply(out, maps=tuple(maps))
+    if cropping and mode != "circular":
+        out = ConstantPad.apply(out, widths=crops, value=0)
+    return out
 
 
 def _check_mode_widths(
     mode: str, size: int, before: int, after: int, axis: int, shape: tuple
 ) -> None:
     problem = None
-    if before < 0 or after < 0:
-        problem = "negative widths (cropping) are only supported by mode='constant'"
+    kept = size + min(before, 0) + min(after, 0)  # what cropping leaves
+    if size == 0:
+        problem = "an empty dimension has no border to copy"
     elif mode == "reflect" and max(before, after) >= size:
         problem = f"reflect needs widths smaller than the dimension's size {size}"
     elif mode == "circular" and max(before, after) > size:
-        problem = f"circular needs widths no larger than the dimension's size {size}"
-    elif size == 0:
-        problem = "an empty dimension has no border to copy"
+        problem = (
+            f"circular needs widths no larger than the dimension's size {size} (wider ones "
+            "would mean wrapping around more than once)"
+        )
+    elif mode == "circular" and kept < 0:
+        problem = "cropping more than the dimension's size leaves a negative size"
+    elif mode == "circular" and max(before, after) > kept:
+        problem = f"circular wraps what cropping leaves ({kept}), so widths may not exceed it"
+    elif mode != "circular" and size + before + after < 1:
+        problem = f"the output would have size {size + before + after}, fewer than 1"
     if problem:
-        raise OpError(
+        raise InputShapeError(
             f"pad: widths {(before, after)} for dimension {axis} of input {shape}: {problem}"
         )

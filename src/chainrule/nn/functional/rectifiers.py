@@ -258,10 +258,12 @@ def rrelu(
 
     def compute(x: Tensor) -> Tensor:
         # The slopes are constants of the graph: ∂/∂x is the slope drawn, as in PyTorch.
-        values = x.array
+        # Drawn on the host from the library's generator, as dropout's masks are, then moved
+        # to x's device.
+        values = x.detach().cpu().numpy()
         slopes = default_generator().uniform(lower, upper, values.shape).astype(values.dtype)
         slopes[~(values <= 0)] = 1  # x > 0 (and nan) keeps its value and its gradient
-        return x * Tensor._make(backend.as_array(slopes), False, None)
+        return x * Tensor._make(backend.as_array(slopes), False, None).to(x.device)
 
     return _maybe_inplace(input, inplace, "rrelu_", compute)
 

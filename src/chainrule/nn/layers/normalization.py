@@ -1,5 +1,5 @@
 """Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics), InstanceNorm1d,
-InstanceNorm2d and InstanceNorm3d, LayerNorm and GroupNorm."""
+InstanceNorm2d and InstanceNorm3d, LayerNorm, RMSNorm and GroupNorm."""
 
 from __future__ import annotations
 
@@ -333,6 +333,56 @@ class LayerNorm(Module):
         return (
             f"{self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.has_bias}"
+        )
+
+
+class RMSNorm(Module):
+    """y = x / √(mean(x²) + ε) · γ with the mean over the trailing ``normalized_shape``
+    dimensions of each sample (Zhang & Sennrich, 2019); γ (``weight``, of that shape) starts
+    at 1. ``eps=None`` means the machine epsilon of the input's dtype.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> norm = cr.nn.RMSNorm(2)
+    >>> norm
+    RMSNorm((2,), eps=None, elementwise_affine=True)
+    >>> [round(v, 4) for v in norm(cr.tensor([[3.0, 4.0]]))[0].tolist()]
+    [0.8485, 1.1314]
+
+    ```
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | Sequence[int],
+        eps: float | None = None,
+        elementwise_affine: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(normalized_shape, int):
+            normalized_shape = (normalized_shape,)
+        self.normalized_shape = tuple(int(n) for n in normalized_shape)
+        self.eps, self.elementwise_affine = eps, elementwise_affine
+        if elementwise_affine:
+            ones = backend.xp.ones(self.normalized_shape, dtype=dtypes.to_dtype(dtype))
+            self.weight = Parameter(ones)
+        else:
+            self.register_parameter("weight", None)
+        self._place(device)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            init.ones_(self.weight)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        check_input(self, input, floating=True)
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )
 
 
