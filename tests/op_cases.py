@@ -548,6 +548,7 @@ for _name, _op in [
     )
 
 # Families kept in files of their own; each module adds its cases with case() when imported.
+import op_cases_decompositions  # noqa: E402, F401
 import op_cases_elementwise  # noqa: E402, F401
 import op_cases_indexing  # noqa: E402, F401
 import op_cases_linalg  # noqa: E402, F401

@@ -211,3 +211,59 @@ case("logical_xor", lambda m, x, y: m.logical_xor(x, y), A, B, domain=ties, **NO
 case("logical_and_method", lambda m, x, y: x.logical_and(y), A, (4,), domain=ties, **NOGRAD)
 case("logical_or_method", lambda m, x, y: x.logical_or(y), A, B, domain=ties, **NOGRAD)
 case("where_method", lambda m, x, y: x.where(x > y, y), A, B, domain=distinct)
+
+# ---- nan-skipping extremes, smooth maxima, signs, sinc, angles, PyTorch's other names ---------
+
+NAN_HOLES = np.array([[1.0, np.nan, 1.0, 1.0], [1.0, 1.0, np.nan, 1.0], [1.0, 1.0, 1.0, 1.0]])
+
+
+def _with_nan(m, x):
+    """x with nan at fixed places (the same in both libraries)."""
+    return x * m.tensor(NAN_HOLES, dtype=x.dtype).nan_to_num(0.0) + m.tensor(
+        np.where(np.isnan(NAN_HOLES), np.nan, 0.0), dtype=x.dtype
+    )
+
+
+case("fmax", lambda m, x, y: m.fmax(x, y), A, B, domain=distinct)
+case("fmax_bcast_method", lambda m, x, y: x.fmax(y), A, (4,), domain=distinct)
+case("fmin", lambda m, x, y: m.fmin(x, y), A, B, domain=distinct)
+case("fmax_nan", lambda m, x, y: m.fmax(_with_nan(m, x), y), A, B, domain=distinct)
+case(
+    "fmin_nan_both", lambda m, x, y: m.fmin(_with_nan(m, x), _with_nan(m, y)), A, B, domain=distinct
+)
+case("fmax_ties", lambda m, x, y: m.fmax(x, y), A, B, domain=ties, **ONE)
+case("logaddexp", lambda m, x, y: m.logaddexp(x * 3, y), A, B)
+case("logaddexp_bcast_method", lambda m, x, y: x.logaddexp(y * 20), A, (4,))
+case("logaddexp2", lambda m, x, y: m.logaddexp2(x, y * 3), A, B)
+case("logaddexp2_method", lambda m, x, y: x.logaddexp2(y), (4,), A)
+case("copysign", lambda m, x, y: m.copysign(x, y), A, B, domain=(nonzero, nonzero))
+case("copysign_scalar_method", lambda m, x: x.copysign(-1.5), A, domain=nonzero)
+case("copysign_bcast", lambda m, x, y: m.copysign(x, y), (3, 1), (4,), domain=(nonzero, normal))
+case("copysign_at_zero", lambda m, x, y: m.copysign(x, y), A, B, domain=ties, **ONE)
+case("signbit", lambda m, x: m.signbit(x), A, domain=ties, **NOGRAD)
+case("positive", lambda m, x: m.positive(x) * 2, A)
+case("sinc", lambda m, x: m.sinc(x * 2), A, domain=nonzero)
+# At 0 itself PyTorch's second derivative of sinc is nan (0/0 under its mask): first order only.
+case("sinc_method_at_zero", lambda m, x: x.sinc(), A, domain=at(0.0), **ONE)
+case("deg2rad", lambda m, x: m.deg2rad(x * 90), A)
+case("rad2deg_method", lambda m, x: x.rad2deg(), A)
+case("absolute", lambda m, x: m.absolute(x), A, domain=nonzero)
+case("subtract_method", lambda m, x, y: x.subtract(y, alpha=2), A, B)
+case("multiply_divide_methods", lambda m, x, y: x.multiply(y).divide(y + 3), A, B, domain=positive)
+case("negative_method", lambda m, x: x.negative(), A)
+case(
+    "greater_less_names",
+    lambda m, x, y: m.greater(x, y) ^ m.less_equal(y, x),
+    A,
+    B,
+    domain=ties,
+    **NOGRAD,
+)
+case(
+    "not_equal_methods",
+    lambda m, x, y: x.not_equal(y) | x.greater_equal(y) | x.less(y),
+    A,
+    B,
+    domain=ties,
+    **NOGRAD,
+)

@@ -290,3 +290,71 @@ case(
     domain=ties,
     **NOGRAD,
 )
+
+# ---- nan-skipping sums, aminmax, quantiles, logcumsumexp, covariance, distances, integrals ------
+
+NAN_AT = np.array([[1.0, np.nan, 1.0, 1.0], [1.0, 1.0, 1.0, 1.0], [np.nan, 1.0, 1.0, np.nan]])
+
+
+def _holed(m, x):
+    """x with nan at fixed places (the same in both libraries)."""
+    keep = m.tensor(np.nan_to_num(NAN_AT, nan=0.0), dtype=x.dtype)
+    holes = m.tensor(np.where(np.isnan(NAN_AT), np.nan, 0.0), dtype=x.dtype)
+    return x * keep + holes
+
+
+case("nansum", lambda m, x: m.nansum(_holed(m, x)), A)
+case("nansum_dim_keepdim_method", lambda m, x: _holed(m, x).nansum(1, keepdim=True), A)
+case("nanmean", lambda m, x: m.nanmean(_holed(m, x), dim=0), A)
+case("nanmean_method", lambda m, x: _holed(m, x).nanmean(), A)
+case("aminmax", lambda m, x: tuple(m.aminmax(x)), A, domain=distinct)
+case("aminmax_dim_method", lambda m, x: tuple(x.aminmax(dim=1, keepdim=True)), X3, domain=distinct)
+case("aminmax_ties", lambda m, x: tuple(m.aminmax(x, dim=0)), A, domain=ties, **ONE)
+case("quantile", lambda m, x: m.quantile(x, 0.3), A, domain=distinct)
+case(
+    "quantile_q_dim",
+    lambda m, x: m.quantile(x, m.tensor([0.1, 0.5, 1.0], dtype=x.dtype), dim=1),
+    A,
+    domain=distinct,
+)
+case(
+    "quantile_keepdim_method",
+    lambda m, x: x.quantile(0.75, dim=0, keepdim=True),
+    X3,
+    domain=distinct,
+)
+for mode in ("lower", "higher", "midpoint", "nearest"):
+    case(
+        f"quantile_{mode}",
+        lambda m, x, mode=mode: m.quantile(x, 0.4, dim=-1, interpolation=mode),
+        X3,
+        domain=distinct,
+    )
+case("nanquantile", lambda m, x: m.nanquantile(_holed(m, x), 0.5, dim=1), A, domain=distinct)
+case("nanquantile_method", lambda m, x: _holed(m, x).nanquantile(0.25), A, domain=distinct)
+case("logcumsumexp", lambda m, x: m.logcumsumexp(x * 3, 1), A)
+case("logcumsumexp_method", lambda m, x: x.logcumsumexp(0), X3)
+case("logcumsumexp_0d", lambda m, x: m.logcumsumexp(x, 0), ())
+case("cov", lambda m, x: m.cov(x), A)
+case("cov_correction_method", lambda m, x: x.cov(correction=0), A)
+case("cov_vector", lambda m, x: m.cov(x), (5,))
+case(
+    "cov_weights",
+    lambda m, x: m.cov(
+        x, fweights=m.tensor([1, 2, 1, 3]), aweights=m.tensor([0.5, 1.0, 2.0, 1.0], dtype=x.dtype)
+    ),
+    A,
+)
+case("corrcoef", lambda m, x: m.corrcoef(x), A)
+case("corrcoef_method", lambda m, x: x.corrcoef(), (2, 6))
+case("dist", lambda m, x, y: m.dist(x, y), A, A)
+case("dist_p3_method", lambda m, x, y: x.dist(y, 3), A, (4,))
+case("dist_inf", lambda m, x, y: m.dist(x, y, float("inf")), A, A, domain=distinct)
+case("trapezoid", lambda m, y: m.trapezoid(y), A)
+case("trapezoid_dx_dim", lambda m, y: m.trapezoid(y, dx=0.5, dim=0), A)
+case("trapezoid_x", lambda m, y, x: m.trapezoid(y, x), A, (4,))
+case("trapz", lambda m, y, x: m.trapz(y, x, dim=0), A, A)
+case("cumulative_trapezoid", lambda m, y: m.cumulative_trapezoid(y), A)
+case("cumulative_trapezoid_x", lambda m, y, x: m.cumulative_trapezoid(y, x, dim=0), A, (3,))
+case("msort", lambda m, x: m.msort(x), A, domain=distinct)
+case("msort_method", lambda m, x: x.msort(), X3, domain=distinct)

@@ -79,3 +79,48 @@ case("split_fn_keywords", lambda m, x: m.split(x, split_size_or_sections=[2, 1],
 case("split_sizes_with_zeros", lambda m, x: x.split([0, 3, 0, 1], 1), A)
 case("split_zero_size_of_empty_dim", lambda m, x: m.split(x, 0), (0, 3))
 case("chunk_method_keywords", lambda m, x: x.chunk(chunks=2, dim=-1), X3)
+
+# ---- flat views, turns, splits at indices, diagonals and blocks, picks along a dimension --------
+
+case("ravel", lambda m, x: m.ravel(x.transpose(0, 1)), A)
+case("ravel_method", lambda m, x: x.ravel(), X3)
+case("rot90", lambda m, x: m.rot90(x), A)
+case("rot90_k_dims_method", lambda m, x: x.rot90(-1, [2, 0]), X3)
+case("rot90_half_turn", lambda m, x: m.rot90(x, 2, (1, 2)), X3)
+case("rot90_full_turn", lambda m, x: m.rot90(x, 4) * 2, A)
+case("tensor_split_sections", lambda m, x: m.tensor_split(x, 3, dim=1), (2, 7))
+case("tensor_split_indices_method", lambda m, x: x.tensor_split([1, 5, 3, -1], 1), (2, 7))
+case("tensor_split_tensor", lambda m, x: m.tensor_split(x, m.tensor([2]), dim=0), A)
+case("hsplit", lambda m, x: m.hsplit(x, 2), A)
+case("hsplit_vector_method", lambda m, x: x.hsplit([1, 3]), (5,))
+case("vsplit", lambda m, x: m.vsplit(x, [1]), A)
+case("dsplit_method", lambda m, x: x.dsplit(2), X3)
+case("diag_embed", lambda m, x: m.diag_embed(x), A)
+case("diag_embed_offset_dims_method", lambda m, x: x.diag_embed(-1, 0, 2), A)
+case("diag_embed_offset_positive", lambda m, x: m.diag_embed(x, 2, 1, 0), X3)
+case("block_diag", lambda m, x, y, z: m.block_diag(x, y, z), A, (2,), ())
+case("cartesian_prod", lambda m, x, y: m.cartesian_prod(x, y), (3,), (2,))
+case("cartesian_prod_three", lambda m, x, y, z: m.cartesian_prod(x, y, z), (2,), (2,), (3,))
+case(
+    "vander",  # PyTorch 2.13's own backward of vander fails (an in-place write): powers there
+    lambda m, x: m.vander(x, 4),
+    (3,),
+    th_fn=lambda m, x: m.stack([x**3, x**2, x, m.ones_like(x)], 1),
+)
+case(
+    "vander_increasing",
+    lambda m, x: m.vander(x, increasing=True),
+    (3,),
+    th_fn=lambda m, x: m.stack([m.ones_like(x), x, x**2], 1),
+)
+case(
+    "take_along_dim",
+    lambda m, x: m.take_along_dim(x, m.tensor([[0, 2], [1, 1], [3, 0]]), dim=1),
+    A,
+)
+case(
+    "take_along_dim_bcast_method",
+    lambda m, x: x.take_along_dim(m.tensor([[[1], [0], [2]]]), 2),
+    X3,
+)
+case("take_along_dim_flat", lambda m, x: m.take_along_dim(x, m.tensor([5, 0, 5])), A)

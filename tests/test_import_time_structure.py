@@ -53,6 +53,10 @@ LAZY_FUNCTIONS = {
     "save": "chainrule.io",
     "summary": "chainrule.inspect.summary",
     "cosine_similarity": "chainrule.nn.functional",
+    "rrelu": "chainrule.nn.functional",
+    "rrelu_": "chainrule.nn.functional",
+    "threshold": "chainrule.nn.functional",
+    "threshold_": "chainrule.nn.functional",
 }
 # Packages above the tensor: none of them is needed to make and differentiate tensors.
 DEFERRED = [

@@ -67,8 +67,16 @@ from chainrule.dtypes import (
 from chainrule.dtypes import float as float  # noqa: A004
 from chainrule.dtypes import int as int  # noqa: A004
 from chainrule.ops.rectifiers import celu, prelu, relu, selu
-from chainrule.nn.functional.rectifiers import rrelu, rrelu_
-from chainrule.nn.functional.shrinkage import hardshrink, threshold, threshold_
+from chainrule.ops.shrinkage import hardshrink
+from chainrule.ops.determinants import logdet, matrix_exp, matrix_power, slogdet
+from chainrule.ops.linalg_old_names import cholesky, pinverse, qr, svd
+from chainrule.ops.constructions import block_diag, cartesian_prod, diag_embed, vander
+from chainrule.ops.integration import cumulative_trapezoid, trapezoid
+from chainrule.ops.nan_skipping import fmax, fmin, nanmean, nansum
+from chainrule.ops.quantiles import nanquantile, quantile
+from chainrule.ops.signs import copysign, heaviside, positive, signbit
+from chainrule.ops.splitting import dsplit, hsplit, tensor_split, vsplit
+from chainrule.ops.vector_products import addmv, addr, chain_matmul, ger, inner, mv, vdot
 from chainrule.ops.smooth_activations import sigmoid, tanh
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.compare import (
@@ -106,6 +114,8 @@ from chainrule.ops.exponential import (
     log1p,
     log2,
     log10,
+    logaddexp,
+    logaddexp2,
     logit,
     square,
     xlogy,
@@ -131,10 +141,13 @@ from chainrule.ops.trigonometric import (
     atanh,
     cosh,
     hypot,
+    deg2rad,
+    rad2deg,
+    sinc,
     sinh,
     tan,
 )
-from chainrule.ops.cumulative import cumprod, cumsum
+from chainrule.ops.cumulative import cumprod, cumsum, logcumsumexp
 from chainrule.ops.elementwise import (
     abs,  # noqa: A004
     add,
@@ -176,7 +189,16 @@ from chainrule.ops.movement import (
     transpose,
     unsqueeze,
 )
-from chainrule.ops.rearrange import flip, fliplr, flipud, repeat_interleave, roll, tile
+from chainrule.ops.rearrange import (
+    flip,
+    fliplr,
+    flipud,
+    ravel,
+    repeat_interleave,
+    roll,
+    rot90,
+    tile,
+)
 from chainrule.ops.reduce import (
     argmax,
     argmin,
@@ -188,7 +210,7 @@ from chainrule.ops.reduce import (
     sum,  # noqa: A004
     var,
 )
-from chainrule.ops.sorting import argsort, kthvalue, sort, topk
+from chainrule.ops.sorting import argsort, kthvalue, msort, sort, topk
 from chainrule.ops.axes import (
     atleast_1d,
     atleast_2d,
@@ -205,7 +227,7 @@ from chainrule.ops.axes import (
 )
 from chainrule.ops.compare import all, any  # noqa: A004
 from chainrule.ops.differences import diff
-from chainrule.ops.extremes import amax, amin, cummax, cummin
+from chainrule.ops.extremes import amax, amin, aminmax, cummax, cummin
 from chainrule.ops.index_updates import index_add, index_copy, index_fill, masked_scatter
 from chainrule.ops.layout import (
     channels_last,
@@ -220,15 +242,18 @@ from chainrule.ops.searching import (
     argwhere,
     bucketize,
     count_nonzero,
+    isin,
     nonzero,
     searchsorted,
     unique,
 )
-from chainrule.ops.selection import diagonal, narrow, select, take, unbind
+from chainrule.ops.selection import diagonal, narrow, select, take, take_along_dim, unbind
 from chainrule.ops.solve import det, inverse
 from chainrule.ops.stacking import column_stack, dstack, hstack, row_stack, vstack
 from chainrule.ops.statistics import (
     bincount,
+    corrcoef,
+    cov,
     histc,
     median,
     mode,
@@ -239,7 +264,7 @@ from chainrule.ops.statistics import (
 from chainrule.facts import is_floating_point, is_nonzero, is_tensor, numel
 from chainrule.printing import get_printoptions, set_printoptions
 from chainrule.promotion import can_cast, promote_types, result_type
-from chainrule.ops.vector_norm import norm
+from chainrule.ops.vector_norm import dist, norm
 from chainrule.ops.sampling import bernoulli, multinomial, normal
 from chainrule.random import (
     Generator,
@@ -283,6 +308,7 @@ _SUBMODULES = frozenset(
         "cuda",
         "data",
         "distributed",
+        "distributions",
         "devices",
         "dtypes",
         "facts",
@@ -318,6 +344,10 @@ _LAZY_FUNCTIONS = {
     "save": "chainrule.io",
     "summary": "chainrule.inspect.summary",
     "cosine_similarity": "chainrule.nn.functional",
+    "rrelu": "chainrule.nn.functional",
+    "rrelu_": "chainrule.nn.functional",
+    "threshold": "chainrule.nn.functional",
+    "threshold_": "chainrule.nn.functional",
 }
 
 if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
@@ -325,6 +355,7 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
         accelerator,
         cuda,
         data,
+        distributions,
         inspect,
         interop,
         linalg,
@@ -340,13 +371,20 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
     from chainrule.compiled import compile  # noqa: A004 - torch.compile's name
     from chainrule.inspect.summary import summary
     from chainrule.io import load, save
-    from chainrule.nn.functional import cosine_similarity
+    from chainrule.nn.functional import cosine_similarity, rrelu, rrelu_, threshold, threshold_
 
 clip = clamp
 divide = div
 multiply = mul
 subtract = sub
 negative = neg
+absolute = abs
+greater = gt
+greater_equal = ge
+less = lt
+less_equal = le
+not_equal = ne
+trapz = trapezoid
 
 __version__ = "0.1.0"
 

@@ -1,4 +1,4 @@
-"""Running totals along a dimension: cumsum and cumprod.
+"""Running totals along a dimension: cumsum, cumprod and logcumsumexp.
 
 Output element k along ``dim`` depends on input elements 0..k, so the gradient of element k
 collects ∂C/∂out_j from every j ≥ k: a cumulative sum taken from the far end.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chainrule import backend, dtypes
+from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.movement import cat, normalise_axis
 from chainrule.tensor import Tensor
@@ -130,6 +130,77 @@ def _checked(input: Tensor, dim: int, dtype: Any, op: str) -> tuple[int, Any]:  
     elif input.dtype.kind in "biu":
         dtype = dtypes.int64
     return axis, dtype
+
+
+class LogCumSumExp(Function):
+    """outₖ = log Σ_{i ≤ k} e^{xᵢ}: ∂C/∂xₖ = Σ_{j ≥ k} ∂C/∂outⱼ · e^{xₖ − outⱼ}
+
+    The sum from the far end is taken in log space, the positive and the negative incoming
+    gradients apart (log |g| − out, accumulated by logaddexp), so nothing overflows.
+    """
+
+    def forward(self, x: Any, dim: int) -> Any:
+        self.dim = dim
+        flat = _1d(x)
+        out = backend.xp.logaddexp.accumulate(flat, axis=dim) if flat.size else flat.copy()
+        out = out.reshape(x.shape)
+        self.saved = (x, out)  # as given and returned: a graph-recording backward finds them
+        return out
+
+    def backward(self, grad: Any) -> tuple:
+        x, out = self.saved
+        if isinstance(grad, Tensor):  # recording a graph: the same sums, as operations
+            if x.ndim == 0:
+                return (grad * 1,)  # one element: out = x
+            return (_log_space_grad_in_graph(grad, x, out, self.dim),)
+        xp = backend.xp
+        shape = grad.shape
+        grad, x, out = _1d(grad), _1d(x), _1d(out)
+        lowest = xp.finfo(x.dtype).min  # log 0, kept finite so that lowest − out is too
+        token = fp_errors.enter()  # log 0 is replaced below
+        try:
+            magnitude = xp.log(xp.abs(grad))
+            terms = []
+            for picked in (grad > 0, grad < 0):
+                logs = xp.where(picked, magnitude, lowest) - out
+                tail = xp.flip(xp.logaddexp.accumulate(xp.flip(logs, self.dim), self.dim), self.dim)
+                terms.append(xp.exp(tail + x))
+        finally:
+            fp_errors.leave(token)
+        return ((terms[0] - terms[1]).reshape(shape),)
+
+
+def _log_space_grad_in_graph(grad: Tensor, x: Tensor, out: Tensor, dim: int) -> Tensor:
+    """LogCumSumExp's gradient from tensors: the same log-space sums, with log |g| taken only
+    where g is nonzero (elsewhere a constant), so that its own derivative stays finite."""
+    from chainrule.ops.elementwise import Where, exp, log
+
+    terms = []
+    for picked in (grad.array > 0, grad.array < 0):
+        mask = Tensor._make(picked, False, None)
+        safe = Where.apply(mask, grad.abs(), 1.0)
+        logs = Where.apply(mask, log(safe), float(backend.xp.finfo(grad.array.dtype).min)) - out
+        tail = LogCumSumExp.apply(logs.flip(dim), dim=dim).flip(dim)
+        terms.append(exp(tail + x))
+    return terms[0] - terms[1]
+
+
+def logcumsumexp(input: Tensor, dim: int) -> Tensor:  # noqa: A002
+    """The running log Σ eˣ along ``dim``: ``out[k] = log(e^{x[0]} + … + e^{x[k]})``, without
+    overflow or underflow (integers become the default float dtype).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.logcumsumexp(cr.tensor([0.0, 0.0, 1000.0]), 0).tolist()]
+    [0.0, 0.6931, 1000.0]
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("logcumsumexp", "input", input)
+    axis = normalise_axis(dim, max(input.ndim, 1), "logcumsumexp")
+    x = input if dtypes.is_floating(input.array.dtype) else input.to(dtypes.get_default_dtype())
+    return LogCumSumExp.apply(x, dim=axis)
 
 
 def cumsum(input: Tensor, dim: int, *, dtype: Any = None) -> Tensor:  # noqa: A002

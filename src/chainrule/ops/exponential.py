@@ -176,6 +176,36 @@ def _float_operands(a: Any, b: Any) -> tuple[Any, Any]:
     return backend.xp.asarray(a, dtype=dtype), backend.xp.asarray(b, dtype=dtype)
 
 
+class LogAddExp(Function):
+    """∂/∂x log(eˣ + eʸ) = 1/(1 + e^{y−x}), ∂/∂y = 1/(1 + e^{x−y}); in base 2 (``base2``),
+    log₂(2ˣ + 2ʸ) with 1/(1 + 2^{y−x}) and 1/(1 + 2^{x−y})"""
+
+    argument_names = ("input", "other")
+
+    def forward(self, x: Any, y: Any, base2: bool) -> Any:
+        x, y = _float_operands(x, y)
+        self.saved = (x, y)
+        self.base2 = base2
+        # NumPy's loops give the larger operand where both are the same infinity.
+        return (backend.xp.logaddexp2 if base2 else backend.xp.logaddexp)(x, y)
+
+    def backward(self, grad: Any) -> tuple:
+        x, y = self.saved
+        xp = backend.xp
+        power = xp.exp2 if self.base2 else xp.exp
+        need_x, need_y = self.needs_input_grad
+        token = fp_errors.enter()  # e^{y−x} overflows to inf where x ≪ y: the share is 0
+        try:
+            grad_x = unbroadcast(grad / (1 + power(y - x)), shape_of(x)) if need_x else None
+            grad_y = unbroadcast(grad / (1 + power(x - y)), shape_of(y)) if need_y else None
+        finally:
+            fp_errors.leave(token)
+        return grad_x, grad_y
+
+    def saved_in_graph(self, output: Tensor) -> tuple:
+        return saved_operands(self, output)
+
+
 # ---- the public functions ----------------------------------------------------------------------
 
 
@@ -326,3 +356,32 @@ def square(input: Tensor) -> Tensor:  # noqa: A002
     if input.array.dtype.kind == "b":
         input = Tensor._make(input.array.astype(dtypes.int64), False, None)  # noqa: A001
     return elementwise.Pow.apply(input, 2)
+
+
+def logaddexp(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """log(eˣ + eʸ), element-wise, without overflow: the smooth maximum of x and y.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> out = cr.logaddexp(cr.tensor([0.0, 1000.0]), cr.tensor([0.0, 1.0]))
+    >>> [round(v, 4) for v in out.tolist()]
+    [0.6931, 1000.0]
+
+    ```
+    """
+    check_operands("logaddexp", ("input", "other"), input, other, scalars=False)
+    return LogAddExp.apply(input, other, base2=False)
+
+
+def logaddexp2(input: Any, other: Any) -> Tensor:  # noqa: A002
+    """log₂(2ˣ + 2ʸ), element-wise, without overflow.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.logaddexp2(cr.tensor([1.0, 3.0]), cr.tensor([1.0, 3.0])).tolist()
+    [2.0, 4.0]
+
+    ```
+    """
+    check_operands("logaddexp2", ("input", "other"), input, other, scalars=False)
+    return LogAddExp.apply(input, other, base2=True)

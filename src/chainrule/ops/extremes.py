@@ -158,3 +158,25 @@ def cummin(input: Tensor, dim: int) -> Any:  # noqa: A002
     ```
     """
     return _running(input, dim, largest=False)
+
+
+aminmax_result = namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(input: Tensor, *, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A002
+    """(amin, amax) over ``dim`` (every element by default) as a named pair ``.min``, ``.max``;
+    each gradient is shared evenly by the elements that tie for the extreme, as amin's and
+    amax's are.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> low, high = cr.aminmax(cr.tensor([[1.0, 5.0], [3.0, -2.0]]), dim=1)
+    >>> low.tolist(), high.tolist()
+    ([1.0, -2.0], [5.0, 3.0])
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("aminmax", "input", input)
+    dims: Any = () if dim is None else dim
+    return aminmax_result(amin(input, dims, keepdim), amax(input, dims, keepdim))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy
 
 from chainrule import backend
-from chainrule.autograd.function import Function, OpError
+from chainrule.autograd.function import Function, OpError, not_a_tensor
 from chainrule.ops.index_updates import index_add
 from chainrule.ops.movement import normalise_axis, reshape
 from chainrule.ops.reduce import normalise_dims
@@ -272,3 +272,51 @@ def flipud(input: Tensor) -> Tensor:  # noqa: A002
     if input.ndim < 1:
         raise OpError(f"flipud: input must have at least 1 dimension, got shape {input.shape}")
     return Flip.apply(input, axes=(0,))
+
+
+def ravel(input: Tensor) -> Tensor:  # noqa: A002
+    """The elements as one axis in row-major order (a view where the layout allows).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.ravel(cr.tensor([[1, 2], [3, 4]])).tolist()
+    [1, 2, 3, 4]
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("ravel", "input", input)
+    return reshape(input, -1)
+
+
+def rot90(input: Tensor, k: int = 1, dims: Sequence[int] = (0, 1)) -> Tensor:  # noqa: A002
+    """The tensor turned by k quarter turns in the plane of ``dims``, from the first axis
+    towards the second (k < 0 the other way): a flip and a transpose, so a view's gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.rot90(cr.tensor([[1, 2], [3, 4]])).tolist()
+    [[2, 4], [1, 3]]
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("rot90", "input", input)
+    if len(dims) != 2:
+        raise OpError(f"rot90: expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise OpError(f"rot90: expected total dims >= 2, but got total dims = {input.ndim}")
+    first = normalise_axis(dims[0], input.ndim, "rot90", "dims")
+    second = normalise_axis(dims[1], input.ndim, "rot90", "dims")
+    if first == second:
+        raise OpError(
+            f"rot90: expected rotation dims to be different, but got dim0 = {first} and "
+            f"dim1 = {second}"
+        )
+    turns = k % 4
+    if turns == 0:
+        return input.clone()  # PyTorch returns a copy, not the input
+    if turns == 2:
+        return flip(input, first, second)
+    flipped = flip(input, second if turns == 1 else first)
+    return flipped.transpose(first, second)

@@ -230,3 +230,33 @@ def bucketize(
     if boundaries.ndim != 1:
         raise OpError(f"bucketize: boundaries must be 1-d, got shape {boundaries.shape}")
     return searchsorted(boundaries, input, out_int32=out_int32, right=right)
+
+
+def isin(
+    elements: Any,
+    test_elements: Any,
+    *,
+    assume_unique: bool = False,
+    invert: bool = False,
+) -> Tensor:
+    """True where an element of ``elements`` is among ``test_elements`` (either may be a
+    number), of elements' shape; False there instead with ``invert``. A bool tensor without a
+    gradient.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.isin(cr.tensor([1, 2, 3]), cr.tensor([2, 5])).tolist()
+    [False, True, False]
+
+    ```
+    """
+    if not isinstance(elements, Tensor) and not isinstance(test_elements, Tensor):
+        raise not_a_tensor("isin", "elements", elements)
+    for name, value in (("elements", elements), ("test_elements", test_elements)):
+        if not isinstance(value, (Tensor, int, float, bool)):
+            raise not_a_tensor("isin", name, value)
+    xp = backend.xp
+    values = elements.array if isinstance(elements, Tensor) else xp.asarray(elements)
+    tests = test_elements.array if isinstance(test_elements, Tensor) else xp.asarray(test_elements)
+    found = xp.isin(values, tests, assume_unique=assume_unique, invert=invert)
+    return Tensor._make(xp.asarray(found), False, None)

@@ -187,3 +187,16 @@ def kthvalue(
     if keepdim or input.ndim == 0:
         return kthvalue_result(values, _indices(positions))
     return kthvalue_result(squeeze(values, axis), _indices(backend.xp.squeeze(positions, axis)))
+
+
+def msort(input: Tensor) -> Tensor:  # noqa: A002
+    """The values sorted along dimension 0, ascending: ``sort(input, dim=0).values``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.msort(cr.tensor([[3.0, 1.0], [1.0, 2.0]])).tolist()
+    [[1.0, 1.0], [3.0, 2.0]]
+
+    ```
+    """
+    return sort(input, 0).values

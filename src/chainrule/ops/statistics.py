@@ -310,3 +310,78 @@ def bincount(input: Tensor, weights: Tensor | None = None, minlength: int = 0) -
     dtype = "float32" if weights.dtype == dtypes.float32 else "float64"
     counts = xp.bincount(data, weights=weights.array.astype("float64"), minlength=minlength)
     return Tensor._make(counts.astype(dtype), False, None)
+
+
+def cov(
+    input: Tensor,  # noqa: A002
+    *,
+    correction: int = 1,
+    fweights: Tensor | None = None,
+    aweights: Tensor | None = None,
+) -> Tensor:
+    """The covariance matrix (V, V) of V variables observed N times, input (V, N) (a 1-d input
+    is one variable: a 0-d result): Σ w (x − x̄)(x − x̄)ᵀ / (Σw − correction·Σw·a/Σw), with the
+    weights w = fweights·aweights (1 without them) and x̄ the weighted mean, as NumPy's cov.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.cov(cr.tensor([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]])).tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("cov", "input", input)
+    if input.ndim > 2:
+        raise OpError(f"cov: expected input to have two or fewer dimensions but got {input.ndim}")
+    x = input.reshape(1, -1) if input.ndim < 2 else input
+    if not dtypes.is_floating(x.array.dtype):
+        x = x.to(dtypes.get_default_dtype())
+    observations = x.shape[1]
+    weights = None
+    for name, given in (("fweights", fweights), ("aweights", aweights)):
+        if given is None:
+            continue
+        if not isinstance(given, Tensor) or given.ndim > 1 or given.numel() != observations:
+            raise OpError(
+                f"cov: expected {name} to be a 1-d tensor of {observations} elements, got "
+                f"{given if not isinstance(given, Tensor) else tuple(given.shape)}"
+            )
+        if name == "fweights" and given.array.dtype.kind not in "iu":
+            raise OpError(f"cov: expected fweights to have an integral dtype, got {given.dtype}")
+        if bool((given.array < 0).any()):
+            raise OpError(f"cov: {name} cannot be negative")
+        weights = given if weights is None else weights * given
+    if weights is None:
+        total = observations
+        mean_x = x.mean(1, keepdim=True)
+        scale = correction
+    else:
+        weights = weights.to(x.dtype)
+        total = weights.sum()
+        mean_x = (x * weights).sum(1, keepdim=True) / total
+        scale = correction if aweights is None else correction * (weights * aweights).sum() / total
+    dof = total - scale
+    if float(dof) <= 0:
+        dof = 0 * dof  # PyTorch's answer where the degrees of freedom run out: inf and nan
+    centred = x - mean_x
+    products = centred @ (centred if weights is None else centred * weights).mT
+    return (products / dof).squeeze()
+
+
+def corrcoef(input: Tensor) -> Tensor:  # noqa: A002
+    """Pearson's correlation coefficients (V, V) of the variables in the rows of input (V, N):
+    the covariance over the product of the standard deviations, clipped to [−1, 1].
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.corrcoef(cr.tensor([[0.0, 1.0, 2.0], [4.0, 2.0, 0.0]])).tolist()
+    [[1.0, -1.0], [-1.0, 1.0]]
+
+    ```
+    """
+    covariance = cov(input)
+    if covariance.ndim == 0:
+        return covariance / covariance
+    spread = covariance.diagonal().sqrt()
+    return ((covariance / spread.unsqueeze(1)) / spread.unsqueeze(0)).clamp(-1, 1)

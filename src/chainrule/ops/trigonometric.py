@@ -8,12 +8,13 @@ float dtype. NumPy's names (arcsin, arctan2...) are PyTorch's aliases too.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.broadcast import shape_of, unbroadcast
-from chainrule.ops.elementwise import as_float
+from chainrule.ops.elementwise import Where, as_float, sin
 from chainrule.ops.operands import check_operands, not_implemented_for
 from chainrule.tensor import Tensor
 
@@ -373,3 +374,58 @@ def hypot(input: Tensor, other: Tensor) -> Tensor:  # noqa: A002
 
 arcsin, arccos, arctan, arctan2 = asin, acos, atan, atan2
 arcsinh, arccosh, arctanh = asinh, acosh, atanh
+
+
+def sinc(input: Tensor) -> Tensor:  # noqa: A002
+    """The normalised sinc, sin(πx)/(πx), and 1 at x = 0, element-wise; d/dx = (cos(πx) −
+    sinc x)/x, and 0 at x = 0.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> [round(v, 4) for v in cr.sinc(cr.tensor([0.0, 0.5, 1.0])).tolist()]
+    [1.0, 0.6366, -0.0]
+
+    ```
+    """
+    if not isinstance(input, Tensor):
+        raise not_a_tensor("sinc", "input", input)
+    x = input if dtypes.is_floating(input.array.dtype) else input.to(dtypes.get_default_dtype())
+    at_zero = Tensor._make(x.array == 0, False, None)
+    # 1 in place of 0 before the quotient, so that the branch not taken has no 0/0 whose
+    # derivative would turn the gradient at 0 into nan.
+    scaled = Where.apply(at_zero, 1.0, x) * math.pi
+    return Where.apply(at_zero, 1.0, sin(scaled) / scaled)
+
+
+def deg2rad(input: Tensor) -> Tensor:  # noqa: A002
+    """Degrees to radians, x·π/180, element-wise (integers become the default float dtype).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.deg2rad(cr.tensor([180.0])).item(), 5)
+    3.14159
+
+    ```
+    """
+    return _scaled(input, "deg2rad", math.pi / 180)
+
+
+def rad2deg(input: Tensor) -> Tensor:  # noqa: A002
+    """Radians to degrees, x·180/π, element-wise (integers become the default float dtype).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> round(cr.rad2deg(cr.tensor([3.141592653589793])).item(), 3)
+    180.0
+
+    ```
+    """
+    return _scaled(input, "rad2deg", 180 / math.pi)
+
+
+def _scaled(input: Tensor, where: str, factor: float) -> Tensor:  # noqa: A002
+    if not isinstance(input, Tensor):
+        raise not_a_tensor(where, "input", input)
+    if not dtypes.is_floating(input.array.dtype):
+        input = input.to(dtypes.get_default_dtype())  # noqa: A001
+    return input * factor

@@ -352,3 +352,21 @@ def norm(
         return vector_norm(input, 2, dim, keepdim, dtype=dtype)
     dims = tuple(range(input.ndim)) if dim is None else dim
     return matrix_norm(input, p, dims, keepdim, dtype=dtype)
+
+
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:  # noqa: A002
+    """‖input − other‖ₚ over every element (the two broadcast together).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.dist(cr.tensor([3.0, 0.0]), cr.tensor([0.0, 4.0])).item()
+    5.0
+
+    ```
+    """
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise OpError(
+            "dist: expected input and other to be tensors, got "
+            f"{type(input).__name__} and {type(other).__name__}"
+        )
+    return vector_norm(input - other, p)

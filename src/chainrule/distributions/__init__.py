@@ -1,0 +1,54 @@
+"""``chainrule.distributions``: PyTorch's ``torch.distributions`` for the everyday cases:
+policies in reinforcement learning, variational autoencoders, likelihood losses.
+
+- ``Normal``, ``Uniform`` (with ``rsample``), ``Categorical``, ``OneHotCategorical``,
+  ``OneHotCategoricalStraightThrough``, ``Bernoulli``, ``Independent``;
+- ``kl_divergence(p, q)`` and ``register_kl`` (module ``chainrule.distributions.kl``);
+- ``constraints``, and ``Distribution``, the base class with its validation switch.
+
+Everything is built from chainrule's differentiable operations: gradients (of any order)
+flow from ``rsample``, ``log_prob``, ``entropy`` and ``kl_divergence`` into the parameters.
+Samples come from chainrule's generator (``chainrule.manual_seed``): reproducible, but not
+PyTorch's numbers.
+
+```pycon
+>>> import chainrule as cr
+>>> from chainrule.distributions import Categorical
+>>> logits = cr.zeros(2, 3, requires_grad=True)  # a policy's scores for 2 states
+>>> policy = Categorical(logits=logits)
+>>> actions = cr.tensor([0, 2])
+>>> loss = -(policy.log_prob(actions) * cr.tensor([1.0, -1.0])).sum()
+>>> loss.backward()
+>>> logits.grad
+tensor([[-0.6667,  0.3333,  0.3333],
+        [-0.3333, -0.3333,  0.6667]])
+
+```
+"""
+
+from chainrule.distributions import constraints
+from chainrule.distributions.bernoulli import Bernoulli
+from chainrule.distributions.categorical import Categorical
+from chainrule.distributions.distribution import Distribution
+from chainrule.distributions.independent import Independent
+from chainrule.distributions.kl import kl_divergence, register_kl
+from chainrule.distributions.normal import Normal
+from chainrule.distributions.one_hot_categorical import (
+    OneHotCategorical,
+    OneHotCategoricalStraightThrough,
+)
+from chainrule.distributions.uniform import Uniform
+
+__all__ = [
+    "Bernoulli",
+    "Categorical",
+    "Distribution",
+    "Independent",
+    "Normal",
+    "OneHotCategorical",
+    "OneHotCategoricalStraightThrough",
+    "Uniform",
+    "constraints",
+    "kl_divergence",
+    "register_kl",
+]
