@@ -36,6 +36,11 @@ def _one_hot(indices: np.ndarray, k: int) -> np.ndarray:
     return np.eye(k)[indices]
 
 
+def _covariances(batch: tuple[int, ...], n: int) -> np.ndarray:
+    a = rng.normal(size=(*batch, n, n))
+    return a @ np.swapaxes(a, -1, -2) + 0.5 * np.eye(n)
+
+
 CASES = {
     "normal": Case(
         lambda lib, loc, scale: lib.Normal(loc, scale),
@@ -83,7 +88,66 @@ CASES = {
         _one_hot(rng.integers(0, 4, size=(2, 3)), 4),
         differentiable_value=False,
     ),
+    "exponential": Case(
+        lambda lib, rate: lib.Exponential(rate),
+        [rng.uniform(0.3, 3.0, size=(3, 4))],
+        rng.exponential(size=(2, 3, 4)),
+    ),
+    "laplace": Case(
+        lambda lib, loc, scale: lib.Laplace(loc, scale),
+        [rng.normal(size=(3, 4)), rng.uniform(0.2, 3.0, size=4)],
+        rng.normal(size=(2, 3, 4)) * 2,
+    ),
+    "cauchy": Case(
+        lambda lib, loc, scale: lib.Cauchy(loc, scale),
+        [rng.normal(size=(3, 4)), rng.uniform(0.2, 3.0, size=4)],
+        rng.normal(size=(2, 3, 4)) * 2,
+    ),
+    "gumbel": Case(
+        lambda lib, loc, scale: lib.Gumbel(loc, scale),
+        [rng.normal(size=(3, 4)), rng.uniform(1.0, 3.0, size=4)],
+        rng.uniform(-2.0, 2.0, size=(2, 3, 4)),
+    ),
+    "geometric-probs": Case(
+        lambda lib, probs: lib.Geometric(probs=probs),
+        [np.array([0.05, 0.3, 0.5, 0.9, 1.0])],
+        np.array([[0.0, 3.0, 1.0, 7.0, 0.0], [2.0, 0.0, 5.0, 1.0, 0.0]]),
+    ),
+    "geometric-logits": Case(
+        lambda lib, logits: lib.Geometric(logits=logits),
+        [np.array([-4.0, -0.5, 0.0, 1.5, 6.0])],
+        np.array([3.0, 0.0, 2.0, 1.0, 0.0]),
+        moment_rtol=1e-10,  # 1/p − 1 at p ≈ 1
+    ),
+    "log-normal": Case(
+        lambda lib, loc, scale: lib.LogNormal(loc, scale),
+        [rng.normal(size=(3, 4)), rng.uniform(0.2, 1.5, size=4)],
+        rng.lognormal(size=(2, 3, 4)),
+    ),
+    "half-normal": Case(
+        lambda lib, scale: lib.HalfNormal(scale),
+        [rng.uniform(0.2, 3.0, size=(3, 4))],
+        np.abs(rng.normal(size=(2, 3, 4))) * np.array([1.0, 1.0, 1.0, 0.0]),  # 0 included
+    ),
+    "multivariate-normal-covariance": Case(
+        lambda lib, loc, cov: lib.MultivariateNormal(loc, covariance_matrix=cov),
+        [rng.normal(size=(4, 3)), _covariances((2, 1), 3)],
+        rng.normal(size=(5, 2, 4, 3)),
+    ),
+    "multivariate-normal-precision": Case(
+        lambda lib, loc, precision: lib.MultivariateNormal(loc, precision_matrix=precision),
+        [rng.normal(size=3), _covariances((2,), 3)],
+        rng.normal(size=(4, 1, 3)),
+        moment_rtol=1e-11,
+    ),
+    "multivariate-normal-scale-tril": Case(
+        lambda lib, loc, tril: lib.MultivariateNormal(loc, scale_tril=tril),
+        [rng.normal(size=(2, 4)), np.linalg.cholesky(_covariances((), 4))],
+        rng.normal(size=(3, 2, 4)),
+    ),
 }
+
+CONTINUOUS_WITH_CDF = ["exponential", "laplace", "cauchy", "gumbel", "log-normal", "half-normal"]
 
 
 def _built(case: Case) -> tuple[Any, Any, list[tuple[cr.Tensor, torch.Tensor]]]:
@@ -129,7 +193,7 @@ def test_moments(name: str, moment: str) -> None:
     assert_same(got, expected, f"{name}: {moment}", rtol=CASES[name].moment_rtol)
 
 
-@pytest.mark.parametrize("name", ["normal", "uniform"])
+@pytest.mark.parametrize("name", ["normal", "uniform", *CONTINUOUS_WITH_CDF])
 def test_cdf_and_its_gradients(name: str) -> None:
     case = CASES[name]
     ours, theirs, pairs = _built(case)
@@ -153,7 +217,21 @@ def test_enumerate_support(name: str) -> None:
         assert_same(ours.enumerate_support(expand), theirs.enumerate_support(expand), name)
 
 
-@pytest.mark.parametrize("name", ["normal", "categorical-logits", "bernoulli-logits", "uniform"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "normal",
+        "categorical-logits",
+        "bernoulli-logits",
+        "uniform",
+        *CONTINUOUS_WITH_CDF,
+        "geometric-probs",
+        "geometric-logits",
+        "multivariate-normal-covariance",
+        "multivariate-normal-precision",
+        "multivariate-normal-scale-tril",
+    ],
+)
 def test_expand(name: str) -> None:
     case = CASES[name]
     ours, theirs, _ = _built(case)

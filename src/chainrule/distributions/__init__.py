@@ -3,6 +3,9 @@ policies in reinforcement learning, variational autoencoders, likelihood losses.
 
 - ``Normal``, ``Uniform`` (with ``rsample``), ``Categorical``, ``OneHotCategorical``,
   ``OneHotCategoricalStraightThrough``, ``Bernoulli``, ``Independent``;
+- ``MultivariateNormal`` (from a covariance, a precision or a Cholesky factor), and with
+  ``rsample`` too ``Exponential``, ``Laplace``, ``Cauchy``, ``Gumbel``, ``LogNormal``,
+  ``HalfNormal``; ``Geometric``;
 - ``kl_divergence(p, q)`` and ``register_kl`` (module ``chainrule.distributions.kl``);
 - ``constraints``, and ``Distribution``, the base class with its validation switch.
 
@@ -26,12 +29,23 @@ tensor([[-0.6667,  0.3333,  0.3333],
 ```
 """
 
-from chainrule.distributions import constraints
+from chainrule.distributions import (
+    constraints,
+    kl_pairs,  # noqa: F401 - registers the other pairs
+)
 from chainrule.distributions.bernoulli import Bernoulli
 from chainrule.distributions.categorical import Categorical
+from chainrule.distributions.cauchy import Cauchy
 from chainrule.distributions.distribution import Distribution
+from chainrule.distributions.exponential import Exponential
+from chainrule.distributions.geometric import Geometric
+from chainrule.distributions.gumbel import Gumbel
+from chainrule.distributions.half_normal import HalfNormal
 from chainrule.distributions.independent import Independent
 from chainrule.distributions.kl import kl_divergence, register_kl
+from chainrule.distributions.laplace import Laplace
+from chainrule.distributions.log_normal import LogNormal
+from chainrule.distributions.multivariate_normal import MultivariateNormal
 from chainrule.distributions.normal import Normal
 from chainrule.distributions.one_hot_categorical import (
     OneHotCategorical,
@@ -42,8 +56,16 @@ from chainrule.distributions.uniform import Uniform
 __all__ = [
     "Bernoulli",
     "Categorical",
+    "Cauchy",
     "Distribution",
+    "Exponential",
+    "Geometric",
+    "Gumbel",
+    "HalfNormal",
     "Independent",
+    "Laplace",
+    "LogNormal",
+    "MultivariateNormal",
     "Normal",
     "OneHotCategorical",
     "OneHotCategoricalStraightThrough",

@@ -5,7 +5,8 @@ A constraint's ``check(value)`` gives a bool tensor, one element per event: ``va
 less the constraint's ``event_dim`` rightmost dimensions. Distributions use them to refuse bad
 parameters at construction and values outside the support in ``log_prob``, when validation is
 on. The names are PyTorch's: ``real``, ``positive``, ``unit_interval``, ``simplex``,
-``boolean``, ``integer_interval(lo, hi)``, ``interval(lo, hi)``, ``independent(c, n)``...
+``boolean``, ``integer_interval(lo, hi)``, ``interval(lo, hi)``, ``independent(c, n)``,
+and for matrices ``lower_cholesky``, ``symmetric``, ``positive_definite``...
 
 ```pycon
 >>> import chainrule as cr
@@ -23,6 +24,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chainrule import dtypes
+from chainrule.creation import full
+from chainrule.ops.cholesky import cholesky_ex
+from chainrule.ops.decompositions import eigvalsh
+from chainrule.ops.special_values import isclose
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -38,13 +44,19 @@ __all__ = [
     "interval",
     "is_dependent",
     "less_than",
+    "lower_cholesky",
+    "lower_triangular",
     "nonnegative",
     "nonnegative_integer",
     "one_hot",
     "positive",
+    "positive_definite",
+    "positive_semidefinite",
     "real",
     "real_vector",
     "simplex",
+    "square",
+    "symmetric",
     "unit_interval",
 ]
 
@@ -273,6 +285,53 @@ class _Simplex(Constraint):
         return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
 
+class _LowerTriangular(Constraint):
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value.tril() == value).all(-1).all(-1)
+
+
+class _LowerCholesky(_LowerTriangular):
+    def check(self, value: Tensor) -> Tensor:
+        positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).all(-1)
+        return super().check(value) & positive_diagonal
+
+
+class _Square(Constraint):
+    event_dim = 2
+
+    def check(self, value: Tensor) -> Tensor:
+        square = value.shape[-2] == value.shape[-1]
+        return full(tuple(value.shape[:-2]), square, dtype=dtypes.bool_)
+
+
+class _Symmetric(_Square):
+    def check(self, value: Tensor) -> Tensor:
+        square = super().check(value)
+        if not bool(square.all()):
+            return square
+        # PyTorch's tolerance: a covariance matrix assembled in float32 is rarely exact.
+        return isclose(value, value.mT, atol=1e-6).all(-1).all(-1)
+
+
+class _PositiveSemidefinite(_Symmetric):
+    def check(self, value: Tensor) -> Tensor:
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        return (eigvalsh(value) >= 0).all(-1)
+
+
+class _PositiveDefinite(_Symmetric):
+    def check(self, value: Tensor) -> Tensor:
+        symmetric = super().check(value)
+        if not bool(symmetric.all()):
+            return symmetric
+        # A Cholesky factorisation exists exactly for the positive-definite matrices.
+        return cholesky_ex(value).info == 0
+
+
 dependent = _Dependent()
 independent = _IndependentConstraint
 boolean = _Boolean()
@@ -290,3 +349,9 @@ unit_interval = _Interval(0.0, 1.0)
 interval = _Interval
 half_open_interval = _HalfOpenInterval
 simplex = _Simplex()
+lower_triangular = _LowerTriangular()
+lower_cholesky = _LowerCholesky()
+square = _Square()
+symmetric = _Symmetric()
+positive_semidefinite = _PositiveSemidefinite()
+positive_definite = _PositiveDefinite()

@@ -3,9 +3,10 @@ between two distributions, in closed form, for the pairs of families registered 
 ``register_kl`` (as ``torch.distributions.kl``).
 
 Registered here: Normal‖Normal, Categorical‖Categorical, OneHotCategorical‖OneHotCategorical,
-Bernoulli‖Bernoulli, Uniform‖Uniform and Independent‖Independent. Every formula is made of
-chainrule's differentiable operations, so gradients (and second derivatives) reach the
-parameters of both distributions.
+Bernoulli‖Bernoulli, Uniform‖Uniform and Independent‖Independent; the module ``kl_pairs``
+registers those of the other families (MultivariateNormal, Exponential, Laplace...). Every
+formula is made of chainrule's differentiable operations, so gradients (and second
+derivatives) reach the parameters of both distributions.
 """
 
 from __future__ import annotations

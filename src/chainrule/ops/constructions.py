@@ -85,7 +85,7 @@ def diag_embed(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -
     # the vector, padded to the matrices' size, is spread along the other axis.
     widths = [(0, 0)] * (input.ndim - 1) + [(0, abs(offset))]
     spread = unsqueeze(_padded(input, widths), -1 if offset >= 0 else -2)
-    mask = backend.xp.eye(size, k=offset, dtype=bool)
+    mask = backend.module_of(input.array).eye(size, k=offset, dtype=bool)  # on input's device
     square = Where.apply(Tensor._make(mask, False, None), spread, 0)
     return movedim(square, (-2, -1), (first, second))
 
@@ -135,9 +135,8 @@ def vander(x: Tensor, N: int | None = None, increasing: bool = False) -> Tensor:
         raise OpError(f"vander: N must be non-negative, got {columns}")
     if x.array.dtype == bool or x.array.dtype.kind in "iu":
         x = x.to(dtypes.int64)
-    ones = Tensor._make(
-        backend.xp.ones((x.shape[0], min(columns, 1)), dtype=x.array.dtype), False, None
-    )
+    xp = backend.module_of(x.array)  # the column of ones on x's device
+    ones = Tensor._make(xp.ones((x.shape[0], min(columns, 1)), dtype=x.array.dtype), False, None)
     if columns <= 1:
         out = ones
     else:

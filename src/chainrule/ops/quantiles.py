@@ -66,7 +66,8 @@ def _quantile(
     if input.numel() == 0:
         raise OpError(f"{where}() input tensor must be non-empty")
     qs, scalar = _checked_q(q, input, where)
-    xp = backend.xp
+    xp = backend.module_of(input.array)  # ranks and indices on the input's device
+    qs = xp.asarray(qs)
     # Along the last axis, nan sorted to the end of each slice.
     if dim is None:
         rows = input.reshape(-1)

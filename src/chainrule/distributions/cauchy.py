@@ -1,0 +1,97 @@
+"""``Cauchy(loc, scale)``: the Lorentz distribution, density
+1 / (π scale (1 + ((x − loc) / scale)²)): no mean, infinite variance.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy
+
+from chainrule.creation import full, rand
+from chainrule.distributions import constraints
+from chainrule.distributions.distribution import Distribution
+from chainrule.distributions.parameters import broadcast_parameters
+from chainrule.size import Size
+from chainrule.tensor import Tensor
+
+__all__ = ["Cauchy"]
+
+
+class Cauchy(Distribution):
+    """The Cauchy distribution of median ``loc`` and half width ``scale`` > 0 (numbers or
+    tensors, broadcast together). ``mean`` is NaN and ``variance`` inf, as in PyTorch.
+
+    ``rsample`` is loc + scale·tan(π(u − ½)), u ~ U[0, 1) from chainrule's generator.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> from chainrule.distributions import Cauchy
+    >>> d = Cauchy(cr.tensor([0.0, 1.0]), 1.0)
+    >>> d.cdf(cr.tensor([1.0, 1.0]))
+    tensor([0.75, 0.50])
+    >>> d.log_prob(cr.tensor([0.0, 0.0]))  # −log π, −log 2π
+    tensor([-1.1447, -1.8379])
+
+    ```
+    """
+
+    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}  # noqa: RUF012
+    support = constraints.real
+    has_rsample = True
+
+    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: Any = None):
+        self.loc, self.scale = broadcast_parameters("Cauchy", "loc", "scale")(loc, scale)
+        both_numbers = not isinstance(loc, Tensor) and not isinstance(scale, Tensor)
+        batch_shape = Size() if both_numbers else self.loc.size()
+        super().__init__(batch_shape, validate_args=validate_args)
+
+    def expand(self, batch_shape: Any, _instance: Any = None) -> Cauchy:
+        new = self._get_checked_instance(Cauchy, _instance)
+        batch_shape = Size(batch_shape)
+        new.loc = self.loc.expand(batch_shape)
+        new.scale = self.scale.expand(batch_shape)
+        Distribution.__init__(new, batch_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
+    @property
+    def mean(self) -> Tensor:
+        """NaN: the integral defining the mean does not converge."""
+        return full(self._extended_shape(), numpy.nan, dtype=self.loc.dtype)
+
+    @property
+    def mode(self) -> Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> Tensor:
+        """inf, as PyTorch gives it."""
+        return full(self._extended_shape(), numpy.inf, dtype=self.loc.dtype)
+
+    def rsample(self, sample_shape: Any = ()) -> Tensor:
+        """loc + scale·tan(π(u − ½)), of shape ``sample_shape + batch_shape``."""
+        u = rand(self._extended_shape(sample_shape), dtype=self.loc.dtype)
+        return self.loc + (math.pi * (u - 0.5)).tan() * self.scale
+
+    def log_prob(self, value: Tensor) -> Tensor:
+        """−log π − log scale − log(1 + ((value − loc) / scale)²)."""
+        if self._validate_args:
+            self._validate_sample(value)
+        standardised = (value - self.loc) / self.scale
+        return -math.log(math.pi) - self.scale.log() - (standardised**2).log1p()
+
+    def cdf(self, value: Tensor) -> Tensor:
+        """atan((value − loc) / scale) / π + ½."""
+        if self._validate_args:
+            self._validate_sample(value)
+        return ((value - self.loc) / self.scale).atan() / math.pi + 0.5
+
+    def icdf(self, value: Tensor) -> Tensor:
+        """loc + scale·tan(π(value − ½))."""
+        return (math.pi * (value - 0.5)).tan() * self.scale + self.loc
+
+    def entropy(self) -> Tensor:
+        """log(4π) + log scale, of shape ``batch_shape``."""
+        return math.log(4 * math.pi) + self.scale.log()
