@@ -133,6 +133,22 @@ class Distribution:
         """A distribution of the same family with its parameters expanded to ``batch_shape``."""
         raise NotImplementedError(f"{type(self).__name__} does not implement expand()")
 
+    def _expanded(
+        self, cls: type, batch_shape: Any, _instance: Any, names: tuple, suffix: tuple = ()
+    ) -> Any:
+        """What every family's ``expand`` does: a new ``cls`` whose attributes ``names`` that
+        this one holds (tensors, or distributions it is built on) are expanded to batch_shape
+        followed by ``suffix`` (a parameter's event axes), the event shape and validation kept,
+        and the arguments not checked again."""
+        new = self._get_checked_instance(cls, _instance)
+        batch_shape = Size(batch_shape)
+        for name in names:
+            if name in self.__dict__:
+                setattr(new, name, self.__dict__[name].expand((*batch_shape, *suffix)))
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def _get_checked_instance(self, cls: type, _instance: Any = None) -> Any:
         if _instance is None and type(self).__init__ != cls.__init__:
             raise NotImplementedError(

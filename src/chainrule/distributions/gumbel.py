@@ -19,7 +19,6 @@ from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.parameters import broadcast_parameters
 from chainrule.distributions.uniform import Uniform
-from chainrule.size import Size
 from chainrule.tensor import Tensor
 
 __all__ = ["EULER_GAMMA", "Gumbel"]
@@ -64,14 +63,7 @@ class Gumbel(Distribution):
         super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Gumbel:
-        new = self._get_checked_instance(Gumbel, _instance)
-        batch_shape = Size(batch_shape)
-        new.loc = self.loc.expand(batch_shape)
-        new.scale = self.scale.expand(batch_shape)
-        new.base_dist = self.base_dist.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(Gumbel, batch_shape, _instance, ("loc", "scale", "base_dist"))
 
     @property
     def mean(self) -> Tensor:

@@ -18,7 +18,6 @@ from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.normal import Normal
 from chainrule.ops.elementwise import where
-from chainrule.size import Size
 from chainrule.tensor import Tensor
 
 __all__ = ["HalfNormal"]
@@ -49,12 +48,7 @@ class HalfNormal(Distribution):
         super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> HalfNormal:
-        new = self._get_checked_instance(HalfNormal, _instance)
-        batch_shape = Size(batch_shape)
-        new.base_dist = self.base_dist.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(HalfNormal, batch_shape, _instance, ("base_dist",))
 
     @property
     def scale(self) -> Tensor:

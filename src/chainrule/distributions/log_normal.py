@@ -13,7 +13,6 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.normal import Normal
-from chainrule.size import Size
 from chainrule.tensor import Tensor
 
 __all__ = ["LogNormal"]
@@ -48,12 +47,7 @@ class LogNormal(Distribution):
         super().__init__(self.base_dist.batch_shape, validate_args=validate_args)
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> LogNormal:
-        new = self._get_checked_instance(LogNormal, _instance)
-        batch_shape = Size(batch_shape)
-        new.base_dist = self.base_dist.expand(batch_shape)
-        Distribution.__init__(new, batch_shape, validate_args=False)
-        new._validate_args = self._validate_args
-        return new
+        return self._expanded(LogNormal, batch_shape, _instance, ("base_dist",))
 
     @property
     def loc(self) -> Tensor:
