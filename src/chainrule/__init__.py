@@ -68,6 +68,9 @@ from chainrule.dtypes import float as float  # noqa: A004
 from chainrule.dtypes import int as int  # noqa: A004
 from chainrule.ops.rectifiers import celu, prelu, relu, selu
 from chainrule.ops.shrinkage import hardshrink
+from chainrule.ops.bessel import i0
+from chainrule.ops.erfinv import erfinv
+from chainrule.ops.gamma_functions import digamma, lgamma, mvlgamma, polygamma
 from chainrule.ops.determinants import logdet, matrix_exp, matrix_power, slogdet
 from chainrule.ops.linalg_old_names import cholesky, pinverse, qr, svd
 from chainrule.ops.constructions import block_diag, cartesian_prod, diag_embed, vander
@@ -332,6 +335,7 @@ _SUBMODULES = frozenset(
         "safetensors_format",
         "saved_objects",
         "size",
+        "special",
         "train",
         "utils",
     }
@@ -364,6 +368,7 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
         onnx,
         optim,
         plot,
+        special,
         train,
         utils,
     )

@@ -89,8 +89,7 @@ class HalfNormal(Distribution):
         return 2 * self.base_dist.cdf(value) - 1
 
     def icdf(self, prob: Tensor) -> Tensor:
-        """The Normal's icdf at (prob + 1) / 2 (which chainrule does not have yet: no
-        erfinv)."""
+        """The Normal's icdf at (prob + 1) / 2."""
         return self.base_dist.icdf((prob + 1) / 2)
 
     def entropy(self) -> Tensor:

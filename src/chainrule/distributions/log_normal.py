@@ -93,7 +93,7 @@ class LogNormal(Distribution):
         return self.base_dist.cdf(value.log())
 
     def icdf(self, value: Tensor) -> Tensor:
-        """exp of the Normal's icdf (which chainrule does not have yet: no erfinv)."""
+        """exp of the Normal's icdf."""
         return self.base_dist.icdf(value).exp()
 
     def entropy(self) -> Tensor:

@@ -13,6 +13,7 @@ from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.parameters import broadcast_parameters
 from chainrule.ops.elementwise import log
 from chainrule.ops.erf import erf
+from chainrule.ops.erfinv import erfinv
 from chainrule.size import Size
 from chainrule.tensor import Tensor
 
@@ -88,6 +89,10 @@ class Normal(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return 0.5 * (1 + erf((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)))
+
+    def icdf(self, value: Tensor) -> Tensor:
+        """The quantile at probability ``value``: loc + scale·√2·erfinv(2·value − 1)."""
+        return self.loc + self.scale * erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self) -> Tensor:
         """½ + ½ log 2π + log scale, of shape ``batch_shape``."""

@@ -10,6 +10,7 @@ from chainrule import backend, facts
 from chainrule.autograd.function import ArgumentTypeError
 from chainrule.ops import (
     axes,
+    bessel,
     compare,
     constructions,
     conversion,
@@ -19,9 +20,11 @@ from chainrule.ops import (
     division,
     elementwise,
     erf,
+    erfinv,
     exponential,
     extremes,
     fused_arithmetic,
+    gamma_functions,
     index_updates,
     indexing,
     inplace,
@@ -300,6 +303,13 @@ def bind(tensor_class: type) -> None:
         "dsplit": splitting.dsplit,
         "diag_embed": constructions.diag_embed,
         "take_along_dim": selection.take_along_dim,
+        # gamma-family and inverse-error special functions
+        "lgamma": gamma_functions.lgamma,
+        "digamma": gamma_functions.digamma,
+        "polygamma": gamma_functions.polygamma_method,
+        "mvlgamma": gamma_functions.mvlgamma,
+        "erfinv": erfinv.erfinv,
+        "i0": bessel.i0,
         # factorisations, determinants and matrix functions (torch.linalg's, and older names)
         "logdet": determinants.logdet,
         "slogdet": determinants.slogdet,
