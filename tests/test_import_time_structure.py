@@ -57,6 +57,20 @@ LAZY_FUNCTIONS = {
     "rrelu_": "chainrule.nn.functional",
     "threshold": "chainrule.nn.functional",
     "threshold_": "chainrule.nn.functional",
+    "lgamma": "chainrule.ops.gamma_functions",
+    "digamma": "chainrule.ops.gamma_functions",
+    "polygamma": "chainrule.ops.gamma_functions",
+    "mvlgamma": "chainrule.ops.gamma_functions",
+    "erfinv": "chainrule.ops.erfinv",
+    "i0": "chainrule.ops.bessel",
+    "logdet": "chainrule.ops.determinants",
+    "slogdet": "chainrule.ops.determinants",
+    "matrix_power": "chainrule.ops.determinants",
+    "matrix_exp": "chainrule.ops.determinants",
+    "cholesky": "chainrule.ops.linalg_old_names",
+    "pinverse": "chainrule.ops.linalg_old_names",
+    "qr": "chainrule.ops.linalg_old_names",
+    "svd": "chainrule.ops.linalg_old_names",
 }
 # Packages above the tensor: none of them is needed to make and differentiate tensors.
 DEFERRED = [
@@ -72,6 +86,13 @@ DEFERRED = [
     "chainrule.metrics",
     "chainrule.plot",
     "chainrule.cli",
+    "chainrule.distributions",
+    "chainrule.special",
+    "chainrule.ops.gamma_functions",
+    "chainrule.ops.erfinv",
+    "chainrule.ops.bessel",
+    "chainrule.ops.decompositions",
+    "chainrule.ops.determinants",
 ]
 # Third-party packages that chainrule uses only on demand.
 THIRD_PARTY = ["torch", "onnx", "onnxruntime", "scipy", "sklearn", "matplotlib", "tqdm"]

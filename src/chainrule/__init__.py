@@ -68,11 +68,6 @@ from chainrule.dtypes import float as float  # noqa: A004
 from chainrule.dtypes import int as int  # noqa: A004
 from chainrule.ops.rectifiers import celu, prelu, relu, selu
 from chainrule.ops.shrinkage import hardshrink
-from chainrule.ops.bessel import i0
-from chainrule.ops.erfinv import erfinv
-from chainrule.ops.gamma_functions import digamma, lgamma, mvlgamma, polygamma
-from chainrule.ops.determinants import logdet, matrix_exp, matrix_power, slogdet
-from chainrule.ops.linalg_old_names import cholesky, pinverse, qr, svd
 from chainrule.ops.constructions import block_diag, cartesian_prod, diag_embed, vander
 from chainrule.ops.integration import cumulative_trapezoid, trapezoid
 from chainrule.ops.nan_skipping import fmax, fmin, nanmean, nansum
@@ -352,6 +347,21 @@ _LAZY_FUNCTIONS = {
     "rrelu_": "chainrule.nn.functional",
     "threshold": "chainrule.nn.functional",
     "threshold_": "chainrule.nn.functional",
+    # special functions and factorisations, loaded on first use
+    "lgamma": "chainrule.ops.gamma_functions",
+    "digamma": "chainrule.ops.gamma_functions",
+    "polygamma": "chainrule.ops.gamma_functions",
+    "mvlgamma": "chainrule.ops.gamma_functions",
+    "erfinv": "chainrule.ops.erfinv",
+    "i0": "chainrule.ops.bessel",
+    "logdet": "chainrule.ops.determinants",
+    "slogdet": "chainrule.ops.determinants",
+    "matrix_power": "chainrule.ops.determinants",
+    "matrix_exp": "chainrule.ops.determinants",
+    "cholesky": "chainrule.ops.linalg_old_names",
+    "pinverse": "chainrule.ops.linalg_old_names",
+    "qr": "chainrule.ops.linalg_old_names",
+    "svd": "chainrule.ops.linalg_old_names",
 }
 
 if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
@@ -377,6 +387,11 @@ if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
     from chainrule.inspect.summary import summary
     from chainrule.io import load, save
     from chainrule.nn.functional import cosine_similarity, rrelu, rrelu_, threshold, threshold_
+    from chainrule.ops.bessel import i0
+    from chainrule.ops.determinants import logdet, matrix_exp, matrix_power, slogdet
+    from chainrule.ops.erfinv import erfinv
+    from chainrule.ops.gamma_functions import digamma, lgamma, mvlgamma, polygamma
+    from chainrule.ops.linalg_old_names import cholesky, pinverse, qr, svd
 
 clip = clamp
 divide = div

@@ -3,6 +3,7 @@ PyTorch's names. Nothing here computes: each name points at a function of ``chai
 
 from __future__ import annotations
 
+import importlib
 import numbers
 from typing import Any
 
@@ -10,28 +11,23 @@ from chainrule import backend, facts
 from chainrule.autograd.function import ArgumentTypeError
 from chainrule.ops import (
     axes,
-    bessel,
     compare,
     constructions,
     conversion,
     cumulative,
-    determinants,
     differences,
     division,
     elementwise,
     erf,
-    erfinv,
     exponential,
     extremes,
     fused_arithmetic,
-    gamma_functions,
     index_updates,
     indexing,
     inplace,
     inplace_math,
     layout,
     linalg,
-    linalg_old_names,
     matrix,
     movement,
     nan_skipping,
@@ -116,6 +112,17 @@ def _to_dtype(dtype: str) -> Any:
         return conversion.to(self, dtype)
 
     method.__name__ = dtype
+    return method
+
+
+def _on_first_call(module: str, name: str) -> Any:
+    """A method that imports ``chainrule.ops.<module>`` when it is first called: the special
+    functions and factorisations, rarely used, stay out of ``import chainrule``'s time."""
+
+    def method(*args: Any, **options: Any) -> Any:
+        return getattr(importlib.import_module(f"chainrule.ops.{module}"), name)(*args, **options)
+
+    method.__name__ = method.__qualname__ = name
     return method
 
 
@@ -303,22 +310,22 @@ def bind(tensor_class: type) -> None:
         "dsplit": splitting.dsplit,
         "diag_embed": constructions.diag_embed,
         "take_along_dim": selection.take_along_dim,
-        # gamma-family and inverse-error special functions
-        "lgamma": gamma_functions.lgamma,
-        "digamma": gamma_functions.digamma,
-        "polygamma": gamma_functions.polygamma_method,
-        "mvlgamma": gamma_functions.mvlgamma,
-        "erfinv": erfinv.erfinv,
-        "i0": bessel.i0,
+        # gamma-family and inverse-error special functions: imported on their first call
+        "lgamma": _on_first_call("gamma_functions", "lgamma"),
+        "digamma": _on_first_call("gamma_functions", "digamma"),
+        "polygamma": _on_first_call("gamma_functions", "polygamma_method"),
+        "mvlgamma": _on_first_call("gamma_functions", "mvlgamma"),
+        "erfinv": _on_first_call("erfinv", "erfinv"),
+        "i0": _on_first_call("bessel", "i0"),
         # factorisations, determinants and matrix functions (torch.linalg's, and older names)
-        "logdet": determinants.logdet,
-        "slogdet": determinants.slogdet,
-        "matrix_power": determinants.matrix_power,
-        "matrix_exp": determinants.matrix_exp,
-        "cholesky": linalg_old_names.cholesky,
-        "svd": linalg_old_names.svd,
-        "qr": linalg_old_names.qr,
-        "pinverse": linalg_old_names.pinverse,
+        "logdet": _on_first_call("determinants", "logdet"),
+        "slogdet": _on_first_call("determinants", "slogdet"),
+        "matrix_power": _on_first_call("determinants", "matrix_power"),
+        "matrix_exp": _on_first_call("determinants", "matrix_exp"),
+        "cholesky": _on_first_call("linalg_old_names", "cholesky"),
+        "svd": _on_first_call("linalg_old_names", "svd"),
+        "qr": _on_first_call("linalg_old_names", "qr"),
+        "pinverse": _on_first_call("linalg_old_names", "pinverse"),
         "softmax": softmax,
         "log_softmax": log_softmax,
         # reductions
