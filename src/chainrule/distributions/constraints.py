@@ -46,6 +46,7 @@ __all__ = [
     "less_than",
     "lower_cholesky",
     "lower_triangular",
+    "multinomial",
     "nonnegative",
     "nonnegative_integer",
     "one_hot",
@@ -225,6 +226,20 @@ class _IntegerGreaterThan(Constraint):
         return f"{type(self).__name__[1:]}(lower_bound={self.lower_bound})"
 
 
+class _Multinomial(Constraint):
+    """Count vectors of at most ``upper_bound`` draws: non-negative entries summing to no
+    more than it (integrality is not checked, as in PyTorch)."""
+
+    is_discrete = True
+    event_dim = 1
+
+    def __init__(self, upper_bound: Any) -> None:
+        self.upper_bound = upper_bound
+
+    def check(self, value: Tensor) -> Tensor:
+        return (value >= 0).all(-1) & (value.sum(-1) <= self.upper_bound)
+
+
 class _Real(Constraint):
     def check(self, value: Tensor) -> Tensor:
         return value == value  # False only for NaN: ±inf are real here, as in PyTorch
@@ -338,6 +353,7 @@ boolean = _Boolean()
 one_hot = _OneHot()
 nonnegative_integer = _IntegerGreaterThan(0)
 integer_interval = _IntegerInterval
+multinomial = _Multinomial
 real = _Real()
 real_vector = independent(real, 1)
 positive = _GreaterThan(0.0)

@@ -5,8 +5,8 @@ Cauchy‖Cauchy, Geometric‖Geometric, LogNormal‖LogNormal, HalfNormal‖Half
 cross pairs among Normal, Uniform, Exponential, Laplace and Gumbel.
 
 A pair whose support cannot hold p's mass (Normal ‖ Exponential) is inf, of the shape of p's
-first parameter, as PyTorch gives it. Gumbel‖Gumbel is left out: its formula needs
-log Γ, which chainrule does not have.
+first parameter, as PyTorch gives it. Gumbel‖Gumbel and the pairs of the gamma-function
+families (Gamma, Beta, Dirichlet, Poisson, Binomial) are in ``kl_gamma_pairs``.
 """
 
 from __future__ import annotations
