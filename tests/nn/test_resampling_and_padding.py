@@ -378,3 +378,9 @@ def test_interpolate_float32_reads_the_same_sources_as_torch() -> None:
         expected = torch.nn.functional.interpolate(torch.tensor(x), **options)
         assert out.dtype == cr.float32
         np.testing.assert_allclose(to_numpy(out), to_numpy(expected), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("padding", ["x", (1, "a"), 1.5, True])
+def test_padding_layers_refuse_a_padding_that_is_not_ints(padding: Any) -> None:
+    with pytest.raises(TypeError, match="ZeroPad2d: padding must be an int or a tuple of ints"):
+        cr.nn.ZeroPad2d(padding)

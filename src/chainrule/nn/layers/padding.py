@@ -41,11 +41,18 @@ class _PadNd(Module):
 
     def __init__(self, padding: int | Sequence[int]) -> None:
         super().__init__()
+        name = type(self).__name__
+        if isinstance(padding, bool) or not isinstance(padding, (int, Sequence)):
+            raise TypeError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
         if isinstance(padding, int):
             self.padding = (padding,) * (2 * self._spatial)
-        else:
-            # As PyTorch: a tuple is kept as given, its length checked by F.pad at call time.
-            self.padding = tuple(padding)
+            return
+        if isinstance(padding, str) or not all(
+            isinstance(width, int) and not isinstance(width, bool) for width in padding
+        ):
+            raise TypeError(f"{name}: padding must be an int or a tuple of ints, got {padding!r}")
+        # As PyTorch: a tuple is kept as given, its length checked by F.pad at call time.
+        self.padding = tuple(padding)
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         return F.pad(input, self.padding, self._mode)
