@@ -552,7 +552,9 @@ import op_cases_decompositions  # noqa: E402, F401
 import op_cases_elementwise  # noqa: E402, F401
 import op_cases_indexing  # noqa: E402, F401
 import op_cases_linalg  # noqa: E402, F401
+import op_cases_margin_losses  # noqa: E402, F401
 import op_cases_nn  # noqa: E402, F401
+import op_cases_pooling_bags  # noqa: E402, F401
 import op_cases_reductions  # noqa: E402, F401
 import op_cases_resampling  # noqa: E402, F401
 import op_cases_shape  # noqa: E402, F401

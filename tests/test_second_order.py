@@ -17,6 +17,7 @@ import torch
 
 import chainrule as cr
 from op_cases import CASES, Case
+from op_cases_pooling_bags import TORCH_DOUBLE_BACKWARD
 from test_ops import join, rng_for, to_numpy
 
 SMOOTH = [c for c in CASES if c.differentiable and c.smooth]
@@ -34,6 +35,8 @@ def torch_reference(case: Case) -> Any:
         # the case's hardsigmoid(x * 4), with the slope PyTorch's backward uses: 1/6 in float32
         slope = float(np.float32(1 / 6))
         return lambda x: (x * 4 * slope + 0.5).clamp(0, 1)
+    if case.id in TORCH_DOUBLE_BACKWARD:
+        return TORCH_DOUBLE_BACKWARD[case.id]
     if case.id.startswith("cdist"):
         p = float(case.id.removeprefix("cdist_p")) if case.id.startswith("cdist_p") else 2.0
         return lambda x, y: _cdist_by_norms(x, y, p)

@@ -323,6 +323,13 @@ LAYERS = [
     ),
     Case("AdaptiveAvgPool1d", lambda: nn.AdaptiveAvgPool1d(3), [_normal(2, 3, 7)]),
     Case("AdaptiveAvgPool2d", lambda: nn.AdaptiveAvgPool2d((2, 3)), [_normal(2, 3, 5, 7)]),
+    Case("AdaptiveMaxPool1d", lambda: nn.AdaptiveMaxPool1d(3), [_normal(2, 3, 7)]),
+    Case(
+        "AdaptiveMaxPool2d-None-indices",
+        lambda: nn.AdaptiveMaxPool2d((2, None), return_indices=True),
+        [_normal(2, 3, 5, 4)],
+    ),
+    Case("Bilinear", lambda: nn.Bilinear(3, 4, 2), [_normal(5, 3), _normal(5, 4)]),
     Case("BatchNorm1d-train", lambda: nn.BatchNorm1d(3), [_normal(5, 3)]),
     Case(
         "BatchNorm1d-3d-train-cumulative",
@@ -418,6 +425,17 @@ LAYERS = [
         "Embedding-max_norm-scale_grad",
         lambda: nn.Embedding(7, 4, max_norm=1.0, scale_grad_by_freq=True),
         [_const([[3, 0, 3], [1, 6, 3]])],
+    ),
+    Case("EmbeddingBag-2d-mean", lambda: nn.EmbeddingBag(7, 4), [_ints(7, 3, 5)]),
+    Case(
+        "EmbeddingBag-offsets-sum-weights-padding",
+        lambda: nn.EmbeddingBag(7, 4, mode="sum", padding_idx=2),
+        [_const([2, 0, 2, 1, 6, 2]), _const([0, 2, 2]), _normal(6)],
+    ),
+    Case(
+        "EmbeddingBag-max",
+        lambda: nn.EmbeddingBag(7, 4, mode="max"),
+        [_const([3, 0, 3, 1, 6]), _const([0, 3])],
     ),
     Case("Dropout", lambda: nn.Dropout(0.4), [_normal(6, 7)]),
     Case("Dropout-eval", lambda: nn.Dropout(0.4), [_normal(6, 7)], train=False),
@@ -620,6 +638,31 @@ LOSSES = [
         "CosineEmbeddingLoss",
         lambda: nn.CosineEmbeddingLoss(0.2),
         [_normal(4, 5), _normal(4, 5), _signs(4)],
+    ),
+    Case(
+        "TripletMarginLoss-swap",
+        lambda: nn.TripletMarginLoss(margin=2.0, p=1.5, swap=True),
+        [_normal(4, 5), _normal(4, 5), _normal(4, 5)],
+    ),
+    Case(
+        "TripletMarginWithDistanceLoss-none",
+        lambda: nn.TripletMarginWithDistanceLoss(margin=2.0, reduction="none"),
+        [_normal(4, 5), _normal(4, 5), _normal(4, 5)],
+    ),
+    Case(
+        "MultiMarginLoss-p2-weight",
+        lambda: nn.MultiMarginLoss(p=2, margin=0.8, weight=cr.tensor(_WEIGHT)),
+        [_normal(5, 4), _ints(4, 5)],
+    ),
+    Case(
+        "MultiLabelMarginLoss",
+        nn.MultiLabelMarginLoss,
+        [_normal(3, 4), _const([[0, 2, -1, 1], [3, -1, 0, 0], [1, 0, 2, 3]])],
+    ),
+    Case(
+        "MultiLabelSoftMarginLoss-weight",
+        lambda: nn.MultiLabelSoftMarginLoss(weight=cr.tensor(_WEIGHT), reduction="sum"),
+        [_normal(3, 4), _uniform(0, 1, 3, 4)],
     ),
 ]
 

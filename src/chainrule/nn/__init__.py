@@ -24,7 +24,7 @@ from chainrule.nn.layers.dropout import (
     Dropout3d,
     FeatureAlphaDropout,
 )
-from chainrule.nn.layers.linear import Flatten, Identity, Linear
+from chainrule.nn.layers.linear import Bilinear, Flatten, Identity, Linear
 from chainrule.nn.layers.normalization import (
     BatchNorm1d,
     BatchNorm2d,
@@ -55,6 +55,8 @@ from chainrule.nn.layers.padding import (
 from chainrule.nn.layers.pool import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
     AvgPool1d,
     AvgPool2d,
     MaxPool1d,
@@ -69,7 +71,7 @@ from chainrule.nn.layers.resampling import (
     UpsamplingNearest2d,
 )
 from chainrule.nn.layers.reshape import Unflatten
-from chainrule.nn.layers.sparse import Embedding
+from chainrule.nn.layers.sparse import Embedding, EmbeddingBag
 from chainrule.nn.layers.transformer import Transformer
 from chainrule.nn.layers.transformer_decoder import TransformerDecoder, TransformerDecoderLayer
 from chainrule.nn.layers.transformer_encoder import TransformerEncoder, TransformerEncoderLayer
@@ -77,6 +79,11 @@ from chainrule.nn.margin_losses import (
     CosineEmbeddingLoss,
     HingeEmbeddingLoss,
     MarginRankingLoss,
+    MultiLabelMarginLoss,
+    MultiLabelSoftMarginLoss,
+    MultiMarginLoss,
+    TripletMarginLoss,
+    TripletMarginWithDistanceLoss,
 )
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter
@@ -128,6 +135,8 @@ __all__ = [
     "SELU",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
     "AlphaDropout",
     "AvgPool1d",
     "AvgPool2d",
@@ -135,6 +144,7 @@ __all__ = [
     "BCEWithLogitsLoss",
     "BatchNorm1d",
     "BatchNorm2d",
+    "Bilinear",
     "CircularPad1d",
     "CircularPad2d",
     "CircularPad3d",
@@ -153,6 +163,7 @@ __all__ = [
     "Dropout2d",
     "Dropout3d",
     "Embedding",
+    "EmbeddingBag",
     "FeatureAlphaDropout",
     "Flatten",
     "GRUCell",
@@ -184,6 +195,9 @@ __all__ = [
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiLabelMarginLoss",
+    "MultiLabelSoftMarginLoss",
+    "MultiMarginLoss",
     "MultiheadAttention",
     "NLLLoss",
     "PReLU",
@@ -224,6 +238,8 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "TripletMarginLoss",
+    "TripletMarginWithDistanceLoss",
     "Unflatten",
     "Upsample",
     "UpsamplingBilinear2d",

@@ -1,4 +1,4 @@
-"""Fully connected layers."""
+"""Fully connected layers: linear and bilinear."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from chainrule import backend, dtypes
 from chainrule.autograd.function import OpError
+from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.input_checks import check_input
 from chainrule.nn.module import Module
@@ -78,6 +79,68 @@ class Linear(Module):
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"bias={self.bias is not None}"
+        )
+
+
+class Bilinear(Module):
+    """y = x1ᵀ A x2 + b: x1 (*, in1_features) and x2 (*, in2_features) → y (*, out_features).
+
+    ``weight`` (out_features, in1_features, in2_features) and ``bias`` (out_features,) start
+    uniform in ±1/√in1_features, as PyTorch's do.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> layer = cr.nn.Bilinear(3, 4, 2)
+    >>> layer.weight.shape, layer(cr.zeros(5, 3), cr.zeros(5, 4)).shape
+    (chainrule.Size([2, 3, 4]), chainrule.Size([5, 2]))
+
+    ```
+    """
+
+    def __init__(
+        self,
+        in1_features: int,
+        in2_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__()
+        sizes = (
+            ("in1_features", in1_features),
+            ("in2_features", in2_features),
+            ("out_features", out_features),
+        )
+        for name, value in sizes:
+            if not isinstance(value, int) or value < 0:
+                raise ValueError(f"Bilinear: {name} must be a non-negative int, got {value!r}")
+        self.in1_features, self.in2_features = in1_features, in2_features
+        self.out_features = out_features
+        dtype = dtypes.to_dtype(dtype)
+        shape = (out_features, in1_features, in2_features)
+        self.weight = Parameter(backend.xp.empty(shape, dtype=dtype))
+        if bias:
+            self.bias = Parameter(backend.xp.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+        self._place(device)
+
+    def reset_parameters(self) -> None:
+        # PyTorch bounds both by the first input's width alone, not by in1·in2.
+        bound = 1 / math.sqrt(self.in1_features) if self.in1_features > 0 else 0.0
+        init.uniform_(self.weight, -bound, bound)
+        if self.bias is not None:
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input1: Tensor, input2: Tensor) -> Tensor:
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+            f"out_features={self.out_features}, bias={self.bias is not None}"
         )
 
 

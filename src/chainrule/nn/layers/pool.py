@@ -1,6 +1,8 @@
-"""Pooling layers: max, average and adaptive average pooling over 1 or 2 spatial dimensions.
+"""Pooling layers: max, average and adaptive (average and max) pooling over 1 or 2 spatial
+dimensions.
 
-They hold only their options; the math is in :mod:`chainrule.nn.functional.conv`.
+They hold only their options; the math is in :mod:`chainrule.nn.functional.conv` and
+:mod:`chainrule.nn.functional.adaptive_max_pool`.
 """
 
 from __future__ import annotations
@@ -247,6 +249,53 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         self._check(input)
         return F.adaptive_avg_pool2d(input, self.output_size)
+
+
+class _AdaptiveMaxPoolNd(_Pool):
+    def __init__(self, output_size: Any, return_indices: bool = False) -> None:
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(_AdaptiveMaxPoolNd):
+    """The maximum over ``output_size`` bins along L: (N, C, L) or (C, L) → (…, output_size);
+    with ``return_indices`` also each maximum's position in L.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveMaxPool1d(2)(cr.tensor([[[1.0, 4.0, 2.0, 3.0, 0.0]]])).tolist()
+    [[[4.0, 3.0]]]
+
+    ```
+    """
+
+    _spatial, _dims = 1, "L"
+
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+
+class AdaptiveMaxPool2d(_AdaptiveMaxPoolNd):
+    """The maximum over a grid of bins: (N, C, H, W) or (C, H, W) → (…, *output_size).
+
+    None in ``output_size`` keeps that dimension's size; ``return_indices`` adds each
+    maximum's flat position h·W + w.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveMaxPool2d((1, None))(cr.zeros(2, 3, 7, 5)).shape
+    chainrule.Size([2, 3, 1, 5])
+
+    ```
+    """
+
+    _spatial, _dims = 2, "H, W"
+
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        return F.adaptive_max_pool2d(input, self.output_size, self.return_indices)
 
 
 def _single(value: Any) -> Any:
