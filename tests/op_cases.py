@@ -559,6 +559,7 @@ import op_cases_reductions  # noqa: E402, F401
 import op_cases_resampling  # noqa: E402, F401
 import op_cases_shape  # noqa: E402, F401
 import op_cases_special  # noqa: E402, F401
+import op_cases_three_d  # noqa: E402, F401
 
 _ids = [c.id for c in CASES]
 assert len(_ids) == len(set(_ids)), "case ids must be unique"

@@ -23,7 +23,6 @@ import pytest
 import torch
 
 import chainrule as cr
-from chainrule.ops.conv import ConvNd
 
 
 @dataclass
@@ -120,12 +119,7 @@ def _dropout_case(case_id: str, drop: Callable[[Any, Any], Any], shape: tuple) -
 
 
 def _conv3d(m: Any, x: Any, w: Any, b: Any) -> Any:
-    # chainrule.nn.functional has no conv3d yet: its N-d convolution operation is called as
-    # conv1d and conv2d call it.
-    if m is torch:
-        return torch.nn.functional.conv3d(x, w, b, stride=(1, 2, 1), padding=(1, 0, 1))
-    pads = ((1, 1), (0, 0), (1, 1))
-    return ConvNd.apply(x, w, b, stride=(1, 2, 1), padding=pads, dilation=(1, 1, 1), groups=1)
+    return _F(m).conv3d(x, w, b, stride=(1, 2, 1), padding=(1, 0, 1))
 
 
 def _alpha_dropout(m: Any, x: Any) -> Any:

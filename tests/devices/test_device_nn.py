@@ -289,6 +289,19 @@ LAYERS = [
         [_normal(1, 2, 4, 5)],
     ),
     Case(
+        "Conv3d-groups-replicate",
+        lambda: nn.Conv3d(4, 2, (2, 3, 2), padding=1, groups=2, padding_mode="replicate"),
+        [_normal(2, 4, 3, 4, 3)],
+    ),
+    Case(
+        "Conv3d-same-unbatched", lambda: nn.Conv3d(2, 3, 3, padding="same"), [_normal(2, 3, 4, 3)]
+    ),
+    Case(
+        "ConvTranspose3d",
+        lambda: nn.ConvTranspose3d(4, 2, (2, 3, 2), stride=2, padding=1, output_padding=(1, 0, 1)),
+        [_normal(2, 4, 2, 3, 2)],
+    ),
+    Case(
         "ConvTranspose1d",
         lambda: nn.ConvTranspose1d(3, 4, 3, stride=2, padding=1, output_padding=1),
         [_normal(2, 3, 5)],
@@ -311,6 +324,11 @@ LAYERS = [
         [_normal(2, 3, 6, 5)],
     ),
     Case(
+        "MaxPool3d-indices-ceil",
+        lambda: nn.MaxPool3d((2, 3, 2), 2, padding=1, ceil_mode=True, return_indices=True),
+        [_normal(2, 2, 4, 5, 3)],
+    ),
+    Case(
         "AvgPool1d",
         lambda: nn.AvgPool1d(3, 2, padding=1, count_include_pad=False),
         [_normal(2, 3, 8)],
@@ -321,6 +339,12 @@ LAYERS = [
         lambda: nn.AvgPool2d(3, 2, padding=1, divisor_override=5),
         [_normal(2, 3, 6, 6)],
     ),
+    Case(
+        "AvgPool3d-divisor-exclude-pad",
+        lambda: nn.AvgPool3d(3, 2, padding=1, count_include_pad=False, divisor_override=4),
+        [_normal(2, 2, 4, 5, 3)],
+    ),
+    Case("AdaptiveAvgPool3d", lambda: nn.AdaptiveAvgPool3d((2, None, 3)), [_normal(2, 2, 5, 3, 7)]),
     Case("AdaptiveAvgPool1d", lambda: nn.AdaptiveAvgPool1d(3), [_normal(2, 3, 7)]),
     Case("AdaptiveAvgPool2d", lambda: nn.AdaptiveAvgPool2d((2, 3)), [_normal(2, 3, 5, 7)]),
     Case("AdaptiveMaxPool1d", lambda: nn.AdaptiveMaxPool1d(3), [_normal(2, 3, 7)]),
@@ -350,6 +374,13 @@ LAYERS = [
         "BatchNorm2d-noaffine-notrack",
         lambda: nn.BatchNorm2d(3, affine=False, track_running_stats=False),
         [_normal(2, 3, 4, 5)],
+    ),
+    Case("BatchNorm3d-train", lambda: nn.BatchNorm3d(2), [_normal(2, 2, 3, 2, 3)]),
+    Case(
+        "BatchNorm3d-eval",
+        lambda: _with_stats(nn.BatchNorm3d(2)),
+        [_normal(2, 2, 3, 2, 3)],
+        train=False,
     ),
     Case("LayerNorm", lambda: nn.LayerNorm((3, 4)), [_normal(2, 5, 3, 4)]),
     Case("LayerNorm-nobias", lambda: nn.LayerNorm(4, bias=False), [_normal(3, 4)]),

@@ -10,7 +10,8 @@ FLOP formulas (a multiply-add counts as 2 FLOPs; bias additions, activations and
 elementwise work are not counted, so layers without weights show no FLOPs):
 
 - ``Linear``: forward 2·N·in·out, N = the number of input rows (every leading dimension).
-- ``Conv1d``/``Conv2d``: forward 2·N·C_out·(output positions)·(C_in/groups)·(kernel volume).
+- ``Conv1d``/``Conv2d``/``Conv3d``: forward 2·N·C_out·(output positions)·(C_in/groups)·
+  (kernel volume).
 - ``RNN``/``LSTM``/``GRU`` (and their cells): forward 2·T·N·G·H·(I + H) per layer and
   direction, G = 1, 4, 3 gates, I = that layer's input width.
 - backward of each of these: the weight gradient costs one forward's FLOPs and the input

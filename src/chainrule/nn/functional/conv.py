@@ -20,12 +20,16 @@ from chainrule.tensor import Tensor
 __all__ = [
     "adaptive_avg_pool1d",
     "adaptive_avg_pool2d",
+    "adaptive_avg_pool3d",
     "avg_pool1d",
     "avg_pool2d",
+    "avg_pool3d",
     "conv1d",
     "conv2d",
+    "conv3d",
     "max_pool1d",
     "max_pool2d",
+    "max_pool3d",
 ]
 
 _size = int | Sequence[int]
@@ -85,6 +89,34 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
+def conv3d(
+    input: Tensor,  # noqa: A002
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: _size = 1,
+    padding: _size | str = 0,
+    dilation: _size = 1,
+    groups: int = 1,
+) -> Tensor:
+    """3-D convolution (cross-correlation): (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out).
+
+    weight (C_out, C_in / groups, kD, kH, kW), bias (C_out,); each output size is ⌊(size +
+    2·padding − dilation·(k − 1) − 1) / stride⌋ + 1. ``padding`` is an int, a 3-tuple,
+    ``"valid"`` or ``"same"`` (stride 1 only); unbatched (C_in, D, H, W) input works too.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, w = cr.ones(2, 3, 4, 5, 6), cr.ones(8, 3, 3, 3, 3)
+    >>> y = F.conv3d(x, w, padding="same")
+    >>> y.shape, y[0, 0, 1, 1, 1].item()  # an inner point sums 3·3·3·3 ones
+    (chainrule.Size([2, 8, 4, 5, 6]), 81.0)
+
+    ```
+    """
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
 def max_pool1d(
     input: Tensor,  # noqa: A002
     kernel_size: _size,
@@ -141,6 +173,36 @@ def max_pool2d(
     )
 
 
+def max_pool3d(
+    input: Tensor,  # noqa: A002
+    kernel_size: _size,
+    stride: _size | None = None,
+    padding: _size = 0,
+    dilation: _size = 1,
+    ceil_mode: bool = False,
+    return_indices: bool = False,
+) -> Tensor | tuple[Tensor, Tensor]:
+    """The maximum of each window: (N, C, D, H, W) → (N, C, D_out, H_out, W_out), padding
+    counting as −∞ and stride defaulting to the kernel size.
+
+    With ``return_indices`` also each maximum's flat position d·H·W + h·W + w (int64).
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> F.max_pool3d(x, 2).tolist()
+    [[[[[7.0]]]]]
+    >>> F.max_pool3d(x, (1, 2, 2), return_indices=True)[1].flatten().tolist()
+    [3, 7]
+
+    ```
+    """
+    return _max_pool(
+        "max_pool3d", 3, input, kernel_size, stride, padding, dilation, ceil_mode, return_indices
+    )
+
+
 def avg_pool1d(
     input: Tensor,  # noqa: A002
     kernel_size: _size,
@@ -188,15 +250,45 @@ def avg_pool2d(
 
     ```
     """
-    if divisor_override is not None and (
-        not isinstance(divisor_override, int) or divisor_override <= 0
-    ):
-        raise OpError(
-            f"avg_pool2d: divisor_override must be a positive int, got {divisor_override!r}"
-        )
     return _avg_pool(
         "avg_pool2d",
         2,
+        input,
+        kernel_size,
+        stride,
+        padding,
+        ceil_mode,
+        count_include_pad,
+        divisor_override,
+    )
+
+
+def avg_pool3d(
+    input: Tensor,  # noqa: A002
+    kernel_size: _size,
+    stride: _size | None = None,
+    padding: _size = 0,
+    ceil_mode: bool = False,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+) -> Tensor:
+    """The mean of each window: (N, C, D, H, W) → (N, C, D_out, H_out, W_out).
+
+    Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
+    replaces the divisor altogether.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x = cr.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> F.avg_pool3d(x, 2).tolist(), F.avg_pool3d(x, 2, divisor_override=1).item()
+    ([[[[[3.5]]]]], 28.0)
+
+    ```
+    """
+    return _avg_pool(
+        "avg_pool3d",
+        3,
         input,
         kernel_size,
         stride,
@@ -239,6 +331,23 @@ def adaptive_avg_pool2d(input: Tensor, output_size: _size | Sequence[int | None]
     ```
     """
     return _adaptive_avg_pool("adaptive_avg_pool2d", 2, input, output_size)
+
+
+def adaptive_avg_pool3d(input: Tensor, output_size: _size | Sequence[int | None]) -> Tensor:  # noqa: A002
+    """Average over an output_size grid of bins: (N, C, D, H, W) → (N, C, *output_size).
+
+    Bin i along D covers [⌊i·D/D_out⌋, ⌈(i+1)·D/D_out⌉), and likewise along H and W; None
+    keeps that dimension's size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> F.adaptive_avg_pool3d(cr.ones(2, 3, 5, 7, 4), (2, None, 1)).shape
+    chainrule.Size([2, 3, 2, 7, 1])
+
+    ```
+    """
+    return _adaptive_avg_pool("adaptive_avg_pool3d", 3, input, output_size)
 
 
 # ---- argument checks -----------------------------------------------------------------------------
@@ -402,6 +511,10 @@ def _avg_pool(
     count_include_pad: bool,
     divisor_override: int | None,
 ) -> Tensor:
+    if divisor_override is not None and (
+        not isinstance(divisor_override, int) or divisor_override <= 0
+    ):
+        raise OpError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
     # Average pooling has no dilation; the check for the padding is then PyTorch's k/2.
     kernel, stride, padding, _ = _pool_args(
         op, spatial, x, kernel_size, stride, padding, 1, ceil_mode

@@ -16,7 +16,7 @@ from chainrule.nn.input_checks import check_input, require_tensor
 from chainrule.ops.conv_transpose import ConvTransposeNd, transposed_length
 from chainrule.tensor import Tensor
 
-__all__ = ["conv_transpose1d", "conv_transpose2d"]
+__all__ = ["conv_transpose1d", "conv_transpose2d", "conv_transpose3d"]
 
 _size = int | Sequence[int]
 
@@ -88,6 +88,45 @@ def conv_transpose2d(
     return _conv_transpose(
         "conv_transpose2d",
         2,
+        input,
+        weight,
+        bias,
+        stride,
+        padding,
+        output_padding,
+        groups,
+        dilation,
+    )
+
+
+def conv_transpose3d(
+    input: Tensor,  # noqa: A002
+    weight: Tensor,
+    bias: Tensor | None = None,
+    stride: _size = 1,
+    padding: _size = 0,
+    output_padding: _size = 0,
+    groups: int = 1,
+    dilation: _size = 1,
+) -> Tensor:
+    """3-D transposed convolution: (N, C_in, D, H, W) → (N, C_out, D_out, H_out, W_out), the
+    input gradient of a conv3d with the same weight and options.
+
+    weight (C_in, C_out / groups, kD, kH, kW), bias (C_out,); D_out = (D − 1)·stride −
+    2·padding + dilation·(kD − 1) + output_padding + 1, and likewise H_out and W_out.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> x, w = cr.ones(2, 4, 3, 5, 5), cr.ones(4, 2, 2, 2, 2)
+    >>> F.conv_transpose3d(x, w, stride=2).shape
+    chainrule.Size([2, 2, 6, 10, 10])
+
+    ```
+    """
+    return _conv_transpose(
+        "conv_transpose3d",
+        3,
         input,
         weight,
         bias,

@@ -25,7 +25,7 @@ class _Convolution(Module):
     subclasses set ``_spatial``."""
 
     _spatial: int
-    _dims: str  # the spatial dimensions' letters in messages: "L" or "H, W"
+    _dims: str  # the spatial dimensions' letters in messages: "L", "H, W" or "D, H, W"
 
     def __init__(
         self,
@@ -146,7 +146,7 @@ class _Convolution(Module):
 
 
 class _ConvNd(_Convolution):
-    """Conv1d and Conv2d: a plain convolution, whose border ``padding_mode`` may fill."""
+    """Conv1d, Conv2d and Conv3d: a plain convolution, whose border ``padding_mode`` may fill."""
 
     def _prepare(self, input: Tensor) -> tuple[Tensor, Any]:  # noqa: A002
         """The checked input and the padding for the convolution: with a ``padding_mode``
@@ -167,6 +167,11 @@ class _ConvNd(_Convolution):
         else:
             pairs = [(p, p) for p in self.padding]
         return tuple(width for pair in reversed(pairs) for width in pair)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        x, padding = self._prepare(input)
+        conv = getattr(F, f"conv{self._spatial}d")  # the F function of this many dimensions
+        return conv(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -189,10 +194,6 @@ class Conv1d(_ConvNd):
 
     _spatial, _dims = 1, "L"
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        x, padding = self._prepare(input)
-        return F.conv1d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
-
 
 class Conv2d(_ConvNd):
     """2-D convolution over (N, C_in, H, W) or (C_in, H, W) → (N, C_out, H_out, W_out).
@@ -210,9 +211,24 @@ class Conv2d(_ConvNd):
 
     _spatial, _dims = 2, "H, W"
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        x, padding = self._prepare(input)
-        return F.conv2d(x, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+class Conv3d(_ConvNd):
+    """3-D convolution over (N, C_in, D, H, W) or (C_in, D, H, W) → (…, C_out, D_out, H_out,
+    W_out).
+
+    ``weight`` (out_channels, in_channels / groups, kD, kH, kW) and ``bias`` (out_channels,)
+    start uniform in ±1/√fan_in with fan_in = in_channels / groups · kD · kH · kW (PyTorch's
+    default); ``padding_mode`` fills the border as in Conv1d.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.Conv3d(2, 4, 3, padding=1)(cr.zeros(1, 2, 5, 6, 7)).shape
+    chainrule.Size([1, 4, 5, 6, 7])
+
+    ```
+    """
+
+    _spatial, _dims = 3, "D, H, W"
 
 
 class _ConvTransposeNd(_Convolution):
@@ -290,6 +306,22 @@ class _ConvTransposeNd(_Convolution):
             )
         return tuple(size - low for size, low in zip(sizes, smallest))
 
+    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:  # noqa: A002
+        check_input(self, input, self.weight, self.bias)
+        self._check(input)
+        output_padding = self._output_padding(input, output_size)
+        conv_transpose = getattr(F, f"conv_transpose{self._spatial}d")
+        return conv_transpose(
+            input,
+            self.weight,
+            self.bias,
+            self.stride,
+            self.padding,
+            output_padding,
+            self.groups,
+            self.dilation,
+        )
+
 
 class ConvTranspose1d(_ConvTransposeNd):
     """1-D transposed convolution: (N, C_in, L) or (C_in, L) → (…, C_out, L_out), the input
@@ -311,21 +343,6 @@ class ConvTranspose1d(_ConvTransposeNd):
 
     _spatial, _dims = 1, "L"
 
-    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:  # noqa: A002
-        check_input(self, input, self.weight, self.bias)
-        self._check(input)
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose1d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            output_padding,
-            self.groups,
-            self.dilation,
-        )
-
 
 class ConvTranspose2d(_ConvTransposeNd):
     """2-D transposed convolution: (N, C_in, H, W) or (C_in, H, W) → (…, C_out, H_out, W_out),
@@ -344,17 +361,22 @@ class ConvTranspose2d(_ConvTransposeNd):
 
     _spatial, _dims = 2, "H, W"
 
-    def forward(self, input: Tensor, output_size: Any = None) -> Tensor:  # noqa: A002
-        check_input(self, input, self.weight, self.bias)
-        self._check(input)
-        output_padding = self._output_padding(input, output_size)
-        return F.conv_transpose2d(
-            input,
-            self.weight,
-            self.bias,
-            self.stride,
-            self.padding,
-            output_padding,
-            self.groups,
-            self.dilation,
-        )
+
+class ConvTranspose3d(_ConvTransposeNd):
+    """3-D transposed convolution: (N, C_in, D, H, W) or (C_in, D, H, W) → (…, C_out, D_out,
+    H_out, W_out), the input gradient of a Conv3d with the same options.
+
+    ``weight`` (in_channels, out_channels / groups, kD, kH, kW) starts uniform in ±1/√fan_in
+    with fan_in = out_channels / groups · kD · kH · kW, as PyTorch's.
+    ``forward(input, output_size)`` picks output_padding to reach ``output_size``.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> up = cr.nn.ConvTranspose3d(4, 2, kernel_size=2, stride=2)
+    >>> up(cr.zeros(1, 4, 3, 4, 5)).shape
+    chainrule.Size([1, 2, 6, 8, 10])
+
+    ```
+    """
+
+    _spatial, _dims = 3, "D, H, W"

@@ -1,5 +1,5 @@
-"""Normalisation layers: BatchNorm1d, BatchNorm2d (with running statistics), InstanceNorm1d,
-InstanceNorm2d and InstanceNorm3d, LayerNorm, RMSNorm and GroupNorm."""
+"""Normalisation layers: BatchNorm1d, BatchNorm2d, BatchNorm3d (with running statistics),
+InstanceNorm1d, InstanceNorm2d and InstanceNorm3d, LayerNorm, RMSNorm and GroupNorm."""
 
 from __future__ import annotations
 
@@ -175,6 +175,23 @@ class BatchNorm2d(_BatchNorm):
     """
 
     _expected_shapes = (("N", "C", "H", "W"),)
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W): statistics per channel over N, D, H and W.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> _ = cr.manual_seed(0)
+    >>> bn = cr.nn.BatchNorm3d(2)
+    >>> y = bn(cr.randn(2, 2, 3, 4, 5))
+    >>> y.shape, bool(y.mean((0, 2, 3, 4)).abs().max() < 1e-5)
+    (chainrule.Size([2, 2, 3, 4, 5]), True)
+
+    ```
+    """
+
+    _expected_shapes = (("N", "C", "D", "H", "W"),)
 
 
 class _InstanceNorm(_BatchNorm):

@@ -1,5 +1,5 @@
-"""Pooling layers: max, average and adaptive (average and max) pooling over 1 or 2 spatial
-dimensions.
+"""Pooling layers: max, average and adaptive (average and max) pooling over 1, 2 or 3 spatial
+dimensions (adaptive max pooling over 1 or 2).
 
 They hold only their options; the math is in :mod:`chainrule.nn.functional.conv` and
 :mod:`chainrule.nn.functional.adaptive_max_pool`.
@@ -50,6 +50,19 @@ class _MaxPoolNd(_Pool):
         self.padding, self.dilation = padding, dilation
         self.return_indices, self.ceil_mode = return_indices, ceil_mode
 
+    def forward(self, input: Tensor) -> Any:  # noqa: A002
+        self._check(input)
+        max_pool = getattr(F, f"max_pool{self._spatial}d")  # the F function of this many dims
+        return max_pool(
+            input,
+            self.kernel_size,
+            self.stride,
+            self.padding,
+            self.dilation,
+            self.ceil_mode,
+            self.return_indices,
+        )
+
     def extra_repr(self) -> str:
         return (
             f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
@@ -70,18 +83,6 @@ class MaxPool1d(_MaxPoolNd):
 
     _spatial, _dims = 1, "L"
 
-    def forward(self, input: Tensor) -> Any:  # noqa: A002
-        self._check(input)
-        return F.max_pool1d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
-
 
 class MaxPool2d(_MaxPoolNd):
     """The maximum of each window: (N, C, H, W) or (C, H, W) → (…, H_out, W_out).
@@ -99,17 +100,22 @@ class MaxPool2d(_MaxPoolNd):
 
     _spatial, _dims = 2, "H, W"
 
-    def forward(self, input: Tensor) -> Any:  # noqa: A002
-        self._check(input)
-        return F.max_pool2d(
-            input,
-            self.kernel_size,
-            self.stride,
-            self.padding,
-            self.dilation,
-            self.ceil_mode,
-            self.return_indices,
-        )
+
+class MaxPool3d(_MaxPoolNd):
+    """The maximum of each window: (N, C, D, H, W) or (C, D, H, W) → (…, D_out, H_out, W_out).
+
+    ``stride`` defaults to ``kernel_size``; padding counts as −∞. ``return_indices`` adds
+    each maximum's flat position d·H·W + h·W + w.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.MaxPool3d(2)(cr.zeros(2, 3, 4, 6, 8)).shape
+    chainrule.Size([2, 3, 2, 3, 4])
+
+    ```
+    """
+
+    _spatial, _dims = 3, "D, H, W"
 
 
 class AvgPool1d(_Pool):
@@ -155,22 +161,10 @@ class AvgPool1d(_Pool):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
-class AvgPool2d(_Pool):
-    """The mean of each window: (N, C, H, W) or (C, H, W) → (…, H_out, W_out).
-
-    Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
-    replaces the divisor.
-
-    ```pycon
-    >>> import chainrule as cr
-    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
-    >>> cr.nn.AvgPool2d(2)(x).tolist()
-    [[[[2.5, 4.5], [10.5, 12.5]]]]
-
-    ```
-    """
-
-    _spatial, _dims = 2, "H, W"
+class _AvgPoolNd(_Pool):
+    """AvgPool2d and AvgPool3d: average pooling with a ``divisor_override``. Neither derives
+    from the other because the ONNX exporter picks a converter by a layer's class and its
+    bases, and AvgPool2d's would write a 3-d layer as a 2-d one."""
 
     def __init__(
         self,
@@ -189,7 +183,8 @@ class AvgPool2d(_Pool):
 
     def forward(self, input: Tensor) -> Tensor:  # noqa: A002
         self._check(input)
-        return F.avg_pool2d(
+        avg_pool = getattr(F, f"avg_pool{self._spatial}d")  # the F function of this many dims
+        return avg_pool(
             input,
             self.kernel_size,
             self.stride,
@@ -203,10 +198,50 @@ class AvgPool2d(_Pool):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
+class AvgPool2d(_AvgPoolNd):
+    """The mean of each window: (N, C, H, W) or (C, H, W) → (…, H_out, W_out).
+
+    Zero padding counts in the divisor when ``count_include_pad``; ``divisor_override``
+    replaces the divisor.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> cr.nn.AvgPool2d(2)(x).tolist()
+    [[[[2.5, 4.5], [10.5, 12.5]]]]
+
+    ```
+    """
+
+    _spatial, _dims = 2, "H, W"
+
+
+class AvgPool3d(_AvgPoolNd):
+    """The mean of each window: (N, C, D, H, W) or (C, D, H, W) → (…, D_out, H_out, W_out).
+
+    The options are AvgPool2d's: ``count_include_pad`` and ``divisor_override`` set the
+    divisor.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> x = cr.arange(8.0).reshape(1, 1, 2, 2, 2)
+    >>> cr.nn.AvgPool3d(2)(x).tolist()
+    [[[[[3.5]]]]]
+
+    ```
+    """
+
+    _spatial, _dims = 3, "D, H, W"
+
+
 class _AdaptiveAvgPoolNd(_Pool):
     def __init__(self, output_size: Any) -> None:
         super().__init__()
         self.output_size = output_size
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        self._check(input)
+        return getattr(F, f"adaptive_avg_pool{self._spatial}d")(input, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -225,10 +260,6 @@ class AdaptiveAvgPool1d(_AdaptiveAvgPoolNd):
 
     _spatial, _dims = 1, "L"
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        self._check(input)
-        return F.adaptive_avg_pool1d(input, self.output_size)
-
 
 class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
     """Average over a grid of bins: (N, C, H, W) or (C, H, W) → (…, *output_size).
@@ -246,9 +277,22 @@ class AdaptiveAvgPool2d(_AdaptiveAvgPoolNd):
 
     _spatial, _dims = 2, "H, W"
 
-    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
-        self._check(input)
-        return F.adaptive_avg_pool2d(input, self.output_size)
+
+class AdaptiveAvgPool3d(_AdaptiveAvgPoolNd):
+    """Average over a grid of bins: (N, C, D, H, W) or (C, D, H, W) → (…, *output_size).
+
+    ``AdaptiveAvgPool3d(1)`` is global average pooling; None in ``output_size`` keeps that
+    dimension's size.
+
+    ```pycon
+    >>> import chainrule as cr
+    >>> cr.nn.AdaptiveAvgPool3d((1, None, 2))(cr.zeros(2, 3, 5, 6, 7)).shape
+    chainrule.Size([2, 3, 1, 6, 2])
+
+    ```
+    """
+
+    _spatial, _dims = 3, "D, H, W"
 
 
 class _AdaptiveMaxPoolNd(_Pool):
