@@ -13,8 +13,11 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import arange
 from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
-from chainrule.distributions.parameters import broadcast_parameters, lazy_property
-from chainrule.distributions.probabilities import logits_to_probs, probs_to_logits
+from chainrule.distributions.parameters import broadcast_parameters
+from chainrule.distributions.probabilities import (
+    SuccessProbability,
+    chosen_parameter,
+)
 from chainrule.nn.functional.classification_losses import binary_cross_entropy_with_logits
 from chainrule.ops.elementwise import where
 from chainrule.ops.sampling import bernoulli
@@ -24,7 +27,7 @@ from chainrule.tensor import Tensor
 __all__ = ["Bernoulli"]
 
 
-class Bernoulli(Distribution):
+class Bernoulli(SuccessProbability, Distribution):
     """One Bernoulli trial per element of ``probs`` (in [0, 1]) or ``logits`` (any real):
     the batch shape is the parameter's shape, and samples are 0.0 or 1.0 in its dtype.
 
@@ -57,11 +60,7 @@ class Bernoulli(Distribution):
         logits: Tensor | float | None = None,
         validate_args: Any = None,
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError(
-                "Bernoulli: either `probs` or `logits` must be specified, but not both."
-            )
-        name, value = ("probs", probs) if probs is not None else ("logits", logits)
+        name, value = chosen_parameter("Bernoulli", probs, logits)
         (param,) = broadcast_parameters("Bernoulli", name)(value)
         setattr(self, name, param)
         self._param = param
@@ -72,16 +71,6 @@ class Bernoulli(Distribution):
         new = self._expanded(Bernoulli, batch_shape, _instance, ("probs", "logits"))
         new._param = new.__dict__.get("logits", new.__dict__.get("probs"))  # the later one set
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        """log p − log(1 − p), probabilities clamped to [ε, 1 − ε] first."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        """sigmoid(logits)."""
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

@@ -11,8 +11,11 @@ import numpy
 from chainrule.creation import arange, tensor
 from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
-from chainrule.distributions.parameters import broadcast_parameters, lazy_property
-from chainrule.distributions.probabilities import logits_to_probs, probs_to_logits
+from chainrule.distributions.parameters import broadcast_parameters
+from chainrule.distributions.probabilities import (
+    SuccessProbability,
+    chosen_parameter,
+)
 from chainrule.ops.elementwise import where
 from chainrule.random import default_generator
 from chainrule.size import Size
@@ -29,7 +32,7 @@ def same_total_count(total_count: Tensor, what: str) -> int:
     return largest
 
 
-class Binomial(Distribution):
+class Binomial(SuccessProbability, Distribution):
     """The binomial distribution: ``total_count`` n (whole numbers ≥ 0) and ``probs`` p in
     [0, 1] or ``logits``, broadcast together (the batch shape is the probability's shape);
     P(X = k) = C(n, k) p^k (1 − p)^(n−k), mean np, variance np(1 − p). Samples are whole
@@ -61,9 +64,7 @@ class Binomial(Distribution):
         logits: Tensor | float | None = None,
         validate_args: Any = None,
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        name, value = ("probs", probs) if probs is not None else ("logits", logits)
+        name, value = chosen_parameter("Binomial", probs, logits)
         count, param = broadcast_parameters("Binomial", "total_count", name)(total_count, value)
         self.total_count = count.type_as(param)
         setattr(self, name, param)
@@ -78,16 +79,6 @@ class Binomial(Distribution):
     @constraints.dependent_property(is_discrete=True, event_dim=0)
     def support(self) -> constraints.Constraint:
         return constraints.integer_interval(0, self.total_count)
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        """log p − log(1 − p), p clamped to [ε, 1 − ε] first."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        """sigmoid(logits)."""
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

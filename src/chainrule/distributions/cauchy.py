@@ -10,16 +10,13 @@ from typing import Any
 import numpy
 
 from chainrule.creation import full, rand
-from chainrule.distributions import constraints
-from chainrule.distributions.distribution import Distribution
-from chainrule.distributions.parameters import broadcast_parameters
-from chainrule.size import Size
+from chainrule.distributions.location_scale import LocationScale
 from chainrule.tensor import Tensor
 
 __all__ = ["Cauchy"]
 
 
-class Cauchy(Distribution):
+class Cauchy(LocationScale):
     """The Cauchy distribution of median ``loc`` and half width ``scale`` > 0 (numbers or
     tensors, broadcast together). ``mean`` is NaN and ``variance`` inf, as in PyTorch.
 
@@ -37,16 +34,6 @@ class Cauchy(Distribution):
     ```
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}  # noqa: RUF012
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: Any = None):
-        self.loc, self.scale = broadcast_parameters("Cauchy", "loc", "scale")(loc, scale)
-        both_numbers = not isinstance(loc, Tensor) and not isinstance(scale, Tensor)
-        batch_shape = Size() if both_numbers else self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
-
     def expand(self, batch_shape: Any, _instance: Any = None) -> Cauchy:
         return self._expanded(Cauchy, batch_shape, _instance, ("loc", "scale"))
 
@@ -54,10 +41,6 @@ class Cauchy(Distribution):
     def mean(self) -> Tensor:
         """NaN: the integral defining the mean does not converge."""
         return full(self._extended_shape(), numpy.nan, dtype=self.loc.dtype)
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

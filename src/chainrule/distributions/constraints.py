@@ -73,8 +73,9 @@ class Constraint:
     event_dim = 0
 
     def check(self, value: Tensor) -> Tensor:
-        """A bool tensor: which events of ``value`` satisfy the constraint."""
-        raise NotImplementedError
+        """A bool tensor: which events of ``value`` satisfy the constraint (each constraint
+        defines it; this base class has none)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement check()")
 
     def __repr__(self) -> str:
         # PyTorch's names: the class name without its leading underscore.

@@ -161,13 +161,13 @@ class Distribution:
 
     @property
     def arg_constraints(self) -> dict[str, constraints.Constraint]:
-        """Parameter name → the constraint it must satisfy."""
-        raise NotImplementedError
+        """Parameter name → the constraint it must satisfy (each family defines it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define arg_constraints")
 
     @property
     def support(self) -> Any:
-        """The constraint that values of the distribution satisfy."""
-        raise NotImplementedError
+        """The constraint that values of the distribution satisfy (each family defines it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define support")
 
     @property
     def mean(self) -> Tensor:

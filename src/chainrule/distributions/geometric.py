@@ -13,8 +13,11 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.creation import rand, zeros_like
 from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
-from chainrule.distributions.parameters import broadcast_parameters, lazy_property
-from chainrule.distributions.probabilities import logits_to_probs, probs_to_logits
+from chainrule.distributions.parameters import broadcast_parameters
+from chainrule.distributions.probabilities import (
+    SuccessProbability,
+    chosen_parameter,
+)
 from chainrule.nn.functional.classification_losses import binary_cross_entropy_with_logits
 from chainrule.ops.elementwise import where
 from chainrule.size import Size
@@ -23,7 +26,7 @@ from chainrule.tensor import Tensor
 __all__ = ["Geometric"]
 
 
-class Geometric(Distribution):
+class Geometric(SuccessProbability, Distribution):
     """P(X = k) = (1 − p)^k · p for k = 0, 1, 2, … with p = ``probs`` in (0, 1] or
     sigmoid(``logits``); the batch shape is the parameter's shape, samples are whole
     numbers in its dtype. It has no ``rsample``.
@@ -52,11 +55,7 @@ class Geometric(Distribution):
         logits: Tensor | float | None = None,
         validate_args: Any = None,
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError(
-                "Geometric: either `probs` or `logits` must be specified, but not both."
-            )
-        name, value = ("probs", probs) if probs is not None else ("logits", logits)
+        name, value = chosen_parameter("Geometric", probs, logits)
         (param,) = broadcast_parameters("Geometric", name)(value)
         setattr(self, name, param)
         batch_shape = Size() if isinstance(value, numbers.Number) else param.size()
@@ -73,16 +72,6 @@ class Geometric(Distribution):
 
     def expand(self, batch_shape: Any, _instance: Any = None) -> Geometric:
         return self._expanded(Geometric, batch_shape, _instance, ("probs", "logits"))
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        """log p − log(1 − p), probabilities clamped to [ε, 1 − ε] first."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        """sigmoid(logits)."""
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def mean(self) -> Tensor:

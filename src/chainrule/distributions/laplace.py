@@ -9,16 +9,13 @@ from typing import Any
 import numpy
 
 from chainrule.creation import rand
-from chainrule.distributions import constraints
-from chainrule.distributions.distribution import Distribution
-from chainrule.distributions.parameters import broadcast_parameters
-from chainrule.size import Size
+from chainrule.distributions.location_scale import LocationScale
 from chainrule.tensor import Tensor
 
 __all__ = ["Laplace"]
 
 
-class Laplace(Distribution):
+class Laplace(LocationScale):
     """The Laplace distribution of location ``loc`` and scale ``scale`` > 0 (numbers or
     tensors, broadcast together), mean loc and variance 2·scale².
 
@@ -37,26 +34,8 @@ class Laplace(Distribution):
     ```
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}  # noqa: RUF012
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: Any = None):
-        self.loc, self.scale = broadcast_parameters("Laplace", "loc", "scale")(loc, scale)
-        both_numbers = not isinstance(loc, Tensor) and not isinstance(scale, Tensor)
-        batch_shape = Size() if both_numbers else self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
-
     def expand(self, batch_shape: Any, _instance: Any = None) -> Laplace:
         return self._expanded(Laplace, batch_shape, _instance, ("loc", "scale"))
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def variance(self) -> Tensor:

@@ -14,7 +14,10 @@ from chainrule.distributions import constraints
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.gamma import Gamma
 from chainrule.distributions.parameters import broadcast_parameters, lazy_property
-from chainrule.distributions.probabilities import logits_to_probs, probs_to_logits
+from chainrule.distributions.probabilities import (
+    SuccessProbability,
+    chosen_parameter,
+)
 from chainrule.nn.functional import logsigmoid
 from chainrule.ops.elementwise import where
 from chainrule.random import default_generator
@@ -24,7 +27,7 @@ from chainrule.tensor import Tensor
 __all__ = ["NegativeBinomial"]
 
 
-class NegativeBinomial(Distribution):
+class NegativeBinomial(SuccessProbability, Distribution):
     """P(X = k) = Γ(k + r)/(k! Γ(r)) · p^k (1 − p)^r for k = 0, 1, … with ``total_count``
     r ≥ 0 (real) and ``probs`` p in [0, 1) or ``logits``, broadcast together: mean
     r·p/(1 − p). Samples are Poisson draws of Gamma(r, (1 − p)/p) rates; no ``rsample`` and,
@@ -56,9 +59,7 @@ class NegativeBinomial(Distribution):
         logits: Tensor | float | None = None,
         validate_args: Any = None,
     ) -> None:
-        if (probs is None) == (logits is None):
-            raise ValueError("Either `probs` or `logits` must be specified, but not both.")
-        name, value = ("probs", probs) if probs is not None else ("logits", logits)
+        name, value = chosen_parameter("NegativeBinomial", probs, logits)
         count, param = broadcast_parameters("NegativeBinomial", "total_count", name)(
             total_count, value
         )
@@ -72,16 +73,6 @@ class NegativeBinomial(Distribution):
         new = self._expanded(NegativeBinomial, batch_shape, _instance, names)
         new._param = new.__dict__["probs" if "probs" in self.__dict__ else "logits"]
         return new
-
-    @lazy_property
-    def logits(self) -> Tensor:
-        """log p − log(1 − p), p clamped to [ε, 1 − ε] first."""
-        return probs_to_logits(self.probs, is_binary=True)
-
-    @lazy_property
-    def probs(self) -> Tensor:
-        """sigmoid(logits)."""
-        return logits_to_probs(self.logits, is_binary=True)
 
     @property
     def param_shape(self) -> Size:

@@ -8,13 +8,10 @@ import math
 from typing import Any
 
 from chainrule.creation import randn
-from chainrule.distributions import constraints
-from chainrule.distributions.distribution import Distribution
-from chainrule.distributions.parameters import broadcast_parameters
+from chainrule.distributions.location_scale import LocationScale
 from chainrule.ops.elementwise import log
 from chainrule.ops.erf import erf
 from chainrule.ops.erfinv import erfinv
-from chainrule.size import Size
 from chainrule.tensor import Tensor
 
 __all__ = ["Normal"]
@@ -23,7 +20,7 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 _LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))  # rounded as PyTorch rounds it
 
 
-class Normal(Distribution):
+class Normal(LocationScale):
     """The normal distribution N(loc, scale²), one per element of the broadcast parameters.
 
     ``loc`` and ``scale`` are numbers or tensors (broadcast together; numbers take the
@@ -42,26 +39,8 @@ class Normal(Distribution):
     ```
     """
 
-    arg_constraints = {"loc": constraints.real, "scale": constraints.positive}  # noqa: RUF012
-    support = constraints.real
-    has_rsample = True
-
-    def __init__(self, loc: Tensor | float, scale: Tensor | float, validate_args: Any = None):
-        self.loc, self.scale = broadcast_parameters("Normal", "loc", "scale")(loc, scale)
-        both_numbers = not isinstance(loc, Tensor) and not isinstance(scale, Tensor)
-        batch_shape = Size() if both_numbers else self.loc.size()
-        super().__init__(batch_shape, validate_args=validate_args)
-
     def expand(self, batch_shape: Any, _instance: Any = None) -> Normal:
         return self._expanded(Normal, batch_shape, _instance, ("loc", "scale"))
-
-    @property
-    def mean(self) -> Tensor:
-        return self.loc
-
-    @property
-    def mode(self) -> Tensor:
-        return self.loc
 
     @property
     def stddev(self) -> Tensor:

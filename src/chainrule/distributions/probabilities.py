@@ -4,15 +4,24 @@ one way, a logarithm of probabilities kept away from 0 and 1 the other.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy
 
+from chainrule.distributions.parameters import lazy_property
 from chainrule.ops.elementwise import log
 from chainrule.ops.exponential import log1p
 from chainrule.ops.smooth_activations import sigmoid
 from chainrule.ops.softmax import softmax
 from chainrule.tensor import Tensor
 
-__all__ = ["clamp_probs", "logits_to_probs", "probs_to_logits"]
+__all__ = [
+    "SuccessProbability",
+    "chosen_parameter",
+    "clamp_probs",
+    "logits_to_probs",
+    "probs_to_logits",
+]
 
 
 def clamp_probs(probs: Tensor) -> Tensor:
@@ -64,3 +73,27 @@ def probs_to_logits(probs: Tensor, is_binary: bool = False) -> Tensor:
     if is_binary:
         return log(clamped) - log1p(-clamped)
     return log(clamped)
+
+
+def chosen_parameter(where: str, probs: Any, logits: Any) -> tuple[str, Any]:
+    """The one of ``probs`` and ``logits`` given, with its name; both or neither is an error
+    that names the distribution ``where``."""
+    if (probs is None) == (logits is None):
+        raise ValueError(f"{where}: either `probs` or `logits` must be specified, but not both.")
+    return ("probs", probs) if probs is not None else ("logits", logits)
+
+
+class SuccessProbability:
+    """For the families of one success probability p per trial (Bernoulli, Geometric,
+    Binomial, NegativeBinomial), given as ``probs`` or ``logits``: the other one is made from
+    it on first use and kept."""
+
+    @lazy_property
+    def logits(self) -> Tensor:
+        """log p − log(1 − p), p clamped to [ε, 1 − ε] first."""
+        return probs_to_logits(self.probs, is_binary=True)
+
+    @lazy_property
+    def probs(self) -> Tensor:
+        """sigmoid(logits)."""
+        return logits_to_probs(self.logits, is_binary=True)
