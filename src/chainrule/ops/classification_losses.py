@@ -25,6 +25,7 @@ from chainrule.ops.loss_reduction import mean_scale, reduce_loss, split_grad, we
 from chainrule.ops.reduce import sum as sum_of
 from chainrule.ops.short_rows import row_max, row_sums
 from chainrule.ops.smooth_activations import Sigmoid, Softplus
+from chainrule.ops.softmax import row_loops
 from chainrule.tensor import Tensor
 
 # PyTorch clamps log(p) at −100 so that p = 0 gives a large finite loss, not inf. Any value whose
@@ -76,8 +77,7 @@ class WeightedLogLikelihood(Function):
         token = fp_errors.enter()
         try:
             if from_logits:
-                log_p = z - row_max(z)
-                log_p -= xp.log(row_sums(xp.exp(log_p)))  # in place: a new array already
+                log_p = log_softmax_rows(z)
             else:
                 log_p = z
             if reduction == "none":
@@ -202,8 +202,7 @@ class ClassIndexLogLikelihood(WeightedLogLikelihood):
         xp = backend.xp
         token = fp_errors.enter()  # as in WeightedLogLikelihood.forward
         try:
-            log_p = z - row_max(z)
-            log_p -= xp.log(row_sums(xp.exp(log_p)))
+            log_p = log_softmax_rows(z)
         finally:
             fp_errors.leave(token)
         self.saved = (log_p, None)  # a, where a backward needs it: _coefficients()
@@ -251,6 +250,22 @@ class ClassIndexLogLikelihood(WeightedLogLikelihood):
         if self.one_hot:
             self._coefficients()
         return super().saved_in_graph(output)
+
+
+def log_softmax_rows(z: Any) -> Any:
+    """log softmax of logits (N, C) along each row, z − max − log Σ e^{z − max}, as a new array:
+    the passes between the rows and a column of per-row values through chainrule.native's
+    loops where they apply (ops/softmax.py's ``row_loops``), the same numbers."""
+    xp = backend.xp
+    loops = row_loops(z, 1)
+    if loops is None:
+        log_p = z - row_max(z)
+        log_p -= xp.log(row_sums(xp.exp(log_p)))  # in place: a new array already
+        return log_p
+    log_p = xp.empty_like(z)
+    loops.minus_column(z, row_max(z), log_p)
+    loops.subtract_column(log_p, xp.log(row_sums(xp.exp(log_p))))
+    return log_p
 
 
 def _all_classes(target: Any, num_classes: int) -> bool:
