@@ -10,9 +10,9 @@ import pytest
 import torch
 
 import chainrule as cr
-import chainrule.nn.functional as F
 from bit_patterns import bits
 from chainrule import native
+from chainrule.nn import functional
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
@@ -124,7 +124,7 @@ def test_cross_entropy_of_class_indices_through_the_loops(
     for enabled in (True, False):
         native.enable(enabled)
         x = cr.tensor(values, requires_grad=True)
-        loss = F.cross_entropy(x, cr.tensor(target), reduction=reduction)
+        loss = functional.cross_entropy(x, cr.tensor(target), reduction=reduction)
         loss.sum().backward()
         found[enabled] = [loss.detach().numpy(), x.grad.numpy()]
         if enabled:

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend
+from chainrule import backend, native
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops.elementwise import as_float
 from chainrule.tensor import Tensor
@@ -202,8 +202,40 @@ def _split(x: Any) -> tuple[Any, Any, Any, Any, Any]:
     return flat, series, large, _erfc_tail_32, dtype
 
 
+def _loops(x: Any) -> Any:
+    """chainrule.native.erf where its loops take x: a float32 or float16 NumPy array (float16
+    is computed in float32, as in the NumPy form) of ``native.MAP_SIZE`` elements, or any size
+    once numba is loaded, where the loops are enabled; None otherwise."""
+    if (
+        type(x) is numpy.ndarray
+        and x.dtype.char in "fe"
+        and (x.size >= native.MAP_SIZE or native.loaded())
+        and native.enabled()
+    ):
+        from chainrule.native import erf as loops  # compiles numba's loops on the first use
+
+        return loops
+    return None
+
+
+def _through_loops(x: Any, loops: Any, complement: bool) -> Any:
+    """erfc(x) (``complement``) or erf(x) by chainrule.native.erf's loops: the NumPy form's
+    operations and numbers, with NumPy's exponentials."""
+    dtype = x.dtype
+    flat = x.reshape(-1).astype(numpy.float32, copy=False)
+    values, a, first, second = numpy.empty((4, flat.size), numpy.float32)
+    loops.terms(flat, complement, values, a, first, second)
+    numpy.exp(first, out=first)
+    numpy.exp(second, out=second)
+    loops.combine(flat, values, a, first, second, complement)
+    return values.reshape(x.shape).astype(dtype, copy=False)
+
+
 def erf_array(x: Any) -> Any:
     """erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise on an array (no graph)."""
+    loops = _loops(x)
+    if loops is not None:
+        return _through_loops(x, loops, complement=False)
     flat, out, large, erfc_tail, dtype = _split(x)
     if large.size:
         part = flat.take(large)
@@ -213,6 +245,9 @@ def erf_array(x: Any) -> Any:
 
 def erfc_array(x: Any) -> Any:
     """erfc(x) = 1 − erf(x), accurate where it is tiny (x ≫ 1), element-wise on an array."""
+    loops = _loops(x)
+    if loops is not None:
+        return _through_loops(x, loops, complement=True)
     xp = backend.xp
     flat, out, large, erfc_tail, dtype = _split(x)
     xp.subtract(1, out, out=out)
