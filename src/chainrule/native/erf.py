@@ -25,7 +25,8 @@ from numpy import float32, floor
 from chainrule.native import jit
 from chainrule.ops import erf as _form
 
-ZERO, ONE, TWO, SIXTEEN = float32(0), float32(1), float32(2), float32(16)
+ZERO, HALF, ONE, TWO = float32(0), float32(0.5), float32(1), float32(2)
+SIXTEEN = float32(16)
 END, SCALE, SHIFT = float32(_form._TAIL_END_32), float32(_form._U_SCALE), float32(_form._U_SHIFT)
 # The series' float32 coefficients, lowest power first, as constants of the compiled loops
 # (Horner's rule written out, so that each loop is one straight line that LLVM vectorises).
@@ -33,14 +34,17 @@ P0, P1, P2, P3, P4, P5, P6 = _form._P_32_COEFFICIENTS
 R0, R1, R2, R3, R4, R5, R6, R7, R8 = _form._R_32_COEFFICIENTS
 
 
-def _terms(flat: Any, complement: bool, values: Any, a: Any, first: Any, second: Any) -> None:
-    """For each x: on |x| ≤ 1 the series x·P(x²) (1 − that for erfc) into ``values``; on the
-    tail |x| > 1, a = min(|x|, 10.5), R(u) with u = scale/(a + 2) + shift into ``values``, and
-    the exponents −(a + h)(a − h) into ``first`` and −h² into ``second`` (h = ⌊16a⌋/16; both
-    0 off the tail). Both branches are computed for every element and one is kept: a straight
-    line that LLVM vectorises, where a branch per element would not be."""
+def _terms(
+    flat: Any, scale: Any, complement: bool, values: Any, a: Any, first: Any, second: Any
+) -> None:
+    """For each x = flat·scale (GELU's −x/√2; a scale of 1 leaves x as it is): on |x| ≤ 1 the
+    series x·P(x²) (1 − that for erfc) into ``values``; on the tail |x| > 1, a = min(|x|,
+    10.5), R(u) with u = SCALE/(a + 2) + SHIFT into ``values``, and the exponents
+    −(a + h)(a − h) into ``first`` and −h² into ``second`` (h = ⌊16a⌋/16; both 0 off the
+    tail). Both branches are computed for every element and one is kept: a straight line that
+    LLVM vectorises, where a branch per element would not be."""
     for i in range(flat.size):
-        x = flat[i]
+        x = flat[i] * scale
         z = x * x
         tail = z > ONE  # NaN is not: its series is NaN
         z = z if z <= ONE or z != z else ONE  # NumPy's minimum: nan stays nan
@@ -91,11 +95,23 @@ def _terms(flat: Any, complement: bool, values: Any, a: Any, first: Any, second:
         second[i] = -(h * h) if tail else ZERO
 
 
-def _combine(flat: Any, values: Any, a: Any, first: Any, second: Any, complement: bool) -> None:
-    """On the tail, with e^{…} now in ``first`` and ``second``: t = R·e₁·e₂/a, and erfc(x) =
-    t·sign(x) + (1 − sign(x)), or erf(x) = 1 − t with x's sign, written over ``values``."""
+def _combine(
+    flat: Any,
+    scale: Any,
+    values: Any,
+    a: Any,
+    first: Any,
+    second: Any,
+    complement: bool,
+    gelu: bool,
+    out: Any,
+) -> None:
+    """On the tail of x = flat·scale, with e^{…} now in ``first`` and ``second``: t = R·e₁·e₂/a,
+    and erfc(x) = t·sign(x) + (1 − sign(x)), or erf(x) = 1 − t with x's sign, written over
+    ``values``. With ``gelu`` (erfc of −flat/√2): Φ = erfc·½ over ``values`` instead, and
+    GELU's flat·Φ into ``out``."""
     for i in range(flat.size):
-        x = flat[i]
+        x = flat[i] * scale
         t = values[i] * first[i]
         t = t * second[i]
         t = t / a[i]
@@ -106,7 +122,11 @@ def _combine(flat: Any, values: Any, a: Any, first: Any, second: Any, complement
         else:
             t = ONE - t
             t = t if x > 0 else -t
-        values[i] = t if x * x > ONE else values[i]
+        t = t if x * x > ONE else values[i]
+        if gelu:
+            t = t * HALF
+            out[i] = flat[i] * t
+        values[i] = t
 
 
 terms = jit(_terms, cache=True)

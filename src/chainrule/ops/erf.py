@@ -202,7 +202,7 @@ def _split(x: Any) -> tuple[Any, Any, Any, Any, Any]:
     return flat, series, large, _erfc_tail_32, dtype
 
 
-def _loops(x: Any) -> Any:
+def native_loops(x: Any) -> Any:
     """chainrule.native.erf where its loops take x: a float32 or float16 NumPy array (float16
     is computed in float32, as in the NumPy form) of ``native.MAP_SIZE`` elements, or any size
     once numba is loaded, where the loops are enabled; None otherwise."""
@@ -221,19 +221,28 @@ def _loops(x: Any) -> Any:
 def _through_loops(x: Any, loops: Any, complement: bool) -> Any:
     """erfc(x) (``complement``) or erf(x) by chainrule.native.erf's loops: the NumPy form's
     operations and numbers, with NumPy's exponentials."""
-    dtype = x.dtype
     flat = x.reshape(-1).astype(numpy.float32, copy=False)
-    values, a, first, second = numpy.empty((4, flat.size), numpy.float32)
-    loops.terms(flat, complement, values, a, first, second)
+    values = erf_terms(loops, flat, numpy.float32(1), complement, False)[0]
+    return values.reshape(x.shape).astype(x.dtype, copy=False)
+
+
+def erf_terms(loops: Any, flat: Any, scale: Any, complement: bool, gelu: bool) -> tuple:
+    """chainrule.native.erf's passes over float32 ``flat`` (1-d): erfc or erf of flat·scale,
+    and with ``gelu`` (erfc of −flat/√2) Φ = erfc·½ in its place and GELU's flat·Φ; returns
+    (the values, GELU's output or an unused array)."""
+    rows = numpy.empty((5 if gelu else 4, flat.size), numpy.float32)
+    values, a, first, second = rows[:4]
+    out = rows[4] if gelu else values  # not written without gelu
+    loops.terms(flat, scale, complement, values, a, first, second)
     numpy.exp(first, out=first)
     numpy.exp(second, out=second)
-    loops.combine(flat, values, a, first, second, complement)
-    return values.reshape(x.shape).astype(dtype, copy=False)
+    loops.combine(flat, scale, values, a, first, second, complement, gelu, out)
+    return values, out
 
 
 def erf_array(x: Any) -> Any:
     """erf(x) = 2/√π ∫₀ˣ e^{−t²} dt, element-wise on an array (no graph)."""
-    loops = _loops(x)
+    loops = native_loops(x)
     if loops is not None:
         return _through_loops(x, loops, complement=False)
     flat, out, large, erfc_tail, dtype = _split(x)
@@ -245,7 +254,7 @@ def erf_array(x: Any) -> Any:
 
 def erfc_array(x: Any) -> Any:
     """erfc(x) = 1 − erf(x), accurate where it is tiny (x ≫ 1), element-wise on an array."""
-    loops = _loops(x)
+    loops = native_loops(x)
     if loops is not None:
         return _through_loops(x, loops, complement=True)
     xp = backend.xp

@@ -19,7 +19,8 @@ from chainrule import backend
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops import fast_where
 from chainrule.ops.elementwise import Exp, as_float, clamp
-from chainrule.ops.erf import Erfc, erfc_array
+from chainrule.ops.erf import Erfc, erf_terms, erfc_array
+from chainrule.ops.erf import native_loops as native_erf_loops
 from chainrule.tensor import Tensor
 
 # eᶻ overflows above log(max float); capping z there leaves σ(z) = 1 and 1/(1 + eᶻ) = 0 to
@@ -192,6 +193,12 @@ class GELU(Function):
             self.saved = (wide, s)
             return (wide * s).astype(x.dtype, copy=False)
         # Φ(x) = ½ erfc(−x/√2) rather than ½(1 + erf(x/√2)): exact in the left tail too.
+        loops = _gelu_loops(x)
+        if loops is not None:  # the same numbers in three passes and two exps
+            flat = x.reshape(-1)
+            cdf, out = erf_terms(loops, flat, numpy.float32(-_SQRT_HALF), True, True)
+            self.saved = (x, cdf.reshape(x.shape))
+            return out.reshape(x.shape)
         cdf = erfc_array(-_SQRT_HALF * x)  # a new array: scaled in place
         cdf *= 0.5
         self.saved = (x, cdf)
@@ -203,6 +210,21 @@ class GELU(Function):
             slope = 2 * _SQRT_2_OVER_PI * (1 + 3 * _TANH_CUBIC * x * x)
             grad_x = grad * (value + x * value * (1 - value) * slope)
             return (_in_dtype(grad_x, grad.dtype),)
+        if (
+            type(grad) is numpy.ndarray
+            and grad.dtype == x.dtype
+            and grad.shape == x.shape
+            and grad.flags.c_contiguous
+            and _gelu_loops(x) is not None
+        ):
+            from chainrule.native import gelu as loops
+
+            slope = numpy.empty_like(x)
+            flat = slope.reshape(-1)
+            loops.exponent(x.reshape(-1), flat)
+            numpy.exp(flat, out=flat)
+            loops.slope(flat, x.reshape(-1), value.reshape(-1), grad.reshape(-1))
+            return (slope,)
         density = _INV_SQRT_2PI * backend.xp.exp(-0.5 * x * x)
         if isinstance(grad, Tensor):  # recording a graph: no operation in place
             return (grad * (value + x * density),)
@@ -217,6 +239,14 @@ class GELU(Function):
             u = _SQRT_2_OVER_PI * (wide + _TANH_CUBIC * wide * wide * wide)
             return (wide, Sigmoid.apply(2 * u))
         return (x, 0.5 * Erfc.apply(-_SQRT_HALF * x))
+
+
+def _gelu_loops(x: Any) -> Any:
+    """chainrule.native.erf where its loops take GELU's (erf form) input x: a C-contiguous
+    float32 NumPy array, under the rule of :func:`chainrule.ops.erf.native_loops`."""
+    if x.dtype != numpy.float32 or not x.flags.c_contiguous:
+        return None
+    return native_erf_loops(x)
 
 
 # ---- smooth rectifier ----------------------------------------------------------------------------
