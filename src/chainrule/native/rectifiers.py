@@ -58,3 +58,66 @@ def relu_backward(grad: Any, out: Any) -> Any:
         return None
     _backward(flat_grad, flat_out, flat_result)
     return result
+
+
+# ---- hard swish ----------------------------------------------------------------------------------
+#
+# Hardswish's NumPy form (ops/rectifiers.py) makes four passes forward (z + 3, the clip, the
+# product, the quotient) and six backward; each loop makes one, with the same operations in the
+# same order, each rounded once: the same numbers bit for bit, nan's included.
+
+
+def _hardswish(z: Any, out: Any) -> None:
+    """out = z · clip(z + 3, 0, 6) / 6 (1-d arrays of one float dtype)."""
+    three, six, zero = out.dtype.type(3), out.dtype.type(6), out.dtype.type(0)
+    for i in range(z.size):
+        value = z[i]
+        t = value + three
+        t = zero if t < zero else t  # NumPy's clip: nan stays nan
+        t = six if t > six else t
+        t = t * value
+        out[i] = t / six
+
+
+def _hardswish_backward(z: Any, grad: Any, out: Any) -> None:
+    """out = g·(z/3 + ½) where −3 < z < 3, g where z ≥ 3 (and at nan), +0 where z ≤ −3."""
+    three, half, one, zero = (out.dtype.type(3), out.dtype.type(0.5), out.dtype.type(1),
+                              out.dtype.type(0))  # fmt: skip
+    for i in range(z.size):
+        value = z[i]
+        slope = value / three
+        slope = slope + half
+        slope = slope if value < three else one
+        slope = slope * grad[i]
+        out[i] = zero if value <= -three else slope
+
+
+_hardswish_loop = jit(_hardswish, cache=True)
+_hardswish_backward_loop = jit(_hardswish_backward, cache=True)
+
+
+def hardswish(z: Any) -> Any:
+    """Hardswish of a C-contiguous float32 or float64 NumPy array, as a new array; None where
+    the loop does not take z."""
+    if type(z) is not ndarray or z.dtype.type not in FLOATS or not z.flags.c_contiguous:
+        return None
+    out = recycler.empty(z.shape, z.dtype)
+    _hardswish_loop(z.reshape(-1), out.reshape(-1))
+    return out
+
+
+def hardswish_backward(z: Any, grad: Any) -> Any:
+    """Hardswish's ∂C/∂z for C-contiguous z and grad of one shape and float dtype, as a new
+    array; None where the loop does not take them."""
+    if (
+        type(z) is not ndarray
+        or type(grad) is not ndarray
+        or z.dtype.type not in FLOATS
+        or grad.dtype != z.dtype
+        or grad.shape != z.shape
+        or not (z.flags.c_contiguous and grad.flags.c_contiguous)
+    ):
+        return None
+    out = recycler.empty(z.shape, z.dtype)
+    _hardswish_backward_loop(z.reshape(-1), grad.reshape(-1), out.reshape(-1))
+    return out

@@ -45,7 +45,7 @@ class ReLU(Function):
         # numba's one pass: on a feature map, and on any array once numba is loaded anyway (an
         # optimiser's loop loaded it): under half the time of NumPy's three passes at every
         # size measured (1.4 against 3.0 µs on 8 elements, 9.4 against 24.6 on 65,536)
-        if (out.size >= native.MAP_SIZE or native.loaded()) and native.enabled():
+        if _takes_loops(out):
             kept = _native_loops().relu_backward(grad, out)
             if kept is not None:
                 return (kept,)
@@ -56,6 +56,13 @@ class ReLU(Function):
 
     def saved_in_graph(self, output: Tensor) -> tuple:
         return self.saved  # the output only makes the mask: a constant
+
+
+def _takes_loops(array: Any) -> bool:
+    """Whether an operation on ``array`` takes numba's loop: on a feature map
+    (``native.MAP_SIZE`` elements), or on any array once numba is loaded anyway, where the
+    loops are enabled."""
+    return (array.size >= native.MAP_SIZE or native.loaded()) and native.enabled()
 
 
 def _native_loops() -> Any:
@@ -206,6 +213,10 @@ class Hardswish(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         self.saved = (z,)
+        if _takes_loops(z):  # numba's one pass, the same numbers
+            out = _native_loops().hardswish(z)
+            if out is not None:
+                return out
         out = z + 3  # z · clip(z + 3, 0, 6) / 6 on one new array
         if type(out) is not backend.ndarray:  # NumPy gives a scalar for a 0-d input
             return z * backend.xp.clip(out, 0, 6) / 6
@@ -216,6 +227,10 @@ class Hardswish(Function):
 
     def backward(self, grad: Any) -> tuple:
         (z,) = self.saved
+        if not isinstance(grad, Tensor) and _takes_loops(z):
+            slope = _native_loops().hardswish_backward(z, grad)
+            if slope is not None:
+                return (slope,)
         # In z's dtype, which is grad's: NumPy keeps an array's dtype against Python numbers.
         low = z <= -3
         # +0 where z ≤ −3 even for a nan or infinite gradient, as PyTorch selects it there.
