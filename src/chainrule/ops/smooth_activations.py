@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy
 
-from chainrule import backend
+from chainrule import backend, native
 from chainrule.autograd.function import Function, not_a_tensor
 from chainrule.ops import fast_where
 from chainrule.ops.elementwise import Exp, as_float, clamp
@@ -29,6 +29,32 @@ _EXP_LIMIT = {
     numpy.dtype(d): math.floor(math.log(numpy.finfo(d).max))
     for d in ("float16", "float32", "float64")
 }
+
+
+def _loops(first: Any, *others: Any) -> Any:
+    """chainrule.native.sigmoids where its loops take these arrays: C-contiguous float32 or
+    float64 NumPy arrays of one shape and dtype, from ``native.MAP_SIZE`` elements or any size
+    once numba is loaded, where the loops are enabled; None otherwise."""
+    if (
+        type(first) is not numpy.ndarray
+        or first.dtype.char not in "fd"
+        or not first.flags.c_contiguous
+        or not (first.size >= native.MAP_SIZE or native.loaded())
+    ):
+        return None
+    for other in others:
+        if (
+            type(other) is not numpy.ndarray
+            or other.dtype != first.dtype
+            or other.shape != first.shape
+            or not other.flags.c_contiguous
+        ):
+            return None
+    if not native.enabled():
+        return None
+    from chainrule.native import sigmoids  # compiles numba's loops on the first use
+
+    return sigmoids
 
 
 def _sigmoid(x: Any) -> Any:
@@ -78,6 +104,14 @@ class Sigmoid(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         xp = backend.xp
+        loops = _loops(z)
+        if loops is not None:  # the same numbers in two loops around NumPy's exp
+            exp_z, denominator = numpy.empty((2, *z.shape), z.dtype)
+            loops.capped(z.reshape(-1), z.dtype.type(_EXP_LIMIT[z.dtype]), exp_z.reshape(-1))
+            numpy.exp(exp_z, out=exp_z)
+            loops.sigmoid_from_exp(exp_z.reshape(-1), denominator.reshape(-1))
+            self.saved = (exp_z, denominator)
+            return exp_z
         # σ(z) = eᶻ / (1 + eᶻ): accurate in both tails, four array passes. z is capped where
         # eᶻ would overflow; σ is 1 to working precision long before that.
         exp_z = xp.minimum(z, _EXP_LIMIT.get(z.dtype, 88.0))
@@ -95,6 +129,13 @@ class Sigmoid(Function):
         out, denominator = self.saved
         if denominator is None:  # recording a graph: σ(1 − σ), from the output tensor alone
             return (grad * (out * (1 - out)),)
+        loops = _loops(grad, out, denominator)
+        if loops is not None:
+            slope = numpy.empty_like(out)
+            loops.sigmoid_backward(
+                grad.reshape(-1), out.reshape(-1), denominator.reshape(-1), slope.reshape(-1)
+            )
+            return (slope,)
         slope = grad * out  # a new array: the quotient in place (the same numbers)
         if type(slope) is not backend.ndarray:  # NumPy's scalar for 0-d arrays
             return (slope / denominator,)
@@ -119,6 +160,11 @@ class Tanh(Function):
         (out,) = self.saved
         if isinstance(grad, Tensor):  # recording a graph: no operation in place
             return (grad * (1 - out * out),)
+        loops = _loops(grad, out)
+        if loops is not None:
+            slope = numpy.empty_like(out)
+            loops.tanh_backward(grad.reshape(-1), out.reshape(-1), slope.reshape(-1))
+            return (slope,)
         return (_times_grad(1 - out * out, grad),)
 
 
@@ -130,6 +176,14 @@ class SiLU(Function):
 
     def forward(self, x: Any) -> Any:
         x = as_float(x)
+        loops = _loops(x)
+        if loops is not None:  # the same numbers in two loops around NumPy's exp
+            s, out = numpy.empty((2, *x.shape), x.dtype)
+            loops.capped(x.reshape(-1), x.dtype.type(_EXP_LIMIT[x.dtype]), s.reshape(-1))
+            numpy.exp(s, out=s)
+            loops.silu_from_exp(x.reshape(-1), s.reshape(-1), out.reshape(-1))
+            self.saved = (x, s)
+            return out
         s = _sigmoid(x)
         self.saved = (x, s)
         return x * s
@@ -138,6 +192,11 @@ class SiLU(Function):
         x, s = self.saved
         if isinstance(grad, Tensor):  # recording a graph: no operation in place
             return (grad * (s * (1 + x * (1 - s))),)
+        loops = _loops(grad, x, s)
+        if loops is not None:
+            slope = numpy.empty_like(s)
+            loops.silu_backward(grad.reshape(-1), x.reshape(-1), s.reshape(-1), slope.reshape(-1))
+            return (slope,)
         slope = 1 - s  # σ(1 + x(1 − σ)) on one new array, in the same order of arithmetic
         slope *= x
         slope += 1
