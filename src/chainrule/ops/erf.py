@@ -206,12 +206,9 @@ def native_loops(x: Any) -> Any:
     """chainrule.native.erf where its loops take x: a float32 or float16 NumPy array (float16
     is computed in float32, as in the NumPy form) of ``native.MAP_SIZE`` elements, or any size
     once numba is loaded, where the loops are enabled; None otherwise."""
-    if (
-        type(x) is numpy.ndarray
-        and x.dtype.char in "fe"
-        and (x.size >= native.MAP_SIZE or native.loaded())
-        and native.enabled()
-    ):
+    if x.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
+        return None
+    if type(x) is numpy.ndarray and x.dtype.char in "fe" and native.enabled():
         from chainrule.native import erf as loops  # compiles numba's loops on the first use
 
         return loops

@@ -35,11 +35,12 @@ def _loops(first: Any, *others: Any) -> Any:
     """chainrule.native.sigmoids where its loops take these arrays: C-contiguous float32 or
     float64 NumPy arrays of one shape and dtype, from ``native.MAP_SIZE`` elements or any size
     once numba is loaded, where the loops are enabled; None otherwise."""
+    if first.size < native.MAP_SIZE and not native.loaded():  # first: a small net's every call
+        return None
     if (
         type(first) is not numpy.ndarray
         or first.dtype.char not in "fd"
         or not first.flags.c_contiguous
-        or not (first.size >= native.MAP_SIZE or native.loaded())
     ):
         return None
     for other in others:
@@ -129,7 +130,7 @@ class Sigmoid(Function):
         out, denominator = self.saved
         if denominator is None:  # recording a graph: σ(1 − σ), from the output tensor alone
             return (grad * (out * (1 - out)),)
-        loops = _loops(grad, out, denominator)
+        loops = _loops(out, grad, denominator)
         if loops is not None:
             slope = numpy.empty_like(out)
             loops.sigmoid_backward(
@@ -160,7 +161,7 @@ class Tanh(Function):
         (out,) = self.saved
         if isinstance(grad, Tensor):  # recording a graph: no operation in place
             return (grad * (1 - out * out),)
-        loops = _loops(grad, out)
+        loops = _loops(out, grad)
         if loops is not None:
             slope = numpy.empty_like(out)
             loops.tanh_backward(grad.reshape(-1), out.reshape(-1), slope.reshape(-1))
@@ -192,7 +193,7 @@ class SiLU(Function):
         x, s = self.saved
         if isinstance(grad, Tensor):  # recording a graph: no operation in place
             return (grad * (s * (1 + x * (1 - s))),)
-        loops = _loops(grad, x, s)
+        loops = _loops(s, grad, x)
         if loops is not None:
             slope = numpy.empty_like(s)
             loops.silu_backward(grad.reshape(-1), x.reshape(-1), s.reshape(-1), slope.reshape(-1))
@@ -303,6 +304,8 @@ class GELU(Function):
 def _gelu_loops(x: Any) -> Any:
     """chainrule.native.erf where its loops take GELU's (erf form) input x: a C-contiguous
     float32 NumPy array, under the rule of :func:`chainrule.ops.erf.native_loops`."""
+    if x.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
+        return None
     if x.dtype != numpy.float32 or not x.flags.c_contiguous:
         return None
     return native_erf_loops(x)

@@ -131,11 +131,9 @@ def row_loops(z: Any, dim: int) -> Any:
     """chainrule.native.softmax where its loops take z's rows along ``dim`` (its last axis,
     C-contiguous, float32 or float64, with elements): from ``native.MAP_SIZE`` elements, or
     any size once numba is loaded, where the loops are enabled; None otherwise."""
-    if (
-        on_last_axis_rows(z, dim)
-        and (z.size >= native.MAP_SIZE or native.loaded())
-        and native.enabled()
-    ):
+    if z.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
+        return None
+    if on_last_axis_rows(z, dim) and native.enabled():
         from chainrule.native import softmax as loops  # compiles numba's loops on the first use
 
         return loops
