@@ -11,8 +11,11 @@ NumPy form for anything the loop does not cover. The loops: 2×2 max pooling
 (:mod:`.pooling`), ReLU's backward (:mod:`.rectifiers`), col2im of 2-D convolutions
 (:mod:`.col2im`), the element-wise passes of batch norm over feature maps and of layer norm
 (:mod:`.batch_norm`, :mod:`.layer_norm`), the LSTM and GRU layers (:mod:`.lstm`,
-:mod:`.gru`), the updates of Adam, SGD and RMSprop (:mod:`.updates`) and rows added at
-repeated positions, an embedding's gradient (:mod:`.scatter`).
+:mod:`.gru`), the updates of Adam, SGD and RMSprop (:mod:`.updates`), rows added at
+repeated positions, an embedding's gradient (:mod:`.scatter`), the passes between rows and a
+column of per-row values in softmax, log-softmax and cross-entropy (:mod:`.softmax`), erf,
+erfc and GELU (:mod:`.erf`, :mod:`.gelu`), sigmoid, SiLU and tanh around NumPy's exp
+(:mod:`.sigmoids`), and hardswish (:mod:`.rectifiers`).
 
 On by default where numba can be imported; ``chainrule.native.enable(False)``, or
 ``CHAINRULE_NATIVE=0`` in the environment before the first use, keeps every operation in
@@ -55,10 +58,11 @@ def loaded() -> bool:
 
 MAP_SIZE = 1 << 17
 """From this many elements on (a convolution's feature maps), ReLU's backward, col2im of a
-2-D convolution, batch norm, layer norm and the rows of an embedding's gradient take their
-loops: half NumPy's time or less there, but the first call loads numba (about 0.4 s and
-120 MiB of resident memory), a cost that a perceptron's layers, where the loops save under 2%
-of a step, should not bring in."""
+2-D convolution, batch norm, layer norm, the rows of an embedding's gradient, softmax,
+log-softmax, cross-entropy, erf, GELU, sigmoid, SiLU, tanh and hardswish take their loops
+(smaller arrays too once numba is loaded): half NumPy's time or less there, but the first
+call loads numba (about 0.4 s and 120 MiB of resident memory), a cost that a perceptron's
+layers, where the loops save under 2% of a step, should not bring in."""
 
 UPDATE_SIZE = 1 << 16
 """From this many elements on, an optimiser's update of a parameter loads numba (about 0.4 s
