@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-import chainrule as cr
 from bit_patterns import bits
 from chainrule import native
+from chainrule.nn.functional import gelu
 from chainrule.ops import erf as erf_ops
+from loop_calls import assert_same_bits, count_calls, output_and_gradient
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
@@ -20,18 +21,7 @@ pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrul
 @pytest.fixture
 def calls(monkeypatch) -> list:
     """The names of the erf loops called, in order."""
-    from chainrule.native import erf as loops
-
-    called: list = []
-    for name in ("terms", "combine"):
-        original = getattr(loops, name)
-
-        def counted(*args, _name=name, _original=original):
-            called.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(loops, name, counted)
-    return called
+    return count_calls(monkeypatch, "erf", ("terms", "combine"))
 
 
 def _edges() -> np.ndarray:
@@ -89,17 +79,10 @@ def test_gelu_and_its_gradient_through_the_loops(native_switch, calls, monkeypat
     rng = np.random.default_rng(4)
     values = (rng.standard_normal((256, 512)) * 2).astype(np.float32)  # 131,072 elements
     grad = rng.standard_normal(values.shape).astype(np.float32)
-    found = {}
-    for enabled in (True, False):
-        native.enable(enabled)
-        x = cr.tensor(values, requires_grad=True)
-        y = cr.nn.functional.gelu(x)
-        y.backward(cr.tensor(grad))
-        found[enabled] = [y.detach().numpy(), x.grad.numpy()]
+    found = {loops: output_and_gradient(gelu, values, grad, loops) for loops in (True, False)}
     assert calls == ["terms", "combine"]  # the forward once, through the loops, not twice
     assert len(slopes) == 1
-    for a, b in zip(found[True], found[False], strict=True):
-        np.testing.assert_array_equal(bits(a), bits(b))
+    assert_same_bits(found[True], found[False])
     x = torch.tensor(values, requires_grad=True)
     y = torch.nn.functional.gelu(x)
     y.backward(torch.tensor(grad))

@@ -10,26 +10,17 @@ import pytest
 import torch
 
 import chainrule as cr
-from bit_patterns import bits
 from chainrule import native
+from chainrule.nn.functional import hardswish
+from loop_calls import assert_same_bits, count_calls, output_and_gradient
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
 
 @pytest.fixture
 def calls(monkeypatch) -> list:
-    from chainrule.native import rectifiers as loops
-
-    called: list = []
-    for name in ("_hardswish_loop", "_hardswish_backward_loop"):
-        original = getattr(loops, name)
-
-        def counted(*args, _name=name, _original=original):
-            called.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(loops, name, counted)
-    return called
+    """Hardswish's loops called, in order."""
+    return count_calls(monkeypatch, "rectifiers", ("_hardswish_loop", "_hardswish_backward_loop"))
 
 
 def _values(dtype: type) -> tuple[np.ndarray, np.ndarray]:
@@ -48,18 +39,10 @@ def _values(dtype: type) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(native_switch, calls, dtype) -> None:
     z, grad = _values(dtype)
-    found = {}
     with np.errstate(all="ignore"):
-        for enabled in (True, False):
-            native.enable(enabled)
-            x = cr.tensor(z, requires_grad=True)
-            y = cr.nn.functional.hardswish(x)
-            y.backward(cr.tensor(grad))
-            found[enabled] = [y.detach().numpy(), x.grad.numpy()]
-            if enabled:
-                assert calls == ["_hardswish_loop", "_hardswish_backward_loop"]
-    for a, b in zip(found[True], found[False], strict=True):
-        np.testing.assert_array_equal(bits(a), bits(b))
+        found = {loops: output_and_gradient(hardswish, z, grad, loops) for loops in (True, False)}
+    assert calls == ["_hardswish_loop", "_hardswish_backward_loop"]
+    assert_same_bits(found[True], found[False])
     x = torch.tensor(z, requires_grad=True)
     y = torch.nn.functional.hardswish(x)
     y.backward(torch.tensor(grad))

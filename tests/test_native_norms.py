@@ -13,6 +13,7 @@ import torch
 import chainrule as cr
 from bit_patterns import bits
 from chainrule import native
+from loop_calls import count_calls
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
@@ -20,32 +21,17 @@ SHAPE = (8, 4, 64, 64)  # 131,072 elements: the loops' size (native.MAP_SIZE)
 ROWS = (16, 64, 128)  # layer norm's input of that size
 
 
-def _counting(monkeypatch, module_name: str, names: tuple[str, ...]) -> list:
-    """The names of the loops of chainrule.native.<module_name> called, in order."""
-    module = __import__(f"chainrule.native.{module_name}", fromlist=["_"])
-    called: list = []
-    for name in names:
-        original = getattr(module, name)
-
-        def counted(*args, _name=name, _original=original):
-            called.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(module, name, counted)
-    return called
-
-
 @pytest.fixture
 def calls(monkeypatch) -> list:
     """Batch norm's loops called."""
     names = ("squared_deviations", "scale_shift", "times_normalised", "input_grad")
-    return _counting(monkeypatch, "batch_norm", names)
+    return count_calls(monkeypatch, "batch_norm", names)
 
 
 @pytest.fixture
 def ln_calls(monkeypatch) -> list:
     """Layer norm's loops called."""
-    return _counting(monkeypatch, "layer_norm", ("normalise", "input_grad"))
+    return count_calls(monkeypatch, "layer_norm", ("normalise", "input_grad"))
 
 
 def _laid_out(values: np.ndarray, layout: str) -> np.ndarray:

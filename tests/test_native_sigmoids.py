@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import chainrule as cr
-from bit_patterns import bits
 from chainrule import native
+from loop_calls import assert_same_bits, count_calls, output_and_gradient
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
@@ -27,18 +27,8 @@ EXPECTED_CALLS = {
 
 @pytest.fixture
 def calls(monkeypatch) -> list:
-    from chainrule.native import sigmoids as loops
-
-    called: list = []
-    for name in LOOPS:
-        original = getattr(loops, name)
-
-        def counted(*args, _name=name, _original=original):
-            called.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(loops, name, counted)
-    return called
+    """The sigmoid-family loops called, in order."""
+    return count_calls(monkeypatch, "sigmoids", LOOPS)
 
 
 def _values(dtype: type) -> tuple[np.ndarray, np.ndarray]:
@@ -59,18 +49,11 @@ def test_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     native_switch, calls, name, dtype
 ) -> None:
     z, grad = _values(dtype)
-    found = {}
+    layer = LAYERS[name]()
     with np.errstate(all="ignore"):
-        for enabled in (True, False):
-            native.enable(enabled)
-            x = cr.tensor(z, requires_grad=True)
-            y = LAYERS[name]()(x)
-            y.backward(cr.tensor(grad))
-            found[enabled] = [y.detach().numpy(), x.grad.numpy()]
-            if enabled:
-                assert calls == EXPECTED_CALLS[name]
-    for a, b in zip(found[True], found[False], strict=True):
-        np.testing.assert_array_equal(bits(a), bits(b))
+        found = {loops: output_and_gradient(layer, z, grad, loops) for loops in (True, False)}
+    assert calls == EXPECTED_CALLS[name]
+    assert_same_bits(found[True], found[False])
     # Against PyTorch in float64 (PyTorch's float32 σ' = σ(1 − σ) loses the left tail, which
     # chainrule's σ/(1 + eᶻ) keeps): within a few roundings of values of order 1 (SiLU's slope
     # 1 + x(1 − σ) cancels near x = −1.28, where only the absolute error is small).

@@ -13,6 +13,7 @@ import chainrule as cr
 from bit_patterns import bits
 from chainrule import native
 from chainrule.nn import functional
+from loop_calls import assert_same_bits, count_calls, output_and_gradient
 
 pytest.importorskip("numba", reason="the loops need numba: pip install 'chainrule[numba]'")
 
@@ -22,18 +23,7 @@ LOOPS = ("minus_column", "subtract_column", "multiply_column", "softmax_grad", "
 @pytest.fixture
 def calls(monkeypatch) -> list:
     """The names of the row loops called, in order."""
-    from chainrule.native import softmax as loops
-
-    called: list = []
-    for name in LOOPS:
-        original = getattr(loops, name)
-
-        def counted(*args, _name=name, _original=original):
-            called.append(_name)
-            return _original(*args)
-
-        monkeypatch.setattr(loops, name, counted)
-    return called
+    return count_calls(monkeypatch, "softmax", LOOPS)
 
 
 def _special_rows(dtype: type) -> np.ndarray:
@@ -52,12 +42,8 @@ def _special_rows(dtype: type) -> np.ndarray:
     return z
 
 
-def _run(function, values: np.ndarray, grad: np.ndarray, enabled: bool) -> list:
-    native.enable(enabled)
-    x = cr.tensor(values, requires_grad=True)
-    y = function(x, dim=-1)
-    y.backward(cr.tensor(grad))
-    return [y.detach().numpy(), x.grad.numpy()]
+def _run(function, values: np.ndarray, grad: np.ndarray, loops: bool) -> list:
+    return output_and_gradient(lambda x: function(x, dim=-1), values, grad, loops)
 
 
 CASES = [
@@ -84,8 +70,7 @@ def test_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     calls.clear()
     numpy_form = _run(function, values, grad, False)
     assert not calls
-    for a, b in zip(looped, numpy_form, strict=True):
-        np.testing.assert_array_equal(bits(a), bits(b))
+    assert_same_bits(looped, numpy_form)
     x = torch.tensor(values, requires_grad=True)
     y = getattr(torch, function.__name__)(x, dim=-1)
     y.backward(torch.tensor(grad))
@@ -103,8 +88,7 @@ def test_special_values_give_the_numpy_forms_bits(native_switch, calls, function
         looped = _run(function, values, grad, True)
         assert calls
         numpy_form = _run(function, values, grad, False)
-    for a, b in zip(looped, numpy_form, strict=True):
-        np.testing.assert_array_equal(bits(a), bits(b))
+    assert_same_bits(looped, numpy_form)
     assert np.isnan(looped[0][1]).all()  # a fully masked row is nan, as in PyTorch
     x = torch.tensor(values)
     expected = getattr(torch, function.__name__)(x, dim=-1).numpy()

@@ -33,6 +33,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+import numpy
+
 __all__ = ["MAP_SIZE", "UPDATE_SIZE", "available", "enable", "enabled", "loaded", "suits_update"]
 
 _numba: Any = None  # the module once imported; False when it is not installed
@@ -111,6 +113,20 @@ def enable(flag: bool = True) -> None:
             'chainrule.native.enable(True): numba is not installed: pip install "chainrule[numba]"'
         )
     _enabled = flag
+
+
+def laid_out_alike(first: Any, *others: Any) -> bool:
+    """Whether each of ``others`` is a C-contiguous NumPy array of ``first``'s shape and dtype,
+    as element-wise loops over the flattened arrays need (``first`` itself is not checked)."""
+    for other in others:
+        if (
+            type(other) is not numpy.ndarray
+            or other.dtype != first.dtype
+            or other.shape != first.shape
+            or not other.flags.c_contiguous
+        ):
+            return False
+    return True
 
 
 def numba_errors() -> type:

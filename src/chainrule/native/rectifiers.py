@@ -13,7 +13,7 @@ from typing import Any
 
 from numpy import float32, float64, ndarray
 
-from chainrule.native import jit
+from chainrule.native import jit, laid_out_alike
 from chainrule.ops.work_arrays import recycler
 
 FLOATS = (float32, float64)
@@ -111,11 +111,9 @@ def hardswish_backward(z: Any, grad: Any) -> Any:
     array; None where the loop does not take them."""
     if (
         type(z) is not ndarray
-        or type(grad) is not ndarray
         or z.dtype.type not in FLOATS
-        or grad.dtype != z.dtype
-        or grad.shape != z.shape
-        or not (z.flags.c_contiguous and grad.flags.c_contiguous)
+        or not z.flags.c_contiguous
+        or not laid_out_alike(z, grad)
     ):
         return None
     out = recycler.empty(z.shape, z.dtype)

@@ -43,15 +43,7 @@ def _loops(first: Any, *others: Any) -> Any:
         or not first.flags.c_contiguous
     ):
         return None
-    for other in others:
-        if (
-            type(other) is not numpy.ndarray
-            or other.dtype != first.dtype
-            or other.shape != first.shape
-            or not other.flags.c_contiguous
-        ):
-            return None
-    if not native.enabled():
+    if not native.laid_out_alike(first, *others) or not native.enabled():
         return None
     from chainrule.native import sigmoids  # compiles numba's loops on the first use
 

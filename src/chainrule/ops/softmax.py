@@ -143,14 +143,7 @@ def row_loops(z: Any, dim: int) -> Any:
 def _grad_row_loops(grad: Any, out: Any, dim: int) -> Any:
     """:func:`row_loops` for a backward: the incoming gradient a NumPy array laid out as the
     saved output (a backward recording a graph passes a tensor and keeps the NumPy form)."""
-    if (
-        type(grad) is not numpy.ndarray
-        or grad.dtype != out.dtype
-        or grad.shape != out.shape
-        or not grad.flags.c_contiguous
-    ):
-        return None
-    return row_loops(out, dim)
+    return row_loops(out, dim) if native.laid_out_alike(out, grad) else None
 
 
 def _softmax_rows(z: Any, dim: int, loops: Any) -> Any:
