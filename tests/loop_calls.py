@@ -13,11 +13,16 @@ from bit_patterns import bits
 from chainrule import native
 
 
-def count_calls(monkeypatch: pytest.MonkeyPatch, module_name: str, names: tuple[str, ...]) -> list:
+def count_calls(
+    monkeypatch: pytest.MonkeyPatch,
+    module_name: str,
+    names: tuple[str, ...],
+    into: list | None = None,
+) -> list:
     """The names of the loops of chainrule.native.<module_name> called, in order, while the
-    test runs (each loop is wrapped for the test's duration)."""
+    test runs (each loop is wrapped for the test's duration), appended to ``into`` if given."""
     module = importlib.import_module(f"chainrule.native.{module_name}")
-    called: list = []
+    called: list = [] if into is None else into
     for name in names:
         original = getattr(module, name)
 

@@ -1,5 +1,5 @@
 """Softmax, log-softmax and cross-entropy against class indices through chainrule.native's row
-loops (native/softmax.py): the NumPy forms' outputs and gradients bit for bit, at special
+loops (native/rows.py): the NumPy forms' outputs and gradients bit for bit, at special
 values too, PyTorch's within rounding; the loops really run where they apply (the last axis of
 a C-contiguous float array), and other inputs stay in NumPy."""
 
@@ -23,7 +23,7 @@ LOOPS = ("minus_column", "subtract_column", "multiply_column", "softmax_grad", "
 @pytest.fixture
 def calls(monkeypatch) -> list:
     """The names of the row loops called, in order."""
-    return count_calls(monkeypatch, "softmax", LOOPS)
+    return count_calls(monkeypatch, "rows", LOOPS)
 
 
 def _special_rows(dtype: type) -> np.ndarray:

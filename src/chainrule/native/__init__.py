@@ -13,7 +13,7 @@ NumPy form for anything the loop does not cover. The loops: 2×2 max pooling
 (:mod:`.batch_norm`, :mod:`.layer_norm`), the LSTM and GRU layers (:mod:`.lstm`,
 :mod:`.gru`), the updates of Adam, SGD and RMSprop (:mod:`.updates`), rows added at
 repeated positions, an embedding's gradient (:mod:`.scatter`), the passes between rows and a
-column of per-row values in softmax, log-softmax and cross-entropy (:mod:`.softmax`), erf,
+column of per-row values in softmax, log-softmax, cross-entropy and layer norm (:mod:`.rows`), erf,
 erfc and GELU (:mod:`.erf`, :mod:`.gelu`), sigmoid, SiLU and tanh around NumPy's exp
 (:mod:`.sigmoids`), and hardswish (:mod:`.rectifiers`).
 

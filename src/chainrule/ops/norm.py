@@ -183,7 +183,14 @@ class LayerNorm(Function):
         if width == 0:  # nothing to normalise: an empty result, as in PyTorch
             x_hat, inv_std = rows.copy(), xp.ones((rows.shape[0], 1), dtype=rows.dtype)
         else:
-            centered = rows - _row_means(rows)
+            loops = _row_loops(rows)
+            if loops is not None:  # the centring too as a loop (chainrule.native.rows)
+                from chainrule.native import rows as row_passes
+
+                centered = xp.empty_like(rows)
+                row_passes.minus_column(rows, _row_means(rows), centered)
+            else:
+                centered = rows - _row_means(rows)
             inv_std = 1 / xp.sqrt(_row_dots(centered, centered) + eps)
             x_hat = centered
         gamma = None if weight is None else weight.reshape(-1).astype(x.dtype, copy=False)

@@ -7,7 +7,7 @@ operations save their output, from which that product is cheapest.
 Along the last axis of a C-contiguous array, where numba is enabled and the array holds
 ``native.MAP_SIZE`` elements or numba is loaded already, the passes between the rows and a
 column of per-row values (the shift by the maximum, the scaling by 1/Σ, the backward) run as
-loops (:mod:`chainrule.native.softmax`), bit for bit the same numbers.
+loops (:mod:`chainrule.native.rows`), bit for bit the same numbers.
 """
 
 from __future__ import annotations
@@ -128,13 +128,13 @@ class LogSoftmax(Function):
 
 
 def row_loops(z: Any, dim: int) -> Any:
-    """chainrule.native.softmax where its loops take z's rows along ``dim`` (its last axis,
+    """chainrule.native.rows where its loops take z's rows along ``dim`` (its last axis,
     C-contiguous, float32 or float64, with elements): from ``native.MAP_SIZE`` elements, or
     any size once numba is loaded, where the loops are enabled; None otherwise."""
     if z.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
         return None
     if on_last_axis_rows(z, dim) and native.enabled():
-        from chainrule.native import softmax as loops  # compiles numba's loops on the first use
+        from chainrule.native import rows as loops  # compiles numba's loops on the first use
 
         return loops
     return None
