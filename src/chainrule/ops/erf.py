@@ -227,9 +227,11 @@ def erf_terms(loops: Any, flat: Any, scale: Any, complement: bool, gelu: bool) -
     """chainrule.native.erf's passes over float32 ``flat`` (1-d): erfc or erf of flat·scale,
     and with ``gelu`` (erfc of −flat/√2) Φ = erfc·½ in its place and GELU's flat·Φ; returns
     (the values, GELU's output or an unused array)."""
-    rows = numpy.empty((5 if gelu else 4, flat.size), numpy.float32)
-    values, a, first, second = rows[:4]
-    out = rows[4] if gelu else values  # not written without gelu
+    # The results in arrays of their own, not rows of one block with the work arrays: a result
+    # kept (a saved Φ, an output) would keep the whole block alive.
+    values = numpy.empty(flat.size, numpy.float32)
+    out = numpy.empty(flat.size, numpy.float32) if gelu else values  # not written without gelu
+    a, first, second = numpy.empty((3, flat.size), numpy.float32)
     loops.terms(flat, scale, complement, values, a, first, second)
     numpy.exp(first, out=first)
     numpy.exp(second, out=second)

@@ -99,7 +99,7 @@ class Sigmoid(Function):
         xp = backend.xp
         loops = _loops(z)
         if loops is not None:  # the same numbers in two loops around NumPy's exp
-            exp_z, denominator = numpy.empty((2, *z.shape), z.dtype)
+            exp_z, denominator = numpy.empty_like(z), numpy.empty_like(z)
             loops.capped(z.reshape(-1), z.dtype.type(_EXP_LIMIT[z.dtype]), exp_z.reshape(-1))
             numpy.exp(exp_z, out=exp_z)
             loops.sigmoid_from_exp(exp_z.reshape(-1), denominator.reshape(-1))
@@ -171,7 +171,7 @@ class SiLU(Function):
         x = as_float(x)
         loops = _loops(x)
         if loops is not None:  # the same numbers in two loops around NumPy's exp
-            s, out = numpy.empty((2, *x.shape), x.dtype)
+            s, out = numpy.empty_like(x), numpy.empty_like(x)
             loops.capped(x.reshape(-1), x.dtype.type(_EXP_LIMIT[x.dtype]), s.reshape(-1))
             numpy.exp(s, out=s)
             loops.silu_from_exp(x.reshape(-1), s.reshape(-1), out.reshape(-1))
