@@ -216,8 +216,11 @@ def expected_error(error: BaseException) -> re.Pattern:
     raise AssertionError(f"the fuzzer built a program that PyTorch rejects: {error!r}")
 
 
-def assert_close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: float) -> None:
-    """Same shape, values within ``rtol`` (and ``rtol`` times the largest value, absolutely).
+def assert_close(
+    actual: np.ndarray, expected: np.ndarray, what: str, rtol: float, scale: float = 1.0
+) -> None:
+    """Same shape, values within ``rtol`` (and ``rtol`` times the largest value, or ``scale``
+    where that is larger, absolutely).
 
     Where PyTorch's value is not finite, chainrule's must not be finite either, but nan and ±inf
     count alike: a gradient of ∞·0 is nan or ±inf depending on how exactly the 0 was rounded
@@ -231,7 +234,7 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, what: str, rtol: floa
         np.isfinite(actual), finite, err_msg=f"{what}: finite where PyTorch's is"
     )
     magnitudes = np.abs(expected[finite])
-    scale = max(1.0, float(magnitudes.max())) if magnitudes.size else 1.0
+    scale = max(scale, float(magnitudes.max())) if magnitudes.size else scale
     np.testing.assert_allclose(
         actual[finite], expected[finite], rtol=rtol, atol=rtol * scale, err_msg=what
     )
