@@ -28,9 +28,9 @@ def calls(monkeypatch) -> list:
 
 def _special_rows(dtype: type) -> np.ndarray:
     """Rows with nan, ±inf, a row of −inf (a fully masked row: nan), signed zeros, huge values
-    and a single finite entry among −inf."""
+    and a single finite entry among −inf, then ordinary rows (native.FEWEST elements in all)."""
     rng = np.random.default_rng(4)
-    z = rng.standard_normal((8, 9)).astype(dtype)
+    z = rng.standard_normal((128, 9)).astype(dtype)
     z[0, 2] = np.nan
     z[1] = -np.inf
     z[2, 3] = np.inf
@@ -49,9 +49,9 @@ def _run(function, values: np.ndarray, grad: np.ndarray, loops: bool) -> list:
 CASES = [
     ((1600, 128), np.float32),  # 204,800 elements: past native.MAP_SIZE
     ((4, 50, 128), np.float64),
-    ((3, 5), np.float32),  # small: the loops run once numba is loaded, as here
+    ((64, 33), np.float32),  # small: the loops run once numba is loaded, as here
     ((17, 1000), np.float32),
-    ((40, 1), np.float64),
+    ((2048, 1), np.float64),
 ]
 
 
@@ -96,7 +96,7 @@ def test_special_values_give_the_numpy_forms_bits(native_switch, calls, function
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize(("shape", "dtype"), [((256, 1000), np.float32), ((64, 10), np.float64)])
+@pytest.mark.parametrize(("shape", "dtype"), [((256, 1000), np.float32), ((128, 10), np.float64)])
 def test_cross_entropy_of_class_indices_through_the_loops(
     native_switch, calls, reduction, shape, dtype
 ) -> None:
@@ -131,6 +131,15 @@ def test_inputs_the_loops_do_not_cover_stay_in_numpy(native_switch, calls) -> No
     cr.softmax(cr.tensor(values).t(), dim=-1)
     cr.log_softmax(cr.tensor(values.astype(np.float16)), dim=-1)
     assert cr.softmax(cr.tensor(np.zeros((3, 0), np.float32)), dim=-1).shape == (3, 0)
+    # under native.FEWEST elements: a call into numba would cost what it saves
+    small = values[:7]
+    assert small.size < native.FEWEST
+    np.testing.assert_allclose(
+        cr.softmax(cr.tensor(small), dim=-1).numpy(),
+        torch.softmax(torch.tensor(small), dim=-1).numpy(),
+        rtol=1e-6,
+    )
+    functional.cross_entropy(cr.tensor(small[:, :10]), cr.tensor(np.arange(7)))
     assert not calls
     # a gradient laid out otherwise than the output: the forward's loops, the NumPy backward
     x = cr.tensor(values, requires_grad=True)

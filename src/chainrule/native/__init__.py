@@ -62,9 +62,15 @@ MAP_SIZE = 1 << 17
 """From this many elements on (a convolution's feature maps), ReLU's backward, col2im of a
 2-D convolution, batch norm, layer norm, the rows of an embedding's gradient, softmax,
 log-softmax, cross-entropy, erf, GELU, sigmoid, SiLU, tanh and hardswish take their loops
-(smaller arrays too once numba is loaded): half NumPy's time or less there, but the first
+(from :data:`FEWEST` once numba is loaded): half NumPy's time or less there, but the first
 call loads numba (about 0.4 s and 120 MiB of resident memory), a cost that a perceptron's
 layers, where the loops save under 2% of a step, should not bring in."""
+
+FEWEST = 1 << 10
+"""Below this many elements the element-wise operations with loops keep their NumPy forms even
+once numba is loaded: a call into numba costs about half a microsecond before its loop runs,
+as much as NumPy's passes over so few elements, and the test for it is paid by every call of
+a small network's step (XOR's sigmoid: 0.3 µs of 3 without this bound first)."""
 
 UPDATE_SIZE = 1 << 16
 """From this many elements on, an optimiser's update of a parameter loads numba (about 0.4 s

@@ -19,6 +19,7 @@ import numpy
 
 from chainrule import backend, dtypes, fp_errors
 from chainrule.autograd.function import Function, OpError, saved_as_tensors
+from chainrule.native import FEWEST
 from chainrule.ops.broadcast import shape_of
 from chainrule.ops.elementwise import Exp, as_float, exp, log, saved_operands, size_of
 from chainrule.ops.loss_reduction import mean_scale, reduce_loss, split_grad, weighted
@@ -257,7 +258,7 @@ def log_softmax_rows(z: Any) -> Any:
     the passes between the rows and a column of per-row values through chainrule.native's
     loops where they apply (ops/softmax.py's ``row_loops``), the same numbers."""
     xp = backend.xp
-    loops = row_loops(z, 1)
+    loops = row_loops(z, 1) if z.size >= FEWEST else None  # the test first: a small net's
     if loops is None:
         log_p = z - row_max(z)
         log_p -= xp.log(row_sums(xp.exp(log_p)))  # in place: a new array already

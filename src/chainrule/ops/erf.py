@@ -204,9 +204,9 @@ def _split(x: Any) -> tuple[Any, Any, Any, Any, Any]:
 
 def native_loops(x: Any) -> Any:
     """chainrule.native.erf where its loops take x: a float32 or float16 NumPy array (float16
-    is computed in float32, as in the NumPy form) of ``native.MAP_SIZE`` elements, or any size
-    once numba is loaded, where the loops are enabled; None otherwise."""
-    if x.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
+    is computed in float32, as in the NumPy form) of ``native.MAP_SIZE`` elements, or of
+    ``native.FEWEST`` once numba is loaded, where the loops are enabled; None otherwise."""
+    if x.size < native.FEWEST or (x.size < native.MAP_SIZE and not native.loaded()):
         return None
     if type(x) is numpy.ndarray and x.dtype.char in "fe" and native.enabled():
         from chainrule.native import erf as loops  # compiles numba's loops on the first use

@@ -213,7 +213,7 @@ class Hardswish(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         self.saved = (z,)
-        if _takes_loops(z):  # numba's one pass, the same numbers
+        if z.size >= native.FEWEST and _takes_loops(z):  # numba's one pass, the same numbers
             out = _native_loops().hardswish(z)
             if out is not None:
                 return out
@@ -227,7 +227,7 @@ class Hardswish(Function):
 
     def backward(self, grad: Any) -> tuple:
         (z,) = self.saved
-        if not isinstance(grad, Tensor) and _takes_loops(z):
+        if z.size >= native.FEWEST and not isinstance(grad, Tensor) and _takes_loops(z):
             slope = _native_loops().hardswish_backward(z, grad)
             if slope is not None:
                 return (slope,)

@@ -17,6 +17,7 @@ import numpy
 
 from chainrule import backend, native
 from chainrule.autograd.function import Function, not_a_tensor
+from chainrule.native import FEWEST
 from chainrule.ops import fast_where
 from chainrule.ops.elementwise import Exp, as_float, clamp
 from chainrule.ops.erf import Erfc, erf_terms, erfc_array
@@ -33,9 +34,10 @@ _EXP_LIMIT = {
 
 def _loops(first: Any, *others: Any) -> Any:
     """chainrule.native.sigmoids where its loops take these arrays: C-contiguous float32 or
-    float64 NumPy arrays of one shape and dtype, from ``native.MAP_SIZE`` elements or any size
-    once numba is loaded, where the loops are enabled; None otherwise."""
-    if first.size < native.MAP_SIZE and not native.loaded():  # first: a small net's every call
+    float64 NumPy arrays of one shape and dtype, from ``native.MAP_SIZE`` elements or from
+    ``native.FEWEST`` once numba is loaded, where the loops are enabled; None otherwise."""
+    size = first.size
+    if size < native.FEWEST or (size < native.MAP_SIZE and not native.loaded()):
         return None
     if (
         type(first) is not numpy.ndarray
@@ -97,7 +99,7 @@ class Sigmoid(Function):
     def forward(self, z: Any) -> Any:
         z = as_float(z)
         xp = backend.xp
-        loops = _loops(z)
+        loops = _loops(z) if z.size >= FEWEST else None  # the test first: XOR's every call
         if loops is not None:  # the same numbers in two loops around NumPy's exp
             exp_z, denominator = numpy.empty_like(z), numpy.empty_like(z)
             loops.capped(z.reshape(-1), z.dtype.type(_EXP_LIMIT[z.dtype]), exp_z.reshape(-1))
@@ -122,7 +124,7 @@ class Sigmoid(Function):
         out, denominator = self.saved
         if denominator is None:  # recording a graph: σ(1 − σ), from the output tensor alone
             return (grad * (out * (1 - out)),)
-        loops = _loops(out, grad, denominator)
+        loops = _loops(out, grad, denominator) if out.size >= FEWEST else None
         if loops is not None:
             slope = numpy.empty_like(out)
             loops.sigmoid_backward(
@@ -153,7 +155,7 @@ class Tanh(Function):
         (out,) = self.saved
         if isinstance(grad, Tensor):  # recording a graph: no operation in place
             return (grad * (1 - out * out),)
-        loops = _loops(out, grad)
+        loops = _loops(out, grad) if out.size >= FEWEST else None
         if loops is not None:
             slope = numpy.empty_like(out)
             loops.tanh_backward(grad.reshape(-1), out.reshape(-1), slope.reshape(-1))
@@ -296,7 +298,7 @@ class GELU(Function):
 def _gelu_loops(x: Any) -> Any:
     """chainrule.native.erf where its loops take GELU's (erf form) input x: a C-contiguous
     float32 NumPy array, under the rule of :func:`chainrule.ops.erf.native_loops`."""
-    if x.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
+    if x.size < native.FEWEST or (x.size < native.MAP_SIZE and not native.loaded()):
         return None
     if x.dtype != numpy.float32 or not x.flags.c_contiguous:
         return None

@@ -129,9 +129,10 @@ class LogSoftmax(Function):
 
 def row_loops(z: Any, dim: int) -> Any:
     """chainrule.native.rows where its loops take z's rows along ``dim`` (its last axis,
-    C-contiguous, float32 or float64, with elements): from ``native.MAP_SIZE`` elements, or
-    any size once numba is loaded, where the loops are enabled; None otherwise."""
-    if z.size < native.MAP_SIZE and not native.loaded():  # first: the cheapest test
+    C-contiguous, float32 or float64): from ``native.MAP_SIZE`` elements, or from
+    ``native.FEWEST`` once numba is loaded, where the loops are enabled; None otherwise."""
+    size = z.size
+    if size < native.FEWEST or (size < native.MAP_SIZE and not native.loaded()):
         return None
     if on_last_axis_rows(z, dim) and native.enabled():
         from chainrule.native import rows as loops  # compiles numba's loops on the first use
