@@ -57,7 +57,7 @@ def test_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(native_switch, calls,
 
 def test_inputs_the_loops_do_not_take_stay_in_numpy(native_switch, calls) -> None:
     native.enable(True)
-    z = np.linspace(-5, 5, 64, dtype=np.float32).reshape(8, 8)
+    z = np.linspace(-5, 5, 4096, dtype=np.float32).reshape(64, 64)
     transposed = cr.tensor(z).t()  # not C-contiguous
     out = cr.nn.functional.hardswish(transposed)
     half = cr.nn.functional.hardswish(cr.tensor(z.astype(np.float16)))
