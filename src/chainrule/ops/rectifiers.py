@@ -227,7 +227,8 @@ class Hardswish(Function):
 
     def backward(self, grad: Any) -> tuple:
         (z,) = self.saved
-        if z.size >= native.FEWEST and not isinstance(grad, Tensor) and _takes_loops(z):
+        # Recording a graph, z and grad are tensors (whose size is a method): the test first.
+        if not isinstance(grad, Tensor) and z.size >= native.FEWEST and _takes_loops(z):
             slope = _native_loops().hardswish_backward(z, grad)
             if slope is not None:
                 return (slope,)
