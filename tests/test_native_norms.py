@@ -1,8 +1,8 @@
 """Batch norm and layer norm through chainrule.native's loops (native/batch_norm.py,
 native/layer_norm.py): the NumPy forms' results bit for bit (statistics, outputs, every
 gradient, running statistics), PyTorch's within rounding, in every memory layout and with and
-without γ and β; and the inputs the loops do not cover (small, float16, (N, C) batch norm, a
-layer-norm gradient whose rows are not contiguous) stay in NumPy."""
+without γ and β, BatchNorm1d's (N, C) too; and the inputs the loops do not cover (small,
+float16, a layer-norm gradient whose rows are not contiguous) stay in NumPy."""
 
 from __future__ import annotations
 
@@ -78,10 +78,8 @@ def test_batch_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     for enabled in (True, False):
         native.enable(enabled)
         results[enabled] = _batch_norm_run(values, grad, layout, dtype=dtype)
-    if layout == "channels_last":  # C is the fastest axis: no rows inside it, NumPy's form
-        assert calls == []
-    else:
-        assert calls == ["squared_deviations", "scale_shift", "times_normalised", "input_grad"]
+    # channels_last: C is the fastest axis, seen as rows (N·H·W, C) with the channels innermost
+    assert calls == ["squared_deviations", "scale_shift", "times_normalised", "input_grad"]
     for looped, plain in zip(results[True], results[False]):
         assert np.array_equal(bits(looped), bits(plain))
     layer = torch.nn.BatchNorm2d(SHAPE[1], dtype=getattr(torch, dtype.__name__))
@@ -97,6 +95,38 @@ def test_batch_norm_loops_are_the_numpy_form_bit_for_bit_and_pytorchs(
     tolerance = 1e-4 if dtype == np.float32 else 1e-10
     for ours, theirs in zip(results[True], expected):
         np.testing.assert_allclose(ours, theirs.detach().numpy(), rtol=tolerance, atol=tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_norm_of_vectors_through_the_loops(native_switch, calls, dtype) -> None:
+    """BatchNorm1d on (N, C): rows with the channels innermost, the NumPy form's bits."""
+    rng = np.random.default_rng(4)
+    values = (rng.standard_normal((128, 512)) * 3 + 1).astype(dtype)
+    values[0, :3] = [0.0, -0.0, 1e30]
+    grad = rng.standard_normal(values.shape).astype(dtype)
+    weight, bias = rng.uniform(0.5, 1.5, 512).astype(dtype), rng.standard_normal(512).astype(dtype)
+
+    def run(lib, x_values):
+        layer = lib.nn.BatchNorm1d(512, dtype=getattr(lib, dtype.__name__))
+        with lib.no_grad():
+            layer.weight.copy_(lib.tensor(weight))
+            layer.bias.copy_(lib.tensor(bias))
+        x = lib.tensor(x_values, requires_grad=True)
+        y = layer(x)
+        y.backward(lib.tensor(grad))
+        found = [y, x.grad, layer.running_mean, layer.running_var, layer.weight.grad]
+        return [t.detach().numpy() for t in [*found, layer.bias.grad]]
+
+    results = {}
+    for enabled in (True, False):
+        native.enable(enabled)
+        results[enabled] = run(cr, values)
+    assert calls == ["squared_deviations", "scale_shift", "times_normalised", "input_grad"]
+    for looped, plain in zip(results[True], results[False], strict=True):
+        assert np.array_equal(bits(looped), bits(plain))
+    tolerance = 1e-4 if dtype == np.float32 else 1e-10
+    for ours, theirs in zip(results[True], run(torch, values), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=tolerance)
 
 
 def test_batch_norm_without_affine_parameters_and_in_eval_mode(native_switch, calls) -> None:
@@ -118,11 +148,8 @@ def test_batch_norm_without_affine_parameters_and_in_eval_mode(native_switch, ca
 def test_batch_norm_inputs_the_loops_do_not_cover_stay_in_numpy(native_switch, calls) -> None:
     native.enable(True)
     rng = np.random.default_rng(3)
-    small = rng.standard_normal((4, 4, 16, 16))  # 4,096 elements: below the loops' size
+    small = rng.standard_normal((2, 2, 8, 8))  # 256 elements: below native.FEWEST
     _batch_norm_run(small, small, "batch_last")
-    wide = rng.standard_normal((256, 512))  # (N, C): nothing inside the channel axis
-    layer = cr.nn.BatchNorm1d(512)
-    layer(cr.tensor(wide.astype(np.float32), requires_grad=True)).sum().backward()
     half = cr.tensor(rng.standard_normal(SHAPE).astype(np.float16), requires_grad=True)
     cr.nn.functional.batch_norm(half, None, None, training=True).sum().backward()
     assert calls == []

@@ -28,11 +28,11 @@ from chainrule.ops.work_arrays import recycler
 
 def _loops(view: ChannelRows, x: Any) -> Any:
     """chainrule.native.batch_norm where its loops cover x: a float32 or float64 NumPy array of
-    at least :data:`~chainrule.native.MAP_SIZE` elements with axes inside the channel axis in
-    memory (a feature map), the loops enabled; None otherwise."""
+    at least :data:`~chainrule.native.MAP_SIZE` elements, or of :data:`~chainrule.native.FEWEST`
+    once numba is loaded, the loops enabled; None otherwise."""
+    size = x.size
     if (
-        view.inner > 1
-        and x.size >= native.MAP_SIZE
+        (size >= native.MAP_SIZE or (size >= native.FEWEST and native.loaded()))
         and type(x) is numpy.ndarray
         and x.dtype in _FLOATS
         and native.enabled()
