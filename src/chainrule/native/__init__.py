@@ -9,7 +9,7 @@ such an operation runs a loop from this package instead, with the same results (
 module for the sign of a zero where they differ from the NumPy form), and falls back to its
 NumPy form for anything the loop does not cover. The loops: 2×2 max pooling
 (:mod:`.pooling`), ReLU's backward (:mod:`.rectifiers`), col2im of 2-D convolutions
-(:mod:`.col2im`), the element-wise passes of batch norm over feature maps and of layer norm
+(:mod:`.col2im`), the element-wise passes of batch norm and of layer norm
 (:mod:`.batch_norm`, :mod:`.layer_norm`), the LSTM and GRU layers (:mod:`.lstm`,
 :mod:`.gru`), the updates of Adam, SGD and RMSprop (:mod:`.updates`), rows added at
 repeated positions, an embedding's gradient (:mod:`.scatter`), the passes between rows and a
