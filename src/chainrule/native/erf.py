@@ -2,18 +2,18 @@
 
 The NumPy form evaluates each series by Horner's rule as one whole-array pass per operation:
 on |x| ≤ 1 the seven terms of P(x²) make some sixteen passes over every element, and on the
-tail |x| > 1 the nine terms of R and the split exponential some thirty over the elements
-there. Each loop here makes those operations on one element at a time, in the same order and
-each rounded once to float32 (no fused multiply-add), so the results are the NumPy form's bit
-for bit; the exponentials stay in NumPy (a numba loop would call the C library's expf once per
-element, several times slower than NumPy's vectorised exp, and rounding otherwise). The
-positions of the tail (NumPy's flatnonzero), the gathers and the scatter stay in NumPy too.
+tail |x| > 1 the nine terms of R and the split exponential some thirty over the tail's
+elements, gathered and scattered by index. The loops make the same operations one element at
+a time, in the same order and each rounded once to float32 (no fused multiply-add), so the
+results are the NumPy form's bit for bit; the two exponentials stay in NumPy (a numba loop
+would call the C library's expf once per element, several times slower than NumPy's
+vectorised exp, and rounding otherwise).
 
-- :func:`series`: out = x·P(min(x², 1)), or 1 − that for erfc;
-- :func:`tail_terms`: for a = min(|x|, 10.5) on the tail, R(u(a)) and the two exponents of
-  e^{−a²} = e^{−h²}·e^{−(a − h)(a + h)}, h = ⌊16a⌋/16;
-- :func:`erfc_tail` and :func:`erf_tail`: R·e^{−(a−h)(a+h)}·e^{−h²}/a, signed for erfc(x)
-  or as 1 − that with x's sign for erf(x), scattered to the tail's positions.
+- :func:`_terms`: for every element, both branches (no gather or scatter): the series
+  x·P(min(x², 1)) (1 − that for erfc) and, for a = min(|x|, 10.5), R(u(a)) and the two
+  exponents of e^{−a²} = e^{−h²}·e^{−(a − h)(a + h)}, h = ⌊16a⌋/16; the tail's kept;
+- :func:`_combine`: on the tail, R·e^{−(a−h)(a+h)}·e^{−h²}/a, signed for erfc(x) or as
+  1 − that with x's sign for erf(x); with ``gelu``, Φ = erfc/2 and x·Φ.
 """
 
 from __future__ import annotations
